@@ -1,0 +1,1 @@
+//! Derive macros for dualdb (filled by the model layer).

@@ -1,0 +1,210 @@
+//! [`AsyncDb`]: the async half of a [`Database`](crate::Database).
+//!
+//! The same calls as [`SyncDb`](crate::SyncDb), as futures: moving a function
+//! from the blocking half to the async half means `db.sync()` becoming
+//! `db.aio()` and an `.await` after each call. The async half needs a Tokio
+//! runtime (either flavour).
+//!
+//! ```
+//! use dualdb::Database;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let aio = db.aio();
+//! aio.execute("CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER)", &[]).await.unwrap();
+//! aio.execute("INSERT INTO kv VALUES (?, ?)", &[&"a", &1]).await.unwrap();
+//! let row = aio.query_one("SELECT v FROM kv WHERE k = ?", &[&"a"]).await.unwrap();
+//! assert_eq!(row.get::<i64>(0).unwrap(), 1);
+//! db.aio().close().await;
+//! // a later call reconnects
+//! assert_eq!(aio.query("SELECT * FROM kv", &[]).await.unwrap().len(), 1);
+//! # });
+//! ```
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use deadpool::managed::{Object, PoolError, TimeoutType, Timeouts};
+
+use crate::backend::{Backend, BoxFuture};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::{AsyncManager, AsyncPool, PoolStatus};
+use crate::row::Row;
+use crate::statement::{at_most_one, exactly_one, Stmt};
+use crate::value::ToSql;
+
+/// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
+/// connections in a deadpool pool. Reached through
+/// [`Database::aio`](crate::Database::aio).
+pub struct AsyncDb {
+    backend: Arc<dyn Backend>,
+    config: Arc<Config>,
+    /// `None` after `close` until the next call builds a fresh pool.
+    pool: RwLock<Option<AsyncPool>>,
+}
+
+impl AsyncDb {
+    pub(crate) fn new(backend: Arc<dyn Backend>, config: Arc<Config>) -> Self {
+        AsyncDb {
+            backend,
+            config,
+            pool: RwLock::new(None),
+        }
+    }
+
+    fn pool(&self) -> Result<AsyncPool> {
+        if let Some(p) = self.pool.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(p.clone());
+        }
+        let mut slot = self.pool.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = slot.as_ref() {
+            return Ok(p.clone());
+        }
+        let pool = AsyncPool::builder(AsyncManager {
+            backend: self.backend.clone(),
+        })
+        .max_size(self.config.async_pool_size)
+        .timeouts(Timeouts {
+            wait: Some(self.config.acquire_timeout),
+            create: Some(self.config.connect_timeout),
+            recycle: Some(self.config.connect_timeout),
+        })
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| Error::config(format!("cannot build the async pool: {e}")))?;
+        *slot = Some(pool.clone());
+        Ok(pool)
+    }
+
+    async fn acquire(&self) -> Result<Object<AsyncManager>> {
+        // A `close` racing with this call closes the pool under it: take the
+        // fresh pool once.
+        for _ in 0..2 {
+            match self.pool()?.get().await {
+                Ok(obj) => return Ok(obj),
+                Err(PoolError::Closed) => continue,
+                Err(e) => return Err(self.pool_error(e)),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Usage,
+            "the async pool was closed while acquiring",
+        ))
+    }
+
+    fn pool_error(&self, e: PoolError<Error>) -> Error {
+        match e {
+            PoolError::Backend(e) => e,
+            PoolError::Timeout(TimeoutType::Wait) => {
+                Error::pool_timeout(self.config.acquire_timeout)
+            }
+            PoolError::Timeout(TimeoutType::Create) => Error::new(
+                ErrorKind::Connect,
+                format!("connect timed out after {:?}", self.config.connect_timeout),
+            ),
+            PoolError::Timeout(TimeoutType::Recycle) => {
+                Error::new(ErrorKind::Connect, "checking a pooled connection timed out")
+            }
+            other => Error::new(ErrorKind::Usage, format!("async pool: {other}")),
+        }
+    }
+
+    /// Lends a connection and runs `op` on it; if the returned future is
+    /// dropped before `op` finishes, the connection is discarded, not reused.
+    async fn run<T>(
+        &self,
+        op: impl for<'c> FnOnce(&'c mut dyn crate::backend::AsyncConn) -> BoxFuture<'c, Result<T>>,
+    ) -> Result<T> {
+        let mut slot = self.acquire().await?;
+        slot.busy = true;
+        let out = op(&mut *slot.conn).await;
+        slot.busy = false;
+        out
+    }
+
+    /// Opens a connection now, so that a bad address or password shows at
+    /// start-up.
+    pub async fn connect(&self) -> Result<()> {
+        self.acquire().await.map(drop)
+    }
+
+    /// Drains the pool: idle connections close now, connections in use close
+    /// when they come back, and the next call builds a fresh pool.
+    pub async fn close(&self) {
+        let old = self.pool.write().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(pool) = old {
+            pool.close();
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    pub fn execute<'a>(
+        &'a self,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> impl Future<Output = Result<u64>> + Send + 'a {
+        let stmt = Stmt::new(sql, params);
+        async move { self.run(move |c| c.execute(stmt)).await }
+    }
+
+    /// Runs a statement and returns all its rows.
+    pub fn query<'a>(
+        &'a self,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'a {
+        let stmt = Stmt::new(sql, params);
+        async move { self.run(move |c| c.query(stmt)).await }
+    }
+
+    /// Runs a statement that must return exactly one row.
+    pub fn query_one<'a>(
+        &'a self,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> impl Future<Output = Result<Row>> + Send + 'a {
+        let fut = self.query(sql, params);
+        async move { exactly_one(fut.await?) }
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub fn query_opt<'a>(
+        &'a self,
+        sql: &str,
+        params: &[&dyn ToSql],
+    ) -> impl Future<Output = Result<Option<Row>>> + Send + 'a {
+        let fut = self.query(sql, params);
+        async move { at_most_one(fut.await?) }
+    }
+
+    /// The async pool's statistics (all zero before the first call and after `close`).
+    pub fn status(&self) -> PoolStatus {
+        let guard = self.pool.read().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(p) => {
+                let s = p.status();
+                PoolStatus {
+                    max_size: s.max_size,
+                    size: s.size,
+                    idle: s.available,
+                    waiting: s.waiting,
+                }
+            }
+            None => PoolStatus {
+                max_size: self.config.async_pool_size,
+                size: 0,
+                idle: 0,
+                waiting: 0,
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for AsyncDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncDb")
+            .field("status", &self.status())
+            .finish()
+    }
+}

@@ -1,0 +1,34 @@
+//! A bounded per-connection cache of prepared statements, keyed by SQL text.
+
+use std::collections::HashMap;
+
+pub(crate) struct StmtCache<S> {
+    map: HashMap<String, S>,
+    capacity: usize,
+}
+
+impl<S: Clone> StmtCache<S> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        StmtCache {
+            map: HashMap::new(),
+            capacity,
+        }
+    }
+
+    pub(crate) fn get(&self, sql: &str) -> Option<S> {
+        self.map.get(sql).cloned()
+    }
+
+    /// Keeps `stmt` for `sql`. When full, the cache starts over: statements
+    /// are cheap to prepare again, and a full cache means the workload's SQL
+    /// does not repeat much anyway.
+    pub(crate) fn insert(&mut self, sql: &str, stmt: S) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.map.len() >= self.capacity {
+            self.map.clear();
+        }
+        self.map.insert(sql.to_owned(), stmt);
+    }
+}

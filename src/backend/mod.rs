@@ -1,0 +1,63 @@
+//! The two thin adapters per backend. Each moves statements and rows and
+//! nothing else; everything else (policy, pools, row-count rules, value
+//! conversion) is shared.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::config::{BackendKind, Config};
+use crate::error::Result;
+use crate::row::Row;
+use crate::statement::Stmt;
+
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+
+mod cache;
+pub(crate) use cache::StmtCache;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One connection of the blocking half.
+pub(crate) trait SyncConn: Send {
+    /// Runs a statement, returning the number of rows it changed.
+    fn execute(&mut self, stmt: &Stmt) -> Result<u64>;
+    /// Runs a statement, returning all its rows.
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>>;
+    /// False once the connection must not go back to the pool.
+    fn is_usable(&mut self) -> bool;
+}
+
+/// One connection of the async half.
+pub(crate) trait AsyncConn: Send {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>>;
+    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
+    fn is_usable(&mut self) -> bool;
+}
+
+/// Opens connections of both kinds for one database.
+pub(crate) trait Backend: Send + Sync {
+    fn connect_sync(&self) -> Result<Box<dyn SyncConn>>;
+    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>>;
+}
+
+/// The backend the config names, if its feature is compiled in.
+pub(crate) fn open(config: &Config) -> Result<Arc<dyn Backend>> {
+    match config.kind {
+        #[cfg(feature = "postgres")]
+        BackendKind::Postgres => Ok(Arc::new(postgres::PgBackend::new(config)?)),
+        #[cfg(feature = "mysql")]
+        BackendKind::Mysql => Ok(Arc::new(mysql::MyBackend::new(config)?)),
+        #[cfg(feature = "sqlite")]
+        BackendKind::Sqlite => Ok(Arc::new(sqlite::LiteBackend::new(config)?)),
+        #[allow(unreachable_patterns)]
+        other => Err(crate::Error::config(format!(
+            "dualdb was built without the `{other}` feature"
+        ))),
+    }
+}

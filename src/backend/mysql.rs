@@ -1,0 +1,327 @@
+//! MySQL and MariaDB through `mysql` (blocking) and `mysql_async` (async).
+//!
+//! Both crates share `mysql_common` (its `Value`, `Row` and `Params`), so the
+//! value conversion, the row decoding and the error mapping below serve both
+//! halves. Statements go through the binary protocol with each driver's own
+//! per-connection statement cache. The blocking half never touches
+//! `mysql_async`: its pool task would die with whichever runtime first ran it.
+
+use std::time::Duration;
+
+use mysql_common::constants::ColumnType;
+use mysql_common::params::Params;
+use mysql_common::row::Row as MyRow;
+use mysql_common::value::Value as MyValue;
+
+use super::{AsyncConn, Backend, BoxFuture, SyncConn};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::{Row, RowInner};
+use crate::statement::Stmt;
+use crate::value::{Value, ValueRef};
+
+pub(crate) struct MyBackend {
+    sync_opts: mysql::Opts,
+    async_opts: mysql_async::Opts,
+    connect_timeout: Duration,
+    statement_timeout: Option<Duration>,
+}
+
+impl MyBackend {
+    pub(crate) fn new(config: &Config) -> Result<Self> {
+        // mysql_async and mysql know only the `mysql` scheme.
+        let url = config.url.expose();
+        let url = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+                format!("mysql://{rest}")
+            }
+            _ => url.to_owned(),
+        };
+        let bad_url = |e: &dyn std::fmt::Display| {
+            Error::config(format!(
+                "invalid MySQL URL {}: {e}",
+                crate::config::redact(&url)
+            ))
+        };
+        let sync_opts = mysql::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
+        let sync_opts = mysql::OptsBuilder::from_opts(sync_opts)
+            .tcp_connect_timeout(Some(config.connect_timeout))
+            .stmt_cache_size(config.statement_cache_size)
+            .into();
+        let async_opts = mysql_async::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
+        let async_opts = mysql_async::OptsBuilder::from_opts(async_opts)
+            .stmt_cache_size(config.statement_cache_size)
+            .into();
+        Ok(MyBackend {
+            sync_opts,
+            async_opts,
+            connect_timeout: config.connect_timeout,
+            statement_timeout: config.statement_timeout,
+        })
+    }
+}
+
+/// The statements that set a statement timeout: MariaDB's first, then
+/// MySQL's for servers that do not know MariaDB's (error 1193).
+fn timeout_statements(t: Duration) -> [String; 2] {
+    [
+        format!("SET SESSION max_statement_time = {}", t.as_secs_f64()),
+        format!("SET SESSION max_execution_time = {}", t.as_millis().max(1)),
+    ]
+}
+
+const UNKNOWN_SYSTEM_VARIABLE: &str = "1193";
+
+fn connect_error(err: Error) -> Error {
+    let out = Error::new(
+        ErrorKind::Connect,
+        format!("cannot connect to MySQL: {}", err.message()),
+    );
+    match err.code().map(str::to_owned) {
+        Some(c) => out.with_code(c).with_source(err),
+        None => out.with_source(err),
+    }
+}
+
+impl Backend for MyBackend {
+    fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
+        let mut conn = MySync {
+            conn: mysql::Conn::new(self.sync_opts.clone())
+                .map_err(|e| connect_error(sync_error(e)))?,
+            broken: false,
+        };
+        if let Some(t) = self.statement_timeout {
+            for sql in timeout_statements(t) {
+                match conn.execute(&Stmt {
+                    sql,
+                    params: Vec::new(),
+                }) {
+                    Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
+                    other => {
+                        other.map_err(connect_error)?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(Box::new(conn))
+    }
+
+    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
+        Box::pin(async move {
+            let conn = tokio::time::timeout(
+                self.connect_timeout,
+                mysql_async::Conn::new(self.async_opts.clone()),
+            )
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Connect,
+                    format!("connect timed out after {:?}", self.connect_timeout),
+                )
+            })?
+            .map_err(|e| connect_error(async_error(e)))?;
+            let mut conn = MyAsync {
+                conn,
+                broken: false,
+            };
+            if let Some(t) = self.statement_timeout {
+                for sql in timeout_statements(t) {
+                    match conn
+                        .execute(Stmt {
+                            sql,
+                            params: Vec::new(),
+                        })
+                        .await
+                    {
+                        Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
+                        other => {
+                            other.map_err(connect_error)?;
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(Box::new(conn) as Box<dyn AsyncConn>)
+        })
+    }
+}
+
+fn params(values: &[Value]) -> Params {
+    if values.is_empty() {
+        return Params::Empty;
+    }
+    Params::Positional(values.iter().map(to_mysql).collect())
+}
+
+fn to_mysql(v: &Value) -> MyValue {
+    match v {
+        Value::Null => MyValue::NULL,
+        Value::Bool(b) => MyValue::Int(i64::from(*b)),
+        Value::I64(i) => MyValue::Int(*i),
+        Value::F64(f) => MyValue::Double(*f),
+        Value::Text(s) => MyValue::Bytes(s.as_bytes().to_vec()),
+        Value::Bytes(b) => MyValue::Bytes(b.clone()),
+    }
+}
+
+fn rows(rows: Vec<MyRow>) -> Vec<Row> {
+    rows.into_iter()
+        .map(|r| Row {
+            inner: RowInner::My(r),
+        })
+        .collect()
+}
+
+struct MySync {
+    conn: mysql::Conn,
+    /// Set after an I/O or protocol error: the connection is not reused.
+    broken: bool,
+}
+
+impl MySync {
+    fn check<T>(&mut self, r: std::result::Result<T, mysql::Error>) -> Result<T> {
+        r.map_err(|e| {
+            self.broken |= e.is_connectivity_error();
+            sync_error(e)
+        })
+    }
+}
+
+impl SyncConn for MySync {
+    fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+        use mysql::prelude::Queryable;
+        let r = self.conn.exec_drop(stmt.sql.as_str(), params(&stmt.params));
+        self.check(r)?;
+        Ok(self.conn.affected_rows())
+    }
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        use mysql::prelude::Queryable;
+        let r = self
+            .conn
+            .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params));
+        self.check(r).map(rows)
+    }
+    fn is_usable(&mut self) -> bool {
+        !self.broken
+    }
+}
+
+struct MyAsync {
+    conn: mysql_async::Conn,
+    /// Set after an I/O or protocol error: the connection is not reused.
+    broken: bool,
+}
+
+impl MyAsync {
+    fn check<T>(&mut self, r: std::result::Result<T, mysql_async::Error>) -> Result<T> {
+        r.map_err(|e| {
+            self.broken |= e.is_fatal();
+            async_error(e)
+        })
+    }
+}
+
+impl AsyncConn for MyAsync {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            use mysql_async::prelude::Queryable;
+            let r = self
+                .conn
+                .exec_drop(stmt.sql.as_str(), params(&stmt.params))
+                .await;
+            let affected = self.conn.affected_rows();
+            self.check(r)?;
+            Ok(affected)
+        })
+    }
+    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
+        Box::pin(async move {
+            use mysql_async::prelude::Queryable;
+            let r = self
+                .conn
+                .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params))
+                .await;
+            self.check(r).map(rows)
+        })
+    }
+    fn is_usable(&mut self) -> bool {
+        !self.broken
+    }
+}
+
+/// The kind for a server error number.
+fn server_kind(code: u16) -> ErrorKind {
+    match code {
+        // ER_DUP_ENTRY, ER_DUP_KEY, ER_DUP_UNIQUE
+        1062 | 1022 | 1169 => ErrorKind::UniqueViolation,
+        // not null, foreign keys (parent and child), check constraints
+        1048 | 1216 | 1217 | 1451 | 1452 | 3819 | 4025 => ErrorKind::IntegrityViolation,
+        _ => ErrorKind::Query,
+    }
+}
+
+fn server_error(code: u16, message: &str) -> Error {
+    Error::new(server_kind(code), message.to_owned()).with_code(code.to_string())
+}
+
+/// dualdb's error for a `mysql` error.
+fn sync_error(e: mysql::Error) -> Error {
+    match &e {
+        mysql::Error::MySqlError(s) => server_error(s.code, &s.message).with_source(e),
+        _ => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
+    }
+}
+
+/// dualdb's error for a `mysql_async` error.
+fn async_error(e: mysql_async::Error) -> Error {
+    match &e {
+        mysql_async::Error::Server(s) => server_error(s.code, &s.message).with_source(e),
+        _ => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
+    }
+}
+
+pub(crate) fn column_name(row: &MyRow, i: usize) -> Option<&str> {
+    row.columns_ref()
+        .get(i)
+        .and_then(|c| std::str::from_utf8(c.name_ref()).ok())
+}
+
+/// The character set number MySQL gives binary columns.
+const BINARY_CHARSET: u16 = 63;
+
+/// A column as a [`ValueRef`].
+pub(crate) fn value_ref(row: &MyRow, i: usize) -> Result<ValueRef<'_>> {
+    let value = row
+        .as_ref(i)
+        .ok_or_else(|| Error::decode(format!("column {i} is not in the row")))?;
+    let column = &row.columns_ref()[i];
+    Ok(match value {
+        MyValue::NULL => ValueRef::Null,
+        MyValue::Int(i) => ValueRef::I64(*i),
+        MyValue::UInt(u) => match i64::try_from(*u) {
+            Ok(i) => ValueRef::I64(i),
+            Err(_) => ValueRef::U64(*u),
+        },
+        MyValue::Float(f) => ValueRef::F64(f64::from(*f)),
+        MyValue::Double(f) => ValueRef::F64(*f),
+        MyValue::Bytes(b) => match column.column_type() {
+            ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => ValueRef::Text(b),
+            _ if column.character_set() == BINARY_CHARSET => ValueRef::Bytes(b),
+            _ => ValueRef::Text(b),
+        },
+        MyValue::Date(..) | MyValue::Time(..) => ValueRef::Other {
+            type_name: column_type_name(column.column_type()),
+            raw: &[],
+        },
+    })
+}
+
+fn column_type_name(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::MYSQL_TYPE_DATE => "DATE",
+        ColumnType::MYSQL_TYPE_TIME => "TIME",
+        ColumnType::MYSQL_TYPE_TIMESTAMP => "TIMESTAMP",
+        _ => "DATETIME",
+    }
+}

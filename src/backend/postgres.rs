@@ -1,0 +1,320 @@
+//! PostgreSQL through `postgres` (blocking) and `tokio-postgres` (async).
+//!
+//! Both crates share `tokio_postgres::Row`, `Statement` and `postgres-types`,
+//! so the value encoding, the row decoding, the error mapping and the
+//! statement cache below serve both halves; only the two `impl` blocks that
+//! send statements differ.
+
+use std::error::Error as StdError;
+
+use bytes::BytesMut;
+use postgres_types::{IsNull, Type};
+use tokio_postgres::{NoTls, Statement};
+
+use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::{Row, RowInner};
+use crate::statement::Stmt;
+use crate::value::{Value, ValueRef};
+
+pub(crate) struct PgBackend {
+    config: tokio_postgres::Config,
+    cache_size: usize,
+}
+
+impl PgBackend {
+    pub(crate) fn new(config: &Config) -> Result<Self> {
+        let mut pg: tokio_postgres::Config = config.url.expose().parse().map_err(|e| {
+            Error::config(format!(
+                "invalid PostgreSQL URL {}: {e}",
+                crate::config::redact(config.url.expose())
+            ))
+        })?;
+        pg.connect_timeout(config.connect_timeout);
+        if pg.get_application_name().is_none() {
+            pg.application_name("dualdb");
+        }
+        if let Some(t) = config.statement_timeout {
+            let mut options = pg.get_options().unwrap_or_default().to_owned();
+            if !options.is_empty() {
+                options.push(' ');
+            }
+            options.push_str(&format!("-c statement_timeout={}", t.as_millis().max(1)));
+            pg.options(&options);
+        }
+        Ok(PgBackend {
+            config: pg,
+            cache_size: config.statement_cache_size,
+        })
+    }
+}
+
+fn connect_error(e: tokio_postgres::Error) -> Error {
+    let err = pg_error(e);
+    let (message, code) = (err.message().to_owned(), err.code().map(str::to_owned));
+    let out = Error::new(
+        ErrorKind::Connect,
+        format!("cannot connect to PostgreSQL: {message}"),
+    );
+    match code {
+        Some(c) => out.with_code(c).with_source(err),
+        None => out.with_source(err),
+    }
+}
+
+impl Backend for PgBackend {
+    fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
+        let client = postgres::Config::from(self.config.clone())
+            .connect(NoTls)
+            .map_err(connect_error)?;
+        Ok(Box::new(PgSync {
+            client,
+            cache: StmtCache::new(self.cache_size),
+        }))
+    }
+
+    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
+        Box::pin(async move {
+            let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
+                }
+            });
+            Ok(Box::new(PgAsync {
+                client,
+                cache: StmtCache::new(self.cache_size),
+            }) as Box<dyn AsyncConn>)
+        })
+    }
+}
+
+/// The parameters as `postgres-types` wants them.
+fn params(values: &[Value]) -> Vec<&(dyn postgres_types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres_types::ToSql + Sync))
+        .collect()
+}
+
+fn rows(rows: Vec<tokio_postgres::Row>) -> Vec<Row> {
+    rows.into_iter()
+        .map(|r| Row {
+            inner: RowInner::Pg(r),
+        })
+        .collect()
+}
+
+struct PgSync {
+    client: postgres::Client,
+    cache: StmtCache<Statement>,
+}
+
+impl PgSync {
+    fn prepare(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s);
+        }
+        let s = self.client.prepare(sql).map_err(pg_error)?;
+        self.cache.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+impl SyncConn for PgSync {
+    fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+        let st = self.prepare(&stmt.sql)?;
+        self.client
+            .execute(&st, &params(&stmt.params))
+            .map_err(pg_error)
+    }
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        let st = self.prepare(&stmt.sql)?;
+        self.client
+            .query(&st, &params(&stmt.params))
+            .map(rows)
+            .map_err(pg_error)
+    }
+    fn is_usable(&mut self) -> bool {
+        !self.client.is_closed()
+    }
+}
+
+struct PgAsync {
+    client: tokio_postgres::Client,
+    cache: StmtCache<Statement>,
+}
+
+impl PgAsync {
+    async fn prepare(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s);
+        }
+        let s = self.client.prepare(sql).await.map_err(pg_error)?;
+        self.cache.insert(sql, s.clone());
+        Ok(s)
+    }
+}
+
+impl AsyncConn for PgAsync {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let st = self.prepare(&stmt.sql).await?;
+            self.client
+                .execute(&st, &params(&stmt.params))
+                .await
+                .map_err(pg_error)
+        })
+    }
+    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let st = self.prepare(&stmt.sql).await?;
+            self.client
+                .query(&st, &params(&stmt.params))
+                .await
+                .map(rows)
+                .map_err(pg_error)
+        })
+    }
+    fn is_usable(&mut self) -> bool {
+        !self.client.is_closed()
+    }
+}
+
+/// dualdb's error for a PostgreSQL error: the SQLSTATE picks the kind.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code().to_owned();
+        let kind = if code == "23505" {
+            ErrorKind::UniqueViolation
+        } else if code.starts_with("23") {
+            ErrorKind::IntegrityViolation
+        } else {
+            ErrorKind::Query
+        };
+        let mut message = db.message().to_owned();
+        if let Some(detail) = db.detail() {
+            message.push_str(": ");
+            message.push_str(detail);
+        }
+        return Error::new(kind, message).with_code(code).with_source(e);
+    }
+    let message = if e.is_closed() {
+        "the connection is closed".to_owned()
+    } else {
+        e.to_string()
+    };
+    Error::new(ErrorKind::Query, message).with_source(e)
+}
+
+/// A column as a [`ValueRef`].
+pub(crate) fn value_ref(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<'_>> {
+    let v: ValueRef<'_> = row
+        .try_get(i)
+        .map_err(|e| Error::decode(format!("column {i}: {e}")).with_source(e))?;
+    Ok(match v {
+        // `FromSql` cannot see the type's lifetime: name it from the row.
+        ValueRef::Other { raw, .. } => ValueRef::Other {
+            type_name: row.columns()[i].type_().name(),
+            raw,
+        },
+        v => v,
+    })
+}
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+impl<'a> postgres_types::FromSql<'a> for ValueRef<'a> {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(match *ty {
+            Type::BOOL => ValueRef::Bool(bool::from_sql(ty, raw)?),
+            Type::CHAR => ValueRef::I64(i8::from_sql(ty, raw)?.into()),
+            Type::INT2 => ValueRef::I64(i16::from_sql(ty, raw)?.into()),
+            Type::INT4 => ValueRef::I64(i32::from_sql(ty, raw)?.into()),
+            Type::INT8 => ValueRef::I64(i64::from_sql(ty, raw)?),
+            Type::OID => ValueRef::I64(u32::from_sql(ty, raw)?.into()),
+            Type::FLOAT4 => ValueRef::F64(f32::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => ValueRef::F64(f64::from_sql(ty, raw)?),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
+                ValueRef::Text(raw)
+            }
+            Type::BYTEA => ValueRef::Bytes(raw),
+            _ if ty.name() == "citext" => ValueRef::Text(raw),
+            _ => ValueRef::Other { type_name: "", raw },
+        })
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(ValueRef::Null)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+impl postgres_types::ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        let mismatch = || -> BoxError {
+            format!(
+                "cannot bind {} to a parameter of type {ty}",
+                self.kind_name()
+            )
+            .into()
+        };
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Bool(b) => match *ty {
+                Type::BOOL => b.to_sql(ty, out),
+                _ => Err(mismatch()),
+            },
+            Value::I64(i) => match *ty {
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT8 => i.to_sql(ty, out),
+                Type::OID => u32::try_from(*i)?.to_sql(ty, out),
+                Type::CHAR => i8::try_from(*i)?.to_sql(ty, out),
+                Type::FLOAT4 => (*i as f32).to_sql(ty, out),
+                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                _ => Err(mismatch()),
+            },
+            Value::F64(f) => match *ty {
+                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                Type::FLOAT8 => f.to_sql(ty, out),
+                _ => Err(mismatch()),
+            },
+            Value::Text(s) => match *ty {
+                Type::JSONB => {
+                    out.extend_from_slice(&[1]);
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(IsNull::No)
+                }
+                Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::UNKNOWN
+                | Type::JSON => {
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(IsNull::No)
+                }
+                _ if ty.name() == "citext" => {
+                    out.extend_from_slice(s.as_bytes());
+                    Ok(IsNull::No)
+                }
+                _ => Err(mismatch()),
+            },
+            Value::Bytes(b) => match *ty {
+                Type::BYTEA => b.as_slice().to_sql(ty, out),
+                _ => Err(mismatch()),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres_types::to_sql_checked!();
+}

@@ -1,0 +1,373 @@
+//! SQLite through `rusqlite` (bundled). The blocking half calls it directly;
+//! the async half runs the very same code on Tokio's blocking threads.
+//!
+//! `sqlite::memory:` is a named in-memory database (SQLite's `memdb` VFS)
+//! shared by every connection of both halves, kept alive by one anchor
+//! connection for as long as the `Database` lives.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
+use rusqlite::{ErrorCode, OpenFlags};
+
+use super::{AsyncConn, Backend, BoxFuture, SyncConn};
+use crate::config::{Config, SqliteTarget};
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::{Row, RowInner};
+use crate::statement::Stmt;
+use crate::value::{Value, ValueRef};
+
+/// How to open one connection; cheap to clone into a blocking task.
+#[derive(Clone)]
+struct Opener {
+    path: String,
+    flags: OpenFlags,
+    is_file: bool,
+    busy_timeout: Duration,
+    statement_timeout: Option<Duration>,
+    cache_size: usize,
+}
+
+pub(crate) struct LiteBackend {
+    opener: Opener,
+    /// Keeps a `:memory:` database alive while no pooled connection is open.
+    _anchor: Option<Mutex<rusqlite::Connection>>,
+}
+
+impl LiteBackend {
+    pub(crate) fn new(config: &Config) -> Result<Self> {
+        let target = config
+            .sqlite
+            .clone()
+            .ok_or_else(|| Error::config("sqlite URL without a path"))?;
+        let base = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let (path, is_file) = match target {
+            SqliteTarget::File(p) => (
+                p.to_str()
+                    .ok_or_else(|| Error::config("sqlite path is not valid UTF-8"))?
+                    .to_owned(),
+                true,
+            ),
+            SqliteTarget::Memory => {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                let n = NEXT.fetch_add(1, Ordering::Relaxed);
+                (
+                    format!("file:/dualdb-{}-{n}?vfs=memdb", std::process::id()),
+                    false,
+                )
+            }
+        };
+        let opener = Opener {
+            path,
+            flags: base,
+            is_file,
+            busy_timeout: config.acquire_timeout,
+            statement_timeout: config.statement_timeout,
+            cache_size: config.statement_cache_size,
+        };
+        let anchor = if is_file {
+            None
+        } else {
+            Some(Mutex::new(opener.open()?.conn))
+        };
+        Ok(LiteBackend {
+            opener,
+            _anchor: anchor,
+        })
+    }
+}
+
+impl Backend for LiteBackend {
+    fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
+        Ok(Box::new(self.opener.open()?))
+    }
+
+    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
+        let opener = self.opener.clone();
+        Box::pin(async move {
+            let conn = offload(move || opener.open()).await?;
+            Ok(Box::new(LiteAsync { conn: Some(conn) }) as Box<dyn AsyncConn>)
+        })
+    }
+}
+
+impl Opener {
+    fn open(&self) -> Result<LiteConn> {
+        let connect = |e: rusqlite::Error| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("cannot open SQLite database {}: {e}", self.path),
+            )
+            .with_source(e)
+        };
+        let mut conn =
+            rusqlite::Connection::open_with_flags(&self.path, self.flags).map_err(connect)?;
+        conn.busy_timeout(self.busy_timeout).map_err(connect)?;
+        conn.set_prepared_statement_cache_capacity(self.cache_size);
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(connect)?;
+        if self.is_file {
+            // WAL lets readers of one half run beside a writer of the other.
+            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .map_err(connect)?;
+        }
+        let deadline = Arc::new(Deadline::new());
+        if self.statement_timeout.is_some() {
+            let d = deadline.clone();
+            conn.progress_handler(1_000, Some(move || d.passed()))
+                .map_err(connect)?;
+        }
+        Ok(LiteConn {
+            conn,
+            deadline,
+            statement_timeout: self.statement_timeout,
+        })
+    }
+}
+
+/// The statement deadline the progress handler checks.
+struct Deadline {
+    base: Instant,
+    /// Nanoseconds after `base`; 0 means none.
+    at: AtomicU64,
+}
+
+impl Deadline {
+    fn new() -> Self {
+        Deadline {
+            base: Instant::now(),
+            at: AtomicU64::new(0),
+        }
+    }
+    fn arm(&self, after: Option<Duration>) {
+        let at = after.map_or(0, |d| {
+            u64::try_from((self.base.elapsed() + d).as_nanos())
+                .unwrap_or(u64::MAX)
+                .max(1)
+        });
+        self.at.store(at, Ordering::Relaxed);
+    }
+    fn passed(&self) -> bool {
+        let at = self.at.load(Ordering::Relaxed);
+        at != 0 && u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX) > at
+    }
+}
+
+/// One rusqlite connection, used by both halves.
+pub(crate) struct LiteConn {
+    conn: rusqlite::Connection,
+    deadline: Arc<Deadline>,
+    statement_timeout: Option<Duration>,
+}
+
+impl LiteConn {
+    fn error(&self, e: rusqlite::Error) -> Error {
+        let timed_out = self.deadline.passed();
+        let err = lite_error(e);
+        if timed_out && err.code() == Some("9") {
+            Error::new(ErrorKind::Query, "statement timeout exceeded").with_code("9")
+        } else {
+            err
+        }
+    }
+
+    fn run_execute(&mut self, stmt: &Stmt) -> Result<u64> {
+        self.deadline.arm(self.statement_timeout);
+        let mut st = self
+            .conn
+            .prepare_cached(&stmt.sql)
+            .map_err(|e| self.error(e))?;
+        let out = if st.column_count() == 0 {
+            st.execute(rusqlite::params_from_iter(stmt.params.iter()))
+                .map(|n| n as u64)
+        } else {
+            // A statement that returns rows (a PRAGMA, `... RETURNING`): run
+            // it to the end and report no changed rows counted by rows.
+            let mut rows = st
+                .query(rusqlite::params_from_iter(stmt.params.iter()))
+                .map_err(|e| self.error(e))?;
+            let mut n = 0u64;
+            loop {
+                match rows.next() {
+                    Ok(Some(_)) => n += 1,
+                    Ok(None) => break Ok(n),
+                    Err(e) => break Err(e),
+                }
+            }
+        };
+        drop(st);
+        self.deadline.arm(None);
+        out.map_err(|e| self.error(e))
+    }
+
+    fn run_query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        self.deadline.arm(self.statement_timeout);
+        let out = self.collect_rows(stmt);
+        self.deadline.arm(None);
+        out.map_err(|e| self.error(e))
+    }
+
+    fn collect_rows(&self, stmt: &Stmt) -> rusqlite::Result<Vec<Row>> {
+        let mut st = self.conn.prepare_cached(&stmt.sql)?;
+        let columns: Arc<[String]> = st.column_names().into_iter().map(String::from).collect();
+        let n = columns.len();
+        let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(Cell::from(r.get_ref(i)?));
+            }
+            out.push(Row {
+                inner: RowInner::Lite(LiteRow {
+                    values,
+                    columns: columns.clone(),
+                }),
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl SyncConn for LiteConn {
+    fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+        self.run_execute(stmt)
+    }
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        self.run_query(stmt)
+    }
+    fn is_usable(&mut self) -> bool {
+        true
+    }
+}
+
+/// The async half's connection: the blocking one, moved into a blocking task
+/// for each call. If the future is dropped mid-call, the connection stays
+/// with the task and this slot is empty, so the pool discards it.
+struct LiteAsync {
+    conn: Option<LiteConn>,
+}
+
+async fn offload<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Usage, "the SQLite worker task failed").with_source(e))?
+}
+
+impl LiteAsync {
+    fn call<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut LiteConn) -> Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T>> {
+        Box::pin(async move {
+            let mut conn = self
+                .conn
+                .take()
+                .ok_or_else(|| Error::new(ErrorKind::Usage, "SQLite connection was lost"))?;
+            let (conn, out) = offload(move || {
+                let out = f(&mut conn);
+                Ok((conn, out))
+            })
+            .await?;
+            self.conn = Some(conn);
+            out
+        })
+    }
+}
+
+impl AsyncConn for LiteAsync {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>> {
+        self.call(move |c| c.run_execute(&stmt))
+    }
+    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
+        self.call(move |c| c.run_query(&stmt))
+    }
+    fn is_usable(&mut self) -> bool {
+        self.conn.is_some()
+    }
+}
+
+/// dualdb's error for a rusqlite error.
+pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
+    let failure = match &e {
+        rusqlite::Error::SqliteFailure(f, msg) => Some((*f, msg.clone())),
+        rusqlite::Error::SqlInputError { error, msg, .. } => Some((*error, Some(msg.clone()))),
+        _ => None,
+    };
+    let Some((f, msg)) = failure else {
+        return Error::new(ErrorKind::Query, e.to_string()).with_source(e);
+    };
+    let kind = match f.extended_code {
+        // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+        2067 | 1555 => ErrorKind::UniqueViolation,
+        _ if f.code == ErrorCode::ConstraintViolation => ErrorKind::IntegrityViolation,
+        _ => ErrorKind::Query,
+    };
+    Error::new(kind, msg.unwrap_or_else(|| f.to_string()))
+        .with_code(f.extended_code.to_string())
+        .with_source(e)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => LiteRef::Null,
+            Value::Bool(b) => LiteRef::Integer(i64::from(*b)),
+            Value::I64(i) => LiteRef::Integer(*i),
+            Value::F64(f) => LiteRef::Real(*f),
+            Value::Text(s) => LiteRef::Text(s.as_bytes()),
+            Value::Bytes(b) => LiteRef::Blob(b),
+        }))
+    }
+}
+
+/// One owned SQLite column value. rusqlite's own owned `Value` panics on text
+/// that is not UTF-8; this keeps the bytes and lets decoding report it.
+enum Cell {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(Box<[u8]>),
+    Blob(Box<[u8]>),
+}
+
+impl From<LiteRef<'_>> for Cell {
+    fn from(v: LiteRef<'_>) -> Self {
+        match v {
+            LiteRef::Null => Cell::Null,
+            LiteRef::Integer(i) => Cell::Integer(i),
+            LiteRef::Real(f) => Cell::Real(f),
+            LiteRef::Text(t) => Cell::Text(t.into()),
+            LiteRef::Blob(b) => Cell::Blob(b.into()),
+        }
+    }
+}
+
+/// A row copied out of an SQLite statement.
+pub(crate) struct LiteRow {
+    values: Vec<Cell>,
+    columns: Arc<[String]>,
+}
+
+impl LiteRow {
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+    pub(crate) fn column_name(&self, i: usize) -> Option<&str> {
+        self.columns.get(i).map(String::as_str)
+    }
+    pub(crate) fn value_ref(&self, i: usize) -> ValueRef<'_> {
+        match self.values.get(i) {
+            None | Some(Cell::Null) => ValueRef::Null,
+            Some(Cell::Integer(i)) => ValueRef::I64(*i),
+            Some(Cell::Real(f)) => ValueRef::F64(*f),
+            Some(Cell::Text(t)) => ValueRef::Text(t),
+            Some(Cell::Blob(b)) => ValueRef::Bytes(b),
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! [`Database`]: one value, two halves.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::async_db::AsyncDb;
+use crate::config::{BackendKind, Builder, Config};
+use crate::error::Result;
+use crate::policy::{AllowSyncGuard, Policy, SyncCheck};
+use crate::pool::BlockingPool;
+use crate::sync_db::SyncDb;
+
+/// A database: a blocking half ([`sync`](Database::sync)) and an async half
+/// ([`aio`](Database::aio)) over the same server, with one
+/// [`SyncCheck`] policy. Cloning is cheap and shares everything.
+///
+/// ```
+/// use dualdb::{Database, SyncCheck};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// // setup, the blocking way
+/// db.sync().execute("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)", &[]).unwrap();
+/// db.set_allow_sync(SyncCheck::Error);
+/// // request handlers, the async way; both halves see the same data
+/// db.aio().execute("INSERT INTO note (body) VALUES (?)", &[&"hello"]).await.unwrap();
+/// let n: i64 = db.aio().query_one("SELECT COUNT(*) FROM note", &[]).await.unwrap().get(0).unwrap();
+/// assert_eq!(n, 1);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    policy: Arc<Policy>,
+    sync: SyncDb,
+    aio: AsyncDb,
+}
+
+impl Database {
+    /// Opens a database from a URL with default settings (see
+    /// [`config`](crate::config) for the URL forms). No I/O happens here:
+    /// each half connects on first use.
+    pub fn open(url: &str) -> Result<Database> {
+        Builder::new(url).build()
+    }
+
+    /// A [`Builder`] for pool sizes, timeouts and the starting policy.
+    pub fn builder(url: &str) -> Builder {
+        Builder::new(url)
+    }
+
+    pub(crate) fn from_config(config: Config) -> Result<Database> {
+        let backend = crate::backend::open(&config)?;
+        let config = Arc::new(config);
+        let policy = Arc::new(Policy::new(config.sync_check));
+        let pool = BlockingPool::new(
+            backend.clone(),
+            config.sync_pool_size,
+            config.acquire_timeout,
+        );
+        Ok(Database {
+            inner: Arc::new(Inner {
+                sync: SyncDb::new(policy.clone(), pool),
+                aio: AsyncDb::new(backend, config.clone()),
+                config,
+                policy,
+            }),
+        })
+    }
+
+    /// The blocking half.
+    pub fn sync(&self) -> &SyncDb {
+        &self.inner.sync
+    }
+
+    /// The async half.
+    pub fn aio(&self) -> &AsyncDb {
+        &self.inner.aio
+    }
+
+    /// The settings this database was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Which server this database talks to.
+    pub fn backend(&self) -> BackendKind {
+        self.inner.config.kind
+    }
+
+    /// Sets the policy for blocking calls, effective at once on every thread.
+    pub fn set_allow_sync(&self, check: SyncCheck) {
+        self.inner.policy.set(check);
+    }
+
+    /// The policy for blocking calls now.
+    pub fn allow_sync_mode(&self) -> SyncCheck {
+        self.inner.policy.get()
+    }
+
+    /// Allows blocking calls on this thread while the guard lives, whatever
+    /// the policy; when the outermost guard ends, the blocking connections
+    /// are closed (peewee-async's `with objects.allow_sync():`).
+    pub fn allow_sync(&self) -> AllowSyncGuard {
+        self.inner.policy.enter_allowed();
+        AllowSyncGuard {
+            db: self.clone(),
+            _not_send: PhantomData,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend())
+            .field("url", &self.inner.config.redacted_url())
+            .field("allow_sync", &self.allow_sync_mode())
+            .field("sync", &self.inner.sync)
+            .field("aio", &self.inner.aio)
+            .finish()
+    }
+}

@@ -1,0 +1,188 @@
+//! The one error type of dualdb, and its [`ErrorKind`].
+//!
+//! Every fallible call returns [`Result<T>`](crate::Result). The error carries a
+//! [`kind`](Error::kind) to branch on, the server's code where there is one
+//! ([`code`](Error::code): a PostgreSQL SQLSTATE such as `23505`, a MySQL error
+//! number such as `1062`, or an SQLite extended result code), and the driver's
+//! error as its [`source`](std::error::Error::source).
+//!
+//! ```
+//! use dualdb::{Database, ErrorKind};
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let err = db.sync().query_one("SELECT 1 WHERE 0", &[]).unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::NotFound);
+//! ```
+
+use std::fmt;
+
+/// A `Result` whose error is dualdb's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, coarse enough to branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The URL or a builder option is invalid. Nothing was sent to a server.
+    Config,
+    /// A connection could not be opened (refused, authentication failed, TLS,
+    /// connect timeout).
+    Connect,
+    /// No pooled connection became free within the acquire timeout.
+    PoolTimeout,
+    /// A blocking call was refused because the [`SyncCheck`](crate::SyncCheck)
+    /// policy is `Error`.
+    SyncNotAllowed,
+    /// A query that must return a row returned none.
+    NotFound,
+    /// A query that must return at most one row returned more.
+    TooManyRows,
+    /// A unique or primary-key constraint was violated.
+    UniqueViolation,
+    /// Another integrity constraint was violated: foreign key, not null, check.
+    IntegrityViolation,
+    /// The server rejected the statement (syntax, unknown column, type error,
+    /// statement timeout, …), or the connection broke while it ran.
+    Query,
+    /// A column could not be decoded into the requested Rust type.
+    Decode,
+    /// The handle was used in a state that does not allow the call (for
+    /// example a blocking call from a Tokio runtime that cannot block).
+    Usage,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Config => "configuration error",
+            ErrorKind::Connect => "connection error",
+            ErrorKind::PoolTimeout => "pool timeout",
+            ErrorKind::SyncNotAllowed => "blocking call not allowed",
+            ErrorKind::NotFound => "no row found",
+            ErrorKind::TooManyRows => "more than one row",
+            ErrorKind::UniqueViolation => "unique violation",
+            ErrorKind::IntegrityViolation => "integrity violation",
+            ErrorKind::Query => "query error",
+            ErrorKind::Decode => "decode error",
+            ErrorKind::Usage => "usage error",
+        })
+    }
+}
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// dualdb's error: a [`kind`](Error::kind), a message, the server's code if
+/// any, and the underlying driver error as the source.
+///
+/// Neither `Debug` nor `Display` ever contains a password: URLs are redacted
+/// before they reach a message, and driver errors are produced after the
+/// password was handed to the driver's own config type.
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    code: Option<String>,
+    source: Option<Source>,
+}
+
+impl Error {
+    /// A new error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            code: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The server's error code: a PostgreSQL SQLSTATE (`"23505"`), a MySQL
+    /// error number (`"1062"`), or an SQLite extended result code (`"2067"`).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The message, without kind or code.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// True for [`ErrorKind::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    pub(crate) fn decode(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Decode, message)
+    }
+
+    pub(crate) fn not_found() -> Self {
+        Error::new(ErrorKind::NotFound, "query returned no rows")
+    }
+
+    pub(crate) fn too_many_rows() -> Self {
+        Error::new(ErrorKind::TooManyRows, "query returned more than one row")
+    }
+
+    pub(crate) fn pool_timeout(after: std::time::Duration) -> Self {
+        Error::new(
+            ErrorKind::PoolTimeout,
+            format!("no connection became free within {after:?}"),
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)?;
+        if let Some(code) = &self.code {
+            write!(f, " (code {code})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind).field("message", &self.message);
+        if let Some(code) = &self.code {
+            d.field("code", code);
+        }
+        if let Some(source) = &self.source {
+            // The driver's Display, not its Debug: driver Debug impls may print
+            // their whole config, password included.
+            d.field("source", &source.to_string());
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,56 @@
+//! # dualdb
+//!
+//! One database handle, two halves: a blocking half for setup scripts and
+//! legacy synchronous code, and an async half for request handlers, over
+//! PostgreSQL, MySQL/MariaDB and SQLite. The Rust answer to Python's
+//! peewee-async, for moving a sync codebase to async one function at a time.
+//!
+//! ```
+//! use dualdb::{Database, SyncCheck};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let db = Database::open("sqlite::memory:")?;
+//! db.sync().execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)", &[])?;
+//! db.set_allow_sync(SyncCheck::Error); // from here on, only the async half
+//! db.aio().execute("INSERT INTO t (name) VALUES (?)", &[&"ada"]).await?;
+//! let row = db.aio().query_one("SELECT name FROM t", &[]).await?;
+//! assert_eq!(row.get::<String>("name")?, "ada");
+//! # Ok::<(), dualdb::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! - [`Database`]: open from a URL or a [`Builder`]; [`Database::sync`] and
+//!   [`Database::aio`] are the halves, with the same method names.
+//! - [`SyncCheck`]: the `allow_sync` policy, checked on every blocking call.
+//! - [`Error`] with an [`ErrorKind`]; [`Row`], [`Value`], [`ToSql`], [`FromSql`].
+//!
+//! Raw SQL uses the backend's own placeholders: `$1` on PostgreSQL, `?` on
+//! MySQL and SQLite.
+
+#![warn(missing_docs)]
+
+#[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+compile_error!("enable at least one of the features `postgres`, `mysql`, `sqlite`");
+
+mod async_db;
+mod backend;
+pub mod config;
+mod database;
+mod error;
+pub mod policy;
+mod pool;
+pub mod row;
+mod runtime;
+mod statement;
+mod sync_db;
+pub mod value;
+
+pub use async_db::AsyncDb;
+pub use config::{BackendKind, Builder, Config};
+pub use database::Database;
+pub use error::{Error, ErrorKind, Result};
+pub use policy::{AllowSyncGuard, SyncCheck};
+pub use pool::PoolStatus;
+pub use row::Row;
+pub use sync_db::SyncDb;
+pub use value::{FromSql, ToSql, Value, ValueRef};

@@ -1,0 +1,251 @@
+//! Connection pools of both halves and their statistics.
+//!
+//! - The blocking half uses [`BlockingPool`], written here (see the README for
+//!   why not r2d2): a mutex, a condvar, an acquire timeout, and connects on
+//!   the calling thread so that a connect failure keeps its typed error.
+//! - The async half uses `deadpool`'s managed pool with [`AsyncManager`]:
+//!   explicit wait, create and recycle timeouts.
+//!
+//! On both, a connection goes back to the pool only if the last operation on
+//! it finished and the driver still calls it usable; anything else (a future
+//! dropped mid-query, a broken socket, a panic) discards it.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
+
+use crate::backend::{AsyncConn, Backend, SyncConn};
+use crate::error::{Error, Result};
+use crate::runtime::run_blocking;
+
+/// A snapshot of one pool, from [`SyncDb::status`](crate::SyncDb::status) or
+/// [`AsyncDb::status`](crate::AsyncDb::status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// The most connections the pool opens.
+    pub max_size: usize,
+    /// Connections open now, idle or in use.
+    pub size: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PoolStatus {
+    /// Connections lent out now.
+    pub fn in_use(&self) -> usize {
+        self.size.saturating_sub(self.idle)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while the lock was held cannot leave the counters half-written
+    // (every update is one statement), so the data is still good.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct State {
+    idle: Vec<Box<dyn SyncConn>>,
+    /// Open connections, idle, lent out or being opened.
+    open: usize,
+    waiting: usize,
+    /// Bumped by `close`: connections lent out before it are discarded on return.
+    generation: u64,
+}
+
+/// The blocking half's pool.
+pub(crate) struct BlockingPool {
+    backend: Arc<dyn Backend>,
+    max_size: usize,
+    acquire_timeout: Duration,
+    state: Mutex<State>,
+    freed: Condvar,
+}
+
+/// A connection lent out by a [`BlockingPool`]; it goes back on drop.
+pub(crate) struct PooledConn<'a> {
+    pool: &'a BlockingPool,
+    conn: Option<Box<dyn SyncConn>>,
+    generation: u64,
+}
+
+impl std::ops::Deref for PooledConn<'_> {
+    type Target = dyn SyncConn;
+    fn deref(&self) -> &Self::Target {
+        // Present from construction until drop.
+        self.conn.as_deref().expect("pooled connection present")
+    }
+}
+
+impl std::ops::DerefMut for PooledConn<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn.as_deref_mut().expect("pooled connection present")
+    }
+}
+
+impl BlockingPool {
+    pub(crate) fn new(
+        backend: Arc<dyn Backend>,
+        max_size: usize,
+        acquire_timeout: Duration,
+    ) -> Self {
+        BlockingPool {
+            backend,
+            max_size,
+            acquire_timeout,
+            state: Mutex::new(State {
+                idle: Vec::new(),
+                open: 0,
+                waiting: 0,
+                generation: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Lends a connection: an idle one, a new one if under the limit, or the
+    /// first one freed within the acquire timeout. Must run inside
+    /// [`run_blocking`].
+    pub(crate) fn get(&self) -> Result<PooledConn<'_>> {
+        let deadline = Instant::now() + self.acquire_timeout;
+        let mut st = lock(&self.state);
+        loop {
+            if let Some(conn) = st.idle.pop() {
+                return Ok(self.lend(conn, st.generation));
+            }
+            if st.open < self.max_size {
+                st.open += 1;
+                let generation = st.generation;
+                drop(st);
+                return match self.backend.connect_sync() {
+                    Ok(conn) => Ok(self.lend(conn, generation)),
+                    Err(e) => {
+                        lock(&self.state).open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::pool_timeout(self.acquire_timeout));
+            }
+            st.waiting += 1;
+            st = self
+                .freed
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            st.waiting -= 1;
+        }
+    }
+
+    fn lend(&self, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn<'_> {
+        PooledConn {
+            pool: self,
+            conn: Some(conn),
+            generation,
+        }
+    }
+
+    /// Opens one connection now if none is open, to surface connect errors early.
+    pub(crate) fn connect(&self) -> Result<()> {
+        self.get().map(drop)
+    }
+
+    /// Closes every idle connection; connections lent out now are closed when
+    /// they come back. The next call opens a fresh one.
+    pub(crate) fn close(&self) {
+        let idle = {
+            let mut st = lock(&self.state);
+            st.generation += 1;
+            st.open -= st.idle.len();
+            std::mem::take(&mut st.idle)
+        };
+        self.freed.notify_all();
+        drop(idle);
+    }
+
+    pub(crate) fn status(&self) -> PoolStatus {
+        let st = lock(&self.state);
+        PoolStatus {
+            max_size: self.max_size,
+            size: st.open,
+            idle: st.idle.len(),
+            waiting: st.waiting,
+        }
+    }
+}
+
+impl Drop for PooledConn<'_> {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let reusable = !std::thread::panicking() && conn.is_usable();
+        let mut st = lock(&self.pool.state);
+        if reusable && self.generation == st.generation {
+            st.idle.push(conn);
+            drop(st);
+        } else {
+            st.open -= 1;
+            drop(st);
+            drop(conn);
+        }
+        self.pool.freed.notify_one();
+    }
+}
+
+impl Drop for BlockingPool {
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut lock(&self.state).idle);
+        if !idle.is_empty() {
+            // Closing a `postgres` client blocks on its runtime: keep that off
+            // any Tokio worker that drops the last handle.
+            let _ = run_blocking(move || {
+                drop(idle);
+                Ok(())
+            });
+        }
+    }
+}
+
+/// An async connection and whether an operation on it is under way.
+pub(crate) struct AsyncSlot {
+    pub(crate) conn: Box<dyn AsyncConn>,
+    /// Set when an operation starts and cleared when it finishes; still set
+    /// when the pool gets the slot back means the future was dropped mid-way.
+    pub(crate) busy: bool,
+}
+
+/// deadpool's manager for the async half.
+pub(crate) struct AsyncManager {
+    pub(crate) backend: Arc<dyn Backend>,
+}
+
+impl managed::Manager for AsyncManager {
+    type Type = AsyncSlot;
+    type Error = Error;
+
+    async fn create(&self) -> Result<AsyncSlot> {
+        let conn = self.backend.connect_async().await?;
+        Ok(AsyncSlot { conn, busy: false })
+    }
+
+    async fn recycle(&self, slot: &mut AsyncSlot, _: &Metrics) -> RecycleResult<Error> {
+        if slot.busy {
+            return Err(RecycleError::message(
+                "an operation was cancelled mid-way; connection discarded",
+            ));
+        }
+        if !slot.conn.is_usable() {
+            return Err(RecycleError::message("connection is closed or broken"));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) type AsyncPool = managed::Pool<AsyncManager>;

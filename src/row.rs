@@ -1,0 +1,134 @@
+//! [`Row`]: one result row, the same type on every backend and both halves.
+//!
+//! PostgreSQL and MySQL rows are the drivers' own rows, kept as they arrived
+//! (the blocking and async drivers of each backend share their row type);
+//! SQLite rows are copied out of the statement. Columns decode through
+//! [`FromSql`](crate::FromSql), by position or by name.
+//!
+//! ```
+//! use dualdb::Database;
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word", &[]).unwrap();
+//! assert_eq!(row.get::<i64>(0).unwrap(), 7);
+//! assert_eq!(row.get::<String>("word").unwrap(), "seven");
+//! assert_eq!(row.column_name(1), Some("word"));
+//! assert!(row.get::<i64>("missing").is_err());
+//! ```
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+use crate::value::{FromSql, ValueRef};
+
+/// One result row.
+pub struct Row {
+    pub(crate) inner: RowInner,
+}
+
+pub(crate) enum RowInner {
+    #[cfg(feature = "postgres")]
+    Pg(tokio_postgres::Row),
+    #[cfg(feature = "mysql")]
+    My(mysql_common::row::Row),
+    #[cfg(feature = "sqlite")]
+    Lite(crate::backend::sqlite::LiteRow),
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for usize {}
+    impl Sealed for &str {}
+}
+
+/// A column index: a position (`usize`) or a name (`&str`).
+pub trait ColumnIndex: sealed::Sealed + fmt::Display + Copy {
+    /// The position of this column in `row`.
+    fn position(&self, row: &Row) -> Result<usize>;
+}
+
+impl ColumnIndex for usize {
+    fn position(&self, row: &Row) -> Result<usize> {
+        if *self < row.len() {
+            Ok(*self)
+        } else {
+            Err(Error::decode(format!(
+                "column index {self} is out of range for a row of {} columns",
+                row.len()
+            )))
+        }
+    }
+}
+
+impl ColumnIndex for &str {
+    fn position(&self, row: &Row) -> Result<usize> {
+        (0..row.len())
+            .find(|&i| row.column_name(i) == Some(*self))
+            .ok_or_else(|| Error::decode(format!("no column named {self:?} in the row")))
+    }
+}
+
+impl Row {
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            RowInner::Pg(r) => r.len(),
+            #[cfg(feature = "mysql")]
+            RowInner::My(r) => r.len(),
+            #[cfg(feature = "sqlite")]
+            RowInner::Lite(r) => r.len(),
+        }
+    }
+
+    /// True if the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of column `i`, if there is such a column.
+    pub fn column_name(&self, i: usize) -> Option<&str> {
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            RowInner::Pg(r) => r.columns().get(i).map(|c| c.name()),
+            #[cfg(feature = "mysql")]
+            RowInner::My(r) => crate::backend::mysql::column_name(r, i),
+            #[cfg(feature = "sqlite")]
+            RowInner::Lite(r) => r.column_name(i),
+        }
+    }
+
+    /// The raw value of a column.
+    pub fn value<I: ColumnIndex>(&self, index: I) -> Result<ValueRef<'_>> {
+        let i = index.position(self)?;
+        match &self.inner {
+            #[cfg(feature = "postgres")]
+            RowInner::Pg(r) => crate::backend::postgres::value_ref(r, i),
+            #[cfg(feature = "mysql")]
+            RowInner::My(r) => crate::backend::mysql::value_ref(r, i),
+            #[cfg(feature = "sqlite")]
+            RowInner::Lite(r) => Ok(r.value_ref(i)),
+        }
+    }
+
+    /// Decodes a column into `T`; the error names the column.
+    pub fn get<T: FromSql>(&self, index: impl ColumnIndex) -> Result<T> {
+        let value = self.value(index)?;
+        T::from_sql(value)
+            .map_err(|e| Error::decode(format!("column {index}: {}", e.message())).with_source(e))
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for i in 0..self.len() {
+            let name = self.column_name(i).unwrap_or("?");
+            match self.value(i) {
+                Ok(v) => m.entry(&name, &v),
+                Err(_) => m.entry(&name, &"<undecodable>"),
+            };
+        }
+        m.finish()
+    }
+}

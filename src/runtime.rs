@@ -1,0 +1,43 @@
+//! Running blocking driver calls safely when the caller is inside Tokio.
+//!
+//! The `postgres` crate drives its connection with a private runtime and
+//! panics ("Cannot start a runtime from within a runtime") when called from a
+//! Tokio task. Every blocking call of dualdb goes through [`run_blocking`]:
+//!
+//! - outside any runtime, or on a `spawn_blocking` thread: the call runs here;
+//! - on a multi-thread runtime: inside [`tokio::task::block_in_place`], which
+//!   hands this worker's other tasks to another worker while the call blocks;
+//! - on a current-thread runtime (`#[tokio::test]`'s default), where
+//!   `block_in_place` is not allowed: on a scoped helper thread, while the
+//!   runtime's only thread waits for it.
+//!
+//! None of these panics. A blocking call from async code still stalls the
+//! task that makes it: that is what [`SyncCheck`](crate::SyncCheck) is for.
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Runs `f`, which may block, without upsetting a Tokio runtime the caller is in.
+pub(crate) fn run_blocking<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    match Handle::try_current() {
+        Err(_) => f(),
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| {
+            let handle = std::thread::Builder::new()
+                .name("dualdb-blocking".into())
+                .spawn_scoped(s, f)
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Usage,
+                        "cannot start a helper thread for a blocking call",
+                    )
+                    .with_source(e)
+                })?;
+            match handle.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }),
+    }
+}

@@ -1,0 +1,39 @@
+//! A statement with its bound values, and the row-count rules shared by both
+//! halves (`query_one`, `query_opt`).
+
+use crate::error::{Error, Result};
+use crate::row::Row;
+use crate::value::{ToSql, Value};
+
+/// SQL text and its parameters, owned so that it can cross into a blocking
+/// thread or a boxed future.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Value>,
+}
+
+impl Stmt {
+    pub(crate) fn new(sql: &str, params: &[&dyn ToSql]) -> Self {
+        Stmt {
+            sql: sql.to_owned(),
+            params: params.iter().map(|p| p.to_sql()).collect(),
+        }
+    }
+}
+
+/// Exactly one row, or `NotFound` / `TooManyRows`.
+pub(crate) fn exactly_one(rows: Vec<Row>) -> Result<Row> {
+    match at_most_one(rows)? {
+        Some(row) => Ok(row),
+        None => Err(Error::not_found()),
+    }
+}
+
+/// No row or one row, or `TooManyRows`.
+pub(crate) fn at_most_one(rows: Vec<Row>) -> Result<Option<Row>> {
+    if rows.len() > 1 {
+        return Err(Error::too_many_rows());
+    }
+    Ok(rows.into_iter().next())
+}

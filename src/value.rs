@@ -1,0 +1,293 @@
+//! Values going in and out: [`Value`] (an owned parameter), [`ValueRef`] (a
+//! borrowed column of a row), and the conversion traits [`ToSql`] and
+//! [`FromSql`].
+//!
+//! Every backend turns its own column representation into a [`ValueRef`], and
+//! every Rust type decodes from a [`ValueRef`] once, so a type works the same
+//! on PostgreSQL, MySQL and SQLite, and on the blocking and async halves.
+//!
+//! ```
+//! use dualdb::{FromSql, ToSql, Value, ValueRef};
+//!
+//! assert_eq!(42i32.to_sql(), Value::I64(42));
+//! assert_eq!(Some("x").to_sql(), Value::Text("x".into()));
+//! assert_eq!(i32::from_sql(ValueRef::I64(7)).unwrap(), 7);
+//! assert!(i8::from_sql(ValueRef::I64(1000)).is_err());
+//! assert_eq!(Option::<String>::from_sql(ValueRef::Null).unwrap(), None);
+//! ```
+
+use crate::error::{Error, Result};
+
+/// An owned SQL value, as bound to a statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// A boolean (`BOOLEAN` on PostgreSQL, `TINYINT(1)` on MySQL, `INTEGER` on SQLite).
+    Bool(bool),
+    /// A signed integer; narrowed to the parameter's type on PostgreSQL, with a
+    /// typed error if it does not fit.
+    I64(i64),
+    /// A floating-point number.
+    F64(f64),
+    /// Text.
+    Text(String),
+    /// Raw bytes (`BYTEA`, `BLOB`).
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    /// A short description of the variant, for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Bool(_) => "a boolean",
+            Value::I64(_) => "an integer",
+            Value::F64(_) => "a float",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytes",
+        }
+    }
+}
+
+/// A borrowed column value read from a row, normalised across backends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum ValueRef<'a> {
+    /// SQL `NULL`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer too large for `i64` (MySQL `BIGINT UNSIGNED`).
+    U64(u64),
+    /// A floating-point number.
+    F64(f64),
+    /// Text as the server sent it; expected to be UTF-8, checked on decode.
+    Text(&'a [u8]),
+    /// Binary data.
+    Bytes(&'a [u8]),
+    /// A value of a type dualdb has no variant for, in the backend's wire form,
+    /// with the backend's type name.
+    Other {
+        /// The backend's name for the column type.
+        type_name: &'a str,
+        /// The raw bytes.
+        raw: &'a [u8],
+    },
+}
+
+impl ValueRef<'_> {
+    /// A short name of the variant, for error messages.
+    pub fn kind_name(&self) -> &str {
+        match self {
+            ValueRef::Null => "NULL",
+            ValueRef::Bool(_) => "boolean",
+            ValueRef::I64(_) | ValueRef::U64(_) => "integer",
+            ValueRef::F64(_) => "float",
+            ValueRef::Text(_) => "text",
+            ValueRef::Bytes(_) => "bytes",
+            ValueRef::Other { type_name, .. } => type_name,
+        }
+    }
+
+    /// This value as an owned [`Value`], if it has one.
+    pub fn to_owned_value(&self) -> Result<Value> {
+        Ok(match *self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::I64(i) => Value::I64(i),
+            ValueRef::U64(u) => Value::I64(
+                i64::try_from(u).map_err(|_| Error::decode(format!("{u} does not fit in i64")))?,
+            ),
+            ValueRef::F64(f) => Value::F64(f),
+            ValueRef::Text(t) => Value::Text(utf8(t)?.to_owned()),
+            ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
+            ValueRef::Other { type_name, .. } => {
+                return Err(Error::decode(format!(
+                    "no dualdb value for column type {type_name}"
+                )))
+            }
+        })
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| Error::decode(format!("text is not valid UTF-8: {e}")).with_source(e))
+}
+
+fn mismatch<T>(v: &ValueRef<'_>) -> Error {
+    Error::decode(format!(
+        "cannot decode a {} value as {}",
+        v.kind_name(),
+        std::any::type_name::<T>()
+    ))
+}
+
+/// Turns a Rust value into a [`Value`] to bind as a parameter.
+pub trait ToSql {
+    /// The value to bind.
+    fn to_sql(&self) -> Value;
+}
+
+/// Builds a Rust value from a column.
+pub trait FromSql: Sized {
+    /// Decodes `value`, or says why it cannot.
+    fn from_sql(value: ValueRef<'_>) -> Result<Self>;
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl<T: ToSql + ?Sized> ToSql for &T {
+    fn to_sql(&self) -> Value {
+        (**self).to_sql()
+    }
+}
+
+impl<T: ToSql> ToSql for Option<T> {
+    fn to_sql(&self) -> Value {
+        match self {
+            Some(v) => v.to_sql(),
+            None => Value::Null,
+        }
+    }
+}
+
+impl ToSql for bool {
+    fn to_sql(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+macro_rules! int_to_sql {
+    ($($t:ty),*) => {$(
+        impl ToSql for $t {
+            fn to_sql(&self) -> Value {
+                Value::I64(i64::from(*self))
+            }
+        }
+    )*};
+}
+int_to_sql!(i8, i16, i32, i64, u8, u16, u32);
+
+impl ToSql for f32 {
+    fn to_sql(&self) -> Value {
+        Value::F64(f64::from(*self))
+    }
+}
+
+impl ToSql for f64 {
+    fn to_sql(&self) -> Value {
+        Value::F64(*self)
+    }
+}
+
+impl ToSql for str {
+    fn to_sql(&self) -> Value {
+        Value::Text(self.to_owned())
+    }
+}
+
+impl ToSql for String {
+    fn to_sql(&self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl ToSql for [u8] {
+    fn to_sql(&self) -> Value {
+        Value::Bytes(self.to_vec())
+    }
+}
+
+impl ToSql for Vec<u8> {
+    fn to_sql(&self) -> Value {
+        Value::Bytes(self.clone())
+    }
+}
+
+impl<T: FromSql> FromSql for Option<T> {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::Null => Ok(None),
+            v => T::from_sql(v).map(Some),
+        }
+    }
+}
+
+impl FromSql for bool {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::Bool(b) => Ok(b),
+            ValueRef::I64(i) => Ok(i != 0),
+            ValueRef::U64(u) => Ok(u != 0),
+            v => Err(mismatch::<Self>(&v)),
+        }
+    }
+}
+
+macro_rules! int_from_sql {
+    ($($t:ty),*) => {$(
+        impl FromSql for $t {
+            fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+                let out_of_range = |n: &dyn std::fmt::Display| {
+                    Error::decode(format!("{n} is out of range for {}", stringify!($t)))
+                };
+                match value {
+                    ValueRef::I64(i) => <$t>::try_from(i).map_err(|_| out_of_range(&i)),
+                    ValueRef::U64(u) => <$t>::try_from(u).map_err(|_| out_of_range(&u)),
+                    ValueRef::Bool(b) => Ok(<$t>::from(b)),
+                    v => Err(mismatch::<Self>(&v)),
+                }
+            }
+        }
+    )*};
+}
+int_from_sql!(i8, i16, i32, i64, u8, u16, u32, u64);
+
+impl FromSql for f64 {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::F64(f) => Ok(f),
+            ValueRef::I64(i) => Ok(i as f64),
+            v => Err(mismatch::<Self>(&v)),
+        }
+    }
+}
+
+impl FromSql for f32 {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        f64::from_sql(value).map(|f| f as f32)
+    }
+}
+
+impl FromSql for String {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::Text(t) | ValueRef::Bytes(t) => utf8(t).map(str::to_owned),
+            v => Err(mismatch::<Self>(&v)),
+        }
+    }
+}
+
+impl FromSql for Vec<u8> {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::Bytes(b) | ValueRef::Text(b) => Ok(b.to_vec()),
+            v => Err(mismatch::<Self>(&v)),
+        }
+    }
+}
+
+impl FromSql for Value {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        value.to_owned_value()
+    }
+}

@@ -1,0 +1,161 @@
+//! Shared setup for the integration tests: server URLs from the environment
+//! (set by `ci/test`), one table name per test so tests run in parallel, and
+//! the placeholder style of each backend.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dualdb::{BackendKind, Database};
+
+/// The backends to run a test on: SQLite always; PostgreSQL and MariaDB when
+/// their URL is set. Under `CI=true` a missing URL fails the test instead of
+/// skipping it.
+pub fn urls() -> Vec<String> {
+    let mut out = vec!["sqlite::memory:".to_string()];
+    out.extend(server_url("DUALDB_PG_URL"));
+    out.extend(server_url("DUALDB_MYSQL_URL"));
+    out
+}
+
+pub fn server_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            panic!("{var} is not set but CI=true: run the tests through ci/test")
+        }
+        _ => {
+            eprintln!("{var} not set: skipping that backend (run ci/test for all)");
+            None
+        }
+    }
+}
+
+pub fn pg_url() -> Option<String> {
+    server_url("DUALDB_PG_URL")
+}
+
+pub fn mysql_url() -> Option<String> {
+    server_url("DUALDB_MYSQL_URL")
+}
+
+/// Every backend, opened with default settings.
+pub fn databases() -> Vec<Database> {
+    urls().iter().map(|u| Database::open(u).unwrap()).collect()
+}
+
+/// A table name no other test (or test process) uses.
+pub fn table(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The `n`th (1-based) placeholder in the backend's syntax.
+pub fn ph(db: &Database, n: usize) -> String {
+    match db.backend() {
+        BackendKind::Postgres => format!("${n}"),
+        _ => "?".to_string(),
+    }
+}
+
+/// `(ph1, ph2, …)` for `n` placeholders.
+pub fn phs(db: &Database, n: usize) -> String {
+    (1..=n).map(|i| ph(db, i)).collect::<Vec<_>>().join(", ")
+}
+
+/// An auto-increment integer primary key column in the backend's dialect.
+pub fn serial_pk(db: &Database) -> &'static str {
+    match db.backend() {
+        BackendKind::Postgres => "id BIGSERIAL PRIMARY KEY",
+        BackendKind::Mysql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
+        _ => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+    }
+}
+
+/// The binary column type of the backend.
+pub fn blob(db: &Database) -> &'static str {
+    match db.backend() {
+        BackendKind::Postgres => "BYTEA",
+        _ => "BLOB",
+    }
+}
+
+/// The boolean column type of the backend.
+pub fn boolean(db: &Database) -> &'static str {
+    match db.backend() {
+        BackendKind::Sqlite => "INTEGER",
+        _ => "BOOLEAN",
+    }
+}
+
+/// The double column type of the backend.
+pub fn double(db: &Database) -> &'static str {
+    match db.backend() {
+        BackendKind::Postgres => "DOUBLE PRECISION",
+        BackendKind::Mysql => "DOUBLE",
+        _ => "REAL",
+    }
+}
+
+/// One of the two halves, so a test body can run on both with the same
+/// assertions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Half {
+    Sync,
+    Async,
+}
+
+pub const HALVES: [Half; 2] = [Half::Sync, Half::Async];
+
+impl Half {
+    pub async fn execute(
+        self,
+        db: &Database,
+        sql: &str,
+        params: &[&dyn dualdb::ToSql],
+    ) -> dualdb::Result<u64> {
+        match self {
+            Half::Sync => db.sync().execute(sql, params),
+            Half::Async => db.aio().execute(sql, params).await,
+        }
+    }
+
+    pub async fn query(
+        self,
+        db: &Database,
+        sql: &str,
+        params: &[&dyn dualdb::ToSql],
+    ) -> dualdb::Result<Vec<dualdb::Row>> {
+        match self {
+            Half::Sync => db.sync().query(sql, params),
+            Half::Async => db.aio().query(sql, params).await,
+        }
+    }
+
+    pub async fn query_one(
+        self,
+        db: &Database,
+        sql: &str,
+        params: &[&dyn dualdb::ToSql],
+    ) -> dualdb::Result<dualdb::Row> {
+        match self {
+            Half::Sync => db.sync().query_one(sql, params),
+            Half::Async => db.aio().query_one(sql, params).await,
+        }
+    }
+
+    pub async fn query_opt(
+        self,
+        db: &Database,
+        sql: &str,
+        params: &[&dyn dualdb::ToSql],
+    ) -> dualdb::Result<Option<dualdb::Row>> {
+        match self {
+            Half::Sync => db.sync().query_opt(sql, params),
+            Half::Async => db.aio().query_opt(sql, params).await,
+        }
+    }
+}
