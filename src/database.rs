@@ -57,11 +57,7 @@ impl Database {
         let backend = crate::backend::open(&config)?;
         let config = Arc::new(config);
         let policy = Arc::new(Policy::new(config.sync_check));
-        let pool = BlockingPool::new(
-            backend.clone(),
-            config.sync_pool_size,
-            config.acquire_timeout,
-        );
+        let pool = BlockingPool::new(backend.clone(), &config);
         Ok(Database {
             inner: Arc::new(Inner {
                 sync: SyncDb::new(policy.clone(), pool),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 
 use crate::backend::{AsyncConn, Backend, SyncConn};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::run_blocking;
 
 /// A snapshot of one pool, from [`SyncDb::status`](crate::SyncDb::status) or
@@ -56,18 +56,46 @@ struct State {
     generation: u64,
 }
 
-/// The blocking half's pool.
-pub(crate) struct BlockingPool {
+/// What the pool's connect helpers and borrowers share.
+struct Shared {
     backend: Arc<dyn Backend>,
     max_size: usize,
     acquire_timeout: Duration,
+    connect_timeout: Duration,
     state: Mutex<State>,
     freed: Condvar,
 }
 
+impl Shared {
+    /// Takes back a connection opened or lent under `generation`.
+    fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64) {
+        let mut st = lock(&self.state);
+        if generation == st.generation {
+            st.idle.push(conn);
+            drop(st);
+        } else {
+            st.open -= 1;
+            drop(st);
+            drop(conn);
+        }
+        self.freed.notify_one();
+    }
+
+    /// Frees the slot of a connection that is gone.
+    fn release(&self) {
+        lock(&self.state).open -= 1;
+        self.freed.notify_one();
+    }
+}
+
+/// The blocking half's pool.
+pub(crate) struct BlockingPool {
+    shared: Arc<Shared>,
+}
+
 /// A connection lent out by a [`BlockingPool`]; it goes back on drop.
 pub(crate) struct PooledConn<'a> {
-    pool: &'a BlockingPool,
+    pool: &'a Shared,
     conn: Option<Box<dyn SyncConn>>,
     generation: u64,
 }
@@ -86,23 +114,30 @@ impl std::ops::DerefMut for PooledConn<'_> {
     }
 }
 
+/// The hand-off between a caller and the helper thread opening its connection.
+#[derive(Default)]
+struct Handoff {
+    result: Option<Result<Box<dyn SyncConn>>>,
+    /// The caller stopped waiting: the helper keeps what it opens.
+    abandoned: bool,
+}
+
 impl BlockingPool {
-    pub(crate) fn new(
-        backend: Arc<dyn Backend>,
-        max_size: usize,
-        acquire_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(backend: Arc<dyn Backend>, config: &crate::config::Config) -> Self {
         BlockingPool {
-            backend,
-            max_size,
-            acquire_timeout,
-            state: Mutex::new(State {
-                idle: Vec::new(),
-                open: 0,
-                waiting: 0,
-                generation: 0,
+            shared: Arc::new(Shared {
+                backend,
+                max_size: config.sync_pool_size,
+                acquire_timeout: config.acquire_timeout,
+                connect_timeout: config.connect_timeout,
+                state: Mutex::new(State {
+                    idle: Vec::new(),
+                    open: 0,
+                    waiting: 0,
+                    generation: 0,
+                }),
+                freed: Condvar::new(),
             }),
-            freed: Condvar::new(),
         }
     }
 
@@ -110,31 +145,27 @@ impl BlockingPool {
     /// first one freed within the acquire timeout. Must run inside
     /// [`run_blocking`].
     pub(crate) fn get(&self) -> Result<PooledConn<'_>> {
-        let deadline = Instant::now() + self.acquire_timeout;
-        let mut st = lock(&self.state);
+        let shared = &*self.shared;
+        let deadline = Instant::now() + shared.acquire_timeout;
+        let mut st = lock(&shared.state);
         loop {
             if let Some(conn) = st.idle.pop() {
                 return Ok(self.lend(conn, st.generation));
             }
-            if st.open < self.max_size {
+            if st.open < shared.max_size {
                 st.open += 1;
                 let generation = st.generation;
                 drop(st);
-                return match self.backend.connect_sync() {
-                    Ok(conn) => Ok(self.lend(conn, generation)),
-                    Err(e) => {
-                        lock(&self.state).open -= 1;
-                        self.freed.notify_one();
-                        Err(e)
-                    }
-                };
+                return self
+                    .open(generation)
+                    .map(|conn| self.lend(conn, generation));
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::pool_timeout(self.acquire_timeout));
+                return Err(Error::pool_timeout(shared.acquire_timeout));
             }
             st.waiting += 1;
-            st = self
+            st = shared
                 .freed
                 .wait_timeout(st, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
@@ -143,9 +174,67 @@ impl BlockingPool {
         }
     }
 
+    /// Opens a connection for a slot already counted in `open`, waiting at
+    /// most the connect timeout. The drivers' own connect timeouts cover only
+    /// the TCP connect, so a server that accepts and never answers would
+    /// block forever: the connect runs on a helper thread instead. If the
+    /// caller gives up, the helper keeps the slot until its connect ends, and
+    /// then pools the connection or frees the slot, so at most `max_size`
+    /// such attempts exist at once.
+    fn open(&self, generation: u64) -> Result<Box<dyn SyncConn>> {
+        let shared = self.shared.clone();
+        let handoff = Arc::new((Mutex::new(Handoff::default()), Condvar::new()));
+        let theirs = handoff.clone();
+        let spawned = std::thread::Builder::new()
+            .name("dualdb-connect".into())
+            .spawn(move || {
+                let result = shared.backend.connect_sync();
+                let mut h = lock(&theirs.0);
+                if h.abandoned {
+                    drop(h);
+                    match result {
+                        Ok(conn) => shared.give_back(conn, generation),
+                        Err(_) => shared.release(),
+                    }
+                } else {
+                    h.result = Some(result);
+                    theirs.1.notify_one();
+                }
+            });
+        if let Err(e) = spawned {
+            self.shared.release();
+            return Err(
+                Error::new(ErrorKind::Usage, "cannot start a connect thread").with_source(e),
+            );
+        }
+        let deadline = Instant::now() + self.shared.connect_timeout;
+        let mut h = lock(&handoff.0);
+        loop {
+            if let Some(result) = h.result.take() {
+                if result.is_err() {
+                    self.shared.release();
+                }
+                return result;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                h.abandoned = true;
+                return Err(Error::new(
+                    ErrorKind::Connect,
+                    format!("connect timed out after {:?}", self.shared.connect_timeout),
+                ));
+            }
+            h = handoff
+                .1
+                .wait_timeout(h, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     fn lend(&self, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn<'_> {
         PooledConn {
-            pool: self,
+            pool: &self.shared,
             conn: Some(conn),
             generation,
         }
@@ -160,19 +249,19 @@ impl BlockingPool {
     /// they come back. The next call opens a fresh one.
     pub(crate) fn close(&self) {
         let idle = {
-            let mut st = lock(&self.state);
+            let mut st = lock(&self.shared.state);
             st.generation += 1;
             st.open -= st.idle.len();
             std::mem::take(&mut st.idle)
         };
-        self.freed.notify_all();
+        self.shared.freed.notify_all();
         drop(idle);
     }
 
     pub(crate) fn status(&self) -> PoolStatus {
-        let st = lock(&self.state);
+        let st = lock(&self.shared.state);
         PoolStatus {
-            max_size: self.max_size,
+            max_size: self.shared.max_size,
             size: st.open,
             idle: st.idle.len(),
             waiting: st.waiting,
@@ -185,21 +274,16 @@ impl Drop for PooledConn<'_> {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        let reusable = !std::thread::panicking() && conn.is_usable();
-        let mut st = lock(&self.pool.state);
-        if reusable && self.generation == st.generation {
-            st.idle.push(conn);
-            drop(st);
+        if !std::thread::panicking() && conn.is_usable() {
+            self.pool.give_back(conn, self.generation);
         } else {
-            st.open -= 1;
-            drop(st);
             drop(conn);
+            self.pool.release();
         }
-        self.pool.freed.notify_one();
     }
 }
 
-impl Drop for BlockingPool {
+impl Drop for Shared {
     fn drop(&mut self) {
         let idle = std::mem::take(&mut lock(&self.state).idle);
         if !idle.is_empty() {

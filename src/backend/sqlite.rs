@@ -214,7 +214,7 @@ impl LiteConn {
 
     fn collect_rows(&self, stmt: &Stmt) -> rusqlite::Result<Vec<Row>> {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
-        let columns: Arc<[String]> = st.column_names().into_iter().map(String::from).collect();
+        let columns: Arc<[String]> = st.column_names().map(String::from).collect();
         let n = columns.len();
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
         let mut out = Vec::new();

@@ -1,0 +1,327 @@
+//! Opening, connecting, closing, timeouts and secrets: bad URLs are config
+//! errors, unreachable or refusing servers are connect errors, a full pool is
+//! a pool timeout, a long statement hits the statement timeout, `close`
+//! drains and a later call reconnects, and no password is ever printed.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use common::{mysql_url, pg_url, urls};
+use dualdb::{BackendKind, Database, ErrorKind};
+
+#[test]
+fn invalid_urls_and_options_are_config_errors() {
+    for url in [
+        "",
+        "oracle://scott:tiger@localhost/db",
+        "postgres://u:p@localhost:notaport/db",
+        "mysql://u:p@localhost:99999999/db",
+        "mysql://u:p@localhost/db?unknown_option=1",
+        "sqlite:",
+        "sqlite://",
+    ] {
+        let err = Database::open(url).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{url}: {err}");
+        assert!(!err.to_string().contains(":p@"), "{err}");
+    }
+    for builder in [
+        Database::builder("sqlite::memory:").sync_pool_size(0),
+        Database::builder("sqlite::memory:").async_pool_size(0),
+        Database::builder("sqlite::memory:").acquire_timeout(Duration::ZERO),
+        Database::builder("sqlite::memory:").statement_timeout(Duration::ZERO),
+    ] {
+        assert_eq!(builder.build().unwrap_err().kind(), ErrorKind::Config);
+    }
+}
+
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_connect_errors() {
+    let port = closed_port();
+    for url in [
+        format!("postgres://u:pw@127.0.0.1:{port}/db"),
+        format!("mysql://u:pw@127.0.0.1:{port}/db"),
+    ] {
+        let db = Database::open(&url).unwrap();
+        assert_eq!(db.sync().connect().unwrap_err().kind(), ErrorKind::Connect);
+        assert_eq!(
+            db.aio().connect().await.unwrap_err().kind(),
+            ErrorKind::Connect
+        );
+        // Nothing leaked into the pools' counts.
+        assert_eq!(db.sync().status().size, 0);
+    }
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Replaces the password of a server URL.
+fn with_password(url: &str, password: &str) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    u.set_password(Some(password)).unwrap();
+    u.to_string()
+}
+
+#[test]
+fn passwords_never_appear_in_errors_debug_or_logs() {
+    const WRONG: &str = "Wr0ng-Pa55word-9731";
+    let cap = Capture::default();
+    let writer = cap.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _log = tracing::subscriber::set_default(subscriber);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let servers: Vec<(String, &str)> = pg_url()
+        .map(|u| (u, "28P01"))
+        .into_iter()
+        .chain(mysql_url().map(|u| (u, "1045")))
+        .collect();
+    for (url, code) in servers {
+        let real_password = url::Url::parse(&url)
+            .unwrap()
+            .password()
+            .unwrap()
+            .to_string();
+        // A good database prints no password.
+        let db = Database::open(&url).unwrap();
+        db.sync().query("SELECT 1", &[]).unwrap();
+        for text in [format!("{db:?}"), format!("{:?}", db.config())] {
+            assert!(!text.contains(&real_password), "{text}");
+            assert!(text.contains("***"), "{text}");
+        }
+        // A wrong password is a connect error with the server's code, and no password.
+        let bad = Database::open(&with_password(&url, WRONG)).unwrap();
+        let errors = [
+            bad.sync().connect().unwrap_err(),
+            rt.block_on(bad.aio().connect()).unwrap_err(),
+        ];
+        for err in errors {
+            assert_eq!(err.kind(), ErrorKind::Connect, "{err:?}");
+            assert_eq!(err.code(), Some(code), "{err:?}");
+            let mut texts = vec![err.to_string(), format!("{err:?}"), format!("{err:#?}")];
+            let mut source = std::error::Error::source(&err);
+            while let Some(s) = source {
+                texts.push(s.to_string());
+                texts.push(format!("{s:?}"));
+                source = s.source();
+            }
+            for text in texts {
+                assert!(!text.contains(WRONG), "password in {text}");
+            }
+        }
+        assert!(!format!("{bad:?}").contains(WRONG));
+    }
+    // Bad URLs with passwords do not echo them either.
+    let err = Database::open(&format!("postgres://u:{WRONG}@h:bad/db")).unwrap_err();
+    assert!(!format!("{err} {err:?}").contains(WRONG), "{err:?}");
+
+    let logs = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
+    assert!(!logs.contains(WRONG), "password in logs: {logs}");
+    if let Some(url) = pg_url() {
+        let real = url::Url::parse(&url)
+            .unwrap()
+            .password()
+            .unwrap()
+            .to_string();
+        assert!(!logs.contains(&real), "password in logs: {logs}");
+    }
+}
+
+/// Runs `f` on a thread and fails the test if it does not finish in `limit`
+/// (a hang guard, not a speed check).
+fn finishes_within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).expect("the call hung")
+}
+
+#[test]
+fn a_server_that_never_answers_hits_the_connect_timeout() {
+    // Accepts TCP connections (the kernel does) but never speaks.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    for scheme in ["postgres", "mysql"] {
+        let url = format!("{scheme}://u:pw@127.0.0.1:{port}/db");
+        let db = Database::builder(&url)
+            .connect_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let sync_db = db.clone();
+        let err = finishes_within(Duration::from_secs(30), move || {
+            sync_db.sync().connect().unwrap_err()
+        });
+        assert_eq!(err.kind(), ErrorKind::Connect, "{scheme} blocking: {err:?}");
+        let err = finishes_within(Duration::from_secs(30), move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(db.aio().connect())
+                .unwrap_err()
+        });
+        assert_eq!(err.kind(), ErrorKind::Connect, "{scheme} async: {err:?}");
+    }
+    drop(silent);
+}
+
+fn sleep_sql(db: &Database, secs: f64) -> String {
+    match db.backend() {
+        BackendKind::Postgres => format!("SELECT pg_sleep({secs})"),
+        _ => format!("SELECT SLEEP({secs})"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pool_times_out_with_a_typed_error() {
+    let servers: Vec<String> = pg_url().into_iter().chain(mysql_url()).collect();
+    for url in servers {
+        let db = Database::builder(&url)
+            .sync_pool_size(1)
+            .async_pool_size(1)
+            .acquire_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let sleep = sleep_sql(&db, 2.0);
+
+        // Blocking half: one thread holds the only connection.
+        let holder = {
+            let (db, sleep) = (db.clone(), sleep.clone());
+            std::thread::spawn(move || db.sync().query(&sleep, &[]).map(drop))
+        };
+        while db.sync().status().in_use() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let err = db.sync().query("SELECT 1", &[]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err:?}");
+        holder.join().unwrap().unwrap();
+        db.sync().query("SELECT 1", &[]).unwrap();
+
+        // Async half: one task holds the only connection.
+        let holder = {
+            let (db, sleep) = (db.clone(), sleep.clone());
+            tokio::spawn(async move { db.aio().query(&sleep, &[]).await.map(drop) })
+        };
+        while db.aio().status().in_use() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let err = db.aio().query("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err:?}");
+        holder.await.unwrap().unwrap();
+        db.aio().query("SELECT 1", &[]).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_statements_hit_the_statement_timeout() {
+    for url in urls() {
+        let db = Database::builder(&url)
+            .statement_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let slow = match db.backend() {
+            BackendKind::Sqlite => {
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) \
+                                   SELECT COUNT(*) FROM c"
+                    .to_string()
+            }
+            _ => sleep_sql(&db, 30.0),
+        };
+        let e1 = db.sync().query(&slow, &[]).unwrap_err();
+        let e2 = db.aio().query(&slow, &[]).await.unwrap_err();
+        for err in [e1, e2] {
+            assert_eq!(err.kind(), ErrorKind::Query, "{:?}: {err:?}", db.backend());
+            let expected = match db.backend() {
+                BackendKind::Postgres => "57014",
+                BackendKind::Mysql => "1969",
+                _ => "9",
+            };
+            assert_eq!(err.code(), Some(expected), "{err:?}");
+        }
+        // Both connections are still good.
+        db.sync().query_one("SELECT 1", &[]).unwrap();
+        db.aio().query_one("SELECT 1", &[]).await.unwrap();
+    }
+}
+
+async fn backends_named(admin: &Database, app: &str) -> i64 {
+    admin
+        .aio()
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .await
+        .unwrap()
+        .get(0)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_drains_both_pools_and_later_calls_reconnect() {
+    for url in urls() {
+        let db = Database::open(&url).unwrap();
+        db.sync().connect().unwrap();
+        db.aio().connect().await.unwrap();
+        assert_eq!(db.sync().status().size, 1);
+        assert_eq!(db.aio().status().size, 1);
+        db.sync().close().unwrap();
+        db.aio().close().await;
+        assert_eq!(db.sync().status().size, 0);
+        assert_eq!(db.aio().status().size, 0);
+        db.sync().query_one("SELECT 1", &[]).unwrap();
+        db.aio().query_one("SELECT 1", &[]).await.unwrap();
+        assert_eq!(db.sync().status().size, 1);
+        assert_eq!(db.aio().status().size, 1);
+    }
+
+    // On the server: the closed sessions are gone, new ones come on demand.
+    let Some(url) = pg_url() else { return };
+    let app = format!("dualdb_close_{}", std::process::id());
+    let db = Database::open(&format!("{url}?application_name={app}")).unwrap();
+    let admin = Database::open(&url).unwrap();
+    db.sync().connect().unwrap();
+    db.aio().connect().await.unwrap();
+    assert_eq!(backends_named(&admin, &app).await, 2);
+    db.sync().close().unwrap();
+    db.aio().close().await;
+    let mut left = 2;
+    for _ in 0..100 {
+        left = backends_named(&admin, &app).await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0, "close left sessions open on the server");
+    db.aio().query("SELECT 1", &[]).await.unwrap();
+    assert_eq!(backends_named(&admin, &app).await, 1);
+}
