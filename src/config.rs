@@ -65,6 +65,7 @@ pub(crate) enum SqliteTarget {
 pub struct Config {
     pub(crate) kind: BackendKind,
     pub(crate) url: Secret,
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) sqlite: Option<SqliteTarget>,
     pub(crate) sync_pool_size: usize,
     pub(crate) async_pool_size: usize,

@@ -18,7 +18,9 @@ pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
+#[cfg(feature = "postgres")]
 mod cache;
+#[cfg(feature = "postgres")]
 pub(crate) use cache::StmtCache;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
