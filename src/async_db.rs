@@ -21,7 +21,6 @@
 //! # });
 //! ```
 
-use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use deadpool::managed::{Object, PoolError, TimeoutType, Timeouts};
@@ -29,10 +28,9 @@ use deadpool::managed::{Object, PoolError, TimeoutType, Timeouts};
 use crate::backend::{Backend, BoxFuture};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::plan::drive_async;
+use crate::model::{Dialect, Plan};
 use crate::pool::{AsyncManager, AsyncPool, PoolStatus};
-use crate::row::Row;
-use crate::statement::{at_most_one, exactly_one, Stmt};
-use crate::value::ToSql;
 
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
 /// connections in a deadpool pool. Reached through
@@ -123,6 +121,15 @@ impl AsyncDb {
         out
     }
 
+    pub(crate) fn dialect(&self) -> Dialect {
+        Dialect(self.config.kind)
+    }
+
+    /// Runs a Manager operation's plan on one pooled connection.
+    pub(crate) async fn drive<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
+        self.run(move |c| Box::pin(drive_async(c, plan))).await
+    }
+
     /// Opens a connection now, so that a bad address or password shows at
     /// start-up.
     pub async fn connect(&self) -> Result<()> {
@@ -136,46 +143,6 @@ impl AsyncDb {
         if let Some(pool) = old {
             pool.close();
         }
-    }
-
-    /// Runs a statement and returns the number of rows it changed.
-    pub fn execute<'a>(
-        &'a self,
-        sql: &str,
-        params: &[&dyn ToSql],
-    ) -> impl Future<Output = Result<u64>> + Send + 'a {
-        let stmt = Stmt::new(sql, params);
-        async move { self.run(move |c| c.execute(stmt)).await }
-    }
-
-    /// Runs a statement and returns all its rows.
-    pub fn query<'a>(
-        &'a self,
-        sql: &str,
-        params: &[&dyn ToSql],
-    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'a {
-        let stmt = Stmt::new(sql, params);
-        async move { self.run(move |c| c.query(stmt)).await }
-    }
-
-    /// Runs a statement that must return exactly one row.
-    pub fn query_one<'a>(
-        &'a self,
-        sql: &str,
-        params: &[&dyn ToSql],
-    ) -> impl Future<Output = Result<Row>> + Send + 'a {
-        let fut = self.query(sql, params);
-        async move { exactly_one(fut.await?) }
-    }
-
-    /// Runs a statement that returns at most one row.
-    pub fn query_opt<'a>(
-        &'a self,
-        sql: &str,
-        params: &[&dyn ToSql],
-    ) -> impl Future<Output = Result<Option<Row>>> + Send + 'a {
-        let fut = self.query(sql, params);
-        async move { at_most_one(fut.await?) }
     }
 
     /// The async pool's statistics (all zero before the first call and after `close`).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::async_db::AsyncDb;
 use crate::config::{BackendKind, Builder, Config};
 use crate::error::Result;
+use crate::model::Dialect;
 use crate::policy::{AllowSyncGuard, Policy, SyncCheck};
 use crate::pool::BlockingPool;
 use crate::sync_db::SyncDb;
@@ -60,7 +61,7 @@ impl Database {
         let pool = BlockingPool::new(backend.clone(), &config);
         Ok(Database {
             inner: Arc::new(Inner {
-                sync: SyncDb::new(policy.clone(), pool),
+                sync: SyncDb::new(policy.clone(), pool, Dialect(config.kind)),
                 aio: AsyncDb::new(backend, config.clone()),
                 config,
                 policy,

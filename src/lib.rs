@@ -37,6 +37,7 @@ mod backend;
 pub mod config;
 mod database;
 mod error;
+pub mod model;
 pub mod policy;
 mod pool;
 pub mod row;
@@ -49,8 +50,18 @@ pub use async_db::AsyncDb;
 pub use config::{BackendKind, Builder, Config};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
+pub use model::{Column, Filter, Model, Select};
 pub use policy::{AllowSyncGuard, SyncCheck};
 pub use pool::PoolStatus;
+pub use row::FromRow;
 pub use row::Row;
 pub use sync_db::SyncDb;
 pub use value::{FromSql, ToSql, Value, ValueRef};
+
+/// `#[derive(Model)]`: see [`Model`] and [`dualdb_derive::Model`].
+pub use dualdb_derive::Model;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

@@ -132,3 +132,41 @@ impl fmt::Debug for Row {
         m.finish()
     }
 }
+
+/// Builds a value from a whole row: any [`FromSql`] type from the first
+/// column, or a tuple from the first columns in order. Used by `scalar`.
+///
+/// ```
+/// use dualdb::{Database, FromRow};
+///
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT 1, 'a'", &[]).unwrap();
+/// assert_eq!(<(i64, String)>::from_row(&row).unwrap(), (1, "a".to_string()));
+/// assert_eq!(i64::from_row(&row).unwrap(), 1);
+/// ```
+pub trait FromRow: Sized {
+    /// Decodes the row.
+    fn from_row(row: &Row) -> Result<Self>;
+}
+
+impl<T: FromSql> FromRow for T {
+    fn from_row(row: &Row) -> Result<Self> {
+        row.get(0)
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($name:ident $idx:tt),+) => {
+        impl<$($name: FromSql),+> FromRow for ($($name,)+) {
+            fn from_row(row: &Row) -> Result<Self> {
+                Ok(($(row.get::<$name>($idx)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A 0);
+tuple_from_row!(A 0, B 1);
+tuple_from_row!(A 0, B 1, C 2);
+tuple_from_row!(A 0, B 1, C 2, D 3);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);

@@ -22,6 +22,15 @@ impl Stmt {
     }
 }
 
+/// What a statement run for its count reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ExecResult {
+    pub(crate) rows_affected: u64,
+    /// The generated key of the last inserted row, where the driver reports
+    /// it (MySQL, SQLite).
+    pub(crate) last_insert_id: Option<u64>,
+}
+
 /// Exactly one row, or `NotFound` / `TooManyRows`.
 pub(crate) fn exactly_one(rows: Vec<Row>) -> Result<Row> {
     match at_most_one(rows)? {

@@ -21,12 +21,11 @@ use std::sync::Arc;
 
 use crate::backend::SyncConn;
 use crate::error::Result;
+use crate::model::plan::drive_sync;
+use crate::model::{Dialect, Plan};
 use crate::policy::Policy;
 use crate::pool::{BlockingPool, PoolStatus};
-use crate::row::Row;
 use crate::runtime::run_blocking;
-use crate::statement::{at_most_one, exactly_one, Stmt};
-use crate::value::ToSql;
 
 /// The blocking half: `postgres`, `mysql` or `rusqlite` connections in a
 /// pool for threaded sync code. Reached through
@@ -34,11 +33,26 @@ use crate::value::ToSql;
 pub struct SyncDb {
     policy: Arc<Policy>,
     pool: BlockingPool,
+    dialect: Dialect,
 }
 
 impl SyncDb {
-    pub(crate) fn new(policy: Arc<Policy>, pool: BlockingPool) -> Self {
-        SyncDb { policy, pool }
+    pub(crate) fn new(policy: Arc<Policy>, pool: BlockingPool, dialect: Dialect) -> Self {
+        SyncDb {
+            policy,
+            pool,
+            dialect,
+        }
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Runs a Manager operation's plan on one pooled connection.
+    #[track_caller]
+    pub(crate) fn drive<P: Plan>(&self, operation: &'static str, plan: P) -> Result<P::Output> {
+        self.run(operation, |c| drive_sync(c, plan))
     }
 
     /// Checks the policy, lends a connection and runs `op` on it, all off any
@@ -78,35 +92,6 @@ impl SyncDb {
             self.pool.close();
             Ok(())
         });
-    }
-
-    /// Runs a statement and returns the number of rows it changed.
-    #[track_caller]
-    pub fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<u64> {
-        let stmt = Stmt::new(sql, params);
-        self.run("execute", |c| c.execute(&stmt))
-    }
-
-    /// Runs a statement and returns all its rows.
-    #[track_caller]
-    pub fn query(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Vec<Row>> {
-        let stmt = Stmt::new(sql, params);
-        self.run("query", |c| c.query(&stmt))
-    }
-
-    /// Runs a statement that must return exactly one row;
-    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none.
-    #[track_caller]
-    pub fn query_one(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Row> {
-        let stmt = Stmt::new(sql, params);
-        self.run("query_one", |c| exactly_one(c.query(&stmt)?))
-    }
-
-    /// Runs a statement that returns at most one row.
-    #[track_caller]
-    pub fn query_opt(&self, sql: &str, params: &[&dyn ToSql]) -> Result<Option<Row>> {
-        let stmt = Stmt::new(sql, params);
-        self.run("query_opt", |c| at_most_one(c.query(&stmt)?))
     }
 
     /// The blocking pool's statistics. Not a blocking call.

@@ -1,1 +1,265 @@
-//! Derive macros for dualdb (filled by the model layer).
+//! `#[derive(Model)]` for dualdb. See `dualdb::Model` for the attributes.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::{parse_macro_input, spanned::Spanned, Data, DeriveInput, Fields, LitStr};
+
+/// Derives `dualdb::Model` for a struct with named fields.
+///
+/// Struct attribute: `#[model(table = "name")]` (default: the struct name in
+/// snake case).
+///
+/// Field attributes, inside `#[model(...)]`:
+/// - `primary_key`: the primary key (one field; default: a field named `id`);
+/// - `auto`: the database generates the key (auto-increment);
+/// - `unique`;
+/// - `max_length = N`: `VARCHAR(N)` instead of `TEXT`;
+/// - `default = "SQL"`: the column's SQL default in `CREATE TABLE`;
+/// - `references = OtherModel`: a foreign key to `OtherModel`'s primary key;
+/// - `column = "name"`: the column name (default: the field name).
+///
+/// `Option<T>` fields are nullable.
+#[proc_macro_derive(Model, attributes(model))]
+pub fn derive_model(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match expand(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+struct FieldSpec {
+    ident: syn::Ident,
+    ty: syn::Type,
+    column: String,
+    primary_key: bool,
+    auto: bool,
+    unique: bool,
+    max_length: Option<u32>,
+    default: Option<String>,
+    references: Option<syn::Path>,
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "#[derive(Model)] does not support generic structs",
+        ));
+    }
+    let mut table = snake_case(&name.to_string());
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table") {
+                table = meta.value()?.parse::<LitStr>()?.value();
+                Ok(())
+            } else {
+                Err(meta.error("unknown model attribute; expected `table = \"...\"`"))
+            }
+        })?;
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.span(),
+            "#[derive(Model)] needs a struct",
+        ));
+    };
+    let Fields::Named(named) = &data.fields else {
+        return Err(syn::Error::new(
+            data.fields.span(),
+            "#[derive(Model)] needs named fields",
+        ));
+    };
+
+    let mut fields = Vec::new();
+    for f in &named.named {
+        let ident = f.ident.clone().expect("named field");
+        let mut spec = FieldSpec {
+            column: ident.to_string().trim_start_matches("r#").to_string(),
+            ident,
+            ty: f.ty.clone(),
+            primary_key: false,
+            auto: false,
+            unique: false,
+            max_length: None,
+            default: None,
+            references: None,
+        };
+        for attr in f.attrs.iter().filter(|a| a.path().is_ident("model")) {
+            attr.parse_nested_meta(|meta| {
+                let p = &meta.path;
+                if p.is_ident("primary_key") {
+                    spec.primary_key = true;
+                } else if p.is_ident("auto") {
+                    spec.auto = true;
+                } else if p.is_ident("unique") {
+                    spec.unique = true;
+                } else if p.is_ident("max_length") {
+                    spec.max_length = Some(meta.value()?.parse::<syn::LitInt>()?.base10_parse()?);
+                } else if p.is_ident("default") {
+                    spec.default = Some(meta.value()?.parse::<LitStr>()?.value());
+                } else if p.is_ident("references") {
+                    spec.references = Some(meta.value()?.parse::<syn::Path>()?);
+                } else if p.is_ident("column") {
+                    spec.column = meta.value()?.parse::<LitStr>()?.value();
+                } else {
+                    return Err(meta.error(
+                        "unknown field attribute; expected primary_key, auto, unique, \
+                         max_length, default, references or column",
+                    ));
+                }
+                Ok(())
+            })?;
+        }
+        fields.push(spec);
+    }
+
+    let explicit: Vec<usize> = (0..fields.len())
+        .filter(|&i| fields[i].primary_key)
+        .collect();
+    let pk = match explicit.as_slice() {
+        [one] => *one,
+        [] => match fields.iter().position(|f| f.column == "id") {
+            Some(i) => {
+                fields[i].primary_key = true;
+                i
+            }
+            None => {
+                return Err(syn::Error::new(
+                    name.span(),
+                    "no primary key: mark one field #[model(primary_key)] or name it `id`",
+                ))
+            }
+        },
+        _ => {
+            return Err(syn::Error::new(
+                fields[explicit[1]].ident.span(),
+                "only one field can be the primary key",
+            ))
+        }
+    };
+    if let Some(f) = fields.iter().find(|f| f.auto && !f.primary_key) {
+        return Err(syn::Error::new(
+            f.ident.span(),
+            "`auto` is only for the primary key",
+        ));
+    }
+
+    let krate = quote!(::dualdb);
+    let column_metas = fields.iter().map(|f| {
+        let ty = &f.ty;
+        let column = &f.column;
+        let (primary_key, auto, unique) = (f.primary_key, f.auto, f.unique);
+        let max_length = match f.max_length {
+            Some(n) => quote!(::core::option::Option::Some(#n)),
+            None => quote!(::core::option::Option::None),
+        };
+        let default = match &f.default {
+            Some(d) => quote!(::core::option::Option::Some(#d)),
+            None => quote!(::core::option::Option::None),
+        };
+        let references = match &f.references {
+            Some(path) => quote!(::core::option::Option::Some(
+                || <#path as #krate::Model>::META
+            )),
+            None => quote!(::core::option::Option::None),
+        };
+        quote! {
+            #krate::model::ColumnMeta {
+                name: #column,
+                kind: <#ty as #krate::model::ColumnType>::KIND,
+                nullable: <#ty as #krate::model::ColumnType>::NULLABLE,
+                primary_key: #primary_key,
+                auto_increment: #auto,
+                unique: #unique,
+                max_length: #max_length,
+                default: #default,
+                references: #references,
+            }
+        }
+    });
+    let from_row = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        quote!(#ident: row.get(#krate::model::column_at(row, offset, #i, Self::META)?)?)
+    });
+    let values = fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote!(#krate::ToSql::to_sql(&self.#ident))
+    });
+    let value_arms = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        quote!(#i => #krate::ToSql::to_sql(&self.#ident))
+    });
+    let pk_ident = &fields[pk].ident;
+    let consts = fields.iter().enumerate().map(|(i, f)| {
+        let ty = &f.ty;
+        let column = &f.column;
+        let const_name = format_ident!(
+            "{}",
+            f.ident.to_string().trim_start_matches("r#").to_uppercase(),
+            span = Span::call_site()
+        );
+        let doc = format!("The `{column}` column.");
+        quote! {
+            #[doc = #doc]
+            pub const #const_name: #krate::Column<#name, #ty> = #krate::Column::new(#i, #column);
+        }
+    });
+    let n = fields.len();
+
+    Ok(quote! {
+        impl #krate::Model for #name {
+            const META: &'static #krate::model::ModelMeta = &#krate::model::ModelMeta {
+                name: ::core::stringify!(#name),
+                table: #table,
+                columns: &[#(#column_metas),*],
+                primary_key: #pk,
+            };
+
+            fn from_row_at(row: &#krate::Row, offset: usize) -> #krate::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#from_row),* })
+            }
+
+            fn values(&self) -> ::std::vec::Vec<#krate::Value> {
+                let mut out = ::std::vec::Vec::with_capacity(#n);
+                #(out.push(#values);)*
+                out
+            }
+
+            fn value(&self, column: usize) -> #krate::Value {
+                match column {
+                    #(#value_arms,)*
+                    _ => #krate::Value::Null,
+                }
+            }
+
+            fn set_primary_key(&mut self, value: #krate::ValueRef<'_>) -> #krate::Result<()> {
+                self.#pk_ident = #krate::FromSql::from_sql(value)?;
+                ::core::result::Result::Ok(())
+            }
+        }
+
+        impl #name {
+            #(#consts)*
+        }
+
+        #krate::model::register!(#name);
+    })
+}

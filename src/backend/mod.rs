@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::{BackendKind, Config};
 use crate::error::Result;
 use crate::row::Row;
-use crate::statement::Stmt;
+use crate::statement::{ExecResult, Stmt};
 
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
@@ -28,7 +28,7 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// One connection of the blocking half.
 pub(crate) trait SyncConn: Send {
     /// Runs a statement, returning the number of rows it changed.
-    fn execute(&mut self, stmt: &Stmt) -> Result<u64>;
+    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult>;
     /// Runs a statement, returning all its rows.
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>>;
     /// False once the connection must not go back to the pool.
@@ -37,7 +37,7 @@ pub(crate) trait SyncConn: Send {
 
 /// One connection of the async half.
 pub(crate) trait AsyncConn: Send {
-    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>>;
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
     fn is_usable(&mut self) -> bool;
 }

@@ -17,7 +17,7 @@ use super::{AsyncConn, Backend, BoxFuture, SyncConn};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
-use crate::statement::Stmt;
+use crate::statement::{ExecResult, Stmt};
 use crate::value::{Value, ValueRef};
 
 pub(crate) struct MyBackend {
@@ -165,6 +165,13 @@ fn to_mysql(v: &Value) -> MyValue {
     }
 }
 
+fn counted(rows_affected: u64, last_insert_id: u64) -> ExecResult {
+    ExecResult {
+        rows_affected,
+        last_insert_id: (last_insert_id != 0).then_some(last_insert_id),
+    }
+}
+
 fn rows(rows: Vec<MyRow>) -> Vec<Row> {
     rows.into_iter()
         .map(|r| Row {
@@ -189,11 +196,14 @@ impl MySync {
 }
 
 impl SyncConn for MySync {
-    fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
         let r = self.conn.exec_drop(stmt.sql.as_str(), params(&stmt.params));
         self.check(r)?;
-        Ok(self.conn.affected_rows())
+        Ok(counted(
+            self.conn.affected_rows(),
+            self.conn.last_insert_id(),
+        ))
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         use mysql::prelude::Queryable;
@@ -223,16 +233,18 @@ impl MyAsync {
 }
 
 impl AsyncConn for MyAsync {
-    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>> {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         Box::pin(async move {
             use mysql_async::prelude::Queryable;
             let r = self
                 .conn
                 .exec_drop(stmt.sql.as_str(), params(&stmt.params))
                 .await;
-            let affected = self.conn.affected_rows();
             self.check(r)?;
-            Ok(affected)
+            Ok(counted(
+                self.conn.affected_rows(),
+                self.conn.last_insert_id().unwrap_or(0),
+            ))
         })
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {

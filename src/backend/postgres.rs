@@ -15,7 +15,7 @@ use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
-use crate::statement::Stmt;
+use crate::statement::{ExecResult, Stmt};
 use crate::value::{Value, ValueRef};
 
 pub(crate) struct PgBackend {
@@ -98,6 +98,13 @@ fn params(values: &[Value]) -> Vec<&(dyn postgres_types::ToSql + Sync)> {
         .collect()
 }
 
+fn counted(rows_affected: u64) -> ExecResult {
+    ExecResult {
+        rows_affected,
+        last_insert_id: None,
+    }
+}
+
 fn rows(rows: Vec<tokio_postgres::Row>) -> Vec<Row> {
     rows.into_iter()
         .map(|r| Row {
@@ -123,10 +130,11 @@ impl PgSync {
 }
 
 impl SyncConn for PgSync {
-    fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         let st = self.prepare(&stmt.sql)?;
         self.client
             .execute(&st, &params(&stmt.params))
+            .map(counted)
             .map_err(pg_error)
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
@@ -158,12 +166,13 @@ impl PgAsync {
 }
 
 impl AsyncConn for PgAsync {
-    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>> {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         Box::pin(async move {
             let st = self.prepare(&stmt.sql).await?;
             self.client
                 .execute(&st, &params(&stmt.params))
                 .await
+                .map(counted)
                 .map_err(pg_error)
         })
     }

@@ -16,7 +16,7 @@ use super::{AsyncConn, Backend, BoxFuture, SyncConn};
 use crate::config::{Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
-use crate::statement::Stmt;
+use crate::statement::{ExecResult, Stmt};
 use crate::value::{Value, ValueRef};
 
 /// How to open one connection; cheap to clone into a blocking task.
@@ -176,7 +176,7 @@ impl LiteConn {
         }
     }
 
-    fn run_execute(&mut self, stmt: &Stmt) -> Result<u64> {
+    fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         self.deadline.arm(self.statement_timeout);
         let mut st = self
             .conn
@@ -186,8 +186,8 @@ impl LiteConn {
             st.execute(rusqlite::params_from_iter(stmt.params.iter()))
                 .map(|n| n as u64)
         } else {
-            // A statement that returns rows (a PRAGMA, `... RETURNING`): run
-            // it to the end and report no changed rows counted by rows.
+            // A statement that returns rows (a PRAGMA, `… RETURNING`): run
+            // it to the end and count the rows it returns.
             let mut rows = st
                 .query(rusqlite::params_from_iter(stmt.params.iter()))
                 .map_err(|e| self.error(e))?;
@@ -202,7 +202,12 @@ impl LiteConn {
         };
         drop(st);
         self.deadline.arm(None);
-        out.map_err(|e| self.error(e))
+        let rows_affected = out.map_err(|e| self.error(e))?;
+        let id = self.conn.last_insert_rowid();
+        Ok(ExecResult {
+            rows_affected,
+            last_insert_id: u64::try_from(id).ok().filter(|&i| i != 0),
+        })
     }
 
     fn run_query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
@@ -235,7 +240,7 @@ impl LiteConn {
 }
 
 impl SyncConn for LiteConn {
-    fn execute(&mut self, stmt: &Stmt) -> Result<u64> {
+    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         self.run_execute(stmt)
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
@@ -281,7 +286,7 @@ impl LiteAsync {
 }
 
 impl AsyncConn for LiteAsync {
-    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<u64>> {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         self.call(move |c| c.run_execute(&stmt))
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {

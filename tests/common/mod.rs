@@ -159,3 +159,92 @@ impl Half {
         }
     }
 }
+
+/// Calls the same Manager method on the chosen half, awaiting on the async
+/// one: `call!(half, db, get(User::by_id(1)))`,
+/// `call!(half, db, create_table::<User>())`.
+#[macro_export]
+macro_rules! call {
+    ($half:expr, $db:expr, $method:ident :: < $($t:ty),* > ( $($arg:expr),* $(,)? )) => {
+        match $half {
+            $crate::common::Half::Sync => $db.sync().$method::<$($t),*>($($arg),*),
+            $crate::common::Half::Async => $db.aio().$method::<$($t),*>($($arg),*).await,
+        }
+    };
+    ($half:expr, $db:expr, $method:ident ( $($arg:expr),* $(,)? )) => {
+        match $half {
+            $crate::common::Half::Sync => $db.sync().$method($($arg),*),
+            $crate::common::Half::Async => $db.aio().$method($($arg),*).await,
+        }
+    };
+}
+
+/// A database of its own for one test on one backend: a fresh PostgreSQL
+/// schema or MariaDB database, or a fresh in-memory SQLite database, so that
+/// tests using the same model tables run in parallel.
+pub fn isolated(url: &str, name: &str) -> Database {
+    let db = Database::open(url).unwrap();
+    let unique = table(name);
+    match db.backend() {
+        BackendKind::Postgres => {
+            db.sync()
+                .execute(&format!("CREATE SCHEMA {unique}"), &[])
+                .unwrap();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Database::open(&format!("{url}{sep}options=-c%20search_path%3D{unique}")).unwrap()
+        }
+        BackendKind::Mysql => {
+            db.sync()
+                .execute(&format!("CREATE DATABASE {unique}"), &[])
+                .unwrap();
+            let mut u = url::Url::parse(url).unwrap();
+            u.set_path(&format!("/{unique}"));
+            Database::open(u.as_str()).unwrap()
+        }
+        _ => db,
+    }
+}
+
+/// An isolated database on every backend.
+pub fn isolated_all(name: &str) -> Vec<Database> {
+    urls().iter().map(|u| isolated(u, name)).collect()
+}
+
+/// Counts the SQL statements dualdb runs on this thread while `f` runs
+/// (from the `dualdb::sql` tracing events).
+pub struct StatementCounter {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl StatementCounter {
+    pub fn start() -> Self {
+        use tracing_subscriber::layer::SubscriberExt;
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let layer = CountLayer(count.clone());
+        let subscriber = tracing_subscriber::registry().with(layer);
+        StatementCounter {
+            count,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub fn take(&self) -> usize {
+        self.count.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+struct CountLayer(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountLayer {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if attrs.metadata().target() == "dualdb::sql" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}

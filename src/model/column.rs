@@ -1,0 +1,296 @@
+//! Typed column handles and what they build: filters, orderings and
+//! selected fields, each tied to its model so that a filter on one model
+//! cannot be used on another.
+//!
+//! ```
+//! use dualdb::Model;
+//!
+//! #[derive(Model)]
+//! struct User {
+//!     id: i64,
+//!     name: String,
+//!     age: Option<i32>,
+//! }
+//!
+//! let adults = User::select()
+//!     .filter(User::AGE.ge(18) & User::NAME.ne("root"))
+//!     .order_by(User::NAME.asc())
+//!     .limit(10);
+//! # let _ = adults;
+//! ```
+
+use std::marker::PhantomData;
+
+use sea_query::{Cond, Condition, Expr, ExprTrait};
+
+use super::sql::to_sea;
+use super::Model;
+use crate::value::{ToSql, Value};
+
+/// A typed handle on column `T` of model `M`, made by `#[derive(Model)]` as
+/// an associated constant (`User::NAME`).
+pub struct Column<M, T> {
+    index: usize,
+    name: &'static str,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, T> Copy for Column<M, T> {}
+
+impl<M, T> std::fmt::Debug for Column<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Column({})", self.name)
+    }
+}
+
+/// A value that may be compared with or stored in a column of type `T`:
+/// `T` itself, `&str` for text, `T` for `Option<T>`.
+pub trait Compatible<T>: ToSql {}
+
+impl<T: ToSql> Compatible<T> for T {}
+impl<T: ToSql> Compatible<Option<T>> for T {}
+impl Compatible<String> for &str {}
+impl Compatible<Option<String>> for &str {}
+impl Compatible<String> for &String {}
+
+/// Any column of model `M`, whatever its type: for lists of columns such as
+/// [`update_only`](crate::SyncDb::update_only)'s.
+pub trait ColumnOf<M> {
+    /// The column's position in the model.
+    fn index(&self) -> usize;
+    /// The column's name.
+    fn name(&self) -> &'static str;
+}
+
+impl<M, T> ColumnOf<M> for Column<M, T> {
+    fn index(&self) -> usize {
+        self.index
+    }
+    fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+fn col(name: &'static str) -> Expr {
+    Expr::col(name)
+}
+
+fn val(v: Value) -> Expr {
+    Expr::val(to_sea(v))
+}
+
+impl<M: Model, T> Column<M, T> {
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn new(index: usize, name: &'static str) -> Self {
+        Column {
+            index,
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    /// The column's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn filter(self, e: Expr) -> Filter<M> {
+        Filter::new(Cond::all().add(e))
+    }
+
+    /// `column = value`
+    pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
+        self.filter(col(self.name).eq(val(v.to_sql())))
+    }
+    /// `column <> value`
+    pub fn ne(self, v: impl Compatible<T>) -> Filter<M> {
+        self.filter(col(self.name).ne(val(v.to_sql())))
+    }
+    /// `column > value`
+    pub fn gt(self, v: impl Compatible<T>) -> Filter<M> {
+        self.filter(col(self.name).gt(val(v.to_sql())))
+    }
+    /// `column >= value`
+    pub fn ge(self, v: impl Compatible<T>) -> Filter<M> {
+        self.filter(col(self.name).gte(val(v.to_sql())))
+    }
+    /// `column < value`
+    pub fn lt(self, v: impl Compatible<T>) -> Filter<M> {
+        self.filter(col(self.name).lt(val(v.to_sql())))
+    }
+    /// `column <= value`
+    pub fn le(self, v: impl Compatible<T>) -> Filter<M> {
+        self.filter(col(self.name).lte(val(v.to_sql())))
+    }
+    /// `column IN (values…)`; an empty list matches nothing.
+    pub fn is_in<V: Compatible<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
+        let values: Vec<Expr> = values.into_iter().map(|v| val(v.to_sql())).collect();
+        self.filter(col(self.name).is_in(values))
+    }
+    /// `column IS NULL`
+    pub fn is_null(self) -> Filter<M> {
+        self.filter(col(self.name).is_null())
+    }
+    /// `column IS NOT NULL`
+    pub fn is_not_null(self) -> Filter<M> {
+        self.filter(col(self.name).is_not_null())
+    }
+    /// `column LIKE pattern` (`%` and `_` are wildcards).
+    pub fn like(self, pattern: &str) -> Filter<M> {
+        self.filter(col(self.name).like(pattern))
+    }
+    /// Ascending order on this column.
+    pub fn asc(self) -> Order<M> {
+        Order::new(self.name, sea_query::Order::Asc)
+    }
+    /// Descending order on this column.
+    pub fn desc(self) -> Order<M> {
+        Order::new(self.name, sea_query::Order::Desc)
+    }
+    /// The column itself, as a selected field.
+    pub fn field(self) -> Field<M> {
+        Field::new(col(self.name))
+    }
+    /// `COUNT(column)`: non-NULL values.
+    pub fn count(self) -> Field<M> {
+        Field::new(col(self.name).count())
+    }
+    /// `MAX(column)`
+    pub fn max(self) -> Field<M> {
+        Field::new(col(self.name).max())
+    }
+    /// `MIN(column)`
+    pub fn min(self) -> Field<M> {
+        Field::new(col(self.name).min())
+    }
+    /// `SUM(column)`
+    pub fn sum(self) -> Field<M> {
+        Field::new(col(self.name).sum())
+    }
+}
+
+/// A `WHERE` condition on model `M`. Combine with `&`, `|` and `!`.
+pub struct Filter<M> {
+    pub(crate) cond: Condition,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Filter<M> {
+    fn clone(&self) -> Self {
+        Filter::new(self.cond.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for Filter<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter").finish_non_exhaustive()
+    }
+}
+
+impl<M> Filter<M> {
+    pub(crate) fn new(cond: Condition) -> Self {
+        Filter {
+            cond,
+            _model: PhantomData,
+        }
+    }
+
+    /// `column = value` on a column named at run time (the primary key).
+    pub(crate) fn raw_eq(column: &'static str, v: Value) -> Self {
+        Filter::new(Cond::all().add(col(column).eq(val(v))))
+    }
+
+    /// Both conditions.
+    pub fn and(self, other: Filter<M>) -> Self {
+        Filter::new(Cond::all().add(self.cond).add(other.cond))
+    }
+
+    /// Either condition.
+    pub fn or(self, other: Filter<M>) -> Self {
+        Filter::new(Cond::any().add(self.cond).add(other.cond))
+    }
+}
+
+impl<M> std::ops::BitAnd for Filter<M> {
+    type Output = Filter<M>;
+    fn bitand(self, rhs: Self) -> Self {
+        self.and(rhs)
+    }
+}
+
+impl<M> std::ops::BitOr for Filter<M> {
+    type Output = Filter<M>;
+    fn bitor(self, rhs: Self) -> Self {
+        self.or(rhs)
+    }
+}
+
+impl<M> std::ops::Not for Filter<M> {
+    type Output = Filter<M>;
+    fn not(self) -> Self {
+        Filter::new(self.cond.not())
+    }
+}
+
+/// An `ORDER BY` term on model `M`.
+#[derive(Debug)]
+pub struct Order<M> {
+    pub(crate) column: &'static str,
+    pub(crate) order: sea_query::Order,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Order<M> {
+    fn clone(&self) -> Self {
+        Order::new(self.column, self.order.clone())
+    }
+}
+
+impl<M> Order<M> {
+    fn new(column: &'static str, order: sea_query::Order) -> Self {
+        Order {
+            column,
+            order,
+            _model: PhantomData,
+        }
+    }
+}
+
+/// A selected expression of model `M`: a column or an aggregate, for
+/// [`Select::fields`](super::Select::fields) and `scalar`.
+pub struct Field<M> {
+    pub(crate) expr: Expr,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Field<M> {
+    fn clone(&self) -> Self {
+        Field::new(self.expr.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for Field<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Field").finish_non_exhaustive()
+    }
+}
+
+impl<M> Field<M> {
+    pub(crate) fn new(expr: Expr) -> Self {
+        Field {
+            expr,
+            _model: PhantomData,
+        }
+    }
+
+    /// `COUNT(*)`
+    pub fn count_all() -> Self {
+        Field::new(Expr::col(sea_query::Asterisk).count())
+    }
+}

@@ -1,0 +1,746 @@
+//! The Manager operations, each a [`Plan`] written once, and the macro that
+//! gives both halves the same methods over them.
+
+use std::marker::PhantomData;
+
+use super::column::ColumnOf;
+use super::plan::{replayed, One};
+use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
+use super::schema;
+use super::sql::{to_sea, Dialect};
+use super::{Action, Model, ModelMeta, Plan, Reply, Step};
+use crate::config::BackendKind;
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::{FromRow, Row};
+use crate::statement::{at_most_one, exactly_one, Stmt};
+use crate::value::{ToSql, Value, ValueRef};
+
+fn not_found<M: Model>() -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        format!("no {} matches the query", M::META.name),
+    )
+}
+
+fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
+    reply.rows()?.first().map(M::from_row).transpose()
+}
+
+fn models<M: Model>(rows: &[Row]) -> Result<Vec<M>> {
+    rows.iter().map(M::from_row).collect()
+}
+
+/// Runs statements in order and returns the rows changed by the last one.
+pub(crate) struct Sequence(std::vec::IntoIter<Stmt>);
+
+impl Plan for Sequence {
+    type Output = u64;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
+        let last = match reply {
+            Some(r) => r?.done()?.rows_affected,
+            None => 0,
+        };
+        Ok(match self.0.next() {
+            Some(s) => Step::Run(Action::Execute(s)),
+            None => Step::Done(last),
+        })
+    }
+}
+
+pub(crate) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
+    One::new(Action::Query(q.first().build(d)), |r| {
+        first::<M>(r)?.ok_or_else(not_found::<M>)
+    })
+}
+
+pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
+    One::new(Action::Query(q.first().build(d)), first::<M>)
+}
+
+pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
+    One::new(Action::Query(q.build(d)), |r| models::<M>(&r.rows()?))
+}
+
+pub(crate) fn count<M: Model>(
+    d: Dialect,
+    q: Select<M>,
+    clear_limit: bool,
+) -> impl Plan<Output = i64> {
+    let q = if clear_limit { q.clear_limit() } else { q };
+    One::new(Action::Query(q.count_statement(d)), |r| {
+        let rows = r.rows()?;
+        rows.first().ok_or_else(Error::not_found)?.get(0)
+    })
+}
+
+pub(crate) fn exists<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = bool> {
+    One::new(Action::Query(q.exists_statement(d)), |r| {
+        Ok(!r.rows()?.is_empty())
+    })
+}
+
+pub(crate) fn scalar<M: Model, T: FromRow + Send>(
+    d: Dialect,
+    q: Select<M>,
+) -> impl Plan<Output = T> {
+    One::new(Action::Query(q.first().build(d)), |r| {
+        T::from_row(r.rows()?.first().ok_or_else(Error::not_found)?)
+    })
+}
+
+pub(crate) fn raw<M: Model>(sql: &str, params: &[&dyn ToSql]) -> impl Plan<Output = Vec<M>> {
+    One::new(Action::Query(Stmt::new(sql, params)), |r| {
+        models::<M>(&r.rows()?)
+    })
+}
+
+/// Inserts rows and returns them as stored, with generated keys.
+pub(crate) struct Insert<M> {
+    d: Dialect,
+    rows: Option<Vec<M>>,
+}
+
+impl<M: Model> Insert<M> {
+    pub(crate) fn new(d: Dialect, rows: Vec<M>) -> Self {
+        Insert {
+            d,
+            rows: Some(rows),
+        }
+    }
+}
+
+impl<M: Model> Plan for Insert<M> {
+    type Output = Vec<M>;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<M>>> {
+        let Some(reply) = reply else {
+            let rows = self.rows.as_deref().ok_or_else(replayed)?;
+            if rows.is_empty() {
+                return Ok(Step::Done(Vec::new()));
+            }
+            let stmt = InsertMany::<M>::build(rows, self.d)?;
+            return Ok(Step::Run(if self.d.returning() {
+                Action::Query(stmt)
+            } else {
+                Action::Execute(stmt)
+            }));
+        };
+        let mut rows = self.rows.take().ok_or_else(replayed)?;
+        match reply? {
+            Reply::Rows(stored) => models::<M>(&stored).map(Step::Done),
+            Reply::Done(done) => {
+                // MySQL: the first generated key of the statement; one
+                // statement's keys are consecutive under
+                // innodb_autoinc_lock_mode 0 and 1 (MariaDB's default).
+                if M::META.auto_key() {
+                    let first = done.last_insert_id.ok_or_else(|| {
+                        Error::new(ErrorKind::Query, "the server reported no generated key")
+                    })?;
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        let key = i64::try_from(first + i as u64)
+                            .map_err(|_| Error::decode("generated key out of range"))?;
+                        row.set_primary_key(ValueRef::I64(key))?;
+                    }
+                }
+                Ok(Step::Done(rows))
+            }
+        }
+    }
+}
+
+pub(crate) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
+    Map(Insert::new(d, vec![model]), |mut v: Vec<M>| {
+        v.pop()
+            .ok_or_else(|| Error::new(ErrorKind::Query, "the insert returned no row"))
+    })
+}
+
+/// A plan whose output goes through a function.
+pub(crate) struct Map<P, F>(P, F);
+
+impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> {
+    type Output = T;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<T>> {
+        Ok(match self.0.step(reply)? {
+            Step::Run(a) => Step::Run(a),
+            Step::Done(out) => Step::Done((self.1)(out)?),
+        })
+    }
+}
+
+fn by_pk<M: Model>(model: &M) -> super::Filter<M> {
+    super::Filter::raw_eq(M::META.pk().name, model.primary_key())
+}
+
+pub(crate) fn update<M: Model>(
+    d: Dialect,
+    model: &M,
+    only: Option<&[&dyn ColumnOf<M>]>,
+) -> impl Plan<Output = u64> {
+    let mut q = sea_query::Query::update();
+    q.table(M::META.table);
+    for (i, c) in M::META.columns.iter().enumerate() {
+        let listed = only.is_none_or(|cols| cols.iter().any(|col| col.index() == i));
+        if !c.primary_key && listed {
+            q.value(c.name, sea_query::Expr::val(to_sea(model.value(i))));
+        }
+    }
+    q.cond_where(by_pk(model).cond);
+    One::new(Action::Execute(d.query(&q)), |r| {
+        Ok(r.done()?.rows_affected)
+    })
+}
+
+pub(crate) fn execute_update<M: Model>(d: Dialect, q: UpdateQuery<M>) -> impl Plan<Output = u64> {
+    One::new(Action::Execute(q.build(d)), |r| Ok(r.done()?.rows_affected))
+}
+
+pub(crate) fn execute_delete<M: Model>(d: Dialect, q: DeleteQuery<M>) -> impl Plan<Output = u64> {
+    One::new(Action::Execute(q.build(d)), |r| Ok(r.done()?.rows_affected))
+}
+
+/// Deletes one row; with `recursive`, first its dependants, found through
+/// the registered foreign keys: rows whose foreign key is nullable get it
+/// set to NULL unless `delete_nullable`, the others are deleted, deepest
+/// first, each level selected by a sub-query on the level above.
+pub(crate) fn delete<M: Model>(
+    d: Dialect,
+    model: &M,
+    recursive: bool,
+    delete_nullable: bool,
+) -> Sequence {
+    let mut stmts = Vec::new();
+    if recursive {
+        dependants(
+            d,
+            M::META,
+            by_pk(model).cond,
+            delete_nullable,
+            &mut Vec::new(),
+            &mut stmts,
+        );
+    }
+    let mut q = sea_query::Query::delete();
+    q.from_table(M::META.table).cond_where(by_pk(model).cond);
+    stmts.push(d.query(&q));
+    Sequence(stmts.into_iter())
+}
+
+/// Appends, for every dependant of the rows of `parent` matching `rows`, the
+/// statements that clear it, deepest first.
+fn dependants(
+    d: Dialect,
+    parent: &'static ModelMeta,
+    rows: sea_query::Condition,
+    delete_nullable: bool,
+    path: &mut Vec<&'static str>,
+    out: &mut Vec<Stmt>,
+) {
+    use sea_query::{Cond, Expr, ExprTrait, Query};
+    if path.contains(&parent.table) {
+        return; // a cycle of foreign keys: the first visit handles it
+    }
+    path.push(parent.table);
+    for (child, fk) in parent.dependents() {
+        let mut parent_keys = Query::select();
+        parent_keys
+            .column(parent.pk().name)
+            .from(parent.table)
+            .cond_where(rows.clone());
+        let child_rows = Cond::all().add(Expr::col(fk.name).in_subquery(parent_keys));
+        if fk.nullable && !delete_nullable {
+            let mut q = Query::update();
+            q.table(child.table)
+                .value(fk.name, Expr::val(to_sea(Value::Null)))
+                .cond_where(child_rows);
+            out.push(d.query(&q));
+        } else {
+            dependants(d, child, child_rows.clone(), delete_nullable, path, out);
+            let mut q = Query::delete();
+            q.from_table(child.table).cond_where(child_rows);
+            out.push(d.query(&q));
+        }
+    }
+    path.pop();
+}
+
+/// get_or_create: select; if absent, insert; if the insert hits a unique
+/// violation (another task won the race), select again.
+pub(crate) struct GetOrCreate<M, F> {
+    d: Dialect,
+    lookup: Select<M>,
+    make: Option<F>,
+    state: GocState<M>,
+}
+
+enum GocState<M> {
+    Start,
+    Selected,
+    Inserting(Insert<M>),
+    Reselected(Error),
+}
+
+impl<M: Model, F: FnOnce() -> M + Send> GetOrCreate<M, F> {
+    pub(crate) fn new(d: Dialect, lookup: Select<M>, make: F) -> Self {
+        GetOrCreate {
+            d,
+            lookup: lookup.first(),
+            make: Some(make),
+            state: GocState::Start,
+        }
+    }
+}
+
+impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
+    type Output = (M, bool);
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<(M, bool)>> {
+        match std::mem::replace(&mut self.state, GocState::Start) {
+            GocState::Start => {
+                self.state = GocState::Selected;
+                Ok(Step::Run(Action::Query(self.lookup.build(self.d))))
+            }
+            GocState::Selected => {
+                let reply = reply.ok_or_else(replayed)??;
+                if let Some(found) = first::<M>(reply)? {
+                    return Ok(Step::Done((found, false)));
+                }
+                let make = self.make.take().ok_or_else(replayed)?;
+                let mut insert = Insert::new(self.d, vec![make()]);
+                let Step::Run(action) = insert.step(None)? else {
+                    return Err(replayed());
+                };
+                self.state = GocState::Inserting(insert);
+                Ok(Step::Run(action))
+            }
+            GocState::Inserting(mut insert) => match reply.ok_or_else(replayed)? {
+                Err(e) if e.kind() == ErrorKind::UniqueViolation => {
+                    self.state = GocState::Reselected(e);
+                    Ok(Step::Run(Action::Query(self.lookup.build(self.d))))
+                }
+                other => match insert.step(Some(other))? {
+                    Step::Done(mut v) => {
+                        let created = v.pop().ok_or_else(replayed)?;
+                        Ok(Step::Done((created, true)))
+                    }
+                    Step::Run(a) => {
+                        self.state = GocState::Inserting(insert);
+                        Ok(Step::Run(a))
+                    }
+                },
+            },
+            GocState::Reselected(unique) => {
+                let reply = reply.ok_or_else(replayed)??;
+                match first::<M>(reply)? {
+                    Some(found) => Ok(Step::Done((found, false))),
+                    // The conflict was on another unique column than the lookup's.
+                    None => Err(unique),
+                }
+            }
+        }
+    }
+}
+
+/// create_or_get: insert; on a unique violation, get the row that holds the
+/// conflicting unique values.
+pub(crate) struct CreateOrGet<M> {
+    d: Dialect,
+    lookup: Option<Select<M>>,
+    insert: Insert<M>,
+    conflict: Option<Error>,
+}
+
+impl<M: Model> CreateOrGet<M> {
+    pub(crate) fn new(d: Dialect, model: M) -> Self {
+        use sea_query::{Cond, Expr, ExprTrait};
+        let mut any = Cond::any();
+        for (i, c) in M::META.columns.iter().enumerate() {
+            let given_key = c.primary_key && !c.auto_increment;
+            if c.unique || given_key {
+                any = any.add(Expr::col(c.name).eq(Expr::val(to_sea(model.value(i)))));
+            }
+        }
+        let lookup =
+            (!any.is_empty()).then(|| Select::new().filter(super::Filter::new(any)).first());
+        CreateOrGet {
+            d,
+            lookup,
+            insert: Insert::new(d, vec![model]),
+            conflict: None,
+        }
+    }
+}
+
+impl<M: Model> Plan for CreateOrGet<M> {
+    type Output = (M, bool);
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<(M, bool)>> {
+        if let Some(conflict) = self.conflict.take() {
+            let found = first::<M>(reply.ok_or_else(replayed)??)?;
+            return found.map(|m| Step::Done((m, false))).ok_or(conflict);
+        }
+        match reply {
+            Some(Err(e)) if e.kind() == ErrorKind::UniqueViolation => match &self.lookup {
+                Some(lookup) => {
+                    let stmt = lookup.build(self.d);
+                    self.conflict = Some(e);
+                    Ok(Step::Run(Action::Query(stmt)))
+                }
+                None => Err(e),
+            },
+            reply => Ok(match self.insert.step(reply)? {
+                Step::Run(a) => Step::Run(a),
+                Step::Done(mut v) => Step::Done((v.pop().ok_or_else(replayed)?, true)),
+            }),
+        }
+    }
+}
+
+/// The largest `IN (…)` list prefetch sends in one query.
+const PREFETCH_CHUNK: usize = 10_000;
+
+/// prefetch: the parent query, then one query for the children of all
+/// parents (`fk IN (keys…)`), joined in memory. No N+1.
+pub(crate) struct Prefetch<P, C> {
+    d: Dialect,
+    parents: Option<Vec<P>>,
+    children: Select<C>,
+    parent_query: Option<Select<P>>,
+    fk: usize,
+    keys: Vec<Value>,
+    found: Vec<C>,
+}
+
+impl<P: Model, C: Model> Prefetch<P, C> {
+    pub(crate) fn new(d: Dialect, parents: Select<P>, children: Select<C>) -> Result<Self> {
+        let fk = C::META
+            .columns
+            .iter()
+            .position(|c| c.references.is_some_and(|r| r().table == P::META.table))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Usage,
+                    format!("{} has no foreign key to {}", C::META.name, P::META.name),
+                )
+            })?;
+        Ok(Prefetch {
+            d,
+            parents: None,
+            children,
+            parent_query: Some(parents),
+            fk,
+            keys: Vec::new(),
+            found: Vec::new(),
+        })
+    }
+
+    fn next_chunk(&mut self) -> Option<Action> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let rest = self.keys.split_off(self.keys.len().min(PREFETCH_CHUNK));
+        let chunk = std::mem::replace(&mut self.keys, rest);
+        let fk = C::META.columns[self.fk].name;
+        let filter = super::Filter::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
+            sea_query::Expr::col(fk),
+            chunk.into_iter().map(|v| sea_query::Expr::val(to_sea(v))),
+        )));
+        Some(Action::Query(
+            self.children.clone().filter(filter).build(self.d),
+        ))
+    }
+}
+
+impl<P: Model, C: Model> Plan for Prefetch<P, C> {
+    type Output = Vec<(P, Vec<C>)>;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>> {
+        if let Some(q) = self.parent_query.take() {
+            return Ok(Step::Run(Action::Query(q.build(self.d))));
+        }
+        let rows = reply.ok_or_else(replayed)??.rows()?;
+        match &self.parents {
+            None => {
+                let parents = models::<P>(&rows)?;
+                let mut keys: Vec<Value> = parents.iter().map(|p| p.primary_key()).collect();
+                keys.dedup();
+                self.keys = keys;
+                self.parents = Some(parents);
+            }
+            Some(_) => self.found.extend(models::<C>(&rows)?),
+        }
+        if let Some(action) = self.next_chunk() {
+            return Ok(Step::Run(action));
+        }
+        let parents = self.parents.take().ok_or_else(replayed)?;
+        let mut children = std::mem::take(&mut self.found);
+        let mut out = Vec::with_capacity(parents.len());
+        for p in parents {
+            let key = p.primary_key();
+            let (mine, rest) = children.into_iter().partition(|c| c.value(self.fk) == key);
+            children = rest;
+            out.push((p, mine));
+        }
+        Ok(Step::Done(out))
+    }
+}
+
+pub(crate) fn create_table<M: Model>(d: Dialect) -> impl Plan<Output = ()> {
+    One::new(
+        Action::Execute(schema::create_table(d, M::META)),
+        |_| Ok(()),
+    )
+}
+
+pub(crate) fn drop_table<M: Model>(d: Dialect) -> impl Plan<Output = ()> {
+    One::new(Action::Execute(schema::drop_table(d, M::META)), |_| Ok(()))
+}
+
+pub(crate) fn truncate<M: Model>(d: Dialect) -> impl Plan<Output = ()> {
+    One::new(Action::Execute(schema::truncate(d, M::META)), |_| Ok(()))
+}
+
+pub(crate) fn table_exists<M: Model>(d: Dialect) -> impl Plan<Output = bool> {
+    One::new(Action::Query(schema::table_exists(d, M::META)), |r| {
+        Ok(!r.rows()?.is_empty())
+    })
+}
+
+/// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
+/// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
+/// rows with their keys).
+pub trait Executable: Send {
+    /// What `execute` returns.
+    type Output: Send + 'static;
+    #[doc(hidden)]
+    fn into_plan(self, backend: BackendKind) -> BoxedPlan<Self::Output>;
+}
+
+/// A plan behind a box, for [`Executable`].
+#[doc(hidden)]
+pub struct BoxedPlan<T>(Box<dyn Plan<Output = T>>);
+
+impl<T: Send> Plan for BoxedPlan<T> {
+    type Output = T;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<T>> {
+        self.0.step(reply)
+    }
+}
+
+fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
+    BoxedPlan(Box::new(p))
+}
+
+impl<M: Model> Executable for Select<M> {
+    type Output = Vec<M>;
+    fn into_plan(self, backend: BackendKind) -> BoxedPlan<Vec<M>> {
+        let d = Dialect(backend);
+        boxed(select(d, self))
+    }
+}
+
+impl<M: Model> Executable for UpdateQuery<M> {
+    type Output = u64;
+    fn into_plan(self, backend: BackendKind) -> BoxedPlan<u64> {
+        let d = Dialect(backend);
+        boxed(execute_update(d, self))
+    }
+}
+
+impl<M: Model> Executable for DeleteQuery<M> {
+    type Output = u64;
+    fn into_plan(self, backend: BackendKind) -> BoxedPlan<u64> {
+        let d = Dialect(backend);
+        boxed(execute_delete(d, self))
+    }
+}
+
+impl<M: Model> Executable for InsertMany<M> {
+    type Output = Vec<M>;
+    fn into_plan(self, backend: BackendKind) -> BoxedPlan<Vec<M>> {
+        let d = Dialect(backend);
+        boxed(Insert::new(d, self.rows))
+    }
+}
+
+/// Gives [`SyncDb`](crate::SyncDb) and [`AsyncDb`](crate::AsyncDb) the same
+/// method for each operation: the blocking one drives the plan on a pooled
+/// blocking connection (after the `allow_sync` check), the async one on a
+/// pooled async connection. The plan is built before the call, so the
+/// returned future does not borrow the arguments.
+macro_rules! manager_methods {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident <$($g:ident),*> (&self $(, $arg:ident : $ty:ty)*) -> $out:ty
+            where [$($bounds:tt)*] = |$d:ident| $plan:expr;
+    )*) => {
+        impl crate::SyncDb {
+            $(
+                $(#[$doc])*
+                #[track_caller]
+                pub fn $name <$($g),*> (&self $(, $arg: $ty)*) -> Result<$out>
+                where $($bounds)*
+                {
+                    let $d = self.dialect();
+                    let plan = $plan;
+                    self.drive(stringify!($name), plan)
+                }
+            )*
+        }
+        impl crate::AsyncDb {
+            $(
+                $(#[$doc])*
+                pub fn $name <$($g),*> (&self $(, $arg: $ty)*)
+                    -> impl std::future::Future<Output = Result<$out>> + Send + '_
+                where $($bounds)*
+                {
+                    let $d = self.dialect();
+                    let plan = $plan;
+                    async move { self.drive(plan).await }
+                }
+            )*
+        }
+    };
+}
+
+/// Plans that can fail while being built (bad arguments) still go through a
+/// plan, so the error comes back from the call like any other.
+pub(crate) struct Failed<T>(Option<Error>, PhantomData<fn() -> T>);
+
+impl<T: Send> Plan for Failed<T> {
+    type Output = T;
+    fn step(&mut self, _: Option<Result<Reply>>) -> Result<Step<T>> {
+        Err(self.0.take().unwrap_or_else(replayed))
+    }
+}
+
+/// Either a plan or the error building it.
+pub(crate) enum Either<P: Plan> {
+    Plan(P),
+    Failed(Failed<P::Output>),
+}
+
+impl<P: Plan> Plan for Either<P> {
+    type Output = P::Output;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
+        match self {
+            Either::Plan(p) => p.step(reply),
+            Either::Failed(f) => f.step(reply),
+        }
+    }
+}
+
+fn either<P: Plan>(r: Result<P>) -> Either<P> {
+    match r {
+        Ok(p) => Either::Plan(p),
+        Err(e) => Either::Failed(Failed(Some(e), PhantomData)),
+    }
+}
+
+manager_methods! {
+    /// Runs a statement and returns the number of rows it changed.
+    fn execute<>(&self, sql: &str, params: &[&dyn ToSql]) -> u64
+        where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
+
+    /// Runs a statement and returns all its rows.
+    fn query<>(&self, sql: &str, params: &[&dyn ToSql]) -> Vec<Row>
+        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
+
+    /// Runs a statement that must return exactly one row;
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none,
+    /// [`ErrorKind::TooManyRows`](crate::ErrorKind::TooManyRows) if more.
+    fn query_one<>(&self, sql: &str, params: &[&dyn ToSql]) -> Row
+        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| exactly_one(r.rows()?));
+
+    /// Runs a statement that returns at most one row.
+    fn query_opt<>(&self, sql: &str, params: &[&dyn ToSql]) -> Option<Row>
+        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| at_most_one(r.rows()?));
+
+    /// `CREATE TABLE IF NOT EXISTS` for the model, with its keys, unique
+    /// columns and foreign keys.
+    fn create_table<M>(&self) -> ()
+        where [M: Model] = |d| create_table::<M>(d);
+
+    /// `DROP TABLE IF EXISTS` for the model.
+    fn drop_table<M>(&self) -> ()
+        where [M: Model] = |d| drop_table::<M>(d);
+
+    /// Whether the model's table exists.
+    fn table_exists<M>(&self) -> bool
+        where [M: Model] = |d| table_exists::<M>(d);
+
+    /// Deletes every row of the model's table (`TRUNCATE`; `DELETE` on SQLite).
+    fn truncate<M>(&self) -> ()
+        where [M: Model] = |d| truncate::<M>(d);
+
+    /// The first row matching a query or filter (`User::by_id(1)`,
+    /// `User::NAME.eq("x")`, `User::select()…`);
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if none.
+    fn get<M>(&self, lookup: impl Into<Select<M>>) -> M
+        where [M: Model] = |d| get(d, lookup.into());
+
+    /// The first row matching a query or filter, or `None`.
+    fn get_or_none<M>(&self, lookup: impl Into<Select<M>>) -> Option<M>
+        where [M: Model] = |d| get_or_none(d, lookup.into());
+
+    /// Inserts the model and returns it as stored, with its generated key
+    /// (`RETURNING` on PostgreSQL and SQLite, `LAST_INSERT_ID()` on MySQL).
+    fn create<M>(&self, model: M) -> M
+        where [M: Model] = |d| create(d, model);
+
+    /// Updates every column of the model's row (found by primary key);
+    /// returns the rows changed.
+    fn update<M>(&self, model: &M) -> u64
+        where [M: Model] = |d| update(d, model, None);
+
+    /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`.
+    fn update_only<M>(&self, model: &M, columns: &[&dyn ColumnOf<M>]) -> u64
+        where [M: Model] = |d| update(d, model, Some(columns));
+
+    /// Deletes the model's row; returns the rows deleted.
+    fn delete<M>(&self, model: &M) -> u64
+        where [M: Model] = |d| delete(d, model, false, false);
+
+    /// Deletes the model's row and, first, its dependants through every
+    /// registered foreign key: dependants with a nullable key get it set to
+    /// NULL unless `delete_nullable`, the others are deleted (recursively).
+    /// Returns the rows of the model's own table deleted.
+    fn delete_recursive<M>(&self, model: &M, delete_nullable: bool) -> u64
+        where [M: Model] = |d| delete(d, model, true, delete_nullable);
+
+    /// The first row matching `lookup`, or, if there is none, `make()`
+    /// inserted; `true` if it was created. `make` runs only when creating.
+    /// Safe when two callers race on a unique key: the loser gets the
+    /// winner's row.
+    fn get_or_create<M, F>(&self, lookup: impl Into<Select<M>>, make: F) -> (M, bool)
+        where [M: Model, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
+
+    /// Inserts the model, or, if a unique column already holds one of its
+    /// values, returns that row; `true` if it was created.
+    fn create_or_get<M>(&self, model: M) -> (M, bool)
+        where [M: Model] = |d| CreateOrGet::new(d, model);
+
+    /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`] or
+    /// [`DeleteQuery`] the rows changed, an [`InsertMany`] the stored rows.
+    fn execute_query<Q>(&self, query: Q) -> Q::Output
+        where [Q: Executable] = |d| query.into_plan(d.0);
+
+    /// Parents and their children through the children's foreign key: the
+    /// parent query, then one query for all children (no N+1).
+    fn prefetch<P, C>(&self, parents: Select<P>, children: Select<C>) -> Vec<(P, Vec<C>)>
+        where [P: Model, C: Model] = |d| either(Prefetch::new(d, parents, children));
+
+    /// `SELECT COUNT(*)` of the query, respecting its `LIMIT`/`OFFSET` unless
+    /// `clear_limit`.
+    fn count<M>(&self, query: impl Into<Select<M>>, clear_limit: bool) -> i64
+        where [M: Model] = |d| count(d, query.into(), clear_limit);
+
+    /// Whether the query matches any row.
+    fn exists<M>(&self, query: impl Into<Select<M>>) -> bool
+        where [M: Model] = |d| exists(d, query.into());
+
+    /// The first row of a query on [`Select::fields`], as one value or a
+    /// tuple: `scalar::<_, (i64, Option<i32>)>(User::select().fields([…]))`.
+    fn scalar<M, T>(&self, query: Select<M>) -> T
+        where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
+
+    /// Raw SQL, mapped to models by column name.
+    fn raw<M>(&self, sql: &str, params: &[&dyn ToSql]) -> Vec<M>
+        where [M: Model] = |_d| raw::<M>(sql, params);
+}

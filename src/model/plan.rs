@@ -1,0 +1,186 @@
+//! Operations written once, driven twice.
+//!
+//! A [`Plan`] is a small state machine: it yields the next statement to run
+//! ([`Step::Run`]) and consumes its result ([`Reply`]), until it yields its
+//! output ([`Step::Done`]). Everything an operation decides (which SQL, what
+//! to do on a unique violation, how to decode) lives in the plan; the
+//! blocking half's [`drive_sync`] and the async half's [`drive_async`] only
+//! move statements and replies, so the two halves cannot drift apart.
+
+use std::time::Instant;
+
+use tracing::Instrument;
+
+use crate::backend::{AsyncConn, SyncConn};
+use crate::error::Result;
+use crate::row::Row;
+use crate::statement::{ExecResult, Stmt};
+
+/// What to run next.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Run a statement for its rows.
+    Query(Stmt),
+    /// Run a statement for its count of changed rows.
+    Execute(Stmt),
+}
+
+/// The result of an [`Action`], handed back to the plan, errors included.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Rows(Vec<Row>),
+    Done(ExecResult),
+}
+
+pub(crate) enum Step<T> {
+    Run(Action),
+    Done(T),
+}
+
+/// An operation as a state machine over statements.
+pub(crate) trait Plan: Send {
+    type Output: Send;
+    /// Called first with `None`, then with the result of each action.
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>>;
+}
+
+/// The span of one statement: its SQL (never its bound values), then the
+/// rows it returned or changed and how long it took.
+fn span(action: &Action) -> tracing::Span {
+    let sql = match action {
+        Action::Query(s) | Action::Execute(s) => s.sql.as_str(),
+    };
+    tracing::debug_span!(
+        target: "dualdb::sql",
+        "statement",
+        sql,
+        rows = tracing::field::Empty,
+        elapsed_us = tracing::field::Empty,
+    )
+}
+
+fn record(span: &tracing::Span, started: Instant, reply: &Result<Reply>) {
+    if let Ok(r) = reply {
+        let rows = match r {
+            Reply::Rows(rows) => rows.len() as u64,
+            Reply::Done(d) => d.rows_affected,
+        };
+        span.record("rows", rows);
+    }
+    span.record("elapsed_us", started.elapsed().as_micros() as u64);
+}
+
+/// Runs a plan on a blocking connection.
+pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Result<P::Output> {
+    let mut reply = None;
+    loop {
+        let action = match plan.step(reply.take())? {
+            Step::Done(out) => return Ok(out),
+            Step::Run(action) => action,
+        };
+        let span = span(&action);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let r = match action {
+            Action::Query(s) => conn.query(&s).map(Reply::Rows),
+            Action::Execute(s) => conn.execute(&s).map(Reply::Done),
+        };
+        record(&span, started, &r);
+        reply = Some(r);
+    }
+}
+
+/// Runs a plan on an async connection.
+pub(crate) async fn drive_async<P: Plan>(
+    conn: &mut dyn AsyncConn,
+    mut plan: P,
+) -> Result<P::Output> {
+    let mut reply = None;
+    loop {
+        let action = match plan.step(reply.take())? {
+            Step::Done(out) => return Ok(out),
+            Step::Run(action) => action,
+        };
+        let span = span(&action);
+        let started = Instant::now();
+        let r = match action {
+            Action::Query(s) => conn
+                .query(s)
+                .instrument(span.clone())
+                .await
+                .map(Reply::Rows),
+            Action::Execute(s) => conn
+                .execute(s)
+                .instrument(span.clone())
+                .await
+                .map(Reply::Done),
+        };
+        record(&span, started, &r);
+        reply = Some(r);
+    }
+}
+
+/// A one-statement plan: run `action`, then `finish` its reply.
+pub(crate) struct One<T, F> {
+    action: Option<Action>,
+    finish: Option<F>,
+    _out: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T, F> One<T, F>
+where
+    F: FnOnce(Reply) -> Result<T> + Send,
+{
+    pub(crate) fn new(action: Action, finish: F) -> Self {
+        One {
+            action: Some(action),
+            finish: Some(finish),
+            _out: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Send, F> Plan for One<T, F>
+where
+    F: FnOnce(Reply) -> Result<T> + Send,
+{
+    type Output = T;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<T>> {
+        match reply {
+            None => Ok(Step::Run(self.action.take().ok_or_else(replayed)?)),
+            Some(r) => {
+                let finish = self.finish.take().ok_or_else(replayed)?;
+                finish(r?).map(Step::Done)
+            }
+        }
+    }
+}
+
+pub(crate) fn replayed() -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::Usage,
+        "internal: plan stepped after it finished",
+    )
+}
+
+impl Reply {
+    pub(crate) fn rows(self) -> Result<Vec<Row>> {
+        match self {
+            Reply::Rows(r) => Ok(r),
+            Reply::Done(_) => Err(crate::Error::new(
+                crate::ErrorKind::Usage,
+                "internal: expected rows, got a count",
+            )),
+        }
+    }
+
+    pub(crate) fn done(self) -> Result<ExecResult> {
+        match self {
+            Reply::Done(d) => Ok(d),
+            Reply::Rows(rows) => Ok(ExecResult {
+                rows_affected: rows.len() as u64,
+                last_insert_id: None,
+            }),
+        }
+    }
+}

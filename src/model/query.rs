@@ -1,0 +1,305 @@
+//! Queries on a model: [`Select`], [`UpdateQuery`], [`DeleteQuery`] and
+//! [`InsertMany`]. Each is a plain value; `execute` on either half runs it.
+//!
+//! ```
+//! use dualdb::{Database, Model};
+//!
+//! #[derive(Model, Debug)]
+//! struct Item { #[model(primary_key, auto)] id: i64, name: String, qty: i32 }
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let s = db.sync();
+//! s.create_table::<Item>().unwrap();
+//! let items = s.execute_query(Item::insert_many(vec![
+//!     Item { id: 0, name: "a".into(), qty: 1 },
+//!     Item { id: 0, name: "b".into(), qty: 5 },
+//! ])).unwrap();
+//! assert!(items.iter().all(|i| i.id > 0));
+//! let n = s.execute_query(Item::update_query().set(Item::QTY, 0).filter(Item::NAME.eq("a"))).unwrap();
+//! assert_eq!(n, 1);
+//! let big = s.execute_query(Item::select().filter(Item::QTY.gt(2))).unwrap();
+//! assert_eq!(big.len(), 1);
+//! assert_eq!(s.execute_query(Item::delete_query()).unwrap(), 2);
+//! ```
+
+use sea_query::{Asterisk, Expr, ExprTrait, Query, SelectStatement};
+
+use super::column::{Column, Compatible, Field, Filter, Order};
+use super::sql::{to_sea, Dialect};
+use super::Model;
+use crate::error::{Error, ErrorKind, Result};
+use crate::statement::Stmt;
+use crate::value::Value;
+
+/// `SELECT` on model `M`.
+pub struct Select<M> {
+    filter: Option<Filter<M>>,
+    order: Vec<Order<M>>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    fields: Option<Vec<Field<M>>>,
+}
+
+impl<M> Clone for Select<M> {
+    fn clone(&self) -> Self {
+        Select {
+            filter: self.filter.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            fields: self.fields.clone(),
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Select<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Select")
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Model> Default for Select<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> From<Filter<M>> for Select<M> {
+    fn from(f: Filter<M>) -> Self {
+        Select::new().filter(f)
+    }
+}
+
+impl<M: Model> Select<M> {
+    /// All rows of `M`.
+    pub fn new() -> Self {
+        Select {
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            fields: None,
+        }
+    }
+
+    /// Adds a condition (ANDed with any before it).
+    pub fn filter(mut self, f: Filter<M>) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(old) => old.and(f),
+            None => f,
+        });
+        self
+    }
+
+    /// Adds an `ORDER BY` term.
+    pub fn order_by(mut self, o: Order<M>) -> Self {
+        self.order.push(o);
+        self
+    }
+
+    /// `LIMIT n`.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// `OFFSET n`.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    /// Removes `LIMIT` and `OFFSET`.
+    pub fn clear_limit(mut self) -> Self {
+        self.limit = None;
+        self.offset = None;
+        self
+    }
+
+    /// Selects these expressions instead of the model's columns (for
+    /// `scalar`).
+    pub fn fields(mut self, fields: impl IntoIterator<Item = Field<M>>) -> Self {
+        self.fields = Some(fields.into_iter().collect());
+        self
+    }
+
+    pub(crate) fn has_limit(&self) -> bool {
+        self.limit.is_some() || self.offset.is_some()
+    }
+
+    pub(crate) fn statement(&self) -> SelectStatement {
+        let mut q = Query::select();
+        q.from(M::META.table);
+        match &self.fields {
+            Some(fields) => {
+                for f in fields {
+                    q.expr(f.expr.clone());
+                }
+            }
+            None => {
+                q.columns(M::META.columns.iter().map(|c| c.name));
+            }
+        }
+        if let Some(f) = &self.filter {
+            q.cond_where(f.cond.clone());
+        }
+        for o in &self.order {
+            q.order_by(o.column, o.order.clone());
+        }
+        if let Some(n) = self.limit {
+            q.limit(n);
+        }
+        if let Some(n) = self.offset {
+            if self.limit.is_none() {
+                // MySQL and SQLite need a LIMIT before an OFFSET.
+                q.limit(i64::MAX as u64);
+            }
+            q.offset(n);
+        }
+        q
+    }
+
+    pub(crate) fn build(&self, d: Dialect) -> Stmt {
+        d.query(&self.statement())
+    }
+
+    /// The first row only (keeps a smaller limit).
+    pub(crate) fn first(mut self) -> Self {
+        self.limit = Some(self.limit.map_or(1, |n| Ord::min(n, 1)));
+        self
+    }
+
+    /// `SELECT COUNT(*)` of this query; wraps it when it has a limit.
+    pub(crate) fn count_statement(&self, d: Dialect) -> Stmt {
+        let mut inner = self.clone();
+        inner.order.clear();
+        if inner.has_limit() {
+            let mut q = Query::select();
+            q.expr(Expr::col(Asterisk).count())
+                .from_subquery(inner.statement(), "dualdb_count");
+            d.query(&q)
+        } else {
+            inner.fields = Some(vec![Field::count_all()]);
+            inner.build(d)
+        }
+    }
+
+    /// `SELECT 1 … LIMIT 1` of this query.
+    pub(crate) fn exists_statement(&self, d: Dialect) -> Stmt {
+        let mut q = self.clone();
+        q.order.clear();
+        q.fields = Some(vec![Field::new(Expr::val(1))]);
+        q.first().build(d)
+    }
+}
+
+/// `UPDATE` of model `M`'s rows matching a filter.
+pub struct UpdateQuery<M> {
+    sets: Vec<(&'static str, Value)>,
+    filter: Option<Filter<M>>,
+}
+
+impl<M: Model> UpdateQuery<M> {
+    pub(crate) fn new() -> Self {
+        UpdateQuery {
+            sets: Vec::new(),
+            filter: None,
+        }
+    }
+
+    /// `SET column = value`.
+    pub fn set<T>(mut self, column: Column<M, T>, value: impl Compatible<T>) -> Self {
+        self.sets.push((column.name(), value.to_sql()));
+        self
+    }
+
+    /// Only rows matching `f` (ANDed with any filter before).
+    pub fn filter(mut self, f: Filter<M>) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(old) => old.and(f),
+            None => f,
+        });
+        self
+    }
+
+    pub(crate) fn build(self, d: Dialect) -> Stmt {
+        let mut q = Query::update();
+        q.table(M::META.table);
+        for (c, v) in self.sets {
+            q.value(c, Expr::val(to_sea(v)));
+        }
+        if let Some(f) = self.filter {
+            q.cond_where(f.cond);
+        }
+        d.query(&q)
+    }
+}
+
+/// `DELETE` of model `M`'s rows matching a filter.
+pub struct DeleteQuery<M> {
+    filter: Option<Filter<M>>,
+}
+
+impl<M: Model> DeleteQuery<M> {
+    pub(crate) fn new() -> Self {
+        DeleteQuery { filter: None }
+    }
+
+    /// Only rows matching `f`.
+    pub fn filter(mut self, f: Filter<M>) -> Self {
+        self.filter = Some(match self.filter.take() {
+            Some(old) => old.and(f),
+            None => f,
+        });
+        self
+    }
+
+    pub(crate) fn build(self, d: Dialect) -> Stmt {
+        let mut q = Query::delete();
+        q.from_table(M::META.table);
+        if let Some(f) = self.filter {
+            q.cond_where(f.cond);
+        }
+        d.query(&q)
+    }
+}
+
+/// `INSERT` of many rows of `M` in one statement; `execute` returns them with
+/// their generated keys.
+pub struct InsertMany<M> {
+    pub(crate) rows: Vec<M>,
+}
+
+impl<M: Model> InsertMany<M> {
+    /// The columns an insert writes: all but a generated key.
+    pub(crate) fn columns() -> impl Iterator<Item = (usize, &'static str)> {
+        M::META
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !(c.primary_key && c.auto_increment))
+            .map(|(i, c)| (i, c.name))
+    }
+
+    /// The `INSERT` statement, with `RETURNING` every column where the
+    /// dialect has it.
+    pub(crate) fn build(rows: &[M], d: Dialect) -> Result<Stmt> {
+        let mut q = Query::insert();
+        q.into_table(M::META.table);
+        q.columns(Self::columns().map(|(_, n)| n));
+        for row in rows {
+            let values: Vec<Expr> = Self::columns()
+                .map(|(i, _)| Expr::val(to_sea(row.value(i))))
+                .collect();
+            q.values(values)
+                .map_err(|e| Error::new(ErrorKind::Usage, format!("insert: {e}")))?;
+        }
+        if d.returning() {
+            q.returning(Query::returning().columns(M::META.columns.iter().map(|c| c.name)));
+        }
+        Ok(d.query(&q))
+    }
+}

@@ -1,0 +1,106 @@
+//! The schema statements of a model: `CREATE TABLE IF NOT EXISTS`,
+//! `DROP TABLE IF EXISTS`, the existence check and `TRUNCATE`, in each
+//! backend's dialect.
+
+use sea_query::{ColumnDef, Expr, ForeignKey, Query, Table};
+
+use super::sql::Dialect;
+use super::{ColumnKind, ColumnMeta, ModelMeta};
+use crate::config::BackendKind;
+use crate::statement::Stmt;
+use crate::value::Value;
+
+/// MySQL cannot index `TEXT` without a length: unique and key text columns
+/// without `max_length` get this one.
+const MYSQL_KEY_TEXT_LENGTH: u32 = 255;
+
+fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
+    let mut def = ColumnDef::new(c.name);
+    let auto_key = c.primary_key && c.auto_increment;
+    match c.kind {
+        // SQLite allows AUTOINCREMENT only on `INTEGER PRIMARY KEY`.
+        _ if auto_key && d.0 == BackendKind::Sqlite => def.integer(),
+        ColumnKind::Bool => def.boolean(),
+        ColumnKind::SmallInt => def.small_integer(),
+        ColumnKind::Int => def.integer(),
+        ColumnKind::BigInt => def.big_integer(),
+        ColumnKind::Float => def.float(),
+        ColumnKind::Double => def.double(),
+        ColumnKind::Bytes => def.blob(),
+        ColumnKind::Text => match c.max_length {
+            Some(n) => def.string_len(n),
+            None if d.0 == BackendKind::Mysql && (c.unique || c.primary_key) => {
+                def.string_len(MYSQL_KEY_TEXT_LENGTH)
+            }
+            None => def.text(),
+        },
+    };
+    if !c.nullable {
+        def.not_null();
+    }
+    if c.primary_key {
+        def.primary_key();
+    }
+    if auto_key {
+        def.auto_increment();
+    }
+    if c.unique && !c.primary_key {
+        def.unique_key();
+    }
+    if let Some(default) = c.default {
+        def.default(Expr::cust(default));
+    }
+    def
+}
+
+/// `CREATE TABLE IF NOT EXISTS` with columns, keys and foreign keys.
+pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Stmt {
+    let mut t = Table::create();
+    t.table(m.table).if_not_exists();
+    for c in m.columns {
+        t.col(column_def(d, c));
+    }
+    for c in m.columns {
+        if let Some(target) = c.references {
+            let target = target();
+            t.foreign_key(
+                ForeignKey::create()
+                    .from(m.table, c.name)
+                    .to(target.table, target.pk().name),
+            );
+        }
+    }
+    d.schema(&t)
+}
+
+/// `DROP TABLE IF EXISTS`.
+pub(crate) fn drop_table(d: Dialect, m: &'static ModelMeta) -> Stmt {
+    d.schema(Table::drop().table(m.table).if_exists())
+}
+
+/// Empties the table: `TRUNCATE` on the servers, `DELETE` on SQLite.
+pub(crate) fn truncate(d: Dialect, m: &'static ModelMeta) -> Stmt {
+    match d.0 {
+        BackendKind::Sqlite => d.query(Query::delete().from_table(m.table)),
+        _ => d.schema(Table::truncate().table(m.table)),
+    }
+}
+
+/// A query returning one row if the table exists.
+pub(crate) fn table_exists(d: Dialect, m: &'static ModelMeta) -> Stmt {
+    let sql = match d.0 {
+        BackendKind::Postgres => {
+            "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = $1"
+        }
+        BackendKind::Mysql => {
+            "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = ?"
+        }
+        BackendKind::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+    };
+    Stmt {
+        sql: sql.to_owned(),
+        params: vec![Value::Text(m.table.to_owned())],
+    }
+}

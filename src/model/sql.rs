@@ -1,0 +1,89 @@
+//! Building sea-query statements in each backend's dialect, and the value
+//! conversion between dualdb's [`Value`] and sea-query's. sea-query stays out
+//! of the public API.
+
+use sea_query::{MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder};
+
+use crate::config::BackendKind;
+use crate::statement::Stmt;
+use crate::value::Value;
+
+/// The SQL dialect of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dialect(pub(crate) BackendKind);
+
+impl Dialect {
+    /// Whether `INSERT … RETURNING` is used (MySQL: `LAST_INSERT_ID()` instead).
+    pub(crate) fn returning(self) -> bool {
+        self.0 != BackendKind::Mysql
+    }
+
+    /// A query statement with its values, in this dialect.
+    pub(crate) fn query(self, q: &impl sea_query::QueryStatementWriter) -> Stmt {
+        let (sql, values) = match self.0 {
+            BackendKind::Postgres => q.build(PostgresQueryBuilder),
+            BackendKind::Mysql => q.build(MysqlQueryBuilder),
+            BackendKind::Sqlite => q.build(SqliteQueryBuilder),
+        };
+        stmt(sql, values)
+    }
+
+    pub(crate) fn schema(self, q: &impl sea_query::SchemaStatementBuilder) -> Stmt {
+        let sql = match self.0 {
+            BackendKind::Postgres => q.build(PostgresQueryBuilder),
+            BackendKind::Mysql => q.build(MysqlQueryBuilder),
+            BackendKind::Sqlite => q.build(SqliteQueryBuilder),
+        };
+        Stmt {
+            sql,
+            params: Vec::new(),
+        }
+    }
+}
+
+fn stmt(sql: String, values: sea_query::Values) -> Stmt {
+    Stmt {
+        sql,
+        params: values.into_iter().map(from_sea).collect(),
+    }
+}
+
+/// dualdb's value as a sea-query value.
+pub(crate) fn to_sea(v: Value) -> sea_query::Value {
+    match v {
+        Value::Null => sea_query::Value::BigInt(None),
+        Value::Bool(b) => sea_query::Value::Bool(Some(b)),
+        Value::I64(i) => sea_query::Value::BigInt(Some(i)),
+        Value::F64(f) => sea_query::Value::Double(Some(f)),
+        Value::Text(s) => sea_query::Value::String(Some(s)),
+        Value::Bytes(b) => sea_query::Value::Bytes(Some(b)),
+    }
+}
+
+/// A sea-query value as dualdb's. Only the variants [`to_sea`] makes, and
+/// the plain ones sea-query makes itself, reach here.
+fn from_sea(v: sea_query::Value) -> Value {
+    use sea_query::Value as S;
+    let opt = |o: Option<Value>| o.unwrap_or(Value::Null);
+    match v {
+        S::Bool(b) => opt(b.map(Value::Bool)),
+        S::TinyInt(i) => opt(i.map(|i| Value::I64(i.into()))),
+        S::SmallInt(i) => opt(i.map(|i| Value::I64(i.into()))),
+        S::Int(i) => opt(i.map(|i| Value::I64(i.into()))),
+        S::BigInt(i) => opt(i.map(Value::I64)),
+        S::TinyUnsigned(i) => opt(i.map(|i| Value::I64(i.into()))),
+        S::SmallUnsigned(i) => opt(i.map(|i| Value::I64(i.into()))),
+        S::Unsigned(i) => opt(i.map(|i| Value::I64(i.into()))),
+        S::BigUnsigned(i) => opt(i.map(|i| match i64::try_from(i) {
+            Ok(i) => Value::I64(i),
+            Err(_) => Value::Text(i.to_string()),
+        })),
+        S::Float(f) => opt(f.map(|f| Value::F64(f.into()))),
+        S::Double(f) => opt(f.map(Value::F64)),
+        S::String(s) => opt(s.map(Value::Text)),
+        S::Char(c) => opt(c.map(|c| Value::Text(c.to_string()))),
+        S::Bytes(b) => opt(b.map(Value::Bytes)),
+        #[allow(unreachable_patterns)]
+        _ => Value::Null,
+    }
+}
