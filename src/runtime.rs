@@ -24,9 +24,14 @@ pub(crate) fn run_blocking<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Res
         Err(_) => f(),
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
         Ok(_) => std::thread::scope(|s| {
+            // The helper thread logs into the caller's subscriber and span.
+            let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+            let span = tracing::Span::current();
             let handle = std::thread::Builder::new()
                 .name("dualdb-blocking".into())
-                .spawn_scoped(s, f)
+                .spawn_scoped(s, move || {
+                    tracing::dispatcher::with_default(&dispatch, || span.in_scope(f))
+                })
                 .map_err(|e| {
                     Error::new(
                         ErrorKind::Usage,

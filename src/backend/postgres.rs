@@ -212,7 +212,10 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
     let message = if e.is_closed() {
         "the connection is closed".to_owned()
     } else {
-        e.to_string()
+        match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        }
     };
     Error::new(ErrorKind::Query, message).with_source(e)
 }

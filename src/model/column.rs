@@ -131,6 +131,10 @@ impl<M: Model, T> Column<M, T> {
     /// `column IN (values…)`; an empty list matches nothing.
     pub fn is_in<V: Compatible<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         let values: Vec<Expr> = values.into_iter().map(|v| val(v.to_sql())).collect();
+        if values.is_empty() {
+            // Literal, not `$1 = $2`: PostgreSQL cannot type two bare parameters.
+            return self.filter(Expr::cust("1 = 0"));
+        }
         self.filter(col(self.name).is_in(values))
     }
     /// `column IS NULL`

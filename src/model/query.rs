@@ -191,7 +191,7 @@ impl<M: Model> Select<M> {
     pub(crate) fn exists_statement(&self, d: Dialect) -> Stmt {
         let mut q = self.clone();
         q.order.clear();
-        q.fields = Some(vec![Field::new(Expr::val(1))]);
+        q.fields = Some(vec![Field::new(Expr::cust("1"))]);
         q.first().build(d)
     }
 }

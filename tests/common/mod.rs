@@ -210,31 +210,32 @@ pub fn isolated_all(name: &str) -> Vec<Database> {
     urls().iter().map(|u| isolated(u, name)).collect()
 }
 
-/// Counts the SQL statements dualdb runs on this thread while `f` runs
-/// (from the `dualdb::sql` tracing events).
-pub struct StatementCounter {
-    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
+/// Counts the SQL statements dualdb runs in this process (from the
+/// `dualdb::sql` tracing spans), through a global subscriber: scoped
+/// subscribers miss spans when other test threads race on tracing's callsite
+/// cache. A test that counts must be the only test of its binary.
+pub struct StatementCounter;
+
+static STATEMENTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl StatementCounter {
     pub fn start() -> Self {
         use tracing_subscriber::layer::SubscriberExt;
-        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let layer = CountLayer(count.clone());
-        let subscriber = tracing_subscriber::registry().with(layer);
-        StatementCounter {
-            count,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = tracing_subscriber::registry().with(CountLayer);
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+        });
+        STATEMENTS.store(0, std::sync::atomic::Ordering::SeqCst);
+        StatementCounter
     }
 
     pub fn take(&self) -> usize {
-        self.count.swap(0, std::sync::atomic::Ordering::SeqCst)
+        STATEMENTS.swap(0, std::sync::atomic::Ordering::SeqCst)
     }
 }
 
-struct CountLayer(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+struct CountLayer;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountLayer {
     fn on_new_span(
@@ -244,7 +245,9 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountLayer {
         _ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
         if attrs.metadata().target() == "dualdb::sql" {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
+
+pub mod models;

@@ -1,0 +1,80 @@
+//! The models the model-layer tests share.
+#![allow(dead_code)]
+
+use dualdb::{Database, Model};
+
+use super::Half;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "users")]
+pub struct User {
+    #[model(primary_key, auto)]
+    pub id: i64,
+    #[model(unique, max_length = 50)]
+    pub username: String,
+    pub email: Option<String>,
+    #[model(default = "0")]
+    pub age: i32,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "posts")]
+pub struct Post {
+    #[model(primary_key, auto)]
+    pub id: i64,
+    #[model(references = User)]
+    pub author: i64,
+    pub title: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "comments")]
+pub struct Comment {
+    #[model(primary_key, auto)]
+    pub id: i64,
+    #[model(references = Post)]
+    pub post: i64,
+    pub body: String,
+}
+
+/// A dependant whose foreign key is nullable.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "bookmarks")]
+pub struct Bookmark {
+    #[model(primary_key, auto)]
+    pub id: i64,
+    #[model(references = User)]
+    pub owner: Option<i64>,
+    pub url: String,
+}
+
+/// A model whose key is given, not generated.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "settings")]
+pub struct Setting {
+    #[model(primary_key, max_length = 40)]
+    pub name: String,
+    pub value: String,
+}
+
+pub fn user(name: &str, age: i32) -> User {
+    User {
+        id: 0,
+        username: name.into(),
+        email: None,
+        age,
+    }
+}
+
+pub async fn reset(db: &Database, half: Half) {
+    crate::call!(half, db, drop_table::<Comment>()).unwrap();
+    crate::call!(half, db, drop_table::<Post>()).unwrap();
+    crate::call!(half, db, drop_table::<Bookmark>()).unwrap();
+    crate::call!(half, db, drop_table::<User>()).unwrap();
+    crate::call!(half, db, drop_table::<Setting>()).unwrap();
+    crate::call!(half, db, create_table::<User>()).unwrap();
+    crate::call!(half, db, create_table::<Post>()).unwrap();
+    crate::call!(half, db, create_table::<Comment>()).unwrap();
+    crate::call!(half, db, create_table::<Bookmark>()).unwrap();
+    crate::call!(half, db, create_table::<Setting>()).unwrap();
+}

@@ -1,0 +1,409 @@
+//! The model layer and every Manager operation, on both halves of every
+//! backend, each test in a database of its own.
+
+mod common;
+
+use common::{isolated_all, Half, HALVES};
+use dualdb::{ErrorKind, Model};
+
+use common::models::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_operations() {
+    for db in isolated_all("schema") {
+        for half in HALVES {
+            call!(half, db, drop_table::<Setting>()).unwrap();
+            assert!(!call!(half, db, table_exists::<Setting>()).unwrap());
+            call!(half, db, create_table::<Setting>()).unwrap();
+            assert!(call!(half, db, table_exists::<Setting>()).unwrap());
+            // safe: a second create is a no-op
+            call!(half, db, create_table::<Setting>()).unwrap();
+            call!(
+                half,
+                db,
+                create(Setting {
+                    name: "a".into(),
+                    value: "1".into()
+                })
+            )
+            .unwrap();
+            call!(half, db, truncate::<Setting>()).unwrap();
+            assert_eq!(call!(half, db, count(Setting::select(), false)).unwrap(), 0);
+            call!(half, db, drop_table::<Setting>()).unwrap();
+            assert!(!call!(half, db, table_exists::<Setting>()).unwrap());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_update_delete() {
+    for db in isolated_all("crud") {
+        for half in HALVES {
+            reset(&db, half).await;
+            let b = db.backend();
+            let ada = call!(half, db, create(user("ada", 36))).unwrap();
+            assert!(ada.id > 0, "{b:?} {half:?}: generated key filled");
+            let bob = call!(half, db, create(user("bob", 17))).unwrap();
+            assert!(bob.id > ada.id);
+
+            // get by primary key, by filter, by query
+            assert_eq!(call!(half, db, get(User::by_id(ada.id))).unwrap(), ada);
+            assert_eq!(call!(half, db, get(User::USERNAME.eq("bob"))).unwrap(), bob);
+            let q = User::select()
+                .filter(User::AGE.lt(18))
+                .order_by(User::ID.desc());
+            assert_eq!(call!(half, db, get(q)).unwrap(), bob);
+            let err = call!(half, db, get(User::USERNAME.eq("nobody"))).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotFound);
+            assert!(err.to_string().contains("User"), "{err}");
+            assert_eq!(
+                call!(half, db, get_or_none(User::USERNAME.eq("nobody"))).unwrap(),
+                None
+            );
+            assert_eq!(
+                call!(half, db, get_or_none(User::by_id(bob.id))).unwrap(),
+                Some(bob.clone())
+            );
+
+            // a given (not generated) key
+            let s = Setting {
+                name: "theme".into(),
+                value: "dark".into(),
+            };
+            assert_eq!(call!(half, db, create(s.clone())).unwrap(), s);
+            assert_eq!(call!(half, db, get(Setting::by_id("theme"))).unwrap(), s);
+
+            // unique violations are typed
+            let err = call!(half, db, create(user("ada", 1))).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UniqueViolation);
+
+            // update every field
+            let mut changed = ada.clone();
+            changed.email = Some("ada@example.com".into());
+            changed.age = 37;
+            assert_eq!(call!(half, db, update(&changed)).unwrap(), 1);
+            assert_eq!(call!(half, db, get(User::by_id(ada.id))).unwrap(), changed);
+
+            // update only the listed fields: age changes, email does not
+            let mut partial = changed.clone();
+            partial.age = 40;
+            partial.email = None;
+            assert_eq!(
+                call!(half, db, update_only(&partial, &[&User::AGE])).unwrap(),
+                1
+            );
+            let stored = call!(half, db, get(User::by_id(ada.id))).unwrap();
+            assert_eq!(stored.age, 40);
+            assert_eq!(stored.email.as_deref(), Some("ada@example.com"));
+
+            // delete
+            assert_eq!(call!(half, db, delete(&bob)).unwrap(), 1);
+            assert_eq!(
+                call!(half, db, get_or_none(User::by_id(bob.id))).unwrap(),
+                None
+            );
+            assert_eq!(call!(half, db, delete(&bob)).unwrap(), 0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursive_delete_and_delete_nullable() {
+    for db in isolated_all("recursive") {
+        for half in HALVES {
+            for delete_nullable in [false, true] {
+                reset(&db, half).await;
+                let ada = call!(half, db, create(user("ada", 36))).unwrap();
+                let other = call!(half, db, create(user("other", 20))).unwrap();
+                let mut posts = Vec::new();
+                for (author, title) in [(ada.id, "a1"), (ada.id, "a2"), (other.id, "o1")] {
+                    posts.push(
+                        call!(
+                            half,
+                            db,
+                            create(Post {
+                                id: 0,
+                                author,
+                                title: title.into()
+                            })
+                        )
+                        .unwrap(),
+                    );
+                }
+                for p in &posts {
+                    for body in ["x", "y"] {
+                        call!(
+                            half,
+                            db,
+                            create(Comment {
+                                id: 0,
+                                post: p.id,
+                                body: body.into()
+                            })
+                        )
+                        .unwrap();
+                    }
+                }
+                let mark = call!(
+                    half,
+                    db,
+                    create(Bookmark {
+                        id: 0,
+                        owner: Some(ada.id),
+                        url: "u".into()
+                    })
+                )
+                .unwrap();
+
+                // A plain delete is refused by the foreign keys.
+                let err = call!(half, db, delete(&ada)).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::IntegrityViolation, "{err:?}");
+
+                assert_eq!(
+                    call!(half, db, delete_recursive(&ada, delete_nullable)).unwrap(),
+                    1
+                );
+                assert_eq!(
+                    call!(half, db, get_or_none(User::by_id(ada.id))).unwrap(),
+                    None
+                );
+                // ada's posts and their comments are gone, the other user's stay
+                let left: Vec<Post> = call!(half, db, execute_query(Post::select())).unwrap();
+                assert_eq!(left.len(), 1);
+                assert_eq!(left[0].author, other.id);
+                assert_eq!(call!(half, db, count(Comment::select(), false)).unwrap(), 2);
+                // the nullable dependant: nulled, or deleted with delete_nullable
+                let kept = call!(half, db, get_or_none(Bookmark::by_id(mark.id))).unwrap();
+                if delete_nullable {
+                    assert_eq!(kept, None);
+                } else {
+                    assert_eq!(kept.unwrap().owner, None);
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_create_and_create_or_get() {
+    for db in isolated_all("goc") {
+        for half in HALVES {
+            reset(&db, half).await;
+            let (first, created) = call!(
+                half,
+                db,
+                get_or_create(User::USERNAME.eq("ada"), || user("ada", 36))
+            )
+            .unwrap();
+            assert!(created);
+            assert_eq!(first.age, 36);
+            // The second call finds the row; its defaults are not used.
+            let (second, created) = call!(
+                half,
+                db,
+                get_or_create(User::USERNAME.eq("ada"), || user("ada", 99))
+            )
+            .unwrap();
+            assert!(!created);
+            assert_eq!(second, first);
+
+            let (c, created) = call!(half, db, create_or_get(user("bob", 5))).unwrap();
+            assert!(created);
+            let (again, created) = call!(half, db, create_or_get(user("bob", 6))).unwrap();
+            assert!(!created);
+            assert_eq!(again, c);
+            assert_eq!(call!(half, db, count(User::select(), false)).unwrap(), 2);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_or_create_is_safe_when_tasks_race() {
+    for db in isolated_all("race") {
+        reset(&db, Half::Async).await;
+        for round in 0..10 {
+            let name = format!("racer{round}");
+            let tasks: Vec<_> = (0..8)
+                .map(|_| {
+                    let (db, name) = (db.clone(), name.clone());
+                    tokio::spawn(async move {
+                        db.aio()
+                            .get_or_create(User::USERNAME.eq(name.as_str()), {
+                                let name = name.clone();
+                                move || user(&name, 1)
+                            })
+                            .await
+                    })
+                })
+                .collect();
+            let mut ids = Vec::new();
+            let mut created = 0;
+            for t in tasks {
+                let (u, c) = t.await.unwrap().unwrap();
+                ids.push(u.id);
+                created += usize::from(c);
+            }
+            assert_eq!(created, 1, "{:?}: exactly one creator", db.backend());
+            assert!(ids.iter().all(|&i| i == ids[0]), "{ids:?}");
+        }
+        // and the blocking half, from threads
+        let name = "thread-racer";
+        let results: Vec<(User, bool)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        db.sync()
+                            .get_or_create(User::USERNAME.eq(name), move || user(name, 1))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|(_, c)| *c).count(), 1);
+        assert!(results.iter().all(|(u, _)| u.id == results[0].0.id));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_queries_count_scalar_exists_raw() {
+    for db in isolated_all("exec") {
+        for half in HALVES {
+            reset(&db, half).await;
+            let many: Vec<User> = (0..10).map(|i| user(&format!("u{i}"), i)).collect();
+            let inserted = call!(half, db, execute_query(User::insert_many(many))).unwrap();
+            assert_eq!(inserted.len(), 10);
+            let mut ids: Vec<i64> = inserted.iter().map(|u| u.id).collect();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), 10, "every row got its own key");
+            for u in &inserted {
+                let stored = call!(half, db, get(User::by_id(u.id))).unwrap();
+                assert_eq!(&stored, u);
+            }
+            assert!(
+                call!(half, db, execute_query(User::insert_many(Vec::new())))
+                    .unwrap()
+                    .is_empty()
+            );
+
+            let teens = call!(
+                half,
+                db,
+                execute_query(
+                    User::select()
+                        .filter(User::AGE.ge(5))
+                        .order_by(User::AGE.asc())
+                )
+            )
+            .unwrap();
+            assert_eq!(
+                teens.iter().map(|u| u.age).collect::<Vec<_>>(),
+                vec![5, 6, 7, 8, 9]
+            );
+
+            let n = call!(
+                half,
+                db,
+                execute_query(
+                    User::update_query()
+                        .set(User::EMAIL, "x@y")
+                        .filter(User::AGE.lt(3))
+                )
+            )
+            .unwrap();
+            assert_eq!(n, 3);
+            assert_eq!(
+                call!(half, db, count(User::EMAIL.is_not_null(), false)).unwrap(),
+                3
+            );
+
+            // count respects LIMIT unless clear_limit
+            let limited = User::select().order_by(User::ID.asc()).limit(4);
+            assert_eq!(call!(half, db, count(limited.clone(), false)).unwrap(), 4);
+            assert_eq!(call!(half, db, count(limited.clone(), true)).unwrap(), 10);
+            assert_eq!(call!(half, db, count(limited.offset(8), false)).unwrap(), 2);
+
+            // scalar: one value, and a tuple
+            let max: i32 = call!(
+                half,
+                db,
+                scalar::<User, i32>(User::select().fields([User::AGE.max()]))
+            )
+            .unwrap();
+            assert_eq!(max, 9);
+            let (n, min): (i64, i32) = call!(
+                half,
+                db,
+                scalar::<User, (i64, i32)>(
+                    User::select().fields([dualdb::model::Field::count_all(), User::AGE.min()])
+                )
+            )
+            .unwrap();
+            assert_eq!((n, min), (10, 0));
+
+            assert!(call!(half, db, exists(User::USERNAME.eq("u3"))).unwrap());
+            assert!(!call!(half, db, exists(User::USERNAME.eq("zz"))).unwrap());
+
+            // raw SQL mapped to models, by column name in any order
+            let sql = "SELECT age, username, email, id FROM users WHERE age > 7 ORDER BY age";
+            let raw: Vec<User> = call!(half, db, raw::<User>(sql, &[])).unwrap();
+            assert_eq!(raw.iter().map(|u| u.age).collect::<Vec<_>>(), vec![8, 9]);
+            assert_eq!(raw[0], call!(half, db, get(User::AGE.eq(8))).unwrap());
+            let err = call!(half, db, raw::<User>("SELECT id FROM users", &[])).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode);
+
+            let n = call!(
+                half,
+                db,
+                execute_query(User::delete_query().filter(User::AGE.ge(5)))
+            )
+            .unwrap();
+            assert_eq!(n, 5);
+            assert_eq!(call!(half, db, count(User::select(), false)).unwrap(), 5);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_compose_and_bind_hostile_values_safely() {
+    for db in isolated_all("filters") {
+        for half in HALVES {
+            reset(&db, half).await;
+            for (n, a) in [("x", 1), ("y", 2), ("z", 3)] {
+                call!(half, db, create(user(n, a))).unwrap();
+            }
+            let either = User::USERNAME.eq("x") | User::AGE.eq(3);
+            assert_eq!(call!(half, db, count(either, false)).unwrap(), 2);
+            let neither = !(User::USERNAME.eq("x") | User::AGE.eq(3));
+            assert_eq!(call!(half, db, get(neither)).unwrap().username, "y");
+            let within = User::USERNAME.is_in(["x", "z", "w"]) & User::AGE.gt(1);
+            assert_eq!(call!(half, db, get(within)).unwrap().username, "z");
+            assert_eq!(
+                call!(half, db, count(User::USERNAME.like("%"), false)).unwrap(),
+                3
+            );
+            assert_eq!(
+                call!(half, db, count(User::EMAIL.is_null(), false)).unwrap(),
+                3
+            );
+            let none: Vec<&str> = Vec::new();
+            assert_eq!(
+                call!(half, db, count(User::USERNAME.is_in(none), false)).unwrap(),
+                0
+            );
+
+            let hostile = "x'; DROP TABLE users; --";
+            assert_eq!(
+                call!(half, db, get_or_none(User::USERNAME.eq(hostile))).unwrap(),
+                None
+            );
+            let stored = call!(half, db, create(user(hostile, 9))).unwrap();
+            assert_eq!(
+                call!(half, db, get(User::USERNAME.eq(hostile))).unwrap(),
+                stored
+            );
+            assert_eq!(call!(half, db, count(User::select(), false)).unwrap(), 4);
+        }
+    }
+}
