@@ -1,5 +1,6 @@
-//! The peewee-async quickstart, in dualdb: create a table the blocking way,
-//! forbid blocking calls, work asynchronously, clean up inside `allow_sync`.
+//! The peewee-async quickstart, in dualdb: create the table and a row the
+//! blocking way, forbid blocking calls, create and select asynchronously,
+//! clean up inside the `allow_sync` guard.
 //!
 //! Runs on an in-memory SQLite database with no server:
 //!
@@ -9,53 +10,60 @@
 //!
 //!     DATABASE_URL=postgres://user:pass@127.0.0.1/db cargo run --example quickstart
 
-use dualdb::{BackendKind, Database, SyncCheck};
+use dualdb::{Database, ErrorKind, Model, SyncCheck};
+
+#[derive(Model, Debug)]
+#[model(table = "testmodel")]
+struct TestModel {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_length = 255)]
+    text: String,
+}
+
+fn new(text: &str) -> TestModel {
+    TestModel {
+        id: 0,
+        text: text.into(),
+    }
+}
 
 #[tokio::main]
 async fn main() -> dualdb::Result<()> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".into());
-    let db = Database::open(&url)?;
-    let (pk, p1) = match db.backend() {
-        BackendKind::Postgres => ("id BIGSERIAL PRIMARY KEY", "$1"),
-        BackendKind::Mysql => ("id BIGINT AUTO_INCREMENT PRIMARY KEY", "?"),
-        _ => ("id INTEGER PRIMARY KEY AUTOINCREMENT", "?"),
-    };
+    let database = Database::open(&url)?;
 
     // Look, sync code is working!
-    db.sync().execute(
-        &format!("CREATE TABLE IF NOT EXISTS testmodel ({pk}, text VARCHAR(255) NOT NULL)"),
-        &[],
-    )?;
-    db.sync().execute(
-        &format!("INSERT INTO testmodel (text) VALUES ({p1})"),
-        &[&"Yo, I can do it sync!"],
-    )?;
+    database.sync().create_table::<TestModel>()?;
+    database.sync().create(new("Yo, I can do it sync!"))?;
+    database.sync().close()?;
 
     // No need for sync anymore!
-    db.set_allow_sync(SyncCheck::Error);
+    database.set_allow_sync(SyncCheck::Error);
 
-    db.aio()
-        .execute(
-            &format!("INSERT INTO testmodel (text) VALUES ({p1})"),
-            &[&"Not bad. Watch this, I'm async!"],
-        )
+    // The async half: the same names, with .await.
+    let objects = database.aio();
+    objects
+        .create(new("Not bad. Watch this, I'm async!"))
         .await?;
-    for row in db
-        .aio()
-        .query("SELECT text FROM testmodel ORDER BY id", &[])
-        .await?
-    {
-        println!("{}", row.get::<String>("text")?);
+    let all_objects = objects
+        .execute_query(TestModel::select().order_by(TestModel::ID.asc()))
+        .await?;
+    for obj in &all_objects {
+        println!("{}", obj.text);
     }
 
-    // A blocking call now is refused, with the call site in the error.
-    let refused = db.sync().query("SELECT 1", &[]).unwrap_err();
-    assert_eq!(refused.kind(), dualdb::ErrorKind::SyncNotAllowed);
+    // A blocking call now is refused, naming its call site.
+    let refused = database
+        .sync()
+        .count(TestModel::select(), false)
+        .unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::SyncNotAllowed);
 
     // Clean up, can do it sync again:
     {
-        let _allowed = db.allow_sync();
-        db.sync().execute("DROP TABLE testmodel", &[])?;
+        let _allowed = database.allow_sync();
+        database.sync().drop_table::<TestModel>()?;
     }
     Ok(())
 }
