@@ -23,19 +23,21 @@
 
 use std::sync::{Arc, RwLock};
 
-use deadpool::managed::{Object, PoolError, TimeoutType, Timeouts};
+use deadpool::managed::{PoolError, TimeoutType, Timeouts};
 
+use crate::async_tx::scoped;
 use crate::backend::{Backend, BoxFuture};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::plan::drive_async;
 use crate::model::{Dialect, Plan};
-use crate::pool::{AsyncManager, AsyncPool, PoolStatus};
+use crate::pool::{AsyncManager, AsyncPool, Lease, PoolStatus};
 
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
 /// connections in a deadpool pool. Reached through
 /// [`Database::aio`](crate::Database::aio).
 pub struct AsyncDb {
+    id: u64,
     backend: Arc<dyn Backend>,
     config: Arc<Config>,
     /// `None` after `close` until the next call builds a fresh pool.
@@ -43,8 +45,9 @@ pub struct AsyncDb {
 }
 
 impl AsyncDb {
-    pub(crate) fn new(backend: Arc<dyn Backend>, config: Arc<Config>) -> Self {
+    pub(crate) fn new(id: u64, backend: Arc<dyn Backend>, config: Arc<Config>) -> Self {
         AsyncDb {
+            id,
             backend,
             config,
             pool: RwLock::new(None),
@@ -75,12 +78,12 @@ impl AsyncDb {
         Ok(pool)
     }
 
-    async fn acquire(&self) -> Result<Object<AsyncManager>> {
+    pub(crate) async fn acquire(&self) -> Result<Lease> {
         // A `close` racing with this call closes the pool under it: take the
         // fresh pool once.
         for _ in 0..2 {
             match self.pool()?.get().await {
-                Ok(obj) => return Ok(obj),
+                Ok(obj) => return Ok(Lease::new(obj)),
                 Err(PoolError::Closed) => continue,
                 Err(e) => return Err(self.pool_error(e)),
             }
@@ -114,20 +117,31 @@ impl AsyncDb {
         &self,
         op: impl for<'c> FnOnce(&'c mut dyn crate::backend::AsyncConn) -> BoxFuture<'c, Result<T>>,
     ) -> Result<T> {
-        let mut slot = self.acquire().await?;
+        let mut lease = self.acquire().await?;
+        let slot = lease.slot()?;
         slot.busy = true;
         let out = op(&mut *slot.conn).await;
         slot.busy = false;
         out
     }
 
+    /// The dialect, in a transaction if a closure scope of this database is
+    /// open in this task.
     pub(crate) fn dialect(&self) -> Dialect {
-        Dialect(self.config.kind)
+        Dialect::new(self.config.kind, scoped(self.id()).is_some())
     }
 
-    /// Runs a Manager operation's plan on one pooled connection.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Runs a Manager operation's plan: in the transaction of the closure
+    /// scope open in this task, if any, else on one pooled connection.
     pub(crate) async fn drive<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
-        self.run(move |c| Box::pin(drive_async(c, plan))).await
+        match scoped(self.id()) {
+            Some(tx) => tx.drive(plan).await,
+            None => self.run(move |c| Box::pin(drive_async(c, plan))).await,
+        }
     }
 
     /// Opens a connection now, so that a bad address or password shows at

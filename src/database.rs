@@ -61,8 +61,8 @@ impl Database {
         let pool = BlockingPool::new(backend.clone(), &config);
         Ok(Database {
             inner: Arc::new(Inner {
-                sync: SyncDb::new(policy.clone(), pool, Dialect(config.kind)),
-                aio: AsyncDb::new(backend, config.clone()),
+                sync: SyncDb::new(policy.clone(), pool, Dialect::new(config.kind, false)),
+                aio: AsyncDb::new(policy.id(), backend, config.clone()),
                 config,
                 policy,
             }),

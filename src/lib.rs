@@ -33,6 +33,7 @@
 compile_error!("enable at least one of the features `postgres`, `mysql`, `sqlite`");
 
 mod async_db;
+mod async_tx;
 mod backend;
 pub mod config;
 mod database;
@@ -44,9 +45,12 @@ pub mod row;
 mod runtime;
 mod statement;
 mod sync_db;
+mod sync_tx;
+mod transaction;
 pub mod value;
 
 pub use async_db::AsyncDb;
+pub use async_tx::AsyncTx;
 pub use config::{BackendKind, Builder, Config};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
@@ -56,6 +60,7 @@ pub use pool::PoolStatus;
 pub use row::FromRow;
 pub use row::Row;
 pub use sync_db::SyncDb;
+pub use sync_tx::SyncTx;
 pub use value::{FromSql, ToSql, Value, ValueRef};
 
 /// `#[derive(Model)]`: see [`Model`] and [`dualdb_derive::Model`].

@@ -83,6 +83,11 @@ impl Policy {
         }
     }
 
+    /// Identifies the database this policy belongs to.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     pub(crate) fn set(&self, mode: SyncCheck) {
         self.mode.store(mode.to_u8(), Ordering::Relaxed);
     }

@@ -93,14 +93,19 @@ pub(crate) struct BlockingPool {
     shared: Arc<Shared>,
 }
 
-/// A connection lent out by a [`BlockingPool`]; it goes back on drop.
-pub(crate) struct PooledConn<'a> {
-    pool: &'a Shared,
+/// A connection lent out by a [`BlockingPool`]; it goes back on drop, or is
+/// closed if its state is unknown.
+pub(crate) struct PooledConn {
+    pool: Arc<Shared>,
     conn: Option<Box<dyn SyncConn>>,
     generation: u64,
+    /// A transaction is open on it: rolled back before it goes back.
+    pub(crate) in_tx: bool,
+    /// Close it instead of pooling it (a failed COMMIT or ROLLBACK).
+    pub(crate) discard: bool,
 }
 
-impl std::ops::Deref for PooledConn<'_> {
+impl std::ops::Deref for PooledConn {
     type Target = dyn SyncConn;
     fn deref(&self) -> &Self::Target {
         // Present from construction until drop.
@@ -108,7 +113,7 @@ impl std::ops::Deref for PooledConn<'_> {
     }
 }
 
-impl std::ops::DerefMut for PooledConn<'_> {
+impl std::ops::DerefMut for PooledConn {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.conn.as_deref_mut().expect("pooled connection present")
     }
@@ -144,7 +149,7 @@ impl BlockingPool {
     /// Lends a connection: an idle one, a new one if under the limit, or the
     /// first one freed within the acquire timeout. Must run inside
     /// [`run_blocking`].
-    pub(crate) fn get(&self) -> Result<PooledConn<'_>> {
+    pub(crate) fn get(&self) -> Result<PooledConn> {
         let shared = &*self.shared;
         let deadline = Instant::now() + shared.acquire_timeout;
         let mut st = lock(&shared.state);
@@ -232,11 +237,13 @@ impl BlockingPool {
         }
     }
 
-    fn lend(&self, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn<'_> {
+    fn lend(&self, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn {
         PooledConn {
-            pool: &self.shared,
+            pool: self.shared.clone(),
             conn: Some(conn),
             generation,
+            in_tx: false,
+            discard: false,
         }
     }
 
@@ -269,17 +276,29 @@ impl BlockingPool {
     }
 }
 
-impl Drop for PooledConn<'_> {
+impl Drop for PooledConn {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        if !std::thread::panicking() && conn.is_usable() {
-            self.pool.give_back(conn, self.generation);
-        } else {
-            drop(conn);
-            self.pool.release();
-        }
+        let (in_tx, discard) = (self.in_tx, self.discard);
+        let pool = self.pool.clone();
+        let generation = self.generation;
+        // Rolling back and closing both block: keep them off Tokio workers.
+        let _ = run_blocking(move || {
+            let mut reusable = !std::thread::panicking() && !discard && conn.is_usable();
+            if reusable && in_tx {
+                // A transaction abandoned without commit or rollback.
+                reusable = conn.execute(&crate::transaction::rollback_stmt()).is_ok();
+            }
+            if reusable {
+                pool.give_back(conn, generation);
+            } else {
+                drop(conn);
+                pool.release();
+            }
+            Ok(())
+        });
     }
 }
 
@@ -303,6 +322,8 @@ pub(crate) struct AsyncSlot {
     /// Set when an operation starts and cleared when it finishes; still set
     /// when the pool gets the slot back means the future was dropped mid-way.
     pub(crate) busy: bool,
+    /// A transaction is open on it: rolled back before reuse.
+    pub(crate) in_tx: bool,
 }
 
 /// deadpool's manager for the async half.
@@ -316,7 +337,11 @@ impl managed::Manager for AsyncManager {
 
     async fn create(&self) -> Result<AsyncSlot> {
         let conn = self.backend.connect_async().await?;
-        Ok(AsyncSlot { conn, busy: false })
+        Ok(AsyncSlot {
+            conn,
+            busy: false,
+            in_tx: false,
+        })
     }
 
     async fn recycle(&self, slot: &mut AsyncSlot, _: &Metrics) -> RecycleResult<Error> {
@@ -328,8 +353,76 @@ impl managed::Manager for AsyncManager {
         if !slot.conn.is_usable() {
             return Err(RecycleError::message("connection is closed or broken"));
         }
+        if slot.in_tx {
+            // A transaction whose rollback never ran (its runtime ended).
+            slot.busy = true;
+            slot.conn
+                .execute(crate::transaction::rollback_stmt())
+                .await
+                .map_err(RecycleError::Backend)?;
+            slot.busy = false;
+            slot.in_tx = false;
+        }
         Ok(())
     }
 }
 
 pub(crate) type AsyncPool = managed::Pool<AsyncManager>;
+
+/// An async connection lent for one operation or one transaction. Dropped
+/// mid-statement, the connection is closed (its state is unknown); dropped
+/// in a transaction, it is rolled back on a spawned task and then pooled.
+pub(crate) struct Lease(Option<managed::Object<AsyncManager>>);
+
+impl Lease {
+    pub(crate) fn new(obj: managed::Object<AsyncManager>) -> Self {
+        Lease(Some(obj))
+    }
+
+    pub(crate) fn slot(&mut self) -> Result<&mut AsyncSlot> {
+        self.0
+            .as_deref_mut()
+            .ok_or_else(crate::transaction::finished)
+    }
+
+    /// Closes the connection instead of pooling it.
+    pub(crate) fn discard(&mut self) {
+        if let Some(obj) = self.0.take() {
+            drop(managed::Object::take(obj));
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(mut obj) = self.0.take() else {
+            return;
+        };
+        if obj.busy {
+            drop(managed::Object::take(obj));
+            return;
+        }
+        if !obj.in_tx {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    obj.busy = true;
+                    let rolled_back = obj
+                        .conn
+                        .execute(crate::transaction::rollback_stmt())
+                        .await
+                        .is_ok();
+                    obj.busy = false;
+                    if rolled_back {
+                        obj.in_tx = false;
+                    } else {
+                        drop(managed::Object::take(obj));
+                    }
+                });
+            }
+            Err(_) => drop(managed::Object::take(obj)),
+        }
+    }
+}

@@ -26,6 +26,7 @@ use crate::model::{Dialect, Plan};
 use crate::policy::Policy;
 use crate::pool::{BlockingPool, PoolStatus};
 use crate::runtime::run_blocking;
+use crate::sync_tx::scoped;
 
 /// The blocking half: `postgres`, `mysql` or `rusqlite` connections in a
 /// pool for threaded sync code. Reached through
@@ -45,14 +46,37 @@ impl SyncDb {
         }
     }
 
+    /// The dialect, in a transaction if a closure scope of this database is
+    /// open on this thread.
     pub(crate) fn dialect(&self) -> Dialect {
-        self.dialect
+        Dialect::new(self.dialect.kind, scoped(self.id()).is_some())
     }
 
-    /// Runs a Manager operation's plan on one pooled connection.
+    pub(crate) fn id(&self) -> u64 {
+        self.policy.id()
+    }
+
+    pub(crate) fn pool(&self) -> &BlockingPool {
+        &self.pool
+    }
+
+    /// The `allow_sync` check of a blocking entry point.
+    #[track_caller]
+    pub(crate) fn check(&self, operation: &'static str) -> Result<()> {
+        self.policy.check(operation)
+    }
+
+    /// Runs a Manager operation's plan: in the transaction of the closure
+    /// scope open on this thread, if any, else on one pooled connection.
     #[track_caller]
     pub(crate) fn drive<P: Plan>(&self, operation: &'static str, plan: P) -> Result<P::Output> {
-        self.run(operation, |c| drive_sync(c, plan))
+        match scoped(self.id()) {
+            Some(tx) => {
+                self.check(operation)?;
+                tx.drive(plan)
+            }
+            None => self.run(operation, |c| drive_sync(c, plan)),
+        }
     }
 
     /// Checks the policy, lends a connection and runs `op` on it, all off any

@@ -34,7 +34,7 @@ pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
 pub use ops::Executable;
 pub(crate) use plan::{Action, Plan, Reply, Step};
 pub use query::{DeleteQuery, InsertMany, Select, UpdateQuery};
-pub(crate) use sql::Dialect;
+pub use sql::Dialect;
 
 pub(crate) mod ops;
 

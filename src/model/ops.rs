@@ -9,7 +9,6 @@ use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::sql::{to_sea, Dialect};
 use super::{Action, Model, ModelMeta, Plan, Reply, Step};
-use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{FromRow, Row};
 use crate::statement::{at_most_one, exactly_one, Stmt};
@@ -263,6 +262,84 @@ fn dependants(
     path.pop();
 }
 
+/// An insert that, inside a transaction, runs in a savepoint: a failed
+/// statement would otherwise abort the whole transaction on PostgreSQL. A
+/// failure is rolled back to the savepoint and then returned.
+struct GuardedInsert<M> {
+    insert: Insert<M>,
+    d: Dialect,
+    state: GuardState<M>,
+}
+
+enum GuardState<M> {
+    Start,
+    Opening,
+    Running,
+    Releasing(Vec<M>),
+    RollingBack(Error),
+}
+
+const OP_SAVEPOINT: &str = "dualdb_op";
+
+fn savepoint_stmt(verb: &str) -> Action {
+    Action::Execute(Stmt {
+        sql: format!("{verb} {OP_SAVEPOINT}"),
+        params: Vec::new(),
+    })
+}
+
+impl<M: Model> GuardedInsert<M> {
+    fn new(d: Dialect, model: M) -> Self {
+        GuardedInsert {
+            insert: Insert::new(d, vec![model]),
+            d,
+            state: GuardState::Start,
+        }
+    }
+
+    /// Like [`Plan::step`], ending in the created row.
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<M>> {
+        let guarded = self.d.in_tx;
+        match std::mem::replace(&mut self.state, GuardState::Running) {
+            GuardState::Start if guarded => {
+                self.state = GuardState::Opening;
+                Ok(Step::Run(savepoint_stmt("SAVEPOINT")))
+            }
+            GuardState::Start => self.inner(None),
+            GuardState::Opening => {
+                reply.ok_or_else(replayed)??;
+                self.inner(None)
+            }
+            GuardState::Running => self.inner(reply),
+            GuardState::Releasing(mut rows) => {
+                reply.ok_or_else(replayed)??;
+                rows.pop().map(Step::Done).ok_or_else(replayed)
+            }
+            GuardState::RollingBack(e) => {
+                reply.ok_or_else(replayed)??;
+                Err(e)
+            }
+        }
+    }
+
+    fn inner(&mut self, reply: Option<Result<Reply>>) -> Result<Step<M>> {
+        let guarded = self.d.in_tx;
+        match self.insert.step(reply) {
+            Ok(Step::Run(a)) => Ok(Step::Run(a)),
+            Ok(Step::Done(rows)) if guarded => {
+                self.state = GuardState::Releasing(rows);
+                Ok(Step::Run(savepoint_stmt("RELEASE SAVEPOINT")))
+            }
+            Ok(Step::Done(mut rows)) => rows.pop().map(Step::Done).ok_or_else(replayed),
+            Err(e) if guarded => {
+                self.state = GuardState::RollingBack(e);
+                Ok(Step::Run(savepoint_stmt("ROLLBACK TO SAVEPOINT")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// get_or_create: select; if absent, insert; if the insert hits a unique
 /// violation (another task won the race), select again.
 pub(crate) struct GetOrCreate<M, F> {
@@ -275,7 +352,7 @@ pub(crate) struct GetOrCreate<M, F> {
 enum GocState<M> {
     Start,
     Selected,
-    Inserting(Insert<M>),
+    Inserting(GuardedInsert<M>),
     Reselected(Error),
 }
 
@@ -286,6 +363,25 @@ impl<M: Model, F: FnOnce() -> M + Send> GetOrCreate<M, F> {
             lookup: lookup.first(),
             make: Some(make),
             state: GocState::Start,
+        }
+    }
+
+    fn inserting(
+        &mut self,
+        mut insert: GuardedInsert<M>,
+        reply: Option<Result<Reply>>,
+    ) -> Result<Step<(M, bool)>> {
+        match insert.step(reply) {
+            Ok(Step::Run(a)) => {
+                self.state = GocState::Inserting(insert);
+                Ok(Step::Run(a))
+            }
+            Ok(Step::Done(created)) => Ok(Step::Done((created, true))),
+            Err(e) if e.kind() == ErrorKind::UniqueViolation => {
+                self.state = GocState::Reselected(e);
+                Ok(Step::Run(Action::Query(self.lookup.build(self.d))))
+            }
+            Err(e) => Err(e),
         }
     }
 }
@@ -304,29 +400,9 @@ impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
                     return Ok(Step::Done((found, false)));
                 }
                 let make = self.make.take().ok_or_else(replayed)?;
-                let mut insert = Insert::new(self.d, vec![make()]);
-                let Step::Run(action) = insert.step(None)? else {
-                    return Err(replayed());
-                };
-                self.state = GocState::Inserting(insert);
-                Ok(Step::Run(action))
+                self.inserting(GuardedInsert::new(self.d, make()), None)
             }
-            GocState::Inserting(mut insert) => match reply.ok_or_else(replayed)? {
-                Err(e) if e.kind() == ErrorKind::UniqueViolation => {
-                    self.state = GocState::Reselected(e);
-                    Ok(Step::Run(Action::Query(self.lookup.build(self.d))))
-                }
-                other => match insert.step(Some(other))? {
-                    Step::Done(mut v) => {
-                        let created = v.pop().ok_or_else(replayed)?;
-                        Ok(Step::Done((created, true)))
-                    }
-                    Step::Run(a) => {
-                        self.state = GocState::Inserting(insert);
-                        Ok(Step::Run(a))
-                    }
-                },
-            },
+            GocState::Inserting(insert) => self.inserting(insert, reply),
             GocState::Reselected(unique) => {
                 let reply = reply.ok_or_else(replayed)??;
                 match first::<M>(reply)? {
@@ -344,7 +420,7 @@ impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
 pub(crate) struct CreateOrGet<M> {
     d: Dialect,
     lookup: Option<Select<M>>,
-    insert: Insert<M>,
+    insert: GuardedInsert<M>,
     conflict: Option<Error>,
 }
 
@@ -363,7 +439,7 @@ impl<M: Model> CreateOrGet<M> {
         CreateOrGet {
             d,
             lookup,
-            insert: Insert::new(d, vec![model]),
+            insert: GuardedInsert::new(d, model),
             conflict: None,
         }
     }
@@ -376,8 +452,10 @@ impl<M: Model> Plan for CreateOrGet<M> {
             let found = first::<M>(reply.ok_or_else(replayed)??)?;
             return found.map(|m| Step::Done((m, false))).ok_or(conflict);
         }
-        match reply {
-            Some(Err(e)) if e.kind() == ErrorKind::UniqueViolation => match &self.lookup {
+        match self.insert.step(reply) {
+            Ok(Step::Run(a)) => Ok(Step::Run(a)),
+            Ok(Step::Done(created)) => Ok(Step::Done((created, true))),
+            Err(e) if e.kind() == ErrorKind::UniqueViolation => match &self.lookup {
                 Some(lookup) => {
                     let stmt = lookup.build(self.d);
                     self.conflict = Some(e);
@@ -385,10 +463,7 @@ impl<M: Model> Plan for CreateOrGet<M> {
                 }
                 None => Err(e),
             },
-            reply => Ok(match self.insert.step(reply)? {
-                Step::Run(a) => Step::Run(a),
-                Step::Done(mut v) => Step::Done((v.pop().ok_or_else(replayed)?, true)),
-            }),
+            Err(e) => Err(e),
         }
     }
 }
@@ -509,7 +584,7 @@ pub trait Executable: Send {
     /// What `execute` returns.
     type Output: Send + 'static;
     #[doc(hidden)]
-    fn into_plan(self, backend: BackendKind) -> BoxedPlan<Self::Output>;
+    fn into_plan(self, d: Dialect) -> BoxedPlan<Self::Output>;
 }
 
 /// A plan behind a box, for [`Executable`].
@@ -529,32 +604,28 @@ fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
 
 impl<M: Model> Executable for Select<M> {
     type Output = Vec<M>;
-    fn into_plan(self, backend: BackendKind) -> BoxedPlan<Vec<M>> {
-        let d = Dialect(backend);
+    fn into_plan(self, d: Dialect) -> BoxedPlan<Vec<M>> {
         boxed(select(d, self))
     }
 }
 
 impl<M: Model> Executable for UpdateQuery<M> {
     type Output = u64;
-    fn into_plan(self, backend: BackendKind) -> BoxedPlan<u64> {
-        let d = Dialect(backend);
+    fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
         boxed(execute_update(d, self))
     }
 }
 
 impl<M: Model> Executable for DeleteQuery<M> {
     type Output = u64;
-    fn into_plan(self, backend: BackendKind) -> BoxedPlan<u64> {
-        let d = Dialect(backend);
+    fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
         boxed(execute_delete(d, self))
     }
 }
 
 impl<M: Model> Executable for InsertMany<M> {
     type Output = Vec<M>;
-    fn into_plan(self, backend: BackendKind) -> BoxedPlan<Vec<M>> {
-        let d = Dialect(backend);
+    fn into_plan(self, d: Dialect) -> BoxedPlan<Vec<M>> {
         boxed(Insert::new(d, self.rows))
     }
 }
@@ -570,7 +641,17 @@ macro_rules! manager_methods {
         fn $name:ident <$($g:ident),*> (&self $(, $arg:ident : $ty:ty)*) -> $out:ty
             where [$($bounds:tt)*] = |$d:ident| $plan:expr;
     )*) => {
-        impl crate::SyncDb {
+        manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@sync crate::SyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@async crate::AsyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@async crate::AsyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+    };
+    (@sync $target:ty; $(
+        $(#[$doc:meta])*
+        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty
+            where [$($bounds:tt)*] = |$d:ident| $plan:expr;
+    )*) => {
+        impl $target {
             $(
                 $(#[$doc])*
                 #[track_caller]
@@ -583,7 +664,13 @@ macro_rules! manager_methods {
                 }
             )*
         }
-        impl crate::AsyncDb {
+    };
+    (@async $target:ty; $(
+        $(#[$doc:meta])*
+        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty
+            where [$($bounds:tt)*] = |$d:ident| $plan:expr;
+    )*) => {
+        impl $target {
             $(
                 $(#[$doc])*
                 pub fn $name <$($g),*> (&self $(, $arg: $ty)*)
@@ -719,7 +806,7 @@ manager_methods! {
     /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`] or
     /// [`DeleteQuery`] the rows changed, an [`InsertMany`] the stored rows.
     fn execute_query<Q>(&self, query: Q) -> Q::Output
-        where [Q: Executable] = |d| query.into_plan(d.0);
+        where [Q: Executable] = |d| query.into_plan(d);
 
     /// Parents and their children through the children's foreign key: the
     /// parent query, then one query for all children (no N+1).

@@ -156,6 +156,16 @@ where
     }
 }
 
+/// The plan of no statements, for running only transaction statements.
+pub(crate) struct NoPlan;
+
+impl Plan for NoPlan {
+    type Output = ();
+    fn step(&mut self, _: Option<Result<Reply>>) -> Result<Step<()>> {
+        Ok(Step::Done(()))
+    }
+}
+
 pub(crate) fn replayed() -> crate::Error {
     crate::Error::new(
         crate::ErrorKind::Usage,

@@ -19,7 +19,7 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
     let auto_key = c.primary_key && c.auto_increment;
     match c.kind {
         // SQLite allows AUTOINCREMENT only on `INTEGER PRIMARY KEY`.
-        _ if auto_key && d.0 == BackendKind::Sqlite => def.integer(),
+        _ if auto_key && d.kind == BackendKind::Sqlite => def.integer(),
         ColumnKind::Bool => def.boolean(),
         ColumnKind::SmallInt => def.small_integer(),
         ColumnKind::Int => def.integer(),
@@ -29,7 +29,7 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
         ColumnKind::Bytes => def.blob(),
         ColumnKind::Text => match c.max_length {
             Some(n) => def.string_len(n),
-            None if d.0 == BackendKind::Mysql && (c.unique || c.primary_key) => {
+            None if d.kind == BackendKind::Mysql && (c.unique || c.primary_key) => {
                 def.string_len(MYSQL_KEY_TEXT_LENGTH)
             }
             None => def.text(),
@@ -80,7 +80,7 @@ pub(crate) fn drop_table(d: Dialect, m: &'static ModelMeta) -> Stmt {
 
 /// Empties the table: `TRUNCATE` on the servers, `DELETE` on SQLite.
 pub(crate) fn truncate(d: Dialect, m: &'static ModelMeta) -> Stmt {
-    match d.0 {
+    match d.kind {
         BackendKind::Sqlite => d.query(Query::delete().from_table(m.table)),
         _ => d.schema(Table::truncate().table(m.table)),
     }
@@ -88,7 +88,7 @@ pub(crate) fn truncate(d: Dialect, m: &'static ModelMeta) -> Stmt {
 
 /// A query returning one row if the table exists.
 pub(crate) fn table_exists(d: Dialect, m: &'static ModelMeta) -> Stmt {
-    let sql = match d.0 {
+    let sql = match d.kind {
         BackendKind::Postgres => {
             "SELECT 1 FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = $1"

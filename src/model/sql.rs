@@ -8,19 +8,28 @@ use crate::config::BackendKind;
 use crate::statement::Stmt;
 use crate::value::Value;
 
-/// The SQL dialect of a backend.
+/// The SQL dialect of a backend, and whether the statements will run inside
+/// a transaction (operations that recover from errors then use savepoints).
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Dialect(pub(crate) BackendKind);
+pub struct Dialect {
+    pub(crate) kind: BackendKind,
+    pub(crate) in_tx: bool,
+}
 
 impl Dialect {
+    pub(crate) fn new(kind: BackendKind, in_tx: bool) -> Self {
+        Dialect { kind, in_tx }
+    }
+
     /// Whether `INSERT … RETURNING` is used (MySQL: `LAST_INSERT_ID()` instead).
     pub(crate) fn returning(self) -> bool {
-        self.0 != BackendKind::Mysql
+        self.kind != BackendKind::Mysql
     }
 
     /// A query statement with its values, in this dialect.
     pub(crate) fn query(self, q: &impl sea_query::QueryStatementWriter) -> Stmt {
-        let (sql, values) = match self.0 {
+        let (sql, values) = match self.kind {
             BackendKind::Postgres => q.build(PostgresQueryBuilder),
             BackendKind::Mysql => q.build(MysqlQueryBuilder),
             BackendKind::Sqlite => q.build(SqliteQueryBuilder),
@@ -29,7 +38,7 @@ impl Dialect {
     }
 
     pub(crate) fn schema(self, q: &impl sea_query::SchemaStatementBuilder) -> Stmt {
-        let sql = match self.0 {
+        let sql = match self.kind {
             BackendKind::Postgres => q.build(PostgresQueryBuilder),
             BackendKind::Mysql => q.build(MysqlQueryBuilder),
             BackendKind::Sqlite => q.build(SqliteQueryBuilder),

@@ -1,0 +1,352 @@
+//! [`SyncTx`]: a transaction (or a savepoint in one) on the blocking half.
+//!
+//! ```
+//! use dualdb::Database;
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let s = db.sync();
+//! s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+//!
+//! // The closure form commits on Ok, rolls back on Err or panic.
+//! s.atomic(|tx| {
+//!     tx.execute("INSERT INTO t VALUES (1)", &[])?;
+//!     // nested: a savepoint, rolled back alone
+//!     let inner: dualdb::Result<()> = tx.atomic(|tx| {
+//!         tx.execute("INSERT INTO t VALUES (2)", &[])?;
+//!         Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "changed my mind"))
+//!     });
+//!     assert!(inner.is_err());
+//!     Ok(())
+//! }).unwrap();
+//!
+//! // The guard form rolls back when dropped uncommitted.
+//! {
+//!     let tx = s.begin().unwrap();
+//!     tx.execute("INSERT INTO t VALUES (3)", &[]).unwrap();
+//! }
+//! let rows = s.query("SELECT x FROM t", &[]).unwrap();
+//! assert_eq!(rows.len(), 1);
+//! ```
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::Result;
+use crate::model::plan::drive_sync;
+use crate::model::{Dialect, Plan};
+use crate::pool::PooledConn;
+use crate::runtime::run_blocking;
+use crate::sync_db::SyncDb;
+use crate::transaction::{finished, savepoint_outside_transaction, Nesting, TxOp};
+
+/// The connection of a transaction, shared by its levels and its scope.
+pub(crate) struct SyncTxShared {
+    db_id: u64,
+    state: Mutex<TxConn>,
+}
+
+struct TxConn {
+    /// `None` once the transaction is over.
+    conn: Option<PooledConn>,
+    /// The innermost open level.
+    level: u32,
+}
+
+fn lock(m: &Mutex<TxConn>) -> MutexGuard<'_, TxConn> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    /// The transactions of closure scopes open on this thread, innermost last.
+    static SCOPES: RefCell<Vec<Arc<SyncTxShared>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The innermost scoped transaction of database `db_id` on this thread.
+pub(crate) fn scoped(db_id: u64) -> Option<Arc<SyncTxShared>> {
+    SCOPES.with(|s| s.borrow().iter().rev().find(|t| t.db_id == db_id).cloned())
+}
+
+struct ScopeGuard;
+
+impl ScopeGuard {
+    fn enter(shared: Arc<SyncTxShared>) -> Self {
+        SCOPES.with(|s| s.borrow_mut().push(shared));
+        ScopeGuard
+    }
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        SCOPES.with(|s| s.borrow_mut().pop());
+    }
+}
+
+impl SyncTxShared {
+    /// Runs `f` on the transaction's connection, off any Tokio worker.
+    pub(crate) fn with_conn<T: Send>(
+        &self,
+        f: impl FnOnce(&mut PooledConn, &mut u32) -> Result<T> + Send,
+    ) -> Result<T> {
+        run_blocking(|| {
+            let mut st = lock(&self.state);
+            let TxConn { conn, level } = &mut *st;
+            let conn = conn.as_mut().ok_or_else(finished)?;
+            f(conn, level)
+        })
+    }
+
+    pub(crate) fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
+        self.with_conn(|c, _| drive_sync(&mut **c, plan))
+    }
+}
+
+/// A transaction or savepoint on the blocking half: a guard that rolls back
+/// when dropped uncommitted. It has every Manager operation of
+/// [`SyncDb`], run inside it. Made by [`SyncDb::begin`], [`SyncTx::begin`],
+/// or handed to the closure of [`SyncDb::atomic`] and its siblings.
+pub struct SyncTx<'a> {
+    db: &'a SyncDb,
+    shared: Arc<SyncTxShared>,
+    level: u32,
+    open: bool,
+    _nested: PhantomData<&'a mut ()>,
+}
+
+impl std::fmt::Debug for SyncTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncTx")
+            .field("level", &self.level)
+            .field("open", &self.open)
+            .finish()
+    }
+}
+
+impl<'a> SyncTx<'a> {
+    /// Opens level 1 on a connection of its own.
+    #[track_caller]
+    pub(crate) fn begin_root(db: &'a SyncDb) -> Result<Self> {
+        db.check("begin")?;
+        let conn = run_blocking(|| {
+            let mut conn = db.pool().get()?;
+            conn.execute(&TxOp::Begin.stmt(db.dialect().kind))?;
+            conn.in_tx = true;
+            Ok(conn)
+        })?;
+        Ok(SyncTx {
+            db,
+            shared: Arc::new(SyncTxShared {
+                db_id: db.id(),
+                state: Mutex::new(TxConn {
+                    conn: Some(conn),
+                    level: 1,
+                }),
+            }),
+            level: 1,
+            open: true,
+            _nested: PhantomData,
+        })
+    }
+
+    /// Opens a savepoint one level below the innermost open level of `shared`.
+    #[track_caller]
+    pub(crate) fn savepoint_on(db: &'a SyncDb, shared: Arc<SyncTxShared>) -> Result<Self> {
+        db.check("savepoint")?;
+        let kind = db.dialect().kind;
+        let level = shared.with_conn(|c, level| {
+            let next = *level + 1;
+            c.execute(&TxOp::open(next).stmt(kind))?;
+            *level = next;
+            Ok(next)
+        })?;
+        Ok(SyncTx {
+            db,
+            shared,
+            level,
+            open: true,
+            _nested: PhantomData,
+        })
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        Dialect::new(self.db.dialect().kind, true)
+    }
+
+    /// Runs a Manager operation's plan inside this transaction.
+    #[track_caller]
+    pub(crate) fn drive<P: Plan>(&self, operation: &'static str, plan: P) -> Result<P::Output> {
+        self.db.check(operation)?;
+        self.shared.drive(plan)
+    }
+
+    /// The level: 1 for the transaction, more for savepoints inside it.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// A savepoint inside this transaction, as a guard.
+    #[track_caller]
+    pub fn begin(&mut self) -> Result<SyncTx<'_>> {
+        SyncTx::savepoint_on(self.db, self.shared.clone())
+    }
+
+    /// Runs `f` in a savepoint: released on `Ok`, rolled back on `Err` or panic.
+    #[track_caller]
+    pub fn atomic<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        let child = SyncTx::savepoint_on(self.db, self.shared.clone())?;
+        run_scope(child, f)
+    }
+
+    /// Like [`atomic`](SyncTx::atomic): a savepoint.
+    #[track_caller]
+    pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        self.atomic(f)
+    }
+
+    /// Runs `f` in this same transaction (nested transaction blocks are
+    /// flattened, as in peewee): no savepoint, no commit of its own.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        f(self)
+    }
+
+    /// Commits: `COMMIT` for the transaction, `RELEASE SAVEPOINT` for a
+    /// savepoint. If `COMMIT` fails the transaction is rolled back, and the
+    /// connection is closed if that fails too.
+    #[track_caller]
+    pub fn commit(mut self) -> Result<()> {
+        self.db.check("commit")?;
+        self.finish(true)
+    }
+
+    /// Rolls back: the whole transaction, or to the savepoint.
+    #[track_caller]
+    pub fn rollback(mut self) -> Result<()> {
+        self.db.check("rollback")?;
+        self.finish(false)
+    }
+
+    fn finish(&mut self, commit: bool) -> Result<()> {
+        if !self.open {
+            return Err(finished());
+        }
+        self.open = false;
+        let kind = self.db.dialect().kind;
+        let level = self.level;
+        run_blocking(|| {
+            let mut st = lock(&self.shared.state);
+            let Some(conn) = st.conn.as_mut() else {
+                return Err(finished());
+            };
+            let result = if commit {
+                conn.execute(&TxOp::commit(level).stmt(kind)).map(drop)
+            } else {
+                TxOp::rollback(level)
+                    .into_iter()
+                    .try_for_each(|op| conn.execute(&op.stmt(kind)).map(drop))
+            };
+            st.level = level - 1;
+            if level == 1 {
+                let mut conn = st.conn.take().ok_or_else(finished)?;
+                if result.is_ok() {
+                    conn.in_tx = false;
+                } else if commit {
+                    // A failed COMMIT: roll back, or close the connection.
+                    conn.in_tx = conn.execute(&TxOp::Rollback.stmt(kind)).is_err();
+                    conn.discard = conn.in_tx;
+                } else {
+                    conn.discard = true;
+                }
+                drop(st);
+                drop(conn);
+            }
+            result
+        })
+    }
+}
+
+impl Drop for SyncTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.finish(false) {
+                tracing::warn!(target: "dualdb::transaction", error = %e, "rollback on drop failed");
+            }
+        }
+    }
+}
+
+/// Runs `f` with `tx` as the thread's scoped transaction, then commits on
+/// `Ok` and rolls back on `Err` (the error of `f` wins over a rollback error).
+fn run_scope<T>(mut tx: SyncTx<'_>, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    let scope = ScopeGuard::enter(tx.shared.clone());
+    let out = f(&mut tx);
+    drop(scope);
+    match out {
+        Ok(v) => tx.commit().map(|()| v),
+        Err(e) => {
+            if let Err(rb) = tx.rollback() {
+                tracing::warn!(target: "dualdb::transaction", error = %rb, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+impl SyncDb {
+    /// Begins a transaction and returns its guard; inside a closure scope of
+    /// this database on this thread, a savepoint in that transaction.
+    #[track_caller]
+    pub fn begin(&self) -> Result<SyncTx<'_>> {
+        match scoped(self.id()) {
+            Some(shared) => SyncTx::savepoint_on(self, shared),
+            None => SyncTx::begin_root(self),
+        }
+    }
+
+    /// Runs `f` in a transaction (a savepoint if one is open in scope):
+    /// committed on `Ok`, rolled back on `Err` or panic. Calls made through
+    /// `db.sync()` on this thread inside `f` join it.
+    #[track_caller]
+    pub fn atomic<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        self.scope(Nesting::Atomic, f)
+    }
+
+    /// Runs `f` in a transaction; inside one already in scope, in that same
+    /// transaction (no savepoint).
+    #[track_caller]
+    pub fn transaction<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        self.scope(Nesting::Transaction, f)
+    }
+
+    /// Runs `f` in a savepoint of the transaction in scope; an error outside one.
+    #[track_caller]
+    pub fn savepoint<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        self.scope(Nesting::Savepoint, f)
+    }
+
+    #[track_caller]
+    fn scope<T>(
+        &self,
+        nesting: Nesting,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = match (scoped(self.id()), nesting) {
+            (Some(shared), Nesting::Transaction) => {
+                // Join: a non-owning view of the open transaction.
+                self.check("transaction")?;
+                let level = lock(&shared.state).level;
+                let mut view = SyncTx {
+                    db: self,
+                    shared,
+                    level,
+                    open: false,
+                    _nested: PhantomData,
+                };
+                return f(&mut view);
+            }
+            (Some(shared), _) => SyncTx::savepoint_on(self, shared)?,
+            (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
+            (None, _) => SyncTx::begin_root(self)?,
+        };
+        run_scope(tx, f)
+    }
+}
