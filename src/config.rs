@@ -6,7 +6,7 @@
 //! | `postgres://user:pass@host:port/db?…`, `postgresql://…` | PostgreSQL (options as libpq URLs) |
 //! | `mysql://user:pass@host:port/db?…`, `mariadb://…` | MySQL / MariaDB |
 //! | `sqlite://path/to/file.db`, `sqlite:file.db` | SQLite file (created if missing) |
-//! | `sqlite::memory:` | SQLite in memory, shared by both halves, alive while the `Database` lives |
+//! | `sqlite::memory:` | a private temporary SQLite database shared by both halves, deleted when the `Database` is dropped |
 //!
 //! ```
 //! use std::time::Duration;

@@ -1,12 +1,16 @@
 //! SQLite through `rusqlite` (bundled). The blocking half calls it directly;
 //! the async half runs the very same code on Tokio's blocking threads.
 //!
-//! `sqlite::memory:` is a named in-memory database (SQLite's `memdb` VFS)
-//! shared by every connection of both halves, kept alive by one anchor
-//! connection for as long as the `Database` lives.
+//! `sqlite::memory:` is a private temporary database shared by every
+//! connection of both halves: a file in the temporary directory, in WAL mode
+//! without fsync, deleted when the `Database` is dropped. SQLite's own
+//! `:memory:` databases are private to one connection, and its shared
+//! in-memory forms (`memdb`, shared cache) lock readers out while a
+//! transaction writes; a WAL file gives both halves SQLite's normal
+//! concurrency: readers never wait for a writer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
@@ -24,7 +28,8 @@ use crate::value::{Value, ValueRef};
 struct Opener {
     path: String,
     flags: OpenFlags,
-    is_file: bool,
+    /// The temporary database of `sqlite::memory:`: no fsync.
+    is_temp: bool,
     busy_timeout: Duration,
     statement_timeout: Option<Duration>,
     cache_size: usize,
@@ -32,8 +37,21 @@ struct Opener {
 
 pub(crate) struct LiteBackend {
     opener: Opener,
-    /// Keeps a `:memory:` database alive while no pooled connection is open.
-    _anchor: Option<Mutex<rusqlite::Connection>>,
+    /// Deletes the temporary database of `sqlite::memory:` on drop.
+    _temp: Option<TempDb>,
+}
+
+/// The files of a temporary database, removed on drop.
+struct TempDb(std::path::PathBuf);
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 impl LiteBackend {
@@ -46,38 +64,35 @@ impl LiteBackend {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let (path, is_file) = match target {
-            SqliteTarget::File(p) => (
-                p.to_str()
-                    .ok_or_else(|| Error::config("sqlite path is not valid UTF-8"))?
-                    .to_owned(),
-                true,
-            ),
+        let (path, temp) = match target {
+            SqliteTarget::File(p) => (p, None),
             SqliteTarget::Memory => {
                 static NEXT: AtomicU64 = AtomicU64::new(0);
                 let n = NEXT.fetch_add(1, Ordering::Relaxed);
-                (
-                    format!("file:/dualdb-{}-{n}?vfs=memdb", std::process::id()),
-                    false,
-                )
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let p = std::env::temp_dir()
+                    .join(format!("dualdb-{}-{n}-{nanos}.sqlite", std::process::id()));
+                (p.clone(), Some(TempDb(p)))
             }
         };
+        let is_temp = temp.is_some();
+        let path = path
+            .to_str()
+            .ok_or_else(|| Error::config("sqlite path is not valid UTF-8"))?
+            .to_owned();
         let opener = Opener {
             path,
             flags: base,
-            is_file,
+            is_temp,
             busy_timeout: config.acquire_timeout,
             statement_timeout: config.statement_timeout,
             cache_size: config.statement_cache_size,
         };
-        let anchor = if is_file {
-            None
-        } else {
-            Some(Mutex::new(opener.open()?.conn))
-        };
         Ok(LiteBackend {
             opener,
-            _anchor: anchor,
+            _temp: temp,
         })
     }
 }
@@ -111,9 +126,11 @@ impl Opener {
         conn.set_prepared_statement_cache_capacity(self.cache_size);
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(connect)?;
-        if self.is_file {
-            // WAL lets readers of one half run beside a writer of the other.
-            conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        // WAL lets readers of one half run beside a writer of the other.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(connect)?;
+        if self.is_temp {
+            conn.pragma_update(None, "synchronous", "OFF")
                 .map_err(connect)?;
         }
         let deadline = Arc::new(Deadline::new());
