@@ -68,5 +68,6 @@ pub use dualdb_derive::Model;
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::model::ops::MANAGER_OPERATIONS;
     pub use inventory;
 }

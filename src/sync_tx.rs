@@ -123,10 +123,8 @@ impl std::fmt::Debug for SyncTx<'_> {
 }
 
 impl<'a> SyncTx<'a> {
-    /// Opens level 1 on a connection of its own.
-    #[track_caller]
-    pub(crate) fn begin_root(db: &'a SyncDb) -> Result<Self> {
-        db.check("begin")?;
+    /// Opens level 1 on a connection of its own (the caller checked the policy).
+    fn begin_root(db: &'a SyncDb) -> Result<Self> {
         let conn = run_blocking(|| {
             let mut conn = db.pool().get()?;
             conn.execute(&TxOp::Begin.stmt(db.dialect().kind))?;
@@ -148,10 +146,9 @@ impl<'a> SyncTx<'a> {
         })
     }
 
-    /// Opens a savepoint one level below the innermost open level of `shared`.
-    #[track_caller]
-    pub(crate) fn savepoint_on(db: &'a SyncDb, shared: Arc<SyncTxShared>) -> Result<Self> {
-        db.check("savepoint")?;
+    /// Opens a savepoint one level below the innermost open level of
+    /// `shared` (the caller checked the policy).
+    fn savepoint_on(db: &'a SyncDb, shared: Arc<SyncTxShared>) -> Result<Self> {
         let kind = db.dialect().kind;
         let level = shared.with_conn(|c, level| {
             let next = *level + 1;
@@ -187,20 +184,31 @@ impl<'a> SyncTx<'a> {
     /// A savepoint inside this transaction, as a guard.
     #[track_caller]
     pub fn begin(&mut self) -> Result<SyncTx<'_>> {
+        self.db.check("savepoint")?;
         SyncTx::savepoint_on(self.db, self.shared.clone())
     }
 
     /// Runs `f` in a savepoint: released on `Ok`, rolled back on `Err` or panic.
     #[track_caller]
     pub fn atomic<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
-        let child = SyncTx::savepoint_on(self.db, self.shared.clone())?;
-        run_scope(child, f)
+        self.nested("atomic", f)
     }
 
     /// Like [`atomic`](SyncTx::atomic): a savepoint.
     #[track_caller]
     pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
-        self.atomic(f)
+        self.nested("savepoint", f)
+    }
+
+    #[track_caller]
+    fn nested<T>(
+        &mut self,
+        operation: &'static str,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.db.check(operation)?;
+        let child = SyncTx::savepoint_on(self.db, self.shared.clone())?;
+        run_scope(child, f)
     }
 
     /// Runs `f` in this same transaction (nested transaction blocks are
@@ -276,14 +284,15 @@ impl Drop for SyncTx<'_> {
 
 /// Runs `f` with `tx` as the thread's scoped transaction, then commits on
 /// `Ok` and rolls back on `Err` (the error of `f` wins over a rollback error).
+/// The policy was checked when the scope was entered.
 fn run_scope<T>(mut tx: SyncTx<'_>, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
     let scope = ScopeGuard::enter(tx.shared.clone());
     let out = f(&mut tx);
     drop(scope);
     match out {
-        Ok(v) => tx.commit().map(|()| v),
+        Ok(v) => tx.finish(true).map(|()| v),
         Err(e) => {
-            if let Err(rb) = tx.rollback() {
+            if let Err(rb) = tx.finish(false) {
                 tracing::warn!(target: "dualdb::transaction", error = %rb, "rollback failed");
             }
             Err(e)
@@ -296,6 +305,7 @@ impl SyncDb {
     /// this database on this thread, a savepoint in that transaction.
     #[track_caller]
     pub fn begin(&self) -> Result<SyncTx<'_>> {
+        self.check("begin")?;
         match scoped(self.id()) {
             Some(shared) => SyncTx::savepoint_on(self, shared),
             None => SyncTx::begin_root(self),
@@ -329,10 +339,14 @@ impl SyncDb {
         nesting: Nesting,
         f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.check(match nesting {
+            Nesting::Atomic => "atomic",
+            Nesting::Transaction => "transaction",
+            Nesting::Savepoint => "savepoint",
+        })?;
         let tx = match (scoped(self.id()), nesting) {
             (Some(shared), Nesting::Transaction) => {
                 // Join: a non-owning view of the open transaction.
-                self.check("transaction")?;
                 let level = lock(&shared.state).level;
                 let mut view = SyncTx {
                     db: self,

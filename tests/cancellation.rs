@@ -140,7 +140,7 @@ async fn stress(url: &str, seed: u64) {
         let kind = rng.next() % 4;
         // Half the rounds are cut early, half late (the drivers poll a
         // different number of times per statement).
-        let span = if rng.next().is_multiple_of(2) { 16 } else { 80 };
+        let span = if rng.next().is_multiple_of(2) { 8 } else { 80 };
         let polls = 1 + (rng.next() % span) as u32;
         let round = DropAfterPolls {
             fut: Box::pin(one_round(&db, kind, a)),

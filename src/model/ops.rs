@@ -641,6 +641,10 @@ macro_rules! manager_methods {
         fn $name:ident <$($g:ident),*> (&self $(, $arg:ident : $ty:ty)*) -> $out:ty
             where [$($bounds:tt)*] = |$d:ident| $plan:expr;
     )*) => {
+        /// The names of the Manager operations every half and transaction
+        /// handle has (for tests that must cover each one).
+        #[doc(hidden)]
+        pub const MANAGER_OPERATIONS: &[&str] = &[$(stringify!($name)),*];
         manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
         manager_methods!(@sync crate::SyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
         manager_methods!(@async crate::AsyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
