@@ -35,6 +35,9 @@ pub enum Value {
     Text(String),
     /// Raw bytes (`BYTEA`, `BLOB`).
     Bytes(Vec<u8>),
+    /// A UUID: PostgreSQL `UUID`, elsewhere its 36-character text form.
+    #[cfg(feature = "uuid")]
+    Uuid(uuid::Uuid),
 }
 
 impl Value {
@@ -47,6 +50,8 @@ impl Value {
             Value::F64(_) => "a float",
             Value::Text(_) => "text",
             Value::Bytes(_) => "bytes",
+            #[cfg(feature = "uuid")]
+            Value::Uuid(_) => "a UUID",
         }
     }
 }
@@ -69,6 +74,8 @@ pub enum ValueRef<'a> {
     Text(&'a [u8]),
     /// Binary data.
     Bytes(&'a [u8]),
+    /// A UUID in binary form (PostgreSQL `UUID`).
+    Uuid([u8; 16]),
     /// A value of a type dualdb has no variant for, in the backend's wire form,
     /// with the backend's type name.
     Other {
@@ -89,6 +96,7 @@ impl ValueRef<'_> {
             ValueRef::F64(_) => "float",
             ValueRef::Text(_) => "text",
             ValueRef::Bytes(_) => "bytes",
+            ValueRef::Uuid(_) => "uuid",
             ValueRef::Other { type_name, .. } => type_name,
         }
     }
@@ -105,6 +113,7 @@ impl ValueRef<'_> {
             ValueRef::F64(f) => Value::F64(f),
             ValueRef::Text(t) => Value::Text(utf8(t)?.to_owned()),
             ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
+            ValueRef::Uuid(u) => Value::Text(hyphenated(&u)),
             ValueRef::Other { type_name, .. } => {
                 return Err(Error::decode(format!(
                     "no dualdb value for column type {type_name}"
@@ -112,6 +121,33 @@ impl ValueRef<'_> {
             }
         })
     }
+}
+
+/// The 36-character text form of a UUID.
+pub(crate) fn hyphenated(u: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(36);
+    for (i, b) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The 16 bytes of a UUID written as text (with or without hyphens).
+#[cfg(feature = "postgres")]
+pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = s.bytes().filter(|&b| b != b'-').collect();
+    if hex.len() != 32 || s.len() - hex.len() > 4 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str> {
@@ -272,6 +308,7 @@ impl FromSql for String {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         match value {
             ValueRef::Text(t) | ValueRef::Bytes(t) => utf8(t).map(str::to_owned),
+            ValueRef::Uuid(u) => Ok(hyphenated(&u)),
             v => Err(mismatch::<Self>(&v)),
         }
     }
@@ -289,5 +326,25 @@ impl FromSql for Vec<u8> {
 impl FromSql for Value {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         value.to_owned_value()
+    }
+}
+
+#[cfg(feature = "uuid")]
+impl ToSql for uuid::Uuid {
+    fn to_sql(&self) -> Value {
+        Value::Uuid(*self)
+    }
+}
+
+#[cfg(feature = "uuid")]
+impl FromSql for uuid::Uuid {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        let parsed = match value {
+            ValueRef::Uuid(b) => return Ok(uuid::Uuid::from_bytes(b)),
+            ValueRef::Bytes(b) if b.len() == 16 => uuid::Uuid::from_slice(b),
+            ValueRef::Text(t) | ValueRef::Bytes(t) => uuid::Uuid::try_parse_ascii(t),
+            v => return Err(mismatch::<Self>(&v)),
+        };
+        parsed.map_err(|e| Error::decode(format!("not a UUID: {e}")).with_source(e))
     }
 }

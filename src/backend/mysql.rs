@@ -162,6 +162,8 @@ fn to_mysql(v: &Value) -> MyValue {
         Value::F64(f) => MyValue::Double(*f),
         Value::Text(s) => MyValue::Bytes(s.as_bytes().to_vec()),
         Value::Bytes(b) => MyValue::Bytes(b.clone()),
+        #[cfg(feature = "uuid")]
+        Value::Uuid(u) => MyValue::Bytes(u.hyphenated().to_string().into_bytes()),
     }
 }
 

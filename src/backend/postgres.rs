@@ -252,6 +252,10 @@ impl<'a> postgres_types::FromSql<'a> for ValueRef<'a> {
                 ValueRef::Text(raw)
             }
             Type::BYTEA => ValueRef::Bytes(raw),
+            Type::UUID => ValueRef::Uuid(
+                raw.try_into()
+                    .map_err(|_| -> BoxError { "a UUID of the wrong length".into() })?,
+            ),
             _ if ty.name() == "citext" => ValueRef::Text(raw),
             _ => ValueRef::Other { type_name: "", raw },
         })
@@ -315,10 +319,28 @@ impl postgres_types::ToSql for Value {
                     out.extend_from_slice(s.as_bytes());
                     Ok(IsNull::No)
                 }
+                Type::UUID => {
+                    let bytes = crate::value::parse_uuid(s)
+                        .ok_or_else(|| -> BoxError { format!("{s:?} is not a UUID").into() })?;
+                    out.extend_from_slice(&bytes);
+                    Ok(IsNull::No)
+                }
                 _ => Err(mismatch()),
             },
             Value::Bytes(b) => match *ty {
                 Type::BYTEA => b.as_slice().to_sql(ty, out),
+                _ => Err(mismatch()),
+            },
+            #[cfg(feature = "uuid")]
+            Value::Uuid(u) => match *ty {
+                Type::UUID => {
+                    out.extend_from_slice(u.as_bytes());
+                    Ok(IsNull::No)
+                }
+                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::UNKNOWN => {
+                    out.extend_from_slice(u.hyphenated().to_string().as_bytes());
+                    Ok(IsNull::No)
+                }
                 _ => Err(mismatch()),
             },
         }

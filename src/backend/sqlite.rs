@@ -344,6 +344,12 @@ impl rusqlite::ToSql for Value {
             Value::F64(f) => LiteRef::Real(*f),
             Value::Text(s) => LiteRef::Text(s.as_bytes()),
             Value::Bytes(b) => LiteRef::Blob(b),
+            #[cfg(feature = "uuid")]
+            Value::Uuid(u) => {
+                return Ok(ToSqlOutput::Owned(rusqlite::types::Value::Text(
+                    u.hyphenated().to_string(),
+                )))
+            }
         }))
     }
 }

@@ -120,6 +120,8 @@ pub enum ColumnKind {
     Text,
     /// Binary data.
     Bytes,
+    /// A UUID: `UUID` on PostgreSQL, `CHAR(36)` on MySQL, `TEXT` on SQLite.
+    Uuid,
 }
 
 /// Maps a Rust field type to its column kind and nullability.
@@ -141,6 +143,11 @@ column_types!(
     bool => Bool, i8 => SmallInt, i16 => SmallInt, u8 => SmallInt, i32 => Int, u16 => Int,
     i64 => BigInt, u32 => BigInt, f32 => Float, f64 => Double, String => Text, Vec<u8> => Bytes,
 );
+
+#[cfg(feature = "uuid")]
+impl ColumnType for uuid::Uuid {
+    const KIND: ColumnKind = ColumnKind::Uuid;
+}
 
 impl<T: ColumnType> ColumnType for Option<T> {
     const KIND: ColumnKind = T::KIND;

@@ -116,6 +116,7 @@ impl<M: Model> Plan for Insert<M> {
             if rows.is_empty() {
                 return Ok(Step::Done(Vec::new()));
             }
+            schema::check_generated_key(self.d, M::META)?;
             let stmt = InsertMany::<M>::build(rows, self.d)?;
             return Ok(Step::Run(if self.d.returning() {
                 Action::Query(stmt)
@@ -557,10 +558,8 @@ impl<P: Model, C: Model> Plan for Prefetch<P, C> {
 }
 
 pub(crate) fn create_table<M: Model>(d: Dialect) -> impl Plan<Output = ()> {
-    One::new(
-        Action::Execute(schema::create_table(d, M::META)),
-        |_| Ok(()),
-    )
+    let stmt = schema::create_table(d, M::META);
+    either(stmt.map(|s| One::new(Action::Execute(s), |_: Reply| Ok(()))))
 }
 
 pub(crate) fn drop_table<M: Model>(d: Dialect) -> impl Plan<Output = ()> {

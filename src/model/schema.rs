@@ -7,6 +7,7 @@ use sea_query::{ColumnDef, Expr, ForeignKey, Query, Table};
 use super::sql::Dialect;
 use super::{ColumnKind, ColumnMeta, ModelMeta};
 use crate::config::BackendKind;
+use crate::error::{Error, ErrorKind, Result};
 use crate::statement::Stmt;
 use crate::value::Value;
 
@@ -27,6 +28,11 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
         ColumnKind::Float => def.float(),
         ColumnKind::Double => def.double(),
         ColumnKind::Bytes => def.blob(),
+        ColumnKind::Uuid => match d.kind {
+            BackendKind::Postgres => def.uuid(),
+            BackendKind::Mysql => def.char_len(36),
+            BackendKind::Sqlite => def.text(),
+        },
         ColumnKind::Text => match c.max_length {
             Some(n) => def.string_len(n),
             None if d.kind == BackendKind::Mysql && (c.unique || c.primary_key) => {
@@ -41,7 +47,10 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
     if c.primary_key {
         def.primary_key();
     }
-    if auto_key {
+    if auto_key && c.kind == ColumnKind::Uuid {
+        // Checked by `create_table`: PostgreSQL only.
+        def.default(Expr::cust("gen_random_uuid()"));
+    } else if auto_key {
         def.auto_increment();
     }
     if c.unique && !c.primary_key {
@@ -54,7 +63,8 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
 }
 
 /// `CREATE TABLE IF NOT EXISTS` with columns, keys and foreign keys.
-pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Stmt {
+pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Result<Stmt> {
+    check_generated_key(d, m)?;
     let mut t = Table::create();
     t.table(m.table).if_not_exists();
     for c in m.columns {
@@ -70,7 +80,23 @@ pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Stmt {
             );
         }
     }
-    d.schema(&t)
+    Ok(d.schema(&t))
+}
+
+/// A generated UUID key needs the server to generate it and hand it back:
+/// PostgreSQL (`gen_random_uuid()`, `RETURNING`) only.
+pub(crate) fn check_generated_key(d: Dialect, m: &'static ModelMeta) -> Result<()> {
+    let pk = m.pk();
+    if pk.auto_increment && pk.kind == ColumnKind::Uuid && d.kind != BackendKind::Postgres {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{}: a generated (`auto`) UUID key needs PostgreSQL; on {} give the key a value",
+                m.name, d.kind
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `DROP TABLE IF EXISTS`.

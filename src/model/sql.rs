@@ -66,6 +66,9 @@ pub(crate) fn to_sea(v: Value) -> sea_query::Value {
         Value::F64(f) => sea_query::Value::Double(Some(f)),
         Value::Text(s) => sea_query::Value::String(Some(s)),
         Value::Bytes(b) => sea_query::Value::Bytes(Some(b)),
+        // As text: PostgreSQL parses text bound to a UUID parameter.
+        #[cfg(feature = "uuid")]
+        Value::Uuid(u) => sea_query::Value::String(Some(u.hyphenated().to_string())),
     }
 }
 
