@@ -62,6 +62,63 @@ async fn prefetch_runs_one_query_per_sub_query() {
             .unwrap();
             assert!(empty.is_empty());
             assert_eq!(counter.take(), 1);
+
+            // Several sub-queries, nested: users, their posts with each post's
+            // comments, and their bookmarks: one query each.
+            for u in &authors {
+                call!(
+                    half,
+                    db,
+                    create(Bookmark {
+                        id: 0,
+                        owner: Some(u.id),
+                        url: format!("u{}", u.id)
+                    })
+                )
+                .unwrap();
+            }
+            let posts: Vec<Post> = call!(half, db, execute_query(Post::select())).unwrap();
+            for p in &posts {
+                for k in 0..2 {
+                    call!(
+                        half,
+                        db,
+                        create(Comment {
+                            id: 0,
+                            post: p.id,
+                            body: format!("c{k}")
+                        })
+                    )
+                    .unwrap();
+                }
+            }
+            let counter = StatementCounter::start();
+            let tree = call!(
+                half,
+                db,
+                prefetch(
+                    User::select().order_by(User::AGE.asc()),
+                    (Post::select().with(Comment::select()), Bookmark::select())
+                )
+            )
+            .unwrap();
+            assert_eq!(
+                counter.take(),
+                4,
+                "{:?} {half:?}: users, posts, comments, bookmarks",
+                db.backend()
+            );
+            assert_eq!(tree.len(), 5);
+            for (u, (posts, marks)) in &tree {
+                assert_eq!(posts.len() as i32, u.age);
+                assert_eq!(marks.len(), 1);
+                assert_eq!(marks[0].owner, Some(u.id));
+                for (p, comments) in posts {
+                    assert_eq!(p.author, u.id);
+                    assert_eq!(comments.len(), 2);
+                    assert!(comments.iter().all(|c| c.post == p.id));
+                }
+            }
         }
     }
 }

@@ -26,6 +26,7 @@
 
 mod column;
 pub(crate) mod plan;
+pub mod prefetch;
 mod query;
 mod schema;
 mod sql;
@@ -33,6 +34,7 @@ mod sql;
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
 pub use ops::Executable;
 pub(crate) use plan::{Action, Plan, Reply, Step};
+pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertMany, Select, UpdateQuery};
 pub use sql::Dialect;
 

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 
 use super::column::ColumnOf;
 use super::plan::{replayed, One};
+use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::sql::{to_sea, Dialect};
@@ -25,7 +26,7 @@ fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
     reply.rows()?.first().map(M::from_row).transpose()
 }
 
-fn models<M: Model>(rows: &[Row]) -> Result<Vec<M>> {
+pub(crate) fn models<M: Model>(rows: &[Row]) -> Result<Vec<M>> {
     rows.iter().map(M::from_row).collect()
 }
 
@@ -469,94 +470,6 @@ impl<M: Model> Plan for CreateOrGet<M> {
     }
 }
 
-/// The largest `IN (…)` list prefetch sends in one query.
-const PREFETCH_CHUNK: usize = 10_000;
-
-/// prefetch: the parent query, then one query for the children of all
-/// parents (`fk IN (keys…)`), joined in memory. No N+1.
-pub(crate) struct Prefetch<P, C> {
-    d: Dialect,
-    parents: Option<Vec<P>>,
-    children: Select<C>,
-    parent_query: Option<Select<P>>,
-    fk: usize,
-    keys: Vec<Value>,
-    found: Vec<C>,
-}
-
-impl<P: Model, C: Model> Prefetch<P, C> {
-    pub(crate) fn new(d: Dialect, parents: Select<P>, children: Select<C>) -> Result<Self> {
-        let fk = C::META
-            .columns
-            .iter()
-            .position(|c| c.references.is_some_and(|r| r().table == P::META.table))
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Usage,
-                    format!("{} has no foreign key to {}", C::META.name, P::META.name),
-                )
-            })?;
-        Ok(Prefetch {
-            d,
-            parents: None,
-            children,
-            parent_query: Some(parents),
-            fk,
-            keys: Vec::new(),
-            found: Vec::new(),
-        })
-    }
-
-    fn next_chunk(&mut self) -> Option<Action> {
-        if self.keys.is_empty() {
-            return None;
-        }
-        let rest = self.keys.split_off(self.keys.len().min(PREFETCH_CHUNK));
-        let chunk = std::mem::replace(&mut self.keys, rest);
-        let fk = C::META.columns[self.fk].name;
-        let filter = super::Filter::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
-            sea_query::Expr::col(fk),
-            chunk.into_iter().map(|v| sea_query::Expr::val(to_sea(v))),
-        )));
-        Some(Action::Query(
-            self.children.clone().filter(filter).build(self.d),
-        ))
-    }
-}
-
-impl<P: Model, C: Model> Plan for Prefetch<P, C> {
-    type Output = Vec<(P, Vec<C>)>;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>> {
-        if let Some(q) = self.parent_query.take() {
-            return Ok(Step::Run(Action::Query(q.build(self.d))));
-        }
-        let rows = reply.ok_or_else(replayed)??.rows()?;
-        match &self.parents {
-            None => {
-                let parents = models::<P>(&rows)?;
-                let mut keys: Vec<Value> = parents.iter().map(|p| p.primary_key()).collect();
-                keys.dedup();
-                self.keys = keys;
-                self.parents = Some(parents);
-            }
-            Some(_) => self.found.extend(models::<C>(&rows)?),
-        }
-        if let Some(action) = self.next_chunk() {
-            return Ok(Step::Run(action));
-        }
-        let parents = self.parents.take().ok_or_else(replayed)?;
-        let mut children = std::mem::take(&mut self.found);
-        let mut out = Vec::with_capacity(parents.len());
-        for p in parents {
-            let key = p.primary_key();
-            let (mine, rest) = children.into_iter().partition(|c| c.value(self.fk) == key);
-            children = rest;
-            out.push((p, mine));
-        }
-        Ok(Step::Done(out))
-    }
-}
-
 pub(crate) fn create_table<M: Model>(d: Dialect) -> impl Plan<Output = ()> {
     let stmt = schema::create_table(d, M::META);
     either(stmt.map(|s| One::new(Action::Execute(s), |_: Reply| Ok(()))))
@@ -811,10 +724,12 @@ manager_methods! {
     fn execute_query<Q>(&self, query: Q) -> Q::Output
         where [Q: Executable] = |d| query.into_plan(d);
 
-    /// Parents and their children through the children's foreign key: the
-    /// parent query, then one query for all children (no N+1).
-    fn prefetch<P, C>(&self, parents: Select<P>, children: Select<C>) -> Vec<(P, Vec<C>)>
-        where [P: Model, C: Model] = |d| either(Prefetch::new(d, parents, children));
+    /// Parents and what is related to them through foreign keys: the parent
+    /// query, then one query per sub-query (no N+1). `related` is a
+    /// [`Select`] of a model with a foreign key to `P`, a tuple of such, or
+    /// nested with [`Select::with`]; see [`prefetch`](super::prefetch).
+    fn prefetch<P, R>(&self, parents: Select<P>, related: R) -> Vec<(P, R::Output)>
+        where [P: Model, R: Related<P>] = |d| Prefetch::new(d, parents, related);
 
     /// `SELECT COUNT(*)` of the query, respecting its `LIMIT`/`OFFSET` unless
     /// `clear_limit`.

@@ -1,0 +1,376 @@
+//! prefetch: a parent query and its related sub-queries, one query per
+//! sub-query (never one per parent), joined in memory by foreign key.
+//!
+//! A sub-query is a [`Select`] of a model with a foreign key to the level
+//! above; several go in a tuple; [`Select::with`] nests one below another:
+//!
+//! ```
+//! use dualdb::{Database, Model};
+//!
+//! #[derive(Model, Debug)]
+//! struct Author { #[model(primary_key, auto)] id: i64, name: String }
+//! #[derive(Model, Debug)]
+//! struct Book { #[model(primary_key, auto)] id: i64, #[model(references = Author)] author: i64, title: String }
+//! #[derive(Model, Debug)]
+//! struct Review { #[model(primary_key, auto)] id: i64, #[model(references = Book)] book: i64, stars: i32 }
+//! #[derive(Model, Debug)]
+//! struct Award { #[model(primary_key, auto)] id: i64, #[model(references = Author)] author: i64 }
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let s = db.sync();
+//! s.create_table::<Author>().unwrap();
+//! s.create_table::<Book>().unwrap();
+//! s.create_table::<Review>().unwrap();
+//! s.create_table::<Award>().unwrap();
+//! let a = s.create(Author { id: 0, name: "Le Guin".into() }).unwrap();
+//! let b = s.create(Book { id: 0, author: a.id, title: "Earthsea".into() }).unwrap();
+//! s.create(Review { id: 0, book: b.id, stars: 5 }).unwrap();
+//!
+//! // authors, their books with each book's reviews, and their awards: 4 queries
+//! let rows = s.prefetch(
+//!     Author::select(),
+//!     (Book::select().with(Review::select()), Award::select()),
+//! ).unwrap();
+//! let (author, (books, awards)) = &rows[0];
+//! assert_eq!(author.name, "Le Guin");
+//! assert_eq!(books[0].1[0].stars, 5);
+//! assert!(awards.is_empty());
+//! ```
+
+use std::collections::HashMap;
+
+use super::ops::models;
+use super::plan::replayed;
+use super::sql::{to_sea, Dialect};
+use super::{Action, Filter, Model, ModelMeta, Plan, Reply, Select, Step};
+use crate::error::{Error, ErrorKind, Result};
+use crate::value::Value;
+
+/// The largest `IN (…)` list one query sends; more keys take more queries.
+const CHUNK: usize = 10_000;
+
+/// A hashable form of a key value, to join children to parents.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+fn key(v: &Value) -> Option<Key> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => Key::Int(i64::from(*b)),
+        Value::I64(i) => Key::Int(*i),
+        Value::F64(f) => Key::Text(f.to_string()),
+        Value::Text(s) => Key::Text(s.clone()),
+        Value::Bytes(b) => Key::Bytes(b.clone()),
+        #[cfg(feature = "uuid")]
+        Value::Uuid(u) => Key::Bytes(u.as_bytes().to_vec()),
+    })
+}
+
+/// What [`prefetch`](crate::SyncDb::prefetch) can load for each parent `P`:
+/// a [`Select`] of a model with a foreign key to `P` (each parent gets a
+/// `Vec`), a `Select` with nested sub-queries ([`Select::with`]: each parent
+/// gets a `Vec` of pairs), or a tuple of those (each parent gets a tuple).
+pub trait Related<P: Model>: Send + 'static {
+    /// What each parent gets.
+    type Output: Send + 'static;
+    #[doc(hidden)]
+    fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>>;
+}
+
+/// A loader behind a box, for [`Related`].
+#[doc(hidden)]
+pub struct BoxedLoader<T>(Box<dyn Loader<T>>);
+
+/// Loads one level of related rows for a set of parent keys.
+pub(crate) trait Loader<T>: Send {
+    /// The next statement, given the reply to the last; `None` when loaded.
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>>;
+    /// What the parent with this key gets (each key once).
+    fn take(&mut self, key: &Value) -> T;
+}
+
+/// The rows of `C` whose foreign key to `P` is among the parent keys.
+struct Children<C: Model> {
+    d: Dialect,
+    query: Select<C>,
+    fk: usize,
+    keys: Vec<Value>,
+    found: Vec<C>,
+    grouped: HashMap<Key, Vec<C>>,
+}
+
+fn foreign_key(child: &'static ModelMeta, parent: &'static ModelMeta) -> Result<usize> {
+    child
+        .columns
+        .iter()
+        .position(|c| c.references.is_some_and(|r| r().table == parent.table))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                format!("{} has no foreign key to {}", child.name, parent.name),
+            )
+        })
+}
+
+impl<C: Model> Children<C> {
+    fn new(
+        d: Dialect,
+        query: Select<C>,
+        parent: &'static ModelMeta,
+        keys: Vec<Value>,
+    ) -> Result<Self> {
+        Ok(Children {
+            d,
+            fk: foreign_key(C::META, parent)?,
+            query,
+            keys,
+            found: Vec::new(),
+            grouped: HashMap::new(),
+        })
+    }
+}
+
+impl<C: Model> Loader<Vec<C>> for Children<C> {
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
+        if let Some(r) = reply {
+            self.found.extend(models::<C>(&r?.rows()?)?);
+        }
+        if self.keys.is_empty() {
+            for c in self.found.drain(..) {
+                if let Some(k) = key(&c.value(self.fk)) {
+                    self.grouped.entry(k).or_default().push(c);
+                }
+            }
+            return Ok(None);
+        }
+        let rest = self.keys.split_off(self.keys.len().min(CHUNK));
+        let chunk = std::mem::replace(&mut self.keys, rest);
+        let column = C::META.columns[self.fk].name;
+        let within = Filter::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
+            sea_query::Expr::col(column),
+            chunk.into_iter().map(|v| sea_query::Expr::val(to_sea(v))),
+        )));
+        Ok(Some(Action::Query(
+            self.query.clone().filter(within).build(self.d),
+        )))
+    }
+
+    fn take(&mut self, parent: &Value) -> Vec<C> {
+        key(parent)
+            .and_then(|k| self.grouped.remove(&k))
+            .unwrap_or_default()
+    }
+}
+
+/// A sub-query with its own sub-queries: made by [`Select::with`].
+pub struct With<C, S> {
+    query: Select<C>,
+    sub: S,
+}
+
+impl<C: Model> Select<C> {
+    /// This sub-query, with `sub` loaded for each of its rows:
+    /// `Post::select().with(Comment::select())`.
+    pub fn with<S: Related<C>>(self, sub: S) -> With<C, S> {
+        With { query: self, sub }
+    }
+}
+
+struct Nested<C: Model, S: Related<C>> {
+    d: Dialect,
+    children: Children<C>,
+    sub: Option<S>,
+    loader: Option<BoxedLoader<S::Output>>,
+}
+
+impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
+        if let Some(loader) = &mut self.loader {
+            return loader.step(reply);
+        }
+        if let Some(action) = self.children.step(reply)? {
+            return Ok(Some(action));
+        }
+        let keys: Vec<Value> = self
+            .children
+            .grouped
+            .values()
+            .flatten()
+            .map(Model::primary_key)
+            .collect();
+        let sub = self.sub.take().ok_or_else(replayed)?;
+        let loader = self.loader.insert(sub.loader(self.d, keys)?);
+        loader.step(None)
+    }
+
+    fn take(&mut self, parent: &Value) -> Vec<(C, S::Output)> {
+        let children = self.children.take(parent);
+        match &mut self.loader {
+            Some(loader) => children
+                .into_iter()
+                .map(|c| {
+                    let sub = loader.take(&c.primary_key());
+                    (c, sub)
+                })
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+impl<P: Model, C: Model> Related<P> for Select<C> {
+    type Output = Vec<C>;
+    fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Vec<C>>> {
+        Ok(BoxedLoader(Box::new(Children::new(
+            d,
+            self,
+            P::META,
+            keys,
+        )?)))
+    }
+}
+
+impl<P: Model, C: Model, S: Related<C>> Related<P> for With<C, S> {
+    type Output = Vec<(C, S::Output)>;
+    fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
+        Ok(BoxedLoader(Box::new(Nested {
+            d,
+            children: Children::new(d, self.query, P::META, keys)?,
+            sub: Some(self.sub),
+            loader: None,
+        })))
+    }
+}
+
+/// Several loaders run one after another.
+struct Both<A, B> {
+    a: A,
+    b: B,
+    a_done: bool,
+}
+
+impl<TA, TB, A: Loader<TA>, B: Loader<TB>> Loader<(TA, TB)> for Both<A, B> {
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
+        if !self.a_done {
+            if let Some(action) = self.a.step(reply)? {
+                return Ok(Some(action));
+            }
+            self.a_done = true;
+            return self.b.step(None);
+        }
+        self.b.step(reply)
+    }
+
+    fn take(&mut self, parent: &Value) -> (TA, TB) {
+        (self.a.take(parent), self.b.take(parent))
+    }
+}
+
+impl<T> Loader<T> for BoxedLoader<T> {
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
+        self.0.step(reply)
+    }
+    fn take(&mut self, parent: &Value) -> T {
+        self.0.take(parent)
+    }
+}
+
+impl<P: Model, A: Related<P>, B: Related<P>> Related<P> for (A, B) {
+    type Output = (A::Output, B::Output);
+    fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
+        Ok(BoxedLoader(Box::new(Both {
+            a: self.0.loader(d, keys.clone())?,
+            b: self.1.loader(d, keys)?,
+            a_done: false,
+        })))
+    }
+}
+
+impl<P: Model, A: Related<P>, B: Related<P>, C: Related<P>> Related<P> for (A, B, C) {
+    type Output = (A::Output, B::Output, C::Output);
+    fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
+        let inner = Both {
+            a: self.0.loader(d, keys.clone())?,
+            b: Both {
+                a: self.1.loader(d, keys.clone())?,
+                b: self.2.loader(d, keys)?,
+                a_done: false,
+            },
+            a_done: false,
+        };
+        Ok(BoxedLoader(Box::new(Flatten(inner))))
+    }
+}
+
+/// `(a, (b, c))` as `(a, b, c)`.
+struct Flatten<L>(L);
+
+impl<TA, TB, TC, L: Loader<(TA, (TB, TC))>> Loader<(TA, TB, TC)> for Flatten<L> {
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
+        self.0.step(reply)
+    }
+    fn take(&mut self, parent: &Value) -> (TA, TB, TC) {
+        let (a, (b, c)) = self.0.take(parent);
+        (a, b, c)
+    }
+}
+
+/// The prefetch plan: the parents, then every loader's queries.
+pub(crate) struct Prefetch<P: Model, R: Related<P>> {
+    d: Dialect,
+    parents: Option<Select<P>>,
+    related: Option<R>,
+    loaded: Option<(Vec<P>, BoxedLoader<R::Output>)>,
+}
+
+impl<P: Model, R: Related<P>> Prefetch<P, R> {
+    pub(crate) fn new(d: Dialect, parents: Select<P>, related: R) -> Self {
+        Prefetch {
+            d,
+            parents: Some(parents),
+            related: Some(related),
+            loaded: None,
+        }
+    }
+}
+
+impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
+    type Output = Vec<(P, R::Output)>;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>> {
+        if let Some(q) = self.parents.take() {
+            return Ok(Step::Run(Action::Query(q.build(self.d))));
+        }
+        let next = match &mut self.loaded {
+            Some((_, loader)) => loader.step(reply)?,
+            None => {
+                let parents = models::<P>(&reply.ok_or_else(replayed)??.rows()?)?;
+                if parents.is_empty() {
+                    return Ok(Step::Done(Vec::new()));
+                }
+                let keys = parents.iter().map(Model::primary_key).collect();
+                let related = self.related.take().ok_or_else(replayed)?;
+                let mut loader = related.loader(self.d, keys)?;
+                let next = loader.step(None)?;
+                self.loaded = Some((parents, loader));
+                next
+            }
+        };
+        if let Some(action) = next {
+            return Ok(Step::Run(action));
+        }
+        let (parents, mut loader) = self.loaded.take().ok_or_else(replayed)?;
+        Ok(Step::Done(
+            parents
+                .into_iter()
+                .map(|p| {
+                    let related = loader.take(&p.primary_key());
+                    (p, related)
+                })
+                .collect(),
+        ))
+    }
+}
