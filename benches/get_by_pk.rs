@@ -59,22 +59,20 @@ fn bench(c: &mut Criterion) {
         let dbr = &db;
 
         g.bench_function("dualdb_async_get", |b| {
-            b.to_async(&rt)
-                .iter(|| {
-                    let id = next();
-                    async move { dbr.aio().get(BenchUser::by_id(id)).await.unwrap() }
-                })
+            b.to_async(&rt).iter(|| {
+                let id = next();
+                async move { dbr.aio().get(BenchUser::by_id(id)).await.unwrap() }
+            })
         });
         let sql = match backend {
             BackendKind::Postgres => "SELECT id, name, hair_color FROM bench_users WHERE id = $1",
             _ => "SELECT id, name, hair_color FROM bench_users WHERE id = ?",
         };
         g.bench_function("dualdb_async_query_one", |b| {
-            b.to_async(&rt)
-                .iter(|| {
-                    let id = next();
-                    async move { dbr.aio().query_one(sql, &[&id]).await.unwrap() }
-                })
+            b.to_async(&rt).iter(|| {
+                let id = next();
+                async move { dbr.aio().query_one(sql, &[&id]).await.unwrap() }
+            })
         });
         g.bench_function("dualdb_sync_get", |b| {
             b.iter(|| db.sync().get(BenchUser::by_id(next())).unwrap())
@@ -110,10 +108,16 @@ fn bench(c: &mut Criterion) {
                 g.bench_function("raw_sync_prepared", |b| {
                     b.iter(|| {
                         let row = sync_client.query_one(&stmt, &[&next()]).unwrap();
-                        (row.get::<_, i32>(0), row.get::<_, String>(1), row.get::<_, Option<String>>(2))
+                        (
+                            row.get::<_, i32>(0),
+                            row.get::<_, String>(1),
+                            row.get::<_, Option<String>>(2),
+                        )
                     })
                 });
-                std::thread::spawn(move || drop(sync_client)).join().unwrap();
+                std::thread::spawn(move || drop(sync_client))
+                    .join()
+                    .unwrap();
             }
             BackendKind::Mysql => {
                 use mysql::prelude::Queryable as _;
@@ -146,7 +150,11 @@ fn bench(c: &mut Criterion) {
                     b.iter(|| {
                         let mut st = conn.prepare_cached(sql).unwrap();
                         st.query_row([next()], |r| {
-                            Ok((r.get::<_, i32>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
+                            Ok((
+                                r.get::<_, i32>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, Option<String>>(2)?,
+                            ))
                         })
                         .unwrap()
                     })

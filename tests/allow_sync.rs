@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::databases;
 use common::models::{reset, user, Post, Setting, User};
-use common::Half;
+use common::{Capture, Half};
 use dualdb::{Database, ErrorKind, Model, SyncCheck, SyncDb, SyncTx};
 
 type Entry = (&'static str, fn(&SyncDb) -> dualdb::Result<()>);
@@ -132,19 +129,6 @@ fn error_refuses_every_blocking_entry_point_before_any_io() {
             "the refused transaction rolled back on drop"
         );
         db.set_allow_sync(SyncCheck::Off);
-    }
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{mysql_url, pg_url, urls};
+use common::{mysql_url, pg_url, urls, Capture};
 use dualdb::{BackendKind, Database, ErrorKind};
 
 #[test]
@@ -58,19 +57,6 @@ async fn refused_connections_are_connect_errors() {
         );
         // Nothing leaked into the pools' counts.
         assert_eq!(db.sync().status().size, 0);
-    }
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -31,6 +31,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::statement::Stmt;
 use crate::value::Value;
 
+/// ANDs `f` into an optional filter.
+fn and_filter<M>(slot: &mut Option<Filter<M>>, f: Filter<M>) {
+    *slot = Some(match slot.take() {
+        Some(old) => old.and(f),
+        None => f,
+    });
+}
+
 /// `SELECT` on model `M`.
 pub struct Select<M> {
     filter: Option<Filter<M>>,
@@ -87,10 +95,7 @@ impl<M: Model> Select<M> {
 
     /// Adds a condition (ANDed with any before it).
     pub fn filter(mut self, f: Filter<M>) -> Self {
-        self.filter = Some(match self.filter.take() {
-            Some(old) => old.and(f),
-            None => f,
-        });
+        and_filter(&mut self.filter, f);
         self
     }
 
@@ -218,10 +223,7 @@ impl<M: Model> UpdateQuery<M> {
 
     /// Only rows matching `f` (ANDed with any filter before).
     pub fn filter(mut self, f: Filter<M>) -> Self {
-        self.filter = Some(match self.filter.take() {
-            Some(old) => old.and(f),
-            None => f,
-        });
+        and_filter(&mut self.filter, f);
         self
     }
 
@@ -250,10 +252,7 @@ impl<M: Model> DeleteQuery<M> {
 
     /// Only rows matching `f`.
     pub fn filter(mut self, f: Filter<M>) -> Self {
-        self.filter = Some(match self.filter.take() {
-            Some(old) => old.and(f),
-            None => f,
-        });
+        and_filter(&mut self.filter, f);
         self
     }
 
