@@ -29,9 +29,9 @@ use crate::async_tx::scoped;
 use crate::backend::{Backend, BoxFuture};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::plan::drive_async;
+use crate::model::plan::{drive_async, Target};
 use crate::model::{Dialect, Plan};
-use crate::pool::{AsyncManager, AsyncPool, Lease, PoolStatus};
+use crate::pool::{AsyncManager, AsyncPool, Lease, PoolStatus, SharedPool};
 
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
 /// connections in a deadpool pool. Reached through
@@ -42,12 +42,20 @@ pub struct AsyncDb {
     config: Arc<Config>,
     /// `None` after `close` until the next call builds a fresh pool.
     pool: RwLock<Option<AsyncPool>>,
+    /// PostgreSQL: the pipelined connections for everything outside
+    /// transactions.
+    shared: SharedPool,
 }
 
 impl AsyncDb {
     pub(crate) fn new(id: u64, backend: Arc<dyn Backend>, config: Arc<Config>) -> Self {
         AsyncDb {
             id,
+            shared: SharedPool::new(
+                backend.clone(),
+                config.shared_connections,
+                config.connect_timeout,
+            ),
             backend,
             config,
             pool: RwLock::new(None),
@@ -140,19 +148,29 @@ impl AsyncDb {
     pub(crate) async fn drive<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
         match scoped(self.id()) {
             Some(tx) => tx.drive(plan).await,
-            None => self.run(move |c| Box::pin(drive_async(c, plan))).await,
+            None => match self.shared.get().await {
+                Some(conn) => drive_async(Target::Shared(&*conn?), plan).await,
+                None => {
+                    self.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
+                        .await
+                }
+            },
         }
     }
 
     /// Opens a connection now, so that a bad address or password shows at
     /// start-up.
     pub async fn connect(&self) -> Result<()> {
-        self.acquire().await.map(drop)
+        match self.shared.connect().await {
+            Some(r) => r,
+            None => self.acquire().await.map(drop),
+        }
     }
 
     /// Drains the pool: idle connections close now, connections in use close
     /// when they come back, and the next call builds a fresh pool.
     pub async fn close(&self) {
+        self.shared.close();
         let old = self.pool.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pool) = old {
             pool.close();
@@ -160,9 +178,14 @@ impl AsyncDb {
     }
 
     /// The async pool's statistics (all zero before the first call and after `close`).
+    ///
+    /// On PostgreSQL `size` and `idle` include the shared connections (always
+    /// available: they are never lent out); `in_use()` counts the
+    /// connections lent to transactions.
     pub fn status(&self) -> PoolStatus {
         let guard = self.pool.read().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
+        let shared = self.shared.open();
+        let mut status = match guard.as_ref() {
             Some(p) => {
                 let s = p.status();
                 PoolStatus {
@@ -178,7 +201,10 @@ impl AsyncDb {
                 idle: 0,
                 waiting: 0,
             },
-        }
+        };
+        status.size += shared;
+        status.idle += shared;
+        status
     }
 }
 

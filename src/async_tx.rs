@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::async_db::AsyncDb;
 use crate::config::BackendKind;
 use crate::error::Result;
-use crate::model::plan::{drive_async, NoPlan};
+use crate::model::plan::{drive_async, NoPlan, Target};
 use crate::model::{Dialect, Plan};
 use crate::pool::Lease;
 use crate::transaction::{aborted, finished, savepoint_outside_transaction, Nesting, TxOp};
@@ -97,7 +97,9 @@ impl AsyncTxShared {
                 slot.conn.execute(op.stmt(self.kind)).await?;
             }
             match plan {
-                Some(plan) => drive_async(&mut *slot.conn, plan).await.map(Some),
+                Some(plan) => drive_async(Target::Owned(&mut *slot.conn), plan)
+                    .await
+                    .map(Some),
                 None => Ok(None),
             }
         }

@@ -73,6 +73,7 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) statement_cache_size: usize,
+    pub(crate) shared_connections: usize,
     pub(crate) sync_check: SyncCheck,
 }
 
@@ -109,6 +110,11 @@ impl Config {
     pub fn statement_cache_size(&self) -> usize {
         self.statement_cache_size
     }
+    /// PostgreSQL: connections the async half shares between tasks outside
+    /// transactions.
+    pub fn shared_connections(&self) -> usize {
+        self.shared_connections
+    }
 }
 
 impl fmt::Debug for Config {
@@ -122,6 +128,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
+            .field("shared_connections", &self.shared_connections)
             .field("sync_check", &self.sync_check)
             .finish()
     }
@@ -186,6 +193,7 @@ pub struct Builder {
     connect_timeout: Duration,
     statement_timeout: Option<Duration>,
     statement_cache_size: usize,
+    shared_connections: usize,
     sync_check: SyncCheck,
 }
 
@@ -199,6 +207,7 @@ impl Builder {
             connect_timeout: Duration::from_secs(10),
             statement_timeout: None,
             statement_cache_size: 256,
+            shared_connections: 4,
             sync_check: SyncCheck::Off,
         }
     }
@@ -245,6 +254,17 @@ impl Builder {
         self
     }
 
+    /// PostgreSQL: how many connections the async half shares between tasks
+    /// for everything outside transactions (default 4). tokio-postgres
+    /// pipelines the statements of concurrent tasks on each, so many tasks
+    /// need no checkout and few connections; transactions still get a
+    /// connection of their own from the async pool. 0 sends everything
+    /// through the pool. Other backends ignore it.
+    pub fn shared_connections(mut self, n: usize) -> Self {
+        self.shared_connections = n;
+        self
+    }
+
     /// The [`SyncCheck`] policy the database starts with (default `Off`).
     pub fn allow_sync(mut self, check: SyncCheck) -> Self {
         self.sync_check = check;
@@ -277,6 +297,7 @@ impl Builder {
             connect_timeout: self.connect_timeout,
             statement_timeout: self.statement_timeout,
             statement_cache_size: self.statement_cache_size,
+            shared_connections: self.shared_connections,
             sync_check: self.sync_check,
         })
     }

@@ -426,3 +426,105 @@ impl Drop for Lease {
         }
     }
 }
+
+/// The shared connections of the async half (PostgreSQL): statements outside
+/// transactions go to them in turn and are pipelined, so many tasks need
+/// few connections and no checkout. A broken one is replaced on its next
+/// turn.
+pub(crate) struct SharedPool {
+    backend: Arc<dyn Backend>,
+    connect_timeout: Duration,
+    slots: Vec<SharedSlot>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+struct SharedSlot {
+    conn: std::sync::RwLock<Option<Arc<dyn crate::backend::SharedConn>>>,
+    /// One connect at a time per slot.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl SharedPool {
+    /// `size` shared connections if the backend has them, else none.
+    pub(crate) fn new(backend: Arc<dyn Backend>, size: usize, connect_timeout: Duration) -> Self {
+        let size = if backend.connect_shared().is_some() {
+            size
+        } else {
+            0
+        };
+        SharedPool {
+            backend,
+            connect_timeout,
+            slots: (0..size)
+                .map(|_| SharedSlot {
+                    conn: std::sync::RwLock::new(None),
+                    connecting: tokio::sync::Mutex::new(()),
+                })
+                .collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn current(slot: &SharedSlot) -> Option<Arc<dyn crate::backend::SharedConn>> {
+        let conn = slot.conn.read().unwrap_or_else(|e| e.into_inner()).clone();
+        conn.filter(|c| c.is_usable())
+    }
+
+    /// The next shared connection, opened if needed; `None` if the backend
+    /// has none.
+    pub(crate) async fn get(&self) -> Option<Result<Arc<dyn crate::backend::SharedConn>>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.slots.len();
+        Some(self.get_slot(i).await)
+    }
+
+    async fn get_slot(&self, i: usize) -> Result<Arc<dyn crate::backend::SharedConn>> {
+        let slot = &self.slots[i];
+        if let Some(c) = Self::current(slot) {
+            return Ok(c);
+        }
+        let _connecting = slot.connecting.lock().await;
+        if let Some(c) = Self::current(slot) {
+            return Ok(c);
+        }
+        let connect = self
+            .backend
+            .connect_shared()
+            .ok_or_else(|| Error::new(ErrorKind::Usage, "no shared connections here"))?;
+        let conn = tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Connect,
+                    format!("connect timed out after {:?}", self.connect_timeout),
+                )
+            })??;
+        *slot.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Opens the first shared connection now.
+    pub(crate) async fn connect(&self) -> Option<Result<()>> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        Some(self.get_slot(0).await.map(drop))
+    }
+
+    /// Drops every shared connection; statements in flight finish on theirs.
+    pub(crate) fn close(&self) {
+        for slot in &self.slots {
+            slot.conn.write().unwrap_or_else(|e| e.into_inner()).take();
+        }
+    }
+
+    /// Shared connections open now.
+    pub(crate) fn open(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| Self::current(s).is_some())
+            .count()
+    }
+}

@@ -211,18 +211,18 @@ async fn a_full_pool_times_out_with_a_typed_error() {
         holder.join().unwrap().unwrap();
         db.sync().query("SELECT 1", &[]).unwrap();
 
-        // Async half: one task holds the only connection.
-        let holder = {
-            let (db, sleep) = (db.clone(), sleep.clone());
-            tokio::spawn(async move { db.aio().query(&sleep, &[]).await.map(drop) })
-        };
-        while db.aio().status().in_use() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let err = db.aio().query("SELECT 1", &[]).await.unwrap_err();
+        // Async half: a transaction holds the only pooled connection.
+        let held = db.aio().begin().await.unwrap();
+        let err = db.aio().begin().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err:?}");
-        holder.await.unwrap().unwrap();
-        db.aio().query("SELECT 1", &[]).await.unwrap();
+        let plain = db.aio().query("SELECT 1", &[]).await;
+        match db.backend() {
+            // Outside transactions PostgreSQL uses the shared connections.
+            BackendKind::Postgres => assert_eq!(plain.unwrap().len(), 1),
+            _ => assert_eq!(plain.unwrap_err().kind(), ErrorKind::PoolTimeout),
+        }
+        held.rollback().await.unwrap();
+        db.aio().begin().await.unwrap().commit().await.unwrap();
     }
 }
 

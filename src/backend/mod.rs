@@ -42,10 +42,24 @@ pub(crate) trait AsyncConn: Send {
     fn is_usable(&mut self) -> bool;
 }
 
+/// A connection many tasks use at once, outside transactions: PostgreSQL
+/// pipelines their statements on one socket without waiting for each
+/// other's replies. Dropping a statement's future mid-way is safe on it (the
+/// driver discards the late reply).
+pub(crate) trait SharedConn: Send + Sync {
+    fn execute(&self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
+    fn query(&self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
+    fn is_usable(&self) -> bool;
+}
+
 /// Opens connections of both kinds for one database.
 pub(crate) trait Backend: Send + Sync {
     fn connect_sync(&self) -> Result<Box<dyn SyncConn>>;
     fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>>;
+    /// A shared connection, where the backend has them (PostgreSQL).
+    fn connect_shared(&self) -> Option<BoxFuture<'_, Result<Arc<dyn SharedConn>>>> {
+        None
+    }
 }
 
 /// The backend the config names, if its feature is compiled in.

@@ -11,7 +11,9 @@ use bytes::BytesMut;
 use postgres_types::{IsNull, Type};
 use tokio_postgres::{NoTls, Statement};
 
-use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
+use std::sync::{Arc, Mutex};
+
+use super::{AsyncConn, Backend, BoxFuture, SharedConn, StmtCache, SyncConn};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -75,17 +77,27 @@ impl Backend for PgBackend {
     }
 
     fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
-        Box::pin(async move {
-            let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
-                }
-            });
-            Ok(Box::new(PgAsync {
-                client,
-                cache: StmtCache::new(self.cache_size),
-            }) as Box<dyn AsyncConn>)
+        Box::pin(async move { Ok(Box::new(self.open_async().await?) as Box<dyn AsyncConn>) })
+    }
+
+    fn connect_shared(&self) -> Option<BoxFuture<'_, Result<Arc<dyn SharedConn>>>> {
+        Some(Box::pin(async move {
+            Ok(Arc::new(self.open_async().await?) as Arc<dyn SharedConn>)
+        }))
+    }
+}
+
+impl PgBackend {
+    async fn open_async(&self) -> Result<PgAsync> {
+        let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
+            }
+        });
+        Ok(PgAsync {
+            client,
+            cache: Mutex::new(StmtCache::new(self.cache_size)),
         })
     }
 }
@@ -149,44 +161,72 @@ impl SyncConn for PgSync {
     }
 }
 
+/// A tokio-postgres connection: lent exclusively (transactions) or shared
+/// by many tasks at once (everything else). tokio-postgres pipelines the
+/// statements of concurrent callers on one socket.
 struct PgAsync {
     client: tokio_postgres::Client,
-    cache: StmtCache<Statement>,
+    /// Never held across an await.
+    cache: Mutex<StmtCache<Statement>>,
 }
 
 impl PgAsync {
-    async fn prepare(&mut self, sql: &str) -> Result<Statement> {
-        if let Some(s) = self.cache.get(sql) {
+    async fn prepare(&self, sql: &str) -> Result<Statement> {
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql);
+        if let Some(s) = cached {
             return Ok(s);
         }
         let s = self.client.prepare(sql).await.map_err(pg_error)?;
-        self.cache.insert(sql, s.clone());
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql, s.clone());
         Ok(s)
+    }
+
+    async fn run_execute(&self, stmt: Stmt) -> Result<ExecResult> {
+        let st = self.prepare(&stmt.sql).await?;
+        self.client
+            .execute(&st, &params(&stmt.params))
+            .await
+            .map(counted)
+            .map_err(pg_error)
+    }
+
+    async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
+        let st = self.prepare(&stmt.sql).await?;
+        self.client
+            .query(&st, &params(&stmt.params))
+            .await
+            .map(rows)
+            .map_err(pg_error)
     }
 }
 
 impl AsyncConn for PgAsync {
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
-        Box::pin(async move {
-            let st = self.prepare(&stmt.sql).await?;
-            self.client
-                .execute(&st, &params(&stmt.params))
-                .await
-                .map(counted)
-                .map_err(pg_error)
-        })
+        Box::pin(self.run_execute(stmt))
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
-        Box::pin(async move {
-            let st = self.prepare(&stmt.sql).await?;
-            self.client
-                .query(&st, &params(&stmt.params))
-                .await
-                .map(rows)
-                .map_err(pg_error)
-        })
+        Box::pin(self.run_query(stmt))
     }
     fn is_usable(&mut self) -> bool {
+        !self.client.is_closed()
+    }
+}
+
+impl SharedConn for PgAsync {
+    fn execute(&self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
+        Box::pin(self.run_execute(stmt))
+    }
+    fn query(&self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
+        Box::pin(self.run_query(stmt))
+    }
+    fn is_usable(&self) -> bool {
         !self.client.is_closed()
     }
 }

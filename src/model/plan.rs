@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::backend::{AsyncConn, SyncConn};
+use crate::backend::{AsyncConn, SharedConn, SyncConn};
 use crate::error::Result;
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
@@ -90,11 +90,15 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Resul
     }
 }
 
+/// Where an async plan runs: a connection lent to it alone, or one shared
+/// with other tasks (PostgreSQL, outside transactions).
+pub(crate) enum Target<'c> {
+    Owned(&'c mut dyn AsyncConn),
+    Shared(&'c dyn SharedConn),
+}
+
 /// Runs a plan on an async connection.
-pub(crate) async fn drive_async<P: Plan>(
-    conn: &mut dyn AsyncConn,
-    mut plan: P,
-) -> Result<P::Output> {
+pub(crate) async fn drive_async<P: Plan>(mut target: Target<'_>, mut plan: P) -> Result<P::Output> {
     let mut reply = None;
     loop {
         let action = match plan.step(reply.take())? {
@@ -103,17 +107,19 @@ pub(crate) async fn drive_async<P: Plan>(
         };
         let span = span(&action);
         let started = Instant::now();
-        let r = match action {
-            Action::Query(s) => conn
-                .query(s)
-                .instrument(span.clone())
-                .await
-                .map(Reply::Rows),
-            Action::Execute(s) => conn
-                .execute(s)
-                .instrument(span.clone())
-                .await
-                .map(Reply::Done),
+        let r = match (&mut target, action) {
+            (Target::Owned(c), Action::Query(s)) => {
+                c.query(s).instrument(span.clone()).await.map(Reply::Rows)
+            }
+            (Target::Owned(c), Action::Execute(s)) => {
+                c.execute(s).instrument(span.clone()).await.map(Reply::Done)
+            }
+            (Target::Shared(c), Action::Query(s)) => {
+                c.query(s).instrument(span.clone()).await.map(Reply::Rows)
+            }
+            (Target::Shared(c), Action::Execute(s)) => {
+                c.execute(s).instrument(span.clone()).await.map(Reply::Done)
+            }
         };
         record(&span, started, &r);
         reply = Some(r);
