@@ -8,40 +8,9 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use dualdb::{BackendKind, Database, Model};
 
-#[derive(Model, Debug)]
-#[model(table = "bench_users")]
-struct BenchUser {
-    #[model(primary_key)]
-    id: i32,
-    name: String,
-    hair_color: Option<String>,
-}
+mod support;
 
-const ROWS: i32 = 1_000;
-
-fn setup(db: &Database) {
-    let s = db.sync();
-    s.drop_table::<BenchUser>().unwrap();
-    s.create_table::<BenchUser>().unwrap();
-    let rows: Vec<BenchUser> = (1..=ROWS)
-        .map(|id| BenchUser {
-            id,
-            name: format!("user {id}"),
-            hair_color: Some("black".into()),
-        })
-        .collect();
-    s.execute_query(BenchUser::insert_many(rows)).unwrap();
-}
-
-fn targets() -> Vec<String> {
-    let mut out = vec![format!(
-        "sqlite://{}",
-        std::env::temp_dir().join("dualdb-bench.sqlite").display()
-    )];
-    out.extend(std::env::var("DUALDB_PG_URL").ok());
-    out.extend(std::env::var("DUALDB_MYSQL_URL").ok());
-    out
-}
+use support::{setup, targets, BenchUser, ROWS};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()

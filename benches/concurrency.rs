@@ -1,0 +1,181 @@
+//! Get-by-primary-key throughput from 1, 16 and 64 tasks on PostgreSQL:
+//! dualdb's async half, raw tokio-postgres (4 shared connections, prepared,
+//! pipelined), and `pgbench -M prepared` with 1 and 16 clients on the same
+//! table, in the same run; prints rows/s and the ratios.
+//!
+//!     ci/test --exec cargo bench --all-features --bench concurrency
+//!
+//! `DUALDB_BENCH_SECONDS` sets each measurement's length (default 5);
+//! `PGBENCH` the pgbench binary (default PostgreSQL 15's).
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dualdb::{Database, Model};
+use support::{setup, BenchUser, ROWS};
+
+const SQL: &str = "SELECT id, name, hair_color FROM bench_users WHERE id = $1";
+
+fn seconds() -> u64 {
+    std::env::var("DUALDB_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
+/// Runs `tasks` copies of `op` for the measurement time; returns calls/s.
+async fn throughput<F, Fut>(tasks: usize, op: F) -> f64
+where
+    F: Fn(i32) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
+        handles.push(tokio::spawn(async move {
+            let mut id = (t as i32 * 7919) % ROWS;
+            while !stop.load(Ordering::Relaxed) {
+                id = id % ROWS + 1;
+                op(id).await;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // warm up, then measure
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start_count = done.load(Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds())).await;
+    let n = done.load(Ordering::Relaxed) - start_count;
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+    rate
+}
+
+/// pgbench's transactions/s for `clients` clients on the same query.
+fn pgbench(url: &str, clients: usize) -> Option<f64> {
+    let bin =
+        std::env::var("PGBENCH").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pgbench".into());
+    let u = url::Url::parse(url).ok()?;
+    let script = std::env::temp_dir().join("dualdb-pgbench.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "\\set id random(1, {ROWS})\nSELECT id, name, hair_color FROM bench_users WHERE id = :id;\n"
+        ),
+    )
+    .ok()?;
+    let out = std::process::Command::new(bin)
+        .args(["-n", "-M", "prepared", "-f"])
+        .arg(&script)
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+        ])
+        .args(["-T", &seconds().to_string()])
+        .args([
+            "-h",
+            u.host_str()?,
+            "-p",
+            &u.port().unwrap_or(5432).to_string(),
+        ])
+        .args(["-U", u.username(), u.path().trim_start_matches('/')])
+        .env("PGPASSWORD", u.password().unwrap_or_default())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("tps = "))?;
+    line.trim_start_matches("tps = ")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn main() {
+    let Ok(url) = std::env::var("DUALDB_PG_URL") else {
+        eprintln!("DUALDB_PG_URL not set: run through ci/test --exec");
+        return;
+    };
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list`, `--no-run` callers
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = Database::open(&url).unwrap();
+    setup(&db);
+
+    let mut lines = Vec::new();
+    for tasks in [1usize, 16, 64] {
+        let d = db.clone();
+        let ours = rt.block_on(throughput(tasks, move |id| {
+            let d = d.clone();
+            async move {
+                d.aio().get(BenchUser::by_id(id)).await.unwrap();
+            }
+        }));
+        let raw = rt.block_on(async {
+            let mut clients = Vec::new();
+            for _ in 0..4 {
+                let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let st = c.prepare(SQL).await.unwrap();
+                clients.push((c, st));
+            }
+            let clients = Arc::new(clients);
+            let next = Arc::new(AtomicU64::new(0));
+            throughput(tasks, move |id| {
+                let (clients, next) = (clients.clone(), next.clone());
+                async move {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize % clients.len();
+                    let (c, st) = &clients[i];
+                    let row = c.query_one(st, &[&id]).await.unwrap();
+                    let _: (i32, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+                }
+            })
+            .await
+        });
+        lines.push((tasks, ours, raw));
+    }
+    let pg1 = pgbench(&url, 1);
+    let pg16 = pgbench(&url, 16);
+
+    println!(
+        "\nget by primary key, PostgreSQL, rows/s ({} s each)",
+        seconds()
+    );
+    println!("| tasks | dualdb async `get` | tokio-postgres, 4 shared, prepared | ratio |");
+    println!("|---|---|---|---|");
+    for (tasks, ours, raw) in &lines {
+        println!("| {tasks} | {ours:.0} | {raw:.0} | {:.2} |", ours / raw);
+    }
+    let fmt = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
+    println!(
+        "\npgbench -M prepared: 1 client {}, 16 clients {}",
+        fmt(pg1),
+        fmt(pg16)
+    );
+    if let (Some(p1), Some(p16)) = (pg1, pg16) {
+        println!("dualdb 1 task / pgbench 1 client: {:.2}", lines[0].1 / p1);
+        println!(
+            "dualdb 64 tasks / pgbench 16 clients: {:.2}",
+            lines[2].1 / p16
+        );
+    }
+}
