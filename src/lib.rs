@@ -29,6 +29,9 @@
 
 #![warn(missing_docs)]
 
+// The derive names `::dualdb`; this lets the crate use it on itself (tests).
+extern crate self as dualdb;
+
 #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
 compile_error!("enable at least one of the features `postgres`, `mysql`, `sqlite`");
 
