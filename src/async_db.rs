@@ -72,6 +72,7 @@ impl AsyncDb {
         }
         let pool = AsyncPool::builder(AsyncManager {
             backend: self.backend.clone(),
+            check_idle_after: self.config.check_idle_after,
         })
         .max_size(self.config.async_pool_size)
         .timeouts(Timeouts {

@@ -74,6 +74,7 @@ pub struct Config {
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) statement_cache_size: usize,
     pub(crate) shared_connections: usize,
+    pub(crate) check_idle_after: Duration,
     pub(crate) sync_check: SyncCheck,
 }
 
@@ -115,6 +116,10 @@ impl Config {
     pub fn shared_connections(&self) -> usize {
         self.shared_connections
     }
+    /// A pooled connection idle longer than this is pinged before reuse.
+    pub fn check_idle_after(&self) -> Duration {
+        self.check_idle_after
+    }
 }
 
 impl fmt::Debug for Config {
@@ -129,6 +134,7 @@ impl fmt::Debug for Config {
             .field("statement_timeout", &self.statement_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
             .field("shared_connections", &self.shared_connections)
+            .field("check_idle_after", &self.check_idle_after)
             .field("sync_check", &self.sync_check)
             .finish()
     }
@@ -194,6 +200,7 @@ pub struct Builder {
     statement_timeout: Option<Duration>,
     statement_cache_size: usize,
     shared_connections: usize,
+    check_idle_after: Duration,
     sync_check: SyncCheck,
 }
 
@@ -208,6 +215,7 @@ impl Builder {
             statement_timeout: None,
             statement_cache_size: 256,
             shared_connections: 4,
+            check_idle_after: Duration::from_secs(1),
             sync_check: SyncCheck::Off,
         }
     }
@@ -265,6 +273,15 @@ impl Builder {
         self
     }
 
+    /// A pooled connection that sat idle longer than this is pinged (one
+    /// round trip) before it is lent again, and replaced if the server has
+    /// dropped it (`wait_timeout`, a restart, `pg_terminate_backend`)
+    /// (default 1 s). Busy connections are never pinged.
+    pub fn check_idle_after(mut self, d: Duration) -> Self {
+        self.check_idle_after = d;
+        self
+    }
+
     /// The [`SyncCheck`] policy the database starts with (default `Off`).
     pub fn allow_sync(mut self, check: SyncCheck) -> Self {
         self.sync_check = check;
@@ -298,6 +315,7 @@ impl Builder {
             statement_timeout: self.statement_timeout,
             statement_cache_size: self.statement_cache_size,
             shared_connections: self.shared_connections,
+            check_idle_after: self.check_idle_after,
             sync_check: self.sync_check,
         })
     }

@@ -48,7 +48,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 struct State {
-    idle: Vec<Box<dyn SyncConn>>,
+    /// Idle connections and when each came back.
+    idle: Vec<(Box<dyn SyncConn>, Instant)>,
     /// Open connections, idle, lent out or being opened.
     open: usize,
     waiting: usize,
@@ -62,6 +63,7 @@ struct Shared {
     max_size: usize,
     acquire_timeout: Duration,
     connect_timeout: Duration,
+    check_idle_after: Duration,
     state: Mutex<State>,
     freed: Condvar,
 }
@@ -71,7 +73,7 @@ impl Shared {
     fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64) {
         let mut st = lock(&self.state);
         if generation == st.generation {
-            st.idle.push(conn);
+            st.idle.push((conn, Instant::now()));
             drop(st);
         } else {
             st.open -= 1;
@@ -135,6 +137,7 @@ impl BlockingPool {
                 max_size: config.sync_pool_size,
                 acquire_timeout: config.acquire_timeout,
                 connect_timeout: config.connect_timeout,
+                check_idle_after: config.check_idle_after,
                 state: Mutex::new(State {
                     idle: Vec::new(),
                     open: 0,
@@ -154,8 +157,20 @@ impl BlockingPool {
         let deadline = Instant::now() + shared.acquire_timeout;
         let mut st = lock(&shared.state);
         loop {
-            if let Some(conn) = st.idle.pop() {
-                return Ok(self.lend(conn, st.generation));
+            if let Some((mut conn, since)) = st.idle.pop() {
+                let generation = st.generation;
+                if since.elapsed() <= shared.check_idle_after {
+                    return Ok(self.lend(conn, generation));
+                }
+                // Idle a while: the server may have dropped it.
+                drop(st);
+                if conn.ping().is_ok() {
+                    return Ok(self.lend(conn, generation));
+                }
+                drop(conn);
+                st = lock(&shared.state);
+                st.open -= 1;
+                continue;
             }
             if st.open < shared.max_size {
                 st.open += 1;
@@ -329,6 +344,8 @@ pub(crate) struct AsyncSlot {
 /// deadpool's manager for the async half.
 pub(crate) struct AsyncManager {
     pub(crate) backend: Arc<dyn Backend>,
+    /// Ping a connection idle (since its last checkout) longer than this.
+    pub(crate) check_idle_after: Duration,
 }
 
 impl managed::Manager for AsyncManager {
@@ -344,7 +361,7 @@ impl managed::Manager for AsyncManager {
         })
     }
 
-    async fn recycle(&self, slot: &mut AsyncSlot, _: &Metrics) -> RecycleResult<Error> {
+    async fn recycle(&self, slot: &mut AsyncSlot, metrics: &Metrics) -> RecycleResult<Error> {
         if slot.busy {
             return Err(RecycleError::message(
                 "an operation was cancelled mid-way; connection discarded",
@@ -362,6 +379,11 @@ impl managed::Manager for AsyncManager {
                 .map_err(RecycleError::Backend)?;
             slot.busy = false;
             slot.in_tx = false;
+        }
+        if metrics.last_used() > self.check_idle_after {
+            slot.busy = true;
+            slot.conn.ping().await.map_err(RecycleError::Backend)?;
+            slot.busy = false;
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ pub(crate) struct Stmt {
 }
 
 impl Stmt {
-    pub(crate) fn new(sql: &str, params: &[&dyn ToSql]) -> Self {
+    pub(crate) fn new(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Self {
         Stmt {
             sql: sql.to_owned(),
             params: params.iter().map(|p| p.to_sql()).collect(),

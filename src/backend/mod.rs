@@ -33,6 +33,8 @@ pub(crate) trait SyncConn: Send {
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>>;
     /// False once the connection must not go back to the pool.
     fn is_usable(&mut self) -> bool;
+    /// A round trip to the server, to check a connection that sat idle.
+    fn ping(&mut self) -> Result<()>;
 }
 
 /// One connection of the async half.
@@ -40,6 +42,8 @@ pub(crate) trait AsyncConn: Send {
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
     fn is_usable(&mut self) -> bool;
+    /// A round trip to the server, to check a connection that sat idle.
+    fn ping(&mut self) -> BoxFuture<'_, Result<()>>;
 }
 
 /// A connection many tasks use at once, outside transactions: PostgreSQL

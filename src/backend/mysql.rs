@@ -217,6 +217,10 @@ impl SyncConn for MySync {
     fn is_usable(&mut self) -> bool {
         !self.broken
     }
+    fn ping(&mut self) -> Result<()> {
+        let r = self.conn.ping();
+        self.check(r)
+    }
 }
 
 struct MyAsync {
@@ -261,6 +265,13 @@ impl AsyncConn for MyAsync {
     }
     fn is_usable(&mut self) -> bool {
         !self.broken
+    }
+    fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            use mysql_async::prelude::Queryable;
+            let r = self.conn.ping().await;
+            self.check(r)
+        })
     }
 }
 

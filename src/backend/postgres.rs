@@ -159,6 +159,9 @@ impl SyncConn for PgSync {
     fn is_usable(&mut self) -> bool {
         !self.client.is_closed()
     }
+    fn ping(&mut self) -> Result<()> {
+        self.client.simple_query("").map(drop).map_err(pg_error)
+    }
 }
 
 /// A tokio-postgres connection: lent exclusively (transactions) or shared
@@ -216,6 +219,15 @@ impl AsyncConn for PgAsync {
     }
     fn is_usable(&mut self) -> bool {
         !self.client.is_closed()
+    }
+    fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.client
+                .simple_query("")
+                .await
+                .map(drop)
+                .map_err(pg_error)
+        })
     }
 }
 

@@ -88,7 +88,10 @@ pub(crate) fn scalar<M: Model, T: FromRow + Send>(
     })
 }
 
-pub(crate) fn raw<M: Model>(sql: &str, params: &[&dyn ToSql]) -> impl Plan<Output = Vec<M>> {
+pub(crate) fn raw<M: Model>(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> impl Plan<Output = Vec<M>> {
     One::new(Action::Query(Stmt::new(sql, params)), |r| {
         models::<M>(&r.rows()?)
     })
@@ -638,21 +641,21 @@ fn either<P: Plan>(r: Result<P>) -> Either<P> {
 
 manager_methods! {
     /// Runs a statement and returns the number of rows it changed.
-    fn execute<>(&self, sql: &str, params: &[&dyn ToSql]) -> u64
+    fn execute<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64
         where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
 
     /// Runs a statement and returns all its rows.
-    fn query<>(&self, sql: &str, params: &[&dyn ToSql]) -> Vec<Row>
+    fn query<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
 
     /// Runs a statement that must return exactly one row;
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none,
     /// [`ErrorKind::TooManyRows`](crate::ErrorKind::TooManyRows) if more.
-    fn query_one<>(&self, sql: &str, params: &[&dyn ToSql]) -> Row
+    fn query_one<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| exactly_one(r.rows()?));
 
     /// Runs a statement that returns at most one row.
-    fn query_opt<>(&self, sql: &str, params: &[&dyn ToSql]) -> Option<Row>
+    fn query_opt<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Option<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| at_most_one(r.rows()?));
 
     /// `CREATE TABLE IF NOT EXISTS` for the model, with its keys, unique
@@ -746,6 +749,6 @@ manager_methods! {
         where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
 
     /// Raw SQL, mapped to models by column name.
-    fn raw<M>(&self, sql: &str, params: &[&dyn ToSql]) -> Vec<M>
+    fn raw<M>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<M>
         where [M: Model] = |_d| raw::<M>(sql, params);
 }

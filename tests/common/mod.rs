@@ -115,7 +115,7 @@ impl Half {
         self,
         db: &Database,
         sql: &str,
-        params: &[&dyn dualdb::ToSql],
+        params: &[&(dyn dualdb::ToSql + Sync)],
     ) -> dualdb::Result<u64> {
         match self {
             Half::Sync => db.sync().execute(sql, params),
@@ -127,7 +127,7 @@ impl Half {
         self,
         db: &Database,
         sql: &str,
-        params: &[&dyn dualdb::ToSql],
+        params: &[&(dyn dualdb::ToSql + Sync)],
     ) -> dualdb::Result<Vec<dualdb::Row>> {
         match self {
             Half::Sync => db.sync().query(sql, params),
@@ -139,7 +139,7 @@ impl Half {
         self,
         db: &Database,
         sql: &str,
-        params: &[&dyn dualdb::ToSql],
+        params: &[&(dyn dualdb::ToSql + Sync)],
     ) -> dualdb::Result<dualdb::Row> {
         match self {
             Half::Sync => db.sync().query_one(sql, params),
@@ -151,7 +151,7 @@ impl Half {
         self,
         db: &Database,
         sql: &str,
-        params: &[&dyn dualdb::ToSql],
+        params: &[&(dyn dualdb::ToSql + Sync)],
     ) -> dualdb::Result<Option<dualdb::Row>> {
         match self {
             Half::Sync => db.sync().query_opt(sql, params),
