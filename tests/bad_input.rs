@@ -1,0 +1,152 @@
+//! Bad input gets a clear, typed error, the connection stays usable, and no
+//! data changes: injection payloads in every bound value and filter, NUL
+//! bytes, invalid UTF-8 read as text, 16 MiB values, wrong column types,
+//! unknown columns.
+
+mod common;
+
+use common::models::{reset, user, User};
+use common::{isolated_all, ph, HALVES};
+use dualdb::{BackendKind, ErrorKind, Model};
+
+const PAYLOADS: &[&str] = &[
+    "'; DROP TABLE users; --",
+    "\" OR 1=1 --",
+    "1; DELETE FROM users",
+    "ada' OR 'a'='a",
+    "\\'; SELECT pg_sleep(5); --",
+    "`users`; TRUNCATE users",
+    "%' OR username LIKE '%",
+    "$1",
+    "?",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injection_payloads_are_data() {
+    for db in isolated_all("inject") {
+        for half in HALVES {
+            reset(&db, half).await;
+            let ada = call!(half, db, create(user("ada", 1))).unwrap();
+            for p in PAYLOADS {
+                // In filters: they match nothing and change nothing.
+                assert_eq!(
+                    call!(half, db, get_or_none(User::USERNAME.eq(*p))).unwrap(),
+                    None
+                );
+                assert_eq!(
+                    call!(half, db, count(User::USERNAME.like(p), false)).unwrap(),
+                    0
+                );
+                assert_eq!(
+                    call!(half, db, count(User::USERNAME.is_in([*p, "x"]), false)).unwrap(),
+                    0
+                );
+                // As values: stored and read back byte for byte.
+                let stored = call!(half, db, create(user(p, 2))).unwrap();
+                assert_eq!(
+                    call!(half, db, get(User::by_id(stored.id)))
+                        .unwrap()
+                        .username,
+                    *p
+                );
+                let raw = format!("SELECT username FROM users WHERE username = {}", ph(&db, 1));
+                let row = call!(half, db, query_one(&raw, &[p])).unwrap();
+                assert_eq!(row.get::<String>(0).unwrap(), *p);
+            }
+            assert_eq!(
+                call!(half, db, count(User::select(), false)).unwrap(),
+                1 + PAYLOADS.len() as i64
+            );
+            assert_eq!(call!(half, db, get(User::by_id(ada.id))).unwrap(), ada);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_values_are_typed_errors_or_round_trip() {
+    for db in isolated_all("awkward") {
+        let b = db.backend();
+        let blob = match b {
+            BackendKind::Postgres => "BYTEA",
+            _ => "BLOB",
+        };
+        let text = match b {
+            BackendKind::Mysql => "LONGTEXT",
+            _ => "TEXT",
+        };
+        db.sync()
+            .execute(
+                &format!("CREATE TABLE t (id INTEGER NOT NULL, s {text}, b {blob})"),
+                &[],
+            )
+            .unwrap();
+        let insert = format!(
+            "INSERT INTO t (id, s, b) VALUES ({}, {}, {})",
+            ph(&db, 1),
+            ph(&db, 2),
+            ph(&db, 3)
+        );
+        for half in HALVES {
+            // NUL in text: PostgreSQL refuses it (typed); the others keep it.
+            let nul = "a\0b";
+            let r = call!(half, db, execute(&insert, &[&1, &nul, &None::<Vec<u8>>]));
+            match b {
+                BackendKind::Postgres => assert_eq!(r.unwrap_err().kind(), ErrorKind::Query),
+                _ => {
+                    r.unwrap();
+                    let got: String =
+                        call!(half, db, query_one("SELECT s FROM t WHERE id = 1", &[]))
+                            .unwrap()
+                            .get(0)
+                            .unwrap();
+                    assert_eq!(got, nul);
+                }
+            }
+            // Invalid UTF-8 in a blob, read as text: a decode error, bytes fine.
+            let bad: Vec<u8> = vec![0xff, 0xfe, b'a'];
+            call!(half, db, execute(&insert, &[&2, &"ok", &bad])).unwrap();
+            let row = call!(half, db, query_one("SELECT b FROM t WHERE id = 2", &[])).unwrap();
+            assert_eq!(row.get::<String>(0).unwrap_err().kind(), ErrorKind::Decode);
+            assert_eq!(row.get::<Vec<u8>>(0).unwrap(), bad);
+            // A 16 MiB value: stored and read back, or (MariaDB's
+            // max_allowed_packet) a typed error; the connection stays usable.
+            let big = "x".repeat(16 << 20);
+            match call!(half, db, execute(&insert, &[&3, &big, &None::<Vec<u8>>])) {
+                Ok(_) => {
+                    let got: String =
+                        call!(half, db, query_one("SELECT s FROM t WHERE id = 3", &[]))
+                            .unwrap()
+                            .get(0)
+                            .unwrap();
+                    assert_eq!(got.len(), big.len());
+                }
+                Err(e) => assert_eq!(e.kind(), ErrorKind::Query, "{b:?}: {e:?}"),
+            }
+            // Wrong types: a typed error, before or from the server.
+            let r = call!(
+                half,
+                db,
+                execute(&insert, &[&"not a number", &"s", &None::<Vec<u8>>])
+            );
+            if b != BackendKind::Sqlite {
+                // SQLite's dynamic typing stores it; the servers refuse it.
+                assert!(matches!(
+                    r.unwrap_err().kind(),
+                    ErrorKind::Query | ErrorKind::Decode
+                ));
+            }
+            // Unknown columns and tables in raw SQL.
+            let e = call!(half, db, query("SELECT nope FROM t", &[])).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Query);
+            assert!(e.code().is_some(), "{e:?}");
+            let e = call!(half, db, query("SELECT * FROM no_such_table", &[])).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Query);
+            // Too few parameters.
+            let e = call!(half, db, execute(&insert, &[&1])).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Query, "{e:?}");
+            // Still usable, and nothing else changed.
+            call!(half, db, query_one("SELECT 1", &[])).unwrap();
+            call!(half, db, execute("DELETE FROM t", &[])).unwrap();
+        }
+    }
+}
