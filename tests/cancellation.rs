@@ -9,45 +9,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{isolated, urls};
+use common::{isolated, urls, DropAfterPolls, Lcg};
 use dualdb::{BackendKind, Database};
 
 const ROUNDS: i64 = 1_000;
 const SECOND: i64 = 1_000_000;
-
-/// A small deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
-
-/// Polls a future at most `polls` times, then drops it: cancellation at a
-/// chosen await point, whatever the timer resolution.
-struct DropAfterPolls<F> {
-    fut: std::pin::Pin<Box<F>>,
-    polls: u32,
-}
-
-impl<F: std::future::Future> std::future::Future for DropAfterPolls<F> {
-    type Output = Option<F::Output>;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        if self.polls == 0 {
-            return std::task::Poll::Ready(None);
-        }
-        self.polls -= 1;
-        self.fut.as_mut().poll(cx).map(Some)
-    }
-}
 
 #[derive(Debug)]
 enum Outcome {

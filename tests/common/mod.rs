@@ -265,3 +265,37 @@ impl std::io::Write for Capture {
         Ok(())
     }
 }
+
+/// A small deterministic generator, so a failure can be replayed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+/// Polls a future at most `polls` times, then drops it: cancellation at a
+/// chosen await point, whatever the timer resolution.
+pub struct DropAfterPolls<F> {
+    pub fut: std::pin::Pin<Box<F>>,
+    pub polls: u32,
+}
+
+impl<F: std::future::Future> std::future::Future for DropAfterPolls<F> {
+    type Output = Option<F::Output>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.polls == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        self.polls -= 1;
+        self.fut.as_mut().poll(cx).map(Some)
+    }
+}
