@@ -94,7 +94,7 @@ async fn worker(db: Database, seed: u64, until: Instant, ledger: Arc<Mutex<Ledge
         }
         .await;
         record(&ledger, op, id, outcome);
-        if rng.next() % 50 == 0 {
+        if rng.next().is_multiple_of(50) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
