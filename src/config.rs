@@ -75,6 +75,7 @@ pub struct Config {
     pub(crate) statement_cache_size: usize,
     pub(crate) shared_connections: usize,
     pub(crate) check_idle_after: Duration,
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
     pub(crate) sync_check: SyncCheck,
 }
 
@@ -120,6 +121,10 @@ impl Config {
     pub fn check_idle_after(&self) -> Duration {
         self.check_idle_after
     }
+    /// The CA file TLS connections are verified against, if TLS is on.
+    pub fn tls_ca_file(&self) -> Option<&std::path::Path> {
+        self.tls_ca_file.as_deref()
+    }
 }
 
 impl fmt::Debug for Config {
@@ -135,6 +140,7 @@ impl fmt::Debug for Config {
             .field("statement_cache_size", &self.statement_cache_size)
             .field("shared_connections", &self.shared_connections)
             .field("check_idle_after", &self.check_idle_after)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("sync_check", &self.sync_check)
             .finish()
     }
@@ -201,6 +207,7 @@ pub struct Builder {
     statement_cache_size: usize,
     shared_connections: usize,
     check_idle_after: Duration,
+    tls_ca_file: Option<std::path::PathBuf>,
     sync_check: SyncCheck,
 }
 
@@ -216,6 +223,7 @@ impl Builder {
             statement_cache_size: 256,
             shared_connections: 4,
             check_idle_after: Duration::from_secs(1),
+            tls_ca_file: None,
             sync_check: SyncCheck::Off,
         }
     }
@@ -282,6 +290,16 @@ impl Builder {
         self
     }
 
+    /// Connects with TLS (feature `tls`: rustls), verifying the server's
+    /// certificate and host name against the CA certificates in this PEM
+    /// file; a server whose certificate does not verify is a `Connect`
+    /// error. PostgreSQL and MySQL; SQLite ignores it. Without the `tls`
+    /// feature, building fails with a `Config` error.
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_ca_file = Some(path.into());
+        self
+    }
+
     /// The [`SyncCheck`] policy the database starts with (default `Off`).
     pub fn allow_sync(mut self, check: SyncCheck) -> Self {
         self.sync_check = check;
@@ -302,6 +320,9 @@ impl Builder {
                 return Err(Error::config(format!("{name} must be greater than zero")));
             }
         }
+        if self.tls_ca_file.is_some() && !cfg!(feature = "tls") {
+            return Err(Error::config("tls_ca_file needs dualdb's `tls` feature"));
+        }
         let url = self.url.expose();
         let (kind, sqlite) = parse_scheme(url)?;
         Ok(Config {
@@ -316,6 +337,7 @@ impl Builder {
             statement_cache_size: self.statement_cache_size,
             shared_connections: self.shared_connections,
             check_idle_after: self.check_idle_after,
+            tls_ca_file: self.tls_ca_file.clone(),
             sync_check: self.sync_check,
         })
     }

@@ -49,6 +49,8 @@ mod runtime;
 mod statement;
 mod sync_db;
 mod sync_tx;
+#[cfg(all(feature = "tls", any(feature = "postgres", feature = "mysql")))]
+mod tls;
 mod transaction;
 pub mod value;
 

@@ -46,12 +46,30 @@ impl MyBackend {
         let sync_opts = mysql::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
         let sync_opts = mysql::OptsBuilder::from_opts(sync_opts)
             .tcp_connect_timeout(Some(config.connect_timeout))
-            .stmt_cache_size(config.statement_cache_size)
-            .into();
+            .stmt_cache_size(config.statement_cache_size);
         let async_opts = mysql_async::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
         let async_opts = mysql_async::OptsBuilder::from_opts(async_opts)
-            .stmt_cache_size(config.statement_cache_size)
-            .into();
+            .stmt_cache_size(config.statement_cache_size);
+        #[cfg(feature = "tls")]
+        let (sync_opts, async_opts) = match &config.tls_ca_file {
+            Some(ca) => {
+                // Fail early, with a clear error, on an unreadable CA file.
+                crate::tls::client_config(ca)?;
+                // TLS applies to TCP only: never switch to the local socket.
+                (
+                    sync_opts.prefer_socket(false).ssl_opts(Some(
+                        mysql::SslOpts::default().with_root_cert_path(Some(ca.clone())),
+                    )),
+                    async_opts.prefer_socket(false).ssl_opts(Some(
+                        mysql_async::SslOpts::default()
+                            .with_root_certs(vec![ca.clone().into()])
+                            .with_disable_built_in_roots(true),
+                    )),
+                )
+            }
+            None => (sync_opts, async_opts),
+        };
+        let (sync_opts, async_opts) = (sync_opts.into(), async_opts.into());
         Ok(MyBackend {
             sync_opts,
             async_opts,

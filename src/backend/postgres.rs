@@ -23,6 +23,9 @@ use crate::value::{Value, ValueRef};
 pub(crate) struct PgBackend {
     config: tokio_postgres::Config,
     cache_size: usize,
+    /// Set when TLS is on (`tls_ca_file`).
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 impl PgBackend {
@@ -45,9 +48,21 @@ impl PgBackend {
             options.push_str(&format!("-c statement_timeout={}", t.as_millis().max(1)));
             pg.options(&options);
         }
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls_ca_file {
+            Some(ca) => {
+                pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Some(tokio_postgres_rustls::MakeRustlsConnect::new(
+                    crate::tls::client_config(ca)?,
+                ))
+            }
+            None => None,
+        };
         Ok(PgBackend {
             config: pg,
             cache_size: config.statement_cache_size,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 }
@@ -67,9 +82,15 @@ fn connect_error(e: tokio_postgres::Error) -> Error {
 
 impl Backend for PgBackend {
     fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
-        let client = postgres::Config::from(self.config.clone())
-            .connect(NoTls)
-            .map_err(connect_error)?;
+        let config = postgres::Config::from(self.config.clone());
+        #[cfg(feature = "tls")]
+        let client = match &self.tls {
+            Some(tls) => config.connect(tls.clone()),
+            None => config.connect(NoTls),
+        };
+        #[cfg(not(feature = "tls"))]
+        let client = config.connect(NoTls);
+        let client = client.map_err(connect_error)?;
         Ok(Box::new(PgSync {
             client,
             cache: StmtCache::new(self.cache_size),
@@ -89,16 +110,36 @@ impl Backend for PgBackend {
 
 impl PgBackend {
     async fn open_async(&self) -> Result<PgAsync> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let (client, connection) = self
+                .config
+                .connect(tls.clone())
+                .await
+                .map_err(connect_error)?;
+            tokio::spawn(drive_connection(connection));
+            return Ok(self.wrap(client));
+        }
         let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
-            }
-        });
-        Ok(PgAsync {
+        tokio::spawn(drive_connection(connection));
+        Ok(self.wrap(client))
+    }
+
+    fn wrap(&self, client: tokio_postgres::Client) -> PgAsync {
+        PgAsync {
             client,
             cache: Mutex::new(StmtCache::new(self.cache_size)),
-        })
+        }
+    }
+}
+
+/// Runs a connection's I/O until the client is dropped or the server goes.
+async fn drive_connection<F>(connection: F)
+where
+    F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>,
+{
+    if let Err(e) = connection.await {
+        tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
     }
 }
 
