@@ -253,10 +253,23 @@ impl<'a> AsyncTx<'a> {
                 let slot = l.slot()?;
                 match (&result, commit) {
                     (Ok(()), _) => slot.in_tx = false,
-                    // A failed COMMIT: the guard's rollback on drop takes
-                    // over, or closes the connection.
-                    (Err(_), true) => {}
-                    (Err(_), false) => l.discard(),
+                    // A failed COMMIT: roll back (SQLite keeps the
+                    // transaction open after a failed COMMIT), or close.
+                    (Err(_), true) if !slot.busy => {
+                        slot.busy = true;
+                        let rolled_back = slot
+                            .conn
+                            .execute(TxOp::Rollback.stmt(self.shared.kind))
+                            .await
+                            .is_ok();
+                        slot.busy = false;
+                        if rolled_back {
+                            slot.in_tx = false;
+                        } else {
+                            l.discard();
+                        }
+                    }
+                    (Err(_), _) => l.discard(),
                 }
             }
         }
