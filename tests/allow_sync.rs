@@ -132,16 +132,32 @@ fn error_refuses_every_blocking_entry_point_before_any_io() {
     }
 }
 
+/// Runs `f` and returns what it logged on this thread. The subscriber is
+/// global (installed once): a scoped one misses events when other test
+/// threads race on tracing's per-callsite cache. Lines carry thread ids, so
+/// other tests' lines are left out.
 fn captured<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let cap = Capture::default();
-    let writer = cap.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let out = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
+    static LOG: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    let log = LOG.get_or_init(|| {
+        let cap = Capture::default();
+        let writer = cap.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_thread_ids(true)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        cap
+    });
+    let start = log.0.lock().unwrap().len();
+    let out = f();
+    let me = format!("{:?}", std::thread::current().id());
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()[start..])
+        .lines()
+        .filter(|l| l.contains(&me))
+        .collect::<Vec<_>>()
+        .join("\n");
     (out, text)
 }
 
