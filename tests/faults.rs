@@ -90,7 +90,7 @@ async fn killed_under_load(url: &str) {
 
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let errors = Arc::new(Mutex::new(Vec::new()));
-    let stop_at = Instant::now() + Duration::from_millis(1500);
+    let stop_at = Instant::now() + Duration::from_millis(2000);
     let mut tasks = Vec::new();
     for t in 0..64i64 {
         let (db, acked, errors) = (db.clone(), acked.clone(), errors.clone());
@@ -129,6 +129,15 @@ async fn killed_under_load(url: &str) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let killed = kill_sessions(&admin, &marker).await;
     assert!(killed > 0, "{:?}: no session to kill", db.backend());
+    // Within a second of the kill, writes are acknowledged again.
+    let at_kill = acked.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let a_second_later = acked.lock().unwrap().len();
+    assert!(
+        a_second_later > at_kill,
+        "{:?}: no write acknowledged within a second of the kill",
+        db.backend()
+    );
     for t in tasks {
         t.await.unwrap();
     }
