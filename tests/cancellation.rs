@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{isolated, urls, DropAfterPolls, Lcg};
@@ -141,14 +140,7 @@ async fn stress(url: &str, seed: u64) {
         db.backend()
     );
 
-    let present: HashSet<i64> = db
-        .aio()
-        .query("SELECT id FROM c", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0).unwrap())
-        .collect();
+    let present = common::ids(&db, "c").await;
     let (mut committed, mut rolled_back, mut unknown) = (0, 0, 0);
     for (a, outcome) in &outcomes {
         let (x, y) = (present.contains(a), present.contains(&(a + SECOND)));

@@ -79,14 +79,8 @@ async fn killed_under_load(url: &str) {
         _ => setup.clone(),
     };
     let admin = Database::open(&base).unwrap();
-    db.aio()
-        .execute("CREATE TABLE acked (id BIGINT PRIMARY KEY)", &[])
-        .await
-        .unwrap();
-    let insert = match db.backend() {
-        BackendKind::Postgres => "INSERT INTO acked (id) VALUES ($1)",
-        _ => "INSERT INTO acked (id) VALUES (?)",
-    };
+    // 'static for the spawned tasks and the thread (a test leaks one string).
+    let insert: &'static str = Box::leak(common::id_table(&db, "acked").await.into_boxed_str());
 
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let errors = Arc::new(Mutex::new(Vec::new()));
@@ -171,14 +165,7 @@ async fn killed_under_load(url: &str) {
     .unwrap();
 
     // No acknowledged write is lost.
-    let present: HashSet<i64> = db
-        .aio()
-        .query("SELECT id FROM acked", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0).unwrap())
-        .collect();
+    let present = common::ids(&db, "acked").await;
     let acked = acked.lock().unwrap();
     let lost: Vec<_> = acked.difference(&present).collect();
     assert!(

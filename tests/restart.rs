@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{isolated, mysql_url, pg_url, server_url};
-use dualdb::{BackendKind, ErrorKind};
+use dualdb::ErrorKind;
 
 fn restart(script: &str) {
     let status = std::process::Command::new(script).status().unwrap();
@@ -21,14 +21,8 @@ fn restart(script: &str) {
 
 async fn restart_under_load(url: &str, script: String) {
     let db = isolated(url, "restart");
-    db.aio()
-        .execute("CREATE TABLE acked (id BIGINT PRIMARY KEY)", &[])
-        .await
-        .unwrap();
-    let insert = match db.backend() {
-        BackendKind::Postgres => "INSERT INTO acked (id) VALUES ($1)",
-        _ => "INSERT INTO acked (id) VALUES (?)",
-    };
+    // 'static for the spawned tasks and the thread (a test leaks one string).
+    let insert: &'static str = Box::leak(common::id_table(&db, "acked").await.into_boxed_str());
     let acked = Arc::new(Mutex::new(HashSet::new()));
     let errors = Arc::new(Mutex::new(Vec::new()));
     // The load runs until two seconds after the restart completes.
@@ -107,14 +101,7 @@ async fn restart_under_load(url: &str, script: String) {
         "{:?}: no write after the restart",
         db.backend()
     );
-    let present: HashSet<i64> = db
-        .aio()
-        .query("SELECT id FROM acked", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0).unwrap())
-        .collect();
+    let present = common::ids(&db, "acked").await;
     let acked = acked.lock().unwrap();
     let lost: Vec<_> = acked.difference(&present).take(10).collect();
     assert!(

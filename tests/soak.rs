@@ -194,14 +194,7 @@ async fn soak(url: String, restart: String, seconds: u64) {
 
     // Let spawned rollbacks finish, then compare.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let present: HashSet<i64> = db
-        .aio()
-        .query("SELECT id FROM soak", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0).unwrap())
-        .collect();
+    let present = common::ids(&db, "soak").await;
     let l = ledger.lock().unwrap();
     let lost: Vec<_> = l.committed.difference(&present).take(5).collect();
     assert!(

@@ -299,3 +299,27 @@ impl<F: std::future::Future> std::future::Future for DropAfterPolls<F> {
         self.fut.as_mut().poll(cx).map(Some)
     }
 }
+
+/// The `id`s in a one-column table, for checking what a load wrote.
+pub async fn ids(db: &Database, table: &str) -> std::collections::HashSet<i64> {
+    db.aio()
+        .query(&format!("SELECT id FROM {table}"), &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0).unwrap())
+        .collect()
+}
+
+/// Creates `table (id BIGINT PRIMARY KEY)` and returns the INSERT of one id
+/// in the backend's placeholder style.
+pub async fn id_table(db: &Database, table: &str) -> String {
+    db.aio()
+        .execute(
+            &format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY)"),
+            &[],
+        )
+        .await
+        .unwrap();
+    format!("INSERT INTO {table} (id) VALUES ({})", ph(db, 1))
+}
