@@ -256,16 +256,7 @@ impl<'a> AsyncTx<'a> {
                     // A failed COMMIT: roll back (SQLite keeps the
                     // transaction open after a failed COMMIT), or close.
                     (Err(_), true) if !slot.busy => {
-                        slot.busy = true;
-                        let rolled_back = slot
-                            .conn
-                            .execute(TxOp::Rollback.stmt(self.shared.kind))
-                            .await
-                            .is_ok();
-                        slot.busy = false;
-                        if rolled_back {
-                            slot.in_tx = false;
-                        } else {
+                        if slot.roll_back().await.is_err() {
                             l.discard();
                         }
                     }

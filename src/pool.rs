@@ -341,6 +341,24 @@ pub(crate) struct AsyncSlot {
     pub(crate) in_tx: bool,
 }
 
+impl AsyncSlot {
+    /// Rolls back the open transaction; `busy` while the statement runs, so a
+    /// cancelled rollback leaves the connection marked for closing.
+    pub(crate) async fn roll_back(&mut self) -> Result<()> {
+        self.busy = true;
+        let out = self
+            .conn
+            .execute(crate::transaction::rollback_stmt())
+            .await
+            .map(drop);
+        self.busy = false;
+        if out.is_ok() {
+            self.in_tx = false;
+        }
+        out
+    }
+}
+
 /// deadpool's manager for the async half.
 pub(crate) struct AsyncManager {
     pub(crate) backend: Arc<dyn Backend>,
@@ -372,13 +390,7 @@ impl managed::Manager for AsyncManager {
         }
         if slot.in_tx {
             // A transaction whose rollback never ran (its runtime ended).
-            slot.busy = true;
-            slot.conn
-                .execute(crate::transaction::rollback_stmt())
-                .await
-                .map_err(RecycleError::Backend)?;
-            slot.busy = false;
-            slot.in_tx = false;
+            slot.roll_back().await.map_err(RecycleError::Backend)?;
         }
         if metrics.last_used() > self.check_idle_after {
             slot.busy = true;
@@ -430,16 +442,7 @@ impl Drop for Lease {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    obj.busy = true;
-                    let rolled_back = obj
-                        .conn
-                        .execute(crate::transaction::rollback_stmt())
-                        .await
-                        .is_ok();
-                    obj.busy = false;
-                    if rolled_back {
-                        obj.in_tx = false;
-                    } else {
+                    if obj.roll_back().await.is_err() {
                         drop(managed::Object::take(obj));
                     }
                 });
