@@ -3,7 +3,7 @@
 //! PostgreSQL and MySQL rows are the drivers' own rows, kept as they arrived
 //! (the blocking and async drivers of each backend share their row type);
 //! SQLite rows are copied out of the statement. Columns decode through
-//! [`FromSql`](crate::FromSql), by position or by name.
+//! [`FromSql`], by position or by name.
 //!
 //! ```
 //! use dualdb::Database;
