@@ -1,0 +1,264 @@
+//! diesel_bench's trivial query (N rows of users into structs) and insert
+//! (N rows in one statement), through dualdb's two halves and the raw
+//! drivers of each backend, in the same run.
+//!
+//!     ci/test --exec cargo bench --all-features --bench workloads
+
+mod support;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use dualdb::{BackendKind, Database, Model};
+use support::targets;
+
+#[derive(Model, Debug)]
+#[model(table = "bench_trivial")]
+struct Trivial {
+    #[model(primary_key)]
+    id: i32,
+    name: String,
+    hair_color: Option<String>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "bench_insert")]
+struct Inserted {
+    #[model(primary_key, auto)]
+    id: i64,
+    name: String,
+    hair_color: Option<String>,
+}
+
+type Raw = (i32, String, Option<String>);
+
+fn fill(db: &Database, n: i32) {
+    let s = db.sync();
+    s.drop_table::<Trivial>().unwrap();
+    s.create_table::<Trivial>().unwrap();
+    let rows: Vec<Trivial> = (1..=n)
+        .map(|id| Trivial {
+            id,
+            name: format!("user {id}"),
+            hair_color: Some("black".into()),
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        let chunk: Vec<Trivial> = chunk
+            .iter()
+            .map(|t| Trivial {
+                id: t.id,
+                name: t.name.clone(),
+                hair_color: t.hair_color.clone(),
+            })
+            .collect();
+        s.execute_query(Trivial::insert_many(chunk)).unwrap();
+    }
+}
+
+fn new_rows(n: usize) -> Vec<Inserted> {
+    (0..n)
+        .map(|i| Inserted {
+            id: 0,
+            name: format!("user {i}"),
+            hair_color: Some("brown".into()),
+        })
+        .collect()
+}
+
+fn insert_sql(kind: BackendKind, n: usize) -> String {
+    let mut sql = String::from("INSERT INTO bench_insert (name, hair_color) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        match kind {
+            BackendKind::Postgres => sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2)),
+            _ => sql.push_str("(?, ?)"),
+        }
+    }
+    sql
+}
+
+const SELECT: &str = "SELECT id, name, hair_color FROM bench_trivial";
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for url in targets() {
+        let db = Database::open(&url).unwrap();
+        let kind = db.backend();
+        let dbr = &db;
+
+        // Trivial query: N rows into structs.
+        let mut g = c.benchmark_group(format!("trivial_query/{kind}"));
+        for n in [1, 100, 10_000] {
+            fill(&db, n);
+            g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, _| {
+                b.to_async(&rt).iter(|| async move {
+                    dbr.aio().execute_query(Trivial::select()).await.unwrap()
+                })
+            });
+            g.bench_with_input(BenchmarkId::new("dualdb_sync", n), &n, |b, _| {
+                b.iter(|| dbr.sync().execute_query(Trivial::select()).unwrap())
+            });
+            match kind {
+                BackendKind::Postgres => {
+                    let (client, conn) = rt
+                        .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
+                        .unwrap();
+                    rt.spawn(conn);
+                    let st = rt.block_on(client.prepare(SELECT)).unwrap();
+                    let (client, st) = (&client, &st);
+                    g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
+                        b.to_async(&rt).iter(|| async move {
+                            let rows = client.query(st, &[]).await.unwrap();
+                            rows.iter()
+                                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                                .collect::<Vec<Raw>>()
+                        })
+                    });
+                    let url2 = url.clone();
+                    let mut sync = std::thread::spawn(move || {
+                        postgres::Client::connect(&url2, postgres::NoTls).unwrap()
+                    })
+                    .join()
+                    .unwrap();
+                    let st = sync.prepare(SELECT).unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
+                        b.iter(|| {
+                            let rows = sync.query(&st, &[]).unwrap();
+                            rows.iter()
+                                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                                .collect::<Vec<Raw>>()
+                        })
+                    });
+                    std::thread::spawn(move || drop(sync)).join().unwrap();
+                }
+                BackendKind::Mysql => {
+                    use mysql::prelude::Queryable as _;
+                    use mysql_async::prelude::Queryable as _;
+                    let mut conn = rt
+                        .block_on(mysql_async::Conn::from_url(url.as_str()))
+                        .unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
+                        b.iter(|| {
+                            rt.block_on(async { conn.exec::<Raw, _, _>(SELECT, ()).await.unwrap() })
+                        })
+                    });
+                    let mut sync = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
+                        b.iter(|| sync.exec::<Raw, _, _>(SELECT, ()).unwrap())
+                    });
+                }
+                _ => {
+                    let conn =
+                        rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
+                        b.iter(|| {
+                            let mut st = conn.prepare_cached(SELECT).unwrap();
+                            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                                .unwrap()
+                                .collect::<Result<Vec<Raw>, _>>()
+                                .unwrap()
+                        })
+                    });
+                }
+            }
+        }
+        g.finish();
+
+        // Insert: N rows in one statement.
+        db.sync().drop_table::<Inserted>().unwrap();
+        db.sync().create_table::<Inserted>().unwrap();
+        let mut g = c.benchmark_group(format!("insert/{kind}"));
+        for n in [1usize, 100] {
+            g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, &n| {
+                b.to_async(&rt).iter(|| async move {
+                    dbr.aio()
+                        .execute_query(Inserted::insert_many(new_rows(n)))
+                        .await
+                        .unwrap()
+                })
+            });
+            g.bench_with_input(BenchmarkId::new("dualdb_sync", n), &n, |b, &n| {
+                b.iter(|| {
+                    dbr.sync()
+                        .execute_query(Inserted::insert_many(new_rows(n)))
+                        .unwrap()
+                })
+            });
+            let sql = insert_sql(kind, n);
+            let values = |n: usize| -> Vec<(String, String)> {
+                (0..n)
+                    .map(|i| (format!("user {i}"), "brown".to_string()))
+                    .collect()
+            };
+            match kind {
+                BackendKind::Postgres => {
+                    let (client, conn) = rt
+                        .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
+                        .unwrap();
+                    rt.spawn(conn);
+                    let st = rt.block_on(client.prepare(&sql)).unwrap();
+                    let (client, st) = (&client, &st);
+                    g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, &n| {
+                        b.to_async(&rt).iter(|| async move {
+                            let v = values(n);
+                            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = v
+                                .iter()
+                                .flat_map(|(a, b)| {
+                                    [a as &(dyn tokio_postgres::types::ToSql + Sync), b]
+                                })
+                                .collect();
+                            client.execute(st, &params).await.unwrap()
+                        })
+                    });
+                }
+                BackendKind::Mysql => {
+                    use mysql_async::prelude::Queryable as _;
+                    let mut conn = rt
+                        .block_on(mysql_async::Conn::from_url(url.as_str()))
+                        .unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, &n| {
+                        b.iter(|| {
+                            let params: Vec<mysql_async::Value> = values(n)
+                                .into_iter()
+                                .flat_map(|(a, b)| [a.into(), b.into()])
+                                .collect();
+                            rt.block_on(async {
+                                conn.exec_drop(sql.as_str(), params).await.unwrap()
+                            })
+                        })
+                    });
+                }
+                _ => {
+                    let conn =
+                        rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, &n| {
+                        b.iter(|| {
+                            let v = values(n);
+                            let mut st = conn.prepare_cached(&sql).unwrap();
+                            st.execute(rusqlite::params_from_iter(
+                                v.iter().flat_map(|(a, b)| [a, b]),
+                            ))
+                            .unwrap()
+                        })
+                    });
+                }
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(std::time::Duration::from_millis(300))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = bench
+}
+criterion_main!(benches);
