@@ -10,7 +10,7 @@ use dualdb::{BackendKind, Database, Model};
 
 mod support;
 
-use support::{setup, targets, BenchUser, ROWS};
+use support::{pg_client, setup, targets, BenchUser, ROWS};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -48,10 +48,7 @@ fn bench(c: &mut Criterion) {
         });
         match backend {
             BackendKind::Postgres => {
-                let (client, conn) = rt
-                    .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
-                    .unwrap();
-                rt.spawn(conn);
+                let client = pg_client(&rt, &url);
                 let stmt = rt.block_on(client.prepare(sql)).unwrap();
                 let (client, stmt) = (&client, &stmt);
                 g.bench_function("raw_async_prepared", |b| {

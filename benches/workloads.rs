@@ -1,4 +1,4 @@
-//! diesel_bench's trivial query (N rows of users into structs) and insert
+//! diesel_bench's trivial query (N rows of `bench_users` into structs) and insert
 //! (N rows in one statement), through dualdb's two halves and the raw
 //! drivers of each backend, in the same run.
 //!
@@ -8,16 +8,7 @@ mod support;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dualdb::{BackendKind, Database, Model};
-use support::targets;
-
-#[derive(Model, Debug)]
-#[model(table = "bench_trivial")]
-struct Trivial {
-    #[model(primary_key)]
-    id: i32,
-    name: String,
-    hair_color: Option<String>,
-}
+use support::{pg_client, setup_rows, targets, BenchUser};
 
 #[derive(Model, Debug)]
 #[model(table = "bench_insert")]
@@ -29,30 +20,6 @@ struct Inserted {
 }
 
 type Raw = (i32, String, Option<String>);
-
-fn fill(db: &Database, n: i32) {
-    let s = db.sync();
-    s.drop_table::<Trivial>().unwrap();
-    s.create_table::<Trivial>().unwrap();
-    let rows: Vec<Trivial> = (1..=n)
-        .map(|id| Trivial {
-            id,
-            name: format!("user {id}"),
-            hair_color: Some("black".into()),
-        })
-        .collect();
-    for chunk in rows.chunks(1000) {
-        let chunk: Vec<Trivial> = chunk
-            .iter()
-            .map(|t| Trivial {
-                id: t.id,
-                name: t.name.clone(),
-                hair_color: t.hair_color.clone(),
-            })
-            .collect();
-        s.execute_query(Trivial::insert_many(chunk)).unwrap();
-    }
-}
 
 fn new_rows(n: usize) -> Vec<Inserted> {
     (0..n)
@@ -78,7 +45,7 @@ fn insert_sql(kind: BackendKind, n: usize) -> String {
     sql
 }
 
-const SELECT: &str = "SELECT id, name, hair_color FROM bench_trivial";
+const SELECT: &str = "SELECT id, name, hair_color FROM bench_users";
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -94,21 +61,18 @@ fn bench(c: &mut Criterion) {
         // Trivial query: N rows into structs.
         let mut g = c.benchmark_group(format!("trivial_query/{kind}"));
         for n in [1, 100, 10_000] {
-            fill(&db, n);
+            setup_rows(&db, n);
             g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, _| {
                 b.to_async(&rt).iter(|| async move {
-                    dbr.aio().execute_query(Trivial::select()).await.unwrap()
+                    dbr.aio().execute_query(BenchUser::select()).await.unwrap()
                 })
             });
             g.bench_with_input(BenchmarkId::new("dualdb_sync", n), &n, |b, _| {
-                b.iter(|| dbr.sync().execute_query(Trivial::select()).unwrap())
+                b.iter(|| dbr.sync().execute_query(BenchUser::select()).unwrap())
             });
             match kind {
                 BackendKind::Postgres => {
-                    let (client, conn) = rt
-                        .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
-                        .unwrap();
-                    rt.spawn(conn);
+                    let client = pg_client(&rt, &url);
                     let st = rt.block_on(client.prepare(SELECT)).unwrap();
                     let (client, st) = (&client, &st);
                     g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
@@ -197,10 +161,7 @@ fn bench(c: &mut Criterion) {
             };
             match kind {
                 BackendKind::Postgres => {
-                    let (client, conn) = rt
-                        .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
-                        .unwrap();
-                    rt.spawn(conn);
+                    let client = pg_client(&rt, &url);
                     let st = rt.block_on(client.prepare(&sql)).unwrap();
                     let (client, st) = (&client, &st);
                     g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, &n| {

@@ -17,17 +17,33 @@ pub const ROWS: i32 = 1_000;
 
 /// (Re)creates `bench_users` with `ROWS` rows.
 pub fn setup(db: &Database) {
+    setup_rows(db, ROWS);
+}
+
+/// (Re)creates `bench_users` with ids 1..=n, inserted 1,000 to a statement.
+pub fn setup_rows(db: &Database, n: i32) {
     let s = db.sync();
     s.drop_table::<BenchUser>().unwrap();
     s.create_table::<BenchUser>().unwrap();
-    let rows: Vec<BenchUser> = (1..=ROWS)
-        .map(|id| BenchUser {
-            id,
-            name: format!("user {id}"),
-            hair_color: Some("black".into()),
-        })
-        .collect();
-    s.execute_query(BenchUser::insert_many(rows)).unwrap();
+    for start in (1..=n).step_by(1000) {
+        let rows: Vec<BenchUser> = (start..=n.min(start + 999))
+            .map(|id| BenchUser {
+                id,
+                name: format!("user {id}"),
+                hair_color: Some("black".into()),
+            })
+            .collect();
+        s.execute_query(BenchUser::insert_many(rows)).unwrap();
+    }
+}
+
+/// A raw tokio-postgres client, its connection driven on `rt`.
+pub fn pg_client(rt: &tokio::runtime::Runtime, url: &str) -> tokio_postgres::Client {
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))
+        .unwrap();
+    rt.spawn(conn);
+    client
 }
 
 /// SQLite (a file in the temp directory) always; PostgreSQL and MariaDB
