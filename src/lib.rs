@@ -52,6 +52,7 @@ mod sync_tx;
 #[cfg(all(feature = "tls", any(feature = "postgres", feature = "mysql")))]
 mod tls;
 mod transaction;
+pub mod types;
 pub mod value;
 
 pub use async_db::AsyncDb;
@@ -70,6 +71,31 @@ pub use value::{FromSql, ToSql, Value, ValueRef};
 
 /// `#[derive(Model)]`: see [`Model`] and [`dualdb_derive::Model`].
 pub use dualdb_derive::Model;
+
+/// `#[derive(SqlEnum)]`: a Rust enum of unit variants stored as text.
+///
+/// Each variant is stored as its name in snake case, or as
+/// `#[sql(rename = "…")]`; the text suits a `TEXT` column, a MySQL `ENUM` and
+/// a PostgreSQL enum type. Text that names no variant is a
+/// [`Decode`](ErrorKind::Decode) error.
+///
+/// ```
+/// use dualdb::{Database, SqlEnum};
+///
+/// #[derive(SqlEnum, Debug, PartialEq)]
+/// enum Mood {
+///     Happy,
+///     #[sql(rename = "so-so")]
+///     SoSo,
+/// }
+///
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT ? AS a, 'happy' AS b", &[&Mood::SoSo]).unwrap();
+/// assert_eq!(row.get::<String>("a").unwrap(), "so-so");
+/// assert_eq!(row.get::<Mood>("b").unwrap(), Mood::Happy);
+/// assert_eq!(Mood::SQL_NAMES, ["happy", "so-so"]);
+/// ```
+pub use dualdb_derive::SqlEnum;
 
 #[doc(hidden)]
 pub mod __private {

@@ -103,7 +103,7 @@ impl Row {
         let i = index.position(self)?;
         match &self.inner {
             #[cfg(feature = "postgres")]
-            RowInner::Pg(r) => crate::backend::postgres::value_ref(r, i),
+            RowInner::Pg(r) => crate::backend::pg_types::value_ref(r, i),
             #[cfg(feature = "mysql")]
             RowInner::My(r) => crate::backend::mysql::value_ref(r, i),
             #[cfg(feature = "sqlite")]

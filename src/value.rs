@@ -16,7 +16,11 @@
 //! assert_eq!(Option::<String>::from_sql(ValueRef::Null).unwrap(), None);
 //! ```
 
+#[cfg(feature = "postgres")]
+pub use crate::backend::pg_types::{ArrayRef, HStoreRef};
 use crate::error::{Error, Result};
+use crate::types::temporal;
+use crate::types::Numeric;
 
 /// An owned SQL value, as bound to a statement parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,27 @@ pub enum Value {
     /// A UUID: PostgreSQL `UUID`, elsewhere its 36-character text form.
     #[cfg(feature = "uuid")]
     Uuid(uuid::Uuid),
+    /// An exact decimal: PostgreSQL `NUMERIC`, MySQL `DECIMAL`, text on SQLite.
+    Numeric(Numeric),
+    /// A date, as days since 1970-01-01 (see [`types`](crate::types)).
+    Date(i32),
+    /// A time of day, as microseconds since midnight.
+    Time(i64),
+    /// A date and time without a zone, as microseconds since 1970-01-01 00:00.
+    Timestamp(i64),
+    /// An instant, as microseconds since the Unix epoch (UTC).
+    TimestampTz(i64),
+    /// JSON text: PostgreSQL `JSON`/`JSONB`, MySQL `JSON`, text on SQLite.
+    Json(String),
+    /// A one-dimensional array (PostgreSQL only).
+    Array(Vec<Value>),
+    /// An `hstore` map of text to nullable text (PostgreSQL only).
+    HStore(Vec<(String, Option<String>)>),
+    /// A value whose [`ToSql`] failed (a `Json<T>` that does not serialize):
+    /// the statement fails with [`ErrorKind::Usage`](crate::ErrorKind::Usage)
+    /// before anything is sent.
+    #[doc(hidden)]
+    Unencodable(String),
 }
 
 impl Value {
@@ -52,6 +77,37 @@ impl Value {
             Value::Bytes(_) => "bytes",
             #[cfg(feature = "uuid")]
             Value::Uuid(_) => "a UUID",
+            Value::Numeric(_) => "a decimal",
+            Value::Date(_) => "a date",
+            Value::Time(_) => "a time",
+            Value::Timestamp(_) => "a timestamp",
+            Value::TimestampTz(_) => "a timestamp with time zone",
+            Value::Json(_) => "JSON",
+            Value::Array(_) => "an array",
+            Value::HStore(_) => "an hstore",
+            Value::Unencodable(_) => "an unencodable value",
+        }
+    }
+
+    /// The error of a value that cannot be sent: an [`Value::Unencodable`],
+    /// or an array or hstore on a backend other than PostgreSQL.
+    pub(crate) fn check(&self, backend: crate::BackendKind) -> Result<()> {
+        match self {
+            Value::Unencodable(why) => Err(Error::new(
+                crate::ErrorKind::Usage,
+                format!("a parameter cannot be encoded: {why}"),
+            )),
+            Value::Array(_) | Value::HStore(_) if backend != crate::BackendKind::Postgres => {
+                Err(Error::new(
+                    crate::ErrorKind::Usage,
+                    format!(
+                        "{} is a PostgreSQL type; {backend} has none",
+                        self.kind_name()
+                    ),
+                ))
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| v.check(backend)),
+            _ => Ok(()),
         }
     }
 }
@@ -76,6 +132,24 @@ pub enum ValueRef<'a> {
     Bytes(&'a [u8]),
     /// A UUID in binary form (PostgreSQL `UUID`).
     Uuid([u8; 16]),
+    /// An exact decimal (PostgreSQL `NUMERIC`).
+    Numeric(Numeric),
+    /// A date, as days since 1970-01-01.
+    Date(i32),
+    /// A time of day (MySQL: a duration), as microseconds since midnight.
+    Time(i64),
+    /// A date and time without a zone, as microseconds since 1970-01-01 00:00.
+    Timestamp(i64),
+    /// An instant, as microseconds since the Unix epoch (UTC).
+    TimestampTz(i64),
+    /// JSON text (PostgreSQL `JSON` and `JSONB`).
+    Json(&'a [u8]),
+    /// A PostgreSQL array.
+    #[cfg(feature = "postgres")]
+    Array(ArrayRef<'a>),
+    /// A PostgreSQL `hstore`.
+    #[cfg(feature = "postgres")]
+    HStore(HStoreRef<'a>),
     /// A value of a type dualdb has no variant for, in the backend's wire form,
     /// with the backend's type name.
     Other {
@@ -97,6 +171,16 @@ impl ValueRef<'_> {
             ValueRef::Text(_) => "text",
             ValueRef::Bytes(_) => "bytes",
             ValueRef::Uuid(_) => "uuid",
+            ValueRef::Numeric(_) => "numeric",
+            ValueRef::Date(_) => "date",
+            ValueRef::Time(_) => "time",
+            ValueRef::Timestamp(_) => "timestamp",
+            ValueRef::TimestampTz(_) => "timestamptz",
+            ValueRef::Json(_) => "json",
+            #[cfg(feature = "postgres")]
+            ValueRef::Array(_) => "array",
+            #[cfg(feature = "postgres")]
+            ValueRef::HStore(_) => "hstore",
             ValueRef::Other { type_name, .. } => type_name,
         }
     }
@@ -114,6 +198,26 @@ impl ValueRef<'_> {
             ValueRef::Text(t) => Value::Text(utf8(t)?.to_owned()),
             ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
             ValueRef::Uuid(u) => Value::Text(hyphenated(&u)),
+            ValueRef::Numeric(n) => Value::Numeric(n),
+            ValueRef::Date(d) => Value::Date(d),
+            ValueRef::Time(t) => Value::Time(t),
+            ValueRef::Timestamp(t) => Value::Timestamp(t),
+            ValueRef::TimestampTz(t) => Value::TimestampTz(t),
+            ValueRef::Json(j) => Value::Json(utf8(j)?.to_owned()),
+            #[cfg(feature = "postgres")]
+            ValueRef::Array(a) => Value::Array(
+                a.elements()?
+                    .iter()
+                    .map(ValueRef::to_owned_value)
+                    .collect::<Result<_>>()?,
+            ),
+            #[cfg(feature = "postgres")]
+            ValueRef::HStore(h) => Value::HStore(
+                h.entries()?
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.map(str::to_owned)))
+                    .collect(),
+            ),
             ValueRef::Other { type_name, .. } => {
                 return Err(Error::decode(format!(
                     "no dualdb value for column type {type_name}"
@@ -150,12 +254,12 @@ pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str> {
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str> {
     std::str::from_utf8(bytes)
         .map_err(|e| Error::decode(format!("text is not valid UTF-8: {e}")).with_source(e))
 }
 
-fn mismatch<T>(v: &ValueRef<'_>) -> Error {
+pub(crate) fn mismatch<T>(v: &ValueRef<'_>) -> Error {
     Error::decode(format!(
         "cannot decode a {} value as {}",
         v.kind_name(),
@@ -280,6 +384,10 @@ macro_rules! int_from_sql {
                     ValueRef::I64(i) => <$t>::try_from(i).map_err(|_| out_of_range(&i)),
                     ValueRef::U64(u) => <$t>::try_from(u).map_err(|_| out_of_range(&u)),
                     ValueRef::Bool(b) => Ok(<$t>::from(b)),
+                    ValueRef::Numeric(n) => n
+                        .to_i64()
+                        .and_then(|i| <$t>::try_from(i).ok())
+                        .ok_or_else(|| out_of_range(&n)),
                     v => Err(mismatch::<Self>(&v)),
                 }
             }
@@ -293,6 +401,7 @@ impl FromSql for f64 {
         match value {
             ValueRef::F64(f) => Ok(f),
             ValueRef::I64(i) => Ok(i as f64),
+            ValueRef::Numeric(n) => Ok(n.to_f64()),
             v => Err(mismatch::<Self>(&v)),
         }
     }
@@ -307,8 +416,15 @@ impl FromSql for f32 {
 impl FromSql for String {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         match value {
-            ValueRef::Text(t) | ValueRef::Bytes(t) => utf8(t).map(str::to_owned),
+            ValueRef::Text(t) | ValueRef::Bytes(t) | ValueRef::Json(t) => {
+                utf8(t).map(str::to_owned)
+            }
             ValueRef::Uuid(u) => Ok(hyphenated(&u)),
+            ValueRef::Numeric(n) => Ok(n.to_string()),
+            ValueRef::Date(d) => Ok(temporal::format_date(d)),
+            ValueRef::Time(t) => Ok(temporal::format_time(t)),
+            ValueRef::Timestamp(t) => Ok(temporal::format_timestamp(t)),
+            ValueRef::TimestampTz(t) => Ok(temporal::format_timestamp_tz(t)),
             v => Err(mismatch::<Self>(&v)),
         }
     }
@@ -326,6 +442,25 @@ impl FromSql for Vec<u8> {
 impl FromSql for Value {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         value.to_owned_value()
+    }
+}
+
+impl ToSql for Numeric {
+    fn to_sql(&self) -> Value {
+        Value::Numeric(*self)
+    }
+}
+
+impl FromSql for Numeric {
+    fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+        match value {
+            ValueRef::Numeric(n) => Ok(n),
+            ValueRef::I64(i) => Ok(i.into()),
+            ValueRef::U64(u) => Ok(Numeric::new(u.into(), 0)),
+            ValueRef::F64(f) => Numeric::from_f64(f),
+            ValueRef::Text(t) | ValueRef::Bytes(t) => utf8(t)?.parse(),
+            v => Err(mismatch::<Self>(&v)),
+        }
     }
 }
 

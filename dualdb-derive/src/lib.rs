@@ -1,4 +1,5 @@
-//! `#[derive(Model)]` for dualdb. See `dualdb::Model` for the attributes.
+//! `#[derive(Model)]` and `#[derive(SqlEnum)]` for dualdb. See `dualdb::Model`
+//! and `dualdb::SqlEnum` for the attributes.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -261,5 +262,112 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         }
 
         #krate::model::register!(#name);
+    })
+}
+
+/// Derives `dualdb::ToSql`, `dualdb::FromSql` and the model column type for
+/// an enum of unit variants, stored as text: each variant's name in snake
+/// case, or `#[sql(rename = "…")]`. The text fits a `TEXT` column, a MySQL
+/// `ENUM` and a PostgreSQL enum type alike.
+#[proc_macro_derive(SqlEnum, attributes(sql))]
+pub fn derive_sql_enum(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match expand_enum(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_enum(input: DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    let Data::Enum(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.span(),
+            "#[derive(SqlEnum)] needs an enum",
+        ));
+    };
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "#[derive(SqlEnum)] does not support generic enums",
+        ));
+    }
+    if data.variants.is_empty() {
+        return Err(syn::Error::new(
+            name.span(),
+            "#[derive(SqlEnum)] needs at least one variant",
+        ));
+    }
+    let mut idents = Vec::new();
+    let mut texts = Vec::new();
+    for v in &data.variants {
+        if !matches!(v.fields, Fields::Unit) {
+            return Err(syn::Error::new(
+                v.span(),
+                "#[derive(SqlEnum)] variants cannot have fields",
+            ));
+        }
+        let mut text = snake_case(&v.ident.to_string());
+        for attr in v.attrs.iter().filter(|a| a.path().is_ident("sql")) {
+            attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    text = meta.value()?.parse::<LitStr>()?.value();
+                    Ok(())
+                } else {
+                    Err(meta.error("unknown variant attribute; expected `rename = \"...\"`"))
+                }
+            })?;
+        }
+        if texts.contains(&text) {
+            return Err(syn::Error::new(
+                v.ident.span(),
+                format!("two variants are stored as {text:?}"),
+            ));
+        }
+        idents.push(v.ident.clone());
+        texts.push(text);
+    }
+    let krate = quote!(::dualdb);
+    let expected = texts.join(", ");
+    Ok(quote! {
+        impl #name {
+            /// The text each variant is stored as, in declaration order.
+            pub const SQL_NAMES: &'static [&'static str] = &[#(#texts),*];
+
+            /// The text this variant is stored as.
+            pub fn as_sql_str(&self) -> &'static str {
+                match self {
+                    #(#name::#idents => #texts,)*
+                }
+            }
+        }
+
+        impl #krate::ToSql for #name {
+            fn to_sql(&self) -> #krate::Value {
+                #krate::Value::Text(::std::string::String::from(self.as_sql_str()))
+            }
+        }
+
+        impl #krate::FromSql for #name {
+            fn from_sql(value: #krate::ValueRef<'_>) -> #krate::Result<Self> {
+                let text = <::std::string::String as #krate::FromSql>::from_sql(value)?;
+                match text.as_str() {
+                    #(#texts => ::core::result::Result::Ok(#name::#idents),)*
+                    other => ::core::result::Result::Err(#krate::Error::new(
+                        #krate::ErrorKind::Decode,
+                        ::std::format!(
+                            "{:?} is not a {} (expected one of: {})",
+                            other,
+                            ::core::stringify!(#name),
+                            #expected
+                        ),
+                    )),
+                }
+            }
+        }
+
+        impl #krate::model::ColumnType for #name {
+            const KIND: #krate::model::ColumnKind = #krate::model::ColumnKind::Enum;
+        }
     })
 }

@@ -14,10 +14,11 @@ use mysql_common::row::Row as MyRow;
 use mysql_common::value::Value as MyValue;
 
 use super::{AsyncConn, Backend, BoxFuture, SyncConn};
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, Stmt};
+use crate::types::temporal;
 use crate::value::{Value, ValueRef};
 
 pub(crate) struct MyBackend {
@@ -165,24 +166,61 @@ impl Backend for MyBackend {
     }
 }
 
-fn params(values: &[Value]) -> Params {
+/// The parameters as `mysql_common` wants them, or the error of one that
+/// MySQL has no form for.
+fn params(values: &[Value]) -> Result<Params> {
     if values.is_empty() {
-        return Params::Empty;
+        return Ok(Params::Empty);
     }
-    Params::Positional(values.iter().map(to_mysql).collect())
+    values
+        .iter()
+        .map(|v| v.check(BackendKind::Mysql).map(|()| to_mysql(v)))
+        .collect::<Result<_>>()
+        .map(Params::Positional)
 }
 
 fn to_mysql(v: &Value) -> MyValue {
+    let text = |s: String| MyValue::Bytes(s.into_bytes());
     match v {
         Value::Null => MyValue::NULL,
         Value::Bool(b) => MyValue::Int(i64::from(*b)),
         Value::I64(i) => MyValue::Int(*i),
         Value::F64(f) => MyValue::Double(*f),
-        Value::Text(s) => MyValue::Bytes(s.as_bytes().to_vec()),
+        Value::Text(s) | Value::Json(s) => MyValue::Bytes(s.as_bytes().to_vec()),
         Value::Bytes(b) => MyValue::Bytes(b.clone()),
         #[cfg(feature = "uuid")]
-        Value::Uuid(u) => MyValue::Bytes(u.hyphenated().to_string().into_bytes()),
+        Value::Uuid(u) => text(u.hyphenated().to_string()),
+        Value::Numeric(n) => text(n.to_string()),
+        Value::Date(d) => match civil(i64::from(*d) * temporal::MICROS_PER_DAY) {
+            Some(date) => date,
+            None => text(temporal::format_date(*d)),
+        },
+        Value::Time(t) => {
+            let (days, micros) = temporal::split(t.abs());
+            let (h, m, s, us) = temporal::clock(micros);
+            match u32::try_from(days) {
+                Ok(days) => MyValue::Time(*t < 0, days, h as u8, m as u8, s as u8, us),
+                Err(_) => text(temporal::format_time(*t)),
+            }
+        }
+        Value::Timestamp(t) | Value::TimestampTz(t) => match civil(*t) {
+            Some(date) => date,
+            None => text(temporal::format_timestamp(*t)),
+        },
+        // Refused by `Value::check` before this is reached.
+        Value::Array(_) | Value::HStore(_) | Value::Unencodable(_) => MyValue::NULL,
     }
+}
+
+/// A MySQL `DATETIME` value, if the year is one MySQL has (0–9999).
+fn civil(micros: i64) -> Option<MyValue> {
+    let (days, time) = temporal::split(micros);
+    let (y, m, d) = temporal::civil_from_days(days);
+    let (h, mi, s, us) = temporal::clock(time);
+    let y = u16::try_from(y).ok().filter(|y| *y <= 9999)?;
+    Some(MyValue::Date(
+        y, m as u8, d as u8, h as u8, mi as u8, s as u8, us,
+    ))
 }
 
 fn counted(rows_affected: u64, last_insert_id: u64) -> ExecResult {
@@ -218,7 +256,9 @@ impl MySync {
 impl SyncConn for MySync {
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
-        let r = self.conn.exec_drop(stmt.sql.as_str(), params(&stmt.params));
+        let r = self
+            .conn
+            .exec_drop(stmt.sql.as_str(), params(&stmt.params)?);
         self.check(r)?;
         Ok(counted(
             self.conn.affected_rows(),
@@ -229,7 +269,7 @@ impl SyncConn for MySync {
         use mysql::prelude::Queryable;
         let r = self
             .conn
-            .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params));
+            .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params)?);
         self.check(r).map(rows)
     }
     fn is_usable(&mut self) -> bool {
@@ -262,7 +302,7 @@ impl AsyncConn for MyAsync {
             use mysql_async::prelude::Queryable;
             let r = self
                 .conn
-                .exec_drop(stmt.sql.as_str(), params(&stmt.params))
+                .exec_drop(stmt.sql.as_str(), params(&stmt.params)?)
                 .await;
             self.check(r)?;
             Ok(counted(
@@ -276,7 +316,7 @@ impl AsyncConn for MyAsync {
             use mysql_async::prelude::Queryable;
             let r = self
                 .conn
-                .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params))
+                .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params)?)
                 .await;
             self.check(r).map(rows)
         })
@@ -349,22 +389,35 @@ pub(crate) fn value_ref(row: &MyRow, i: usize) -> Result<ValueRef<'_>> {
         MyValue::Float(f) => ValueRef::F64(f64::from(*f)),
         MyValue::Double(f) => ValueRef::F64(*f),
         MyValue::Bytes(b) => match column.column_type() {
-            ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => ValueRef::Text(b),
+            // `SUM` and `AVG` return DECIMAL: neutral, so integers and floats decode it.
+            ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL => {
+                match std::str::from_utf8(b).ok().and_then(|t| t.parse().ok()) {
+                    Some(n) => ValueRef::Numeric(n),
+                    None => ValueRef::Text(b),
+                }
+            }
             _ if column.character_set() == BINARY_CHARSET => ValueRef::Bytes(b),
             _ => ValueRef::Text(b),
         },
-        MyValue::Date(..) | MyValue::Time(..) => ValueRef::Other {
-            type_name: column_type_name(column.column_type()),
-            raw: &[],
-        },
+        MyValue::Date(y, mo, d, h, mi, s, us) => {
+            let days = temporal::days_from_civil((*y).into(), (*mo).into(), (*d).into());
+            match column.column_type() {
+                ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE => ValueRef::Date(
+                    i32::try_from(days).map_err(|_| Error::decode("a date out of range"))?,
+                ),
+                _ => ValueRef::Timestamp(
+                    days * temporal::MICROS_PER_DAY
+                        + ((i64::from(*h) * 60 + i64::from(*mi)) * 60 + i64::from(*s)) * 1_000_000
+                        + i64::from(*us),
+                ),
+            }
+        }
+        MyValue::Time(negative, days, h, mi, s, us) => {
+            let micros = (((i64::from(*days) * 24 + i64::from(*h)) * 60 + i64::from(*mi)) * 60
+                + i64::from(*s))
+                * 1_000_000
+                + i64::from(*us);
+            ValueRef::Time(if *negative { -micros } else { micros })
+        }
     })
-}
-
-fn column_type_name(t: ColumnType) -> &'static str {
-    match t {
-        ColumnType::MYSQL_TYPE_DATE => "DATE",
-        ColumnType::MYSQL_TYPE_TIME => "TIME",
-        ColumnType::MYSQL_TYPE_TIMESTAMP => "TIMESTAMP",
-        _ => "DATETIME",
-    }
 }

@@ -1,24 +1,20 @@
 //! PostgreSQL through `postgres` (blocking) and `tokio-postgres` (async).
 //!
 //! Both crates share `tokio_postgres::Row`, `Statement` and `postgres-types`,
-//! so the value encoding, the row decoding, the error mapping and the
-//! statement cache below serve both halves; only the two `impl` blocks that
-//! send statements differ.
+//! so the error mapping and the statement cache below, and the value forms in
+//! `pg_types`, serve both halves; only the two `impl` blocks that send
+//! statements differ.
 
-use std::error::Error as StdError;
-
-use bytes::BytesMut;
-use postgres_types::{IsNull, Type};
 use tokio_postgres::{NoTls, Statement};
 
 use std::sync::{Arc, Mutex};
 
 use super::{AsyncConn, Backend, BoxFuture, SharedConn, StmtCache, SyncConn};
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, Stmt};
-use crate::value::{Value, ValueRef};
+use crate::value::Value;
 
 pub(crate) struct PgBackend {
     config: tokio_postgres::Config,
@@ -143,11 +139,15 @@ where
     }
 }
 
-/// The parameters as `postgres-types` wants them.
-fn params(values: &[Value]) -> Vec<&(dyn postgres_types::ToSql + Sync)> {
+/// The parameters as `postgres-types` wants them, or the error of one that
+/// cannot be sent.
+fn params(values: &[Value]) -> Result<Vec<&(dyn postgres_types::ToSql + Sync)>> {
     values
         .iter()
-        .map(|v| v as &(dyn postgres_types::ToSql + Sync))
+        .map(|v| {
+            v.check(BackendKind::Postgres)?;
+            Ok(v as &(dyn postgres_types::ToSql + Sync))
+        })
         .collect()
 }
 
@@ -186,14 +186,14 @@ impl SyncConn for PgSync {
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         let st = self.prepare(&stmt.sql)?;
         self.client
-            .execute(&st, &params(&stmt.params))
+            .execute(&st, &params(&stmt.params)?)
             .map(counted)
             .map_err(pg_error)
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         let st = self.prepare(&stmt.sql)?;
         self.client
-            .query(&st, &params(&stmt.params))
+            .query(&st, &params(&stmt.params)?)
             .map(rows)
             .map_err(pg_error)
     }
@@ -235,7 +235,7 @@ impl PgAsync {
     async fn run_execute(&self, stmt: Stmt) -> Result<ExecResult> {
         let st = self.prepare(&stmt.sql).await?;
         self.client
-            .execute(&st, &params(&stmt.params))
+            .execute(&st, &params(&stmt.params)?)
             .await
             .map(counted)
             .map_err(pg_error)
@@ -244,7 +244,7 @@ impl PgAsync {
     async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
         let st = self.prepare(&stmt.sql).await?;
         self.client
-            .query(&st, &params(&stmt.params))
+            .query(&st, &params(&stmt.params)?)
             .await
             .map(rows)
             .map_err(pg_error)
@@ -311,137 +311,4 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
         }
     };
     Error::new(ErrorKind::Query, message).with_source(e)
-}
-
-/// A column as a [`ValueRef`].
-pub(crate) fn value_ref(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<'_>> {
-    let v: ValueRef<'_> = row
-        .try_get(i)
-        .map_err(|e| Error::decode(format!("column {i}: {e}")).with_source(e))?;
-    Ok(match v {
-        // `FromSql` cannot see the type's lifetime: name it from the row.
-        ValueRef::Other { raw, .. } => ValueRef::Other {
-            type_name: row.columns()[i].type_().name(),
-            raw,
-        },
-        v => v,
-    })
-}
-
-type BoxError = Box<dyn StdError + Sync + Send>;
-
-impl<'a> postgres_types::FromSql<'a> for ValueRef<'a> {
-    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
-        Ok(match *ty {
-            Type::BOOL => ValueRef::Bool(bool::from_sql(ty, raw)?),
-            Type::CHAR => ValueRef::I64(i8::from_sql(ty, raw)?.into()),
-            Type::INT2 => ValueRef::I64(i16::from_sql(ty, raw)?.into()),
-            Type::INT4 => ValueRef::I64(i32::from_sql(ty, raw)?.into()),
-            Type::INT8 => ValueRef::I64(i64::from_sql(ty, raw)?),
-            Type::OID => ValueRef::I64(u32::from_sql(ty, raw)?.into()),
-            Type::FLOAT4 => ValueRef::F64(f32::from_sql(ty, raw)?.into()),
-            Type::FLOAT8 => ValueRef::F64(f64::from_sql(ty, raw)?),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
-                ValueRef::Text(raw)
-            }
-            Type::BYTEA => ValueRef::Bytes(raw),
-            Type::UUID => ValueRef::Uuid(
-                raw.try_into()
-                    .map_err(|_| -> BoxError { "a UUID of the wrong length".into() })?,
-            ),
-            _ if ty.name() == "citext" => ValueRef::Text(raw),
-            _ => ValueRef::Other { type_name: "", raw },
-        })
-    }
-
-    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
-        Ok(ValueRef::Null)
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-}
-
-impl postgres_types::ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-        let mismatch = || -> BoxError {
-            format!(
-                "cannot bind {} to a parameter of type {ty}",
-                self.kind_name()
-            )
-            .into()
-        };
-        match self {
-            Value::Null => Ok(IsNull::Yes),
-            Value::Bool(b) => match *ty {
-                Type::BOOL => b.to_sql(ty, out),
-                _ => Err(mismatch()),
-            },
-            Value::I64(i) => match *ty {
-                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
-                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
-                Type::INT8 => i.to_sql(ty, out),
-                Type::OID => u32::try_from(*i)?.to_sql(ty, out),
-                Type::CHAR => i8::try_from(*i)?.to_sql(ty, out),
-                Type::FLOAT4 => (*i as f32).to_sql(ty, out),
-                Type::FLOAT8 => (*i as f64).to_sql(ty, out),
-                _ => Err(mismatch()),
-            },
-            Value::F64(f) => match *ty {
-                Type::FLOAT4 => (*f as f32).to_sql(ty, out),
-                Type::FLOAT8 => f.to_sql(ty, out),
-                _ => Err(mismatch()),
-            },
-            Value::Text(s) => match *ty {
-                Type::JSONB => {
-                    out.extend_from_slice(&[1]);
-                    out.extend_from_slice(s.as_bytes());
-                    Ok(IsNull::No)
-                }
-                Type::TEXT
-                | Type::VARCHAR
-                | Type::BPCHAR
-                | Type::NAME
-                | Type::UNKNOWN
-                | Type::JSON => {
-                    out.extend_from_slice(s.as_bytes());
-                    Ok(IsNull::No)
-                }
-                _ if ty.name() == "citext" => {
-                    out.extend_from_slice(s.as_bytes());
-                    Ok(IsNull::No)
-                }
-                Type::UUID => {
-                    let bytes = crate::value::parse_uuid(s)
-                        .ok_or_else(|| -> BoxError { format!("{s:?} is not a UUID").into() })?;
-                    out.extend_from_slice(&bytes);
-                    Ok(IsNull::No)
-                }
-                _ => Err(mismatch()),
-            },
-            Value::Bytes(b) => match *ty {
-                Type::BYTEA => b.as_slice().to_sql(ty, out),
-                _ => Err(mismatch()),
-            },
-            #[cfg(feature = "uuid")]
-            Value::Uuid(u) => match *ty {
-                Type::UUID => {
-                    out.extend_from_slice(u.as_bytes());
-                    Ok(IsNull::No)
-                }
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::UNKNOWN => {
-                    out.extend_from_slice(u.hyphenated().to_string().as_bytes());
-                    Ok(IsNull::No)
-                }
-                _ => Err(mismatch()),
-            },
-        }
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-
-    postgres_types::to_sql_checked!();
 }

@@ -17,10 +17,11 @@ use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
 use super::{AsyncConn, Backend, BoxFuture, SyncConn};
-use crate::config::{Config, SqliteTarget};
+use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, Stmt};
+use crate::types::temporal;
 use crate::value::{Value, ValueRef};
 
 /// How to open one connection; cheap to clone into a blocking task.
@@ -194,6 +195,7 @@ impl LiteConn {
     }
 
     fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+        check_params(stmt)?;
         self.deadline.arm(self.statement_timeout);
         let mut st = self
             .conn
@@ -228,6 +230,7 @@ impl LiteConn {
     }
 
     fn run_query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        check_params(stmt)?;
         self.deadline.arm(self.statement_timeout);
         let out = self.collect_rows(stmt);
         self.deadline.arm(None);
@@ -341,20 +344,37 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
         .with_source(e)
 }
 
+/// SQLite has no array or hstore: refuse them (and unencodable values)
+/// with a typed error before binding.
+fn check_params(stmt: &Stmt) -> Result<()> {
+    stmt.params
+        .iter()
+        .try_for_each(|v| v.check(BackendKind::Sqlite))
+}
+
 impl rusqlite::ToSql for Value {
+    /// Dates, times and decimals are stored as text in the forms of
+    /// [`crate::types::temporal`] and [`Numeric`](crate::types::Numeric).
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let text = |s: String| Ok(ToSqlOutput::Owned(rusqlite::types::Value::Text(s)));
         Ok(ToSqlOutput::Borrowed(match self {
             Value::Null => LiteRef::Null,
             Value::Bool(b) => LiteRef::Integer(i64::from(*b)),
             Value::I64(i) => LiteRef::Integer(*i),
             Value::F64(f) => LiteRef::Real(*f),
-            Value::Text(s) => LiteRef::Text(s.as_bytes()),
+            Value::Text(s) | Value::Json(s) => LiteRef::Text(s.as_bytes()),
             Value::Bytes(b) => LiteRef::Blob(b),
             #[cfg(feature = "uuid")]
-            Value::Uuid(u) => {
-                return Ok(ToSqlOutput::Owned(rusqlite::types::Value::Text(
-                    u.hyphenated().to_string(),
-                )))
+            Value::Uuid(u) => return text(u.hyphenated().to_string()),
+            Value::Numeric(n) => return text(n.to_string()),
+            Value::Date(d) => return text(temporal::format_date(*d)),
+            Value::Time(t) => return text(temporal::format_time(*t)),
+            Value::Timestamp(t) => return text(temporal::format_timestamp(*t)),
+            Value::TimestampTz(t) => return text(temporal::format_timestamp_tz(*t)),
+            Value::Array(_) | Value::HStore(_) | Value::Unencodable(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("SQLite cannot store {}", self.kind_name()).into(),
+                ))
             }
         }))
     }

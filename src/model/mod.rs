@@ -24,6 +24,7 @@
 //! assert_eq!(found, block);
 //! ```
 
+mod carrier;
 mod column;
 pub(crate) mod plan;
 pub mod prefetch;
@@ -124,6 +125,25 @@ pub enum ColumnKind {
     Bytes,
     /// A UUID: `UUID` on PostgreSQL, `CHAR(36)` on MySQL, `TEXT` on SQLite.
     Uuid,
+    /// An exact decimal: `NUMERIC` on PostgreSQL, `DECIMAL(65,30)` on MySQL,
+    /// `TEXT` on SQLite (exact digits; SQLite's `NUMERIC` would round to a float).
+    Numeric,
+    /// `DATE` (`TEXT` on SQLite).
+    Date,
+    /// `TIME` (`TIME(6)` on MySQL, `TEXT` on SQLite).
+    Time,
+    /// `TIMESTAMP` (`DATETIME(6)` on MySQL, `TEXT` on SQLite).
+    Timestamp,
+    /// `TIMESTAMPTZ` (`DATETIME(6)` in UTC on MySQL, `TEXT` on SQLite).
+    TimestampTz,
+    /// `JSONB` on PostgreSQL, `JSON` on MySQL, `TEXT` on SQLite.
+    Json,
+    /// A PostgreSQL array of the element kind.
+    Array(&'static ColumnKind),
+    /// A PostgreSQL `hstore` (the extension must be installed).
+    HStore,
+    /// Text holding one of a Rust enum's variant names (`#[derive(SqlEnum)]`).
+    Enum,
 }
 
 /// Maps a Rust field type to its column kind and nullability.
@@ -136,14 +156,18 @@ pub trait ColumnType {
 
 macro_rules! column_types {
     ($($t:ty => $k:ident),* $(,)?) => {$(
-        impl ColumnType for $t {
-            const KIND: ColumnKind = ColumnKind::$k;
+        impl $crate::model::ColumnType for $t {
+            const KIND: $crate::model::ColumnKind = $crate::model::ColumnKind::$k;
         }
     )*};
 }
+// Used by the optional type modules (`chrono`, `time`, `decimal`, `json`).
+#[allow(unused_imports)]
+pub(crate) use column_types;
 column_types!(
     bool => Bool, i8 => SmallInt, i16 => SmallInt, u8 => SmallInt, i32 => Int, u16 => Int,
     i64 => BigInt, u32 => BigInt, f32 => Float, f64 => Double, String => Text, Vec<u8> => Bytes,
+    crate::types::Numeric => Numeric,
 );
 
 #[cfg(feature = "uuid")]

@@ -65,8 +65,9 @@ fn key(v: &Value) -> Option<Key> {
         Value::F64(f) => Key::Text(f.to_string()),
         Value::Text(s) => Key::Text(s.clone()),
         Value::Bytes(b) => Key::Bytes(b.clone()),
-        #[cfg(feature = "uuid")]
-        Value::Uuid(u) => Key::Bytes(u.as_bytes().to_vec()),
+        // Parents' keys and children's references both come from `ToSql`
+        // of decoded values: the same value packs to the same bytes.
+        other => Key::Bytes(super::carrier::pack(other)),
     })
 }
 

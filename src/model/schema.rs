@@ -2,7 +2,7 @@
 //! `DROP TABLE IF EXISTS`, the existence check and `TRUNCATE`, in each
 //! backend's dialect.
 
-use sea_query::{ColumnDef, Expr, ForeignKey, Query, Table};
+use sea_query::{Alias, ColumnDef, Expr, ForeignKey, Query, Table};
 
 use super::sql::Dialect;
 use super::{ColumnKind, ColumnMeta, ModelMeta};
@@ -33,13 +33,23 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
             BackendKind::Mysql => def.char_len(36),
             BackendKind::Sqlite => def.text(),
         },
-        ColumnKind::Text => match c.max_length {
+        ColumnKind::Text | ColumnKind::Enum => match c.max_length {
             Some(n) => def.string_len(n),
             None if d.kind == BackendKind::Mysql && (c.unique || c.primary_key) => {
                 def.string_len(MYSQL_KEY_TEXT_LENGTH)
             }
             None => def.text(),
         },
+        // Checked by `create_table`: PostgreSQL only.
+        ColumnKind::Array(_) | ColumnKind::HStore => def.custom(Alias::new(pg_type(c.kind))),
+        _ if d.kind == BackendKind::Sqlite => def.text(),
+        ColumnKind::Numeric if d.kind == BackendKind::Mysql => def.decimal_len(65, 30),
+        ColumnKind::Time if d.kind == BackendKind::Mysql => def.custom(Alias::new("TIME(6)")),
+        ColumnKind::Timestamp | ColumnKind::TimestampTz if d.kind == BackendKind::Mysql => {
+            def.custom(Alias::new("DATETIME(6)"))
+        }
+        ColumnKind::Json if d.kind == BackendKind::Mysql => def.json(),
+        kind => def.custom(Alias::new(pg_type(kind))),
     };
     if !c.nullable {
         def.not_null();
@@ -62,9 +72,57 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
     def
 }
 
+/// PostgreSQL's name for a column kind (array elements included).
+fn pg_type(kind: ColumnKind) -> String {
+    match kind {
+        ColumnKind::Bool => "BOOLEAN".into(),
+        ColumnKind::SmallInt => "SMALLINT".into(),
+        ColumnKind::Int => "INTEGER".into(),
+        ColumnKind::BigInt => "BIGINT".into(),
+        ColumnKind::Float => "REAL".into(),
+        ColumnKind::Double => "DOUBLE PRECISION".into(),
+        ColumnKind::Text | ColumnKind::Enum => "TEXT".into(),
+        ColumnKind::Bytes => "BYTEA".into(),
+        ColumnKind::Uuid => "UUID".into(),
+        ColumnKind::Numeric => "NUMERIC".into(),
+        ColumnKind::Date => "DATE".into(),
+        ColumnKind::Time => "TIME".into(),
+        ColumnKind::Timestamp => "TIMESTAMP".into(),
+        ColumnKind::TimestampTz => "TIMESTAMPTZ".into(),
+        ColumnKind::Json => "JSONB".into(),
+        ColumnKind::HStore => "HSTORE".into(),
+        ColumnKind::Array(element) => format!("{}[]", pg_type(*element)),
+    }
+}
+
+/// Arrays and `hstore` exist on PostgreSQL only.
+fn check_pg_only_columns(d: Dialect, m: &'static ModelMeta) -> Result<()> {
+    if d.kind == BackendKind::Postgres {
+        return Ok(());
+    }
+    match m
+        .columns
+        .iter()
+        .find(|c| matches!(c.kind, ColumnKind::Array(_) | ColumnKind::HStore))
+    {
+        Some(c) => Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{}.{}: {} is a PostgreSQL type; {} has none",
+                m.name,
+                c.name,
+                pg_type(c.kind),
+                d.kind
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `CREATE TABLE IF NOT EXISTS` with columns, keys and foreign keys.
 pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Result<Stmt> {
     check_generated_key(d, m)?;
+    check_pg_only_columns(d, m)?;
     let mut t = Table::create();
     t.table(m.table).if_not_exists();
     for c in m.columns {

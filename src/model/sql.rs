@@ -57,7 +57,8 @@ fn stmt(sql: String, values: sea_query::Values) -> Stmt {
     }
 }
 
-/// dualdb's value as a sea-query value.
+/// dualdb's value as a sea-query value: the plain ones as sea-query's own,
+/// everything else (raw bytes too) packed by [`carrier`](super::carrier).
 pub(crate) fn to_sea(v: Value) -> sea_query::Value {
     match v {
         Value::Null => sea_query::Value::BigInt(None),
@@ -65,10 +66,7 @@ pub(crate) fn to_sea(v: Value) -> sea_query::Value {
         Value::I64(i) => sea_query::Value::BigInt(Some(i)),
         Value::F64(f) => sea_query::Value::Double(Some(f)),
         Value::Text(s) => sea_query::Value::String(Some(s)),
-        Value::Bytes(b) => sea_query::Value::Bytes(Some(b)),
-        // As text: PostgreSQL parses text bound to a UUID parameter.
-        #[cfg(feature = "uuid")]
-        Value::Uuid(u) => sea_query::Value::String(Some(u.hyphenated().to_string())),
+        other => sea_query::Value::Bytes(Some(super::carrier::pack(&other))),
     }
 }
 
@@ -94,7 +92,7 @@ fn from_sea(v: sea_query::Value) -> Value {
         S::Double(f) => opt(f.map(Value::F64)),
         S::String(s) => opt(s.map(Value::Text)),
         S::Char(c) => opt(c.map(|c| Value::Text(c.to_string()))),
-        S::Bytes(b) => opt(b.map(Value::Bytes)),
+        S::Bytes(b) => opt(b.map(|b| super::carrier::unpack(&b))),
         #[allow(unreachable_patterns)]
         _ => Value::Null,
     }

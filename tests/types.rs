@@ -1,0 +1,384 @@
+//! Every mapped type round-trips on every backend and both halves, NULL
+//! included; PostgreSQL's own types (arrays, hstore, native enums) on
+//! PostgreSQL, and a typed error elsewhere.
+#![cfg(all(
+    feature = "chrono",
+    feature = "time",
+    feature = "decimal",
+    feature = "json",
+    feature = "uuid"
+))]
+
+mod common;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use common::{isolated_all, ph, HALVES};
+use dualdb::types::{Json, Numeric};
+use dualdb::{BackendKind, Database, ErrorKind, Model, SqlEnum};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(SqlEnum, Debug, Clone, Copy, PartialEq)]
+enum Status {
+    Active,
+    OnHold,
+    #[sql(rename = "X")]
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Prefs {
+    theme: String,
+    sizes: Vec<u32>,
+}
+
+/// One nullable column of every portable type.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "all_types")]
+struct AllTypes {
+    #[model(primary_key, auto)]
+    id: i64,
+    c_bool: Option<bool>,
+    c_i16: Option<i16>,
+    c_i32: Option<i32>,
+    c_i64: Option<i64>,
+    c_f32: Option<f32>,
+    c_f64: Option<f64>,
+    c_numeric: Option<Numeric>,
+    c_decimal: Option<Decimal>,
+    c_text: Option<String>,
+    c_bytes: Option<Vec<u8>>,
+    c_date: Option<NaiveDate>,
+    c_time: Option<NaiveTime>,
+    c_timestamp: Option<NaiveDateTime>,
+    c_timestamptz: Option<DateTime<Utc>>,
+    t_date: Option<time::Date>,
+    t_time: Option<time::Time>,
+    t_timestamp: Option<time::PrimitiveDateTime>,
+    t_timestamptz: Option<time::OffsetDateTime>,
+    c_uuid: Option<Uuid>,
+    c_json: Option<Json<Prefs>>,
+    c_value: Option<serde_json::Value>,
+    c_enum: Option<Status>,
+}
+
+fn full() -> AllTypes {
+    let date = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+    let clock = NaiveTime::from_hms_micro_opt(23, 59, 58, 123_456).unwrap();
+    let t_date = time::Date::from_calendar_date(1999, time::Month::December, 31).unwrap();
+    let t_clock = time::Time::from_hms_micro(0, 0, 1, 999_999).unwrap();
+    AllTypes {
+        id: 0,
+        c_bool: Some(true),
+        c_i16: Some(-32_768),
+        c_i32: Some(2_147_483_647),
+        c_i64: Some(-9_007_199_254_740_993),
+        c_f32: Some(1.5),
+        c_f64: Some(-0.1),
+        c_numeric: Some("-12345678901234567890.0123456789".parse().unwrap()),
+        c_decimal: Some(Decimal::new(-1_999_999, 4)),
+        c_text: Some("héllo, 'world'; --".into()),
+        c_bytes: Some(vec![0, 1, 2, 255, 0]),
+        c_date: Some(date),
+        c_time: Some(clock),
+        c_timestamp: Some(date.and_time(clock)),
+        c_timestamptz: Some(DateTime::from_timestamp_micros(1_700_000_000_654_321).unwrap()),
+        t_date: Some(t_date),
+        t_time: Some(t_clock),
+        t_timestamp: Some(time::PrimitiveDateTime::new(t_date, t_clock)),
+        t_timestamptz: Some(
+            time::OffsetDateTime::from_unix_timestamp_nanos(-86_400_000_001_000).unwrap(),
+        ),
+        c_uuid: Some(Uuid::new_v4()),
+        c_json: Some(Json(Prefs {
+            theme: "dark".into(),
+            sizes: vec![1, 2, 3],
+        })),
+        c_value: Some(serde_json::json!({"a": [1, null, "x"], "b": {"c": true}})),
+        c_enum: Some(Status::OnHold),
+    }
+}
+
+fn empty() -> AllTypes {
+    AllTypes {
+        id: 0,
+        c_bool: None,
+        c_i16: None,
+        c_i32: None,
+        c_i64: None,
+        c_f32: None,
+        c_f64: None,
+        c_numeric: None,
+        c_decimal: None,
+        c_text: None,
+        c_bytes: None,
+        c_date: None,
+        c_time: None,
+        c_timestamp: None,
+        c_timestamptz: None,
+        t_date: None,
+        t_time: None,
+        t_timestamp: None,
+        t_timestamptz: None,
+        c_uuid: None,
+        c_json: None,
+        c_value: None,
+        c_enum: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_round_trips_with_null_on_every_backend_and_half() {
+    for db in isolated_all("types") {
+        for half in HALVES {
+            call!(half, db, drop_table::<AllTypes>()).unwrap();
+            call!(half, db, create_table::<AllTypes>()).unwrap();
+            let a = call!(half, db, create(full())).unwrap();
+            let b = call!(half, db, create(empty())).unwrap();
+            let kind = db.backend();
+            assert_eq!(
+                call!(half, db, get(AllTypes::by_id(a.id))).unwrap(),
+                a,
+                "{kind} {half:?}"
+            );
+            assert_eq!(
+                call!(half, db, get(AllTypes::by_id(b.id))).unwrap(),
+                b,
+                "{kind} {half:?}"
+            );
+            // Filters carry the new types through sea-query unchanged.
+            let by_date = AllTypes::C_DATE.eq(a.c_date.unwrap())
+                & AllTypes::C_DECIMAL.eq(a.c_decimal.unwrap())
+                & AllTypes::T_TIMESTAMPTZ.eq(a.t_timestamptz.unwrap())
+                & AllTypes::C_ENUM.eq(Status::OnHold);
+            assert_eq!(call!(half, db, get(by_date)).unwrap().id, a.id);
+            assert_eq!(
+                call!(half, db, count(AllTypes::C_TIMESTAMP.is_null(), false)).unwrap(),
+                1
+            );
+            // update_only with new types
+            let mut changed = a.clone();
+            changed.c_time = Some(NaiveTime::from_hms_opt(1, 2, 3).unwrap());
+            changed.c_enum = Some(Status::Closed);
+            call!(
+                half,
+                db,
+                update_only(&changed, &[&AllTypes::C_TIME, &AllTypes::C_ENUM])
+            )
+            .unwrap();
+            assert_eq!(
+                call!(half, db, get(AllTypes::by_id(a.id))).unwrap(),
+                changed
+            );
+            // The enum is stored as its text.
+            let sql = format!("SELECT c_enum FROM all_types WHERE id = {}", ph(&db, 1));
+            let row = half.query_one(&db, &sql, &[&a.id]).await.unwrap();
+            assert_eq!(row.get::<String>(0).unwrap(), "X");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_decode_into_integers_floats_and_decimals() {
+    for db in isolated_all("aggregates") {
+        for half in HALVES {
+            let t = common::table("agg");
+            half.execute(&db, &format!("CREATE TABLE {t} (v BIGINT)"), &[])
+                .await
+                .unwrap();
+            for v in [3i64, 4, 5] {
+                let sql = format!("INSERT INTO {t} (v) VALUES ({})", ph(&db, 1));
+                half.execute(&db, &sql, &[&v]).await.unwrap();
+            }
+            // PostgreSQL: SUM(bigint) is NUMERIC; MySQL: DECIMAL; SQLite: INTEGER.
+            let row = half
+                .query_one(&db, &format!("SELECT SUM(v), AVG(v) FROM {t}"), &[])
+                .await
+                .unwrap();
+            assert_eq!(row.get::<i64>(0).unwrap(), 12, "{}", db.backend());
+            assert_eq!(row.get::<f64>(1).unwrap(), 4.0);
+            assert_eq!(row.get::<Decimal>(1).unwrap(), Decimal::new(4, 0));
+            assert_eq!(row.get::<Numeric>(0).unwrap(), Numeric::from(12));
+            // A non-whole decimal does not silently become an integer.
+            let row = half
+                .query_one(&db, &format!("SELECT SUM(v) / 8.0 FROM {t}"), &[])
+                .await
+                .unwrap();
+            assert_eq!(row.get::<f64>(0).unwrap(), 1.5);
+            assert_eq!(row.get::<i64>(0).unwrap_err().kind(), ErrorKind::Decode);
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NotJson(HashMap<(i32, i32), i32>);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_cannot_be_encoded_fails_before_anything_is_sent() {
+    for db in isolated_all("unencodable") {
+        for half in HALVES {
+            let t = common::table("enc");
+            half.execute(&db, &format!("CREATE TABLE {t} (doc TEXT)"), &[])
+                .await
+                .unwrap();
+            let bad = Json(NotJson(HashMap::from([((1, 2), 3)])));
+            let sql = format!("INSERT INTO {t} (doc) VALUES ({})", ph(&db, 1));
+            let err = half.execute(&db, &sql, &[&bad]).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+            assert!(err.to_string().contains("JSON"), "{err}");
+            let n: i64 = half
+                .query_one(&db, &format!("SELECT COUNT(*) FROM {t}"), &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(n, 0);
+            // the connection is still good
+            half.execute(&db, &sql, &[&"{}"]).await.unwrap();
+        }
+    }
+}
+
+/// PostgreSQL's own types.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "pg_types")]
+struct PgTypes {
+    #[model(primary_key, auto)]
+    id: i64,
+    ints: Vec<i32>,
+    names: Option<Vec<Option<String>>>,
+    days: Vec<NaiveDate>,
+    amounts: Vec<Decimal>,
+    attrs: Option<HashMap<String, Option<String>>>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_arrays_hstore_and_native_enums() {
+    let Some(url) = common::pg_url() else { return };
+    // hstore lives in `public`; the test's tables in a schema of its own.
+    let admin = Database::open(&url).unwrap();
+    let schema = common::table("pgtypes");
+    admin
+        .sync()
+        .execute(
+            "CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public",
+            &[],
+        )
+        .unwrap();
+    admin
+        .sync()
+        .execute(&format!("CREATE SCHEMA {schema}"), &[])
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = Database::open(&format!(
+        "{url}{sep}options=-c%20search_path%3D{schema}%2Cpublic"
+    ))
+    .unwrap();
+    db.sync()
+        .execute("CREATE TYPE status AS ENUM ('active', 'on_hold', 'X')", &[])
+        .unwrap();
+    for half in HALVES {
+        call!(half, db, drop_table::<PgTypes>()).unwrap();
+        call!(half, db, create_table::<PgTypes>()).unwrap();
+        let full = PgTypes {
+            id: 0,
+            ints: vec![1, -2, i32::MAX],
+            names: Some(vec![Some("a".into()), None, Some("ü".into())]),
+            days: vec![NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()],
+            amounts: vec![Decimal::new(150, 2), Decimal::new(-1, 10)],
+            attrs: Some(HashMap::from([
+                ("k".to_string(), Some("v".to_string())),
+                ("nothing".to_string(), None),
+            ])),
+        };
+        let empty = PgTypes {
+            id: 0,
+            ints: vec![],
+            names: None,
+            days: vec![],
+            amounts: vec![],
+            attrs: None,
+        };
+        for model in [full, empty] {
+            let stored = call!(half, db, create(model)).unwrap();
+            assert_eq!(
+                call!(half, db, get(PgTypes::by_id(stored.id))).unwrap(),
+                stored,
+                "{half:?}"
+            );
+        }
+        // An array parameter in raw SQL, and `= ANY($1)`.
+        let rows = half
+            .query(
+                &db,
+                "SELECT id FROM pg_types WHERE id = ANY($1) ORDER BY id",
+                &[&vec![1i64, 2, 99]],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+
+        // A native enum type, bound and read through SqlEnum.
+        half.execute(
+            &db,
+            "CREATE TABLE IF NOT EXISTS tickets (id INT PRIMARY KEY, s status)",
+            &[],
+        )
+        .await
+        .unwrap();
+        half.execute(&db, "DELETE FROM tickets", &[]).await.unwrap();
+        half.execute(
+            &db,
+            "INSERT INTO tickets VALUES (1, $1), (2, $2)",
+            &[&Status::Closed, &Status::Active],
+        )
+        .await
+        .unwrap();
+        let row = half
+            .query_one(
+                &db,
+                "SELECT s FROM tickets WHERE s = $1",
+                &[&Status::Closed],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<Status>(0).unwrap(), Status::Closed);
+        let err = half
+            .execute(&db, "INSERT INTO tickets VALUES (3, $1)", &[&"nope"])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Query, "{err}");
+        // A text value that names no variant is a decode error.
+        let row = half
+            .query_one(&db, "SELECT 'nope'::text", &[])
+            .await
+            .unwrap();
+        let err = row.get::<Status>(0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode);
+        assert!(err.to_string().contains("active, on_hold, X"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_types_elsewhere_are_a_usage_error() {
+    for db in isolated_all("pgonly") {
+        if db.backend() == BackendKind::Postgres {
+            continue;
+        }
+        for half in HALVES {
+            let err = call!(half, db, create_table::<PgTypes>()).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+            assert!(err.to_string().contains("PostgreSQL"), "{err}");
+            let err = half
+                .query(&db, "SELECT ?", &[&vec![1i32, 2]])
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+            // the connection is still good
+            half.query_one(&db, "SELECT 1", &[]).await.unwrap();
+        }
+    }
+}
