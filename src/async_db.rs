@@ -36,6 +36,15 @@ use crate::pool::{AsyncManager, AsyncPool, Lease, PoolStatus, SharedPool};
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
 /// connections in a deadpool pool. Reached through
 /// [`Database::aio`](crate::Database::aio).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let db = dualdb::Database::open("sqlite::memory:")?;
+/// let a: &dualdb::AsyncDb = db.aio();
+/// assert_eq!(a.query_one("SELECT 'async'", &[]).await?.get::<String>(0)?, "async");
+/// # Ok::<(), dualdb::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct AsyncDb {
     id: u64,
     backend: Arc<dyn Backend>,
@@ -161,6 +170,14 @@ impl AsyncDb {
 
     /// Opens a connection now, so that a bad address or password shows at
     /// start-up.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gone = dualdb::Database::open("mysql://u:p@127.0.0.1:1/db")?;
+    /// assert_eq!(gone.aio().connect().await.unwrap_err().kind(), dualdb::ErrorKind::Connect);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn connect(&self) -> Result<()> {
         match self.shared.connect().await {
             Some(r) => r,
@@ -170,6 +187,17 @@ impl AsyncDb {
 
     /// Drains the pool: idle connections close now, connections in use close
     /// when they come back, and the next call builds a fresh pool.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = dualdb::Database::open("sqlite::memory:")?;
+    /// db.aio().query("SELECT 1", &[]).await?;
+    /// db.aio().close().await;
+    /// assert_eq!(db.aio().status().size, 0);
+    /// db.aio().query("SELECT 1", &[]).await?; // connects again
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn close(&self) {
         self.shared.close();
         let old = self.pool.write().unwrap_or_else(|e| e.into_inner()).take();
@@ -183,6 +211,17 @@ impl AsyncDb {
     /// On PostgreSQL `size` and `idle` include the shared connections (always
     /// available: they are never lent out); `in_use()` counts the
     /// connections lent to transactions.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = dualdb::Database::builder("sqlite::memory:").async_pool_size(2).build()?;
+    /// let tx = db.aio().begin().await?;
+    /// assert_eq!(db.aio().status().in_use(), 1);
+    /// tx.rollback().await?;
+    /// assert_eq!(db.aio().status().in_use(), 0);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn status(&self) -> PoolStatus {
         let guard = self.pool.read().unwrap_or_else(|e| e.into_inner());
         let shared = self.shared.open();

@@ -122,6 +122,21 @@ impl AsyncTxShared {
 /// has every Manager operation of [`AsyncDb`], run inside it. Made by
 /// [`AsyncDb::begin`] and [`AsyncTx::begin`], or handed to the closure of
 /// [`AsyncDb::atomic`] and its siblings (a handle that the scope commits).
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let db = dualdb::Database::open("sqlite::memory:")?;
+/// # let a = db.aio();
+/// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+/// let tx = a.begin().await?;
+/// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+/// drop(tx); // rolled back (on a spawned task)
+/// # tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+/// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+/// # assert_eq!(n, 0);
+/// # Ok::<(), dualdb::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct AsyncTx<'a> {
     db: &'a AsyncDb,
     shared: Arc<AsyncTxShared>,
@@ -203,16 +218,68 @@ impl<'a> AsyncTx<'a> {
     }
 
     /// The level: 1 for the transaction, more for savepoints inside it.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let mut tx = a.begin().await?;
+    /// assert_eq!(tx.level(), 1);
+    /// assert_eq!(tx.begin().await?.level(), 2);
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 0);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn level(&self) -> u32 {
         self.level
     }
 
     /// A savepoint inside this transaction, as a guard.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let mut tx = a.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    /// let sp = tx.begin().await?;
+    /// sp.execute("INSERT INTO t VALUES (2)", &[]).await?;
+    /// sp.rollback().await?;
+    /// tx.commit().await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn begin(&mut self) -> Result<AsyncTx<'_>> {
         AsyncTx::savepoint_on(self.db, self.shared.clone()).await
     }
 
     /// Runs `f` in a savepoint: released on `Ok`, rolled back on `Err`.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let mut tx = a.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    /// let inner: dualdb::Result<()> = tx
+    ///     .atomic(async |sp| {
+    ///         sp.execute("INSERT INTO t VALUES (2)", &[]).await?;
+    ///         Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "changed my mind"))
+    ///     })
+    ///     .await;
+    /// assert!(inner.is_err()); // only the savepoint is rolled back
+    /// tx.commit().await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn atomic<T, F, Fut>(&mut self, f: F) -> Result<T>
     where
         F: FnOnce(AsyncTx<'a>) -> Fut,
@@ -225,11 +292,39 @@ impl<'a> AsyncTx<'a> {
     /// Commits: `COMMIT` for the transaction, `RELEASE SAVEPOINT` for a
     /// savepoint. If `COMMIT` fails the transaction is rolled back, and the
     /// connection is closed if that fails too.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let tx = a.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    /// tx.commit().await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn commit(mut self) -> Result<()> {
         self.finish(true).await
     }
 
     /// Rolls back: the whole transaction, or to the savepoint.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let tx = a.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    /// tx.rollback().await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 0);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn rollback(mut self) -> Result<()> {
         self.finish(false).await
     }
@@ -310,6 +405,20 @@ where
 impl AsyncDb {
     /// Begins a transaction and returns its guard; inside a closure scope of
     /// this database in this task, a savepoint in that transaction.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let tx = a.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    /// tx.commit().await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn begin(&self) -> Result<AsyncTx<'_>> {
         match scoped(self.id()) {
             Some(shared) => AsyncTx::savepoint_on(self, shared).await,
@@ -321,6 +430,29 @@ impl AsyncDb {
     /// scope): committed on `Ok`, rolled back on `Err`, panic or
     /// cancellation. Calls made through `db.aio()` in this task inside `f`
     /// join it; tasks spawned inside `f` do not.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// a.atomic(async |tx| {
+    ///     tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    ///     db.aio().execute("INSERT INTO t VALUES (2)", &[]).await?; // same task: joins
+    ///     Ok(())
+    /// }).await?;
+    /// let failed: dualdb::Result<()> = a
+    ///     .atomic(async |tx| {
+    ///         tx.execute("INSERT INTO t VALUES (3)", &[]).await?;
+    ///         Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "no"))
+    ///     })
+    ///     .await;
+    /// assert!(failed.is_err());
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 2);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn atomic<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
     where
         F: FnOnce(AsyncTx<'a>) -> Fut,
@@ -331,6 +463,18 @@ impl AsyncDb {
 
     /// Runs `f` in a transaction; inside one already in this task's scope, in
     /// that same transaction (no savepoint).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// a.transaction(async |tx| tx.execute("INSERT INTO t VALUES (1)", &[]).await).await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn transaction<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
     where
         F: FnOnce(AsyncTx<'a>) -> Fut,
@@ -341,6 +485,21 @@ impl AsyncDb {
 
     /// Runs `f` in a savepoint of the transaction in this task's scope; an
     /// error outside one.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let err = a.savepoint(async |sp| sp.execute("INSERT INTO t VALUES (1)", &[]).await).await.unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::Usage); // no transaction in scope
+    /// a.atomic(async |_| db.aio().savepoint(async |sp| sp.execute("INSERT INTO t VALUES (1)", &[]).await).await)
+    ///     .await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn savepoint<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
     where
         F: FnOnce(AsyncTx<'a>) -> Fut,

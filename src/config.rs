@@ -30,6 +30,17 @@ use crate::error::{Error, Result};
 use crate::policy::SyncCheck;
 
 /// Which database server a [`Database`](crate::Database) talks to.
+///
+/// ```
+/// use dualdb::{BackendKind, Database};
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// let placeholder = match db.backend() {
+///     BackendKind::Postgres => "$1",
+///     _ => "?",
+/// };
+/// assert_eq!(placeholder, "?");
+/// assert_eq!(BackendKind::Mysql.to_string(), "mysql");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BackendKind {
@@ -61,6 +72,12 @@ pub(crate) enum SqliteTarget {
 /// The settings of a [`Database`](crate::Database), fixed when it is built.
 ///
 /// The URL is kept only in redacted form: `Debug` shows the password as `***`.
+///
+/// ```
+/// let db = dualdb::Database::open("postgres://app:hunter2@127.0.0.1/app").unwrap();
+/// let shown = format!("{:?}", db.config());
+/// assert!(shown.contains("***") && !shown.contains("hunter2"));
+/// ```
 #[derive(Clone)]
 pub struct Config {
     pub(crate) kind: BackendKind,
@@ -81,47 +98,115 @@ pub struct Config {
 
 impl Config {
     /// The backend the URL names.
+    ///
+    /// ```
+    /// use dualdb::{BackendKind, Database};
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// assert_eq!(db.config().backend(), BackendKind::Sqlite);
+    /// ```
     pub fn backend(&self) -> BackendKind {
         self.kind
     }
     /// The URL with its password replaced by `***`.
+    ///
+    /// ```
+    /// let config = dualdb::Database::builder("postgres://app:hunter2@127.0.0.1/app")
+    ///     .build_config()
+    ///     .unwrap();
+    /// assert!(!config.redacted_url().contains("hunter2"));
+    /// assert!(!format!("{config:?}").contains("hunter2"));
+    /// ```
     pub fn redacted_url(&self) -> String {
         redact(self.url.expose())
     }
     /// The most connections the blocking half keeps.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").sync_pool_size(2).build_config().unwrap();
+    /// assert_eq!(config.sync_pool_size(), 2);
+    /// ```
     pub fn sync_pool_size(&self) -> usize {
         self.sync_pool_size
     }
     /// The most connections the async half keeps.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").async_pool_size(8).build_config().unwrap();
+    /// assert_eq!(config.async_pool_size(), 8);
+    /// ```
     pub fn async_pool_size(&self) -> usize {
         self.async_pool_size
     }
     /// How long a call waits for a free pooled connection.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").acquire_timeout(Duration::from_secs(5)).build_config().unwrap();
+    /// assert_eq!(config.acquire_timeout(), Duration::from_secs(5));
+    /// ```
     pub fn acquire_timeout(&self) -> Duration {
         self.acquire_timeout
     }
     /// How long opening one connection may take.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.connect_timeout(), Duration::from_secs(10));
+    /// ```
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
     }
     /// The server-side limit on one statement, if any.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").statement_timeout(Duration::from_millis(1500)).build_config().unwrap();
+    /// assert_eq!(config.statement_timeout(), Some(Duration::from_millis(1500)));
+    /// ```
     pub fn statement_timeout(&self) -> Option<Duration> {
         self.statement_timeout
     }
     /// Prepared statements kept per connection.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.statement_cache_size(), 256);
+    /// ```
     pub fn statement_cache_size(&self) -> usize {
         self.statement_cache_size
     }
     /// PostgreSQL: connections the async half shares between tasks outside
     /// transactions.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").shared_connections(2).build_config().unwrap();
+    /// assert_eq!(config.shared_connections(), 2);
+    /// ```
     pub fn shared_connections(&self) -> usize {
         self.shared_connections
     }
     /// A pooled connection idle longer than this is pinged before reuse.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.check_idle_after(), Duration::from_secs(1));
+    /// ```
     pub fn check_idle_after(&self) -> Duration {
         self.check_idle_after
     }
     /// The CA file TLS connections are verified against, if TLS is on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.tls_ca_file(), None);
+    /// ```
     pub fn tls_ca_file(&self) -> Option<&std::path::Path> {
         self.tls_ca_file.as_deref()
     }
@@ -196,6 +281,22 @@ pub(crate) fn redact(url: &str) -> String {
 ///
 /// Nothing connects at build time: each half opens its first connection on
 /// its first call, or on an explicit `connect`.
+///
+/// ```
+/// use std::time::Duration;
+/// use dualdb::{Database, SyncCheck};
+///
+/// let db = Database::builder("sqlite::memory:")
+///     .sync_pool_size(2)
+///     .async_pool_size(8)
+///     .acquire_timeout(Duration::from_secs(5))
+///     .connect_timeout(Duration::from_secs(2))
+///     .statement_timeout(Duration::from_secs(30))
+///     .allow_sync(SyncCheck::Warn)
+///     .build()
+///     .unwrap();
+/// assert_eq!(db.allow_sync_mode(), SyncCheck::Warn);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
     url: Secret,
@@ -230,12 +331,22 @@ impl Builder {
 
     /// The most connections the blocking half keeps (default 4). Threads
     /// beyond that wait up to the acquire timeout.
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").sync_pool_size(1).build().unwrap();
+    /// assert_eq!(db.sync().status().max_size, 1);
+    /// ```
     pub fn sync_pool_size(mut self, n: usize) -> Self {
         self.sync_pool_size = n;
         self
     }
 
     /// The most connections the async half keeps (default 16).
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").async_pool_size(4).build().unwrap();
+    /// assert_eq!(db.config().async_pool_size(), 4);
+    /// ```
     pub fn async_pool_size(mut self, n: usize) -> Self {
         self.async_pool_size = n;
         self
@@ -244,12 +355,30 @@ impl Builder {
     /// How long a call waits for a pooled connection before it fails with
     /// [`ErrorKind::PoolTimeout`](crate::ErrorKind::PoolTimeout) (default 30 s).
     /// On SQLite it is also the busy timeout for a locked database.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("sqlite::memory:")
+    ///     .acquire_timeout(Duration::from_millis(250))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.config().acquire_timeout(), Duration::from_millis(250));
+    /// ```
     pub fn acquire_timeout(mut self, d: Duration) -> Self {
         self.acquire_timeout = d;
         self
     }
 
     /// How long opening one connection may take (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("postgres://app@127.0.0.1/app")
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .build()
+    ///     .unwrap(); // no I/O yet
+    /// assert_eq!(db.config().connect_timeout(), Duration::from_secs(3));
+    /// ```
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.connect_timeout = d;
         self
@@ -258,6 +387,20 @@ impl Builder {
     /// The longest one statement may run on the server (default: no limit).
     /// PostgreSQL `statement_timeout`, MariaDB `max_statement_time`, MySQL
     /// `max_execution_time`, and an interrupt on SQLite.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use dualdb::{Database, ErrorKind};
+    ///
+    /// let db = Database::builder("sqlite::memory:")
+    ///     .statement_timeout(Duration::from_millis(50))
+    ///     .build()
+    ///     .unwrap();
+    /// let endless = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r";
+    /// let err = db.sync().query_one(endless, &[]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Query);
+    /// db.sync().query_one("SELECT 1", &[]).unwrap(); // the connection is still good
+    /// ```
     pub fn statement_timeout(mut self, d: Duration) -> Self {
         self.statement_timeout = Some(d);
         self
@@ -265,6 +408,11 @@ impl Builder {
 
     /// Prepared statements kept per connection (default 256; 0 prepares every
     /// statement afresh).
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").statement_cache_size(0).build().unwrap();
+    /// assert_eq!(db.config().statement_cache_size(), 0);
+    /// ```
     pub fn statement_cache_size(mut self, n: usize) -> Self {
         self.statement_cache_size = n;
         self
@@ -276,6 +424,15 @@ impl Builder {
     /// need no checkout and few connections; transactions still get a
     /// connection of their own from the async pool. 0 sends everything
     /// through the pool. Other backends ignore it.
+    ///
+    /// ```
+    /// // Every async statement through the pool, none shared:
+    /// let db = dualdb::Database::builder("postgres://app@127.0.0.1/app")
+    ///     .shared_connections(0)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.config().shared_connections(), 0);
+    /// ```
     pub fn shared_connections(mut self, n: usize) -> Self {
         self.shared_connections = n;
         self
@@ -285,6 +442,15 @@ impl Builder {
     /// round trip) before it is lent again, and replaced if the server has
     /// dropped it (`wait_timeout`, a restart, `pg_terminate_backend`)
     /// (default 1 s). Busy connections are never pinged.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("mysql://app@127.0.0.1/app")
+    ///     .check_idle_after(Duration::from_millis(200))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.config().check_idle_after(), Duration::from_millis(200));
+    /// ```
     pub fn check_idle_after(mut self, d: Duration) -> Self {
         self.check_idle_after = d;
         self
@@ -295,18 +461,41 @@ impl Builder {
     /// file; a server whose certificate does not verify is a `Connect`
     /// error. PostgreSQL and MySQL; SQLite ignores it. Without the `tls`
     /// feature, building fails with a `Config` error.
+    ///
+    /// ```
+    /// let built = dualdb::Database::builder("postgres://app@127.0.0.1/app")
+    ///     .tls_ca_file("/etc/ssl/our-ca.pem")
+    ///     .build();
+    /// // With the `tls` feature the CA file is read here; without it, TLS is a Config error.
+    /// assert_eq!(built.unwrap_err().kind(), dualdb::ErrorKind::Config);
+    /// ```
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.tls_ca_file = Some(path.into());
         self
     }
 
     /// The [`SyncCheck`] policy the database starts with (default `Off`).
+    ///
+    /// ```
+    /// use dualdb::{Database, ErrorKind, SyncCheck};
+    /// let db = Database::builder("sqlite::memory:").allow_sync(SyncCheck::Error).build().unwrap();
+    /// let err = db.sync().query("SELECT 1", &[]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::SyncNotAllowed);
+    /// ```
     pub fn allow_sync(mut self, check: SyncCheck) -> Self {
         self.sync_check = check;
         self
     }
 
     /// Checks every setting and the URL, and makes the config. No I/O.
+    ///
+    /// ```
+    /// use dualdb::{Database, ErrorKind};
+    /// let err = Database::builder("sqlite::memory:").sync_pool_size(0).build_config().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// let err = Database::builder("oracle://x").build_config().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// ```
     pub fn build_config(self) -> Result<Config> {
         if self.sync_pool_size == 0 || self.async_pool_size == 0 {
             return Err(Error::config("pool sizes must be at least 1"));
@@ -344,6 +533,17 @@ impl Builder {
 
     /// Builds the [`Database`](crate::Database). No I/O: the URL and options
     /// are checked, and connections open on first use.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("sqlite::memory:")
+    ///     .sync_pool_size(2)
+    ///     .async_pool_size(8)
+    ///     .acquire_timeout(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.sync().query_one("SELECT 1", &[]).unwrap().get::<i64>(0).unwrap(), 1);
+    /// ```
     pub fn build(self) -> Result<crate::Database> {
         crate::Database::from_config(self.build_config()?)
     }

@@ -45,11 +45,26 @@ impl Database {
     /// Opens a database from a URL with default settings (see
     /// [`config`](crate::config) for the URL forms). No I/O happens here:
     /// each half connects on first use.
+    ///
+    /// ```
+    /// use dualdb::Database;
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// let n: i64 = db.sync().query_one("SELECT 40 + 2", &[]).unwrap().get(0).unwrap();
+    /// assert_eq!(n, 42);
+    /// // A server URL opens without I/O; the first call connects.
+    /// let pg = Database::open("postgres://app:secret@127.0.0.1:5432/app").unwrap();
+    /// assert_eq!(pg.backend(), dualdb::BackendKind::Postgres);
+    /// ```
     pub fn open(url: &str) -> Result<Database> {
         Builder::new(url).build()
     }
 
     /// A [`Builder`] for pool sizes, timeouts and the starting policy.
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").sync_pool_size(1).build().unwrap();
+    /// assert_eq!(db.sync().status().max_size, 1);
+    /// ```
     pub fn builder(url: &str) -> Builder {
         Builder::new(url)
     }
@@ -70,31 +85,71 @@ impl Database {
     }
 
     /// The blocking half.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// db.sync().execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// ```
     pub fn sync(&self) -> &SyncDb {
         &self.inner.sync
     }
 
     /// The async half.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = dualdb::Database::open("sqlite::memory:")?;
+    /// db.aio().execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn aio(&self) -> &AsyncDb {
         &self.inner.aio
     }
 
     /// The settings this database was built with.
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").async_pool_size(3).build().unwrap();
+    /// assert_eq!(db.config().async_pool_size(), 3);
+    /// ```
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
     /// Which server this database talks to.
+    ///
+    /// ```
+    /// use dualdb::{BackendKind, Database};
+    /// assert_eq!(Database::open("mysql://u@127.0.0.1/d").unwrap().backend(), BackendKind::Mysql);
+    /// ```
     pub fn backend(&self) -> BackendKind {
         self.inner.config.kind
     }
 
     /// Sets the policy for blocking calls, effective at once on every thread.
+    ///
+    /// ```
+    /// use dualdb::{Database, ErrorKind, SyncCheck};
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// db.set_allow_sync(SyncCheck::Error);
+    /// assert_eq!(db.sync().query("SELECT 1", &[]).unwrap_err().kind(), ErrorKind::SyncNotAllowed);
+    /// db.set_allow_sync(SyncCheck::Off);
+    /// assert!(db.sync().query("SELECT 1", &[]).is_ok());
+    /// ```
     pub fn set_allow_sync(&self, check: SyncCheck) {
         self.inner.policy.set(check);
     }
 
     /// The policy for blocking calls now.
+    ///
+    /// ```
+    /// use dualdb::{Database, SyncCheck};
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// assert_eq!(db.allow_sync_mode(), SyncCheck::Off);
+    /// db.set_allow_sync(SyncCheck::Warn);
+    /// assert_eq!(db.allow_sync_mode(), SyncCheck::Warn);
+    /// ```
     pub fn allow_sync_mode(&self) -> SyncCheck {
         self.inner.policy.get()
     }
@@ -102,6 +157,17 @@ impl Database {
     /// Allows blocking calls on this thread while the guard lives, whatever
     /// the policy; when the outermost guard ends, the blocking connections
     /// are closed (peewee-async's `with objects.allow_sync():`).
+    ///
+    /// ```
+    /// use dualdb::{Database, SyncCheck};
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// db.set_allow_sync(SyncCheck::Error);
+    /// {
+    ///     let _guard = db.allow_sync();
+    ///     db.sync().execute("CREATE TABLE cleanup (x INTEGER)", &[]).unwrap();
+    /// } // the blocking connections close here
+    /// assert!(db.sync().execute("DROP TABLE cleanup", &[]).is_err());
+    /// ```
     pub fn allow_sync(&self) -> AllowSyncGuard {
         self.inner.policy.enter_allowed();
         AllowSyncGuard {

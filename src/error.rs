@@ -17,9 +17,28 @@
 use std::fmt;
 
 /// A `Result` whose error is dualdb's [`Error`].
+///
+/// ```
+/// fn first_name(db: &dualdb::Database) -> dualdb::Result<String> {
+///     db.sync().query_one("SELECT 'ada'", &[])?.get(0)
+/// }
+/// assert_eq!(first_name(&dualdb::Database::open("sqlite::memory:").unwrap()).unwrap(), "ada");
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, coarse enough to branch on.
+///
+/// ```
+/// use dualdb::{Database, ErrorKind};
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// db.sync().execute("CREATE TABLE u (name TEXT UNIQUE)", &[]).unwrap();
+/// db.sync().execute("INSERT INTO u VALUES ('ada')", &[]).unwrap();
+/// let err = db.sync().execute("INSERT INTO u VALUES ('ada')", &[]).unwrap_err();
+/// match err.kind() {
+///     ErrorKind::UniqueViolation => {} // taken: tell the user
+///     other => panic!("unexpected {other}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -77,6 +96,15 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Neither `Debug` nor `Display` ever contains a password: URLs are redacted
 /// before they reach a message, and driver errors are produced after the
 /// password was handed to the driver's own config type.
+///
+/// ```
+/// use dualdb::{Database, ErrorKind};
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// let err = db.sync().query("SELECT * FROM missing_table", &[]).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Query);
+/// assert!(err.to_string().contains("missing_table"));
+/// assert!(std::error::Error::source(&err).is_some()); // the driver's error
+/// ```
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -86,6 +114,13 @@ pub struct Error {
 
 impl Error {
     /// A new error of `kind` with a message.
+    ///
+    /// ```
+    /// use dualdb::{Error, ErrorKind};
+    /// let err = Error::new(ErrorKind::Usage, "quantity must be positive");
+    /// assert_eq!(err.kind(), ErrorKind::Usage);
+    /// assert_eq!(err.message(), "quantity must be positive");
+    /// ```
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -109,22 +144,53 @@ impl Error {
     }
 
     /// What kind of error this is.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let err = db.sync().query_one("SELECT 1 WHERE 0", &[]).unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::NotFound);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// The server's error code: a PostgreSQL SQLSTATE (`"23505"`), a MySQL
     /// error number (`"1062"`), or an SQLite extended result code (`"2067"`).
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// db.sync().execute("CREATE TABLE u (id INTEGER PRIMARY KEY)", &[]).unwrap();
+    /// db.sync().execute("INSERT INTO u VALUES (1)", &[]).unwrap();
+    /// let err = db.sync().execute("INSERT INTO u VALUES (1)", &[]).unwrap_err();
+    /// assert_eq!(err.code(), Some("1555")); // SQLITE_CONSTRAINT_PRIMARYKEY
+    /// ```
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()
     }
 
     /// The message, without kind or code.
+    ///
+    /// ```
+    /// let err = dualdb::Error::new(dualdb::ErrorKind::Usage, "bad");
+    /// assert_eq!(err.message(), "bad");
+    /// assert!(err.to_string().contains("bad"));
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// True for [`ErrorKind::NotFound`].
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let found = match db.sync().query_one("SELECT 1 WHERE 0", &[]) {
+    ///     Ok(row) => Some(row),
+    ///     Err(e) if e.is_not_found() => None,
+    ///     Err(e) => return Err(e),
+    /// };
+    /// assert!(found.is_none());
+    /// # Ok::<(), dualdb::Error>(())
+    /// ```
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }

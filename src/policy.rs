@@ -31,6 +31,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a blocking call does under the `allow_sync` policy.
+///
+/// ```
+/// use dualdb::{Database, ErrorKind, SyncCheck};
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// db.set_allow_sync(SyncCheck::Warn); // runs, and logs the call site
+/// db.sync().query("SELECT 1", &[]).unwrap();
+/// db.set_allow_sync(SyncCheck::Error); // refused before any I/O
+/// let err = db.sync().query("SELECT 1", &[]).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::SyncNotAllowed);
+/// assert!(err.to_string().contains(file!())); // names the caller
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SyncCheck {
     /// The check is off: blocking calls run without a word (peewee-async's
@@ -146,6 +157,15 @@ impl Policy {
 /// When it is dropped, the blocking half's connections are closed (errors
 /// while closing are logged, not raised). It is `!Send`: it belongs to the
 /// thread that made it.
+///
+/// ```
+/// use dualdb::{Database, SyncCheck};
+/// let db = Database::builder("sqlite::memory:").allow_sync(SyncCheck::Error).build().unwrap();
+/// let guard = db.allow_sync();
+/// db.sync().query("SELECT 1", &[]).unwrap();
+/// drop(guard);
+/// assert!(db.sync().query("SELECT 1", &[]).is_err());
+/// ```
 #[must_use = "blocking calls are allowed only while the guard lives"]
 pub struct AllowSyncGuard {
     pub(crate) db: crate::Database,

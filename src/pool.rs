@@ -21,6 +21,13 @@ use crate::runtime::run_blocking;
 
 /// A snapshot of one pool, from [`SyncDb::status`](crate::SyncDb::status) or
 /// [`AsyncDb::status`](crate::AsyncDb::status).
+///
+/// ```
+/// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// let st: dualdb::PoolStatus = db.sync().status();
+/// assert_eq!(st.size, 0); // nothing opened yet
+/// assert_eq!(st.max_size, 4);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PoolStatus {
@@ -36,6 +43,14 @@ pub struct PoolStatus {
 
 impl PoolStatus {
     /// Connections lent out now.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let tx = db.sync().begin().unwrap();
+    /// assert_eq!(db.sync().status().in_use(), 1);
+    /// tx.rollback().unwrap();
+    /// assert_eq!(db.sync().status().in_use(), 0);
+    /// ```
     pub fn in_use(&self) -> usize {
         self.size.saturating_sub(self.idle)
     }

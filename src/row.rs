@@ -22,6 +22,14 @@ use crate::error::{Error, Result};
 use crate::value::{FromSql, ValueRef};
 
 /// One result row.
+///
+/// ```
+/// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+/// assert_eq!(row.get::<i64>("n").unwrap(), 7);
+/// assert_eq!(row.get::<Option<String>>("missing").unwrap(), None);
+/// println!("{row:?}"); // {"n": I64(7), "word": Text(…), "missing": Null}
+/// ```
 pub struct Row {
     pub(crate) inner: RowInner,
 }
@@ -42,6 +50,13 @@ mod sealed {
 }
 
 /// A column index: a position (`usize`) or a name (`&str`).
+///
+/// ```
+/// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+/// assert_eq!(row.get::<String>(1).unwrap(), row.get::<String>("word").unwrap());
+/// assert!(row.get::<i64>(9).is_err());
+/// ```
 pub trait ColumnIndex: sealed::Sealed + fmt::Display + Copy {
     /// The position of this column in `row`.
     fn position(&self, row: &Row) -> Result<usize>;
@@ -70,6 +85,12 @@ impl ColumnIndex for &str {
 
 impl Row {
     /// The number of columns.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+    /// assert_eq!(row.len(), 3);
+    /// ```
     pub fn len(&self) -> usize {
         match &self.inner {
             #[cfg(feature = "postgres")]
@@ -82,11 +103,24 @@ impl Row {
     }
 
     /// True if the row has no columns.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+    /// assert!(!row.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The name of column `i`, if there is such a column.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+    /// assert_eq!(row.column_name(0), Some("n"));
+    /// assert_eq!(row.column_name(3), None);
+    /// ```
     pub fn column_name(&self, i: usize) -> Option<&str> {
         match &self.inner {
             #[cfg(feature = "postgres")]
@@ -99,6 +133,14 @@ impl Row {
     }
 
     /// The raw value of a column.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+    /// use dualdb::ValueRef;
+    /// assert_eq!(row.value("n").unwrap(), ValueRef::I64(7));
+    /// assert_eq!(row.value(2).unwrap(), ValueRef::Null);
+    /// ```
     pub fn value<I: ColumnIndex>(&self, index: I) -> Result<ValueRef<'_>> {
         let i = index.position(self)?;
         match &self.inner {
@@ -112,6 +154,16 @@ impl Row {
     }
 
     /// Decodes a column into `T`; the error names the column.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
+    /// let n: i64 = row.get("n").unwrap();
+    /// let small: i8 = row.get(0).unwrap();
+    /// assert_eq!((n, small), (7, 7));
+    /// let err = row.get::<i64>("word").unwrap_err();
+    /// assert!(err.to_string().contains("column word"));
+    /// ```
     pub fn get<T: FromSql>(&self, index: impl ColumnIndex) -> Result<T> {
         let value = self.value(index)?;
         T::from_sql(value)

@@ -31,6 +31,12 @@ use crate::sync_tx::scoped;
 /// The blocking half: `postgres`, `mysql` or `rusqlite` connections in a
 /// pool for threaded sync code. Reached through
 /// [`Database::sync`](crate::Database::sync).
+///
+/// ```
+/// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// let s: &dualdb::SyncDb = db.sync();
+/// assert_eq!(s.query_one("SELECT 'blocking'", &[]).unwrap().get::<String>(0).unwrap(), "blocking");
+/// ```
 pub struct SyncDb {
     policy: Arc<Policy>,
     pool: BlockingPool,
@@ -96,6 +102,16 @@ impl SyncDb {
 
     /// Opens a connection now (instead of on first use), so that a bad
     /// address or password shows at start-up.
+    ///
+    /// ```
+    /// use dualdb::{Database, ErrorKind};
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// db.sync().connect().unwrap();
+    /// assert_eq!(db.sync().status().size, 1);
+    /// // A server that is not there fails here, not on the first query:
+    /// let gone = Database::open("postgres://u:p@127.0.0.1:1/db").unwrap();
+    /// assert_eq!(gone.sync().connect().unwrap_err().kind(), ErrorKind::Connect);
+    /// ```
     #[track_caller]
     pub fn connect(&self) -> Result<()> {
         self.policy.check("connect")?;
@@ -104,6 +120,14 @@ impl SyncDb {
 
     /// Closes the idle connections; connections in use close when they come
     /// back. The next call connects again.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// db.sync().connect().unwrap();
+    /// db.sync().close().unwrap();
+    /// assert_eq!(db.sync().status().size, 0);
+    /// db.sync().query("SELECT 1", &[]).unwrap(); // connects again
+    /// ```
     #[track_caller]
     pub fn close(&self) -> Result<()> {
         self.policy.check("close")?;
@@ -119,6 +143,13 @@ impl SyncDb {
     }
 
     /// The blocking pool's statistics. Not a blocking call.
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").sync_pool_size(2).build().unwrap();
+    /// db.sync().query("SELECT 1", &[]).unwrap();
+    /// let st = db.sync().status();
+    /// assert_eq!((st.max_size, st.size, st.idle, st.in_use(), st.waiting), (2, 1, 1, 0, 0));
+    /// ```
     pub fn status(&self) -> PoolStatus {
         self.pool.status()
     }

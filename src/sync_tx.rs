@@ -105,6 +105,17 @@ impl SyncTxShared {
 /// when dropped uncommitted. It has every Manager operation of
 /// [`SyncDb`], run inside it. Made by [`SyncDb::begin`], [`SyncTx::begin`],
 /// or handed to the closure of [`SyncDb::atomic`] and its siblings.
+///
+/// ```
+/// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+/// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+/// let mut tx = s.begin().unwrap();
+/// tx.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+/// drop(tx); // rolled back
+/// assert_eq!(count(), 0);
+/// ```
 pub struct SyncTx<'a> {
     db: &'a SyncDb,
     shared: Arc<SyncTxShared>,
@@ -177,11 +188,35 @@ impl<'a> SyncTx<'a> {
     }
 
     /// The level: 1 for the transaction, more for savepoints inside it.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// let mut tx = s.begin().unwrap();
+    /// assert_eq!(tx.level(), 1);
+    /// assert_eq!(tx.begin().unwrap().level(), 2);
+    /// ```
     pub fn level(&self) -> u32 {
         self.level
     }
 
     /// A savepoint inside this transaction, as a guard.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// let mut tx = s.begin().unwrap();
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+    /// let sp = tx.begin().unwrap();
+    /// sp.execute("INSERT INTO t VALUES (2)", &[]).unwrap();
+    /// sp.rollback().unwrap();
+    /// tx.commit().unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn begin(&mut self) -> Result<SyncTx<'_>> {
         self.db.check("savepoint")?;
@@ -189,12 +224,41 @@ impl<'a> SyncTx<'a> {
     }
 
     /// Runs `f` in a savepoint: released on `Ok`, rolled back on `Err` or panic.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// s.atomic(|tx| {
+    ///     tx.execute("INSERT INTO t VALUES (1)", &[])?;
+    ///     let inner: dualdb::Result<()> = tx.atomic(|sp| {
+    ///         sp.execute("INSERT INTO t VALUES (2)", &[])?;
+    ///         Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "changed my mind"))
+    ///     });
+    ///     assert!(inner.is_err()); // the savepoint is rolled back, the outer work stays
+    ///     Ok(())
+    /// }).unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn atomic<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
         self.nested("atomic", f)
     }
 
     /// Like [`atomic`](SyncTx::atomic): a savepoint.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// s.atomic(|tx| {
+    ///     tx.savepoint(|sp| sp.execute("INSERT INTO t VALUES (1)", &[]))?;
+    ///     Ok(())
+    /// }).unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
         self.nested("savepoint", f)
@@ -213,6 +277,19 @@ impl<'a> SyncTx<'a> {
 
     /// Runs `f` in this same transaction (nested transaction blocks are
     /// flattened, as in peewee): no savepoint, no commit of its own.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// s.transaction(|tx| {
+    ///     tx.transaction(|same| same.execute("INSERT INTO t VALUES (1)", &[]))?;
+    ///     assert_eq!(tx.level(), 1); // flattened: no savepoint
+    ///     Ok(())
+    /// }).unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     pub fn transaction<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
         f(self)
     }
@@ -220,6 +297,17 @@ impl<'a> SyncTx<'a> {
     /// Commits: `COMMIT` for the transaction, `RELEASE SAVEPOINT` for a
     /// savepoint. If `COMMIT` fails the transaction is rolled back, and the
     /// connection is closed if that fails too.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// let tx = s.begin().unwrap();
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+    /// tx.commit().unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn commit(mut self) -> Result<()> {
         self.db.check("commit")?;
@@ -227,6 +315,17 @@ impl<'a> SyncTx<'a> {
     }
 
     /// Rolls back: the whole transaction, or to the savepoint.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// let tx = s.begin().unwrap();
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+    /// tx.rollback().unwrap();
+    /// assert_eq!(count(), 0);
+    /// ```
     #[track_caller]
     pub fn rollback(mut self) -> Result<()> {
         self.db.check("rollback")?;
@@ -303,6 +402,17 @@ fn run_scope<T>(mut tx: SyncTx<'_>, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>
 impl SyncDb {
     /// Begins a transaction and returns its guard; inside a closure scope of
     /// this database on this thread, a savepoint in that transaction.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// let tx = s.begin().unwrap();
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).unwrap();
+    /// tx.commit().unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn begin(&self) -> Result<SyncTx<'_>> {
         self.check("begin")?;
@@ -315,6 +425,24 @@ impl SyncDb {
     /// Runs `f` in a transaction (a savepoint if one is open in scope):
     /// committed on `Ok`, rolled back on `Err` or panic. Calls made through
     /// `db.sync()` on this thread inside `f` join it.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// s.atomic(|tx| {
+    ///     tx.execute("INSERT INTO t VALUES (1)", &[])?;
+    ///     db.sync().execute("INSERT INTO t VALUES (2)", &[])?; // same thread: joins
+    ///     Ok(())
+    /// }).unwrap();
+    /// let failed: dualdb::Result<()> = s.atomic(|tx| {
+    ///     tx.execute("INSERT INTO t VALUES (3)", &[])?;
+    ///     Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "no"))
+    /// });
+    /// assert!(failed.is_err());
+    /// assert_eq!(count(), 2);
+    /// ```
     #[track_caller]
     pub fn atomic<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
         self.scope(Nesting::Atomic, f)
@@ -322,12 +450,33 @@ impl SyncDb {
 
     /// Runs `f` in a transaction; inside one already in scope, in that same
     /// transaction (no savepoint).
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// s.transaction(|tx| tx.execute("INSERT INTO t VALUES (1)", &[])).unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn transaction<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
         self.scope(Nesting::Transaction, f)
     }
 
     /// Runs `f` in a savepoint of the transaction in scope; an error outside one.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+    /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
+    /// // Outside a transaction there is nothing to save a point in:
+    /// let err = s.savepoint(|sp| sp.execute("INSERT INTO t VALUES (1)", &[])).unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::Usage);
+    /// s.atomic(|_| s.savepoint(|sp| sp.execute("INSERT INTO t VALUES (1)", &[]))).unwrap();
+    /// assert_eq!(count(), 1);
+    /// ```
     #[track_caller]
     pub fn savepoint<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
         self.scope(Nesting::Savepoint, f)

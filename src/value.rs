@@ -23,6 +23,13 @@ use crate::types::temporal;
 use crate::types::Numeric;
 
 /// An owned SQL value, as bound to a statement parameter.
+///
+/// ```
+/// use dualdb::{ToSql, Value};
+/// assert_eq!(true.to_sql(), Value::Bool(true));
+/// assert_eq!("x".to_sql(), Value::Text("x".into()));
+/// assert_eq!(None::<i32>.to_sql(), Value::Null);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Value {
@@ -67,6 +74,10 @@ pub enum Value {
 
 impl Value {
     /// A short description of the variant, for error messages.
+    ///
+    /// ```
+    /// assert_eq!(dualdb::Value::Date(0).kind_name(), "a date");
+    /// ```
     pub fn kind_name(&self) -> &'static str {
         match self {
             Value::Null => "NULL",
@@ -113,6 +124,14 @@ impl Value {
 }
 
 /// A borrowed column value read from a row, normalised across backends.
+///
+/// ```
+/// use dualdb::{Database, ValueRef};
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT 1.5, x'00ff'", &[]).unwrap();
+/// assert_eq!(row.value(0).unwrap(), ValueRef::F64(1.5));
+/// assert_eq!(row.value(1).unwrap(), ValueRef::Bytes(&[0, 255]));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum ValueRef<'a> {
@@ -162,6 +181,10 @@ pub enum ValueRef<'a> {
 
 impl ValueRef<'_> {
     /// A short name of the variant, for error messages.
+    ///
+    /// ```
+    /// assert_eq!(dualdb::ValueRef::Text(b"x").kind_name(), "text");
+    /// ```
     pub fn kind_name(&self) -> &str {
         match self {
             ValueRef::Null => "NULL",
@@ -186,6 +209,12 @@ impl ValueRef<'_> {
     }
 
     /// This value as an owned [`Value`], if it has one.
+    ///
+    /// ```
+    /// use dualdb::{Value, ValueRef};
+    /// assert_eq!(ValueRef::Text(b"hi").to_owned_value().unwrap(), Value::Text("hi".into()));
+    /// assert!(ValueRef::Text(&[0xff]).to_owned_value().is_err()); // not UTF-8
+    /// ```
     pub fn to_owned_value(&self) -> Result<Value> {
         Ok(match *self {
             ValueRef::Null => Value::Null,
@@ -268,12 +297,41 @@ pub(crate) fn mismatch<T>(v: &ValueRef<'_>) -> Error {
 }
 
 /// Turns a Rust value into a [`Value`] to bind as a parameter.
+///
+/// ```
+/// use dualdb::{ToSql, Value};
+///
+/// struct Cents(i64);
+/// impl ToSql for Cents {
+///     fn to_sql(&self) -> Value {
+///         Value::I64(self.0)
+///     }
+/// }
+/// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT ? + 1", &[&Cents(99)]).unwrap();
+/// assert_eq!(row.get::<i64>(0).unwrap(), 100);
+/// ```
 pub trait ToSql {
     /// The value to bind.
     fn to_sql(&self) -> Value;
 }
 
 /// Builds a Rust value from a column.
+///
+/// ```
+/// use dualdb::{FromSql, Result, ValueRef};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Cents(i64);
+/// impl FromSql for Cents {
+///     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
+///         i64::from_sql(value).map(Cents)
+///     }
+/// }
+/// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+/// let row = db.sync().query_one("SELECT 250", &[]).unwrap();
+/// assert_eq!(row.get::<Cents>(0).unwrap(), Cents(250));
+/// ```
 pub trait FromSql: Sized {
     /// Decodes `value`, or says why it cannot.
     fn from_sql(value: ValueRef<'_>) -> Result<Self>;

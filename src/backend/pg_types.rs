@@ -24,6 +24,14 @@ const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS as i64 * crate::types::temporal::MICR
 
 /// A PostgreSQL array column, borrowed from its row: decode its elements
 /// with [`ArrayRef::elements`], or into a `Vec<T>` with `row.get`.
+///
+/// ```
+/// # fn demo(db: &dualdb::Database) -> dualdb::Result<()> {
+/// let row = db.sync().query_one("SELECT ARRAY[1, NULL, 3]::int4[]", &[])?;
+/// let ints: Vec<Option<i32>> = row.get(0)?;
+/// assert_eq!(ints, [Some(1), None, Some(3)]);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, PartialEq)]
 pub struct ArrayRef<'a> {
     raw: &'a [u8],
@@ -33,6 +41,15 @@ pub struct ArrayRef<'a> {
 impl<'a> ArrayRef<'a> {
     /// The elements of a one-dimensional array, in order; `NULL` elements
     /// are [`ValueRef::Null`].
+    ///
+    /// ```
+    /// use dualdb::ValueRef;
+    /// # fn demo(db: &dualdb::Database) -> dualdb::Result<()> {
+    /// let row = db.sync().query_one("SELECT ARRAY['a', 'b']", &[])?;
+    /// let ValueRef::Array(array) = row.value(0)? else { unreachable!() };
+    /// assert_eq!(array.elements()?, [ValueRef::Text(b"a"), ValueRef::Text(b"b")]);
+    /// # Ok(()) }
+    /// ```
     pub fn elements(&self) -> Result<Vec<ValueRef<'a>>> {
         let array = wire::array_from_sql(self.raw).map_err(wire_error)?;
         let dims = array.dimensions().count().map_err(wire_error)?;
@@ -59,6 +76,15 @@ impl fmt::Debug for ArrayRef<'_> {
 }
 
 /// A PostgreSQL `hstore` column, borrowed from its row.
+///
+/// ```
+/// use std::collections::HashMap;
+/// # fn demo(db: &dualdb::Database) -> dualdb::Result<()> {
+/// let row = db.sync().query_one("SELECT 'a=>1, b=>NULL'::hstore", &[])?;
+/// let map: HashMap<String, Option<String>> = row.get(0)?;
+/// assert_eq!(map["a"].as_deref(), Some("1"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, PartialEq)]
 pub struct HStoreRef<'a> {
     raw: &'a [u8],
@@ -66,6 +92,15 @@ pub struct HStoreRef<'a> {
 
 impl<'a> HStoreRef<'a> {
     /// The key-value pairs, in the server's order.
+    ///
+    /// ```
+    /// use dualdb::ValueRef;
+    /// # fn demo(db: &dualdb::Database) -> dualdb::Result<()> {
+    /// let row = db.sync().query_one("SELECT 'k=>v'::hstore", &[])?;
+    /// let ValueRef::HStore(h) = row.value(0)? else { unreachable!() };
+    /// assert_eq!(h.entries()?, [("k", Some("v"))]);
+    /// # Ok(()) }
+    /// ```
     pub fn entries(&self) -> Result<Vec<(&'a str, Option<&'a str>)>> {
         wire::hstore_from_sql(self.raw)
             .and_then(|e| e.collect())

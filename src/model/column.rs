@@ -29,6 +29,21 @@ use crate::value::{ToSql, Value};
 
 /// A typed handle on column `T` of model `M`, made by `#[derive(Model)]` as
 /// an associated constant (`User::NAME`).
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// let long = s.execute_query(Book::select().filter(Book::PAGES.gt(400))).unwrap();
+/// assert_eq!(long.len(), 2);
+/// assert_eq!(Book::TITLE.name(), "title");
+/// ```
 pub struct Column<M, T> {
     index: usize,
     name: &'static str,
@@ -50,6 +65,21 @@ impl<M, T> std::fmt::Debug for Column<M, T> {
 
 /// A value that may be compared with or stored in a column of type `T`:
 /// `T` itself, `&str` for text, `T` for `Option<T>`.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// // `&str` for a text column, a plain value for an `Option` column:
+/// assert_eq!(s.count(Book::TITLE.eq("Dune"), false).unwrap(), 1);
+/// assert_eq!(s.count(Book::YEAR.eq(1965), false).unwrap(), 1);
+/// ```
 pub trait Compatible<T>: ToSql {}
 
 impl<T: ToSql> Compatible<T> for T {}
@@ -60,6 +90,26 @@ impl Compatible<String> for &String {}
 
 /// Any column of model `M`, whatever its type: for lists of columns such as
 /// [`update_only`](crate::SyncDb::update_only)'s.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// use dualdb::model::ColumnOf;
+/// let mut dune = s.get(Book::TITLE.eq("Dune")).unwrap();
+/// dune.pages = 1;
+/// dune.title = "not saved".into();
+/// let columns: [&dyn ColumnOf<Book>; 1] = [&Book::PAGES];
+/// s.update_only(&dune, &columns).unwrap();
+/// assert_eq!(s.get(Book::by_id(dune.id)).unwrap().title, "Dune");
+/// assert_eq!(columns[0].name(), "pages");
+/// ```
 pub trait ColumnOf<M> {
     /// The column's position in the model.
     fn index(&self) -> usize;
@@ -86,6 +136,14 @@ fn val(v: Value) -> Expr {
 
 impl<M: Model, T> Column<M, T> {
     /// Used by the derive.
+    ///
+    /// ```
+    /// use dualdb::Column;
+    /// # #[derive(dualdb::Model)] struct Book { id: i64, title: String }
+    /// // What `#[derive(Model)]` writes for each field:
+    /// const TITLE: Column<Book, String> = Column::new(1, "title");
+    /// assert_eq!(TITLE.name(), "title");
+    /// ```
     #[doc(hidden)]
     pub const fn new(index: usize, name: &'static str) -> Self {
         Column {
@@ -96,6 +154,19 @@ impl<M: Model, T> Column<M, T> {
     }
 
     /// The column's name.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(Book::PAGES.name(), "pages");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -105,30 +176,122 @@ impl<M: Model, T> Column<M, T> {
     }
 
     /// `column = value`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.get(Book::TITLE.eq("Emma")).unwrap().pages, 474);
+    /// ```
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).eq(val(v.to_sql())))
     }
     /// `column <> value`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::TITLE.ne("Emma"), false).unwrap(), 2);
+    /// ```
     pub fn ne(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).ne(val(v.to_sql())))
     }
     /// `column > value`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::PAGES.gt(412), false).unwrap(), 1);
+    /// ```
     pub fn gt(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).gt(val(v.to_sql())))
     }
     /// `column >= value`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::PAGES.ge(412), false).unwrap(), 2);
+    /// ```
     pub fn ge(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).gte(val(v.to_sql())))
     }
     /// `column < value`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::YEAR.lt(1900), false).unwrap(), 1);
+    /// ```
     pub fn lt(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).lt(val(v.to_sql())))
     }
     /// `column <= value`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::PAGES.le(90), false).unwrap(), 1);
+    /// ```
     pub fn le(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).lte(val(v.to_sql())))
     }
     /// `column IN (values…)`; an empty list matches nothing.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::TITLE.is_in(["Dune", "Emma", "Ulysses"]), false).unwrap(), 2);
+    /// assert_eq!(s.count(Book::TITLE.is_in(Vec::<&str>::new()), false).unwrap(), 0);
+    /// ```
     pub fn is_in<V: Compatible<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         let values: Vec<Expr> = values.into_iter().map(|v| val(v.to_sql())).collect();
         if values.is_empty() {
@@ -138,48 +301,201 @@ impl<M: Model, T> Column<M, T> {
         self.filter(col(self.name).is_in(values))
     }
     /// `column IS NULL`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.get(Book::YEAR.is_null()).unwrap().title, "Notes");
+    /// ```
     pub fn is_null(self) -> Filter<M> {
         self.filter(col(self.name).is_null())
     }
     /// `column IS NOT NULL`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.count(Book::YEAR.is_not_null(), false).unwrap(), 2);
+    /// ```
     pub fn is_not_null(self) -> Filter<M> {
         self.filter(col(self.name).is_not_null())
     }
     /// `column LIKE pattern` (`%` and `_` are wildcards).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.get(Book::TITLE.like("D%")).unwrap().title, "Dune");
+    /// ```
     pub fn like(self, pattern: &str) -> Filter<M> {
         self.filter(col(self.name).like(pattern))
     }
     /// Ascending order on this column.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let thin_first = s.execute_query(Book::select().order_by(Book::PAGES.asc())).unwrap();
+    /// assert_eq!(thin_first[0].title, "Notes");
+    /// ```
     pub fn asc(self) -> Order<M> {
         Order::new(self.name, sea_query::Order::Asc)
     }
     /// Descending order on this column.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let thick_first = s.execute_query(Book::select().order_by(Book::PAGES.desc())).unwrap();
+    /// assert_eq!(thick_first[0].title, "Emma");
+    /// ```
     pub fn desc(self) -> Order<M> {
         Order::new(self.name, sea_query::Order::Desc)
     }
     /// The column itself, as a selected field.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let title: String = s
+    ///     .scalar(Book::select().filter(Book::PAGES.eq(90)).fields([Book::TITLE.field()]))
+    ///     .unwrap();
+    /// assert_eq!(title, "Notes");
+    /// ```
     pub fn field(self) -> Field<M> {
         Field::new(col(self.name))
     }
     /// `COUNT(column)`: non-NULL values.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let with_year: i64 = s.scalar(Book::select().fields([Book::YEAR.count()])).unwrap();
+    /// assert_eq!(with_year, 2);
+    /// ```
     pub fn count(self) -> Field<M> {
         Field::new(col(self.name).count())
     }
     /// `MAX(column)`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let most: i32 = s.scalar(Book::select().fields([Book::PAGES.max()])).unwrap();
+    /// assert_eq!(most, 474);
+    /// ```
     pub fn max(self) -> Field<M> {
         Field::new(col(self.name).max())
     }
     /// `MIN(column)`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let first: Option<i32> = s.scalar(Book::select().fields([Book::YEAR.min()])).unwrap();
+    /// assert_eq!(first, Some(1815));
+    /// ```
     pub fn min(self) -> Field<M> {
         Field::new(col(self.name).min())
     }
     /// `SUM(column)`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let total: i64 = s.scalar(Book::select().fields([Book::PAGES.sum()])).unwrap();
+    /// assert_eq!(total, 976);
+    /// ```
     pub fn sum(self) -> Field<M> {
         Field::new(col(self.name).sum())
     }
 }
 
 /// A `WHERE` condition on model `M`. Combine with `&`, `|` and `!`.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// let f = (Book::PAGES.gt(100) & !Book::TITLE.eq("Emma")) | Book::YEAR.is_null();
+/// assert_eq!(s.count(f, false).unwrap(), 2);
+/// ```
 pub struct Filter<M> {
     pub(crate) cond: Condition,
     _model: PhantomData<fn() -> M>,
@@ -211,11 +527,39 @@ impl<M> Filter<M> {
     }
 
     /// Both conditions.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let f = Book::PAGES.gt(100).and(Book::YEAR.lt(1900));
+    /// assert_eq!(s.get(f).unwrap().title, "Emma");
+    /// ```
     pub fn and(self, other: Filter<M>) -> Self {
         Filter::new(Cond::all().add(self.cond).add(other.cond))
     }
 
     /// Either condition.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let f = Book::PAGES.lt(100).or(Book::YEAR.lt(1900));
+    /// assert_eq!(s.count(f, false).unwrap(), 2);
+    /// ```
     pub fn or(self, other: Filter<M>) -> Self {
         Filter::new(Cond::any().add(self.cond).add(other.cond))
     }
@@ -243,6 +587,20 @@ impl<M> std::ops::Not for Filter<M> {
 }
 
 /// An `ORDER BY` term on model `M`.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// let q = Book::select().order_by(Book::YEAR.desc()).order_by(Book::TITLE.asc());
+/// assert_eq!(s.execute_query(q).unwrap()[0].title, "Dune");
+/// ```
 #[derive(Debug)]
 pub struct Order<M> {
     pub(crate) column: &'static str,
@@ -268,6 +626,23 @@ impl<M> Order<M> {
 
 /// A selected expression of model `M`: a column or an aggregate, for
 /// [`Select::fields`](super::Select::fields) and `scalar`.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// use dualdb::model::Field;
+/// let (n, pages): (i64, i64) = s
+///     .scalar(Book::select().fields([Field::count_all(), Book::PAGES.sum()]))
+///     .unwrap();
+/// assert_eq!((n, pages), (3, 976));
+/// ```
 pub struct Field<M> {
     pub(crate) expr: Expr,
     _model: PhantomData<fn() -> M>,
@@ -294,6 +669,21 @@ impl<M> Field<M> {
     }
 
     /// `COUNT(*)`
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// use dualdb::model::Field;
+    /// let n: i64 = s.scalar(Book::select().filter(Book::PAGES.gt(100)).fields([Field::count_all()])).unwrap();
+    /// assert_eq!(n, 2);
+    /// ```
     pub fn count_all() -> Self {
         Field::new(Expr::col(sea_query::Asterisk).count())
     }

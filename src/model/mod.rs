@@ -49,6 +49,28 @@ use crate::value::{Value, ValueRef};
 ///
 /// The derive also adds one typed [`Column`] constant per field (`User::NAME`
 /// for a field `name`) to build filters without strings.
+///
+/// ```
+/// use dualdb::{Database, Model};
+///
+/// #[derive(Model, Debug, Clone, PartialEq)]
+/// #[model(table = "users")]
+/// struct User {
+///     #[model(primary_key, auto)]
+///     id: i64,
+///     #[model(unique, max_length = 40)]
+///     name: String,
+///     #[model(default = "0")]
+///     karma: i32,
+///     email: Option<String>, // nullable
+/// }
+///
+/// assert_eq!(User::META.table, "users");
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// db.sync().create_table::<User>().unwrap();
+/// let ada = db.sync().create(User { id: 0, name: "ada".into(), karma: 1, email: None }).unwrap();
+/// assert_eq!(db.sync().get(User::by_id(ada.id)).unwrap(), ada);
+/// ```
 pub trait Model: Sized + Send + Sync + 'static {
     /// The table, its columns and its primary key.
     const META: &'static ModelMeta;
@@ -104,6 +126,12 @@ pub trait Model: Sized + Send + Sync + 'static {
 }
 
 /// The SQL type family of a column, chosen from its Rust type.
+///
+/// ```
+/// use dualdb::model::{ColumnKind, ColumnType};
+/// assert_eq!(<Option<i32> as ColumnType>::KIND, ColumnKind::Int);
+/// assert_eq!(<Vec<String> as ColumnType>::KIND, ColumnKind::Array(&ColumnKind::Text));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ColumnKind {
@@ -147,6 +175,13 @@ pub enum ColumnKind {
 }
 
 /// Maps a Rust field type to its column kind and nullability.
+///
+/// ```
+/// use dualdb::model::{ColumnKind, ColumnType};
+/// assert!(<Option<String> as ColumnType>::NULLABLE);
+/// assert!(!<String as ColumnType>::NULLABLE);
+/// assert_eq!(<f64 as ColumnType>::KIND, ColumnKind::Double);
+/// ```
 pub trait ColumnType {
     /// The SQL type family.
     const KIND: ColumnKind;
@@ -181,6 +216,21 @@ impl<T: ColumnType> ColumnType for Option<T> {
 }
 
 /// One column of a model, as the derive describes it.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<User>().unwrap();
+/// # s.create_table::<Post>().unwrap();
+/// let name = &User::META.columns[1];
+/// assert_eq!((name.name, name.unique, name.max_length, name.nullable), ("name", true, Some(40), false));
+/// assert!(Post::META.columns[1].references.is_some());
+/// ```
 #[derive(Debug)]
 pub struct ColumnMeta {
     /// The column name.
@@ -204,6 +254,20 @@ pub struct ColumnMeta {
 }
 
 /// A model's table, as the derive describes it.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<User>().unwrap();
+/// # s.create_table::<Post>().unwrap();
+/// assert_eq!(Post::META.table, "post");
+/// assert_eq!(Post::META.columns.len(), 3);
+/// ```
 #[derive(Debug)]
 pub struct ModelMeta {
     /// The Rust type's name.
@@ -218,17 +282,57 @@ pub struct ModelMeta {
 
 impl ModelMeta {
     /// The primary key column.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<User>().unwrap();
+    /// # s.create_table::<Post>().unwrap();
+    /// assert_eq!(User::META.pk().name, "id");
+    /// ```
     pub fn pk(&self) -> &'static ColumnMeta {
         &self.columns[self.primary_key]
     }
 
     /// True if the database generates the primary key.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<User>().unwrap();
+    /// # s.create_table::<Post>().unwrap();
+    /// assert!(User::META.auto_key());
+    /// ```
     pub fn auto_key(&self) -> bool {
         self.pk().auto_increment
     }
 
     /// Every registered model with a foreign key to this one, with the
     /// referencing column.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<User>().unwrap();
+    /// # s.create_table::<Post>().unwrap();
+    /// let deps = User::META.dependents();
+    /// assert!(deps.iter().any(|(model, column)| model.table == "post" && column.name == "author"));
+    /// ```
     pub fn dependents(&'static self) -> Vec<(&'static ModelMeta, &'static ColumnMeta)> {
         let mut out = Vec::new();
         for reg in inventory::iter::<Registration> {

@@ -495,6 +495,26 @@ pub(crate) fn table_exists<M: Model>(d: Dialect) -> impl Plan<Output = bool> {
 /// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
 /// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
 /// rows with their keys).
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let db = Database::open("sqlite::memory:")?;
+/// # db.sync().create_table::<User>()?;
+/// # db.sync().create_table::<Post>()?;
+/// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+/// let stored: Vec<User> = db.sync().execute_query(User::insert_many(vec![user("a"), user("b")]))?;
+/// let changed: u64 = db.aio().execute_query(User::update_query().set(User::AGE, 30)).await?;
+/// let found: Vec<User> = db.aio().execute_query(User::select().filter(User::AGE.eq(30))).await?;
+/// let deleted: u64 = db.sync().execute_query(User::delete_query())?;
+/// assert_eq!((stored.len(), changed, found.len(), deleted), (2, 2, 2, 2));
+/// # Ok::<(), dualdb::Error>(())
+/// # }).unwrap();
+/// ```
 pub trait Executable: Send {
     /// What `execute` returns.
     type Output: Send + 'static;
@@ -641,65 +661,327 @@ fn either<P: Plan>(r: Result<P>) -> Either<P> {
 
 manager_methods! {
     /// Runs a statement and returns the number of rows it changed.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().execute("CREATE TABLE t (x INTEGER)", &[])?;
+    /// let n = db.aio().execute("INSERT INTO t VALUES (?), (?)", &[&1, &2]).await?;
+    /// assert_eq!(n, 2);
+    /// assert_eq!(db.sync().execute("DELETE FROM t", &[])?, 2);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn execute<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64
         where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
 
     /// Runs a statement and returns all its rows.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let rows = db.aio().query("SELECT 1 AS n UNION ALL SELECT 2", &[]).await?;
+    /// assert_eq!(rows.len(), 2);
+    /// assert_eq!(db.sync().query("SELECT ?", &[&"x"])?[0].get::<String>(0)?, "x");
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn query<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
 
     /// Runs a statement that must return exactly one row;
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none,
     /// [`ErrorKind::TooManyRows`](crate::ErrorKind::TooManyRows) if more.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let n: i64 = db.aio().query_one("SELECT COUNT(*) FROM user", &[]).await?.get(0)?;
+    /// assert_eq!(n, 0);
+    /// let err = db.sync().query_one("SELECT 1 UNION ALL SELECT 2", &[]).unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::TooManyRows);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn query_one<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| exactly_one(r.rows()?));
 
     /// Runs a statement that returns at most one row.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// assert!(db.aio().query_opt("SELECT name FROM user", &[]).await?.is_none());
+    /// db.sync().create(user("ada"))?;
+    /// assert!(db.sync().query_opt("SELECT name FROM user", &[])?.is_some());
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn query_opt<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Option<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| at_most_one(r.rows()?));
 
     /// `CREATE TABLE IF NOT EXISTS` for the model, with its keys, unique
     /// columns and foreign keys.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().create_table::<User>()?; // again: IF NOT EXISTS, no error
+    /// db.aio().create_table::<User>().await?;
+    /// assert!(db.aio().table_exists::<User>().await?);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn create_table<M>(&self) -> ()
         where [M: Model] = |d| create_table::<M>(d);
 
     /// `DROP TABLE IF EXISTS` for the model.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().drop_table::<Post>()?;
+    /// db.aio().drop_table::<Post>().await?; // IF EXISTS: no error
+    /// assert!(!db.sync().table_exists::<Post>()?);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn drop_table<M>(&self) -> ()
         where [M: Model] = |d| drop_table::<M>(d);
 
     /// Whether the model's table exists.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// assert!(db.sync().table_exists::<User>()?);
+    /// db.aio().drop_table::<Post>().await?;
+    /// assert!(!db.aio().table_exists::<Post>().await?);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn table_exists<M>(&self) -> bool
         where [M: Model] = |d| table_exists::<M>(d);
 
     /// Deletes every row of the model's table (`TRUNCATE`; `DELETE` on SQLite).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().create(user("ada"))?;
+    /// db.aio().truncate::<User>().await?;
+    /// assert_eq!(db.sync().count(User::select(), false)?, 0);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn truncate<M>(&self) -> ()
         where [M: Model] = |d| truncate::<M>(d);
 
     /// The first row matching a query or filter (`User::by_id(1)`,
     /// `User::NAME.eq("x")`, `User::select()…`);
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if none.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let ada = db.sync().create(user("ada"))?;
+    /// assert_eq!(db.aio().get(User::by_id(ada.id)).await?, ada);
+    /// assert_eq!(db.sync().get(User::NAME.eq("ada"))?, ada);
+    /// let err = db.aio().get(User::NAME.eq("nobody")).await.unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::NotFound);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn get<M>(&self, lookup: impl Into<Select<M>>) -> M
         where [M: Model] = |d| get(d, lookup.into());
 
     /// The first row matching a query or filter, or `None`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// assert_eq!(db.aio().get_or_none(User::NAME.eq("ada")).await?, None);
+    /// let ada = db.sync().create(user("ada"))?;
+    /// assert_eq!(db.sync().get_or_none(User::NAME.eq("ada"))?, Some(ada));
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn get_or_none<M>(&self, lookup: impl Into<Select<M>>) -> Option<M>
         where [M: Model] = |d| get_or_none(d, lookup.into());
 
     /// Inserts the model and returns it as stored, with its generated key
     /// (`RETURNING` on PostgreSQL and SQLite, `LAST_INSERT_ID()` on MySQL).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let ada = db.sync().create(user("ada"))?;
+    /// let bob = db.aio().create(user("bob")).await?;
+    /// assert!(ada.id > 0 && bob.id > ada.id); // generated keys filled in
+    /// let err = db.sync().create(user("ada")).unwrap_err(); // name is unique
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::UniqueViolation);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn create<M>(&self, model: M) -> M
         where [M: Model] = |d| create(d, model);
 
     /// Updates every column of the model's row (found by primary key);
     /// returns the rows changed.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let mut ada = db.sync().create(user("ada"))?;
+    /// ada.age = Some(36);
+    /// assert_eq!(db.aio().update(&ada).await?, 1);
+    /// assert_eq!(db.sync().get(User::by_id(ada.id))?.age, Some(36));
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn update<M>(&self, model: &M) -> u64
         where [M: Model] = |d| update(d, model, None);
 
     /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let mut ada = db.sync().create(user("ada"))?;
+    /// ada.age = Some(36);
+    /// ada.name = "not saved".into();
+    /// db.aio().update_only(&ada, &[&User::AGE]).await?;
+    /// let stored = db.sync().get(User::by_id(ada.id))?;
+    /// assert_eq!((stored.name.as_str(), stored.age), ("ada", Some(36)));
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn update_only<M>(&self, model: &M, columns: &[&dyn ColumnOf<M>]) -> u64
         where [M: Model] = |d| update(d, model, Some(columns));
 
     /// Deletes the model's row; returns the rows deleted.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let ada = db.sync().create(user("ada"))?;
+    /// assert_eq!(db.aio().delete(&ada).await?, 1);
+    /// assert_eq!(db.sync().delete(&ada)?, 0); // already gone
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn delete<M>(&self, model: &M) -> u64
         where [M: Model] = |d| delete(d, model, false, false);
 
@@ -707,6 +989,26 @@ manager_methods! {
     /// registered foreign key: dependants with a nullable key get it set to
     /// NULL unless `delete_nullable`, the others are deleted (recursively).
     /// Returns the rows of the model's own table deleted.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let ada = db.sync().create(user("ada"))?;
+    /// db.sync().create(Post { id: 0, author: ada.id, title: "hello".into() })?;
+    /// // the post goes first (its key is not nullable), then the user
+    /// assert_eq!(db.aio().delete_recursive(&ada, false).await?, 1);
+    /// assert_eq!(db.sync().count(Post::select(), false)?, 0);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn delete_recursive<M>(&self, model: &M, delete_nullable: bool) -> u64
         where [M: Model] = |d| delete(d, model, true, delete_nullable);
 
@@ -714,16 +1016,76 @@ manager_methods! {
     /// inserted; `true` if it was created. `make` runs only when creating.
     /// Safe when two callers race on a unique key: the loser gets the
     /// winner's row.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let make = || User { id: 0, name: "ada".into(), age: None }; // runs only when creating
+let (ada, created) = db.aio().get_or_create(User::NAME.eq("ada"), make).await?;
+    /// assert!(created);
+    /// let (again, created) = db.sync().get_or_create(User::NAME.eq("ada"), || unreachable!())?;
+    /// assert!(!created);
+    /// assert_eq!(again, ada);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn get_or_create<M, F>(&self, lookup: impl Into<Select<M>>, make: F) -> (M, bool)
         where [M: Model, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
 
     /// Inserts the model, or, if a unique column already holds one of its
     /// values, returns that row; `true` if it was created.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let (ada, created) = db.sync().create_or_get(user("ada"))?;
+    /// assert!(created);
+    /// let (same, created) = db.aio().create_or_get(user("ada")).await?; // name is unique
+    /// assert!(!created);
+    /// assert_eq!(same.id, ada.id);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn create_or_get<M>(&self, model: M) -> (M, bool)
         where [M: Model] = |d| CreateOrGet::new(d, model);
 
     /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`] or
     /// [`DeleteQuery`] the rows changed, an [`InsertMany`] the stored rows.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b"), user("c")]))?;
+    /// let two = db.aio().execute_query(User::select().order_by(User::NAME.desc()).limit(2)).await?;
+    /// assert_eq!(two[0].name, "c");
+    /// assert_eq!(db.sync().execute_query(User::delete_query().filter(User::NAME.ne("a")))?, 2);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn execute_query<Q>(&self, query: Q) -> Q::Output
         where [Q: Executable] = |d| query.into_plan(d);
 
@@ -731,24 +1093,126 @@ manager_methods! {
     /// query, then one query per sub-query (no N+1). `related` is a
     /// [`Select`] of a model with a foreign key to `P`, a tuple of such, or
     /// nested with [`Select::with`]; see [`prefetch`](super::prefetch).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// let ada = db.sync().create(user("ada"))?;
+    /// db.sync().create(user("bob"))?;
+    /// for title in ["one", "two"] {
+    ///     db.sync().create(Post { id: 0, author: ada.id, title: title.into() })?;
+    /// }
+    /// // two queries in all, however many users
+    /// let rows = db.aio().prefetch(User::select().order_by(User::NAME.asc()), Post::select()).await?;
+    /// assert_eq!(rows[0].1.len(), 2); // ada's posts
+    /// assert!(rows[1].1.is_empty()); // bob's
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn prefetch<P, R>(&self, parents: Select<P>, related: R) -> Vec<(P, R::Output)>
         where [P: Model, R: Related<P>] = |d| Prefetch::new(d, parents, related);
 
     /// `SELECT COUNT(*)` of the query, respecting its `LIMIT`/`OFFSET` unless
     /// `clear_limit`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b"), user("c")]))?;
+    /// assert_eq!(db.aio().count(User::select().limit(2), false).await?, 2);
+    /// assert_eq!(db.sync().count(User::select().limit(2), true)?, 3);
+    /// assert_eq!(db.sync().count(User::NAME.eq("b"), false)?, 1);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn count<M>(&self, query: impl Into<Select<M>>, clear_limit: bool) -> i64
         where [M: Model] = |d| count(d, query.into(), clear_limit);
 
     /// Whether the query matches any row.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// assert!(!db.aio().exists(User::NAME.eq("ada")).await?);
+    /// db.sync().create(user("ada"))?;
+    /// assert!(db.sync().exists(User::NAME.eq("ada"))?);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn exists<M>(&self, query: impl Into<Select<M>>) -> bool
         where [M: Model] = |d| exists(d, query.into());
 
     /// The first row of a query on [`Select::fields`], as one value or a
     /// tuple: `scalar::<_, (i64, Option<i32>)>(User::select().fields([…]))`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// use dualdb::model::Field;
+    /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b")]))?;
+    /// let n: i64 = db.aio().scalar(User::select().fields([Field::count_all()])).await?;
+    /// let (first, last): (String, String) =
+    ///     db.sync().scalar(User::select().fields([User::NAME.min(), User::NAME.max()]))?;
+    /// assert_eq!((n, first.as_str(), last.as_str()), (2, "a", "b"));
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn scalar<M, T>(&self, query: Select<M>) -> T
         where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
 
     /// Raw SQL, mapped to models by column name.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// # db.sync().create_table::<Post>()?;
+    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// db.sync().create(user("ada"))?;
+    /// let found: Vec<User> = db.aio().raw("SELECT * FROM user WHERE name LIKE ?", &[&"a%"]).await?;
+    /// assert_eq!(found[0].name, "ada");
+    /// let none: Vec<User> = db.sync().raw("SELECT * FROM user WHERE age > ?", &[&100])?;
+    /// assert!(none.is_empty());
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
     fn raw<M>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<M>
         where [M: Model] = |_d| raw::<M>(sql, params);
 }

@@ -41,6 +41,24 @@ fn and_filter<M>(slot: &mut Option<Filter<M>>, f: Filter<M>) {
 }
 
 /// `SELECT` on model `M`.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// let page = Book::select()
+///     .filter(Book::PAGES.gt(50))
+///     .order_by(Book::TITLE.asc())
+///     .limit(2);
+/// let titles: Vec<String> = s.execute_query(page).unwrap().into_iter().map(|b| b.title).collect();
+/// assert_eq!(titles, ["Dune", "Emma"]);
+/// ```
 pub struct Select<M> {
     filter: Option<Filter<M>>,
     order: Vec<Order<M>>,
@@ -84,6 +102,20 @@ impl<M: Model> From<Filter<M>> for Select<M> {
 
 impl<M: Model> Select<M> {
     /// All rows of `M`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// use dualdb::Select;
+    /// assert_eq!(s.execute_query(Select::<Book>::new()).unwrap().len(), 3);
+    /// ```
     pub fn new() -> Self {
         Select {
             filter: None,
@@ -95,30 +127,100 @@ impl<M: Model> Select<M> {
     }
 
     /// Adds a condition (ANDed with any before it).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::select().filter(Book::PAGES.gt(100)).filter(Book::YEAR.gt(1900));
+    /// assert_eq!(s.get(q).unwrap().title, "Dune");
+    /// ```
     pub fn filter(mut self, f: Filter<M>) -> Self {
         and_filter(&mut self.filter, f);
         self
     }
 
     /// Adds an `ORDER BY` term.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::select().order_by(Book::PAGES.asc());
+    /// assert_eq!(s.get(q).unwrap().title, "Notes");
+    /// ```
     pub fn order_by(mut self, o: Order<M>) -> Self {
         self.order.push(o);
         self
     }
 
     /// `LIMIT n`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// assert_eq!(s.execute_query(Book::select().limit(2)).unwrap().len(), 2);
+    /// ```
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
         self
     }
 
     /// `OFFSET n`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::select().order_by(Book::PAGES.asc()).limit(1).offset(1);
+    /// assert_eq!(s.get(q).unwrap().title, "Dune");
+    /// ```
     pub fn offset(mut self, n: u64) -> Self {
         self.offset = Some(n);
         self
     }
 
     /// Removes `LIMIT` and `OFFSET`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::select().limit(1);
+    /// assert_eq!(s.count(q.clone().clear_limit(), false).unwrap(), 3);
+    /// assert_eq!(s.count(q, false).unwrap(), 1);
+    /// ```
     pub fn clear_limit(mut self) -> Self {
         self.limit = None;
         self.offset = None;
@@ -127,6 +229,22 @@ impl<M: Model> Select<M> {
 
     /// Selects these expressions instead of the model's columns (for
     /// `scalar`).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let (title, pages): (String, i32) = s
+    ///     .scalar(Book::select().filter(Book::YEAR.eq(1815)).fields([Book::TITLE.field(), Book::PAGES.field()]))
+    ///     .unwrap();
+    /// assert_eq!((title.as_str(), pages), ("Emma", 474));
+    /// ```
     pub fn fields(mut self, fields: impl IntoIterator<Item = Field<M>>) -> Self {
         self.fields = Some(fields.into_iter().collect());
         self
@@ -207,6 +325,20 @@ impl<M: Model> Select<M> {
 }
 
 /// `UPDATE` of model `M`'s rows matching a filter.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// let q = Book::update_query().set(Book::YEAR, 2000).filter(Book::YEAR.is_null());
+/// assert_eq!(s.execute_query(q).unwrap(), 1);
+/// ```
 pub struct UpdateQuery<M> {
     sets: Vec<(&'static str, Value)>,
     filter: Option<Filter<M>>,
@@ -221,12 +353,41 @@ impl<M: Model> UpdateQuery<M> {
     }
 
     /// `SET column = value`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::update_query().set(Book::PAGES, 100).set(Book::TITLE, "Notes, 2nd ed.").filter(Book::PAGES.eq(90));
+    /// assert_eq!(s.execute_query(q).unwrap(), 1);
+    /// assert_eq!(s.get(Book::PAGES.eq(100)).unwrap().title, "Notes, 2nd ed.");
+    /// ```
     pub fn set<T>(mut self, column: Column<M, T>, value: impl Compatible<T>) -> Self {
         self.sets.push((column.name(), value.to_sql()));
         self
     }
 
     /// Only rows matching `f` (ANDed with any filter before).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::update_query().set(Book::PAGES, 0).filter(Book::PAGES.gt(400)).filter(Book::YEAR.lt(1900));
+    /// assert_eq!(s.execute_query(q).unwrap(), 1);
+    /// ```
     pub fn filter(mut self, f: Filter<M>) -> Self {
         and_filter(&mut self.filter, f);
         self
@@ -246,6 +407,20 @@ impl<M: Model> UpdateQuery<M> {
 }
 
 /// `DELETE` of model `M`'s rows matching a filter.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// assert_eq!(s.execute_query(Book::delete_query().filter(Book::YEAR.is_null())).unwrap(), 1);
+/// assert_eq!(s.execute_query(Book::delete_query()).unwrap(), 2);
+/// ```
 pub struct DeleteQuery<M> {
     filter: Option<Filter<M>>,
 }
@@ -256,6 +431,20 @@ impl<M: Model> DeleteQuery<M> {
     }
 
     /// Only rows matching `f`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # let s = db.sync();
+    /// # s.create_table::<Book>().unwrap();
+    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+    /// # }
+    /// let q = Book::delete_query().filter(Book::PAGES.lt(100));
+    /// assert_eq!(s.execute_query(q).unwrap(), 1);
+    /// ```
     pub fn filter(mut self, f: Filter<M>) -> Self {
         and_filter(&mut self.filter, f);
         self
@@ -273,6 +462,25 @@ impl<M: Model> DeleteQuery<M> {
 
 /// `INSERT` of many rows of `M` in one statement; `execute` returns them with
 /// their generated keys.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
+/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
+/// # }
+/// let stored = s
+///     .execute_query(Book::insert_many(vec![
+///         Book { id: 0, title: "A".into(), pages: 1, year: None },
+///         Book { id: 0, title: "B".into(), pages: 2, year: None },
+///     ]))
+///     .unwrap();
+/// assert!(stored.iter().all(|b| b.id > 0));
+/// ```
 pub struct InsertMany<M> {
     pub(crate) rows: Vec<M>,
 }

@@ -27,6 +27,13 @@ use crate::error::{Error, Result};
 /// An exact decimal: `mantissa × 10^-scale`.
 ///
 /// Equality is by value: `1.50 == 1.5` (the scale is kept for display).
+///
+/// ```
+/// use dualdb::types::Numeric;
+/// let price: Numeric = "19.90".parse().unwrap();
+/// assert_eq!(price, "19.9".parse().unwrap());
+/// assert_eq!(price.to_string(), "19.90");
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Numeric {
     mantissa: i128,
@@ -39,27 +46,53 @@ const MAX_SCALE: u32 = 38;
 
 impl Numeric {
     /// `mantissa × 10^-scale`, kept as given; text parses with [`FromStr`].
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// assert_eq!(Numeric::new(12345, 2).to_string(), "123.45");
+    /// ```
     pub const fn new(mantissa: i128, scale: u32) -> Self {
         Numeric { mantissa, scale }
     }
 
     /// The digits as one integer.
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// assert_eq!(Numeric::new(-5, 1).mantissa(), -5);
+    /// ```
     pub const fn mantissa(&self) -> i128 {
         self.mantissa
     }
 
     /// How many of the digits are after the decimal point.
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// assert_eq!("1.250".parse::<Numeric>().unwrap().scale(), 3);
+    /// ```
     pub const fn scale(&self) -> u32 {
         self.scale
     }
 
     /// The nearest `f64`.
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// assert_eq!(Numeric::new(25, 1).to_f64(), 2.5);
+    /// ```
     pub fn to_f64(&self) -> f64 {
         // Through the decimal text: exact digits, one correctly rounded parse.
         self.to_string().parse().unwrap_or(f64::NAN)
     }
 
     /// The value as an `i64`, if it is a whole number that fits.
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// assert_eq!(Numeric::new(1200, 2).to_i64(), Some(12));
+    /// assert_eq!(Numeric::new(1201, 2).to_i64(), None);
+    /// ```
     pub fn to_i64(&self) -> Option<i64> {
         let divisor = 10i128.checked_pow(self.scale)?;
         if self.mantissa % divisor != 0 {
@@ -69,6 +102,12 @@ impl Numeric {
     }
 
     /// The value of a finite `f64`, from its shortest decimal text.
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// assert_eq!(Numeric::from_f64(0.1).unwrap().to_string(), "0.1");
+    /// assert!(Numeric::from_f64(f64::INFINITY).is_err());
+    /// ```
     pub fn from_f64(f: f64) -> Result<Self> {
         if !f.is_finite() {
             return Err(Error::decode(format!("{f} is not a finite number")));
@@ -81,6 +120,12 @@ impl Numeric {
 
 impl Numeric {
     /// The same value with no trailing zeros after the point.
+    ///
+    /// ```
+    /// use dualdb::types::Numeric;
+    /// let n = Numeric::new(1500, 3).normalized();
+    /// assert_eq!((n.mantissa(), n.scale()), (15, 1));
+    /// ```
     pub fn normalized(&self) -> Self {
         let (mut mantissa, mut scale) = (self.mantissa, self.scale);
         while scale > 0 && mantissa % 10 == 0 {

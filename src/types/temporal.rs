@@ -11,6 +11,15 @@
 //! SQLite has no date type: text in the forms above is read back (a `T`
 //! between date and time, a `Z` or `±HH:MM` offset are accepted too), and so
 //! are integers, as Unix seconds.
+//!
+//! ```
+//! use dualdb::{Database, Value};
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let row = db.sync().query_one("SELECT ?, ?", &[&Value::Date(19_782), &Value::Time(3_600_000_001)]).unwrap();
+//! assert_eq!(row.get::<String>(0).unwrap(), "2024-02-29");
+//! assert_eq!(row.get::<String>(1).unwrap(), "01:00:00.000001");
+//! ```
 
 use crate::error::{Error, Result};
 use crate::value::ValueRef;
