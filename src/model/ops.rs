@@ -1029,7 +1029,7 @@ manager_methods! {
     /// # db.sync().create_table::<Post>()?;
     /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
     /// let make = || User { id: 0, name: "ada".into(), age: None }; // runs only when creating
-let (ada, created) = db.aio().get_or_create(User::NAME.eq("ada"), make).await?;
+    /// let (ada, created) = db.aio().get_or_create(User::NAME.eq("ada"), make).await?;
     /// assert!(created);
     /// let (again, created) = db.sync().get_or_create(User::NAME.eq("ada"), || unreachable!())?;
     /// assert!(!created);
