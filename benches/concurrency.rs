@@ -10,12 +10,12 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dualdb::{Database, Model};
-use support::{setup, BenchUser, ROWS};
+use support::{BenchUser, ROWS, setup};
 
 const SQL: &str = "SELECT id, name, hair_color FROM bench_users WHERE id = $1";
 

@@ -5,12 +5,12 @@
 //!
 //!     ci/test --exec cargo bench --bench get_by_pk
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use dualdb::{BackendKind, Database, Model};
 
 mod support;
 
-use support::{pg_client, setup, targets, BenchUser, ROWS};
+use support::{BenchUser, ROWS, pg_client, setup, targets};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -6,9 +6,9 @@
 
 mod support;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dualdb::{BackendKind, Database, Model};
-use support::{pg_client, setup_rows, targets, BenchUser};
+use support::{BenchUser, pg_client, setup_rows, targets};
 
 #[derive(Model, Debug)]
 #[model(table = "bench_insert")]

@@ -134,7 +134,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     setup(&db)?;
     db.set_allow_sync(SyncCheck::Error);
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    println!("Run application server http://127.0.0.1:{port}\n  GET /?id=1\n  GET /create?name=new\n  POST /?name=x");
+    println!(
+        "Run application server http://127.0.0.1:{port}\n  GET /?id=1\n  GET /create?name=new\n  POST /?name=x"
+    );
     axum::serve(listener, app(db)).await?;
     Ok(())
 }

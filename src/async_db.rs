@@ -29,7 +29,7 @@ use crate::async_tx::scoped;
 use crate::backend::{Backend, BoxFuture};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::plan::{drive_async, Target};
+use crate::model::plan::{Target, drive_async};
 use crate::model::{Dialect, Plan};
 use crate::pool::{AsyncManager, AsyncPool, Lease, PoolStatus, SharedPool};
 

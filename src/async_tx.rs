@@ -36,10 +36,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::async_db::AsyncDb;
 use crate::config::BackendKind;
 use crate::error::Result;
-use crate::model::plan::{drive_async, NoPlan, Target};
+use crate::model::plan::{NoPlan, Target, drive_async};
 use crate::model::{Dialect, Plan};
 use crate::pool::Lease;
-use crate::transaction::{aborted, finished, savepoint_outside_transaction, Nesting, TxOp};
+use crate::transaction::{Nesting, TxOp, aborted, finished, savepoint_outside_transaction};
 
 /// The connection of a transaction, shared by its levels and its scope.
 pub(crate) struct AsyncTxShared {

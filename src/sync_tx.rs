@@ -38,7 +38,7 @@ use crate::model::{Dialect, Plan};
 use crate::pool::PooledConn;
 use crate::runtime::run_blocking;
 use crate::sync_db::SyncDb;
-use crate::transaction::{finished, savepoint_outside_transaction, Nesting, TxOp};
+use crate::transaction::{Nesting, TxOp, finished, savepoint_outside_transaction};
 
 /// The connection of a transaction, shared by its levels and its scope.
 pub(crate) struct SyncTxShared {
@@ -373,10 +373,10 @@ impl<'a> SyncTx<'a> {
 
 impl Drop for SyncTx<'_> {
     fn drop(&mut self) {
-        if self.open {
-            if let Err(e) = self.finish(false) {
-                tracing::warn!(target: "dualdb::transaction", error = %e, "rollback on drop failed");
-            }
+        if self.open
+            && let Err(e) = self.finish(false)
+        {
+            tracing::warn!(target: "dualdb::transaction", error = %e, "rollback on drop failed");
         }
     }
 }

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 
 use crate::error::{Error, Result};
 

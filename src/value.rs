@@ -19,8 +19,8 @@
 #[cfg(feature = "postgres")]
 pub use crate::backend::pg_types::{ArrayRef, HStoreRef};
 use crate::error::{Error, Result};
-use crate::types::temporal;
 use crate::types::Numeric;
+use crate::types::temporal;
 
 /// An owned SQL value, as bound to a statement parameter.
 ///
@@ -250,7 +250,7 @@ impl ValueRef<'_> {
             ValueRef::Other { type_name, .. } => {
                 return Err(Error::decode(format!(
                     "no dualdb value for column type {type_name}"
-                )))
+                )));
             }
         })
     }

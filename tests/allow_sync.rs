@@ -5,7 +5,7 @@
 mod common;
 
 use common::databases;
-use common::models::{reset, user, Post, Setting, User};
+use common::models::{Post, Setting, User, reset, user};
 use common::{Capture, Half};
 use dualdb::{Database, ErrorKind, Model, SyncCheck, SyncDb, SyncTx};
 

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::models::{reset, user, User};
-use common::{isolated_all, ph, HALVES};
+use common::models::{User, reset, user};
+use common::{HALVES, isolated_all, ph};
 use dualdb::{BackendKind, ErrorKind, Model};
 
 const PAYLOADS: &[&str] = &[

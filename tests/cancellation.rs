@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{isolated, urls, DropAfterPolls, Lcg};
+use common::{DropAfterPolls, Lcg, isolated, urls};
 use dualdb::{BackendKind, Database};
 
 const ROUNDS: i64 = 1_000;

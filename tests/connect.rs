@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{mysql_url, pg_url, urls, Capture};
+use common::{Capture, mysql_url, pg_url, urls};
 use dualdb::{BackendKind, Database, ErrorKind};
 
 #[test]

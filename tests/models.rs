@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{isolated_all, Half, HALVES};
+use common::{HALVES, Half, isolated_all};
 use dualdb::{ErrorKind, Model};
 
 use common::models::*;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{isolated_all, ph, Capture, HALVES};
+use common::{Capture, HALVES, isolated_all, ph};
 use dualdb::{Database, PoolStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

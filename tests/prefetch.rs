@@ -4,7 +4,7 @@
 mod common;
 
 use common::models::*;
-use common::{isolated_all, StatementCounter, HALVES};
+use common::{HALVES, StatementCounter, isolated_all};
 use dualdb::Model;
 
 #[tokio::test(flavor = "current_thread")]

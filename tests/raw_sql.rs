@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{blob, boolean, databases, double, phs, serial_pk, table, Half, HALVES};
+use common::{HALVES, Half, blob, boolean, databases, double, phs, serial_pk, table};
 use dualdb::{BackendKind, Database, ErrorKind};
 
 async fn roundtrip(db: &Database, half: Half) {
@@ -86,16 +86,18 @@ async fn roundtrip(db: &Database, half: Half) {
             .unwrap(),
         "ada"
     );
-    assert!(half
-        .query_opt(db, &by_id, &[&-1i64])
-        .await
-        .unwrap()
-        .is_none());
-    assert!(half
-        .query_opt(db, &by_id, &[&first_id])
-        .await
-        .unwrap()
-        .is_some());
+    assert!(
+        half.query_opt(db, &by_id, &[&-1i64])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        half.query_opt(db, &by_id, &[&first_id])
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // Row-count rules.
     let all = format!("SELECT name FROM {t}");

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{isolated, mysql_url, pg_url, server_url, DropAfterPolls, Lcg};
+use common::{DropAfterPolls, Lcg, isolated, mysql_url, pg_url, server_url};
 use dualdb::{BackendKind, Database, Error, ErrorKind};
 
 const PAIR: i64 = 1 << 40;
@@ -180,10 +180,12 @@ async fn soak(url: String, restart: String, seconds: u64) {
     let blocking = std::thread::spawn(move || blocking_worker(bdb, until, bledger));
     tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
     tokio::task::spawn_blocking(move || {
-        assert!(std::process::Command::new(&restart)
-            .status()
-            .unwrap()
-            .success());
+        assert!(
+            std::process::Command::new(&restart)
+                .status()
+                .unwrap()
+                .success()
+        );
     })
     .await
     .unwrap();

@@ -14,7 +14,7 @@ mod common;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use common::{isolated_all, ph, HALVES};
+use common::{HALVES, isolated_all, ph};
 use dualdb::types::{Json, Numeric};
 use dualdb::{BackendKind, Database, ErrorKind, Model, SqlEnum};
 use rust_decimal::Decimal;

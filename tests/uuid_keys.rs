@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{isolated_all, HALVES};
+use common::{HALVES, isolated_all};
 use dualdb::{BackendKind, ErrorKind, Model};
 use uuid::Uuid;
 

@@ -4,7 +4,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
-use syn::{parse_macro_input, spanned::Spanned, Data, DeriveInput, Fields, LitStr};
+use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned};
 
 /// Derives `dualdb::Model` for a struct with named fields.
 ///
@@ -146,14 +146,14 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 return Err(syn::Error::new(
                     name.span(),
                     "no primary key: mark one field #[model(primary_key)] or name it `id`",
-                ))
+                ));
             }
         },
         _ => {
             return Err(syn::Error::new(
                 fields[explicit[1]].ident.span(),
                 "only one field can be the primary key",
-            ))
+            ));
         }
     };
     if let Some(f) = fields.iter().find(|f| f.auto && !f.primary_key) {

@@ -9,8 +9,8 @@
 //! transaction writes; a WAL file gives both halves SQLite's normal
 //! concurrency: readers never wait for a writer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
@@ -374,7 +374,7 @@ impl rusqlite::ToSql for Value {
             Value::Array(_) | Value::HStore(_) | Value::Unencodable(_) => {
                 return Err(rusqlite::Error::ToSqlConversionFailure(
                     format!("SQLite cannot store {}", self.kind_name()).into(),
-                ))
+                ));
             }
         }))
     }

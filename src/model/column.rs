@@ -23,8 +23,8 @@ use std::marker::PhantomData;
 
 use sea_query::{Cond, Condition, Expr, ExprTrait};
 
-use super::sql::to_sea;
 use super::Model;
+use super::sql::to_sea;
 use crate::value::{ToSql, Value};
 
 /// A typed handle on column `T` of model `M`, made by `#[derive(Model)]` as

@@ -4,15 +4,15 @@
 use std::marker::PhantomData;
 
 use super::column::ColumnOf;
-use super::plan::{replayed, One};
+use super::plan::{One, replayed};
 use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
 use super::schema;
-use super::sql::{to_sea, Dialect};
+use super::sql::{Dialect, to_sea};
 use super::{Action, Model, ModelMeta, Plan, Reply, Step};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{FromRow, Row};
-use crate::statement::{at_most_one, exactly_one, Stmt};
+use crate::statement::{Stmt, at_most_one, exactly_one};
 use crate::value::{ToSql, Value, ValueRef};
 
 fn not_found<M: Model>() -> Error {
@@ -91,7 +91,7 @@ pub(crate) fn scalar<M: Model, T: FromRow + Send>(
 pub(crate) fn raw<M: Model>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
-) -> impl Plan<Output = Vec<M>> {
+) -> impl Plan<Output = Vec<M>> + use<M> {
     One::new(Action::Query(Stmt::new(sql, params)), |r| {
         models::<M>(&r.rows()?)
     })
@@ -179,7 +179,7 @@ pub(crate) fn update<M: Model>(
     d: Dialect,
     model: &M,
     only: Option<&[&dyn ColumnOf<M>]>,
-) -> impl Plan<Output = u64> {
+) -> impl Plan<Output = u64> + use<M> {
     let mut q = sea_query::Query::update();
     q.table(M::META.table);
     for (i, c) in M::META.columns.iter().enumerate() {
@@ -613,7 +613,7 @@ macro_rules! manager_methods {
             $(
                 $(#[$doc])*
                 pub fn $name <$($g),*> (&self $(, $arg: $ty)*)
-                    -> impl std::future::Future<Output = Result<$out>> + Send + '_
+                    -> impl std::future::Future<Output = Result<$out>> + Send + use<'_, $($g),*>
                 where $($bounds)*
                 {
                     let $d = self.dialect();
@@ -864,8 +864,8 @@ manager_methods! {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    fn get<M>(&self, lookup: impl Into<Select<M>>) -> M
-        where [M: Model] = |d| get(d, lookup.into());
+    fn get<M, L>(&self, lookup: L) -> M
+        where [M: Model, L: Into<Select<M>>] = |d| get(d, lookup.into());
 
     /// The first row matching a query or filter, or `None`.
     ///
@@ -886,8 +886,8 @@ manager_methods! {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    fn get_or_none<M>(&self, lookup: impl Into<Select<M>>) -> Option<M>
-        where [M: Model] = |d| get_or_none(d, lookup.into());
+    fn get_or_none<M, L>(&self, lookup: L) -> Option<M>
+        where [M: Model, L: Into<Select<M>>] = |d| get_or_none(d, lookup.into());
 
     /// Inserts the model and returns it as stored, with its generated key
     /// (`RETURNING` on PostgreSQL and SQLite, `LAST_INSERT_ID()` on MySQL).
@@ -990,7 +990,8 @@ manager_methods! {
     /// NULL unless `delete_nullable`, the others are deleted (recursively).
     /// Returns the rows of the model's own table deleted.
     ///
-    /// ```
+    /// ```rust,standalone_crate
+    /// # // standalone: the model registry would see the other examples' models
     /// # use dualdb::{Database, Model};
     /// # #[derive(Model, Debug, Clone, PartialEq)]
     /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
@@ -1037,8 +1038,8 @@ manager_methods! {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    fn get_or_create<M, F>(&self, lookup: impl Into<Select<M>>, make: F) -> (M, bool)
-        where [M: Model, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
+    fn get_or_create<M, L, F>(&self, lookup: L, make: F) -> (M, bool)
+        where [M: Model, L: Into<Select<M>>, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
 
     /// Inserts the model, or, if a unique column already holds one of its
     /// values, returns that row; `true` if it was created.
@@ -1141,8 +1142,8 @@ manager_methods! {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    fn count<M>(&self, query: impl Into<Select<M>>, clear_limit: bool) -> i64
-        where [M: Model] = |d| count(d, query.into(), clear_limit);
+    fn count<M, L>(&self, query: L, clear_limit: bool) -> i64
+        where [M: Model, L: Into<Select<M>>] = |d| count(d, query.into(), clear_limit);
 
     /// Whether the query matches any row.
     ///
@@ -1163,8 +1164,8 @@ manager_methods! {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    fn exists<M>(&self, query: impl Into<Select<M>>) -> bool
-        where [M: Model] = |d| exists(d, query.into());
+    fn exists<M, L>(&self, query: L) -> bool
+        where [M: Model, L: Into<Select<M>>] = |d| exists(d, query.into());
 
     /// The first row of a query on [`Select::fields`], as one value or a
     /// tuple: `scalar::<_, (i64, Option<i32>)>(User::select().fields([…]))`.

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 
 use super::ops::models;
 use super::plan::replayed;
-use super::sql::{to_sea, Dialect};
+use super::sql::{Dialect, to_sea};
 use super::{Action, Filter, Model, ModelMeta, Plan, Reply, Select, Step};
 use crate::error::{Error, ErrorKind, Result};
 use crate::value::Value;

@@ -24,9 +24,9 @@
 
 use sea_query::{Expr, Query, SelectStatement};
 
-use super::column::{Column, Compatible, Field, Filter, Order};
-use super::sql::{to_sea, Dialect};
 use super::Model;
+use super::column::{Column, Compatible, Field, Filter, Order};
+use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::statement::Stmt;

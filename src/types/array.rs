@@ -7,12 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{ColumnKind, ColumnType};
-#[cfg(feature = "postgres")]
-use crate::value::{mismatch, FromSql, ValueRef};
-use crate::value::{ToSql, Value};
 #[cfg(feature = "postgres")]
 use crate::Result;
+use crate::model::{ColumnKind, ColumnType};
+#[cfg(feature = "postgres")]
+use crate::value::{FromSql, ValueRef, mismatch};
+use crate::value::{ToSql, Value};
 
 /// `Vec<T>` and `[T]` bind as arrays, `Vec<T>` decodes from one and is an
 /// array column in a model; for each `T` and `Option<T>` listed.

@@ -2,11 +2,11 @@
 //! `serde_json::Value`. PostgreSQL `JSONB`/`JSON`, MySQL `JSON`, text on
 //! SQLite.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::value::{mismatch, FromSql, ToSql, Value, ValueRef};
+use crate::value::{FromSql, ToSql, Value, ValueRef, mismatch};
 
 /// A value stored as JSON: `Json(settings)` binds `settings` serialized, and
 /// a JSON column decodes into `Json<T>` with serde.
