@@ -90,6 +90,7 @@ pub struct Config {
     pub(crate) connect_timeout: Duration,
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) statement_cache_size: usize,
+    pub(crate) prepared_statements: bool,
     pub(crate) shared_connections: usize,
     pub(crate) check_idle_after: Duration,
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
@@ -179,6 +180,16 @@ impl Config {
     pub fn statement_cache_size(&self) -> usize {
         self.statement_cache_size
     }
+    /// PostgreSQL: whether statements are prepared and cached (see
+    /// [`Builder::prepared_statements`]).
+    ///
+    /// ```
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert!(config.prepared_statements());
+    /// ```
+    pub fn prepared_statements(&self) -> bool {
+        self.prepared_statements
+    }
     /// PostgreSQL: connections the async half shares between tasks outside
     /// transactions.
     ///
@@ -223,6 +234,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
+            .field("prepared_statements", &self.prepared_statements)
             .field("shared_connections", &self.shared_connections)
             .field("check_idle_after", &self.check_idle_after)
             .field("tls_ca_file", &self.tls_ca_file)
@@ -306,6 +318,7 @@ pub struct Builder {
     connect_timeout: Duration,
     statement_timeout: Option<Duration>,
     statement_cache_size: usize,
+    prepared_statements: bool,
     shared_connections: usize,
     check_idle_after: Duration,
     tls_ca_file: Option<std::path::PathBuf>,
@@ -322,6 +335,7 @@ impl Builder {
             connect_timeout: Duration::from_secs(10),
             statement_timeout: None,
             statement_cache_size: 256,
+            prepared_statements: true,
             shared_connections: 4,
             check_idle_after: Duration::from_secs(1),
             tls_ca_file: None,
@@ -415,6 +429,28 @@ impl Builder {
     /// ```
     pub fn statement_cache_size(mut self, n: usize) -> Self {
         self.statement_cache_size = n;
+        self
+    }
+
+    /// PostgreSQL: `false` sends every statement unnamed, with its parameter
+    /// types, in one round trip (`Parse`, `Bind`, `Execute`, `Sync`), so no
+    /// named prepared statement outlives it (default `true`: statements are
+    /// prepared once per connection and cached). Turn it off behind PgBouncer
+    /// in transaction pooling mode, where consecutive statements of one
+    /// client may run on different server connections. Parameter types then
+    /// come from the values (`i64` is `int8`, `String` is `text`, …) rather
+    /// than from the server: compare a `uuid` column with a `Uuid`, not text.
+    /// Other backends ignore it.
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("postgres://app@127.0.0.1:6432/app")
+    ///     .prepared_statements(false)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!db.config().prepared_statements());
+    /// ```
+    pub fn prepared_statements(mut self, on: bool) -> Self {
+        self.prepared_statements = on;
         self
     }
 
@@ -524,6 +560,7 @@ impl Builder {
             connect_timeout: self.connect_timeout,
             statement_timeout: self.statement_timeout,
             statement_cache_size: self.statement_cache_size,
+            prepared_statements: self.prepared_statements,
             shared_connections: self.shared_connections,
             check_idle_after: self.check_idle_after,
             tls_ca_file: self.tls_ca_file.clone(),

@@ -285,6 +285,56 @@ fn numeric_to_sql(n: Numeric, out: &mut BytesMut) -> std::result::Result<IsNull,
     Ok(IsNull::No)
 }
 
+/// The type a value is sent as when no server-side statement says
+/// (`prepared_statements(false)`). `NULL` is left for the server to infer.
+pub(crate) fn implied_type(v: &Value) -> Result<Type> {
+    Ok(match v {
+        Value::Null => Type::new(String::new(), 0, Kind::Pseudo, String::new()),
+        Value::Bool(_) => Type::BOOL,
+        Value::I64(_) => Type::INT8,
+        Value::F64(_) => Type::FLOAT8,
+        Value::Text(_) => Type::TEXT,
+        Value::Bytes(_) => Type::BYTEA,
+        #[cfg(feature = "uuid")]
+        Value::Uuid(_) => Type::UUID,
+        Value::Numeric(_) => Type::NUMERIC,
+        Value::Date(_) => Type::DATE,
+        Value::Time(_) => Type::TIME,
+        Value::Timestamp(_) => Type::TIMESTAMP,
+        Value::TimestampTz(_) => Type::TIMESTAMPTZ,
+        Value::Json(_) => Type::JSONB,
+        Value::Array(items) => {
+            let element = match items.iter().find(|v| !matches!(v, Value::Null)) {
+                Some(first) => implied_type(first)?,
+                None => Type::TEXT,
+            };
+            match element {
+                Type::BOOL => Type::BOOL_ARRAY,
+                Type::INT8 => Type::INT8_ARRAY,
+                Type::FLOAT8 => Type::FLOAT8_ARRAY,
+                Type::BYTEA => Type::BYTEA_ARRAY,
+                Type::UUID => Type::UUID_ARRAY,
+                Type::NUMERIC => Type::NUMERIC_ARRAY,
+                Type::DATE => Type::DATE_ARRAY,
+                Type::TIME => Type::TIME_ARRAY,
+                Type::TIMESTAMP => Type::TIMESTAMP_ARRAY,
+                Type::TIMESTAMPTZ => Type::TIMESTAMPTZ_ARRAY,
+                Type::JSONB => Type::JSONB_ARRAY,
+                _ => Type::TEXT_ARRAY,
+            }
+        }
+        Value::HStore(_) | Value::Unencodable(_) => {
+            return Err(Error::new(
+                crate::ErrorKind::Usage,
+                format!(
+                    "{} needs prepared statements (its type is looked up on the server)",
+                    v.kind_name()
+                ),
+            ));
+        }
+    })
+}
+
 fn text_types(ty: &Type) -> bool {
     matches!(
         *ty,

@@ -5,7 +5,10 @@
 //! `pg_types`, serve both halves; only the two `impl` blocks that send
 //! statements differ.
 
+use postgres_types::Type;
 use tokio_postgres::{NoTls, Statement};
+
+use super::pg_types::implied_type;
 
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +22,8 @@ use crate::value::Value;
 pub(crate) struct PgBackend {
     config: tokio_postgres::Config,
     cache_size: usize,
+    /// `prepared_statements`: false sends statements unnamed.
+    prepared: bool,
     /// Set when TLS is on (`tls_ca_file`).
     #[cfg(feature = "tls")]
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
@@ -57,6 +62,7 @@ impl PgBackend {
         Ok(PgBackend {
             config: pg,
             cache_size: config.statement_cache_size,
+            prepared: config.prepared_statements,
             #[cfg(feature = "tls")]
             tls,
         })
@@ -90,6 +96,7 @@ impl Backend for PgBackend {
         Ok(Box::new(PgSync {
             client,
             cache: StmtCache::new(self.cache_size),
+            prepared: self.prepared,
         }))
     }
 
@@ -125,6 +132,7 @@ impl PgBackend {
         PgAsync {
             client,
             cache: Mutex::new(StmtCache::new(self.cache_size)),
+            prepared: self.prepared,
         }
     }
 }
@@ -151,6 +159,18 @@ fn params(values: &[Value]) -> Result<Vec<&(dyn postgres_types::ToSql + Sync)>> 
         .collect()
 }
 
+/// The parameters with the types their values imply, for statements sent
+/// unnamed (`prepared_statements(false)`): nothing asks the server.
+fn typed_params(values: &[Value]) -> Result<Vec<(&(dyn postgres_types::ToSql + Sync), Type)>> {
+    values
+        .iter()
+        .map(|v| {
+            v.check(BackendKind::Postgres)?;
+            Ok((v as &(dyn postgres_types::ToSql + Sync), implied_type(v)?))
+        })
+        .collect()
+}
+
 fn counted(rows_affected: u64) -> ExecResult {
     ExecResult {
         rows_affected,
@@ -169,6 +189,7 @@ fn rows(rows: Vec<tokio_postgres::Row>) -> Vec<Row> {
 struct PgSync {
     client: postgres::Client,
     cache: StmtCache<Statement>,
+    prepared: bool,
 }
 
 impl PgSync {
@@ -184,18 +205,24 @@ impl PgSync {
 
 impl SyncConn for PgSync {
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
-        let st = self.prepare(&stmt.sql)?;
-        self.client
-            .execute(&st, &params(&stmt.params)?)
-            .map(counted)
-            .map_err(pg_error)
+        let r = if self.prepared {
+            let st = self.prepare(&stmt.sql)?;
+            self.client.execute(&st, &params(&stmt.params)?)
+        } else {
+            self.client
+                .execute_typed(&stmt.sql, &typed_params(&stmt.params)?)
+        };
+        r.map(counted).map_err(pg_error)
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        let st = self.prepare(&stmt.sql)?;
-        self.client
-            .query(&st, &params(&stmt.params)?)
-            .map(rows)
-            .map_err(pg_error)
+        let r = if self.prepared {
+            let st = self.prepare(&stmt.sql)?;
+            self.client.query(&st, &params(&stmt.params)?)
+        } else {
+            self.client
+                .query_typed(&stmt.sql, &typed_params(&stmt.params)?)
+        };
+        r.map(rows).map_err(pg_error)
     }
     fn is_usable(&mut self) -> bool {
         !self.client.is_closed()
@@ -212,6 +239,7 @@ struct PgAsync {
     client: tokio_postgres::Client,
     /// Never held across an await.
     cache: Mutex<StmtCache<Statement>>,
+    prepared: bool,
 }
 
 impl PgAsync {
@@ -233,21 +261,27 @@ impl PgAsync {
     }
 
     async fn run_execute(&self, stmt: Stmt) -> Result<ExecResult> {
-        let st = self.prepare(&stmt.sql).await?;
-        self.client
-            .execute(&st, &params(&stmt.params)?)
-            .await
-            .map(counted)
-            .map_err(pg_error)
+        let r = if self.prepared {
+            let st = self.prepare(&stmt.sql).await?;
+            self.client.execute(&st, &params(&stmt.params)?).await
+        } else {
+            self.client
+                .execute_typed(&stmt.sql, &typed_params(&stmt.params)?)
+                .await
+        };
+        r.map(counted).map_err(pg_error)
     }
 
     async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
-        let st = self.prepare(&stmt.sql).await?;
-        self.client
-            .query(&st, &params(&stmt.params)?)
-            .await
-            .map(rows)
-            .map_err(pg_error)
+        let r = if self.prepared {
+            let st = self.prepare(&stmt.sql).await?;
+            self.client.query(&st, &params(&stmt.params)?).await
+        } else {
+            self.client
+                .query_typed(&stmt.sql, &typed_params(&stmt.params)?)
+                .await
+        };
+        r.map(rows).map_err(pg_error)
     }
 }
 
