@@ -54,12 +54,25 @@ pub struct AsyncDb {
     /// PostgreSQL: the pipelined connections for everything outside
     /// transactions.
     shared: SharedPool,
+    /// Where reads outside transactions go, if set.
+    replica: Option<crate::Database>,
+}
+
+tokio::task_local! {
+    /// Databases whose reads this task pins to the primary (`on_primary`).
+    static PINNED: Vec<u64>;
 }
 
 impl AsyncDb {
-    pub(crate) fn new(id: u64, backend: Arc<dyn Backend>, config: Arc<Config>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        backend: Arc<dyn Backend>,
+        config: Arc<Config>,
+        replica: Option<crate::Database>,
+    ) -> Self {
         AsyncDb {
             id,
+            replica,
             shared: SharedPool::new(
                 backend.clone(),
                 config.shared_connections,
@@ -158,14 +171,58 @@ impl AsyncDb {
     pub(crate) async fn drive<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
         match scoped(self.id()) {
             Some(tx) => tx.drive(plan).await,
-            None => match self.shared.get().await {
-                Some(conn) => drive_async(Target::Shared(&*conn?), plan).await,
-                None => {
-                    self.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
-                        .await
-                }
-            },
+            None => {
+                self.replica_for(&plan)
+                    .unwrap_or(self)
+                    .drive_outside(plan)
+                    .await
+            }
         }
+    }
+
+    /// Runs a plan outside any transaction: on a shared connection where
+    /// there are some (PostgreSQL), else on a pooled one.
+    async fn drive_outside<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
+        match self.shared.get().await {
+            Some(conn) => drive_async(Target::Shared(&*conn?), plan).await,
+            None => {
+                self.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
+                    .await
+            }
+        }
+    }
+
+    /// The replica a read-only plan outside a transaction goes to, unless
+    /// this task pinned the database to its primary.
+    fn replica_for(&self, plan: &impl Plan) -> Option<&AsyncDb> {
+        let replica = self.replica.as_ref()?;
+        let pinned = PINNED.try_with(|p| p.contains(&self.id())).unwrap_or(false);
+        (plan.read_only() && !pinned).then(|| replica.aio())
+    }
+
+    /// Runs `fut` with every read of this database on the primary
+    /// (read-your-writes): in this task, while `fut` runs; tasks it spawns
+    /// are not pinned. Without a replica it only runs `fut`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Note { #[model(primary_key, auto)] id: i64, body: String }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = Database::open("sqlite::memory:")?;
+    /// # db.aio().create_table::<Note>().await?;
+    /// let note = db.aio().on_primary(async {
+    ///     let note = db.aio().create(Note { id: 0, body: "hi".into() }).await?;
+    ///     db.aio().get(Note::by_id(note.id)).await // sees the write, replica or not
+    /// }).await?;
+    /// assert_eq!(note.body, "hi");
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn on_primary<F: std::future::Future>(&self, fut: F) -> F::Output {
+        let mut pinned = PINNED.try_with(|p| p.clone()).unwrap_or_default();
+        pinned.push(self.id());
+        PINNED.scope(pinned, fut).await
     }
 
     /// Opens a connection now, so that a bad address or password shows at
@@ -203,6 +260,9 @@ impl AsyncDb {
         let old = self.pool.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pool) = old {
             pool.close();
+        }
+        if let Some(replica) = &self.replica {
+            Box::pin(replica.aio().close()).await;
         }
     }
 

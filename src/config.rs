@@ -91,6 +91,8 @@ pub struct Config {
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) statement_cache_size: usize,
     pub(crate) prepared_statements: bool,
+    /// A read replica's URL: reads outside transactions go there.
+    pub(crate) replica: Option<Secret>,
     pub(crate) shared_connections: usize,
     pub(crate) check_idle_after: Duration,
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
@@ -235,6 +237,10 @@ impl fmt::Debug for Config {
             .field("statement_timeout", &self.statement_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
             .field("prepared_statements", &self.prepared_statements)
+            .field(
+                "replica",
+                &self.replica.as_ref().map(|r| redact(r.expose())),
+            )
             .field("shared_connections", &self.shared_connections)
             .field("check_idle_after", &self.check_idle_after)
             .field("tls_ca_file", &self.tls_ca_file)
@@ -319,6 +325,7 @@ pub struct Builder {
     statement_timeout: Option<Duration>,
     statement_cache_size: usize,
     prepared_statements: bool,
+    replica: Option<Secret>,
     shared_connections: usize,
     check_idle_after: Duration,
     tls_ca_file: Option<std::path::PathBuf>,
@@ -336,6 +343,7 @@ impl Builder {
             statement_timeout: None,
             statement_cache_size: 256,
             prepared_statements: true,
+            replica: None,
             shared_connections: 4,
             check_idle_after: Duration::from_secs(1),
             tls_ca_file: None,
@@ -510,6 +518,29 @@ impl Builder {
         self
     }
 
+    /// A read replica (a PostgreSQL hot standby, a MySQL replica): the
+    /// Manager's reads outside transactions (`get`, `get_or_none`, `count`,
+    /// `exists`, `scalar`, `prefetch`, `execute_query` of a `Select`) go to
+    /// it; everything else (writes, raw SQL, transactions and the reads in
+    /// them, reads inside [`on_primary`](crate::AsyncDb::on_primary)) goes
+    /// to the primary. The replica gets pools of its own with the same
+    /// settings; [`Database::replica`](crate::Database::replica) reaches it.
+    ///
+    /// ```
+    /// use dualdb::{Database, ErrorKind};
+    /// let db = Database::builder("postgres://app@127.0.0.1:5432/app")
+    ///     .replica("postgres://app@127.0.0.1:5433/app")
+    ///     .build()
+    ///     .unwrap(); // no I/O yet
+    /// assert!(db.replica().is_some());
+    /// let err = Database::builder("postgres://app@127.0.0.1:5432/app").replica("mysql://app@127.0.0.1:3306/app").build().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Config);
+    /// ```
+    pub fn replica(mut self, url: &str) -> Self {
+        self.replica = Some(Secret(url.to_string()));
+        self
+    }
+
     /// The [`SyncCheck`] policy the database starts with (default `Off`).
     ///
     /// ```
@@ -550,6 +581,14 @@ impl Builder {
         }
         let url = self.url.expose();
         let (kind, sqlite) = parse_scheme(url)?;
+        if let Some(replica) = &self.replica {
+            let (replica_kind, _) = parse_scheme(replica.expose())?;
+            if replica_kind != kind || kind == BackendKind::Sqlite {
+                return Err(Error::config(format!(
+                    "a read replica must be a server of the same kind: {kind} database, {replica_kind} replica"
+                )));
+            }
+        }
         Ok(Config {
             kind,
             url: self.url.clone(),
@@ -561,6 +600,7 @@ impl Builder {
             statement_timeout: self.statement_timeout,
             statement_cache_size: self.statement_cache_size,
             prepared_statements: self.prepared_statements,
+            replica: self.replica.clone(),
             shared_connections: self.shared_connections,
             check_idle_after: self.check_idle_after,
             tls_ca_file: self.tls_ca_file.clone(),

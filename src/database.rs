@@ -71,17 +71,46 @@ impl Database {
 
     pub(crate) fn from_config(config: Config) -> Result<Database> {
         let backend = crate::backend::open(&config)?;
+        let replica = match &config.replica {
+            Some(url) => Some(Database::from_config(Config {
+                url: url.clone(),
+                replica: None,
+                ..config.clone()
+            })?),
+            None => None,
+        };
         let config = Arc::new(config);
         let policy = Arc::new(Policy::new(config.sync_check));
         let pool = BlockingPool::new(backend.clone(), &config);
         Ok(Database {
             inner: Arc::new(Inner {
-                sync: SyncDb::new(policy.clone(), pool, Dialect::new(config.kind, false)),
-                aio: AsyncDb::new(policy.id(), backend, config.clone()),
+                sync: SyncDb::new(
+                    policy.clone(),
+                    pool,
+                    Dialect::new(config.kind, false),
+                    replica.clone(),
+                ),
+                aio: AsyncDb::new(policy.id(), backend, config.clone(), replica),
                 config,
                 policy,
             }),
         })
+    }
+
+    /// The read replica set with [`Builder::replica`], as a database of its
+    /// own (for its pool statistics, or raw SQL that should read there).
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("postgres://app@127.0.0.1:5432/app")
+    ///     .replica("postgres://app@127.0.0.1:5433/app")
+    ///     .build()
+    ///     .unwrap();
+    /// let replica = db.replica().unwrap();
+    /// assert!(replica.config().redacted_url().contains("5433"));
+    /// assert!(dualdb::Database::open("sqlite::memory:").unwrap().replica().is_none());
+    /// ```
+    pub fn replica(&self) -> Option<&Database> {
+        self.inner.sync.replica()
     }
 
     /// The blocking half.

@@ -41,15 +41,73 @@ pub struct SyncDb {
     policy: Arc<Policy>,
     pool: BlockingPool,
     dialect: Dialect,
+    /// Where reads outside transactions go, if set.
+    replica: Option<crate::Database>,
+}
+
+thread_local! {
+    /// Databases whose reads this thread pins to the primary (`on_primary`).
+    static PINNED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl SyncDb {
-    pub(crate) fn new(policy: Arc<Policy>, pool: BlockingPool, dialect: Dialect) -> Self {
+    pub(crate) fn new(
+        policy: Arc<Policy>,
+        pool: BlockingPool,
+        dialect: Dialect,
+        replica: Option<crate::Database>,
+    ) -> Self {
         SyncDb {
             policy,
             pool,
             dialect,
+            replica,
         }
+    }
+
+    pub(crate) fn replica(&self) -> Option<&crate::Database> {
+        self.replica.as_ref()
+    }
+
+    /// The replica a read-only plan outside a transaction goes to, unless
+    /// this thread pinned the database to its primary.
+    fn replica_for(&self, plan: &impl Plan) -> Option<&SyncDb> {
+        let replica = self.replica.as_ref()?;
+        let pinned = PINNED.with(|p| p.borrow().contains(&self.id()));
+        (plan.read_only() && !pinned).then(|| replica.sync())
+    }
+
+    /// Runs `f` with every read of this database on the primary
+    /// (read-your-writes): on this thread, while `f` runs. Without a replica
+    /// it only runs `f`.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Note { #[model(primary_key, auto)] id: i64, body: String }
+    /// let db = Database::open("sqlite::memory:").unwrap();
+    /// # db.sync().create_table::<Note>().unwrap();
+    /// let note = db.sync().on_primary(|| {
+    ///     let note = db.sync().create(Note { id: 0, body: "hi".into() })?;
+    ///     db.sync().get(Note::by_id(note.id)) // sees the write, replica or not
+    /// }).unwrap();
+    /// assert_eq!(note.body, "hi");
+    /// ```
+    pub fn on_primary<T>(&self, f: impl FnOnce() -> T) -> T {
+        struct Unpin(u64);
+        impl Drop for Unpin {
+            fn drop(&mut self) {
+                PINNED.with(|p| {
+                    let mut p = p.borrow_mut();
+                    if let Some(i) = p.iter().rposition(|&id| id == self.0) {
+                        p.remove(i);
+                    }
+                });
+            }
+        }
+        PINNED.with(|p| p.borrow_mut().push(self.id()));
+        let _unpin = Unpin(self.id());
+        f()
     }
 
     /// The dialect, in a transaction if a closure scope of this database is
@@ -81,7 +139,13 @@ impl SyncDb {
                 self.check(operation)?;
                 tx.drive(plan)
             }
-            None => self.run(operation, |c| drive_sync(c, plan)),
+            None => match self.replica_for(&plan) {
+                Some(replica) => {
+                    self.check(operation)?;
+                    replica.run_unchecked(|c| drive_sync(c, plan))
+                }
+                None => self.run(operation, |c| drive_sync(c, plan)),
+            },
         }
     }
 
@@ -94,6 +158,15 @@ impl SyncDb {
         op: impl FnOnce(&mut dyn SyncConn) -> Result<T> + Send,
     ) -> Result<T> {
         self.policy.check(operation)?;
+        self.run_unchecked(op)
+    }
+
+    /// Lends a connection and runs `op` on it, off any Tokio worker; the
+    /// caller checked the policy.
+    fn run_unchecked<T: Send>(
+        &self,
+        op: impl FnOnce(&mut dyn SyncConn) -> Result<T> + Send,
+    ) -> Result<T> {
         run_blocking(|| {
             let mut conn = self.pool.get()?;
             op(&mut *conn)
@@ -140,6 +213,9 @@ impl SyncDb {
             self.pool.close();
             Ok(())
         });
+        if let Some(replica) = &self.replica {
+            replica.sync().close_unchecked();
+        }
     }
 
     /// The blocking pool's statistics. Not a blocking call.

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 
 use super::column::ColumnOf;
-use super::plan::{One, replayed};
+use super::plan::{One, ReadOnly, replayed};
 use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
 use super::schema;
@@ -48,17 +48,19 @@ impl Plan for Sequence {
 }
 
 pub(crate) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    One::new(Action::Query(q.first().build(d)), |r| {
+    ReadOnly(One::new(Action::Query(q.first().build(d)), |r| {
         first::<M>(r)?.ok_or_else(not_found::<M>)
-    })
+    }))
 }
 
 pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    One::new(Action::Query(q.first().build(d)), first::<M>)
+    ReadOnly(One::new(Action::Query(q.first().build(d)), first::<M>))
 }
 
 pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
-    One::new(Action::Query(q.build(d)), |r| models::<M>(&r.rows()?))
+    ReadOnly(One::new(Action::Query(q.build(d)), |r| {
+        models::<M>(&r.rows()?)
+    }))
 }
 
 pub(crate) fn count<M: Model>(
@@ -67,25 +69,25 @@ pub(crate) fn count<M: Model>(
     clear_limit: bool,
 ) -> impl Plan<Output = i64> {
     let q = if clear_limit { q.clear_limit() } else { q };
-    One::new(Action::Query(q.count_statement(d)), |r| {
+    ReadOnly(One::new(Action::Query(q.count_statement(d)), |r| {
         let rows = r.rows()?;
         rows.first().ok_or_else(Error::not_found)?.get(0)
-    })
+    }))
 }
 
 pub(crate) fn exists<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = bool> {
-    One::new(Action::Query(q.exists_statement(d)), |r| {
+    ReadOnly(One::new(Action::Query(q.exists_statement(d)), |r| {
         Ok(!r.rows()?.is_empty())
-    })
+    }))
 }
 
 pub(crate) fn scalar<M: Model, T: FromRow + Send>(
     d: Dialect,
     q: Select<M>,
 ) -> impl Plan<Output = T> {
-    One::new(Action::Query(q.first().build(d)), |r| {
+    ReadOnly(One::new(Action::Query(q.first().build(d)), |r| {
         T::from_row(r.rows()?.first().ok_or_else(Error::not_found)?)
-    })
+    }))
 }
 
 pub(crate) fn raw<M: Model>(
@@ -168,6 +170,9 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
             Step::Run(a) => Step::Run(a),
             Step::Done(out) => Step::Done((self.1)(out)?),
         })
+    }
+    fn read_only(&self) -> bool {
+        self.0.read_only()
     }
 }
 
@@ -531,6 +536,9 @@ impl<T: Send> Plan for BoxedPlan<T> {
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<T>> {
         self.0.step(reply)
     }
+    fn read_only(&self) -> bool {
+        self.0.read_only()
+    }
 }
 
 fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
@@ -649,6 +657,9 @@ impl<P: Plan> Plan for Either<P> {
             Either::Plan(p) => p.step(reply),
             Either::Failed(f) => f.step(reply),
         }
+    }
+    fn read_only(&self) -> bool {
+        matches!(self, Either::Plan(p) if p.read_only())
     }
 }
 

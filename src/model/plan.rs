@@ -42,6 +42,25 @@ pub(crate) trait Plan: Send {
     type Output: Send;
     /// Called first with `None`, then with the result of each action.
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>>;
+
+    /// True if the plan only reads: outside a transaction it may run on a
+    /// read replica.
+    fn read_only(&self) -> bool {
+        false
+    }
+}
+
+/// A plan that only reads.
+pub(crate) struct ReadOnly<P>(pub(crate) P);
+
+impl<P: Plan> Plan for ReadOnly<P> {
+    type Output = P::Output;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
+        self.0.step(reply)
+    }
+    fn read_only(&self) -> bool {
+        true
+    }
 }
 
 /// The span of one statement: its SQL (never its bound values), then the

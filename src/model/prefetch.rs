@@ -404,6 +404,9 @@ impl<P: Model, R: Related<P>> Prefetch<P, R> {
 
 impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
     type Output = Vec<(P, R::Output)>;
+    fn read_only(&self) -> bool {
+        true
+    }
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>> {
         if let Some(q) = self.parents.take() {
             return Ok(Step::Run(Action::Query(q.build(self.d))));
