@@ -291,7 +291,47 @@ pub(crate) fn redact(url: &str) -> String {
             u.to_string()
         }
         Err(_) if url.starts_with("sqlite:") => url.to_string(),
-        Err(_) => "<unparsable url>".to_string(),
+        // A multi-host URL (`h1:p1,h2:p2`) is no URL to the `url` crate:
+        // mask the password by hand, and any query string with it.
+        Err(_) => match authority(url) {
+            Some((scheme, userinfo, hosts, _)) => {
+                let user = userinfo.map(|u| match u.split_once(':') {
+                    Some((name, _)) => format!("{name}:***@"),
+                    None => format!("{u}@"),
+                });
+                format!("{scheme}://{}{hosts}/…", user.unwrap_or_default())
+            }
+            None => "<unparsable url>".to_string(),
+        },
+    }
+}
+
+/// `scheme://[userinfo@]hosts[/rest]` split into its parts.
+fn authority(url: &str) -> Option<(&str, Option<&str>, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (auth, path) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (userinfo, hosts) = match auth.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, auth),
+    };
+    Some((scheme, userinfo, hosts, path))
+}
+
+/// One URL per host of a multi-host URL (`mysql://u:p@h1:3306,h2:3307/db`),
+/// in order; a single-host URL as it is.
+pub(crate) fn split_hosts(url: &str) -> Vec<String> {
+    match authority(url) {
+        Some((scheme, userinfo, hosts, path)) if hosts.contains(',') => hosts
+            .split(',')
+            .map(|host| match userinfo {
+                Some(u) => format!("{scheme}://{u}@{host}{path}"),
+                None => format!("{scheme}://{host}{path}"),
+            })
+            .collect(),
+        _ => vec![url.to_string()],
     }
 }
 
@@ -666,6 +706,23 @@ mod tests {
         let r = redact("postgres://bob:hunter2@localhost/db?password=hunter3");
         assert!(!r.contains("hunter2") && !r.contains("hunter3"), "{r}");
         assert!(r.contains("bob:***@localhost"), "{r}");
+    }
+
+    #[test]
+    fn multi_host_urls() {
+        let url = "mysql://bob:hunter2@127.0.0.1:3306,127.0.0.1:3307/db?password=hunter3";
+        let r = redact(url);
+        assert!(!r.contains("hunter2") && !r.contains("hunter3"), "{r}");
+        assert_eq!(r, "mysql://bob:***@127.0.0.1:3306,127.0.0.1:3307/…");
+        assert_eq!(
+            split_hosts(url),
+            [
+                "mysql://bob:hunter2@127.0.0.1:3306/db?password=hunter3",
+                "mysql://bob:hunter2@127.0.0.1:3307/db?password=hunter3",
+            ]
+        );
+        assert_eq!(split_hosts("mysql://h/db"), ["mysql://h/db"]);
+        assert_eq!(split_hosts("mysql://a,b"), ["mysql://a", "mysql://b"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! per-connection statement cache. The blocking half never touches
 //! `mysql_async`: its pool task would die with whichever runtime first ran it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mysql_common::constants::ColumnType;
@@ -22,62 +23,79 @@ use crate::types::temporal;
 use crate::value::{Value, ValueRef};
 
 pub(crate) struct MyBackend {
-    sync_opts: mysql::Opts,
-    async_opts: mysql_async::Opts,
+    /// One pair of driver options per host of the URL (`h1:p1,h2:p2`).
+    hosts: Vec<(mysql::Opts, mysql_async::Opts)>,
+    /// Where the next connection goes first: connections are spread over
+    /// the hosts in turn, and a host that refuses is skipped.
+    next: AtomicUsize,
     connect_timeout: Duration,
     statement_timeout: Option<Duration>,
 }
 
 impl MyBackend {
     pub(crate) fn new(config: &Config) -> Result<Self> {
-        // mysql_async and mysql know only the `mysql` scheme.
-        let url = config.url.expose();
-        let url = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
-                format!("mysql://{rest}")
-            }
-            _ => url.to_owned(),
-        };
-        let bad_url = |e: &dyn std::fmt::Display| {
-            Error::config(format!(
-                "invalid MySQL URL {}: {e}",
-                crate::config::redact(&url)
-            ))
-        };
-        let sync_opts = mysql::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
-        let sync_opts = mysql::OptsBuilder::from_opts(sync_opts)
-            .tcp_connect_timeout(Some(config.connect_timeout))
-            .stmt_cache_size(config.statement_cache_size);
-        let async_opts = mysql_async::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
-        let async_opts = mysql_async::OptsBuilder::from_opts(async_opts)
-            .stmt_cache_size(config.statement_cache_size);
-        #[cfg(feature = "tls")]
-        let (sync_opts, async_opts) = match &config.tls_ca_file {
-            Some(ca) => {
-                // Fail early, with a clear error, on an unreadable CA file.
-                crate::tls::client_config(ca)?;
-                // TLS applies to TCP only: never switch to the local socket.
-                (
-                    sync_opts.prefer_socket(false).ssl_opts(Some(
-                        mysql::SslOpts::default().with_root_cert_path(Some(ca.clone())),
-                    )),
-                    async_opts.prefer_socket(false).ssl_opts(Some(
-                        mysql_async::SslOpts::default()
-                            .with_root_certs(vec![ca.clone().into()])
-                            .with_disable_built_in_roots(true),
-                    )),
-                )
-            }
-            None => (sync_opts, async_opts),
-        };
-        let (sync_opts, async_opts) = (sync_opts.into(), async_opts.into());
+        let hosts = crate::config::split_hosts(config.url.expose())
+            .iter()
+            .map(|url| host_opts(url, config))
+            .collect::<Result<_>>()?;
         Ok(MyBackend {
-            sync_opts,
-            async_opts,
+            hosts,
+            next: AtomicUsize::new(0),
             connect_timeout: config.connect_timeout,
             statement_timeout: config.statement_timeout,
         })
     }
+
+    /// The hosts in the order the next connection tries them.
+    fn hosts_in_turn(&self) -> impl Iterator<Item = &(mysql::Opts, mysql_async::Opts)> {
+        let n = self.hosts.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n).map(move |k| &self.hosts[(start + k) % n])
+    }
+}
+
+/// The blocking and async driver options for one host's URL.
+fn host_opts(url: &str, config: &Config) -> Result<(mysql::Opts, mysql_async::Opts)> {
+    // mysql_async and mysql know only the `mysql` scheme.
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
+            format!("mysql://{rest}")
+        }
+        _ => url.to_owned(),
+    };
+    let bad_url = |e: &dyn std::fmt::Display| {
+        Error::config(format!(
+            "invalid MySQL URL {}: {e}",
+            crate::config::redact(&url)
+        ))
+    };
+    let sync_opts = mysql::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
+    let sync_opts = mysql::OptsBuilder::from_opts(sync_opts)
+        .tcp_connect_timeout(Some(config.connect_timeout))
+        .stmt_cache_size(config.statement_cache_size);
+    let async_opts = mysql_async::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
+    let async_opts = mysql_async::OptsBuilder::from_opts(async_opts)
+        .stmt_cache_size(config.statement_cache_size);
+    #[cfg(feature = "tls")]
+    let (sync_opts, async_opts) = match &config.tls_ca_file {
+        Some(ca) => {
+            // Fail early, with a clear error, on an unreadable CA file.
+            crate::tls::client_config(ca)?;
+            // TLS applies to TCP only: never switch to the local socket.
+            (
+                sync_opts.prefer_socket(false).ssl_opts(Some(
+                    mysql::SslOpts::default().with_root_cert_path(Some(ca.clone())),
+                )),
+                async_opts.prefer_socket(false).ssl_opts(Some(
+                    mysql_async::SslOpts::default()
+                        .with_root_certs(vec![ca.clone().into()])
+                        .with_disable_built_in_roots(true),
+                )),
+            )
+        }
+        None => (sync_opts, async_opts),
+    };
+    Ok((sync_opts.into(), async_opts.into()))
 }
 
 /// The statements that set a statement timeout: MariaDB's first, then
@@ -104,9 +122,34 @@ fn connect_error(err: Error) -> Error {
 
 impl Backend for MyBackend {
     fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
+        let mut last = None;
+        for (opts, _) in self.hosts_in_turn() {
+            match self.connect_sync_to(opts) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::config("a MySQL URL with no host")))
+    }
+
+    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
+        Box::pin(async move {
+            let mut last = None;
+            for (_, opts) in self.hosts_in_turn() {
+                match self.connect_async_to(opts).await {
+                    Ok(conn) => return Ok(conn),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| Error::config("a MySQL URL with no host")))
+        })
+    }
+}
+
+impl MyBackend {
+    fn connect_sync_to(&self, opts: &mysql::Opts) -> Result<Box<dyn SyncConn>> {
         let mut conn = MySync {
-            conn: mysql::Conn::new(self.sync_opts.clone())
-                .map_err(|e| connect_error(sync_error(e)))?,
+            conn: mysql::Conn::new(opts.clone()).map_err(|e| connect_error(sync_error(e)))?,
             broken: false,
         };
         if let Some(t) = self.statement_timeout {
@@ -126,12 +169,8 @@ impl Backend for MyBackend {
         Ok(Box::new(conn))
     }
 
-    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
-        Box::pin(async move {
-            let conn = tokio::time::timeout(
-                self.connect_timeout,
-                mysql_async::Conn::new(self.async_opts.clone()),
-            )
+    async fn connect_async_to(&self, opts: &mysql_async::Opts) -> Result<Box<dyn AsyncConn>> {
+        let conn = tokio::time::timeout(self.connect_timeout, mysql_async::Conn::new(opts.clone()))
             .await
             .map_err(|_| {
                 Error::new(
@@ -140,29 +179,28 @@ impl Backend for MyBackend {
                 )
             })?
             .map_err(|e| connect_error(async_error(e)))?;
-            let mut conn = MyAsync {
-                conn,
-                broken: false,
-            };
-            if let Some(t) = self.statement_timeout {
-                for sql in timeout_statements(t) {
-                    match conn
-                        .execute(Stmt {
-                            sql,
-                            params: Vec::new(),
-                        })
-                        .await
-                    {
-                        Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
-                        other => {
-                            other.map_err(connect_error)?;
-                            break;
-                        }
+        let mut conn = MyAsync {
+            conn,
+            broken: false,
+        };
+        if let Some(t) = self.statement_timeout {
+            for sql in timeout_statements(t) {
+                match conn
+                    .execute(Stmt {
+                        sql,
+                        params: Vec::new(),
+                    })
+                    .await
+                {
+                    Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
+                    other => {
+                        other.map_err(connect_error)?;
+                        break;
                     }
                 }
             }
-            Ok(Box::new(conn) as Box<dyn AsyncConn>)
-        })
+        }
+        Ok(Box::new(conn) as Box<dyn AsyncConn>)
     }
 }
 

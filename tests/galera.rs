@@ -1,0 +1,226 @@
+//! MariaDB Galera, three nodes on loopback (started by `ci/test`): a
+//! Database over all three (`mysql://…@h1:p1,h2:p2,h3:p3/db`) spreads its
+//! connections over the nodes, and when one node is killed under a write
+//! load it carries on with the other two, losing no acknowledged write.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dualdb::{Database, ErrorKind};
+
+fn cluster() -> Option<Database> {
+    let url = common::server_url("DUALDB_GALERA_URL")?;
+    Some(
+        Database::builder(&url)
+            .sync_pool_size(3)
+            .async_pool_size(6)
+            .connect_timeout(Duration::from_secs(2))
+            .acquire_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    )
+}
+
+/// One URL per node, in the cluster URL's order (nodes n1, n2, n3).
+fn node_urls() -> Vec<String> {
+    let url = std::env::var("DUALDB_GALERA_URL").unwrap();
+    let (head, rest) = url.split_once('@').unwrap();
+    let (hosts, path) = rest.split_once('/').unwrap();
+    hosts
+        .split(',')
+        .map(|h| format!("{head}@{h}/{path}"))
+        .collect()
+}
+
+/// How many of `n` connections held at once sit on each node.
+async fn spread(db: &Database, n: usize) -> HashMap<String, usize> {
+    let mut held = Vec::new();
+    let mut nodes = HashMap::new();
+    for _ in 0..n {
+        let tx = db.aio().begin().await.unwrap();
+        let node: String = tx
+            .query_one("SELECT @@wsrep_node_name", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        *nodes.entry(node).or_insert(0) += 1;
+        held.push(tx);
+    }
+    for tx in held {
+        tx.rollback().await.unwrap();
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_spread_over_the_nodes_and_survive_a_killed_node() {
+    let Some(db) = cluster() else { return };
+    let nodes = spread(&db, 6).await;
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    assert!(nodes.values().all(|&n| n == 2), "{nodes:?}");
+    // The blocking half too: three threads, three nodes.
+    let names: HashSet<String> = std::thread::scope(|s| {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(Mutex::new(wait));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (db, wait) = (db.clone(), wait.clone());
+                s.spawn(move || {
+                    let tx = db.sync().begin().unwrap();
+                    let name: String = tx
+                        .query_one("SELECT @@wsrep_node_name", &[])
+                        .unwrap()
+                        .get(0)
+                        .unwrap();
+                    let _ = wait.lock().unwrap().recv();
+                    tx.rollback().unwrap();
+                    name
+                })
+            })
+            .collect();
+        while db.sync().status().in_use() < 3 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for _ in 0..3 {
+            go.send(()).unwrap();
+        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    db.aio()
+        .execute(
+            "CREATE TABLE galera_ids (id BIGINT PRIMARY KEY, node VARCHAR(8))",
+            &[],
+        )
+        .await
+        .unwrap();
+    let acked = Arc::new(Mutex::new(HashSet::new()));
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let insert = "INSERT INTO galera_ids (id, node) VALUES (?, @@wsrep_node_name)";
+    let mut tasks = Vec::new();
+    for t in 0..16i64 {
+        let (db, acked, errors, stop) = (db.clone(), acked.clone(), errors.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let id = t * 1_000_000 + n;
+                n += 1;
+                match db.aio().execute(insert, &[&id]).await {
+                    Ok(1) => {
+                        acked.lock().unwrap().insert(id);
+                    }
+                    Ok(other) => panic!("insert reported {other} rows"),
+                    Err(e) => errors.lock().unwrap().push(e.kind()),
+                }
+            }
+        }));
+    }
+    let blocking = {
+        let (db, acked, errors, stop) = (db.clone(), acked.clone(), errors.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut id = 100_000_000i64;
+            while !stop.load(Ordering::Relaxed) {
+                id += 1;
+                match db.sync().execute(insert, &[&id]) {
+                    Ok(_) => {
+                        acked.lock().unwrap().insert(id);
+                    }
+                    Err(e) => errors.lock().unwrap().push(e.kind()),
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let before_kill = acked.lock().unwrap().len();
+    assert!(before_kill > 0);
+    let kill = std::env::var("DUALDB_GALERA_KILL_NODE").expect("DUALDB_GALERA_KILL_NODE");
+    assert!(
+        tokio::process::Command::new(kill)
+            .arg("3")
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    let killed_at = Instant::now();
+    // The cluster drops the dead node (after Galera's suspect timeout) and
+    // the load goes on on the two nodes left: wait for 500 more writes.
+    let mut resumed_in = None;
+    while killed_at.elapsed() < Duration::from_secs(20) {
+        if acked.lock().unwrap().len() > before_kill + 500 {
+            resumed_in = Some(killed_at.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    blocking.join().unwrap();
+    let acked = acked.lock().unwrap().clone();
+    let errors = errors.lock().unwrap().clone();
+    assert!(
+        resumed_in.is_some(),
+        "the load stalled after the kill: {} before, {} after",
+        before_kill,
+        acked.len()
+    );
+    assert!(
+        errors.iter().all(|k| matches!(
+            k,
+            ErrorKind::Query | ErrorKind::Connect | ErrorKind::PoolTimeout
+        )),
+        "{errors:?}"
+    );
+
+    // Every acknowledged write is on both surviving nodes (read with
+    // wsrep_sync_wait, so each node has applied all it certified).
+    for url in node_urls().iter().take(2) {
+        let node = Database::open(url).unwrap();
+        let tx = node.aio().begin().await.unwrap();
+        tx.execute("SET SESSION wsrep_sync_wait = 1", &[])
+            .await
+            .unwrap();
+        let stored: HashSet<i64> = tx
+            .query("SELECT id FROM galera_ids", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0).unwrap())
+            .collect();
+        let lost = acked.difference(&stored).count();
+        assert_eq!(lost, 0, "{lost} acknowledged writes missing on {url}");
+        tx.execute("SET SESSION wsrep_sync_wait = 0", &[])
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+    }
+    let per_node: Vec<(String, i64)> = db
+        .aio()
+        .query(
+            "SELECT node, COUNT(*) FROM galera_ids GROUP BY node ORDER BY node",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+        .collect();
+    eprintln!(
+        "galera: {} writes before the kill, {} in all, {} typed errors, rows per node {:?}, 500 more writes {:?} after the kill",
+        before_kill,
+        acked.len(),
+        errors.len(),
+        per_node,
+        resumed_in.unwrap_or_default()
+    );
+    assert_eq!(per_node.len(), 3, "every node took writes: {per_node:?}");
+}
