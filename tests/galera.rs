@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,45 +99,14 @@ async fn connections_spread_over_the_nodes_and_survive_a_killed_node() {
         )
         .await
         .unwrap();
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let insert = "INSERT INTO galera_ids (id, node) VALUES (?, @@wsrep_node_name)";
-    let mut tasks = Vec::new();
-    for t in 0..16i64 {
-        let (db, acked, errors, stop) = (db.clone(), acked.clone(), errors.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let id = t * 1_000_000 + n;
-                n += 1;
-                match db.aio().execute(insert, &[&id]).await {
-                    Ok(1) => {
-                        acked.lock().unwrap().insert(id);
-                    }
-                    Ok(other) => panic!("insert reported {other} rows"),
-                    Err(e) => errors.lock().unwrap().push(e.kind()),
-                }
-            }
-        }));
-    }
-    let blocking = {
-        let (db, acked, errors, stop) = (db.clone(), acked.clone(), errors.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut id = 100_000_000i64;
-            while !stop.load(Ordering::Relaxed) {
-                id += 1;
-                match db.sync().execute(insert, &[&id]) {
-                    Ok(_) => {
-                        acked.lock().unwrap().insert(id);
-                    }
-                    Err(e) => errors.lock().unwrap().push(e.kind()),
-                }
-            }
-        })
-    };
+    let load = common::WriteLoad::start(
+        &db,
+        "INSERT INTO galera_ids (id, node) VALUES (?, @@wsrep_node_name)",
+        16,
+        true,
+    );
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let before_kill = acked.lock().unwrap().len();
+    let before_kill = load.acked_count();
     assert!(before_kill > 0);
     let kill = std::env::var("DUALDB_GALERA_KILL_NODE").expect("DUALDB_GALERA_KILL_NODE");
     assert!(
@@ -154,19 +122,13 @@ async fn connections_spread_over_the_nodes_and_survive_a_killed_node() {
     // the load goes on on the two nodes left: wait for 500 more writes.
     let mut resumed_in = None;
     while killed_at.elapsed() < Duration::from_secs(20) {
-        if acked.lock().unwrap().len() > before_kill + 500 {
+        if load.acked_count() > before_kill + 500 {
             resumed_in = Some(killed_at.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.unwrap();
-    }
-    blocking.join().unwrap();
-    let acked = acked.lock().unwrap().clone();
-    let errors = errors.lock().unwrap().clone();
+    let (acked, errors) = load.stop().await;
     assert!(
         resumed_in.is_some(),
         "the load stalled after the kill: {} before, {} after",

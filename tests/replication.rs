@@ -10,8 +10,6 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::HALVES;
@@ -210,51 +208,21 @@ async fn failover(primary: &str, standby: &str) {
         .await
         .unwrap();
 
-    let acked = Arc::new(Mutex::new(HashSet::new()));
-    let errors = Arc::new(Mutex::new(Vec::new()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for t in 0..8i64 {
-        let (db, acked, errors, stop) = (db.clone(), acked.clone(), errors.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let id = t * 1_000_000 + n;
-                n += 1;
-                match db
-                    .aio()
-                    .execute("INSERT INTO failover_ids (id) VALUES ($1)", &[&id])
-                    .await
-                {
-                    Ok(1) => {
-                        acked.lock().unwrap().insert(id);
-                    }
-                    Ok(other) => panic!("insert reported {other} rows"),
-                    Err(e) => {
-                        errors.lock().unwrap().push(e.kind());
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                }
-            }
-        }));
-    }
+    let load = common::WriteLoad::start(&db, "INSERT INTO failover_ids (id) VALUES ($1)", 8, false);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = acked.lock().unwrap().len();
+    let before = load.acked_count();
     assert!(before > 0, "no write succeeded before the failover");
 
     run_script("DUALDB_PG_STOP_PRIMARY").await;
     run_script("DUALDB_PG_PROMOTE_STANDBY").await;
     let promoted = Instant::now();
-    let at_promotion = acked.lock().unwrap().len();
+    let at_promotion = load.acked_count();
     eventually("writes succeed on the promoted standby", async || {
-        acked.lock().unwrap().len() > at_promotion + 50
+        load.acked_count() > at_promotion + 50
     })
     .await;
     let recovered_in = promoted.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.unwrap();
-    }
+    let (acked, errors) = load.stop().await;
 
     // Every acknowledged write is on the new primary, on both halves' view.
     let stored: HashSet<i64> = db
@@ -265,10 +233,8 @@ async fn failover(primary: &str, standby: &str) {
         .iter()
         .map(|r| r.get(0).unwrap())
         .collect();
-    let acked = acked.lock().unwrap().clone();
     let lost: Vec<_> = acked.difference(&stored).collect();
     assert!(lost.is_empty(), "{} acknowledged writes lost", lost.len());
-    let errors = errors.lock().unwrap().clone();
     assert!(
         errors.iter().all(|k| matches!(
             k,

@@ -323,3 +323,99 @@ pub async fn id_table(db: &Database, table: &str) -> String {
         .unwrap();
     format!("INSERT INTO {table} (id) VALUES ({})", ph(db, 1))
 }
+
+/// A write load for fault tests: async tasks (and optionally one blocking
+/// thread) insert distinct ids with `insert` (one id parameter) until
+/// stopped, recording every acknowledged id and every error's kind.
+pub struct WriteLoad {
+    pub acked: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
+    pub errors: std::sync::Arc<std::sync::Mutex<Vec<dualdb::ErrorKind>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WriteLoad {
+    pub fn start(db: &Database, insert: &str, tasks: i64, blocking_thread: bool) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        let insert: std::sync::Arc<str> = insert.into();
+        let load = WriteLoad {
+            acked: Default::default(),
+            errors: Default::default(),
+            stop: Default::default(),
+            tasks: Vec::new(),
+            thread: None,
+        };
+        // Ids: task t writes t * 1,000,000 + n; the thread from 100,000,000.
+        let record = {
+            let (acked, errors) = (load.acked.clone(), load.errors.clone());
+            move |id: i64, r: dualdb::Result<u64>| match r {
+                Ok(1) => {
+                    acked.lock().unwrap().insert(id);
+                    true
+                }
+                Ok(other) => panic!("insert reported {other} rows"),
+                Err(e) => {
+                    errors.lock().unwrap().push(e.kind());
+                    false
+                }
+            }
+        };
+        let tasks = (0..tasks)
+            .map(|t| {
+                let (db, insert, stop, record) = (
+                    db.clone(),
+                    insert.clone(),
+                    load.stop.clone(),
+                    record.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut id = t * 1_000_000;
+                    while !stop.load(Relaxed) {
+                        id += 1;
+                        if !record(id, db.aio().execute(&insert, &[&id]).await) {
+                            // Not a hot loop while the server is away.
+                            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let thread = blocking_thread.then(|| {
+            let (db, stop) = (db.clone(), load.stop.clone());
+            std::thread::spawn(move || {
+                let mut id = 100_000_000i64;
+                while !stop.load(Relaxed) {
+                    id += 1;
+                    if !record(id, db.sync().execute(&insert, &[&id])) {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+            })
+        });
+        WriteLoad {
+            tasks,
+            thread,
+            ..load
+        }
+    }
+
+    /// How many writes were acknowledged so far.
+    pub fn acked_count(&self) -> usize {
+        self.acked.lock().unwrap().len()
+    }
+
+    /// Stops the writers and returns what was acknowledged and the errors.
+    pub async fn stop(self) -> (std::collections::HashSet<i64>, Vec<dualdb::ErrorKind>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        if let Some(th) = self.thread {
+            th.join().unwrap();
+        }
+        let acked = self.acked.lock().unwrap().clone();
+        let errors = self.errors.lock().unwrap().clone();
+        (acked, errors)
+    }
+}
