@@ -322,6 +322,7 @@ fn authority(url: &str) -> Option<(&str, Option<&str>, &str, &str)> {
 
 /// One URL per host of a multi-host URL (`mysql://u:p@h1:3306,h2:3307/db`),
 /// in order; a single-host URL as it is.
+#[cfg(feature = "mysql")]
 pub(crate) fn split_hosts(url: &str) -> Vec<String> {
     match authority(url) {
         Some((scheme, userinfo, hosts, path)) if hosts.contains(',') => hosts
@@ -709,6 +710,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "mysql")]
     fn multi_host_urls() {
         let url = "mysql://bob:hunter2@127.0.0.1:3306,127.0.0.1:3307/db?password=hunter3";
         let r = redact(url);
