@@ -49,6 +49,12 @@ const ENTRY_POINTS: &[Entry] = &[
     ("raw", |s| {
         s.raw::<User>("SELECT * FROM users", &[]).map(drop)
     }),
+    ("fold", |s| {
+        s.fold(User::select(), 0, |n, _| Ok(n + 1)).map(drop)
+    }),
+    ("fold_rows", |s| {
+        s.fold_rows("SELECT 1", &[], 0, |n, _| Ok(n + 1)).map(drop)
+    }),
     ("execute", |s| s.execute("SELECT 1", &[]).map(drop)),
     ("query", |s| s.query("SELECT 1", &[]).map(drop)),
     ("query_one", |s| s.query_one("SELECT 1", &[]).map(drop)),

@@ -27,12 +27,19 @@ pub(crate) use cache::StmtCache;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Where a streamed statement's rows go, one at a time as they arrive; an
+/// error stops the statement and is what it returns.
+pub(crate) type RowSink<'s> = &'s mut (dyn FnMut(Row) -> Result<()> + Send);
+
 /// One connection of the blocking half.
 pub(crate) trait SyncConn: Send {
     /// Runs a statement, returning the number of rows it changed.
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult>;
     /// Runs a statement, returning all its rows.
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>>;
+    /// Runs a statement, handing each row to `sink` as it arrives; returns
+    /// the number of rows.
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64>;
     /// False once the connection must not go back to the pool.
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.
@@ -43,6 +50,7 @@ pub(crate) trait SyncConn: Send {
 pub(crate) trait AsyncConn: Send {
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
+    fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>>;
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.
     fn ping(&mut self) -> BoxFuture<'_, Result<()>>;
@@ -55,6 +63,7 @@ pub(crate) trait AsyncConn: Send {
 pub(crate) trait SharedConn: Send + Sync {
     fn execute(&self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
     fn query(&self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
+    fn query_each<'a>(&'a self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>>;
     fn is_usable(&self) -> bool;
 }
 

@@ -14,7 +14,7 @@ use mysql_common::params::Params;
 use mysql_common::row::Row as MyRow;
 use mysql_common::value::Value as MyValue;
 
-use super::{AsyncConn, Backend, BoxFuture, SyncConn};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -310,6 +310,32 @@ impl SyncConn for MySync {
             .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params)?);
         self.check(r).map(rows)
     }
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        use mysql::prelude::Queryable;
+        let mut broken = false;
+        let mut fail = |e: mysql::Error| {
+            broken |= e.is_connectivity_error();
+            sync_error(e)
+        };
+        let out = (|| {
+            // Rows the sink did not take are read and dropped when the
+            // result goes: the connection comes back clean.
+            let result = self
+                .conn
+                .exec_iter(stmt.sql.as_str(), params(&stmt.params)?)
+                .map_err(&mut fail)?;
+            let mut n = 0;
+            for row in result {
+                sink(Row {
+                    inner: RowInner::My(row.map_err(&mut fail)?),
+                })?;
+                n += 1;
+            }
+            Ok(n)
+        })();
+        self.broken |= broken;
+        out
+    }
     fn is_usable(&mut self) -> bool {
         !self.broken
     }
@@ -357,6 +383,36 @@ impl AsyncConn for MyAsync {
                 .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params)?)
                 .await;
             self.check(r).map(rows)
+        })
+    }
+    fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            use mysql_async::prelude::Queryable;
+            let mut broken = false;
+            let out = async {
+                let mut fail = |e: mysql_async::Error| {
+                    broken |= e.is_fatal();
+                    async_error(e)
+                };
+                // Rows the sink did not take are dropped by mysql_async
+                // before the connection's next statement.
+                let mut result = self
+                    .conn
+                    .exec_iter(stmt.sql.as_str(), params(&stmt.params)?)
+                    .await
+                    .map_err(&mut fail)?;
+                let mut n = 0;
+                while let Some(row) = result.next().await.map_err(&mut fail)? {
+                    sink(Row {
+                        inner: RowInner::My(row),
+                    })?;
+                    n += 1;
+                }
+                Ok(n)
+            }
+            .await;
+            self.broken |= broken;
+            out
         })
     }
     fn is_usable(&mut self) -> bool {

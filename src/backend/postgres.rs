@@ -12,7 +12,7 @@ use super::pg_types::implied_type;
 
 use std::sync::{Arc, Mutex};
 
-use super::{AsyncConn, Backend, BoxFuture, SharedConn, StmtCache, SyncConn};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, SharedConn, StmtCache, SyncConn};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -224,6 +224,25 @@ impl SyncConn for PgSync {
         };
         r.map(rows).map_err(pg_error)
     }
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        use fallible_iterator::FallibleIterator;
+        let mut it = if self.prepared {
+            let st = self.prepare(&stmt.sql)?;
+            self.client.query_raw(&st, params(&stmt.params)?)
+        } else {
+            self.client
+                .query_typed_raw(&stmt.sql, typed_params(&stmt.params)?)
+        }
+        .map_err(pg_error)?;
+        let mut n = 0;
+        while let Some(r) = it.next().map_err(pg_error)? {
+            sink(Row {
+                inner: RowInner::Pg(r),
+            })?;
+            n += 1;
+        }
+        Ok(n)
+    }
     fn is_usable(&mut self) -> bool {
         !self.client.is_closed()
     }
@@ -272,6 +291,28 @@ impl PgAsync {
         r.map(counted).map_err(pg_error)
     }
 
+    async fn run_query_each(&self, stmt: Stmt, sink: RowSink<'_>) -> Result<u64> {
+        use futures_core::Stream;
+        let stream = if self.prepared {
+            let st = self.prepare(&stmt.sql).await?;
+            self.client.query_raw(&st, params(&stmt.params)?).await
+        } else {
+            self.client
+                .query_typed_raw(&stmt.sql, typed_params(&stmt.params)?)
+                .await
+        }
+        .map_err(pg_error)?;
+        let mut stream = std::pin::pin!(stream);
+        let mut n = 0;
+        while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            sink(Row {
+                inner: RowInner::Pg(r.map_err(pg_error)?),
+            })?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
         let r = if self.prepared {
             let st = self.prepare(&stmt.sql).await?;
@@ -291,6 +332,9 @@ impl AsyncConn for PgAsync {
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
         Box::pin(self.run_query(stmt))
+    }
+    fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.run_query_each(stmt, sink))
     }
     fn is_usable(&mut self) -> bool {
         !self.client.is_closed()
@@ -312,6 +356,9 @@ impl SharedConn for PgAsync {
     }
     fn query(&self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
         Box::pin(self.run_query(stmt))
+    }
+    fn query_each<'a>(&'a self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.run_query_each(stmt, sink))
     }
     fn is_usable(&self) -> bool {
         !self.client.is_closed()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
-use super::{AsyncConn, Backend, BoxFuture, SyncConn};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -230,32 +230,59 @@ impl LiteConn {
     }
 
     fn run_query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        check_params(stmt)?;
-        self.deadline.arm(self.statement_timeout);
-        let out = self.collect_rows(stmt);
-        self.deadline.arm(None);
-        out.map_err(|e| self.error(e))
+        let mut out = Vec::new();
+        self.run_each(stmt, &mut |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
     }
 
-    fn collect_rows(&self, stmt: &Stmt) -> rusqlite::Result<Vec<Row>> {
+    /// Runs a query, handing each row to `sink`; the statement stops at the
+    /// first error, the sink's included.
+    fn run_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        check_params(stmt)?;
+        self.deadline.arm(self.statement_timeout);
+        let mut stopped = None;
+        let out = self.each_row(stmt, &mut |row| match sink(row) {
+            Ok(()) => true,
+            Err(e) => {
+                stopped = Some(e);
+                false
+            }
+        });
+        self.deadline.arm(None);
+        match stopped {
+            Some(e) => Err(e),
+            None => out.map_err(|e| self.error(e)),
+        }
+    }
+
+    /// Each row copied out of the statement and handed to `f` until it
+    /// returns false; the number handed.
+    fn each_row(&self, stmt: &Stmt, f: &mut dyn FnMut(Row) -> bool) -> rusqlite::Result<u64> {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
         let columns: Arc<[String]> = st.column_names().map(String::from).collect();
         let n = columns.len();
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
-        let mut out = Vec::new();
+        let mut count = 0;
         while let Some(r) = rows.next()? {
             let mut values = Vec::with_capacity(n);
             for i in 0..n {
                 values.push(Cell::from(r.get_ref(i)?));
             }
-            out.push(Row {
+            count += 1;
+            let row = Row {
                 inner: RowInner::Lite(LiteRow {
                     values,
                     columns: columns.clone(),
                 }),
-            });
+            };
+            if !f(row) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(count)
     }
 }
 
@@ -266,6 +293,9 @@ impl SyncConn for LiteConn {
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         self.run_query(stmt)
     }
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.run_each(stmt, sink)
+    }
     fn is_usable(&mut self) -> bool {
         true
     }
@@ -273,6 +303,9 @@ impl SyncConn for LiteConn {
         Ok(())
     }
 }
+
+/// Rows a streamed SQLite statement may run ahead of its consumer.
+const STREAM_BUFFER: usize = 256;
 
 /// The async half's connection: the blocking one, moved into a blocking task
 /// for each call. If the future is dropped mid-call, the connection stays
@@ -314,6 +347,36 @@ impl AsyncConn for LiteAsync {
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
         self.call(move |c| c.run_query(&stmt))
+    }
+    /// The statement runs on a blocking thread and sends its rows through a
+    /// bounded channel, so at most `STREAM_BUFFER` rows wait in memory; an
+    /// error from `sink` closes the channel, which stops the statement.
+    fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Row>(STREAM_BUFFER);
+            let worker = self.call(move |c| {
+                c.run_each(&stmt, &mut |row| {
+                    tx.blocking_send(row)
+                        .map_err(|_| Error::new(ErrorKind::Usage, "the row stream was closed"))
+                })
+            });
+            let receive = async {
+                let mut failed = None;
+                while let Some(row) = rx.recv().await {
+                    if let Err(e) = sink(row) {
+                        failed = Some(e);
+                        rx.close();
+                        break;
+                    }
+                }
+                failed
+            };
+            let (sent, failed) = tokio::join!(worker, receive);
+            match failed {
+                Some(e) => Err(e),
+                None => sent,
+            }
+        })
     }
     fn is_usable(&mut self) -> bool {
         self.conn.is_some()

@@ -160,6 +160,66 @@ pub(crate) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
     })
 }
 
+/// Streams a statement's rows into `f` one at a time: `fold_rows`, and
+/// `fold` over models.
+pub(crate) struct Fold<A, F> {
+    stmt: Option<Stmt>,
+    acc: Option<A>,
+    f: F,
+    read_only: bool,
+}
+
+impl<A: Send, F: FnMut(A, Row) -> Result<A> + Send> Plan for Fold<A, F> {
+    type Output = A;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<A>> {
+        match reply {
+            None => Ok(Step::Run(Action::Stream(
+                self.stmt.take().ok_or_else(replayed)?,
+            ))),
+            Some(r) => {
+                r?;
+                Ok(Step::Done(self.acc.take().ok_or_else(replayed)?))
+            }
+        }
+    }
+    fn row(&mut self, row: Row) -> Result<()> {
+        let acc = self.acc.take().ok_or_else(replayed)?;
+        self.acc = Some((self.f)(acc, row)?);
+        Ok(())
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+}
+
+pub(crate) fn fold_rows<A, F>(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    init: A,
+    f: F,
+) -> Fold<A, F> {
+    Fold {
+        stmt: Some(Stmt::new(sql, params)),
+        acc: Some(init),
+        f,
+        read_only: false,
+    }
+}
+
+pub(crate) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
+    d: Dialect,
+    q: Select<M>,
+    init: A,
+    mut f: F,
+) -> impl Plan<Output = A> + use<M, A, F> {
+    Fold {
+        stmt: Some(q.build(d)),
+        acc: Some(init),
+        f: move |acc, row: Row| f(acc, M::from_row(&row)?),
+        read_only: true,
+    }
+}
+
 /// A plan whose output goes through a function.
 pub(crate) struct Map<P, F>(P, F);
 
@@ -1203,6 +1263,61 @@ manager_methods! {
     /// ```
     fn scalar<M, T>(&self, query: Select<M>) -> T
         where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
+
+    /// Runs a statement and folds its rows into `init` with `f`, one row at
+    /// a time as the server sends them: the rows are never all in memory, so
+    /// a million-row export takes no more memory than one row (and the
+    /// driver's buffer). An error from `f` stops the statement and is
+    /// returned; the connection is left clean.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT i FROM n";
+    /// // 100,000 rows, one in memory at a time
+    /// let sum = db.aio().fold_rows(sql, &[], 0i64, |sum, row| Ok(sum + row.get::<i64>(0)?)).await?;
+    /// assert_eq!(sum, 5_000_050_000);
+    /// let (n, last) = db.sync().fold_rows(sql, &[], (0, 0i64), |(n, _), row| Ok((n + 1, row.get(0)?)))?;
+    /// assert_eq!((n, last), (100_000, 100_000));
+    /// // An error from the closure stops the statement:
+    /// let err = db.sync().fold_rows(sql, &[], (), |_, _| Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "enough")));
+    /// assert_eq!(err.unwrap_err().message(), "enough");
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn fold_rows<A, F>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], init: A, f: F) -> A
+        where [A: Send + 'static, F: FnMut(A, Row) -> Result<A> + Send + 'static] = |_d| fold_rows(sql, params, init, f);
+
+    /// [`fold_rows`](Self::fold_rows) over a model query: each row decoded
+    /// into `M` as it arrives (on the read replica, if there is one).
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = Database::open("sqlite::memory:")?;
+    /// # db.sync().create_table::<User>()?;
+    /// db.sync().execute_query(User::insert_many(vec![
+    ///     User { id: 0, name: "ada".into(), age: Some(36) },
+    ///     User { id: 0, name: "bob".into(), age: None },
+    /// ]))?;
+    /// let names = db.aio().fold(User::select().order_by(User::NAME.asc()), String::new(), |mut s, u: User| {
+    ///     s.push_str(&u.name);
+    ///     Ok(s)
+    /// }).await?;
+    /// assert_eq!(names, "adabob");
+    /// let ages: i32 = db.sync().fold(User::select(), 0, |sum, u: User| Ok(sum + u.age.unwrap_or(0)))?;
+    /// assert_eq!(ages, 36);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn fold<M, A, F>(&self, query: Select<M>, init: A, f: F) -> A
+        where [M: Model, A: Send + 'static, F: FnMut(A, M) -> Result<A> + Send + 'static] = |d| fold(d, query, init, f);
 
     /// Raw SQL, mapped to models by column name.
     ///

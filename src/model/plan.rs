@@ -23,6 +23,16 @@ pub(crate) enum Action {
     Query(Stmt),
     /// Run a statement for its count of changed rows.
     Execute(Stmt),
+    /// Run a statement and hand its rows to [`Plan::row`] one at a time as
+    /// they arrive, never all in memory; the reply is the row count.
+    Stream(Stmt),
+}
+
+fn streamed(rows_affected: u64) -> Reply {
+    Reply::Done(ExecResult {
+        rows_affected,
+        last_insert_id: None,
+    })
 }
 
 /// The result of an [`Action`], handed back to the plan, errors included.
@@ -48,6 +58,14 @@ pub(crate) trait Plan: Send {
     fn read_only(&self) -> bool {
         false
     }
+
+    /// Takes one row of an [`Action::Stream`]; an error stops the statement.
+    fn row(&mut self, _row: Row) -> Result<()> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Usage,
+            "internal: rows streamed to a plan that takes none",
+        ))
+    }
 }
 
 /// A plan that only reads.
@@ -67,7 +85,7 @@ impl<P: Plan> Plan for ReadOnly<P> {
 /// rows it returned or changed and how long it took.
 fn span(action: &Action) -> tracing::Span {
     let sql = match action {
-        Action::Query(s) | Action::Execute(s) => s.sql.as_str(),
+        Action::Query(s) | Action::Execute(s) | Action::Stream(s) => s.sql.as_str(),
     };
     tracing::debug_span!(
         target: "dualdb::sql",
@@ -103,6 +121,7 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Resul
         let r = match action {
             Action::Query(s) => conn.query(&s).map(Reply::Rows),
             Action::Execute(s) => conn.execute(&s).map(Reply::Done),
+            Action::Stream(s) => conn.query_each(&s, &mut |r| plan.row(r)).map(streamed),
         };
         record(&span, started, &r);
         reply = Some(r);
@@ -139,6 +158,16 @@ pub(crate) async fn drive_async<P: Plan>(mut target: Target<'_>, mut plan: P) ->
             (Target::Shared(c), Action::Execute(s)) => {
                 c.execute(s).instrument(span.clone()).await.map(Reply::Done)
             }
+            (Target::Owned(c), Action::Stream(s)) => c
+                .query_each(s, &mut |r| plan.row(r))
+                .instrument(span.clone())
+                .await
+                .map(streamed),
+            (Target::Shared(c), Action::Stream(s)) => c
+                .query_each(s, &mut |r| plan.row(r))
+                .instrument(span.clone())
+                .await
+                .map(streamed),
         };
         record(&span, started, &r);
         reply = Some(r);

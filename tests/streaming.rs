@@ -1,0 +1,163 @@
+//! `fold_rows` and `fold`: rows handed over one at a time as they arrive,
+//! on every backend and both halves, inside and outside transactions; an
+//! error from the closure stops the statement and leaves the connection
+//! clean.
+
+mod common;
+
+use common::{HALVES, Half, isolated_all};
+use dualdb::{Database, Error, ErrorKind, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "stream_items")]
+struct Item {
+    #[model(primary_key)]
+    id: i64,
+    label: String,
+}
+
+const ROWS: i64 = 5_000;
+
+async fn fill(db: &Database) {
+    db.aio().drop_table::<Item>().await.unwrap();
+    db.aio().create_table::<Item>().await.unwrap();
+    for chunk in (1..=ROWS).collect::<Vec<_>>().chunks(500) {
+        let items = chunk
+            .iter()
+            .map(|&id| Item {
+                id,
+                label: format!("item {id}"),
+            })
+            .collect();
+        db.aio()
+            .execute_query(Item::insert_many(items))
+            .await
+            .unwrap();
+    }
+}
+
+fn stop() -> Error {
+    Error::new(ErrorKind::Usage, "stop here")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_arrive_one_at_a_time_on_every_backend_and_half() {
+    for db in isolated_all("stream") {
+        fill(&db).await;
+        let sql = "SELECT id, label FROM stream_items ORDER BY id";
+        for half in HALVES {
+            // Every row, in order, as it arrives.
+            let (n, sum, in_order) = call!(
+                half,
+                db,
+                fold_rows(sql, &[], (0i64, 0i64, true), |(n, sum, ok), row| {
+                    let id: i64 = row.get("id")?;
+                    let label: String = row.get("label")?;
+                    Ok((
+                        n + 1,
+                        sum + id,
+                        ok && id == n + 1 && label == format!("item {id}"),
+                    ))
+                })
+            )
+            .unwrap();
+            assert_eq!(
+                (n, sum, in_order),
+                (ROWS, ROWS * (ROWS + 1) / 2, true),
+                "{half:?}"
+            );
+
+            // Models, with a filter.
+            let labels = call!(
+                half,
+                db,
+                fold(
+                    Item::select()
+                        .filter(Item::ID.le(3))
+                        .order_by(Item::ID.asc()),
+                    Vec::new(),
+                    |mut v, item: Item| {
+                        v.push(item.label);
+                        Ok(v)
+                    }
+                )
+            )
+            .unwrap();
+            assert_eq!(labels, ["item 1", "item 2", "item 3"]);
+
+            // A decode error and a closure error stop the statement early;
+            // the connection is clean for the next call.
+            let err = call!(
+                half,
+                db,
+                fold_rows(sql, &[], (), |(), row| row.get::<bool>("label").map(drop))
+            )
+            .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode);
+            let seen = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+            let counter = seen.clone();
+            let err = call!(
+                half,
+                db,
+                fold_rows(sql, &[], (), move |(), _| {
+                    if counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 9 {
+                        return Err(stop());
+                    }
+                    Ok(())
+                })
+            )
+            .unwrap_err();
+            assert_eq!(err.message(), "stop here");
+            assert_eq!(
+                seen.load(std::sync::atomic::Ordering::Relaxed),
+                10,
+                "rows after the error"
+            );
+            let n: i64 = half
+                .query_one(&db, "SELECT COUNT(*) FROM stream_items", &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(n, ROWS);
+            assert_eq!(db.sync().status().in_use(), 0);
+            assert_eq!(db.aio().status().in_use(), 0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_a_transaction_the_fold_sees_its_uncommitted_rows() {
+    for db in isolated_all("stream_tx") {
+        fill(&db).await;
+        let extra = Item {
+            id: ROWS + 1,
+            label: "uncommitted".into(),
+        };
+        for half in HALVES {
+            let counted = match half {
+                Half::Sync => db
+                    .sync()
+                    .atomic(|tx| {
+                        tx.create(extra.clone())?;
+                        // through the plain handle: joins the transaction
+                        let n = db.sync().fold(Item::select(), 0, |n, _: Item| Ok(n + 1))?;
+                        Err::<(), _>(Error::new(ErrorKind::Usage, format!("{n}")))
+                    })
+                    .unwrap_err(),
+                Half::Async => db
+                    .aio()
+                    .atomic(async |tx| {
+                        tx.create(extra.clone()).await?;
+                        let n = tx.fold(Item::select(), 0, |n, _: Item| Ok(n + 1)).await?;
+                        Err::<(), _>(Error::new(ErrorKind::Usage, format!("{n}")))
+                    })
+                    .await
+                    .unwrap_err(),
+            };
+            assert_eq!(counted.message(), (ROWS + 1).to_string(), "{half:?}");
+            // rolled back
+            assert_eq!(call!(half, db, count(Item::select(), false)).unwrap(), ROWS);
+        }
+    }
+}
