@@ -178,4 +178,115 @@ fn main() {
             lines[2].1 / p16
         );
     }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/concurrency.svg");
+    match std::fs::write(&out, plot(&lines, pg1, pg16)) {
+        Ok(()) => println!("plot: {}", out.display()),
+        Err(e) => eprintln!("cannot write {}: {e}", out.display()),
+    }
+}
+
+/// A plotted line: its name, colour and (tasks, rows/s) points.
+type Series = (&'static str, &'static str, Vec<(f64, f64)>);
+
+/// The concurrency curve as an SVG line chart: rows/s against tasks (log
+/// scale), dualdb and raw tokio-postgres, with pgbench's points.
+fn plot(lines: &[(usize, f64, f64)], pg1: Option<f64>, pg16: Option<f64>) -> String {
+    let (w, h, left, bottom, top, right) = (640.0, 400.0, 80.0, 50.0, 30.0, 170.0);
+    let max = lines
+        .iter()
+        .flat_map(|l| [l.1, l.2])
+        .chain(pg1)
+        .chain(pg16)
+        .fold(1.0f64, f64::max)
+        * 1.1;
+    let x = |tasks: f64| left + (tasks.log2() / 64f64.log2()) * (w - left - right);
+    let y = |v: f64| h - bottom - v / max * (h - bottom - top);
+    let mut svg = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n\
+         <rect width='100%' height='100%' fill='white'/>\n\
+         <text x='{left}' y='18' font-size='14'>get by primary key, PostgreSQL: rows/s by concurrent tasks</text>\n\
+         <line x1='{left}' y1='{}' x2='{}' y2='{}' stroke='black'/>\n\
+         <line x1='{left}' y1='{top}' x2='{left}' y2='{}' stroke='black'/>\n",
+        h - bottom,
+        w - right,
+        h - bottom,
+        h - bottom
+    );
+    for tasks in [1.0, 4.0, 16.0, 64.0] {
+        svg += &format!(
+            "<text x='{}' y='{}' text-anchor='middle'>{tasks}</text>\n",
+            x(tasks),
+            h - bottom + 18.0
+        );
+    }
+    for i in 0..=4 {
+        let v = max / 1.1 * f64::from(i) / 4.0;
+        svg += &format!(
+            "<text x='{}' y='{}' text-anchor='end'>{:.0}k</text>\n<line x1='{left}' y1='{}' x2='{}' y2='{}' stroke='#ddd'/>\n",
+            left - 6.0,
+            y(v) + 4.0,
+            v / 1000.0,
+            y(v),
+            w - right,
+            y(v)
+        );
+    }
+    svg += &format!(
+        "<text x='{}' y='{}' text-anchor='middle'>tasks (clients for pgbench)</text>\n",
+        (left + w - right) / 2.0,
+        h - 12.0
+    );
+    let series: [Series; 2] = [
+        (
+            "dualdb get (async)",
+            "#1f77b4",
+            lines.iter().map(|l| (l.0 as f64, l.1)).collect(),
+        ),
+        (
+            "tokio-postgres, prepared",
+            "#ff7f0e",
+            lines.iter().map(|l| (l.0 as f64, l.2)).collect(),
+        ),
+    ];
+    for (k, (name, color, points)) in series.iter().enumerate() {
+        let path: Vec<String> = points
+            .iter()
+            .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
+            .collect();
+        svg += &format!(
+            "<polyline fill='none' stroke='{color}' stroke-width='2' points='{}'/>\n",
+            path.join(" ")
+        );
+        for (t, v) in points {
+            svg += &format!(
+                "<circle cx='{:.1}' cy='{:.1}' r='3' fill='{color}'/>\n",
+                x(*t),
+                y(*v)
+            );
+        }
+        svg += &format!(
+            "<rect x='{}' y='{}' width='12' height='3' fill='{color}'/><text x='{}' y='{}'>{name}</text>\n",
+            w - right + 10.0,
+            top + 20.0 * k as f64,
+            w - right + 26.0,
+            top + 20.0 * k as f64 + 5.0
+        );
+    }
+    for (clients, v) in [(1.0, pg1), (16.0, pg16)] {
+        if let Some(v) = v {
+            svg += &format!(
+                "<rect x='{:.1}' y='{:.1}' width='8' height='8' fill='#2ca02c'/>\n",
+                x(clients) - 4.0,
+                y(v) - 4.0
+            );
+        }
+    }
+    svg += &format!(
+        "<rect x='{}' y='{}' width='8' height='8' fill='#2ca02c'/><text x='{}' y='{}'>pgbench -M prepared</text>\n</svg>\n",
+        w - right + 12.0,
+        top + 36.0,
+        w - right + 26.0,
+        top + 45.0
+    );
+    svg
 }
