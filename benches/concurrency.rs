@@ -191,7 +191,7 @@ type Series = (&'static str, &'static str, Vec<(f64, f64)>);
 /// The concurrency curve as an SVG line chart: rows/s against tasks (log
 /// scale), dualdb and raw tokio-postgres, with pgbench's points.
 fn plot(lines: &[(usize, f64, f64)], pg1: Option<f64>, pg16: Option<f64>) -> String {
-    let (w, h, left, bottom, top, right) = (640.0, 400.0, 80.0, 50.0, 30.0, 170.0);
+    let (w, h, left, bottom, top, right) = (700.0, 400.0, 80.0, 50.0, 30.0, 200.0);
     let max = lines
         .iter()
         .flat_map(|l| [l.1, l.2])
