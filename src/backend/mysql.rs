@@ -268,14 +268,6 @@ fn counted(rows_affected: u64, last_insert_id: u64) -> ExecResult {
     }
 }
 
-fn rows(rows: Vec<MyRow>) -> Vec<Row> {
-    rows.into_iter()
-        .map(|r| Row {
-            inner: RowInner::My(r),
-        })
-        .collect()
-}
-
 struct MySync {
     conn: mysql::Conn,
     /// Set after an I/O or protocol error: the connection is not reused.
@@ -304,11 +296,12 @@ impl SyncConn for MySync {
         ))
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        use mysql::prelude::Queryable;
-        let r = self
-            .conn
-            .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params)?);
-        self.check(r).map(rows)
+        let mut out = Vec::new();
+        self.query_each(stmt, &mut |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
@@ -377,12 +370,13 @@ impl AsyncConn for MyAsync {
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
         Box::pin(async move {
-            use mysql_async::prelude::Queryable;
-            let r = self
-                .conn
-                .exec::<MyRow, _, _>(stmt.sql.as_str(), params(&stmt.params)?)
-                .await;
-            self.check(r).map(rows)
+            let mut out = Vec::new();
+            self.query_each(stmt, &mut |row| {
+                out.push(row);
+                Ok(())
+            })
+            .await?;
+            Ok(out)
         })
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {

@@ -178,14 +178,6 @@ fn counted(rows_affected: u64) -> ExecResult {
     }
 }
 
-fn rows(rows: Vec<tokio_postgres::Row>) -> Vec<Row> {
-    rows.into_iter()
-        .map(|r| Row {
-            inner: RowInner::Pg(r),
-        })
-        .collect()
-}
-
 struct PgSync {
     client: postgres::Client,
     cache: StmtCache<Statement>,
@@ -215,14 +207,12 @@ impl SyncConn for PgSync {
         r.map(counted).map_err(pg_error)
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        let r = if self.prepared {
-            let st = self.prepare(&stmt.sql)?;
-            self.client.query(&st, &params(&stmt.params)?)
-        } else {
-            self.client
-                .query_typed(&stmt.sql, &typed_params(&stmt.params)?)
-        };
-        r.map(rows).map_err(pg_error)
+        let mut out = Vec::new();
+        self.query_each(stmt, &mut |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use fallible_iterator::FallibleIterator;
@@ -314,15 +304,13 @@ impl PgAsync {
     }
 
     async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
-        let r = if self.prepared {
-            let st = self.prepare(&stmt.sql).await?;
-            self.client.query(&st, &params(&stmt.params)?).await
-        } else {
-            self.client
-                .query_typed(&stmt.sql, &typed_params(&stmt.params)?)
-                .await
-        };
-        r.map(rows).map_err(pg_error)
+        let mut out = Vec::new();
+        self.run_query_each(stmt, &mut |row| {
+            out.push(row);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 }
 
