@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
 
         // Trivial query: N rows into structs.
         let mut g = c.benchmark_group(format!("trivial_query/{kind}"));
-        for n in [1, 100, 10_000] {
+        for n in [1, 10, 100, 1_000, 10_000] {
             setup_rows(&db, n);
             g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, _| {
                 b.to_async(&rt).iter(|| async move {
@@ -137,7 +137,7 @@ fn bench(c: &mut Criterion) {
         db.sync().drop_table::<Inserted>().unwrap();
         db.sync().create_table::<Inserted>().unwrap();
         let mut g = c.benchmark_group(format!("insert/{kind}"));
-        for n in [1usize, 100] {
+        for n in [1usize, 10, 25, 50, 100] {
             g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, &n| {
                 b.to_async(&rt).iter(|| async move {
                     dbr.aio()
@@ -176,6 +176,24 @@ fn bench(c: &mut Criterion) {
                             client.execute(st, &params).await.unwrap()
                         })
                     });
+                    let url2 = url.clone();
+                    let mut sync = std::thread::spawn(move || {
+                        postgres::Client::connect(&url2, postgres::NoTls).unwrap()
+                    })
+                    .join()
+                    .unwrap();
+                    let st = sync.prepare(&sql).unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, &n| {
+                        b.iter(|| {
+                            let v = values(n);
+                            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = v
+                                .iter()
+                                .flat_map(|(a, b)| [a as &(dyn postgres::types::ToSql + Sync), b])
+                                .collect();
+                            sync.execute(&st, &params).unwrap()
+                        })
+                    });
+                    std::thread::spawn(move || drop(sync)).join().unwrap();
                 }
                 BackendKind::Mysql => {
                     use mysql_async::prelude::Queryable as _;
@@ -191,6 +209,17 @@ fn bench(c: &mut Criterion) {
                             rt.block_on(async {
                                 conn.exec_drop(sql.as_str(), params).await.unwrap()
                             })
+                        })
+                    });
+                    use mysql::prelude::Queryable as _;
+                    let mut sync = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+                    g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, &n| {
+                        b.iter(|| {
+                            let params: Vec<mysql::Value> = values(n)
+                                .into_iter()
+                                .flat_map(|(a, b)| [a.into(), b.into()])
+                                .collect();
+                            sync.exec_drop(sql.as_str(), params).unwrap()
                         })
                     });
                 }
