@@ -206,13 +206,24 @@ impl SyncConn for PgSync {
         };
         r.map(counted).map_err(pg_error)
     }
+    /// Collected in one go: the blocking `postgres` crate enters its runtime
+    /// once per call, but once per row when iterating (`query_each`), which
+    /// doubled the time of 10,000 rows.
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        let mut out = Vec::new();
-        self.query_each(stmt, &mut |row| {
-            out.push(row);
-            Ok(())
-        })?;
-        Ok(out)
+        let r = if self.prepared {
+            let st = self.prepare(&stmt.sql)?;
+            self.client.query(&st, &params(&stmt.params)?)
+        } else {
+            self.client
+                .query_typed(&stmt.sql, &typed_params(&stmt.params)?)
+        };
+        let rows = r.map_err(pg_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Row {
+                inner: RowInner::Pg(r),
+            })
+            .collect())
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use fallible_iterator::FallibleIterator;
