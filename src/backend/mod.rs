@@ -35,8 +35,16 @@ pub(crate) type RowSink<'s> = &'s mut (dyn FnMut(Row) -> Result<()> + Send);
 pub(crate) trait SyncConn: Send {
     /// Runs a statement, returning the number of rows it changed.
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult>;
-    /// Runs a statement, returning all its rows.
-    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>>;
+    /// Runs a statement, returning all its rows (by default, collected
+    /// from [`query_each`](Self::query_each)).
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.query_each(stmt, &mut |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// Runs a statement, handing each row to `sink` as it arrives; returns
     /// the number of rows.
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64>;
@@ -49,7 +57,18 @@ pub(crate) trait SyncConn: Send {
 /// One connection of the async half.
 pub(crate) trait AsyncConn: Send {
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
-    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
+    /// All rows, by default collected from `query_each`.
+    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            self.query_each(stmt, &mut |row| {
+                out.push(row);
+                Ok(())
+            })
+            .await?;
+            Ok(out)
+        })
+    }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>>;
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.

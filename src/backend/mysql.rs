@@ -295,14 +295,6 @@ impl SyncConn for MySync {
             self.conn.last_insert_id(),
         ))
     }
-    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        let mut out = Vec::new();
-        self.query_each(stmt, &mut |row| {
-            out.push(row);
-            Ok(())
-        })?;
-        Ok(out)
-    }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
         let mut broken = false;
@@ -366,17 +358,6 @@ impl AsyncConn for MyAsync {
                 self.conn.affected_rows(),
                 self.conn.last_insert_id().unwrap_or(0),
             ))
-        })
-    }
-    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
-        Box::pin(async move {
-            let mut out = Vec::new();
-            self.query_each(stmt, &mut |row| {
-                out.push(row);
-                Ok(())
-            })
-            .await?;
-            Ok(out)
         })
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {

@@ -229,15 +229,6 @@ impl LiteConn {
         })
     }
 
-    fn run_query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        let mut out = Vec::new();
-        self.run_each(stmt, &mut |row| {
-            out.push(row);
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
     /// Runs a query, handing each row to `sink`; the statement stops at the
     /// first error, the sink's included.
     fn run_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
@@ -289,9 +280,6 @@ impl LiteConn {
 impl SyncConn for LiteConn {
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         self.run_execute(stmt)
-    }
-    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        self.run_query(stmt)
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         self.run_each(stmt, sink)
@@ -346,7 +334,7 @@ impl AsyncConn for LiteAsync {
         self.call(move |c| c.run_execute(&stmt))
     }
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
-        self.call(move |c| c.run_query(&stmt))
+        self.call(move |c| c.query(&stmt))
     }
     /// The statement runs on a blocking thread and sends its rows through a
     /// bounded channel, so at most `STREAM_BUFFER` rows wait in memory; an
