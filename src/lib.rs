@@ -132,7 +132,7 @@ pub use async_tx::AsyncTx;
 pub use config::{BackendKind, Builder, Config};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
-pub use model::{Column, Filter, Model, Select};
+pub use model::{Column, Filter, Model, ModelRow, Select};
 pub use policy::{AllowSyncGuard, SyncCheck};
 pub use pool::PoolStatus;
 pub use row::FromRow;

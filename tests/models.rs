@@ -366,6 +366,68 @@ async fn execute_queries_count_scalar_exists_raw() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_joins_decode_into_tuples_of_models() {
+    for db in isolated_all("joins") {
+        for half in HALVES {
+            reset(&db, half).await;
+            let ada = call!(half, db, create(user("ada", 36))).unwrap();
+            let bob = call!(half, db, create(user("bob", 40))).unwrap();
+            let mut posts = Vec::new();
+            for title in ["one", "two"] {
+                let p = Post {
+                    id: 0,
+                    author: ada.id,
+                    title: title.into(),
+                };
+                posts.push(call!(half, db, create(p)).unwrap());
+            }
+            let ph = common::ph(&db, 1);
+            let sql = format!(
+                "SELECT users.*, posts.* FROM users LEFT JOIN posts ON posts.author = users.id \
+                 WHERE users.age >= {ph} ORDER BY users.id, posts.id"
+            );
+            let rows: Vec<(User, Option<Post>)> =
+                call!(half, db, raw::<(User, Option<Post>)>(&sql, &[&30])).unwrap();
+            assert_eq!(
+                rows,
+                vec![
+                    (ada.clone(), Some(posts[0].clone())),
+                    (ada.clone(), Some(posts[1].clone())),
+                    (bob.clone(), None),
+                ],
+                "{:?} {half:?}",
+                db.backend()
+            );
+            // an inner join into plain pairs, and three models side by side
+            let inner = "SELECT posts.*, users.* FROM posts JOIN users ON users.id = posts.author ORDER BY posts.id";
+            let pairs: Vec<(Post, User)> =
+                call!(half, db, raw::<(Post, User)>(inner, &[])).unwrap();
+            assert_eq!(
+                pairs,
+                vec![
+                    (posts[0].clone(), ada.clone()),
+                    (posts[1].clone(), ada.clone())
+                ]
+            );
+            let c = Comment {
+                id: 0,
+                post: posts[1].id,
+                body: "hi".into(),
+            };
+            let c = call!(half, db, create(c)).unwrap();
+            let three = "SELECT comments.*, posts.*, users.* FROM comments \
+                 JOIN posts ON posts.id = comments.post JOIN users ON users.id = posts.author";
+            let got: Vec<(Comment, Post, User)> =
+                call!(half, db, raw::<(Comment, Post, User)>(three, &[])).unwrap();
+            assert_eq!(got, vec![(c, posts[1].clone(), ada.clone())]);
+            // columns that do not line up with the tuple: a Decode error
+            let err = call!(half, db, raw::<(User, Post)>(inner, &[])).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_compose_and_bind_hostile_values_safely() {
     for db in isolated_all("filters") {
         for half in HALVES {

@@ -26,6 +26,7 @@
 
 mod carrier;
 mod column;
+mod joined;
 pub(crate) mod plan;
 pub mod prefetch;
 mod query;
@@ -33,6 +34,7 @@ mod schema;
 mod sql;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
+pub use joined::ModelRow;
 pub use ops::Executable;
 pub(crate) use plan::{Action, Plan, Reply, Step};
 pub use prefetch::{Related, With};

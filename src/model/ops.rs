@@ -9,7 +9,7 @@ use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::sql::{Dialect, to_sea};
-use super::{Action, Model, ModelMeta, Plan, Reply, Step};
+use super::{Action, Model, ModelMeta, ModelRow, Plan, Reply, Step};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{FromRow, Row};
 use crate::statement::{Stmt, at_most_one, exactly_one};
@@ -90,12 +90,12 @@ pub(crate) fn scalar<M: Model, T: FromRow + Send>(
     }))
 }
 
-pub(crate) fn raw<M: Model>(
+pub(crate) fn raw<T: ModelRow>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
-) -> impl Plan<Output = Vec<M>> + use<M> {
+) -> impl Plan<Output = Vec<T>> + use<T> {
     One::new(Action::Query(Stmt::new(sql, params)), |r| {
-        models::<M>(&r.rows()?)
+        r.rows()?.iter().map(T::decode).collect()
     })
 }
 
@@ -1319,7 +1319,8 @@ manager_methods! {
     fn fold<M, A, F>(&self, query: Select<M>, init: A, f: F) -> A
         where [M: Model, A: Send + 'static, F: FnMut(A, M) -> Result<A> + Send + 'static] = |d| fold(d, query, init, f);
 
-    /// Raw SQL, mapped to models by column name.
+    /// Raw SQL, each row mapped to a model by column name, or to a tuple of
+    /// models side by side for a join (see [`ModelRow`](crate::ModelRow)).
     ///
     /// ```
     /// # use dualdb::{Database, Model};
@@ -1337,9 +1338,14 @@ manager_methods! {
     /// assert_eq!(found[0].name, "ada");
     /// let none: Vec<User> = db.sync().raw("SELECT * FROM user WHERE age > ?", &[&100])?;
     /// assert!(none.is_empty());
+    /// let joined: Vec<(User, Option<Post>)> = db
+    ///     .aio()
+    ///     .raw("SELECT user.*, post.* FROM user LEFT JOIN post ON post.author = user.id", &[])
+    ///     .await?;
+    /// assert!(joined[0].1.is_none()); // ada has no posts
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    fn raw<M>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<M>
-        where [M: Model] = |_d| raw::<M>(sql, params);
+    fn raw<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
+        where [T: ModelRow] = |_d| raw::<T>(sql, params);
 }

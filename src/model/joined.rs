@@ -1,0 +1,142 @@
+//! [`ModelRow`]: what [`raw`](crate::SyncDb::raw) decodes each row into: one
+//! model, or several side by side as a join returns them.
+//!
+//! ```
+//! use dualdb::{Database, Model};
+//!
+//! #[derive(Model, Debug)]
+//! struct Author { #[model(primary_key, auto)] id: i64, name: String }
+//! #[derive(Model, Debug)]
+//! struct Book { #[model(primary_key, auto)] id: i64, #[model(references = Author)] author: i64, title: String }
+//!
+//! let db = Database::open("sqlite::memory:").unwrap();
+//! let s = db.sync();
+//! s.create_table::<Author>().unwrap();
+//! s.create_table::<Book>().unwrap();
+//! let le_guin = s.create(Author { id: 0, name: "Le Guin".into() }).unwrap();
+//! s.create(Author { id: 0, name: "Nobody".into() }).unwrap();
+//! s.create(Book { id: 0, author: le_guin.id, title: "Earthsea".into() }).unwrap();
+//!
+//! // a LEFT JOIN: authors without books get `None`
+//! let rows: Vec<(Author, Option<Book>)> = s
+//!     .raw("SELECT author.*, book.* FROM author LEFT JOIN book ON book.author = author.id ORDER BY author.id", &[])
+//!     .unwrap();
+//! assert_eq!(rows[0].1.as_ref().unwrap().title, "Earthsea");
+//! assert_eq!(rows[1].0.name, "Nobody");
+//! assert!(rows[1].1.is_none());
+//! ```
+
+use super::{Model, ModelMeta, column_at};
+use crate::error::{Error, Result};
+use crate::row::Row;
+use crate::value::ValueRef;
+
+/// What [`raw`](crate::SyncDb::raw) decodes a row into: a [`Model`], an
+/// `Option` of one (`None` when its primary key is NULL, as on the outer
+/// side of a `LEFT JOIN`), or a tuple of up to four of those whose columns
+/// follow one another in the row (`SELECT a.*, b.*`).
+///
+/// A lone model finds its columns by name when they are not in its order; in
+/// a tuple each model's columns must stand in its own order, since names
+/// such as `id` repeat across a join: a row that does not line up is a
+/// [`Decode`](crate::ErrorKind::Decode) error, never a silent mix-up.
+///
+/// ```
+/// # use dualdb::{Database, ErrorKind, Model};
+/// # #[derive(Model, Debug)]
+/// # struct Author { #[model(primary_key, auto)] id: i64, name: String }
+/// # #[derive(Model, Debug)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, #[model(references = Author)] author: i64, title: String }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Author>().unwrap();
+/// # s.create_table::<Book>().unwrap();
+/// # let a = s.create(Author { id: 0, name: "Le Guin".into() }).unwrap();
+/// # s.create(Book { id: 0, author: a.id, title: "Earthsea".into() }).unwrap();
+/// let sql = "SELECT book.*, author.* FROM book JOIN author ON author.id = book.author";
+/// let pairs: Vec<(Book, Author)> = s.raw(sql, &[]).unwrap();
+/// assert_eq!(pairs[0].1.name, "Le Guin");
+/// // the same columns read as (Author, Book) do not line up
+/// let err = s.raw::<(Author, Book)>(sql, &[]).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Decode);
+/// ```
+pub trait ModelRow: Sized + Send + 'static {
+    /// How many columns this takes.
+    const WIDTH: usize;
+
+    /// Decodes from the columns starting at `offset`; `strict` when they must
+    /// stand in order (inside a tuple).
+    #[doc(hidden)]
+    fn decode_at(row: &Row, offset: usize, strict: bool) -> Result<Self>;
+
+    /// Decodes a whole row.
+    #[doc(hidden)]
+    fn decode(row: &Row) -> Result<Self> {
+        Self::decode_at(row, 0, false)
+    }
+}
+
+/// Checks that `meta`'s columns stand in order from `offset`.
+fn lined_up(row: &Row, offset: usize, meta: &ModelMeta) -> Result<()> {
+    for (i, c) in meta.columns.iter().enumerate() {
+        let found = row.column_name(offset + i);
+        if found != Some(c.name) {
+            return Err(Error::decode(format!(
+                "column {} of the row is {found:?}, where {}.{} belongs: \
+                 in a tuple each model's columns must follow in its order",
+                offset + i,
+                meta.name,
+                c.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<M: Model> ModelRow for M {
+    const WIDTH: usize = M::META.columns.len();
+
+    fn decode_at(row: &Row, offset: usize, strict: bool) -> Result<Self> {
+        if strict {
+            lined_up(row, offset, M::META)?;
+        }
+        M::from_row_at(row, offset)
+    }
+}
+
+impl<M: Model> ModelRow for Option<M> {
+    const WIDTH: usize = M::META.columns.len();
+
+    fn decode_at(row: &Row, offset: usize, strict: bool) -> Result<Self> {
+        if strict {
+            lined_up(row, offset, M::META)?;
+        }
+        let pk = column_at(row, offset, M::META.primary_key, M::META)?;
+        if matches!(row.value(pk)?, ValueRef::Null) {
+            return Ok(None);
+        }
+        M::from_row_at(row, offset).map(Some)
+    }
+}
+
+macro_rules! tuple {
+    ($($t:ident),+) => {
+        impl<$($t: ModelRow),+> ModelRow for ($($t,)+) {
+            const WIDTH: usize = 0 $(+ $t::WIDTH)+;
+
+            #[allow(unused_assignments)]
+            fn decode_at(row: &Row, offset: usize, _strict: bool) -> Result<Self> {
+                let mut at = offset;
+                Ok(($({
+                    let v = $t::decode_at(row, at, true)?;
+                    at += $t::WIDTH;
+                    v
+                },)+))
+            }
+        }
+    };
+}
+
+tuple!(A, B);
+tuple!(A, B, C);
+tuple!(A, B, C, D);
