@@ -11,55 +11,12 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use dualdb::{Database, Model};
-use support::{BenchUser, ROWS, setup};
+use support::{BenchUser, ROWS, seconds, setup, throughput};
 
 const SQL: &str = "SELECT id, name, hair_color FROM bench_users WHERE id = $1";
-
-fn seconds() -> u64 {
-    std::env::var("DUALDB_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-}
-
-/// Runs `tasks` copies of `op` for the measurement time; returns calls/s.
-async fn throughput<F, Fut>(tasks: usize, op: F) -> f64
-where
-    F: Fn(i32) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicU64::new(0));
-    let mut handles = Vec::new();
-    for t in 0..tasks {
-        let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
-        handles.push(tokio::spawn(async move {
-            let mut id = (t as i32 * 7919) % ROWS;
-            while !stop.load(Ordering::Relaxed) {
-                id = id % ROWS + 1;
-                op(id).await;
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    // warm up, then measure
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let start_count = done.load(Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds())).await;
-    let n = done.load(Ordering::Relaxed) - start_count;
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for h in handles {
-        h.await.unwrap();
-    }
-    rate
-}
 
 /// pgbench's transactions/s for `clients` clients on the same query.
 fn pgbench(url: &str, clients: usize) -> Option<f64> {

@@ -1,9 +1,13 @@
-//! diesel_bench's trivial query (N rows of `bench_users` into structs) and insert
-//! (N rows in one statement), through dualdb's two halves and the raw
-//! drivers of each backend, in the same run.
+//! diesel_bench's workloads through dualdb's two halves and the raw drivers
+//! of each backend, in the same run: the trivial query (N rows of
+//! `bench_users` into structs), the insert (N rows in one statement), the
+//! medium query (users LEFT JOIN posts filtered by hair colour) and loading
+//! associations (100 users x 10 posts x 10 comments).
 //!
 //!     ci/test --exec cargo bench --all-features --bench workloads
 
+#[path = "workloads/associations.rs"]
+mod associations;
 mod support;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -55,6 +59,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     for url in targets() {
         let db = Database::open(&url).unwrap();
+        associations::drop_tables(&db);
         let kind = db.backend();
         let dbr = &db;
 
@@ -240,6 +245,9 @@ fn bench(c: &mut Criterion) {
             }
         }
         g.finish();
+
+        associations::medium_query(c, &rt, &db, &url);
+        associations::loading(c, &rt, &db, &url);
     }
 }
 

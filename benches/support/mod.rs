@@ -2,6 +2,10 @@
 //! the databases to run on.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use dualdb::{Database, Model};
 
 #[derive(Model, Debug)]
@@ -56,4 +60,75 @@ pub fn targets() -> Vec<String> {
     out.extend(std::env::var("DUALDB_PG_URL").ok());
     out.extend(std::env::var("DUALDB_MYSQL_URL").ok());
     out
+}
+
+/// Each throughput measurement's length: `DUALDB_BENCH_SECONDS`, default 5.
+pub fn seconds() -> u64 {
+    std::env::var("DUALDB_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
+/// Runs `tasks` copies of `op` for the measurement time; returns calls/s.
+pub async fn throughput<F, Fut>(tasks: usize, op: F) -> f64
+where
+    F: Fn(i32) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (op, stop, done) = (op.clone(), stop.clone(), done.clone());
+        handles.push(tokio::spawn(async move {
+            let mut id = (t as i32 * 7919) % ROWS;
+            while !stop.load(Ordering::Relaxed) {
+                id = id % ROWS + 1;
+                op(id).await;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Warm up, then measure. The clock is a plain sleep of the thread that
+    // awaits this (`block_on`'s, not a worker): tasks that never yield (a
+    // pool that never waits) would starve the runtime's timers.
+    std::thread::sleep(Duration::from_millis(500));
+    let start_count = done.load(Ordering::Relaxed);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds()));
+    let n = done.load(Ordering::Relaxed) - start_count;
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+    rate
+}
+
+/// Runs `threads` OS threads calling `op` for the measurement time; calls/s.
+pub fn thread_throughput(threads: usize, op: impl Fn(i32) + Sync) -> f64 {
+    let stop = AtomicBool::new(false);
+    let done = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (op, stop, done) = (&op, &stop, &done);
+            s.spawn(move || {
+                let mut id = (t as i32 * 7919) % ROWS;
+                while !stop.load(Ordering::Relaxed) {
+                    id = id % ROWS + 1;
+                    op(id);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let start_count = done.load(Ordering::Relaxed);
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs(seconds()));
+        let n = done.load(Ordering::Relaxed) - start_count;
+        stop.store(true, Ordering::Relaxed);
+        n as f64 / started.elapsed().as_secs_f64()
+    })
 }

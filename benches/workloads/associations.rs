@@ -1,0 +1,484 @@
+//! The two diesel_bench workloads over several tables: the medium query
+//! (users LEFT JOIN posts where the hair colour is black, into
+//! `(User, Option<Post>)`) and loading associations (100 users, each with
+//! 10 posts, each with 10 comments, into nested vectors with three queries).
+//!
+//! dualdb runs them as a user would: [`raw`](dualdb::SyncDb::raw) into a
+//! tuple of models, and [`prefetch`](dualdb::SyncDb::prefetch). The raw
+//! drivers run the same SQL (prepared once, `IN` lists of bound keys) and
+//! group children by key in a `HashMap`, as hand-written code does.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use criterion::{BenchmarkId, Criterion};
+use dualdb::{BackendKind, Database, Model};
+use tokio::runtime::Runtime;
+
+use crate::support::{BenchUser, pg_client};
+
+#[derive(Model, Debug)]
+#[model(table = "bench_posts")]
+pub struct BenchPost {
+    #[model(primary_key)]
+    pub id: i32,
+    #[model(references = BenchUser)]
+    pub user_id: i32,
+    pub title: String,
+    pub body: Option<String>,
+}
+
+#[derive(Model, Debug)]
+#[model(table = "bench_comments")]
+pub struct BenchComment {
+    #[model(primary_key)]
+    pub id: i32,
+    #[model(references = BenchPost)]
+    pub post_id: i32,
+    pub text: String,
+}
+
+type User = (i32, String, Option<String>);
+type Post = (i32, i32, String, Option<String>);
+type Comment = (i32, i32, String);
+/// A row of the medium query as the raw drivers decode it.
+type Joined = (
+    i32,
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+);
+
+const MEDIUM_PG: &str = "SELECT bench_users.*, bench_posts.* FROM bench_users \
+    LEFT JOIN bench_posts ON bench_posts.user_id = bench_users.id \
+    WHERE bench_users.hair_color = $1";
+
+fn medium_sql(kind: BackendKind) -> String {
+    match kind {
+        BackendKind::Postgres => MEDIUM_PG.to_string(),
+        _ => MEDIUM_PG.replace("$1", "?"),
+    }
+}
+
+/// The raw drivers' row of the medium query as (user, post if any).
+fn split((id, name, hair, p_id, p_user, p_title, p_body): Joined) -> (User, Option<Post>) {
+    let post = match (p_id, p_user, p_title) {
+        (Some(i), Some(u), Some(t)) => Some((i, u, t, p_body)),
+        _ => None,
+    };
+    ((id, name, hair), post)
+}
+
+/// Drops the three tables, children first.
+pub fn drop_tables(db: &Database) {
+    let s = db.sync();
+    s.drop_table::<BenchComment>().unwrap();
+    s.drop_table::<BenchPost>().unwrap();
+    s.drop_table::<BenchUser>().unwrap();
+}
+
+/// `users` users (hair black or brown by turns), `posts` posts each, and
+/// `comments` comments on each post; inserted 1,000 rows to a statement.
+fn fill(db: &Database, users: i32, posts: i32, comments: i32, post_every: i32) {
+    drop_tables(db);
+    let s = db.sync();
+    s.create_table::<BenchUser>().unwrap();
+    s.create_table::<BenchPost>().unwrap();
+    s.create_table::<BenchComment>().unwrap();
+    let all: Vec<BenchUser> = (1..=users)
+        .map(|id| BenchUser {
+            id,
+            name: format!("user {id}"),
+            hair_color: Some(if id % 2 == 0 { "brown" } else { "black" }.into()),
+        })
+        .collect();
+    let all_posts: Vec<BenchPost> = (1..=users)
+        .filter(|u| u % post_every == 1 % post_every)
+        .flat_map(|u| (0..posts).map(move |j| (u, j)))
+        .enumerate()
+        .map(|(i, (u, j))| BenchPost {
+            id: i as i32 + 1,
+            user_id: u,
+            title: format!("post {j} by {u}"),
+            body: (j % 2 == 0).then(|| "some text".to_string()),
+        })
+        .collect();
+    let all_comments: Vec<BenchComment> = all_posts
+        .iter()
+        .flat_map(|p| (0..comments).map(move |k| (p.id, k)))
+        .enumerate()
+        .map(|(i, (p, k))| BenchComment {
+            id: i as i32 + 1,
+            post_id: p,
+            text: format!("comment {k} on {p}"),
+        })
+        .collect();
+    insert_chunks(db, all);
+    insert_chunks(db, all_posts);
+    insert_chunks(db, all_comments);
+}
+
+fn insert_chunks<M: Model>(db: &Database, mut rows: Vec<M>) {
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(1000));
+        db.sync().execute_query(M::insert_many(rows)).unwrap();
+        rows = rest;
+    }
+}
+
+/// The medium query on `n` users, half of them black-haired; every fourth
+/// user has one post, so the join returns both `Some` and `None` posts.
+pub fn medium_query(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
+    let kind = db.backend();
+    let sql = medium_sql(kind);
+    let (sql, dbr) = (sql.as_str(), db);
+    let mut g = c.benchmark_group(format!("medium_query/{kind}"));
+    for n in [1, 10, 100, 1_000] {
+        fill(db, n, 1, 0, 4);
+        g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, _| {
+            b.to_async(rt).iter(|| async move {
+                let rows: Vec<(BenchUser, Option<BenchPost>)> =
+                    dbr.aio().raw(sql, &[&"black"]).await.unwrap();
+                rows
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("dualdb_sync", n), &n, |b, _| {
+            b.iter(|| {
+                let rows: Vec<(BenchUser, Option<BenchPost>)> =
+                    dbr.sync().raw(sql, &[&"black"]).unwrap();
+                rows
+            })
+        });
+        match kind {
+            BackendKind::Postgres => {
+                let client = pg_client(rt, url);
+                let st = rt.block_on(client.prepare(sql)).unwrap();
+                let (client, st) = (&client, &st);
+                let decode = |r: &tokio_postgres::Row| -> Joined {
+                    (
+                        r.get(0),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get(4),
+                        r.get(5),
+                        r.get(6),
+                    )
+                };
+                g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
+                    b.to_async(rt).iter(|| async move {
+                        let rows = client.query(st, &[&"black"]).await.unwrap();
+                        rows.iter().map(|r| split(decode(r))).collect::<Vec<_>>()
+                    })
+                });
+                let mut sync = pg_sync(url);
+                let st = sync.prepare(sql).unwrap();
+                g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
+                    b.iter(|| {
+                        let rows = sync.query(&st, &[&"black"]).unwrap();
+                        rows.iter().map(|r| split(decode(r))).collect::<Vec<_>>()
+                    })
+                });
+                std::thread::spawn(move || drop(sync)).join().unwrap();
+            }
+            BackendKind::Mysql => {
+                use mysql::prelude::Queryable as _;
+                use mysql_async::prelude::Queryable as _;
+                let mut conn = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
+                g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
+                    b.iter(|| {
+                        rt.block_on(async {
+                            let rows: Vec<Joined> = conn.exec(sql, ("black",)).await.unwrap();
+                            rows.into_iter().map(split).collect::<Vec<_>>()
+                        })
+                    })
+                });
+                let mut sync = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+                g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
+                    b.iter(|| {
+                        let rows: Vec<Joined> = sync.exec(sql, ("black",)).unwrap();
+                        rows.into_iter().map(split).collect::<Vec<_>>()
+                    })
+                });
+            }
+            _ => {
+                let conn = lite(url);
+                g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
+                    b.iter(|| {
+                        let mut st = conn.prepare_cached(sql).unwrap();
+                        st.query_map(["black"], |r| {
+                            Ok(split((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                                r.get(6)?,
+                            )))
+                        })
+                        .unwrap()
+                        .collect::<Result<Vec<_>, _>>()
+                        .unwrap()
+                    })
+                });
+            }
+        }
+    }
+    g.finish();
+}
+
+/// Children grouped under their parent's key, in the order they came.
+fn group<K: Eq + Hash, T>(children: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K, Vec<T>> {
+    let mut out: HashMap<K, Vec<T>> = HashMap::new();
+    for c in children {
+        out.entry(key(&c)).or_default().push(c);
+    }
+    out
+}
+
+type Loaded = Vec<(User, Vec<(Post, Vec<Comment>)>)>;
+
+/// What the raw drivers' three queries become: each user with its posts,
+/// each post with its comments.
+fn assemble(users: Vec<User>, posts: Vec<Post>, comments: Vec<Comment>) -> Loaded {
+    let mut comments = group(comments, |c| c.1);
+    let mut posts = group(posts, |p| p.1);
+    users
+        .into_iter()
+        .map(|u| {
+            let mine = posts.remove(&u.0).unwrap_or_default();
+            let mine = mine
+                .into_iter()
+                .map(|p| {
+                    let cs = comments.remove(&p.0).unwrap_or_default();
+                    (p, cs)
+                })
+                .collect();
+            (u, mine)
+        })
+        .collect()
+}
+
+/// `SELECT … FROM table WHERE column IN (…n placeholders…)`.
+fn in_list(kind: BackendKind, select: &str, column: &str, n: usize) -> String {
+    let marks: Vec<String> = (1..=n)
+        .map(|i| match kind {
+            BackendKind::Postgres => format!("${i}"),
+            _ => "?".to_string(),
+        })
+        .collect();
+    format!("{select} WHERE {column} IN ({})", marks.join(", "))
+}
+
+const USERS: &str = "SELECT id, name, hair_color FROM bench_users";
+const POSTS: &str = "SELECT id, user_id, title, body FROM bench_posts";
+const COMMENTS: &str = "SELECT id, post_id, text FROM bench_comments";
+
+/// Loading associations: 100 users x 10 posts x 10 comments.
+pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
+    let kind = db.backend();
+    fill(db, 100, 10, 10, 1);
+    let posts_sql = in_list(kind, POSTS, "user_id", 100);
+    let comments_sql = in_list(kind, COMMENTS, "post_id", 1000);
+    let (posts_sql, comments_sql) = (posts_sql.as_str(), comments_sql.as_str());
+    let dbr = db;
+    let check = |loaded: &Loaded| {
+        assert_eq!(loaded.len(), 100);
+        assert!(loaded.iter().all(|(_, ps)| ps.len() == 10));
+        assert!(
+            loaded
+                .iter()
+                .all(|(_, ps)| ps.iter().all(|(_, cs)| cs.len() == 10))
+        );
+    };
+    let mut g = c.benchmark_group(format!("loading_associations/{kind}"));
+    let related = || BenchPost::select().with(BenchComment::select());
+    let loaded = db.sync().prefetch(BenchUser::select(), related()).unwrap();
+    assert_eq!(loaded.len(), 100);
+    assert!(
+        loaded
+            .iter()
+            .all(|(_, ps)| ps.len() == 10 && ps.iter().all(|(_, cs)| cs.len() == 10))
+    );
+    g.bench_function("dualdb_async", |b| {
+        b.to_async(rt).iter(|| async move {
+            dbr.aio()
+                .prefetch(BenchUser::select(), related())
+                .await
+                .unwrap()
+        })
+    });
+    g.bench_function("dualdb_sync", |b| {
+        b.iter(|| dbr.sync().prefetch(BenchUser::select(), related()).unwrap())
+    });
+    match kind {
+        BackendKind::Postgres => {
+            let client = pg_client(rt, url);
+            let sts = [USERS, posts_sql, comments_sql].map(|sql| client.prepare(sql));
+            let sts = rt.block_on(futures::future::try_join_all(sts)).unwrap();
+            let (client, sts) = (&client, sts.as_slice());
+            check(&rt.block_on(pg::load_async(client, sts)));
+            g.bench_function("raw_async", |b| {
+                b.to_async(rt).iter(|| pg::load_async(client, sts))
+            });
+            let mut sync = pg_sync(url);
+            let sts = [USERS, posts_sql, comments_sql].map(|sql| sync.prepare(sql).unwrap());
+            check(&pg::load_sync(&mut sync, &sts));
+            g.bench_function("raw_sync", |b| b.iter(|| pg::load_sync(&mut sync, &sts)));
+            std::thread::spawn(move || drop(sync)).join().unwrap();
+        }
+        BackendKind::Mysql => {
+            use mysql::prelude::Queryable as _;
+            use mysql_async::prelude::Queryable as _;
+            let mut conn = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
+            let mut load_async = || {
+                rt.block_on(async {
+                    let users: Vec<User> = conn.exec(USERS, ()).await.unwrap();
+                    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+                    let posts: Vec<Post> = conn.exec(posts_sql, keys).await.unwrap();
+                    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+                    let comments: Vec<Comment> = conn.exec(comments_sql, keys).await.unwrap();
+                    assemble(users, posts, comments)
+                })
+            };
+            check(&load_async());
+            g.bench_function("raw_async", |b| b.iter(&mut load_async));
+            let mut sync = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            g.bench_function("raw_sync", |b| {
+                b.iter(|| {
+                    let users: Vec<User> = sync.exec(USERS, ()).unwrap();
+                    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+                    let posts: Vec<Post> = sync.exec(posts_sql, keys).unwrap();
+                    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+                    let comments: Vec<Comment> = sync.exec(comments_sql, keys).unwrap();
+                    assemble(users, posts, comments)
+                })
+            });
+        }
+        _ => {
+            let conn = lite(url);
+            let load = || {
+                let users: Vec<User> = conn
+                    .prepare_cached(USERS)
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+                let posts: Vec<Post> = conn
+                    .prepare_cached(posts_sql)
+                    .unwrap()
+                    .query_map(rusqlite::params_from_iter(&keys), |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+                let comments: Vec<Comment> = conn
+                    .prepare_cached(comments_sql)
+                    .unwrap()
+                    .query_map(rusqlite::params_from_iter(&keys), |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                assemble(users, posts, comments)
+            };
+            check(&load());
+            g.bench_function("raw_sync", |b| b.iter(load));
+        }
+    }
+    g.finish();
+    drop_tables(db);
+}
+
+/// The raw PostgreSQL drivers' three queries (`sts`: users, posts, comments);
+/// both share `tokio_postgres::Row`.
+mod pg {
+    use tokio_postgres::Row;
+    use tokio_postgres::types::ToSql;
+
+    use super::{Comment, Loaded, Post, User, assemble};
+
+    fn refs(keys: &[i32]) -> Vec<&(dyn ToSql + Sync)> {
+        keys.iter().map(|k| k as &(dyn ToSql + Sync)).collect()
+    }
+    fn user(r: &Row) -> User {
+        (r.get(0), r.get(1), r.get(2))
+    }
+    fn post(r: &Row) -> Post {
+        (r.get(0), r.get(1), r.get(2), r.get(3))
+    }
+    fn comment(r: &Row) -> Comment {
+        (r.get(0), r.get(1), r.get(2))
+    }
+
+    pub async fn load_async(
+        c: &tokio_postgres::Client,
+        sts: &[tokio_postgres::Statement],
+    ) -> Loaded {
+        let users: Vec<User> = c
+            .query(&sts[0], &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(user)
+            .collect();
+        let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+        let posts: Vec<Post> = c
+            .query(&sts[1], &refs(&keys))
+            .await
+            .unwrap()
+            .iter()
+            .map(post)
+            .collect();
+        let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+        let comments = c
+            .query(&sts[2], &refs(&keys))
+            .await
+            .unwrap()
+            .iter()
+            .map(comment)
+            .collect();
+        assemble(users, posts, comments)
+    }
+
+    pub fn load_sync(c: &mut postgres::Client, sts: &[postgres::Statement]) -> Loaded {
+        let users: Vec<User> = c.query(&sts[0], &[]).unwrap().iter().map(user).collect();
+        let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+        let posts: Vec<Post> = c
+            .query(&sts[1], &refs(&keys))
+            .unwrap()
+            .iter()
+            .map(post)
+            .collect();
+        let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+        let comments = c
+            .query(&sts[2], &refs(&keys))
+            .unwrap()
+            .iter()
+            .map(comment)
+            .collect();
+        assemble(users, posts, comments)
+    }
+}
+
+/// A blocking `postgres` client, connected outside the runtime.
+fn pg_sync(url: &str) -> postgres::Client {
+    let url = url.to_string();
+    std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).unwrap())
+        .join()
+        .unwrap()
+}
+
+/// A rusqlite connection to the bench's SQLite file.
+fn lite(url: &str) -> rusqlite::Connection {
+    rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap()
+}
