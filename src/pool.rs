@@ -86,22 +86,37 @@ struct Shared {
 impl Shared {
     /// Takes back a connection opened or lent under `generation`.
     fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64) {
+        let now = Instant::now();
         let mut st = lock(&self.state);
+        let wake = st.waiting > 0;
         if generation == st.generation {
-            st.idle.push((conn, Instant::now()));
+            st.idle.push((conn, now));
             drop(st);
         } else {
             st.open -= 1;
             drop(st);
             drop(conn);
         }
-        self.freed.notify_one();
+        self.wake(wake);
     }
 
     /// Frees the slot of a connection that is gone.
     fn release(&self) {
-        lock(&self.state).open -= 1;
-        self.freed.notify_one();
+        let mut st = lock(&self.state);
+        st.open -= 1;
+        let wake = st.waiting > 0;
+        drop(st);
+        self.wake(wake);
+    }
+
+    /// Wakes one waiting caller, if `any` was waiting when the lock was held
+    /// (a waiter counts itself in `waiting` under the lock before it sleeps).
+    /// Notifying a condvar is a system call even with no one waiting: a
+    /// pool without waiters skips it.
+    fn wake(&self, any: bool) {
+        if any {
+            self.freed.notify_one();
+        }
     }
 }
 
@@ -169,7 +184,8 @@ impl BlockingPool {
     /// [`run_blocking`].
     pub(crate) fn get(&self) -> Result<PooledConn> {
         let shared = &*self.shared;
-        let deadline = Instant::now() + shared.acquire_timeout;
+        // Read the clock only once this call has to wait.
+        let mut deadline = None;
         let mut st = lock(&shared.state);
         loop {
             if let Some((mut conn, since)) = st.idle.pop() {
@@ -196,6 +212,7 @@ impl BlockingPool {
                     .map(|conn| self.lend(conn, generation));
             }
             let now = Instant::now();
+            let deadline = *deadline.get_or_insert(now + shared.acquire_timeout);
             if now >= deadline {
                 return Err(Error::pool_timeout(shared.acquire_timeout));
             }

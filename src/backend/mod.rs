@@ -11,6 +11,8 @@ use crate::error::Result;
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
+#[cfg(feature = "sqlite")]
+mod lite_rows;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]

@@ -16,13 +16,15 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
+pub(crate) use super::lite_rows::LiteRow;
+use super::lite_rows::LiteSet;
 use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, Stmt};
 use crate::types::temporal;
-use crate::value::{Value, ValueRef};
+use crate::value::Value;
 
 /// How to open one connection; cheap to clone into a blocking task.
 #[derive(Clone)]
@@ -249,37 +251,63 @@ impl LiteConn {
         }
     }
 
-    /// Each row copied out of the statement and handed to `f` until it
-    /// returns false; the number handed.
+    /// Each row copied out of the statement (into a set of its own) and
+    /// handed to `f` until it returns false; the number handed.
     fn each_row(&self, stmt: &Stmt, f: &mut dyn FnMut(Row) -> bool) -> rusqlite::Result<u64> {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
-        let columns: Arc<[String]> = st.column_names().map(String::from).collect();
-        let n = columns.len();
+        let columns = column_names(&st);
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
         let mut count = 0;
         while let Some(r) = rows.next()? {
-            let mut values = Vec::with_capacity(n);
-            for i in 0..n {
-                values.push(Cell::from(r.get_ref(i)?));
-            }
+            let mut set = LiteSet::new(columns.clone());
+            let start = set.push(r)?;
             count += 1;
-            let row = Row {
-                inner: RowInner::Lite(LiteRow {
-                    values,
-                    columns: columns.clone(),
-                }),
-            };
-            if !f(row) {
-                break;
+            for row in set.rows([start]) {
+                if !f(Row {
+                    inner: RowInner::Lite(row),
+                }) {
+                    return Ok(count);
+                }
             }
         }
         Ok(count)
     }
+
+    /// Every row of a query, copied into one set they share.
+    fn collect(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        check_params(stmt)?;
+        self.deadline.arm(self.statement_timeout);
+        let out = (|| {
+            let mut st = self.conn.prepare_cached(&stmt.sql)?;
+            let mut set = LiteSet::new(column_names(&st));
+            let mut starts = Vec::new();
+            let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+            while let Some(r) = rows.next()? {
+                starts.push(set.push(r)?);
+            }
+            Ok(set
+                .rows(starts)
+                .map(|r| Row {
+                    inner: RowInner::Lite(r),
+                })
+                .collect())
+        })();
+        self.deadline.arm(None);
+        out.map_err(|e| self.error(e))
+    }
+}
+
+/// A statement's column names, shared by the rows it returns.
+fn column_names(st: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    st.column_names().into_iter().map(String::from).collect()
 }
 
 impl SyncConn for LiteConn {
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         self.run_execute(stmt)
+    }
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        self.collect(stmt)
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         self.run_each(stmt, sink)
@@ -428,51 +456,5 @@ impl rusqlite::ToSql for Value {
                 ));
             }
         }))
-    }
-}
-
-/// One owned SQLite column value. rusqlite's own owned `Value` panics on text
-/// that is not UTF-8; this keeps the bytes and lets decoding report it.
-enum Cell {
-    Null,
-    Integer(i64),
-    Real(f64),
-    Text(Box<[u8]>),
-    Blob(Box<[u8]>),
-}
-
-impl From<LiteRef<'_>> for Cell {
-    fn from(v: LiteRef<'_>) -> Self {
-        match v {
-            LiteRef::Null => Cell::Null,
-            LiteRef::Integer(i) => Cell::Integer(i),
-            LiteRef::Real(f) => Cell::Real(f),
-            LiteRef::Text(t) => Cell::Text(t.into()),
-            LiteRef::Blob(b) => Cell::Blob(b.into()),
-        }
-    }
-}
-
-/// A row copied out of an SQLite statement.
-pub(crate) struct LiteRow {
-    values: Vec<Cell>,
-    columns: Arc<[String]>,
-}
-
-impl LiteRow {
-    pub(crate) fn len(&self) -> usize {
-        self.values.len()
-    }
-    pub(crate) fn column_name(&self, i: usize) -> Option<&str> {
-        self.columns.get(i).map(String::as_str)
-    }
-    pub(crate) fn value_ref(&self, i: usize) -> ValueRef<'_> {
-        match self.values.get(i) {
-            None | Some(Cell::Null) => ValueRef::Null,
-            Some(Cell::Integer(i)) => ValueRef::I64(*i),
-            Some(Cell::Real(f)) => ValueRef::F64(*f),
-            Some(Cell::Text(t)) => ValueRef::Text(t),
-            Some(Cell::Blob(b)) => ValueRef::Bytes(b),
-        }
     }
 }

@@ -190,7 +190,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::TITLE.eq("Emma")).unwrap().pages, 474);
     /// ```
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(col(self.name).eq(val(v.to_sql())))
+        Filter::raw_eq(self.name, v.to_sql())
     }
     /// `column <> value`
     ///
@@ -497,13 +497,25 @@ impl<M: Model, T> Column<M, T> {
 /// assert_eq!(s.count(f, false).unwrap(), 2);
 /// ```
 pub struct Filter<M> {
-    pub(crate) cond: Condition,
+    pub(crate) kind: FilterKind,
     _model: PhantomData<fn() -> M>,
+}
+
+/// A filter's condition. `column = value`, the commonest by far, stays
+/// unbuilt so that a query made of it alone can take its SQL from the cache
+/// of built shapes (see `Select::build`).
+#[derive(Clone)]
+pub(crate) enum FilterKind {
+    Eq(&'static str, Value),
+    Cond(Condition),
 }
 
 impl<M> Clone for Filter<M> {
     fn clone(&self) -> Self {
-        Filter::new(self.cond.clone())
+        Filter {
+            kind: self.kind.clone(),
+            _model: PhantomData,
+        }
     }
 }
 
@@ -516,14 +528,33 @@ impl<M> std::fmt::Debug for Filter<M> {
 impl<M> Filter<M> {
     pub(crate) fn new(cond: Condition) -> Self {
         Filter {
-            cond,
+            kind: FilterKind::Cond(cond),
             _model: PhantomData,
         }
     }
 
     /// `column = value` on a column named at run time (the primary key).
     pub(crate) fn raw_eq(column: &'static str, v: Value) -> Self {
-        Filter::new(Cond::all().add(col(column).eq(val(v))))
+        Filter {
+            kind: FilterKind::Eq(column, v),
+            _model: PhantomData,
+        }
+    }
+
+    /// The condition, built.
+    pub(crate) fn cond(self) -> Condition {
+        match self.kind {
+            FilterKind::Eq(column, v) => Cond::all().add(col(column).eq(val(v))),
+            FilterKind::Cond(c) => c,
+        }
+    }
+
+    /// `column = value`, when that is all this filter is.
+    pub(crate) fn as_eq(&self) -> Option<(&'static str, &Value)> {
+        match &self.kind {
+            FilterKind::Eq(column, v) => Some((column, v)),
+            FilterKind::Cond(_) => None,
+        }
     }
 
     /// Both conditions.
@@ -542,7 +573,7 @@ impl<M> Filter<M> {
     /// assert_eq!(s.get(f).unwrap().title, "Emma");
     /// ```
     pub fn and(self, other: Filter<M>) -> Self {
-        Filter::new(Cond::all().add(self.cond).add(other.cond))
+        Filter::new(Cond::all().add(self.cond()).add(other.cond()))
     }
 
     /// Either condition.
@@ -561,7 +592,7 @@ impl<M> Filter<M> {
     /// assert_eq!(s.count(f, false).unwrap(), 2);
     /// ```
     pub fn or(self, other: Filter<M>) -> Self {
-        Filter::new(Cond::any().add(self.cond).add(other.cond))
+        Filter::new(Cond::any().add(self.cond()).add(other.cond()))
     }
 }
 
@@ -582,7 +613,7 @@ impl<M> std::ops::BitOr for Filter<M> {
 impl<M> std::ops::Not for Filter<M> {
     type Output = Filter<M>;
     fn not(self) -> Self {
-        Filter::new(self.cond.not())
+        Filter::new(self.cond().not())
     }
 }
 

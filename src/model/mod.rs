@@ -31,6 +31,7 @@ pub(crate) mod plan;
 pub mod prefetch;
 mod query;
 mod schema;
+mod shapes;
 mod sql;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};

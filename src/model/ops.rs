@@ -253,7 +253,7 @@ pub(crate) fn update<M: Model>(
             q.value(c.name, sea_query::Expr::val(to_sea(model.value(i))));
         }
     }
-    q.cond_where(by_pk(model).cond);
+    q.cond_where(by_pk(model).cond());
     One::new(Action::Execute(d.query(&q)), |r| {
         Ok(r.done()?.rows_affected)
     })
@@ -282,14 +282,14 @@ pub(crate) fn delete<M: Model>(
         dependants(
             d,
             M::META,
-            by_pk(model).cond,
+            by_pk(model).cond(),
             delete_nullable,
             &mut Vec::new(),
             &mut stmts,
         );
     }
     let mut q = sea_query::Query::delete();
-    q.from_table(M::META.table).cond_where(by_pk(model).cond);
+    q.from_table(M::META.table).cond_where(by_pk(model).cond());
     stmts.push(d.query(&q));
     Sequence(stmts.into_iter())
 }

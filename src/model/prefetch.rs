@@ -118,6 +118,9 @@ struct Children<C: Model> {
     keys: Vec<Value>,
     found: Vec<C>,
     grouped: HashMap<Key, Vec<C>>,
+    /// The primary keys of the rows found, in the order the server sent
+    /// them, when a nested loader needs them.
+    found_keys: Option<Vec<Value>>,
 }
 
 fn foreign_key(child: &'static ModelMeta, parent: &'static ModelMeta) -> Result<usize> {
@@ -147,6 +150,7 @@ impl<C: Model> Children<C> {
             keys,
             found: Vec::new(),
             grouped: HashMap::new(),
+            found_keys: None,
         })
     }
 }
@@ -157,6 +161,9 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
             self.found.extend(models::<C>(&r?.rows()?)?);
         }
         if self.keys.is_empty() {
+            if let Some(keys) = &mut self.found_keys {
+                keys.extend(self.found.iter().map(Model::primary_key));
+            }
             for c in self.found.drain(..) {
                 if let Some(k) = key(&c.value(self.fk)) {
                     self.grouped.entry(k).or_default().push(c);
@@ -259,13 +266,9 @@ impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
         if let Some(action) = self.children.step(reply)? {
             return Ok(Some(action));
         }
-        let keys: Vec<Value> = self
-            .children
-            .grouped
-            .values()
-            .flatten()
-            .map(Model::primary_key)
-            .collect();
+        // In the order the rows came: the next query's `IN` list does not
+        // depend on a hash map's order.
+        let keys = self.children.found_keys.take().unwrap_or_default();
         let sub = self.sub.take().ok_or_else(replayed)?;
         let loader = self.loader.insert(sub.loader(self.d, keys)?);
         loader.step(None)
@@ -303,7 +306,10 @@ impl<P: Model, C: Model, S: Related<C>> Related<P> for With<C, S> {
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
         Ok(BoxedLoader(Box::new(Nested {
             d,
-            children: Children::new(d, self.query, P::META, keys)?,
+            children: Children {
+                found_keys: Some(Vec::new()),
+                ..Children::new(d, self.query, P::META, keys)?
+            },
             sub: Some(self.sub),
             loader: None,
         })))

@@ -1,0 +1,102 @@
+//! SQLite rows copied out of a statement. A statement's rows live only until
+//! its next step, so they are copied; to keep that copy cheap, the rows of a
+//! collected result share one [`LiteSet`]: one vector of cells and one of
+//! text and blob bytes for the whole result, and no allocation per row or
+//! per value (a streamed row gets a set of its own).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rusqlite::types::ValueRef as LiteRef;
+
+use crate::value::ValueRef;
+
+/// One copied column value. rusqlite's own owned `Value` panics on text that
+/// is not UTF-8; this keeps the bytes and lets decoding report it.
+enum Cell {
+    Null,
+    Integer(i64),
+    Real(f64),
+    /// Bytes in the set's `bytes`.
+    Text(Range<usize>),
+    Blob(Range<usize>),
+}
+
+/// The rows of one result (or one streamed row), side by side.
+pub(crate) struct LiteSet {
+    columns: Arc<[String]>,
+    cells: Vec<Cell>,
+    bytes: Vec<u8>,
+}
+
+impl LiteSet {
+    /// An empty set for rows with these columns.
+    pub(crate) fn new(columns: Arc<[String]>) -> Self {
+        LiteSet {
+            columns,
+            cells: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    /// Copies one row in; returns its start for [`LiteRow`].
+    pub(crate) fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<usize> {
+        let start = self.cells.len();
+        for i in 0..self.columns.len() {
+            let mut bytes = |b: &[u8]| {
+                let at = self.bytes.len();
+                self.bytes.extend_from_slice(b);
+                at..self.bytes.len()
+            };
+            let cell = match row.get_ref(i)? {
+                LiteRef::Null => Cell::Null,
+                LiteRef::Integer(v) => Cell::Integer(v),
+                LiteRef::Real(f) => Cell::Real(f),
+                LiteRef::Text(t) => Cell::Text(bytes(t)),
+                LiteRef::Blob(b) => Cell::Blob(bytes(b)),
+            };
+            self.cells.push(cell);
+        }
+        Ok(start)
+    }
+
+    /// The rows pushed, each at its start.
+    pub(crate) fn rows(
+        self,
+        starts: impl IntoIterator<Item = usize>,
+    ) -> impl Iterator<Item = LiteRow> {
+        let set = Arc::new(self);
+        starts.into_iter().map(move |start| LiteRow {
+            set: set.clone(),
+            start,
+        })
+    }
+}
+
+/// One row of a [`LiteSet`].
+pub(crate) struct LiteRow {
+    set: Arc<LiteSet>,
+    start: usize,
+}
+
+impl LiteRow {
+    pub(crate) fn len(&self) -> usize {
+        self.set.columns.len()
+    }
+    pub(crate) fn column_name(&self, i: usize) -> Option<&str> {
+        self.set.columns.get(i).map(String::as_str)
+    }
+    pub(crate) fn value_ref(&self, i: usize) -> ValueRef<'_> {
+        let cell = (i < self.len())
+            .then(|| self.set.cells.get(self.start + i))
+            .flatten();
+        let bytes = |r: &Range<usize>| self.set.bytes.get(r.clone()).unwrap_or_default();
+        match cell {
+            None | Some(Cell::Null) => ValueRef::Null,
+            Some(Cell::Integer(i)) => ValueRef::I64(*i),
+            Some(Cell::Real(f)) => ValueRef::F64(*f),
+            Some(Cell::Text(r)) => ValueRef::Text(bytes(r)),
+            Some(Cell::Blob(r)) => ValueRef::Bytes(bytes(r)),
+        }
+    }
+}
