@@ -299,7 +299,7 @@ impl LiteConn {
 
 /// A statement's column names, shared by the rows it returns.
 fn column_names(st: &rusqlite::Statement<'_>) -> Arc<[String]> {
-    st.column_names().into_iter().map(String::from).collect()
+    st.column_names().map(String::from).collect()
 }
 
 impl SyncConn for LiteConn {
