@@ -286,6 +286,16 @@ async fn execute_queries_count_scalar_exists_raw() {
                     .unwrap()
                     .is_empty()
             );
+            // without reading the rows back: the count, and the rows are there
+            let more: Vec<User> = (10..13).map(|i| user(&format!("u{i}"), i)).collect();
+            let q = User::insert_many(more).without_returning();
+            assert_eq!(call!(half, db, execute_query(q)).unwrap(), 3);
+            assert_eq!(call!(half, db, count(User::AGE.ge(10), false)).unwrap(), 3);
+            let q = User::insert_many(vec![user("u10", 99)]).without_returning();
+            let err = call!(half, db, execute_query(q)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UniqueViolation);
+            let gone = User::delete_query().filter(User::AGE.ge(10));
+            assert_eq!(call!(half, db, execute_query(gone)).unwrap(), 3);
 
             let teens = call!(
                 half,

@@ -39,7 +39,7 @@ pub use joined::ModelRow;
 pub use ops::Executable;
 pub(crate) use plan::{Action, Plan, Reply, Step};
 pub use prefetch::{Related, With};
-pub use query::{DeleteQuery, InsertMany, Select, UpdateQuery};
+pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 pub use sql::Dialect;
 
 pub(crate) mod ops;

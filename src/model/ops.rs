@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use super::column::ColumnOf;
 use super::plan::{One, ReadOnly, replayed};
 use super::prefetch::{Prefetch, Related};
-use super::query::{DeleteQuery, InsertMany, Select, UpdateQuery};
+use super::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::sql::{Dialect, to_sea};
 use super::{Action, Model, ModelMeta, ModelRow, Plan, Reply, Step};
@@ -123,7 +123,7 @@ impl<M: Model> Plan for Insert<M> {
                 return Ok(Step::Done(Vec::new()));
             }
             schema::check_generated_key(self.d, M::META)?;
-            let stmt = InsertMany::<M>::build(rows, self.d)?;
+            let stmt = InsertMany::<M>::build(rows, self.d, true)?;
             return Ok(Step::Run(if self.d.returning() {
                 Action::Query(stmt)
             } else {
@@ -559,7 +559,8 @@ pub(crate) fn table_exists<M: Model>(d: Dialect) -> impl Plan<Output = bool> {
 
 /// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
 /// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
-/// rows with their keys).
+/// rows with their keys), [`InsertCounted`](super::InsertCounted) (returns
+/// the count).
 ///
 /// ```
 /// # use dualdb::{Database, Model};
@@ -630,6 +631,20 @@ impl<M: Model> Executable for InsertMany<M> {
     type Output = Vec<M>;
     fn into_plan(self, d: Dialect) -> BoxedPlan<Vec<M>> {
         boxed(Insert::new(d, self.rows))
+    }
+}
+
+impl<M: Model> Executable for InsertCounted<M> {
+    type Output = u64;
+    fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
+        let statements = if self.rows.is_empty() {
+            Ok(Vec::new())
+        } else {
+            schema::check_generated_key(d, M::META)
+                .and_then(|()| InsertMany::<M>::build(&self.rows, d, false))
+                .map(|stmt| vec![stmt])
+        };
+        boxed(either(statements.map(|s| Sequence(s.into_iter()))))
     }
 }
 

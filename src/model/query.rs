@@ -525,7 +525,43 @@ pub struct InsertMany<M> {
     pub(crate) rows: Vec<M>,
 }
 
+/// An [`InsertMany`] that does not read the rows back: `execute_query`
+/// returns how many were inserted. Made by [`InsertMany::without_returning`],
+/// for bulk loads that need no generated keys: PostgreSQL and SQLite skip
+/// `RETURNING` and decoding every stored row.
+///
+/// ```
+/// # use dualdb::{Database, Model};
+/// # #[derive(Model, Debug, Clone, PartialEq)]
+/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+/// # let db = Database::open("sqlite::memory:").unwrap();
+/// # let s = db.sync();
+/// # s.create_table::<Book>().unwrap();
+/// let books = (1..=3).map(|i| Book { id: 0, title: format!("vol. {i}"), pages: i, year: None });
+/// let n = s.execute_query(Book::insert_many(books.collect()).without_returning()).unwrap();
+/// assert_eq!(n, 3);
+/// assert_eq!(s.execute_query(Book::insert_many(Vec::new()).without_returning()).unwrap(), 0);
+/// ```
+pub struct InsertCounted<M> {
+    pub(crate) rows: Vec<M>,
+}
+
 impl<M: Model> InsertMany<M> {
+    /// The same insert, returning only the number of rows inserted.
+    ///
+    /// ```
+    /// # use dualdb::{Database, Model};
+    /// # #[derive(Model, Debug, Clone, PartialEq)]
+    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
+    /// # let db = Database::open("sqlite::memory:").unwrap();
+    /// # db.sync().create_table::<Book>().unwrap();
+    /// let one = vec![Book { id: 0, title: "A".into(), pages: 1, year: None }];
+    /// assert_eq!(db.sync().execute_query(Book::insert_many(one).without_returning()).unwrap(), 1);
+    /// ```
+    pub fn without_returning(self) -> InsertCounted<M> {
+        InsertCounted { rows: self.rows }
+    }
+
     /// The columns an insert writes: all but a generated key.
     pub(crate) fn columns() -> impl Iterator<Item = (usize, &'static str)> {
         M::META
@@ -536,9 +572,9 @@ impl<M: Model> InsertMany<M> {
             .map(|(i, c)| (i, c.name))
     }
 
-    /// The `INSERT` statement, with `RETURNING` every column where the
-    /// dialect has it.
-    pub(crate) fn build(rows: &[M], d: Dialect) -> Result<Stmt> {
+    /// The `INSERT` statement, with `RETURNING` every column if `returning`
+    /// and the dialect has it.
+    pub(crate) fn build(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
         let mut q = Query::insert();
         q.into_table(M::META.table);
         q.columns(Self::columns().map(|(_, n)| n));
@@ -549,7 +585,7 @@ impl<M: Model> InsertMany<M> {
             q.values(values)
                 .map_err(|e| Error::new(ErrorKind::Usage, format!("insert: {e}")))?;
         }
-        if d.returning() {
+        if returning && d.returning() {
             q.returning(Query::returning().columns(M::META.columns.iter().map(|c| c.name)));
         }
         Ok(d.query(&q))
