@@ -166,9 +166,32 @@ impl Row {
     /// ```
     pub fn get<T: FromSql>(&self, index: impl ColumnIndex) -> Result<T> {
         let value = self.value(index)?;
-        T::from_sql(value)
-            .map_err(|e| Error::decode(format!("column {index}: {}", e.message())).with_source(e))
+        T::from_sql(value).map_err(|e| in_column(index, e))
     }
+
+    /// Decodes column `i` into `T`, taking its text out of the row where the
+    /// driver's row owns it (MySQL), so that a `String` keeps those bytes
+    /// instead of copying them. The column is then gone from the row: the
+    /// model derive reads each column once.
+    #[doc(hidden)]
+    pub fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
+        match &mut self.inner {
+            #[cfg(feature = "mysql")]
+            RowInner::My(r) => {
+                if let Some(bytes) = crate::backend::mysql::take_text(r, i) {
+                    return T::from_owned_text(bytes).map_err(|e| in_column(i, e));
+                }
+                self.get(i)
+            }
+            #[allow(unreachable_patterns)]
+            _ => self.get(i),
+        }
+    }
+}
+
+/// A decoding error, naming its column.
+fn in_column(index: impl ColumnIndex, e: Error) -> Error {
+    Error::decode(format!("column {index}: {}", e.message())).with_source(e)
 }
 
 impl fmt::Debug for Row {

@@ -335,6 +335,14 @@ pub trait ToSql {
 pub trait FromSql: Sized {
     /// Decodes `value`, or says why it cannot.
     fn from_sql(value: ValueRef<'_>) -> Result<Self>;
+
+    /// Decodes a text value whose bytes the row gives up: the same result as
+    /// `from_sql(ValueRef::Text(&bytes))`, which it defaults to; `String`
+    /// keeps the bytes instead of copying them.
+    #[doc(hidden)]
+    fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
+        Self::from_sql(ValueRef::Text(&bytes))
+    }
 }
 
 impl ToSql for Value {
@@ -418,6 +426,9 @@ impl<T: FromSql> FromSql for Option<T> {
             v => T::from_sql(v).map(Some),
         }
     }
+    fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
+        T::from_owned_text(bytes).map(Some)
+    }
 }
 
 impl FromSql for bool {
@@ -472,6 +483,12 @@ impl FromSql for f32 {
 }
 
 impl FromSql for String {
+    fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
+        String::from_utf8(bytes).map_err(|e| {
+            let e = e.utf8_error();
+            Error::decode(format!("text is not valid UTF-8: {e}")).with_source(e)
+        })
+    }
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         match value {
             ValueRef::Text(t) | ValueRef::Bytes(t) | ValueRef::Json(t) => {

@@ -200,6 +200,13 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         let ident = &f.ident;
         quote!(#ident: row.get(#krate::model::column_at(row, offset, #i, Self::META)?)?)
     });
+    let from_owned_row = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        quote!(#ident: {
+            let at = #krate::model::column_at(&row, 0, #i, Self::META)?;
+            row.take(at)?
+        })
+    });
     let values = fields.iter().map(|f| {
         let ident = &f.ident;
         quote!(#krate::ToSql::to_sql(&self.#ident))
@@ -236,6 +243,10 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
 
             fn from_row_at(row: &#krate::Row, offset: usize) -> #krate::Result<Self> {
                 ::core::result::Result::Ok(#name { #(#from_row),* })
+            }
+
+            fn from_owned_row(mut row: #krate::Row) -> #krate::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#from_owned_row),* })
             }
 
             fn values(&self) -> ::std::vec::Vec<#krate::Value> {

@@ -442,6 +442,31 @@ pub(crate) fn column_name(row: &MyRow, i: usize) -> Option<&str> {
 /// The character set number MySQL gives binary columns.
 const BINARY_CHARSET: u16 = 63;
 
+/// Whether a column's bytes are text: neither a decimal (decoded as a
+/// number) nor binary.
+fn is_text(column: &mysql_common::packets::Column) -> bool {
+    !matches!(
+        column.column_type(),
+        ColumnType::MYSQL_TYPE_DECIMAL | ColumnType::MYSQL_TYPE_NEWDECIMAL
+    ) && column.character_set() != BINARY_CHARSET
+}
+
+/// The bytes of text column `i`, taken out of the row; `None` (and the row
+/// unchanged) for any other value.
+pub(crate) fn take_text(row: &mut MyRow, i: usize) -> Option<Vec<u8>> {
+    let text =
+        matches!(row.as_ref(i), Some(MyValue::Bytes(_))) && is_text(row.columns_ref().get(i)?);
+    if !text {
+        return None;
+    }
+    // Taken as a `Value`, the one conversion of mysql_common's that cannot
+    // fail (`take::<T>` panics when the value does not convert to `T`).
+    match row.take::<MyValue, usize>(i)? {
+        MyValue::Bytes(b) => Some(b),
+        _ => None,
+    }
+}
+
 /// A column as a [`ValueRef`].
 pub(crate) fn value_ref(row: &MyRow, i: usize) -> Result<ValueRef<'_>> {
     let value = row
@@ -465,8 +490,8 @@ pub(crate) fn value_ref(row: &MyRow, i: usize) -> Result<ValueRef<'_>> {
                     None => ValueRef::Text(b),
                 }
             }
-            _ if column.character_set() == BINARY_CHARSET => ValueRef::Bytes(b),
-            _ => ValueRef::Text(b),
+            _ if is_text(column) => ValueRef::Text(b),
+            _ => ValueRef::Bytes(b),
         },
         MyValue::Date(y, mo, d, h, mi, s, us) => {
             let days = temporal::days_from_civil((*y).into(), (*mo).into(), (*d).into());

@@ -87,6 +87,13 @@ pub trait Model: Sized + Send + Sync + 'static {
         Self::from_row_at(row, 0)
     }
 
+    /// Builds the model from a row it may take values out of (text moves
+    /// into `String` fields without a copy where the driver's row owns it).
+    #[doc(hidden)]
+    fn from_owned_row(row: Row) -> Result<Self> {
+        Self::from_row(&row)
+    }
+
     /// Every column's value, in [`ModelMeta::columns`] order.
     fn values(&self) -> Vec<Value>;
 

@@ -23,11 +23,11 @@ fn not_found<M: Model>() -> Error {
 }
 
 fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
-    reply.rows()?.first().map(M::from_row).transpose()
+    reply.rows()?.into_iter().next().map(M::from_owned_row).transpose()
 }
 
-pub(crate) fn models<M: Model>(rows: &[Row]) -> Result<Vec<M>> {
-    rows.iter().map(M::from_row).collect()
+pub(crate) fn models<M: Model>(rows: Vec<Row>) -> Result<Vec<M>> {
+    rows.into_iter().map(M::from_owned_row).collect()
 }
 
 /// Runs statements in order and returns the rows changed by the last one.
@@ -59,7 +59,7 @@ pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Outpu
 
 pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
     ReadOnly(One::new(Action::Query(q.build(d)), |r| {
-        models::<M>(&r.rows()?)
+        models::<M>(r.rows()?)
     }))
 }
 
@@ -132,7 +132,7 @@ impl<M: Model> Plan for Insert<M> {
         };
         let mut rows = self.rows.take().ok_or_else(replayed)?;
         match reply? {
-            Reply::Rows(stored) => models::<M>(&stored).map(Step::Done),
+            Reply::Rows(stored) => models::<M>(stored).map(Step::Done),
             Reply::Done(done) => {
                 // MySQL: the first generated key of the statement; one
                 // statement's keys are consecutive under
@@ -215,7 +215,7 @@ pub(crate) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
     Fold {
         stmt: Some(q.build(d)),
         acc: Some(init),
-        f: move |acc, row: Row| f(acc, M::from_row(&row)?),
+        f: move |acc, row: Row| f(acc, M::from_owned_row(row)?),
         read_only: true,
     }
 }

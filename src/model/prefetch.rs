@@ -158,7 +158,7 @@ impl<C: Model> Children<C> {
 impl<C: Model> Loader<Vec<C>> for Children<C> {
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
         if let Some(r) = reply {
-            self.found.extend(models::<C>(&r?.rows()?)?);
+            self.found.extend(models::<C>(r?.rows()?)?);
         }
         if self.keys.is_empty() {
             if let Some(keys) = &mut self.found_keys {
@@ -420,7 +420,7 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
         let next = match &mut self.loaded {
             Some((_, loader)) => loader.step(reply)?,
             None => {
-                let parents = models::<P>(&reply.ok_or_else(replayed)??.rows()?)?;
+                let parents = models::<P>(reply.ok_or_else(replayed)??.rows()?)?;
                 if parents.is_empty() {
                     return Ok(Step::Done(Vec::new()));
                 }
