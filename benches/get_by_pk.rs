@@ -13,11 +13,7 @@ mod support;
 use support::{BenchUser, ROWS, pg_client, setup, targets};
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     for url in targets() {
         let db = Database::open(&url).unwrap();
         setup(&db);

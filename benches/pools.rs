@@ -190,11 +190,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list`, `--no-run` callers
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     let _guard = rt.enter();
     println!("\npools of {POOL}, calls/s ({} s each)", seconds());
     println!("| pool, work | 1 task | 64 tasks |\n|---|---|---|");

@@ -52,11 +52,7 @@ fn insert_sql(kind: BackendKind, n: usize) -> String {
 const SELECT: &str = "SELECT id, name, hair_color FROM bench_users";
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::runtime();
     for url in targets() {
         let db = Database::open(&url).unwrap();
         associations::drop_tables(&db);

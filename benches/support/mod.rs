@@ -91,15 +91,10 @@ where
             }
         }));
     }
-    // Warm up, then measure. The clock is a plain sleep of the thread that
-    // awaits this (`block_on`'s, not a worker): tasks that never yield (a
-    // pool that never waits) would starve the runtime's timers.
-    std::thread::sleep(Duration::from_millis(500));
-    let start_count = done.load(Ordering::Relaxed);
-    let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(seconds()));
-    let n = done.load(Ordering::Relaxed) - start_count;
-    let rate = n as f64 / started.elapsed().as_secs_f64();
+    // The clock is a plain sleep of the thread that awaits this (`block_on`'s,
+    // not a worker): tasks that never yield (a pool that never waits) would
+    // starve the runtime's timers.
+    let rate = measure(&done);
     stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.await.unwrap();
@@ -123,12 +118,28 @@ pub fn thread_throughput(threads: usize, op: impl Fn(i32) + Sync) -> f64 {
                 }
             });
         }
-        std::thread::sleep(Duration::from_millis(500));
-        let start_count = done.load(Ordering::Relaxed);
-        let started = Instant::now();
-        std::thread::sleep(Duration::from_secs(seconds()));
-        let n = done.load(Ordering::Relaxed) - start_count;
+        let rate = measure(&done);
         stop.store(true, Ordering::Relaxed);
-        n as f64 / started.elapsed().as_secs_f64()
+        rate
     })
+}
+
+/// Sleeps through 0.5 s of warm-up, then counts `done` for the measurement
+/// time: calls/s.
+fn measure(done: &AtomicU64) -> f64 {
+    std::thread::sleep(Duration::from_millis(500));
+    let start_count = done.load(Ordering::Relaxed);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds()));
+    let n = done.load(Ordering::Relaxed) - start_count;
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The benches' runtime: two workers, as many as the machine's cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }

@@ -362,33 +362,16 @@ pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
         _ => {
             let conn = lite(url);
             let load = || {
-                let users: Vec<User> = conn
-                    .prepare_cached(USERS)
-                    .unwrap()
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap();
+                let users: Vec<User> =
+                    lite_query(&conn, USERS, &[], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
                 let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
-                let posts: Vec<Post> = conn
-                    .prepare_cached(posts_sql)
-                    .unwrap()
-                    .query_map(rusqlite::params_from_iter(&keys), |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap();
+                let posts: Vec<Post> = lite_query(&conn, posts_sql, &keys, |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                });
                 let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
-                let comments: Vec<Comment> = conn
-                    .prepare_cached(comments_sql)
-                    .unwrap()
-                    .query_map(rusqlite::params_from_iter(&keys), |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap();
+                let comments: Vec<Comment> = lite_query(&conn, comments_sql, &keys, |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                });
                 assemble(users, posts, comments)
             };
             check(&load());
@@ -475,6 +458,20 @@ fn pg_sync(url: &str) -> postgres::Client {
     let url = url.to_string();
     std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).unwrap())
         .join()
+        .unwrap()
+}
+
+/// A prepared rusqlite query over `keys`, each row through `row`.
+fn lite_query<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    keys: &[i32],
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    let mut st = conn.prepare_cached(sql).unwrap();
+    st.query_map(rusqlite::params_from_iter(keys), row)
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap()
 }
 

@@ -23,7 +23,12 @@ fn not_found<M: Model>() -> Error {
 }
 
 fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
-    reply.rows()?.into_iter().next().map(M::from_owned_row).transpose()
+    reply
+        .rows()?
+        .into_iter()
+        .next()
+        .map(M::from_owned_row)
+        .transpose()
 }
 
 pub(crate) fn models<M: Model>(rows: Vec<Row>) -> Result<Vec<M>> {
