@@ -255,10 +255,11 @@ impl LiteConn {
     /// handed to `f` until it returns false; the number handed.
     fn each_row(&self, stmt: &Stmt, f: &mut dyn FnMut(Row) -> bool) -> rusqlite::Result<u64> {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
-        let columns = column_names(&st);
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+        let mut columns = None;
         let mut count = 0;
         while let Some(r) = rows.next()? {
+            let columns = columns.get_or_insert_with(|| names_after_step(r.as_ref()));
             let mut set = LiteSet::new(columns.clone());
             let start = set.push(r)?;
             count += 1;
@@ -279,27 +280,38 @@ impl LiteConn {
         self.deadline.arm(self.statement_timeout);
         let out = (|| {
             let mut st = self.conn.prepare_cached(&stmt.sql)?;
-            let mut set = LiteSet::new(column_names(&st));
-            let mut starts = Vec::new();
             let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+            let mut set = None;
+            let mut starts = Vec::new();
             while let Some(r) = rows.next()? {
+                let set = match &mut set {
+                    Some(set) => set,
+                    None => set.insert(LiteSet::new(names_after_step(r.as_ref()))),
+                };
                 starts.push(set.push(r)?);
             }
             Ok(set
-                .rows(starts)
-                .map(|r| Row {
-                    inner: RowInner::Lite(r),
+                .map(|set| {
+                    set.rows(starts)
+                        .map(|r| Row {
+                            inner: RowInner::Lite(r),
+                        })
+                        .collect()
                 })
-                .collect())
+                .unwrap_or_default())
         })();
         self.deadline.arm(None);
         out.map_err(|e| self.error(e))
     }
 }
 
-/// A statement's column names, shared by the rows it returns.
-fn column_names(st: &rusqlite::Statement<'_>) -> Arc<[String]> {
-    st.column_names().map(String::from).collect()
+/// The column names of a statement that has taken its first step: only then
+/// are they current, since SQLite prepares a statement anew at its next step
+/// after a schema change (and `SELECT *` may then return other columns).
+fn names_after_step(st: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    (0..st.column_count())
+        .map(|i| st.column_name(i).map(String::from).unwrap_or_default())
+        .collect()
 }
 
 impl SyncConn for LiteConn {
@@ -456,5 +468,52 @@ impl rusqlite::ToSql for Value {
                 ));
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Database;
+
+    /// Rows carry the column names of the statement as it ran, also when a
+    /// schema change makes the same cached `SELECT *` return other columns.
+    #[test]
+    fn rows_carry_the_columns_of_the_statement_as_it_ran() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        let s = db.sync();
+        s.execute("CREATE TABLE t (a INTEGER, b TEXT)", &[])
+            .unwrap();
+        s.execute("INSERT INTO t VALUES (1, 'x')", &[]).unwrap();
+        let names = |row: &crate::Row| -> Vec<String> {
+            (0..row.len())
+                .map(|i| row.column_name(i).unwrap().to_string())
+                .collect()
+        };
+        for _ in 0..2 {
+            let rows = s.query("SELECT * FROM t", &[]).unwrap();
+            assert_eq!(names(&rows[0]), ["a", "b"]);
+        }
+        s.execute("DROP TABLE t", &[]).unwrap();
+        s.execute("CREATE TABLE t (c TEXT, a INTEGER, d REAL)", &[])
+            .unwrap();
+        s.execute("INSERT INTO t VALUES ('y', 2, 0.5)", &[])
+            .unwrap();
+        let rows = s.query("SELECT * FROM t", &[]).unwrap();
+        assert_eq!(names(&rows[0]), ["c", "a", "d"]);
+        assert_eq!(rows[0].get::<i64>("a").unwrap(), 2);
+        s.execute("ALTER TABLE t RENAME COLUMN c TO e", &[])
+            .unwrap();
+        let rows = s.query("SELECT * FROM t", &[]).unwrap();
+        assert_eq!(names(&rows[0]), ["e", "a", "d"]);
+        // streamed rows too
+        s.execute("ALTER TABLE t RENAME COLUMN e TO f", &[])
+            .unwrap();
+        let streamed = s
+            .fold_rows("SELECT * FROM t", &[], Vec::new(), move |mut v, row| {
+                v.push(names(&row));
+                Ok(v)
+            })
+            .unwrap();
+        assert_eq!(streamed, [["f", "a", "d"]]);
     }
 }
