@@ -27,6 +27,8 @@ pub(crate) struct LiteSet {
     columns: Arc<[String]>,
     cells: Vec<Cell>,
     bytes: Vec<u8>,
+    /// Rows pushed; row `k`'s cells start at `k * columns.len()`.
+    rows: usize,
 }
 
 impl LiteSet {
@@ -36,12 +38,12 @@ impl LiteSet {
             columns,
             cells: Vec::new(),
             bytes: Vec::new(),
+            rows: 0,
         }
     }
 
-    /// Copies one row in; returns its start for [`LiteRow`].
-    pub(crate) fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<usize> {
-        let start = self.cells.len();
+    /// Copies one row in.
+    pub(crate) fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         for i in 0..self.columns.len() {
             let mut bytes = |b: &[u8]| {
                 let at = self.bytes.len();
@@ -57,18 +59,17 @@ impl LiteSet {
             };
             self.cells.push(cell);
         }
-        Ok(start)
+        self.rows += 1;
+        Ok(())
     }
 
-    /// The rows pushed, each at its start.
-    pub(crate) fn rows(
-        self,
-        starts: impl IntoIterator<Item = usize>,
-    ) -> impl Iterator<Item = LiteRow> {
+    /// The rows pushed, in order.
+    pub(crate) fn rows(self) -> impl Iterator<Item = LiteRow> {
+        let (n, width) = (self.rows, self.columns.len());
         let set = Arc::new(self);
-        starts.into_iter().map(move |start| LiteRow {
+        (0..n).map(move |k| LiteRow {
             set: set.clone(),
-            start,
+            start: k * width,
         })
     }
 }

@@ -329,9 +329,6 @@ impl AsyncConn for PgAsync {
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         Box::pin(self.run_execute(stmt))
     }
-    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
-        Box::pin(self.run_query(stmt))
-    }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(self.run_query_each(stmt, sink))
     }

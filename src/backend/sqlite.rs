@@ -196,34 +196,33 @@ impl LiteConn {
         }
     }
 
-    fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+    /// Runs `f` for `stmt` under the statement timeout (armed before it,
+    /// disarmed after it, whatever happens), its error mapped.
+    fn timed<T>(&self, stmt: &Stmt, f: impl FnOnce() -> rusqlite::Result<T>) -> Result<T> {
         check_params(stmt)?;
         self.deadline.arm(self.statement_timeout);
-        let mut st = self
-            .conn
-            .prepare_cached(&stmt.sql)
-            .map_err(|e| self.error(e))?;
-        let out = if st.column_count() == 0 {
-            st.execute(rusqlite::params_from_iter(stmt.params.iter()))
-                .map(|n| n as u64)
-        } else {
+        let out = f();
+        self.deadline.arm(None);
+        out.map_err(|e| self.error(e))
+    }
+
+    fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+        let rows_affected = self.timed(stmt, || {
+            let mut st = self.conn.prepare_cached(&stmt.sql)?;
+            if st.column_count() == 0 {
+                return st
+                    .execute(rusqlite::params_from_iter(stmt.params.iter()))
+                    .map(|n| n as u64);
+            }
             // A statement that returns rows (a PRAGMA, `… RETURNING`): run
             // it to the end and count the rows it returns.
-            let mut rows = st
-                .query(rusqlite::params_from_iter(stmt.params.iter()))
-                .map_err(|e| self.error(e))?;
+            let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
             let mut n = 0u64;
-            loop {
-                match rows.next() {
-                    Ok(Some(_)) => n += 1,
-                    Ok(None) => break Ok(n),
-                    Err(e) => break Err(e),
-                }
+            while rows.next()?.is_some() {
+                n += 1;
             }
-        };
-        drop(st);
-        self.deadline.arm(None);
-        let rows_affected = out.map_err(|e| self.error(e))?;
+            Ok(n)
+        })?;
         let id = self.conn.last_insert_rowid();
         Ok(ExecResult {
             rows_affected,
@@ -234,20 +233,19 @@ impl LiteConn {
     /// Runs a query, handing each row to `sink`; the statement stops at the
     /// first error, the sink's included.
     fn run_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        check_params(stmt)?;
-        self.deadline.arm(self.statement_timeout);
         let mut stopped = None;
-        let out = self.each_row(stmt, &mut |row| match sink(row) {
-            Ok(()) => true,
-            Err(e) => {
-                stopped = Some(e);
-                false
-            }
+        let out = self.timed(stmt, || {
+            self.each_row(stmt, &mut |row| match sink(row) {
+                Ok(()) => true,
+                Err(e) => {
+                    stopped = Some(e);
+                    false
+                }
+            })
         });
-        self.deadline.arm(None);
         match stopped {
             Some(e) => Err(e),
-            None => out.map_err(|e| self.error(e)),
+            None => out,
         }
     }
 
@@ -261,9 +259,9 @@ impl LiteConn {
         while let Some(r) = rows.next()? {
             let columns = columns.get_or_insert_with(|| names_after_step(r.as_ref()));
             let mut set = LiteSet::new(columns.clone());
-            let start = set.push(r)?;
+            set.push(r)?;
             count += 1;
-            for row in set.rows([start]) {
+            for row in set.rows() {
                 if !f(Row {
                     inner: RowInner::Lite(row),
                 }) {
@@ -276,32 +274,21 @@ impl LiteConn {
 
     /// Every row of a query, copied into one set they share.
     fn collect(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        check_params(stmt)?;
-        self.deadline.arm(self.statement_timeout);
-        let out = (|| {
+        self.timed(stmt, || {
             let mut st = self.conn.prepare_cached(&stmt.sql)?;
             let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
             let mut set = None;
-            let mut starts = Vec::new();
             while let Some(r) = rows.next()? {
-                let set = match &mut set {
-                    Some(set) => set,
-                    None => set.insert(LiteSet::new(names_after_step(r.as_ref()))),
-                };
-                starts.push(set.push(r)?);
+                set.get_or_insert_with(|| LiteSet::new(names_after_step(r.as_ref())))
+                    .push(r)?;
             }
-            Ok(set
-                .map(|set| {
-                    set.rows(starts)
-                        .map(|r| Row {
-                            inner: RowInner::Lite(r),
-                        })
-                        .collect()
+            let rows = set.into_iter().flat_map(LiteSet::rows);
+            Ok(rows
+                .map(|r| Row {
+                    inner: RowInner::Lite(r),
                 })
-                .unwrap_or_default())
-        })();
-        self.deadline.arm(None);
-        out.map_err(|e| self.error(e))
+                .collect())
+        })
     }
 }
 
