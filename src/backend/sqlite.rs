@@ -197,13 +197,14 @@ impl LiteConn {
     }
 
     /// Runs `f` for `stmt` under the statement timeout (armed before it,
-    /// disarmed after it, whatever happens), its error mapped.
+    /// disarmed after it, whatever happens), its error mapped while the
+    /// deadline still tells an interrupt by the timeout from another.
     fn timed<T>(&self, stmt: &Stmt, f: impl FnOnce() -> rusqlite::Result<T>) -> Result<T> {
         check_params(stmt)?;
         self.deadline.arm(self.statement_timeout);
-        let out = f();
+        let out = f().map_err(|e| self.error(e));
         self.deadline.arm(None);
-        out.map_err(|e| self.error(e))
+        out
     }
 
     fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
