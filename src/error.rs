@@ -105,7 +105,12 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert!(err.to_string().contains("missing_table"));
 /// assert!(std::error::Error::source(&err).is_some()); // the driver's error
 /// ```
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// Boxed, so that a `Result<T>` is no wider than `T` and a pointer: results
+/// move through every decoded column, and an unboxed error (72 bytes) made
+/// each of those moves a copy of its width.
+struct Inner {
     kind: ErrorKind,
     message: String,
     code: Option<String>,
@@ -122,16 +127,16 @@ impl Error {
     /// assert_eq!(err.message(), "quantity must be positive");
     /// ```
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             code: None,
             source: None,
-        }
+        }))
     }
 
     pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.0.code = Some(code.into());
         self
     }
 
@@ -139,7 +144,7 @@ impl Error {
         mut self,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
@@ -151,7 +156,7 @@ impl Error {
     /// assert_eq!(err.kind(), dualdb::ErrorKind::NotFound);
     /// ```
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The server's error code: a PostgreSQL SQLSTATE (`"23505"`), a MySQL
@@ -165,7 +170,7 @@ impl Error {
     /// assert_eq!(err.code(), Some("1555")); // SQLITE_CONSTRAINT_PRIMARYKEY
     /// ```
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     /// The message, without kind or code.
@@ -176,7 +181,7 @@ impl Error {
     /// assert!(err.to_string().contains("bad"));
     /// ```
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// True for [`ErrorKind::NotFound`].
@@ -192,7 +197,7 @@ impl Error {
     /// # Ok::<(), dualdb::Error>(())
     /// ```
     pub fn is_not_found(&self) -> bool {
-        self.kind == ErrorKind::NotFound
+        self.0.kind == ErrorKind::NotFound
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -221,8 +226,8 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)?;
-        if let Some(code) = &self.code {
+        write!(f, "{}: {}", self.0.kind, self.0.message)?;
+        if let Some(code) = &self.0.code {
             write!(f, " (code {code})")?;
         }
         Ok(())
@@ -232,11 +237,11 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(code) = &self.code {
+        d.field("kind", &self.0.kind).field("message", &self.0.message);
+        if let Some(code) = &self.0.code {
             d.field("code", code);
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = &self.0.source {
             // The driver's Display, not its Debug: driver Debug impls may print
             // their whole config, password included.
             d.field("source", &source.to_string());
@@ -247,8 +252,19 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0.source
             .as_deref()
             .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_stay_narrow() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        assert!(std::mem::size_of::<Result<i64>>() <= 16);
     }
 }
