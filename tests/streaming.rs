@@ -85,6 +85,24 @@ async fn rows_arrive_one_at_a_time_on_every_backend_and_half() {
             .unwrap();
             assert_eq!(labels, ["item 1", "item 2", "item 3"]);
 
+            // Rows the closure keeps hold their own values: the next row
+            // does not reuse a kept row's buffers.
+            let kept = call!(
+                half,
+                db,
+                fold_rows(sql, &[], Vec::new(), |mut kept, row| {
+                    kept.push(row);
+                    Ok(kept)
+                })
+            )
+            .unwrap();
+            assert_eq!(kept.len() as i64, ROWS);
+            for (i, row) in kept.iter().enumerate().step_by(97) {
+                let id = i as i64 + 1;
+                assert_eq!(row.get::<i64>("id").unwrap(), id, "{half:?}");
+                assert_eq!(row.get::<String>("label").unwrap(), format!("item {id}"));
+            }
+
             // A decode error and a closure error stop the statement early;
             // the connection is clean for the next call.
             let err = call!(

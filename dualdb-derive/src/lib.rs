@@ -200,12 +200,9 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         let ident = &f.ident;
         quote!(#ident: row.get(#krate::model::column_at(row, offset, #i, Self::META)?)?)
     });
-    let from_owned_row = fields.iter().enumerate().map(|(i, f)| {
+    let from_row_in = fields.iter().enumerate().map(|(i, f)| {
         let ident = &f.ident;
-        quote!(#ident: {
-            let at = #krate::model::column_at(&row, 0, #i, Self::META)?;
-            row.take(at)?
-        })
+        quote!(#ident: row.take(columns.at(#i))?)
     });
     let values = fields.iter().map(|f| {
         let ident = &f.ident;
@@ -245,8 +242,11 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 ::core::result::Result::Ok(#name { #(#from_row),* })
             }
 
-            fn from_owned_row(mut row: #krate::Row) -> #krate::Result<Self> {
-                ::core::result::Result::Ok(#name { #(#from_owned_row),* })
+            fn from_row_in(
+                row: &mut #krate::Row,
+                columns: &#krate::model::Columns,
+            ) -> #krate::Result<Self> {
+                ::core::result::Result::Ok(#name { #(#from_row_in),* })
             }
 
             fn values(&self) -> ::std::vec::Vec<#krate::Value> {

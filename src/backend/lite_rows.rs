@@ -2,7 +2,8 @@
 //! its next step, so they are copied; to keep that copy cheap, the rows of a
 //! collected result share one [`LiteSet`]: one vector of cells and one of
 //! text and blob bytes for the whole result, and no allocation per row or
-//! per value (a streamed row gets a set of its own).
+//! per value. A streamed row has a set of its own, which the next row of
+//! the statement refills unless the row was kept.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -81,6 +82,33 @@ pub(crate) struct LiteRow {
 }
 
 impl LiteRow {
+    /// A row with a set of its own.
+    pub(crate) fn single(
+        columns: Arc<[String]>,
+        row: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<Self> {
+        let mut set = LiteSet::new(columns);
+        set.push(row)?;
+        Ok(LiteRow {
+            set: Arc::new(set),
+            start: 0,
+        })
+    }
+
+    /// Makes this row a copy of `row`, in the buffers it has, if its set
+    /// is its alone; false (and unchanged) if the set is shared.
+    pub(crate) fn refill(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<bool> {
+        let Some(set) = Arc::get_mut(&mut self.set) else {
+            return Ok(false);
+        };
+        set.cells.clear();
+        set.bytes.clear();
+        set.rows = 0;
+        set.push(row)?;
+        self.start = 0;
+        Ok(true)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.set.columns.len()
     }

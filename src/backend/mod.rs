@@ -29,9 +29,33 @@ pub(crate) use cache::StmtCache;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Where a streamed statement's rows go, one at a time as they arrive; an
-/// error stops the statement and is what it returns.
-pub(crate) type RowSink<'s> = &'s mut (dyn FnMut(Row) -> Result<()> + Send);
+/// Where a statement's rows go, one at a time as they arrive. Each comes in
+/// a slot: a sink that keeps the row takes it out; one that only reads it
+/// (decoding a model) leaves it there, and the connection may then reuse its
+/// buffers for the next row (SQLite copies each row out of its statement).
+/// An error from the sink stops the statement and is what it returns.
+pub(crate) type RowSink<'s> = &'s mut (dyn FnMut(&mut Option<Row>) -> Result<()> + Send);
+
+/// A sink that keeps every row in `out`.
+pub(crate) fn keep_rows(
+    out: &mut Vec<Row>,
+) -> impl FnMut(&mut Option<Row>) -> Result<()> + Send + '_ {
+    |slot| {
+        out.extend(slot.take());
+        Ok(())
+    }
+}
+
+/// Hands rows already in memory to `sink`; their count.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn feed(rows: impl IntoIterator<Item = Row>, sink: RowSink<'_>) -> Result<u64> {
+    let mut n = 0;
+    for row in rows {
+        sink(&mut Some(row))?;
+        n += 1;
+    }
+    Ok(n)
+}
 
 /// One connection of the blocking half.
 pub(crate) trait SyncConn: Send {
@@ -41,14 +65,18 @@ pub(crate) trait SyncConn: Send {
     /// from [`query_each`](Self::query_each)).
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         let mut out = Vec::new();
-        self.query_each(stmt, &mut |row| {
-            out.push(row);
-            Ok(())
-        })?;
+        self.query_each(stmt, &mut keep_rows(&mut out))?;
         Ok(out)
     }
-    /// Runs a statement, handing each row to `sink` as it arrives; returns
-    /// the number of rows.
+    /// Runs a statement, handing each row to `sink`, where the connection
+    /// may first read them all into memory if that is quicker (by default
+    /// it streams them: [`query_each`](Self::query_each)); returns the
+    /// number of rows.
+    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.query_each(stmt, sink)
+    }
+    /// Runs a statement, handing each row to `sink` as it arrives, never
+    /// all in memory; returns the number of rows.
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64>;
     /// False once the connection must not go back to the pool.
     fn is_usable(&mut self) -> bool;
@@ -63,13 +91,13 @@ pub(crate) trait AsyncConn: Send {
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
         Box::pin(async move {
             let mut out = Vec::new();
-            self.query_each(stmt, &mut |row| {
-                out.push(row);
-                Ok(())
-            })
-            .await?;
+            self.query_each(stmt, &mut keep_rows(&mut out)).await?;
             Ok(out)
         })
+    }
+    /// Rows to `sink`, maybe all read first (by default streamed).
+    fn query_rows<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        self.query_each(stmt, sink)
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>>;
     fn is_usable(&mut self) -> bool;
@@ -85,6 +113,10 @@ pub(crate) trait SharedConn: Send + Sync {
     fn execute(&self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>>;
     fn query(&self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>>;
     fn query_each<'a>(&'a self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>>;
+    /// Rows to `sink`, maybe all read first (by default streamed).
+    fn query_rows<'a>(&'a self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        self.query_each(stmt, sink)
+    }
     fn is_usable(&self) -> bool;
 }
 

@@ -311,9 +311,9 @@ impl SyncConn for MySync {
                 .map_err(&mut fail)?;
             let mut n = 0;
             for row in result {
-                sink(Row {
+                sink(&mut Some(Row {
                     inner: RowInner::My(row.map_err(&mut fail)?),
-                })?;
+                }))?;
                 n += 1;
             }
             Ok(n)
@@ -378,9 +378,9 @@ impl AsyncConn for MyAsync {
                     .map_err(&mut fail)?;
                 let mut n = 0;
                 while let Some(row) = result.next().await.map_err(&mut fail)? {
-                    sink(Row {
+                    sink(&mut Some(Row {
                         inner: RowInner::My(row),
-                    })?;
+                    }))?;
                     n += 1;
                 }
                 Ok(n)

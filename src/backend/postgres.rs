@@ -12,7 +12,9 @@ use super::pg_types::implied_type;
 
 use std::sync::{Arc, Mutex};
 
-use super::{AsyncConn, Backend, BoxFuture, RowSink, SharedConn, StmtCache, SyncConn};
+use super::{
+    AsyncConn, Backend, BoxFuture, RowSink, SharedConn, StmtCache, SyncConn, feed, keep_rows,
+};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -225,6 +227,10 @@ impl SyncConn for PgSync {
             })
             .collect())
     }
+    /// Collected first, for the same reason as `query`.
+    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        feed(self.query(stmt)?, sink)
+    }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use fallible_iterator::FallibleIterator;
         let mut it = if self.prepared {
@@ -237,9 +243,9 @@ impl SyncConn for PgSync {
         .map_err(pg_error)?;
         let mut n = 0;
         while let Some(r) = it.next().map_err(pg_error)? {
-            sink(Row {
+            sink(&mut Some(Row {
                 inner: RowInner::Pg(r),
-            })?;
+            }))?;
             n += 1;
         }
         Ok(n)
@@ -306,9 +312,9 @@ impl PgAsync {
         let mut stream = std::pin::pin!(stream);
         let mut n = 0;
         while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            sink(Row {
+            sink(&mut Some(Row {
                 inner: RowInner::Pg(r.map_err(pg_error)?),
-            })?;
+            }))?;
             n += 1;
         }
         Ok(n)
@@ -316,11 +322,7 @@ impl PgAsync {
 
     async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
         let mut out = Vec::new();
-        self.run_query_each(stmt, &mut |row| {
-            out.push(row);
-            Ok(())
-        })
-        .await?;
+        self.run_query_each(stmt, &mut keep_rows(&mut out)).await?;
         Ok(out)
     }
 }

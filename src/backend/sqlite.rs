@@ -18,7 +18,7 @@ use rusqlite::{ErrorCode, OpenFlags};
 
 pub(crate) use super::lite_rows::LiteRow;
 use super::lite_rows::LiteSet;
-use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn, feed};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -250,24 +250,35 @@ impl LiteConn {
         }
     }
 
-    /// Each row copied out of the statement (into a set of its own) and
-    /// handed to `f` until it returns false; the number handed.
-    fn each_row(&self, stmt: &Stmt, f: &mut dyn FnMut(Row) -> bool) -> rusqlite::Result<u64> {
+    /// Each row copied out of the statement and handed to `f` until it
+    /// returns false; the number handed. A row `f` leaves in the slot is
+    /// refilled with the next one, without allocating.
+    fn each_row(
+        &self,
+        stmt: &Stmt,
+        f: &mut dyn FnMut(&mut Option<Row>) -> bool,
+    ) -> rusqlite::Result<u64> {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
         let mut columns = None;
+        let mut slot: Option<Row> = None;
         let mut count = 0;
         while let Some(r) = rows.next()? {
-            let columns = columns.get_or_insert_with(|| names_after_step(r.as_ref()));
-            let mut set = LiteSet::new(columns.clone());
-            set.push(r)?;
+            let refilled = match &mut slot {
+                Some(Row {
+                    inner: RowInner::Lite(kept),
+                }) => kept.refill(r)?,
+                _ => false,
+            };
+            if !refilled {
+                let columns = columns.get_or_insert_with(|| names_after_step(r.as_ref()));
+                slot = Some(Row {
+                    inner: RowInner::Lite(LiteRow::single(columns.clone(), r)?),
+                });
+            }
             count += 1;
-            for row in set.rows() {
-                if !f(Row {
-                    inner: RowInner::Lite(row),
-                }) {
-                    return Ok(count);
-                }
+            if !f(&mut slot) {
+                break;
             }
         }
         Ok(count)
@@ -364,6 +375,11 @@ impl AsyncConn for LiteAsync {
     fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
         self.call(move |c| c.query(&stmt))
     }
+    /// Collected on the blocking thread into one shared set, then handed
+    /// over: cheaper than a row at a time through a channel.
+    fn query_rows<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { feed(self.query(stmt).await?, sink) })
+    }
     /// The statement runs on a blocking thread and sends its rows through a
     /// bounded channel, so at most `STREAM_BUFFER` rows wait in memory; an
     /// error from `sink` closes the channel, which stops the statement.
@@ -371,15 +387,17 @@ impl AsyncConn for LiteAsync {
         Box::pin(async move {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Row>(STREAM_BUFFER);
             let worker = self.call(move |c| {
-                c.run_each(&stmt, &mut |row| {
-                    tx.blocking_send(row)
-                        .map_err(|_| Error::new(ErrorKind::Usage, "the row stream was closed"))
+                c.run_each(&stmt, &mut |slot| match slot.take() {
+                    Some(row) => tx
+                        .blocking_send(row)
+                        .map_err(|_| Error::new(ErrorKind::Usage, "the row stream was closed")),
+                    None => Ok(()),
                 })
             });
             let receive = async {
                 let mut failed = None;
                 while let Some(row) = rx.recv().await {
-                    if let Err(e) = sink(row) {
+                    if let Err(e) = sink(&mut Some(row)) {
                         failed = Some(e);
                         rx.close();
                         break;

@@ -26,6 +26,7 @@
 
 mod carrier;
 mod column;
+mod decode;
 mod joined;
 pub(crate) mod plan;
 pub mod prefetch;
@@ -35,6 +36,9 @@ mod shapes;
 mod sql;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
+#[doc(hidden)]
+pub use decode::{Columns, column_at};
+pub(crate) use decode::{Decoder, models};
 pub use joined::ModelRow;
 pub use ops::Executable;
 pub(crate) use plan::{Action, Plan, Reply, Step};
@@ -44,7 +48,7 @@ pub use sql::Dialect;
 
 pub(crate) mod ops;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::row::Row;
 use crate::value::{Value, ValueRef};
 
@@ -88,10 +92,11 @@ pub trait Model: Sized + Send + Sync + 'static {
     }
 
     /// Builds the model from a row it may take values out of (text moves
-    /// into `String` fields without a copy where the driver's row owns it).
+    /// into `String` fields without a copy where the driver's row owns it),
+    /// its columns where `columns` found them in the result's first row.
     #[doc(hidden)]
-    fn from_owned_row(row: Row) -> Result<Self> {
-        Self::from_row(&row)
+    fn from_row_in(row: &mut Row, columns: &Columns) -> Result<Self> {
+        Self::from_row_at(row, columns.offset)
     }
 
     /// Every column's value, in [`ModelMeta::columns`] order.
@@ -376,21 +381,3 @@ macro_rules! __dualdb_register {
 }
 #[doc(hidden)]
 pub use crate::__dualdb_register as register;
-
-/// The position of column `i` of `meta` in a row whose model columns start at
-/// `offset`: by position when the name there matches, else by name.
-#[doc(hidden)]
-pub fn column_at(row: &Row, offset: usize, i: usize, meta: &ModelMeta) -> Result<usize> {
-    let name = meta.columns[i].name;
-    if row.column_name(offset + i) == Some(name) {
-        return Ok(offset + i);
-    }
-    (0..row.len())
-        .find(|&j| row.column_name(j) == Some(name))
-        .ok_or_else(|| {
-            Error::decode(format!(
-                "the row has no column `{name}` for model {}",
-                meta.name
-            ))
-        })
-}

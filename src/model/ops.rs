@@ -4,12 +4,12 @@
 use std::marker::PhantomData;
 
 use super::column::ColumnOf;
-use super::plan::{One, ReadOnly, replayed};
+use super::plan::{One, ReadOnly, replayed, slotted, taken};
 use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::sql::{Dialect, to_sea};
-use super::{Action, Model, ModelMeta, ModelRow, Plan, Reply, Step};
+use super::{Action, Decoder, Model, ModelMeta, ModelRow, Plan, Reply, Step, models};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{FromRow, Row};
 use crate::statement::{Stmt, at_most_one, exactly_one};
@@ -22,17 +22,51 @@ fn not_found<M: Model>() -> Error {
     )
 }
 
+/// The first row of a reply as a model.
 fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
-    reply
-        .rows()?
-        .into_iter()
-        .next()
-        .map(M::from_owned_row)
-        .transpose()
+    let mut rows = reply.rows()?;
+    rows.truncate(1);
+    Ok(models::<M>(rows)?.pop())
 }
 
-pub(crate) fn models<M: Model>(rows: Vec<Row>) -> Result<Vec<M>> {
-    rows.into_iter().map(M::from_owned_row).collect()
+/// Runs a select, decoding its rows into models as they arrive.
+pub(crate) struct Collect<M> {
+    stmt: Option<Stmt>,
+    decoder: Decoder<M>,
+    out: Vec<M>,
+}
+
+impl<M: Model> Collect<M> {
+    fn new(stmt: Stmt) -> Self {
+        Collect {
+            stmt: Some(stmt),
+            decoder: Decoder::new(),
+            out: Vec::new(),
+        }
+    }
+}
+
+impl<M: Model> Plan for Collect<M> {
+    type Output = Vec<M>;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<M>>> {
+        match reply {
+            None => Ok(Step::Run(Action::Rows(
+                self.stmt.take().ok_or_else(replayed)?,
+            ))),
+            Some(r) => {
+                r?;
+                Ok(Step::Done(std::mem::take(&mut self.out)))
+            }
+        }
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let model = self.decoder.decode(slotted(row)?)?;
+        self.out.push(model);
+        Ok(())
+    }
+    fn read_only(&self) -> bool {
+        true
+    }
 }
 
 /// Runs statements in order and returns the rows changed by the last one.
@@ -53,19 +87,19 @@ impl Plan for Sequence {
 }
 
 pub(crate) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    ReadOnly(One::new(Action::Query(q.first().build(d)), |r| {
-        first::<M>(r)?.ok_or_else(not_found::<M>)
-    }))
+    Map(Collect::new(q.first().build(d)), |v: Vec<M>| {
+        v.into_iter().next().ok_or_else(not_found::<M>)
+    })
 }
 
 pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    ReadOnly(One::new(Action::Query(q.first().build(d)), first::<M>))
+    Map(Collect::new(q.first().build(d)), |v: Vec<M>| {
+        Ok(v.into_iter().next())
+    })
 }
 
 pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
-    ReadOnly(One::new(Action::Query(q.build(d)), |r| {
-        models::<M>(r.rows()?)
-    }))
+    Collect::new(q.build(d))
 }
 
 pub(crate) fn count<M: Model>(
@@ -174,7 +208,7 @@ pub(crate) struct Fold<A, F> {
     read_only: bool,
 }
 
-impl<A: Send, F: FnMut(A, Row) -> Result<A> + Send> Plan for Fold<A, F> {
+impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A, F> {
     type Output = A;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<A>> {
         match reply {
@@ -187,7 +221,7 @@ impl<A: Send, F: FnMut(A, Row) -> Result<A> + Send> Plan for Fold<A, F> {
             }
         }
     }
-    fn row(&mut self, row: Row) -> Result<()> {
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         let acc = self.acc.take().ok_or_else(replayed)?;
         self.acc = Some((self.f)(acc, row)?);
         Ok(())
@@ -197,16 +231,16 @@ impl<A: Send, F: FnMut(A, Row) -> Result<A> + Send> Plan for Fold<A, F> {
     }
 }
 
-pub(crate) fn fold_rows<A, F>(
+pub(crate) fn fold_rows<A: Send, F: FnMut(A, Row) -> Result<A> + Send>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
     init: A,
-    f: F,
-) -> Fold<A, F> {
+    mut f: F,
+) -> impl Plan<Output = A> + use<A, F> {
     Fold {
         stmt: Some(Stmt::new(sql, params)),
         acc: Some(init),
-        f,
+        f: move |acc, row: &mut Option<Row>| f(acc, row.take().ok_or_else(taken)?),
         read_only: false,
     }
 }
@@ -220,7 +254,10 @@ pub(crate) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
     Fold {
         stmt: Some(q.build(d)),
         acc: Some(init),
-        f: move |acc, row: Row| f(acc, M::from_owned_row(row)?),
+        f: {
+            let mut decoder = Decoder::new();
+            move |acc, row: &mut Option<Row>| f(acc, decoder.decode(slotted(row)?)?)
+        },
         read_only: true,
     }
 }
@@ -238,6 +275,9 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
     }
     fn read_only(&self) -> bool {
         self.0.read_only()
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.0.row(row)
     }
 }
 
@@ -605,6 +645,9 @@ impl<T: Send> Plan for BoxedPlan<T> {
     fn read_only(&self) -> bool {
         self.0.read_only()
     }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.0.row(row)
+    }
 }
 
 fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
@@ -740,6 +783,12 @@ impl<P: Plan> Plan for Either<P> {
     }
     fn read_only(&self) -> bool {
         matches!(self, Either::Plan(p) if p.read_only())
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        match self {
+            Either::Plan(p) => p.row(row),
+            Either::Failed(f) => f.row(row),
+        }
     }
 }
 

@@ -19,8 +19,13 @@ use crate::statement::{ExecResult, Stmt};
 /// What to run next.
 #[derive(Debug)]
 pub(crate) enum Action {
-    /// Run a statement for its rows.
+    /// Run a statement for its rows, all returned at once ([`Reply::Rows`]).
     Query(Stmt),
+    /// Run a statement and hand its rows to [`Plan::row`] one at a time,
+    /// where the connection may read them all first if that is quicker;
+    /// the reply is the row count. Models decode this way, without a
+    /// vector of rows in between.
+    Rows(Stmt),
     /// Run a statement for its count of changed rows.
     Execute(Stmt),
     /// Run a statement and hand its rows to [`Plan::row`] one at a time as
@@ -59,8 +64,9 @@ pub(crate) trait Plan: Send {
         false
     }
 
-    /// Takes one row of an [`Action::Stream`]; an error stops the statement.
-    fn row(&mut self, _row: Row) -> Result<()> {
+    /// Takes one row of an [`Action::Rows`] or [`Action::Stream`], taking
+    /// it out of its slot only to keep it; an error stops the statement.
+    fn row(&mut self, _row: &mut Option<Row>) -> Result<()> {
         Err(crate::Error::new(
             crate::ErrorKind::Usage,
             "internal: rows streamed to a plan that takes none",
@@ -79,13 +85,18 @@ impl<P: Plan> Plan for ReadOnly<P> {
     fn read_only(&self) -> bool {
         true
     }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.0.row(row)
+    }
 }
 
 /// The span of one statement: its SQL (never its bound values), then the
 /// rows it returned or changed and how long it took.
 fn span(action: &Action) -> tracing::Span {
     let sql = match action {
-        Action::Query(s) | Action::Execute(s) | Action::Stream(s) => s.sql.as_str(),
+        Action::Query(s) | Action::Rows(s) | Action::Execute(s) | Action::Stream(s) => {
+            s.sql.as_str()
+        }
     };
     tracing::debug_span!(
         target: "dualdb::sql",
@@ -130,6 +141,7 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Resul
         let r = match action {
             Action::Query(s) => conn.query(&s).map(Reply::Rows),
             Action::Execute(s) => conn.execute(&s).map(Reply::Done),
+            Action::Rows(s) => conn.query_rows(&s, &mut |r| plan.row(r)).map(streamed),
             Action::Stream(s) => conn.query_each(&s, &mut |r| plan.row(r)).map(streamed),
         };
         record(&span, started, &r);
@@ -144,6 +156,25 @@ pub(crate) enum Target<'c> {
     Shared(&'c dyn SharedConn),
 }
 
+impl Target<'_> {
+    /// Runs one action, its rows (if it hands them over) going to `plan`.
+    async fn run<P: Plan>(&mut self, action: Action, plan: &mut P) -> Result<Reply> {
+        let mut sink = |r: &mut Option<Row>| plan.row(r);
+        match (self, action) {
+            (Target::Owned(c), Action::Query(s)) => c.query(s).await.map(Reply::Rows),
+            (Target::Shared(c), Action::Query(s)) => c.query(s).await.map(Reply::Rows),
+            (Target::Owned(c), Action::Execute(s)) => c.execute(s).await.map(Reply::Done),
+            (Target::Shared(c), Action::Execute(s)) => c.execute(s).await.map(Reply::Done),
+            (Target::Owned(c), Action::Rows(s)) => c.query_rows(s, &mut sink).await.map(streamed),
+            (Target::Shared(c), Action::Rows(s)) => c.query_rows(s, &mut sink).await.map(streamed),
+            (Target::Owned(c), Action::Stream(s)) => c.query_each(s, &mut sink).await.map(streamed),
+            (Target::Shared(c), Action::Stream(s)) => {
+                c.query_each(s, &mut sink).await.map(streamed)
+            }
+        }
+    }
+}
+
 /// Runs a plan on an async connection.
 pub(crate) async fn drive_async<P: Plan>(mut target: Target<'_>, mut plan: P) -> Result<P::Output> {
     let mut reply = None;
@@ -154,30 +185,7 @@ pub(crate) async fn drive_async<P: Plan>(mut target: Target<'_>, mut plan: P) ->
         };
         let span = span(&action);
         let started = clock(&span);
-        let r = match (&mut target, action) {
-            (Target::Owned(c), Action::Query(s)) => {
-                c.query(s).instrument(span.clone()).await.map(Reply::Rows)
-            }
-            (Target::Owned(c), Action::Execute(s)) => {
-                c.execute(s).instrument(span.clone()).await.map(Reply::Done)
-            }
-            (Target::Shared(c), Action::Query(s)) => {
-                c.query(s).instrument(span.clone()).await.map(Reply::Rows)
-            }
-            (Target::Shared(c), Action::Execute(s)) => {
-                c.execute(s).instrument(span.clone()).await.map(Reply::Done)
-            }
-            (Target::Owned(c), Action::Stream(s)) => c
-                .query_each(s, &mut |r| plan.row(r))
-                .instrument(span.clone())
-                .await
-                .map(streamed),
-            (Target::Shared(c), Action::Stream(s)) => c
-                .query_each(s, &mut |r| plan.row(r))
-                .instrument(span.clone())
-                .await
-                .map(streamed),
-        };
+        let r = target.run(action, &mut plan).instrument(span.clone()).await;
         record(&span, started, &r);
         reply = Some(r);
     }
@@ -234,6 +242,16 @@ pub(crate) fn replayed() -> crate::Error {
         crate::ErrorKind::Usage,
         "internal: plan stepped after it finished",
     )
+}
+
+/// An empty row slot: a sink took the row, and a later one looked for it.
+pub(crate) fn taken() -> crate::Error {
+    crate::Error::new(crate::ErrorKind::Usage, "internal: the row was taken")
+}
+
+/// The row in a sink's slot.
+pub(crate) fn slotted(row: &mut Option<Row>) -> Result<&mut Row> {
+    row.as_mut().ok_or_else(taken)
 }
 
 impl Reply {

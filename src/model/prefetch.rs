@@ -39,7 +39,7 @@
 
 use std::collections::HashMap;
 
-use super::ops::models;
+use super::models;
 use super::plan::replayed;
 use super::sql::{Dialect, to_sea};
 use super::{Action, Filter, Model, ModelMeta, Plan, Reply, Select, Step};
