@@ -1,6 +1,6 @@
 //! A bounded per-connection cache of prepared statements, keyed by SQL text.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 pub(crate) struct StmtCache<S> {
     map: HashMap<String, S>,

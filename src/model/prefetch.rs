@@ -37,13 +37,14 @@
 //! assert!(awards.is_empty());
 //! ```
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
-use super::models;
-use super::plan::replayed;
+use super::Decoder;
+use super::plan::{replayed, slotted};
 use super::sql::{Dialect, to_sea};
 use super::{Action, Filter, Model, ModelMeta, Plan, Reply, Select, Step};
 use crate::error::{Error, ErrorKind, Result};
+use crate::row::Row;
 use crate::value::Value;
 
 /// The largest `IN (…)` list one query sends; more keys take more queries.
@@ -106,6 +107,8 @@ pub struct BoxedLoader<T>(Box<dyn Loader<T>>);
 pub(crate) trait Loader<T>: Send {
     /// The next statement, given the reply to the last; `None` when loaded.
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>>;
+    /// One row of the last statement, as it arrives.
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
     /// What the parent with this key gets (each key once).
     fn take(&mut self, key: &Value) -> T;
 }
@@ -117,6 +120,7 @@ struct Children<C: Model> {
     fk: usize,
     keys: Vec<Value>,
     found: Vec<C>,
+    decoder: Decoder<C>,
     grouped: HashMap<Key, Vec<C>>,
     /// The primary keys of the rows found, in the order the server sent
     /// them, when a nested loader needs them.
@@ -149,6 +153,7 @@ impl<C: Model> Children<C> {
             query,
             keys,
             found: Vec::new(),
+            decoder: Decoder::new(),
             grouped: HashMap::new(),
             found_keys: None,
         })
@@ -158,7 +163,7 @@ impl<C: Model> Children<C> {
 impl<C: Model> Loader<Vec<C>> for Children<C> {
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
         if let Some(r) = reply {
-            self.found.extend(models::<C>(r?.rows()?)?);
+            r?;
         }
         if self.keys.is_empty() {
             if let Some(keys) = &mut self.found_keys {
@@ -178,9 +183,16 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
             sea_query::Expr::col(column),
             chunk.into_iter().map(|v| sea_query::Expr::val(to_sea(v))),
         )));
-        Ok(Some(Action::Query(
+        self.decoder = Decoder::new();
+        Ok(Some(Action::Rows(
             self.query.clone().filter(within).build(self.d),
         )))
+    }
+
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let child = self.decoder.decode(slotted(row)?)?;
+        self.found.push(child);
+        Ok(())
     }
 
     fn take(&mut self, parent: &Value) -> Vec<C> {
@@ -274,6 +286,13 @@ impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
         loader.step(None)
     }
 
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        match &mut self.loader {
+            Some(loader) => loader.row(row),
+            None => self.children.row(row),
+        }
+    }
+
     fn take(&mut self, parent: &Value) -> Vec<(C, S::Output)> {
         let children = self.children.take(parent);
         match &mut self.loader {
@@ -335,6 +354,13 @@ impl<TA, TB, A: Loader<TA>, B: Loader<TB>> Loader<(TA, TB)> for Both<A, B> {
         self.b.step(reply)
     }
 
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        match self.a_done {
+            false => self.a.row(row),
+            true => self.b.row(row),
+        }
+    }
+
     fn take(&mut self, parent: &Value) -> (TA, TB) {
         (self.a.take(parent), self.b.take(parent))
     }
@@ -343,6 +369,9 @@ impl<TA, TB, A: Loader<TA>, B: Loader<TB>> Loader<(TA, TB)> for Both<A, B> {
 impl<T> Loader<T> for BoxedLoader<T> {
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
         self.0.step(reply)
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.0.row(row)
     }
     fn take(&mut self, parent: &Value) -> T {
         self.0.take(parent)
@@ -383,6 +412,9 @@ impl<TA, TB, TC, L: Loader<(TA, (TB, TC))>> Loader<(TA, TB, TC)> for Flatten<L> 
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>> {
         self.0.step(reply)
     }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.0.row(row)
+    }
     fn take(&mut self, parent: &Value) -> (TA, TB, TC) {
         let (a, (b, c)) = self.0.take(parent);
         (a, b, c)
@@ -393,6 +425,9 @@ impl<TA, TB, TC, L: Loader<(TA, (TB, TC))>> Loader<(TA, TB, TC)> for Flatten<L> 
 pub(crate) struct Prefetch<P: Model, R: Related<P>> {
     d: Dialect,
     parents: Option<Select<P>>,
+    /// The parents as they arrive, before the loader starts.
+    found: Vec<P>,
+    decoder: Decoder<P>,
     related: Option<R>,
     loaded: Option<(Vec<P>, BoxedLoader<R::Output>)>,
 }
@@ -402,6 +437,8 @@ impl<P: Model, R: Related<P>> Prefetch<P, R> {
         Prefetch {
             d,
             parents: Some(parents),
+            found: Vec::new(),
+            decoder: Decoder::new(),
             related: Some(related),
             loaded: None,
         }
@@ -413,14 +450,25 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
     fn read_only(&self) -> bool {
         true
     }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        match &mut self.loaded {
+            Some((_, loader)) => loader.row(row),
+            None => {
+                let parent = self.decoder.decode(slotted(row)?)?;
+                self.found.push(parent);
+                Ok(())
+            }
+        }
+    }
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>> {
         if let Some(q) = self.parents.take() {
-            return Ok(Step::Run(Action::Query(q.build(self.d))));
+            return Ok(Step::Run(Action::Rows(q.build(self.d))));
         }
         let next = match &mut self.loaded {
             Some((_, loader)) => loader.step(reply)?,
             None => {
-                let parents = models::<P>(reply.ok_or_else(replayed)??.rows()?)?;
+                reply.ok_or_else(replayed)??;
+                let parents = std::mem::take(&mut self.found);
                 if parents.is_empty() {
                     return Ok(Step::Done(Vec::new()));
                 }

@@ -6,9 +6,9 @@
 //! The shapes are finite (models x columns x backends x two limits), so the
 //! cache needs no eviction.
 
+use foldhash::{HashMap, HashMapExt};
 use std::any::TypeId;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::config::BackendKind;
