@@ -1,7 +1,7 @@
 //! Rows into models: where a model's columns sit in a result is found once,
 //! from its first row, and every row then decodes by position.
 
-use super::{Model, ModelMeta};
+use super::{ModelMeta, ModelRow};
 use crate::error::{Error, Result};
 use crate::row::Row;
 
@@ -62,33 +62,29 @@ impl Columns {
     }
 }
 
-/// Decodes the rows of one result into models of type `M`, finding where
-/// their columns are once.
-pub(crate) struct Decoder<M> {
-    columns: Option<Columns>,
-    _model: std::marker::PhantomData<fn() -> M>,
+/// Decodes the rows of one result into `T`s (models, or models side by
+/// side), finding where their columns are once, from the first row.
+pub(crate) struct Decoder<T: ModelRow> {
+    layout: Option<T::Layout>,
 }
 
-impl<M: Model> Decoder<M> {
+impl<T: ModelRow> Decoder<T> {
     pub(crate) fn new() -> Self {
-        Decoder {
-            columns: None,
-            _model: std::marker::PhantomData,
-        }
+        Decoder { layout: None }
     }
 
-    /// The model in `row`, taking its values out of the row.
-    pub(crate) fn decode(&mut self, row: &mut Row) -> Result<M> {
-        let columns = match &self.columns {
-            Some(c) => c,
-            None => self.columns.insert(Columns::find(row, 0, M::META)?),
+    /// The `T` in `row`, taking its values out of the row.
+    pub(crate) fn decode(&mut self, row: &mut Row) -> Result<T> {
+        let layout = match &self.layout {
+            Some(l) => l,
+            None => self.layout.insert(T::layout(row, 0, false)?),
         };
-        M::from_row_in(row, columns)
+        T::decode_with(row, layout)
     }
 }
 
-/// Every row of a result as a model.
-pub(crate) fn models<M: Model>(rows: Vec<Row>) -> Result<Vec<M>> {
+/// Every row of a result as a `T`.
+pub(crate) fn models<T: ModelRow>(rows: Vec<Row>) -> Result<Vec<T>> {
     let mut decoder = Decoder::new();
     rows.into_iter()
         .map(|mut row| decoder.decode(&mut row))

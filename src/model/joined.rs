@@ -26,7 +26,7 @@
 //! assert!(rows[1].1.is_none());
 //! ```
 
-use super::{Model, ModelMeta, column_at};
+use super::{Columns, Model, ModelMeta};
 use crate::error::{Error, Result};
 use crate::row::Row;
 use crate::value::ValueRef;
@@ -64,16 +64,20 @@ pub trait ModelRow: Sized + Send + 'static {
     /// How many columns this takes.
     const WIDTH: usize;
 
-    /// Decodes from the columns starting at `offset`; `strict` when they must
-    /// stand in order (inside a tuple).
+    /// Where this type's columns sit in a result's rows.
     #[doc(hidden)]
-    fn decode_at(row: &Row, offset: usize, strict: bool) -> Result<Self>;
+    type Layout: Send;
 
-    /// Decodes a whole row.
+    /// Finds where this type's columns sit in `row` (and every row of its
+    /// result), starting at `offset`; `strict` when they must stand in order
+    /// (inside a tuple).
     #[doc(hidden)]
-    fn decode(row: &Row) -> Result<Self> {
-        Self::decode_at(row, 0, false)
-    }
+    fn layout(row: &Row, offset: usize, strict: bool) -> Result<Self::Layout>;
+
+    /// Decodes a row whose columns sit where `layout` says, taking values
+    /// out of it.
+    #[doc(hidden)]
+    fn decode_with(row: &mut Row, layout: &Self::Layout) -> Result<Self>;
 }
 
 /// Checks that `meta`'s columns stand in order from `offset`.
@@ -93,50 +97,65 @@ fn lined_up(row: &Row, offset: usize, meta: &ModelMeta) -> Result<()> {
     Ok(())
 }
 
+fn model_layout(row: &Row, offset: usize, strict: bool, meta: &ModelMeta) -> Result<Columns> {
+    if strict {
+        lined_up(row, offset, meta)?;
+    }
+    Columns::find(row, offset, meta)
+}
+
 impl<M: Model> ModelRow for M {
     const WIDTH: usize = M::META.columns.len();
+    type Layout = Columns;
 
-    fn decode_at(row: &Row, offset: usize, strict: bool) -> Result<Self> {
-        if strict {
-            lined_up(row, offset, M::META)?;
-        }
-        M::from_row_at(row, offset)
+    fn layout(row: &Row, offset: usize, strict: bool) -> Result<Columns> {
+        model_layout(row, offset, strict, M::META)
+    }
+
+    fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
+        M::from_row_in(row, layout)
     }
 }
 
 impl<M: Model> ModelRow for Option<M> {
     const WIDTH: usize = M::META.columns.len();
+    type Layout = Columns;
 
-    fn decode_at(row: &Row, offset: usize, strict: bool) -> Result<Self> {
-        if strict {
-            lined_up(row, offset, M::META)?;
-        }
-        let pk = column_at(row, offset, M::META.primary_key, M::META)?;
-        if matches!(row.value(pk)?, ValueRef::Null) {
+    fn layout(row: &Row, offset: usize, strict: bool) -> Result<Columns> {
+        model_layout(row, offset, strict, M::META)
+    }
+
+    fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
+        if matches!(row.value(layout.at(M::META.primary_key))?, ValueRef::Null) {
             return Ok(None);
         }
-        M::from_row_at(row, offset).map(Some)
+        M::from_row_in(row, layout).map(Some)
     }
 }
 
 macro_rules! tuple {
-    ($($t:ident),+) => {
+    ($($t:ident $i:tt),+) => {
         impl<$($t: ModelRow),+> ModelRow for ($($t,)+) {
             const WIDTH: usize = 0 $(+ $t::WIDTH)+;
+            type Layout = ($($t::Layout,)+);
 
             #[allow(unused_assignments)]
-            fn decode_at(row: &Row, offset: usize, _strict: bool) -> Result<Self> {
+            fn layout(row: &Row, offset: usize, _strict: bool) -> Result<Self::Layout> {
                 let mut at = offset;
                 Ok(($({
-                    let v = $t::decode_at(row, at, true)?;
+                    let v = $t::layout(row, at, true)?;
                     at += $t::WIDTH;
                     v
                 },)+))
+            }
+
+            fn decode_with(row: &mut Row, layout: &Self::Layout) -> Result<Self> {
+                Ok(($($t::decode_with(row, &layout.$i)?,)+))
             }
         }
     };
 }
 
-tuple!(A, B);
-tuple!(A, B, C);
-tuple!(A, B, C, D);
+tuple!(A 0, B 1);
+tuple!(A 0, B 1, C 2);
+tuple!(A 0, B 1, C 2, D 3);

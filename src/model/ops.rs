@@ -30,23 +30,26 @@ fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
 }
 
 /// Runs a select, decoding its rows into models as they arrive.
-pub(crate) struct Collect<M> {
+pub(crate) struct Collect<M: ModelRow> {
     stmt: Option<Stmt>,
     decoder: Decoder<M>,
     out: Vec<M>,
+    /// False for raw SQL, which may write.
+    read_only: bool,
 }
 
-impl<M: Model> Collect<M> {
+impl<M: ModelRow> Collect<M> {
     fn new(stmt: Stmt) -> Self {
         Collect {
             stmt: Some(stmt),
             decoder: Decoder::new(),
             out: Vec::new(),
+            read_only: true,
         }
     }
 }
 
-impl<M: Model> Plan for Collect<M> {
+impl<M: ModelRow> Plan for Collect<M> {
     type Output = Vec<M>;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<M>>> {
         match reply {
@@ -65,7 +68,7 @@ impl<M: Model> Plan for Collect<M> {
         Ok(())
     }
     fn read_only(&self) -> bool {
-        true
+        self.read_only
     }
 }
 
@@ -133,9 +136,10 @@ pub(crate) fn raw<T: ModelRow>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> impl Plan<Output = Vec<T>> + use<T> {
-    One::new(Action::Query(Stmt::new(sql, params)), |r| {
-        r.rows()?.iter().map(T::decode).collect()
-    })
+    Collect {
+        read_only: false,
+        ..Collect::new(Stmt::new(sql, params))
+    }
 }
 
 /// Inserts rows and returns them as stored, with generated keys.
