@@ -184,7 +184,7 @@ impl AsyncDb {
     /// there are some (PostgreSQL), else on a pooled one.
     async fn drive_outside<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
         match self.shared.get().await {
-            Some(conn) => drive_async(Target::Shared(&*conn?), plan).await,
+            Some(lease) => drive_async(Target::Shared(&*lease?.conn), plan).await,
             None => {
                 self.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
                     .await

@@ -315,3 +315,41 @@ async fn close_drains_both_pools_and_later_calls_reconnect() {
     db.aio().query("SELECT 1", &[]).await.unwrap();
     assert_eq!(backends_named(&admin, &app).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_pass_a_busy_shared_connection_by() {
+    let Some(url) = pg_url() else { return };
+    let db = Database::builder(&url)
+        .shared_connections(2)
+        .build()
+        .unwrap();
+    let slow_sql = "SELECT pg_sleep(3) AS slow";
+    let slow = {
+        let db = db.clone();
+        tokio::spawn(async move { db.aio().query(slow_sql, &[]).await })
+    };
+    let running = format!(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE state = 'active' AND query = '{slow_sql}'"
+    );
+    while db
+        .aio()
+        .query_one(&running, &[])
+        .await
+        .unwrap()
+        .get::<i64>(0)
+        .unwrap()
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Pipelined behind the sleep, one of these would wait for it: each goes
+    // to the connection with nothing in flight instead.
+    for _ in 0..8 {
+        db.aio().query_one("SELECT 1", &[]).await.unwrap();
+    }
+    assert!(
+        !slow.is_finished(),
+        "a statement waited behind the slow one"
+    );
+    slow.abort();
+}
