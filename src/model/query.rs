@@ -26,7 +26,7 @@ use sea_query::{Expr, Query, SelectStatement};
 
 use super::Model;
 use super::column::{Column, Compatible, Field, Filter, Order};
-use super::shapes::{self, Shape};
+use super::shapes::{self, Form, Shape};
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -303,9 +303,11 @@ impl<M: Model> Select<M> {
         }
         let shape = Shape {
             model: std::any::TypeId::of::<M>(),
-            eq: eq.map(|(column, _)| column),
             kind: d.kind,
-            limit: self.limit,
+            form: Form::Select {
+                eq: eq.map(|(column, _)| column),
+                limit: self.limit,
+            },
         };
         let sql = shapes::sql(shape, || {
             let built = self.build_fresh(d);
@@ -573,8 +575,41 @@ impl<M: Model> InsertMany<M> {
     }
 
     /// The `INSERT` statement, with `RETURNING` every column if `returning`
-    /// and the dialect has it.
+    /// and the dialect has it; its SQL from the cache of shapes when it has
+    /// few enough rows.
     pub(crate) fn build(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
+        let returning = returning && d.returning();
+        if rows.is_empty() || rows.len() > shapes::CACHED_INSERT_ROWS {
+            return Self::build_fresh(rows, d, returning);
+        }
+        let params: Vec<Value> = (rows.iter())
+            .flat_map(|row| Self::columns().map(|(i, _)| row.value(i)))
+            .collect();
+        let shape = Shape {
+            model: std::any::TypeId::of::<M>(),
+            kind: d.kind,
+            form: Form::Insert {
+                rows: rows.len(),
+                returning,
+            },
+        };
+        let mut fresh = None;
+        let sql = shapes::sql(shape, || {
+            // Cached only if sea-query bound every value, in order, as is.
+            let built = fresh.insert(Self::build_fresh(rows, d, returning).ok()?);
+            (built.params == params).then(|| built.sql.clone())
+        });
+        match (sql, fresh) {
+            (Some(sql), _) => Ok(Stmt {
+                sql: sql.to_string(),
+                params,
+            }),
+            (None, Some(built)) => Ok(built),
+            (None, None) => Self::build_fresh(rows, d, returning),
+        }
+    }
+
+    fn build_fresh(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
         let mut q = Query::insert();
         q.into_table(M::META.table);
         q.columns(Self::columns().map(|(_, n)| n));
@@ -585,7 +620,7 @@ impl<M: Model> InsertMany<M> {
             q.values(values)
                 .map_err(|e| Error::new(ErrorKind::Usage, format!("insert: {e}")))?;
         }
-        if returning && d.returning() {
+        if returning {
             q.returning(Query::returning().columns(M::META.columns.iter().map(|c| c.name)));
         }
         Ok(d.query(&q))
@@ -641,6 +676,69 @@ mod tests {
             (a.params, b.params),
             (vec![Value::I64(1)], vec![Value::I64(2)])
         );
+    }
+
+    #[derive(Model, Clone)]
+    #[model(table = "shape_wide")]
+    struct Wide {
+        #[model(primary_key, auto)]
+        id: i64,
+        flag: bool,
+        ratio: f64,
+        blob: Vec<u8>,
+        note: Option<String>,
+        small: i32,
+    }
+
+    /// An insert's cached SQL with its values is what sea-query builds, on
+    /// every backend, with and without `RETURNING`, for rows whose values
+    /// differ (NULL or not) from those that filled the cache.
+    #[test]
+    fn cached_inserts_equal_fresh_builds() {
+        let wide = |i: i32, note: Option<&str>| Wide {
+            id: 0,
+            flag: i % 2 == 0,
+            ratio: f64::from(i) / 3.0,
+            blob: vec![0, 1, 2, i as u8],
+            note: note.map(String::from),
+            small: -i,
+        };
+        let batches = [
+            vec![wide(1, Some("a"))],
+            vec![wide(2, None)],
+            vec![
+                wide(3, None),
+                wide(4, Some("quote ' \" `")),
+                wide(5, Some("")),
+            ],
+            vec![wide(6, Some("b")), wide(7, None), wide(8, None)],
+        ];
+        for kind in [
+            BackendKind::Postgres,
+            BackendKind::Mysql,
+            BackendKind::Sqlite,
+        ] {
+            let d = Dialect::new(kind, false);
+            for returning in [true, false] {
+                for rows in &batches {
+                    let fresh =
+                        InsertMany::<Wide>::build_fresh(rows, d, returning && d.returning())
+                            .unwrap();
+                    let built = InsertMany::<Wide>::build(rows, d, returning).unwrap();
+                    assert_eq!((&built.sql, &built.params), (&fresh.sql, &fresh.params));
+                    assert_eq!(built.params.len(), rows.len() * 5);
+                    let shape = Shape {
+                        model: std::any::TypeId::of::<Wide>(),
+                        kind,
+                        form: Form::Insert {
+                            rows: rows.len(),
+                            returning: returning && d.returning(),
+                        },
+                    };
+                    assert!(shapes::cached(shape), "{kind:?} {returning} not cached");
+                }
+            }
+        }
     }
 
     /// Filters that are not a lone `column = value` build every time, and a

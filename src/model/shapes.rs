@@ -3,8 +3,10 @@
 //! selects (all rows of a model, or its rows where one column equals a
 //! value, each with no `LIMIT` or `LIMIT 1`) differ from call to call only
 //! in that value, so their SQL is built once per thread and then copied.
-//! The shapes are finite (models x columns x backends x two limits), so the
-//! cache needs no eviction.
+//! So do inserts of up to [`CACHED_INSERT_ROWS`] rows, whose SQL depends only
+//! on the model and the row count. The shapes are finite (models x columns x
+//! backends x two limits, models x backends x row counts), so the cache needs
+//! no eviction.
 
 use foldhash::{HashMap, HashMapExt};
 use std::any::TypeId;
@@ -13,14 +15,28 @@ use std::rc::Rc;
 
 use crate::config::BackendKind;
 
-/// What the SQL of a cached select depends on.
+/// The most rows an insert may have for its SQL to be cached.
+pub(crate) const CACHED_INSERT_ROWS: usize = 128;
+
+/// What the SQL of a cached statement depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Shape {
     pub(crate) model: TypeId,
-    /// The column of the one `column = value` filter, if any.
-    pub(crate) eq: Option<&'static str>,
     pub(crate) kind: BackendKind,
-    pub(crate) limit: Option<u64>,
+    pub(crate) form: Form,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Form {
+    Select {
+        /// The column of the one `column = value` filter, if any.
+        eq: Option<&'static str>,
+        limit: Option<u64>,
+    },
+    Insert {
+        rows: usize,
+        returning: bool,
+    },
 }
 
 thread_local! {
@@ -35,4 +51,10 @@ pub(crate) fn sql(shape: Shape, build: impl FnOnce() -> Option<String>) -> Optio
     let sql: Rc<str> = build()?.into();
     BUILT.with(|b| b.borrow_mut().insert(shape, sql.clone()));
     Some(sql)
+}
+
+/// True if `shape`'s SQL is in this thread's cache.
+#[cfg(test)]
+pub(crate) fn cached(shape: Shape) -> bool {
+    BUILT.with(|b| b.borrow().contains_key(&shape))
 }
