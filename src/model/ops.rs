@@ -29,7 +29,8 @@ fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
     Ok(models::<M>(rows)?.pop())
 }
 
-/// Runs a select, decoding its rows into models as they arrive.
+/// Runs a statement, decoding its rows into models (or models side by side,
+/// for `raw`) as they arrive.
 pub(crate) struct Collect<M: ModelRow> {
     stmt: Option<Stmt>,
     decoder: Decoder<M>,
