@@ -234,3 +234,100 @@ async fn both_halves_see_the_same_data() {
             .unwrap();
     }
 }
+
+/// A statement prepared and cached before `ALTER TABLE` still runs after it,
+/// with the table's new shape: PostgreSQL refuses a cached plan whose result
+/// type changed ("cached plan must not change result type").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_select_star_follows_an_alter_table() {
+    for db in databases() {
+        for half in HALVES {
+            let t = table("alter");
+            half.execute(
+                &db,
+                &format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)"),
+                &[],
+            )
+            .await
+            .unwrap();
+            half.execute(&db, &format!("INSERT INTO {t} (id) VALUES (1)"), &[])
+                .await
+                .unwrap();
+            let select = format!("SELECT * FROM {t}");
+            // Twice, on every connection the half may use: cached everywhere.
+            for _ in 0..8 {
+                let row = half.query_one(&db, &select, &[]).await.unwrap();
+                assert_eq!(row.len(), 1);
+            }
+            half.execute(
+                &db,
+                &format!("ALTER TABLE {t} ADD COLUMN note VARCHAR(20)"),
+                &[],
+            )
+            .await
+            .unwrap();
+            for _ in 0..8 {
+                let row = half
+                    .query_one(&db, &select, &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("{:?} {half:?}: {e}", db.backend()));
+                assert_eq!(row.len(), 2, "{:?} {half:?}", db.backend());
+                assert_eq!(row.column_name(1), Some("note"));
+            }
+            half.execute(&db, &format!("DROP TABLE {t}"), &[])
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Inside a transaction a stale cached plan cannot be retried (the server
+/// aborted the transaction with it): the error is the server's own, not the
+/// "transaction aborted" of a retry, and the next transaction runs the
+/// statement prepared anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_plan_in_a_transaction_fails_once_with_its_own_error() {
+    let Some(url) = common::pg_url() else { return };
+    let db = Database::builder(&url)
+        .sync_pool_size(1)
+        .async_pool_size(1)
+        .build()
+        .unwrap();
+    let t = table("alter_tx");
+    db.sync()
+        .execute(&format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)"), &[])
+        .unwrap();
+    db.sync()
+        .execute(&format!("INSERT INTO {t} (id) VALUES (1)"), &[])
+        .unwrap();
+    let select = format!("SELECT * FROM {t}");
+    // Cached on the one connection each half lends to transactions.
+    let tx = db.sync().begin().unwrap();
+    assert_eq!(tx.query_one(&select, &[]).unwrap().len(), 1);
+    tx.commit().unwrap();
+    let tx = db.aio().begin().await.unwrap();
+    assert_eq!(tx.query_one(&select, &[]).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+
+    db.sync()
+        .execute(&format!("ALTER TABLE {t} ADD COLUMN note TEXT"), &[])
+        .unwrap();
+
+    let tx = db.sync().begin().unwrap();
+    let err = tx.query_one(&select, &[]).unwrap_err();
+    assert_eq!(err.code(), Some("0A000"), "{err}");
+    tx.rollback().unwrap();
+    let tx = db.sync().begin().unwrap();
+    assert_eq!(tx.query_one(&select, &[]).unwrap().len(), 2);
+    tx.commit().unwrap();
+
+    let tx = db.aio().begin().await.unwrap();
+    let err = tx.query_one(&select, &[]).await.unwrap_err();
+    assert_eq!(err.code(), Some("0A000"), "{err}");
+    tx.rollback().await.unwrap();
+    let tx = db.aio().begin().await.unwrap();
+    assert_eq!(tx.query_one(&select, &[]).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+
+    db.sync().execute(&format!("DROP TABLE {t}"), &[]).unwrap();
+}

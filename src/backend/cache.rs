@@ -19,6 +19,11 @@ impl<S: Clone> StmtCache<S> {
         self.map.get(sql).cloned()
     }
 
+    /// Forgets the statement for `sql` (its plan went stale).
+    pub(crate) fn remove(&mut self, sql: &str) {
+        self.map.remove(sql);
+    }
+
     /// Keeps `stmt` for `sql`. When full, the cache starts over: statements
     /// are cheap to prepare again, and a full cache means the workload's SQL
     /// does not repeat much anyway.

@@ -180,6 +180,30 @@ fn counted(rows_affected: u64) -> ExecResult {
     }
 }
 
+/// The server's refusal to run a cached plan whose result columns changed
+/// since it was prepared (an `ALTER TABLE` under a `SELECT *`). It comes
+/// before the statement runs anything.
+fn stale_plan(e: &Error) -> bool {
+    e.code() == Some("0A000")
+        && e.message()
+            .starts_with("cached plan must not change result type")
+}
+
+/// After a statement failed with `e`: `None` to prepare it anew and run it
+/// once more (its cached plan went stale), else the error to return. When
+/// the second run fails only because the first failure aborted the
+/// transaction it was in (25P02), the first error is the one returned.
+fn retry_after(first: &mut Option<Error>, e: Error) -> Option<Error> {
+    match first.take() {
+        None if stale_plan(&e) => {
+            *first = Some(e);
+            None
+        }
+        Some(f) if e.code() == Some("25P02") => Some(f),
+        _ => Some(e),
+    }
+}
+
 struct PgSync {
     client: postgres::Client,
     cache: StmtCache<Statement>,
@@ -195,10 +219,27 @@ impl PgSync {
         self.cache.insert(sql, s.clone());
         Ok(s)
     }
-}
 
-impl SyncConn for PgSync {
-    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+    /// Runs `once`, and once more with the statement prepared anew if the
+    /// server refused its stale cached plan.
+    fn retrying<T>(
+        &mut self,
+        sql: &str,
+        mut once: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let mut first = None;
+        loop {
+            match once(self) {
+                Err(e) => match retry_after(&mut first, e) {
+                    Some(e) => return Err(e),
+                    None => self.cache.remove(sql),
+                },
+                done => return done,
+            }
+        }
+    }
+
+    fn execute_once(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         let r = if self.prepared {
             let st = self.prepare(&stmt.sql)?;
             self.client.execute(&st, &params(&stmt.params)?)
@@ -208,10 +249,8 @@ impl SyncConn for PgSync {
         };
         r.map(counted).map_err(pg_error)
     }
-    /// Collected in one go: the blocking `postgres` crate enters its runtime
-    /// once per call, but once per row when iterating (`query_each`), which
-    /// doubled the time of 10,000 rows.
-    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+
+    fn query_once(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         let r = if self.prepared {
             let st = self.prepare(&stmt.sql)?;
             self.client.query(&st, &params(&stmt.params)?)
@@ -227,11 +266,8 @@ impl SyncConn for PgSync {
             })
             .collect())
     }
-    /// Collected first, for the same reason as `query`.
-    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        feed(self.query(stmt)?, sink)
-    }
-    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+
+    fn query_each_once(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use fallible_iterator::FallibleIterator;
         let mut it = if self.prepared {
             let st = self.prepare(&stmt.sql)?;
@@ -249,6 +285,25 @@ impl SyncConn for PgSync {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+impl SyncConn for PgSync {
+    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+        self.retrying(&stmt.sql, |c| c.execute_once(stmt))
+    }
+    /// Collected in one go: the blocking `postgres` crate enters its runtime
+    /// once per call, but once per row when iterating (`query_each`), which
+    /// doubled the time of 10,000 rows.
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        self.retrying(&stmt.sql, |c| c.query_once(stmt))
+    }
+    /// Collected first, for the same reason as `query`.
+    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        feed(self.query(stmt)?, sink)
+    }
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.retrying(&stmt.sql, |c| c.query_each_once(stmt, &mut *sink))
     }
     fn is_usable(&mut self) -> bool {
         !self.client.is_closed()
@@ -286,7 +341,33 @@ impl PgAsync {
         Ok(s)
     }
 
+    /// What to do after a statement failed: see [`retry_after`]; on a
+    /// retry, the stale statement leaves the cache.
+    fn retry(&self, sql: &str, first: &mut Option<Error>, e: Error) -> Option<Error> {
+        let give_up = retry_after(first, e);
+        if give_up.is_none() {
+            self.cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(sql);
+        }
+        give_up
+    }
+
     async fn run_execute(&self, stmt: Stmt) -> Result<ExecResult> {
+        let mut first = None;
+        loop {
+            match self.execute_once(&stmt).await {
+                Err(e) => match self.retry(&stmt.sql, &mut first, e) {
+                    Some(e) => return Err(e),
+                    None => continue,
+                },
+                done => return done,
+            }
+        }
+    }
+
+    async fn execute_once(&self, stmt: &Stmt) -> Result<ExecResult> {
         let r = if self.prepared {
             let st = self.prepare(&stmt.sql).await?;
             self.client.execute(&st, &params(&stmt.params)?).await
@@ -299,6 +380,19 @@ impl PgAsync {
     }
 
     async fn run_query_each(&self, stmt: Stmt, sink: RowSink<'_>) -> Result<u64> {
+        let mut first = None;
+        loop {
+            match self.query_each_once(&stmt, &mut *sink).await {
+                Err(e) => match self.retry(&stmt.sql, &mut first, e) {
+                    Some(e) => return Err(e),
+                    None => continue,
+                },
+                done => return done,
+            }
+        }
+    }
+
+    async fn query_each_once(&self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use futures_core::Stream;
         let stream = if self.prepared {
             let st = self.prepare(&stmt.sql).await?;
