@@ -603,9 +603,6 @@ impl SharedPool {
 
     /// Opens the first shared connection now.
     pub(crate) async fn connect(&self) -> Option<Result<()>> {
-        if self.slots.is_empty() {
-            return None;
-        }
         Some(self.ready(self.slots.first()?).await.map(drop))
     }
 

@@ -284,8 +284,11 @@ pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
 }
 
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str> {
-    std::str::from_utf8(bytes)
-        .map_err(|e| Error::decode(format!("text is not valid UTF-8: {e}")).with_source(e))
+    std::str::from_utf8(bytes).map_err(not_utf8)
+}
+
+fn not_utf8(e: std::str::Utf8Error) -> Error {
+    Error::decode(format!("text is not valid UTF-8: {e}")).with_source(e)
 }
 
 pub(crate) fn mismatch<T>(v: &ValueRef<'_>) -> Error {
@@ -484,10 +487,7 @@ impl FromSql for f32 {
 
 impl FromSql for String {
     fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
-        String::from_utf8(bytes).map_err(|e| {
-            let e = e.utf8_error();
-            Error::decode(format!("text is not valid UTF-8: {e}")).with_source(e)
-        })
+        String::from_utf8(bytes).map_err(|e| not_utf8(e.utf8_error()))
     }
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         match value {

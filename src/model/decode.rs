@@ -41,15 +41,24 @@ impl Columns {
     pub fn find(row: &Row, offset: usize, meta: &ModelMeta) -> Result<Self> {
         let in_order = (meta.columns.iter().enumerate())
             .all(|(i, c)| row.column_name(offset + i) == Some(c.name));
-        let by_name = match in_order {
-            true => None,
-            false => Some(
-                (0..meta.columns.len())
-                    .map(|i| column_at(row, offset, i, meta))
-                    .collect::<Result<_>>()?,
-            ),
-        };
-        Ok(Columns { offset, by_name })
+        if in_order {
+            return Ok(Columns::in_order(offset));
+        }
+        let by_name = (0..meta.columns.len())
+            .map(|i| column_at(row, offset, i, meta))
+            .collect::<Result<_>>()?;
+        Ok(Columns {
+            offset,
+            by_name: Some(by_name),
+        })
+    }
+
+    /// Columns known to stand in the model's order from `offset`.
+    pub(crate) fn in_order(offset: usize) -> Self {
+        Columns {
+            offset,
+            by_name: None,
+        }
     }
 
     /// The position of the model's column `i` (out of range, and so a

@@ -100,6 +100,7 @@ fn lined_up(row: &Row, offset: usize, meta: &ModelMeta) -> Result<()> {
 fn model_layout(row: &Row, offset: usize, strict: bool, meta: &ModelMeta) -> Result<Columns> {
     if strict {
         lined_up(row, offset, meta)?;
+        return Ok(Columns::in_order(offset));
     }
     Columns::find(row, offset, meta)
 }
