@@ -67,12 +67,16 @@ impl ColumnIndex for usize {
         if *self < row.len() {
             Ok(*self)
         } else {
-            Err(Error::decode(format!(
-                "column index {self} is out of range for a row of {} columns",
-                row.len()
-            )))
+            Err(out_of_range(*self, row.len()))
         }
     }
+}
+
+/// The error of a column position past the row's end.
+fn out_of_range(i: usize, len: usize) -> Error {
+    Error::decode(format!(
+        "column index {i} is out of range for a row of {len} columns"
+    ))
 }
 
 impl ColumnIndex for &str {
@@ -142,14 +146,24 @@ impl Row {
     /// assert_eq!(row.value(2).unwrap(), ValueRef::Null);
     /// ```
     pub fn value<I: ColumnIndex>(&self, index: I) -> Result<ValueRef<'_>> {
-        let i = index.position(self)?;
+        self.value_at(index.position(self)?)
+    }
+
+    /// Column `i`'s raw value; an error if the row has no such column.
+    #[inline]
+    fn value_at(&self, i: usize) -> Result<ValueRef<'_>> {
         match &self.inner {
             #[cfg(feature = "postgres")]
-            RowInner::Pg(r) => crate::backend::pg_types::value_ref(r, i),
+            RowInner::Pg(r) if i < r.len() => crate::backend::pg_types::value_ref(r, i),
             #[cfg(feature = "mysql")]
-            RowInner::My(r) => crate::backend::mysql::value_ref(r, i),
+            RowInner::My(r) if i < r.len() => crate::backend::mysql::value_ref(r, i),
             #[cfg(feature = "sqlite")]
-            RowInner::Lite(r) => Ok(r.value_ref(i)),
+            RowInner::Lite(r) => match r.value_ref(i) {
+                Some(v) => Ok(v),
+                None => Err(out_of_range(i, self.len())),
+            },
+            #[allow(unreachable_patterns)]
+            _ => Err(out_of_range(i, self.len())),
         }
     }
 
@@ -175,17 +189,13 @@ impl Row {
     /// model derive reads each column once.
     #[doc(hidden)]
     pub fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
-        match &mut self.inner {
-            #[cfg(feature = "mysql")]
-            RowInner::My(r) => {
-                if let Some(bytes) = crate::backend::mysql::take_text(r, i) {
-                    return T::from_owned_text(bytes).map_err(|e| in_column(i, e));
-                }
-                self.get(i)
-            }
-            #[allow(unreachable_patterns)]
-            _ => self.get(i),
+        #[cfg(feature = "mysql")]
+        if let RowInner::My(r) = &mut self.inner
+            && let Some(bytes) = crate::backend::mysql::take_text(r, i)
+        {
+            return T::from_owned_text(bytes).map_err(|e| in_column(i, e));
         }
+        T::from_sql(self.value_at(i)?).map_err(|e| in_column(i, e))
     }
 }
 

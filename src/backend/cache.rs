@@ -1,4 +1,5 @@
-//! A bounded per-connection cache of prepared statements, keyed by SQL text.
+//! A bounded per-connection cache keyed by SQL text: PostgreSQL's prepared
+//! statements, SQLite's column names.
 
 use foldhash::{HashMap, HashMapExt};
 
@@ -20,6 +21,7 @@ impl<S: Clone> StmtCache<S> {
     }
 
     /// Forgets the statement for `sql` (its plan went stale).
+    #[cfg(feature = "postgres")]
     pub(crate) fn remove(&mut self, sql: &str) {
         self.map.remove(sql);
     }

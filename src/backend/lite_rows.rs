@@ -36,8 +36,8 @@ impl LiteSet {
     /// An empty set for rows with these columns.
     pub(crate) fn new(columns: Arc<[String]>) -> Self {
         LiteSet {
+            cells: Vec::with_capacity(columns.len()),
             columns,
-            cells: Vec::new(),
             bytes: Vec::new(),
             rows: 0,
         }
@@ -115,17 +115,19 @@ impl LiteRow {
     pub(crate) fn column_name(&self, i: usize) -> Option<&str> {
         self.set.columns.get(i).map(String::as_str)
     }
-    pub(crate) fn value_ref(&self, i: usize) -> ValueRef<'_> {
-        let cell = (i < self.len())
-            .then(|| self.set.cells.get(self.start + i))
-            .flatten();
-        let bytes = |r: &Range<usize>| self.set.bytes.get(r.clone()).unwrap_or_default();
-        match cell {
-            None | Some(Cell::Null) => ValueRef::Null,
-            Some(Cell::Integer(i)) => ValueRef::I64(*i),
-            Some(Cell::Real(f)) => ValueRef::F64(*f),
-            Some(Cell::Text(r)) => ValueRef::Text(bytes(r)),
-            Some(Cell::Blob(r)) => ValueRef::Bytes(bytes(r)),
+    /// Column `i`, `None` if the row has no such column.
+    #[inline]
+    pub(crate) fn value_ref(&self, i: usize) -> Option<ValueRef<'_>> {
+        if i >= self.len() {
+            return None;
         }
+        let bytes = |r: &Range<usize>| self.set.bytes.get(r.clone()).unwrap_or_default();
+        Some(match self.set.cells.get(self.start + i)? {
+            Cell::Null => ValueRef::Null,
+            Cell::Integer(i) => ValueRef::I64(*i),
+            Cell::Real(f) => ValueRef::F64(*f),
+            Cell::Text(r) => ValueRef::Text(bytes(r)),
+            Cell::Blob(r) => ValueRef::Bytes(bytes(r)),
+        })
     }
 }

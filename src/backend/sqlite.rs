@@ -9,6 +9,7 @@
 //! transaction writes; a WAL file gives both halves SQLite's normal
 //! concurrency: readers never wait for a writer.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use rusqlite::{ErrorCode, OpenFlags};
 
 pub(crate) use super::lite_rows::LiteRow;
 use super::lite_rows::LiteSet;
-use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn, feed};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn, feed};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -146,6 +147,7 @@ impl Opener {
             conn,
             deadline,
             statement_timeout: self.statement_timeout,
+            names: RefCell::new(StmtCache::new(self.cache_size)),
         })
     }
 }
@@ -183,6 +185,10 @@ pub(crate) struct LiteConn {
     conn: rusqlite::Connection,
     deadline: Arc<Deadline>,
     statement_timeout: Option<Duration>,
+    /// The column names of each statement as it last ran, by SQL text: the
+    /// rows of a statement share them, and a statement run again reuses
+    /// them while they are still its names (no allocation per statement).
+    names: RefCell<StmtCache<Arc<[String]>>>,
 }
 
 impl LiteConn {
@@ -271,7 +277,7 @@ impl LiteConn {
                 _ => false,
             };
             if !refilled {
-                let columns = columns.get_or_insert_with(|| names_after_step(r.as_ref()));
+                let columns = columns.get_or_insert_with(|| self.names(&stmt.sql, r.as_ref()));
                 slot = Some(Row {
                     inner: RowInner::Lite(LiteRow::single(columns.clone(), r)?),
                 });
@@ -291,7 +297,7 @@ impl LiteConn {
             let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
             let mut set = None;
             while let Some(r) = rows.next()? {
-                set.get_or_insert_with(|| LiteSet::new(names_after_step(r.as_ref())))
+                set.get_or_insert_with(|| LiteSet::new(self.names(&stmt.sql, r.as_ref())))
                     .push(r)?;
             }
             let rows = set.into_iter().flat_map(LiteSet::rows);
@@ -304,13 +310,24 @@ impl LiteConn {
     }
 }
 
-/// The column names of a statement that has taken its first step: only then
-/// are they current, since SQLite prepares a statement anew at its next step
-/// after a schema change (and `SELECT *` may then return other columns).
-fn names_after_step(st: &rusqlite::Statement<'_>) -> Arc<[String]> {
-    (0..st.column_count())
-        .map(|i| st.column_name(i).map(String::from).unwrap_or_default())
-        .collect()
+impl LiteConn {
+    /// The column names of `st` (the statement of `sql`), which has taken
+    /// its first step: only then are they current, since SQLite prepares a
+    /// statement anew at its next step after a schema change (and `SELECT *`
+    /// may then return other columns). The names kept from its last run are
+    /// checked against the statement's and reused if they are the same.
+    fn names(&self, sql: &str, st: &rusqlite::Statement<'_>) -> Arc<[String]> {
+        let name = |i| st.column_name(i).unwrap_or_default();
+        let mut kept = self.names.borrow_mut();
+        let current = kept.get(sql).filter(|names| {
+            names.len() == st.column_count() && names.iter().enumerate().all(|(i, n)| name(i) == n)
+        });
+        current.unwrap_or_else(|| {
+            let names: Arc<[String]> = (0..st.column_count()).map(|i| name(i).to_owned()).collect();
+            kept.insert(sql, names.clone());
+            names
+        })
+    }
 }
 
 impl SyncConn for LiteConn {

@@ -316,7 +316,7 @@ impl<M: Model> Select<M> {
             (built.params.len() == usize::from(eq.is_some())).then_some(built.sql)
         })?;
         Some(Stmt {
-            sql: sql.to_string(),
+            sql,
             params: eq.map(|(_, v)| vec![v.clone()]).unwrap_or_default(),
         })
     }
@@ -600,10 +600,7 @@ impl<M: Model> InsertMany<M> {
             (built.params == params).then(|| built.sql.clone())
         });
         match (sql, fresh) {
-            (Some(sql), _) => Ok(Stmt {
-                sql: sql.to_string(),
-                params,
-            }),
+            (Some(sql), _) => Ok(Stmt { sql, params }),
             (None, Some(built)) => Ok(built),
             (None, None) => Self::build_fresh(rows, d, returning),
         }

@@ -11,7 +11,6 @@
 use foldhash::{HashMap, HashMapExt};
 use std::any::TypeId;
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use crate::config::BackendKind;
 
@@ -40,16 +39,17 @@ pub(crate) enum Form {
 }
 
 thread_local! {
-    static BUILT: RefCell<HashMap<Shape, Rc<str>>> = RefCell::new(HashMap::new());
+    static BUILT: RefCell<HashMap<Shape, Box<str>>> = RefCell::new(HashMap::new());
 }
 
 /// The SQL of `shape`: cached, or made by `build` (`None`: not cacheable).
-pub(crate) fn sql(shape: Shape, build: impl FnOnce() -> Option<String>) -> Option<Rc<str>> {
-    if let Some(sql) = BUILT.with(|b| b.borrow().get(&shape).cloned()) {
+/// A copy of the cached text, ready to go into a statement.
+pub(crate) fn sql(shape: Shape, build: impl FnOnce() -> Option<String>) -> Option<String> {
+    if let Some(sql) = BUILT.with(|b| b.borrow().get(&shape).map(|s| String::from(&**s))) {
         return Some(sql);
     }
-    let sql: Rc<str> = build()?.into();
-    BUILT.with(|b| b.borrow_mut().insert(shape, sql.clone()));
+    let sql = build()?;
+    BUILT.with(|b| b.borrow_mut().insert(shape, sql.as_str().into()));
     Some(sql)
 }
 
