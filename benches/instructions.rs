@@ -1,0 +1,192 @@
+//! Instructions per call, dualdb's blocking half against the raw blocking
+//! driver of the same backend, counted by Valgrind (`cachegrind`, no cache
+//! simulation): a figure that does not move with the machine's load, where
+//! the timings of `get_by_pk` and `workloads` move by 10-20% between runs on
+//! two shared cores. It counts the client's work only (the server's is the
+//! same for both), so it shows what dualdb adds, not what a call costs.
+//!
+//!     apt-get install valgrind
+//!     ci/test --exec cargo bench --all-features --bench instructions
+//!
+//! Each figure is the difference of two child processes, one making `LONG`
+//! calls and one `SHORT`, divided by the calls between them: start-up,
+//! connecting and the first statement's preparation fall out.
+
+use std::process::Command;
+
+use dualdb::{BackendKind, Database, Model};
+
+mod support;
+use support::BenchUser;
+
+const SHORT: usize = 200;
+const LONG: usize = 1_200;
+
+type Raw = (i32, String, Option<String>);
+
+/// Calls of each workload for `rows`-row results: (name, rows, calls).
+const WORKLOADS: [(&str, i32, usize); 3] =
+    [("get", 1_000, 1), ("trivial", 1, 1), ("trivial", 1_000, 20)];
+
+fn sqlite_url() -> String {
+    format!(
+        "sqlite://{}",
+        std::env::temp_dir()
+            .join("dualdb-instructions.sqlite")
+            .display()
+    )
+}
+
+fn targets() -> Vec<String> {
+    let mut out = vec![sqlite_url()];
+    out.extend(std::env::var("DUALDB_PG_URL").ok());
+    out.extend(std::env::var("DUALDB_MYSQL_URL").ok());
+    out
+}
+
+/// One side's calls, in this (child) process: `calls` gets by key or
+/// selects of every row of `bench_users`.
+fn run(url: &str, side: &str, workload: &str, calls: usize) {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let by_id = match kind {
+        BackendKind::Postgres => "SELECT id, name, hair_color FROM bench_users WHERE id = $1",
+        _ => "SELECT id, name, hair_color FROM bench_users WHERE id = ?",
+    };
+    let all = "SELECT id, name, hair_color FROM bench_users";
+    let sql = if workload == "get" { by_id } else { all };
+    let mut seen = 0usize;
+    // Every call returns rows; `seen` keeps the optimiser from dropping them.
+    match (side, kind) {
+        ("dualdb", _) => {
+            let s = db.sync();
+            for k in 0..calls {
+                seen += match workload {
+                    "get" => s
+                        .get(BenchUser::by_id(k as i32 % 1_000 + 1))
+                        .unwrap()
+                        .name
+                        .len(),
+                    _ => s.execute_query(BenchUser::select()).unwrap().len(),
+                };
+            }
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(sql).unwrap();
+            for k in 0..calls {
+                let id = k as i32 % 1_000 + 1;
+                let rows = if workload == "get" {
+                    c.query(&st, &[&id]).unwrap()
+                } else {
+                    c.query(&st, &[]).unwrap()
+                };
+                let rows: Vec<Raw> = rows
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect();
+                seen += rows.len();
+            }
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            for k in 0..calls {
+                let id = k as i32 % 1_000 + 1;
+                let rows: Vec<Raw> = if workload == "get" {
+                    c.exec(sql, (id,)).unwrap()
+                } else {
+                    c.exec(sql, ()).unwrap()
+                };
+                seen += rows.len();
+            }
+        }
+        _ => {
+            let c = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+            for k in 0..calls {
+                let id = k as i32 % 1_000 + 1;
+                let mut st = c.prepare_cached(sql).unwrap();
+                let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+                let rows = if workload == "get" {
+                    st.query_map([id], row)
+                } else {
+                    st.query_map([], row)
+                };
+                seen += rows
+                    .unwrap()
+                    .collect::<Result<Vec<Raw>, _>>()
+                    .unwrap()
+                    .len();
+            }
+        }
+    }
+    assert!(calls == 0 || seen > 0, "no rows came back");
+}
+
+/// The instructions a child process ran, as Valgrind counted them.
+fn counted(url: &str, side: &str, workload: &str, calls: usize) -> Option<u64> {
+    let me = std::env::current_exe().ok()?;
+    let out = Command::new("valgrind")
+        .args([
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null",
+        ])
+        .arg(me)
+        .args(["--child", url, side, workload, &calls.to_string()])
+        .output()
+        .ok()?;
+    let report = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        eprintln!("{report}");
+        return None;
+    }
+    report
+        .lines()
+        .filter_map(|l| l.split_once("== ").map(|(_, rest)| rest))
+        .find_map(|l| {
+            l.strip_prefix("I")
+                .and_then(|r| r.trim_start().strip_prefix("refs:"))
+        })
+        .and_then(|n| n.trim().replace(',', "").parse().ok())
+}
+
+/// Instructions per call: the calls between a short and a long run.
+fn per_call(url: &str, side: &str, workload: &str, scale: usize) -> Option<f64> {
+    let short = counted(url, side, workload, SHORT / scale)?;
+    let long = counted(url, side, workload, LONG / scale)?;
+    Some(long.saturating_sub(short) as f64 / ((LONG - SHORT) / scale) as f64)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--child") {
+        let calls = args[at + 4].parse().unwrap();
+        return run(&args[at + 1], &args[at + 2], &args[at + 3], calls);
+    }
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("instructions: valgrind is not installed (apt-get install valgrind)");
+        return;
+    }
+    println!("| backend | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
+    println!("|---|---|---|---|---|---|");
+    for url in targets() {
+        let db = Database::open(&url).unwrap();
+        let kind = db.backend();
+        for (workload, rows, scale) in WORKLOADS {
+            support::setup_rows(&db, rows);
+            let (Some(ours), Some(raw)) = (
+                per_call(&url, "dualdb", workload, scale),
+                per_call(&url, "raw", workload, scale),
+            ) else {
+                println!("| {kind} | {workload} | {rows} | failed | | |");
+                continue;
+            };
+            let rows = if workload == "get" { 1 } else { rows };
+            println!(
+                "| {kind} | {workload} | {rows} | {ours:.0} | {raw:.0} | {:.2} |",
+                ours / raw
+            );
+        }
+    }
+}
