@@ -38,7 +38,8 @@ impl LiteSet {
         LiteSet {
             cells: Vec::with_capacity(columns.len()),
             columns,
-            bytes: Vec::new(),
+            // Room for a row of short texts without growing.
+            bytes: Vec::with_capacity(64),
             rows: 0,
         }
     }
