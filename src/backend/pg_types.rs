@@ -137,6 +137,7 @@ impl<'a> FromSql<'a> for Raw<'a> {
 }
 
 /// Column `i` of a row as a [`ValueRef`].
+#[inline]
 pub(crate) fn value_ref(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<'_>> {
     let Raw(raw) = row
         .try_get(i)
@@ -145,6 +146,7 @@ pub(crate) fn value_ref(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<
 }
 
 /// A value of type `ty` in PostgreSQL's binary form.
+#[inline]
 fn decode<'a>(ty: &'a Type, raw: Option<&'a [u8]>) -> std::result::Result<ValueRef<'a>, BoxError> {
     let Some(raw) = raw else {
         return Ok(ValueRef::Null);
