@@ -71,6 +71,50 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
                 };
             }
         }
+        ("dualdb_async", _) => {
+            let rt = runtime();
+            seen += rt.block_on(async {
+                let a = db.aio();
+                let mut seen = 0;
+                for k in 0..calls {
+                    seen += match workload {
+                        "get" => a
+                            .get(BenchUser::by_id(k as i32 % 1_000 + 1))
+                            .await
+                            .unwrap()
+                            .name
+                            .len(),
+                        _ => a.execute_query(BenchUser::select()).await.unwrap().len(),
+                    };
+                }
+                seen
+            });
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            let rt = runtime();
+            seen += rt.block_on(async {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let st = c.prepare(sql).await.unwrap();
+                let mut seen = 0;
+                for k in 0..calls {
+                    let id = k as i32 % 1_000 + 1;
+                    let rows = if workload == "get" {
+                        c.query(&st, &[&id]).await.unwrap()
+                    } else {
+                        c.query(&st, &[]).await.unwrap()
+                    };
+                    let rows: Vec<Raw> = rows
+                        .iter()
+                        .map(|r| (r.get(0), r.get(1), r.get(2)))
+                        .collect();
+                    seen += rows.len();
+                }
+                seen
+            });
+        }
         (_, BackendKind::Postgres) => {
             let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
             let st = c.prepare(sql).unwrap();
@@ -121,6 +165,15 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
         }
     }
     assert!(calls == 0 || seen > 0, "no rows came back");
+}
+
+/// A runtime of one thread: Valgrind runs one thread at a time, and idle
+/// workers would count their searching for work.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// The instructions a child process ran, as Valgrind counted them.

@@ -90,41 +90,47 @@ impl<P: Plan> Plan for ReadOnly<P> {
     }
 }
 
-/// The span of one statement: its SQL (never its bound values), then the
-/// rows it returned or changed and how long it took.
-fn span(action: &Action) -> tracing::Span {
-    let sql = match action {
-        Action::Query(s) | Action::Rows(s) | Action::Execute(s) | Action::Stream(s) => {
-            s.sql.as_str()
-        }
-    };
-    tracing::debug_span!(
-        target: "dualdb::sql",
-        "statement",
-        sql,
-        rows = tracing::field::Empty,
-        elapsed_us = tracing::field::Empty,
-    )
+/// The span of one statement, when anyone listens: its SQL (never its bound
+/// values), then the rows it returned or changed and how long it took.
+/// Nobody listening, the statement enters no span and reads no clock (each
+/// costs a few hundred instructions a statement with `tracing`'s `log`
+/// feature on, as axum turns it on).
+struct Traced {
+    span: tracing::Span,
+    started: Instant,
 }
 
-/// When the statement started, if anyone listens to its span (reading the
-/// clock costs a few tens of nanoseconds a statement otherwise).
-fn clock(span: &tracing::Span) -> Option<Instant> {
-    (!span.is_disabled()).then(Instant::now)
-}
-
-fn record(span: &tracing::Span, started: Option<Instant>, reply: &Result<Reply>) {
-    let Some(started) = started else {
-        return;
-    };
-    if let Ok(r) = reply {
-        let rows = match r {
-            Reply::Rows(rows) => rows.len() as u64,
-            Reply::Done(d) => d.rows_affected,
+impl Traced {
+    fn start(action: &Action) -> Option<Self> {
+        let sql = match action {
+            Action::Query(s) | Action::Rows(s) | Action::Execute(s) | Action::Stream(s) => {
+                s.sql.as_str()
+            }
         };
-        span.record("rows", rows);
+        let span = tracing::debug_span!(
+            target: "dualdb::sql",
+            "statement",
+            sql,
+            rows = tracing::field::Empty,
+            elapsed_us = tracing::field::Empty,
+        );
+        (!span.is_disabled()).then(|| Traced {
+            span,
+            started: Instant::now(),
+        })
     }
-    span.record("elapsed_us", started.elapsed().as_micros() as u64);
+
+    fn record(&self, reply: &Result<Reply>) {
+        if let Ok(r) = reply {
+            let rows = match r {
+                Reply::Rows(rows) => rows.len() as u64,
+                Reply::Done(d) => d.rows_affected,
+            };
+            self.span.record("rows", rows);
+        }
+        let elapsed = self.started.elapsed().as_micros() as u64;
+        self.span.record("elapsed_us", elapsed);
+    }
 }
 
 /// Runs a plan on a blocking connection.
@@ -135,16 +141,17 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Resul
             Step::Done(out) => return Ok(out),
             Step::Run(action) => action,
         };
-        let span = span(&action);
-        let _entered = span.enter();
-        let started = clock(&span);
+        let traced = Traced::start(&action);
+        let _entered = traced.as_ref().map(|t| t.span.enter());
         let r = match action {
             Action::Query(s) => conn.query(&s).map(Reply::Rows),
             Action::Execute(s) => conn.execute(&s).map(Reply::Done),
             Action::Rows(s) => conn.query_rows(&s, &mut |r| plan.row(r)).map(streamed),
             Action::Stream(s) => conn.query_each(&s, &mut |r| plan.row(r)).map(streamed),
         };
-        record(&span, started, &r);
+        if let Some(t) = &traced {
+            t.record(&r);
+        }
         reply = Some(r);
     }
 }
@@ -183,10 +190,17 @@ pub(crate) async fn drive_async<P: Plan>(mut target: Target<'_>, mut plan: P) ->
             Step::Done(out) => return Ok(out),
             Step::Run(action) => action,
         };
-        let span = span(&action);
-        let started = clock(&span);
-        let r = target.run(action, &mut plan).instrument(span.clone()).await;
-        record(&span, started, &r);
+        let r = match Traced::start(&action) {
+            None => target.run(action, &mut plan).await,
+            Some(t) => {
+                let r = target
+                    .run(action, &mut plan)
+                    .instrument(t.span.clone())
+                    .await;
+                t.record(&r);
+                r
+            }
+        };
         reply = Some(r);
     }
 }
