@@ -1,5 +1,5 @@
-//! Instructions per call, dualdb's blocking half against the raw blocking
-//! driver of the same backend, counted by Valgrind (`cachegrind`, no cache
+//! Instructions per call, each half of dualdb against the raw driver of the
+//! same backend and half (the async halves on a one-thread runtime), counted by Valgrind (`cachegrind`, no cache
 //! simulation): a figure that does not move with the machine's load, where
 //! the timings of `get_by_pk` and `workloads` move by 10-20% between runs on
 //! two shared cores. It counts the client's work only (the server's is the
@@ -115,6 +115,24 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
                 seen
             });
         }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let rt = runtime();
+            seen += rt.block_on(async {
+                let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+                let mut seen = 0;
+                for k in 0..calls {
+                    let id = k as i32 % 1_000 + 1;
+                    let rows: Vec<Raw> = if workload == "get" {
+                        c.exec(sql, (id,)).await.unwrap()
+                    } else {
+                        c.exec(sql, ()).await.unwrap()
+                    };
+                    seen += rows.len();
+                }
+                seen
+            });
+        }
         (_, BackendKind::Postgres) => {
             let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
             let st = c.prepare(sql).unwrap();
@@ -221,25 +239,34 @@ fn main() {
         eprintln!("instructions: valgrind is not installed (apt-get install valgrind)");
         return;
     }
-    println!("| backend | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
-    println!("|---|---|---|---|---|---|");
+    println!("| backend | half | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
+    println!("|---|---|---|---|---|---|---|");
     for url in targets() {
         let db = Database::open(&url).unwrap();
         let kind = db.backend();
+        // rusqlite has no async half to compare with.
+        let halves: &[(&str, &str, &str)] = match kind {
+            BackendKind::Sqlite => &[("blocking", "dualdb", "raw")],
+            _ => &[
+                ("blocking", "dualdb", "raw"),
+                ("async", "dualdb_async", "raw_async"),
+            ],
+        };
         for (workload, rows, scale) in WORKLOADS {
             support::setup_rows(&db, rows);
-            let (Some(ours), Some(raw)) = (
-                per_call(&url, "dualdb", workload, scale),
-                per_call(&url, "raw", workload, scale),
-            ) else {
-                println!("| {kind} | {workload} | {rows} | failed | | |");
-                continue;
-            };
-            let rows = if workload == "get" { 1 } else { rows };
-            println!(
-                "| {kind} | {workload} | {rows} | {ours:.0} | {raw:.0} | {:.2} |",
-                ours / raw
-            );
+            let shown = if workload == "get" { 1 } else { rows };
+            for &(half, ours, theirs) in halves {
+                match (
+                    per_call(&url, ours, workload, scale),
+                    per_call(&url, theirs, workload, scale),
+                ) {
+                    (Some(a), Some(b)) => println!(
+                        "| {kind} | {half} | {workload} | {shown} | {a:.0} | {b:.0} | {:.2} |",
+                        a / b
+                    ),
+                    _ => println!("| {kind} | {half} | {workload} | {shown} | failed | | |"),
+                }
+            }
         }
     }
 }
