@@ -92,6 +92,16 @@ impl<T: ModelRow> Decoder<T> {
     }
 }
 
+impl<M: super::Model> Decoder<M> {
+    /// A decoder for rows whose columns are known to be the model's, in its
+    /// order (a select dualdb wrote): it does not look for them.
+    pub(crate) fn in_model_order() -> Self {
+        Decoder {
+            layout: Some(Columns::in_order(0)),
+        }
+    }
+}
+
 /// Every row of a result as a `T`.
 pub(crate) fn models<T: ModelRow>(rows: Vec<Row>) -> Result<Vec<T>> {
     let mut decoder = Decoder::new();

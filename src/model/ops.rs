@@ -50,6 +50,20 @@ impl<M: ModelRow> Collect<M> {
     }
 }
 
+impl<M: Model> Collect<M> {
+    /// The models of a query: where it names no fields of its own, its
+    /// columns are the model's, in the model's order, so the decoder need
+    /// not look for them.
+    fn select(d: Dialect, q: Select<M>) -> Self {
+        let in_order = q.selects_model_columns();
+        let mut collect = Collect::new(q.build(d));
+        if in_order {
+            collect.decoder = Decoder::in_model_order();
+        }
+        collect
+    }
+}
+
 impl<M: ModelRow> Plan for Collect<M> {
     type Output = Vec<M>;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<M>>> {
@@ -91,19 +105,19 @@ impl Plan for Sequence {
 }
 
 pub(crate) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    Map(Collect::new(q.first().build(d)), |v: Vec<M>| {
+    Map(Collect::select(d, q.first()), |v: Vec<M>| {
         v.into_iter().next().ok_or_else(not_found::<M>)
     })
 }
 
 pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    Map(Collect::new(q.first().build(d)), |v: Vec<M>| {
+    Map(Collect::select(d, q.first()), |v: Vec<M>| {
         Ok(v.into_iter().next())
     })
 }
 
 pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
-    Collect::new(q.build(d))
+    Collect::select(d, q)
 }
 
 pub(crate) fn count<M: Model>(

@@ -337,6 +337,12 @@ impl<M: Model> Select<M> {
         stmt
     }
 
+    /// True if the statement selects the model's columns, in its order
+    /// (no fields of its own).
+    pub(crate) fn selects_model_columns(&self) -> bool {
+        self.fields.is_none()
+    }
+
     /// The first row only (keeps a smaller limit).
     pub(crate) fn first(mut self) -> Self {
         self.limit = Some(self.limit.map_or(1, |n| Ord::min(n, 1)));
