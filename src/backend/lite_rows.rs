@@ -3,7 +3,8 @@
 //! collected result share one [`LiteSet`]: one vector of cells and one of
 //! text and blob bytes for the whole result, and no allocation per row or
 //! per value. A streamed row has a set of its own, which the next row of
-//! the statement refills unless the row was kept.
+//! the statement refills unless the row was kept, and which the connection
+//! keeps for its next statement.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -11,6 +12,10 @@ use std::sync::Arc;
 use rusqlite::types::ValueRef as LiteRef;
 
 use crate::value::ValueRef;
+
+/// The most text and blob bytes a row kept for reuse may hold: a statement
+/// that read a large value does not keep its memory for the next one.
+const SPARE_BYTES: usize = 16 * 1024;
 
 /// One copied column value. rusqlite's own owned `Value` panics on text that
 /// is not UTF-8; this keeps the bytes and lets decoding report it.
@@ -96,18 +101,32 @@ impl LiteRow {
         })
     }
 
-    /// Makes this row a copy of `row`, in the buffers it has, if its set
-    /// is its alone; false (and unchanged) if the set is shared.
-    pub(crate) fn refill(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<bool> {
+    /// Makes this row a copy of `row` (whose columns are `columns`), in the
+    /// buffers it has, if its set is its alone; false (and unchanged) if the
+    /// set is shared.
+    pub(crate) fn refill(
+        &mut self,
+        columns: &Arc<[String]>,
+        row: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<bool> {
         let Some(set) = Arc::get_mut(&mut self.set) else {
             return Ok(false);
         };
+        if !Arc::ptr_eq(&set.columns, columns) {
+            set.columns = columns.clone();
+        }
         set.cells.clear();
         set.bytes.clear();
         set.rows = 0;
         set.push(row)?;
         self.start = 0;
         Ok(true)
+    }
+
+    /// True if this row's buffers are worth keeping for the next statement:
+    /// its set is its alone and holds no large value.
+    pub(crate) fn reusable(&mut self) -> bool {
+        Arc::get_mut(&mut self.set).is_some_and(|set| set.bytes.capacity() <= SPARE_BYTES)
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -9,7 +9,7 @@
 //! transaction writes; a WAL file gives both halves SQLite's normal
 //! concurrency: readers never wait for a writer.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -148,6 +148,7 @@ impl Opener {
             deadline,
             statement_timeout: self.statement_timeout,
             names: RefCell::new(StmtCache::new(self.cache_size)),
+            spare: Cell::new(None),
         })
     }
 }
@@ -189,6 +190,9 @@ pub(crate) struct LiteConn {
     /// rows of a statement share them, and a statement run again reuses
     /// them while they are still its names (no allocation per statement).
     names: RefCell<StmtCache<Arc<[String]>>>,
+    /// The buffers of the last row of the last statement, when no one kept
+    /// it: the next statement's rows are copied into them.
+    spare: Cell<Option<LiteRow>>,
 }
 
 impl LiteConn {
@@ -258,7 +262,9 @@ impl LiteConn {
 
     /// Each row copied out of the statement and handed to `f` until it
     /// returns false; the number handed. A row `f` leaves in the slot is
-    /// refilled with the next one, without allocating.
+    /// refilled with the next one, and the last one is kept for the next
+    /// statement: a statement whose rows are only read allocates nothing
+    /// for them.
     fn each_row(
         &self,
         stmt: &Stmt,
@@ -267,17 +273,19 @@ impl LiteConn {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
         let mut columns = None;
-        let mut slot: Option<Row> = None;
+        let mut slot: Option<Row> = self.spare.take().map(|r| Row {
+            inner: RowInner::Lite(r),
+        });
         let mut count = 0;
         while let Some(r) = rows.next()? {
+            let columns = columns.get_or_insert_with(|| self.names(&stmt.sql, r.as_ref()));
             let refilled = match &mut slot {
                 Some(Row {
                     inner: RowInner::Lite(kept),
-                }) => kept.refill(r)?,
+                }) => kept.refill(columns, r)?,
                 _ => false,
             };
             if !refilled {
-                let columns = columns.get_or_insert_with(|| self.names(&stmt.sql, r.as_ref()));
                 slot = Some(Row {
                     inner: RowInner::Lite(LiteRow::single(columns.clone(), r)?),
                 });
@@ -286,6 +294,13 @@ impl LiteConn {
             if !f(&mut slot) {
                 break;
             }
+        }
+        if let Some(Row {
+            inner: RowInner::Lite(mut last),
+        }) = slot
+            && last.reusable()
+        {
+            self.spare.set(Some(last));
         }
         Ok(count)
     }
@@ -496,7 +511,55 @@ impl rusqlite::ToSql for Value {
 
 #[cfg(test)]
 mod tests {
-    use crate::Database;
+    use crate::{Database, Model as _};
+
+    #[derive(crate::Model, Debug, PartialEq)]
+    #[model(table = "pair")]
+    struct Pair {
+        #[model(primary_key)]
+        id: i64,
+        name: String,
+    }
+
+    /// The buffers of a statement's last row serve the next statement,
+    /// which brings its own columns and values into them.
+    #[test]
+    fn a_row_buffer_kept_for_the_next_statement_takes_its_columns() {
+        let db = Database::builder("sqlite::memory:")
+            .sync_pool_size(1)
+            .build()
+            .unwrap();
+        let s = db.sync();
+        s.create_table::<Pair>().unwrap();
+        s.execute("INSERT INTO pair VALUES (1, 'one'), (2, 'two')", &[])
+            .unwrap();
+        let one = || Pair {
+            id: 1,
+            name: "one".into(),
+        };
+        assert_eq!(s.get(Pair::by_id(1)).unwrap(), one());
+        for sql in [
+            "SELECT name, id FROM pair WHERE id = 1",
+            "SELECT 'pad' AS p, id, name FROM pair WHERE id = 1",
+            "SELECT id, name FROM pair WHERE id = 1",
+        ] {
+            assert_eq!(s.raw::<Pair>(sql, &[]).unwrap(), [one()], "{sql}");
+        }
+        let names = s
+            .fold_rows(
+                "SELECT name AS label FROM pair WHERE id = 2",
+                &[],
+                None,
+                |_, row| {
+                    Ok(Some((
+                        row.column_name(0).map(String::from),
+                        row.get::<String>(0)?,
+                    )))
+                },
+            )
+            .unwrap();
+        assert_eq!(names, Some((Some("label".into()), "two".into())));
+    }
 
     /// Rows carry the column names of the statement as it ran, also when a
     /// schema change makes the same cached `SELECT *` return other columns.
