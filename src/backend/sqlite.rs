@@ -323,9 +323,7 @@ impl LiteConn {
                 .collect())
         })
     }
-}
 
-impl LiteConn {
     /// The column names of `st` (the statement of `sql`), which has taken
     /// its first step: only then are they current, since SQLite prepares a
     /// statement anew at its next step after a schema change (and `SELECT *`

@@ -55,12 +55,15 @@ impl<M: Model> Collect<M> {
     /// columns are the model's, in the model's order, so the decoder need
     /// not look for them.
     fn select(d: Dialect, q: Select<M>) -> Self {
-        let in_order = q.selects_model_columns();
-        let mut collect = Collect::new(q.build(d));
-        if in_order {
-            collect.decoder = Decoder::in_model_order();
+        let decoder = if q.selects_model_columns() {
+            Decoder::in_model_order()
+        } else {
+            Decoder::new()
+        };
+        Collect {
+            decoder,
+            ..Collect::new(q.build(d))
         }
-        collect
     }
 }
 
