@@ -1,7 +1,7 @@
 //! Instructions per call, each half of dualdb against the raw driver of the
-//! same backend and half (the async halves on a one-thread runtime), counted by Valgrind (`cachegrind`, no cache
-//! simulation): a figure that does not move with the machine's load, where
-//! the timings of `get_by_pk` and `workloads` move by 10-20% between runs on
+//! same backend and half (the async halves on a one-thread runtime), counted
+//! by Valgrind (`cachegrind`, no cache simulation): a figure that does not
+//! move with the machine's load, where the timings of `get_by_pk` and `workloads` move by 10-20% between runs on
 //! two shared cores. It counts the client's work only (the server's is the
 //! same for both), so it shows what dualdb adds, not what a call costs.
 //!
@@ -24,9 +24,23 @@ const LONG: usize = 1_200;
 
 type Raw = (i32, String, Option<String>);
 
-/// Calls of each workload for `rows`-row results: (name, rows, calls).
+/// The workloads: (name, rows in the table, divisor of `SHORT` and `LONG`
+/// for the calls, so that 1,000-row selects make fewer).
 const WORKLOADS: [(&str, i32, usize); 3] =
     [("get", 1_000, 1), ("trivial", 1, 1), ("trivial", 1_000, 20)];
+
+/// The key the `k`th call looks up: 1 to 1,000 in turn.
+fn key(k: usize) -> i32 {
+    (k % 1_000) as i32 + 1
+}
+
+/// Decodes PostgreSQL rows as the benches' raw side does; how many.
+fn pg_decoded(rows: &[tokio_postgres::Row]) -> usize {
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect::<Vec<Raw>>()
+        .len()
+}
 
 fn sqlite_url() -> String {
     format!(
@@ -62,11 +76,7 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
             let s = db.sync();
             for k in 0..calls {
                 seen += match workload {
-                    "get" => s
-                        .get(BenchUser::by_id(k as i32 % 1_000 + 1))
-                        .unwrap()
-                        .name
-                        .len(),
+                    "get" => s.get(BenchUser::by_id(key(k))).unwrap().name.len(),
                     _ => s.execute_query(BenchUser::select()).unwrap().len(),
                 };
             }
@@ -78,12 +88,7 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
                 let mut seen = 0;
                 for k in 0..calls {
                     seen += match workload {
-                        "get" => a
-                            .get(BenchUser::by_id(k as i32 % 1_000 + 1))
-                            .await
-                            .unwrap()
-                            .name
-                            .len(),
+                        "get" => a.get(BenchUser::by_id(key(k))).await.unwrap().name.len(),
                         _ => a.execute_query(BenchUser::select()).await.unwrap().len(),
                     };
                 }
@@ -100,17 +105,13 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
                 let st = c.prepare(sql).await.unwrap();
                 let mut seen = 0;
                 for k in 0..calls {
-                    let id = k as i32 % 1_000 + 1;
+                    let id = key(k);
                     let rows = if workload == "get" {
                         c.query(&st, &[&id]).await.unwrap()
                     } else {
                         c.query(&st, &[]).await.unwrap()
                     };
-                    let rows: Vec<Raw> = rows
-                        .iter()
-                        .map(|r| (r.get(0), r.get(1), r.get(2)))
-                        .collect();
-                    seen += rows.len();
+                    seen += pg_decoded(&rows);
                 }
                 seen
             });
@@ -122,7 +123,7 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
                 let mut c = mysql_async::Conn::from_url(url).await.unwrap();
                 let mut seen = 0;
                 for k in 0..calls {
-                    let id = k as i32 % 1_000 + 1;
+                    let id = key(k);
                     let rows: Vec<Raw> = if workload == "get" {
                         c.exec(sql, (id,)).await.unwrap()
                     } else {
@@ -137,24 +138,20 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
             let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
             let st = c.prepare(sql).unwrap();
             for k in 0..calls {
-                let id = k as i32 % 1_000 + 1;
+                let id = key(k);
                 let rows = if workload == "get" {
                     c.query(&st, &[&id]).unwrap()
                 } else {
                     c.query(&st, &[]).unwrap()
                 };
-                let rows: Vec<Raw> = rows
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1), r.get(2)))
-                    .collect();
-                seen += rows.len();
+                seen += pg_decoded(&rows);
             }
         }
         (_, BackendKind::Mysql) => {
             use mysql::prelude::Queryable as _;
             let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
             for k in 0..calls {
-                let id = k as i32 % 1_000 + 1;
+                let id = key(k);
                 let rows: Vec<Raw> = if workload == "get" {
                     c.exec(sql, (id,)).unwrap()
                 } else {
@@ -166,7 +163,7 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
         _ => {
             let c = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
             for k in 0..calls {
-                let id = k as i32 % 1_000 + 1;
+                let id = key(k);
                 let mut st = c.prepare_cached(sql).unwrap();
                 let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
                 let rows = if workload == "get" {
