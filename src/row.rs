@@ -187,15 +187,22 @@ impl Row {
     /// driver's row owns it (MySQL), so that a `String` keeps those bytes
     /// instead of copying them. The column is then gone from the row: the
     /// model derive reads each column once.
+    /// PostgreSQL columns decode from their binary form
+    /// ([`FromSql::from_pg`]).
     #[doc(hidden)]
+    #[inline]
     pub fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
-        #[cfg(feature = "mysql")]
-        if let RowInner::My(r) = &mut self.inner
-            && let Some(bytes) = crate::backend::mysql::take_text(r, i)
-        {
-            return T::from_owned_text(bytes).map_err(|e| in_column(i, e));
-        }
-        T::from_sql(self.value_at(i)?).map_err(|e| in_column(i, e))
+        let decoded = match &mut self.inner {
+            #[cfg(feature = "postgres")]
+            RowInner::Pg(r) if i < r.len() => T::from_pg(crate::backend::pg_types::column(r, i)?),
+            #[cfg(feature = "mysql")]
+            RowInner::My(r) => match crate::backend::mysql::take_text(r, i) {
+                Some(bytes) => T::from_owned_text(bytes),
+                None => T::from_sql(self.value_at(i)?),
+            },
+            _ => T::from_sql(self.value_at(i)?),
+        };
+        decoded.map_err(|e| in_column(i, e))
     }
 }
 

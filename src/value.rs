@@ -17,6 +17,9 @@
 //! ```
 
 #[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub use crate::backend::pg_types::PgColumn;
+#[cfg(feature = "postgres")]
 pub use crate::backend::pg_types::{ArrayRef, HStoreRef};
 use crate::error::{Error, Result};
 use crate::types::Numeric;
@@ -346,6 +349,16 @@ pub trait FromSql: Sized {
     fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
         Self::from_sql(ValueRef::Text(&bytes))
     }
+
+    /// Decodes a PostgreSQL column from its binary form: the same result as
+    /// `from_sql` of its [`ValueRef`], which it defaults to; the common types
+    /// read the bytes without building one.
+    #[cfg(feature = "postgres")]
+    #[doc(hidden)]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        Self::from_sql(column.value()?)
+    }
 }
 
 impl ToSql for Value {
@@ -432,6 +445,14 @@ impl<T: FromSql> FromSql for Option<T> {
     fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
         T::from_owned_text(bytes).map(Some)
     }
+    #[cfg(feature = "postgres")]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        if column.is_null() {
+            return Ok(None);
+        }
+        T::from_pg(column).map(Some)
+    }
 }
 
 impl FromSql for bool {
@@ -441,6 +462,14 @@ impl FromSql for bool {
             ValueRef::I64(i) => Ok(i != 0),
             ValueRef::U64(u) => Ok(u != 0),
             v => Err(mismatch::<Self>(&v)),
+        }
+    }
+    #[cfg(feature = "postgres")]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        match column.boolean() {
+            Some(b) => Ok(b),
+            None => Self::from_sql(column.value()?),
         }
     }
 }
@@ -463,6 +492,14 @@ macro_rules! int_from_sql {
                     v => Err(mismatch::<Self>(&v)),
                 }
             }
+            #[cfg(feature = "postgres")]
+            #[inline]
+            fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+                match column.int() {
+                    Some(i) => <$t>::try_from(i).or_else(|_| Self::from_sql(ValueRef::I64(i))),
+                    None => Self::from_sql(column.value()?),
+                }
+            }
         }
     )*};
 }
@@ -477,11 +514,24 @@ impl FromSql for f64 {
             v => Err(mismatch::<Self>(&v)),
         }
     }
+    #[cfg(feature = "postgres")]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        match column.float() {
+            Some(f) => Ok(f),
+            None => Self::from_sql(column.value()?),
+        }
+    }
 }
 
 impl FromSql for f32 {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         f64::from_sql(value).map(|f| f as f32)
+    }
+    #[cfg(feature = "postgres")]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        f64::from_pg(column).map(|f| f as f32)
     }
 }
 
@@ -503,6 +553,14 @@ impl FromSql for String {
             v => Err(mismatch::<Self>(&v)),
         }
     }
+    #[cfg(feature = "postgres")]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        match column.text() {
+            Some(t) => utf8(t).map(str::to_owned),
+            None => Self::from_sql(column.value()?),
+        }
+    }
 }
 
 impl FromSql for Vec<u8> {
@@ -510,6 +568,14 @@ impl FromSql for Vec<u8> {
         match value {
             ValueRef::Bytes(b) | ValueRef::Text(b) => Ok(b.to_vec()),
             v => Err(mismatch::<Self>(&v)),
+        }
+    }
+    #[cfg(feature = "postgres")]
+    #[inline]
+    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+        match column.bytes() {
+            Some(b) => Ok(b.to_vec()),
+            None => Self::from_sql(column.value()?),
         }
     }
 }

@@ -382,3 +382,149 @@ async fn postgres_types_elsewhere_are_a_usage_error() {
         }
     }
 }
+
+/// A model of one field `id` of type `$t`, and a check that decoding it from
+/// a query's only column gives what `row.get::<$t>(0)` gives, on both
+/// halves: models decode through each backend's own forms where they can
+/// (PostgreSQL's binary values, MySQL's owned text), `row.get` through
+/// [`dualdb::ValueRef`].
+macro_rules! one_field {
+    ($name:ident, $t:ty) => {
+        #[derive(Model, Debug, PartialEq)]
+        #[model(table = "unused")]
+        struct $name {
+            id: $t,
+        }
+
+        impl $name {
+            async fn decoded(db: &Database, sql: &str) -> Result<$t, String> {
+                let mut seen = Vec::new();
+                for half in HALVES {
+                    let as_model = call!(half, db, raw::<$name>(sql, &[]))
+                        .map(|mut v| v.remove(0).id)
+                        .map_err(|e| e.to_string());
+                    let by_get = half
+                        .query_one(db, sql, &[])
+                        .await
+                        .and_then(|row| row.get::<$t>(0))
+                        .map_err(|e| e.to_string());
+                    assert_eq!(as_model, by_get, "{} {half:?}: {sql}", db.backend());
+                    seen.push(as_model);
+                }
+                assert_eq!(seen[0], seen[1], "{}: {sql}", db.backend());
+                seen.remove(0)
+            }
+        }
+    };
+}
+one_field!(OneI16, i16);
+one_field!(OneI32, i32);
+one_field!(OneI64, i64);
+one_field!(OneOptI64, Option<i64>);
+one_field!(OneF32, f32);
+one_field!(OneF64, f64);
+one_field!(OneBool, bool);
+one_field!(OneText, String);
+one_field!(OneOptText, Option<String>);
+one_field!(OneBytes, Vec<u8>);
+
+/// The SQL of `pg` on PostgreSQL, `my` on MariaDB and `lite` on SQLite.
+fn per_backend(db: &Database, pg: &str, my: &str, lite: &str) -> String {
+    match db.backend() {
+        BackendKind::Postgres => pg,
+        BackendKind::Mysql => my,
+        _ => lite,
+    }
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_fields_decode_as_row_get_does_widening_narrowing_and_null() {
+    for db in common::databases() {
+        let sql = |pg: &str, my: &str, lite: &str| per_backend(&db, pg, my, lite);
+        fn err<T: std::fmt::Debug>(r: Result<T, String>, says: &str) {
+            let e = r.expect_err(says);
+            assert!(e.contains(says), "{e}");
+        }
+        // Integers widen from every integer type and narrow only when they fit.
+        let small = sql(
+            "SELECT CAST(12 AS SMALLINT) AS id",
+            "SELECT 12 AS id",
+            "SELECT 12 AS id",
+        );
+        assert_eq!(OneI64::decoded(&db, &small).await, Ok(12));
+        assert_eq!(OneI16::decoded(&db, &small).await, Ok(12));
+        let big = sql(
+            "SELECT CAST(3000000000 AS BIGINT) AS id",
+            "SELECT 3000000000 AS id",
+            "SELECT 3000000000 AS id",
+        );
+        assert_eq!(OneI64::decoded(&db, &big).await, Ok(3_000_000_000));
+        err(OneI32::decoded(&db, &big).await, "out of range for i32");
+        let int4 = sql(
+            "SELECT CAST(-40000 AS INTEGER) AS id",
+            "SELECT -40000 AS id",
+            "SELECT -40000 AS id",
+        );
+        assert_eq!(OneI32::decoded(&db, &int4).await, Ok(-40_000));
+        err(OneI16::decoded(&db, &int4).await, "out of range for i16");
+        // NULL is None, and an error for a field that cannot hold it.
+        let null = sql(
+            "SELECT CAST(NULL AS BIGINT) AS id",
+            "SELECT NULL AS id",
+            "SELECT NULL AS id",
+        );
+        assert_eq!(OneOptI64::decoded(&db, &null).await, Ok(None));
+        assert_eq!(OneOptText::decoded(&db, &null).await, Ok(None));
+        err(
+            OneI64::decoded(&db, &null).await,
+            "cannot decode a NULL value as i64",
+        );
+        // Floats from floats of either width and from integers.
+        let real = sql(
+            "SELECT CAST(1.5 AS REAL) AS id",
+            "SELECT 1.5e0 AS id",
+            "SELECT 1.5 AS id",
+        );
+        assert_eq!(OneF64::decoded(&db, &real).await, Ok(1.5));
+        assert_eq!(OneF32::decoded(&db, &real).await, Ok(1.5));
+        assert_eq!(OneF64::decoded(&db, &small).await, Ok(12.0));
+        // Booleans, text, bytes; text is not an integer, nor an integer text.
+        let yes = sql("SELECT true AS id", "SELECT true AS id", "SELECT 1 AS id");
+        assert_eq!(OneBool::decoded(&db, &yes).await, Ok(true));
+        let text = sql(
+            "SELECT CAST('héllo' AS VARCHAR(9)) AS id",
+            "SELECT 'héllo' AS id",
+            "SELECT 'héllo' AS id",
+        );
+        assert_eq!(OneText::decoded(&db, &text).await, Ok("héllo".to_string()));
+        assert_eq!(
+            OneOptText::decoded(&db, &text).await,
+            Ok(Some("héllo".to_string()))
+        );
+        err(
+            OneI64::decoded(&db, &text).await,
+            "cannot decode a text value as i64",
+        );
+        err(
+            OneText::decoded(&db, &small).await,
+            "cannot decode a integer value",
+        );
+        let bytes = sql(
+            "SELECT CAST('ab' AS BYTEA) AS id",
+            "SELECT CAST('ab' AS BINARY) AS id",
+            "SELECT x'6162' AS id",
+        );
+        assert_eq!(OneBytes::decoded(&db, &bytes).await, Ok(b"ab".to_vec()));
+        // A decimal reads as its text.
+        let decimal = sql(
+            "SELECT CAST(1.50 AS NUMERIC(4, 2)) AS id",
+            "SELECT CAST(1.50 AS DECIMAL(4, 2)) AS id",
+            "SELECT '1.50' AS id",
+        );
+        assert_eq!(
+            OneText::decoded(&db, &decimal).await,
+            Ok("1.50".to_string())
+        );
+    }
+}

@@ -139,10 +139,96 @@ impl<'a> FromSql<'a> for Raw<'a> {
 /// Column `i` of a row as a [`ValueRef`].
 #[inline]
 pub(crate) fn value_ref(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<'_>> {
+    column(row, i)?
+        .value()
+        .map_err(|e| Error::decode(format!("column {i}: {}", e.message())))
+}
+
+/// Column `i` of a row, as its type and binary form.
+#[inline]
+pub(crate) fn column(row: &tokio_postgres::Row, i: usize) -> Result<PgColumn<'_>> {
     let Raw(raw) = row
         .try_get(i)
         .map_err(|e| Error::decode(format!("column {i}: {e}")).with_source(e))?;
-    decode(row.columns()[i].type_(), raw).map_err(|e| Error::decode(format!("column {i}: {e}")))
+    Ok(PgColumn {
+        ty: row.columns()[i].type_(),
+        raw,
+    })
+}
+
+/// One PostgreSQL column as it came: its type and its binary form (`None`
+/// for SQL `NULL`). [`FromSql::from_pg`](crate::FromSql) decodes it; the
+/// common types read it here without a [`ValueRef`] in between.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct PgColumn<'a> {
+    ty: &'a Type,
+    raw: Option<&'a [u8]>,
+}
+
+impl<'a> PgColumn<'a> {
+    /// The column as a [`ValueRef`], whatever its type.
+    pub fn value(&self) -> Result<ValueRef<'a>> {
+        decode(self.ty, self.raw).map_err(|e| Error::decode(e.to_string()))
+    }
+
+    /// True for SQL `NULL`.
+    #[inline]
+    pub fn is_null(&self) -> bool {
+        self.raw.is_none()
+    }
+
+    /// An `INT2`, `INT4` or `INT8` value; `None` for any other column.
+    #[inline]
+    pub fn int(&self) -> Option<i64> {
+        let raw = self.raw?;
+        match *self.ty {
+            Type::INT4 => Some(i32::from_be_bytes(raw.try_into().ok()?).into()),
+            Type::INT8 => Some(i64::from_be_bytes(raw.try_into().ok()?)),
+            Type::INT2 => Some(i16::from_be_bytes(raw.try_into().ok()?).into()),
+            _ => None,
+        }
+    }
+
+    /// A `FLOAT4` or `FLOAT8` value; `None` for any other column.
+    #[inline]
+    pub fn float(&self) -> Option<f64> {
+        let raw = self.raw?;
+        match *self.ty {
+            Type::FLOAT8 => Some(f64::from_be_bytes(raw.try_into().ok()?)),
+            Type::FLOAT4 => Some(f32::from_be_bytes(raw.try_into().ok()?).into()),
+            _ => None,
+        }
+    }
+
+    /// A `BOOL` value; `None` for any other column.
+    #[inline]
+    pub fn boolean(&self) -> Option<bool> {
+        match (self.ty, self.raw?) {
+            (&Type::BOOL, [b]) => Some(*b != 0),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a text column (`TEXT`, `VARCHAR`, `CHAR(n)`, `NAME`),
+    /// not yet checked as UTF-8; `None` for any other column.
+    #[inline]
+    pub fn text(&self) -> Option<&'a [u8]> {
+        let raw = self.raw?;
+        match *self.ty {
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Some(raw),
+            _ => None,
+        }
+    }
+
+    /// The bytes of a `BYTEA` column; `None` for any other column.
+    #[inline]
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match (self.ty, self.raw?) {
+            (&Type::BYTEA, raw) => Some(raw),
+            _ => None,
+        }
+    }
 }
 
 /// A value of type `ty` in PostgreSQL's binary form.
