@@ -19,7 +19,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::value::{FromSql, ValueRef};
+use crate::value::{FromSql, RawColumn, ValueRef};
 
 /// One result row.
 ///
@@ -187,20 +187,28 @@ impl Row {
     /// driver's row owns it (MySQL), so that a `String` keeps those bytes
     /// instead of copying them. The column is then gone from the row: the
     /// model derive reads each column once.
-    /// PostgreSQL columns decode from their binary form
-    /// ([`FromSql::from_pg`]).
+    /// Each backend hands the column over in its own form
+    /// ([`FromSql::from_column`]).
     #[doc(hidden)]
     #[inline]
     pub fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
         let decoded = match &mut self.inner {
             #[cfg(feature = "postgres")]
-            RowInner::Pg(r) if i < r.len() => T::from_pg(crate::backend::pg_types::column(r, i)?),
+            RowInner::Pg(r) if i < r.len() => {
+                T::from_column(RawColumn::pg(crate::backend::pg_types::column(r, i)?))
+            }
             #[cfg(feature = "mysql")]
             RowInner::My(r) => match crate::backend::mysql::take_text(r, i) {
                 Some(bytes) => T::from_owned_text(bytes),
-                None => T::from_sql(self.value_at(i)?),
+                None => T::from_column(RawColumn::of(self.value_at(i)?)),
             },
-            _ => T::from_sql(self.value_at(i)?),
+            #[cfg(feature = "sqlite")]
+            RowInner::Lite(r) => match r.value_ref(i) {
+                Some(v) => T::from_column(RawColumn::of(v)),
+                None => return Err(out_of_range(i, r.len())),
+            },
+            #[allow(unreachable_patterns)]
+            _ => T::from_column(RawColumn::of(self.value_at(i)?)),
         };
         decoded.map_err(|e| in_column(i, e))
     }

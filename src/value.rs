@@ -17,9 +17,6 @@
 //! ```
 
 #[cfg(feature = "postgres")]
-#[doc(hidden)]
-pub use crate::backend::pg_types::PgColumn;
-#[cfg(feature = "postgres")]
 pub use crate::backend::pg_types::{ArrayRef, HStoreRef};
 use crate::error::{Error, Result};
 use crate::types::Numeric;
@@ -259,6 +256,110 @@ impl ValueRef<'_> {
     }
 }
 
+/// One column of a row in its backend's form, for
+/// [`FromSql::from_column`]: PostgreSQL's type and binary value, or the
+/// [`ValueRef`] of the other backends (whose own forms are as cheap to read
+/// as one). The common types read it through the accessors below, which
+/// answer `None` where the column holds something else; the rest decode its
+/// [`value`](Self::value).
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct RawColumn<'a>(Form<'a>);
+
+#[derive(Clone, Copy)]
+enum Form<'a> {
+    #[cfg(feature = "postgres")]
+    Pg(crate::backend::pg_types::PgColumn<'a>),
+    Value(ValueRef<'a>),
+}
+
+impl<'a> RawColumn<'a> {
+    #[cfg(feature = "postgres")]
+    #[inline]
+    pub(crate) fn pg(column: crate::backend::pg_types::PgColumn<'a>) -> Self {
+        RawColumn(Form::Pg(column))
+    }
+
+    #[inline]
+    pub(crate) fn of(value: ValueRef<'a>) -> Self {
+        RawColumn(Form::Value(value))
+    }
+
+    /// The column as a [`ValueRef`], whatever it holds.
+    pub fn value(&self) -> Result<ValueRef<'a>> {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.value(),
+            Form::Value(v) => Ok(v),
+        }
+    }
+
+    /// True for SQL `NULL`.
+    #[inline]
+    pub fn is_null(&self) -> bool {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.is_null(),
+            Form::Value(v) => v == ValueRef::Null,
+        }
+    }
+
+    /// An integer column's value.
+    #[inline]
+    pub fn int(&self) -> Option<i64> {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.int(),
+            Form::Value(ValueRef::I64(i)) => Some(i),
+            Form::Value(_) => None,
+        }
+    }
+
+    /// A floating-point column's value.
+    #[inline]
+    pub fn float(&self) -> Option<f64> {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.float(),
+            Form::Value(ValueRef::F64(f)) => Some(f),
+            Form::Value(_) => None,
+        }
+    }
+
+    /// A boolean column's value.
+    #[inline]
+    pub fn boolean(&self) -> Option<bool> {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.boolean(),
+            Form::Value(ValueRef::Bool(b)) => Some(b),
+            Form::Value(_) => None,
+        }
+    }
+
+    /// A text column's bytes, not yet checked as UTF-8.
+    #[inline]
+    pub fn text(&self) -> Option<&'a [u8]> {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.text(),
+            Form::Value(ValueRef::Text(t)) => Some(t),
+            Form::Value(_) => None,
+        }
+    }
+
+    /// A binary column's bytes.
+    #[inline]
+    pub fn bytes(&self) -> Option<&'a [u8]> {
+        match self.0 {
+            #[cfg(feature = "postgres")]
+            Form::Pg(c) => c.bytes(),
+            Form::Value(ValueRef::Bytes(b)) => Some(b),
+            Form::Value(_) => None,
+        }
+    }
+}
+
 /// The 36-character text form of a UUID.
 pub(crate) fn hyphenated(u: &[u8; 16]) -> String {
     let mut out = String::with_capacity(36);
@@ -350,13 +451,12 @@ pub trait FromSql: Sized {
         Self::from_sql(ValueRef::Text(&bytes))
     }
 
-    /// Decodes a PostgreSQL column from its binary form: the same result as
-    /// `from_sql` of its [`ValueRef`], which it defaults to; the common types
-    /// read the bytes without building one.
-    #[cfg(feature = "postgres")]
+    /// Decodes a column in its backend's own form (PostgreSQL's binary
+    /// values): the same result as `from_sql` of its [`ValueRef`], which it
+    /// defaults to; the common types read that form without building one.
     #[doc(hidden)]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
         Self::from_sql(column.value()?)
     }
 }
@@ -445,13 +545,12 @@ impl<T: FromSql> FromSql for Option<T> {
     fn from_owned_text(bytes: Vec<u8>) -> Result<Self> {
         T::from_owned_text(bytes).map(Some)
     }
-    #[cfg(feature = "postgres")]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
         if column.is_null() {
             return Ok(None);
         }
-        T::from_pg(column).map(Some)
+        T::from_column(column).map(Some)
     }
 }
 
@@ -464,9 +563,8 @@ impl FromSql for bool {
             v => Err(mismatch::<Self>(&v)),
         }
     }
-    #[cfg(feature = "postgres")]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
         match column.boolean() {
             Some(b) => Ok(b),
             None => Self::from_sql(column.value()?),
@@ -492,9 +590,8 @@ macro_rules! int_from_sql {
                     v => Err(mismatch::<Self>(&v)),
                 }
             }
-            #[cfg(feature = "postgres")]
             #[inline]
-            fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+            fn from_column(column: RawColumn<'_>) -> Result<Self> {
                 match column.int() {
                     Some(i) => <$t>::try_from(i).or_else(|_| Self::from_sql(ValueRef::I64(i))),
                     None => Self::from_sql(column.value()?),
@@ -514,9 +611,8 @@ impl FromSql for f64 {
             v => Err(mismatch::<Self>(&v)),
         }
     }
-    #[cfg(feature = "postgres")]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
         match column.float() {
             Some(f) => Ok(f),
             None => Self::from_sql(column.value()?),
@@ -528,10 +624,9 @@ impl FromSql for f32 {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         f64::from_sql(value).map(|f| f as f32)
     }
-    #[cfg(feature = "postgres")]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
-        f64::from_pg(column).map(|f| f as f32)
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+        f64::from_column(column).map(|f| f as f32)
     }
 }
 
@@ -553,9 +648,8 @@ impl FromSql for String {
             v => Err(mismatch::<Self>(&v)),
         }
     }
-    #[cfg(feature = "postgres")]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
         match column.text() {
             Some(t) => utf8(t).map(str::to_owned),
             None => Self::from_sql(column.value()?),
@@ -570,9 +664,8 @@ impl FromSql for Vec<u8> {
             v => Err(mismatch::<Self>(&v)),
         }
     }
-    #[cfg(feature = "postgres")]
     #[inline]
-    fn from_pg(column: PgColumn<'_>) -> Result<Self> {
+    fn from_column(column: RawColumn<'_>) -> Result<Self> {
         match column.bytes() {
             Some(b) => Ok(b.to_vec()),
             None => Self::from_sql(column.value()?),

@@ -157,30 +157,29 @@ pub(crate) fn column(row: &tokio_postgres::Row, i: usize) -> Result<PgColumn<'_>
 }
 
 /// One PostgreSQL column as it came: its type and its binary form (`None`
-/// for SQL `NULL`). [`FromSql::from_pg`](crate::FromSql) decodes it; the
-/// common types read it here without a [`ValueRef`] in between.
-#[doc(hidden)]
+/// for SQL `NULL`), read by [`RawColumn`](crate::value::RawColumn)'s
+/// accessors without a [`ValueRef`] in between.
 #[derive(Clone, Copy)]
-pub struct PgColumn<'a> {
+pub(crate) struct PgColumn<'a> {
     ty: &'a Type,
     raw: Option<&'a [u8]>,
 }
 
 impl<'a> PgColumn<'a> {
     /// The column as a [`ValueRef`], whatever its type.
-    pub fn value(&self) -> Result<ValueRef<'a>> {
+    pub(crate) fn value(&self) -> Result<ValueRef<'a>> {
         decode(self.ty, self.raw).map_err(|e| Error::decode(e.to_string()))
     }
 
     /// True for SQL `NULL`.
     #[inline]
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         self.raw.is_none()
     }
 
     /// An `INT2`, `INT4` or `INT8` value; `None` for any other column.
     #[inline]
-    pub fn int(&self) -> Option<i64> {
+    pub(crate) fn int(&self) -> Option<i64> {
         let raw = self.raw?;
         match *self.ty {
             Type::INT4 => Some(i32::from_be_bytes(raw.try_into().ok()?).into()),
@@ -192,7 +191,7 @@ impl<'a> PgColumn<'a> {
 
     /// A `FLOAT4` or `FLOAT8` value; `None` for any other column.
     #[inline]
-    pub fn float(&self) -> Option<f64> {
+    pub(crate) fn float(&self) -> Option<f64> {
         let raw = self.raw?;
         match *self.ty {
             Type::FLOAT8 => Some(f64::from_be_bytes(raw.try_into().ok()?)),
@@ -203,7 +202,7 @@ impl<'a> PgColumn<'a> {
 
     /// A `BOOL` value; `None` for any other column.
     #[inline]
-    pub fn boolean(&self) -> Option<bool> {
+    pub(crate) fn boolean(&self) -> Option<bool> {
         match (self.ty, self.raw?) {
             (&Type::BOOL, [b]) => Some(*b != 0),
             _ => None,
@@ -213,7 +212,7 @@ impl<'a> PgColumn<'a> {
     /// The bytes of a text column (`TEXT`, `VARCHAR`, `CHAR(n)`, `NAME`),
     /// not yet checked as UTF-8; `None` for any other column.
     #[inline]
-    pub fn text(&self) -> Option<&'a [u8]> {
+    pub(crate) fn text(&self) -> Option<&'a [u8]> {
         let raw = self.raw?;
         match *self.ty {
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Some(raw),
@@ -223,7 +222,7 @@ impl<'a> PgColumn<'a> {
 
     /// The bytes of a `BYTEA` column; `None` for any other column.
     #[inline]
-    pub fn bytes(&self) -> Option<&'a [u8]> {
+    pub(crate) fn bytes(&self) -> Option<&'a [u8]> {
         match (self.ty, self.raw?) {
             (&Type::BYTEA, raw) => Some(raw),
             _ => None,
