@@ -11,13 +11,36 @@ use crate::value::{ToSql, Value};
 pub(crate) struct Stmt {
     pub(crate) sql: String,
     pub(crate) params: Vec<Value>,
+    /// Its rows are read by position only: a backend that copies the column
+    /// names out of each statement (SQLite) may leave them out of its rows.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    pub(crate) positional: bool,
 }
 
 impl Stmt {
     pub(crate) fn new(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Self {
+        Stmt::with(sql.to_owned(), params.iter().map(|p| p.to_sql()).collect())
+    }
+
+    /// SQL and its bound values.
+    pub(crate) fn with(sql: String, params: Vec<Value>) -> Self {
         Stmt {
-            sql: sql.to_owned(),
-            params: params.iter().map(|p| p.to_sql()).collect(),
+            sql,
+            params,
+            positional: false,
+        }
+    }
+
+    /// SQL without parameters.
+    pub(crate) fn bare(sql: String) -> Self {
+        Stmt::with(sql, Vec::new())
+    }
+
+    /// This statement, its rows read by position only (see `positional`).
+    pub(crate) fn by_position(self) -> Self {
+        Stmt {
+            positional: true,
+            ..self
         }
     }
 }

@@ -42,10 +42,7 @@ impl TxOp {
             TxOp::Release(n) => format!("RELEASE SAVEPOINT dualdb_sp{n}"),
             TxOp::RollbackTo(n) => format!("ROLLBACK TO SAVEPOINT dualdb_sp{n}"),
         };
-        Stmt {
-            sql,
-            params: Vec::new(),
-        }
+        Stmt::bare(sql)
     }
 
     /// What opens level `level`.

@@ -28,9 +28,42 @@ enum Cell {
     Blob(Range<usize>),
 }
 
+/// The columns of a statement's rows: their names, or only how many there
+/// are when the rows are read by position only (`Stmt::positional`), which
+/// spares reading the names out of the statement.
+#[derive(Clone)]
+pub(crate) enum LiteColumns {
+    Named(Arc<[String]>),
+    Unnamed(usize),
+}
+
+impl LiteColumns {
+    fn len(&self) -> usize {
+        match self {
+            LiteColumns::Named(names) => names.len(),
+            LiteColumns::Unnamed(n) => *n,
+        }
+    }
+
+    fn name(&self, i: usize) -> Option<&str> {
+        match self {
+            LiteColumns::Named(names) => names.get(i).map(String::as_str),
+            LiteColumns::Unnamed(_) => None,
+        }
+    }
+
+    fn same(&self, other: &LiteColumns) -> bool {
+        match (self, other) {
+            (LiteColumns::Named(a), LiteColumns::Named(b)) => Arc::ptr_eq(a, b),
+            (LiteColumns::Unnamed(a), LiteColumns::Unnamed(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// The rows of one result (or one streamed row), side by side.
 pub(crate) struct LiteSet {
-    columns: Arc<[String]>,
+    columns: LiteColumns,
     cells: Vec<Cell>,
     bytes: Vec<u8>,
     /// Rows pushed; row `k`'s cells start at `k * columns.len()`.
@@ -39,7 +72,7 @@ pub(crate) struct LiteSet {
 
 impl LiteSet {
     /// An empty set for rows with these columns.
-    pub(crate) fn new(columns: Arc<[String]>) -> Self {
+    pub(crate) fn new(columns: LiteColumns) -> Self {
         LiteSet {
             cells: Vec::with_capacity(columns.len()),
             columns,
@@ -89,10 +122,7 @@ pub(crate) struct LiteRow {
 
 impl LiteRow {
     /// A row with a set of its own.
-    pub(crate) fn single(
-        columns: Arc<[String]>,
-        row: &rusqlite::Row<'_>,
-    ) -> rusqlite::Result<Self> {
+    pub(crate) fn single(columns: LiteColumns, row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         let mut set = LiteSet::new(columns);
         set.push(row)?;
         Ok(LiteRow {
@@ -106,13 +136,13 @@ impl LiteRow {
     /// set is shared.
     pub(crate) fn refill(
         &mut self,
-        columns: &Arc<[String]>,
+        columns: &LiteColumns,
         row: &rusqlite::Row<'_>,
     ) -> rusqlite::Result<bool> {
         let Some(set) = Arc::get_mut(&mut self.set) else {
             return Ok(false);
         };
-        if !Arc::ptr_eq(&set.columns, columns) {
+        if !set.columns.same(columns) {
             set.columns = columns.clone();
         }
         set.cells.clear();
@@ -132,8 +162,9 @@ impl LiteRow {
     pub(crate) fn len(&self) -> usize {
         self.set.columns.len()
     }
+    /// The name of column `i`; `None` also for rows read by position only.
     pub(crate) fn column_name(&self, i: usize) -> Option<&str> {
-        self.set.columns.get(i).map(String::as_str)
+        self.set.columns.name(i)
     }
     /// Column `i`, `None` if the row has no such column.
     #[inline]

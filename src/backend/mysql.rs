@@ -154,10 +154,7 @@ impl MyBackend {
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
-                match conn.execute(&Stmt {
-                    sql,
-                    params: Vec::new(),
-                }) {
+                match conn.execute(&Stmt::bare(sql)) {
                     Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
                     other => {
                         other.map_err(connect_error)?;
@@ -185,13 +182,7 @@ impl MyBackend {
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
-                match conn
-                    .execute(Stmt {
-                        sql,
-                        params: Vec::new(),
-                    })
-                    .await
-                {
+                match conn.execute(Stmt::bare(sql)).await {
                     Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
                     other => {
                         other.map_err(connect_error)?;

@@ -18,7 +18,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
 pub(crate) use super::lite_rows::LiteRow;
-use super::lite_rows::LiteSet;
+use super::lite_rows::{LiteColumns, LiteSet};
 use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn, feed};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
@@ -278,7 +278,7 @@ impl LiteConn {
         });
         let mut count = 0;
         while let Some(r) = rows.next()? {
-            let columns = columns.get_or_insert_with(|| self.names(&stmt.sql, r.as_ref()));
+            let columns = columns.get_or_insert_with(|| self.columns(stmt, r.as_ref()));
             let refilled = match &mut slot {
                 Some(Row {
                     inner: RowInner::Lite(kept),
@@ -312,7 +312,7 @@ impl LiteConn {
             let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
             let mut set = None;
             while let Some(r) = rows.next()? {
-                set.get_or_insert_with(|| LiteSet::new(self.names(&stmt.sql, r.as_ref())))
+                set.get_or_insert_with(|| LiteSet::new(self.columns(stmt, r.as_ref())))
                     .push(r)?;
             }
             let rows = set.into_iter().flat_map(LiteSet::rows);
@@ -322,6 +322,16 @@ impl LiteConn {
                 })
                 .collect())
         })
+    }
+
+    /// The columns of `st`, the statement of `stmt`, which has taken its
+    /// first step: their names, unless its rows are read by position only.
+    fn columns(&self, stmt: &Stmt, st: &rusqlite::Statement<'_>) -> LiteColumns {
+        if stmt.positional {
+            LiteColumns::Unnamed(st.column_count())
+        } else {
+            LiteColumns::Named(self.names(&stmt.sql, st))
+        }
     }
 
     /// The column names of `st` (the statement of `sql`), which has taken

@@ -53,16 +53,15 @@ impl<M: ModelRow> Collect<M> {
 impl<M: Model> Collect<M> {
     /// The models of a query: where it names no fields of its own, its
     /// columns are the model's, in the model's order, so the decoder need
-    /// not look for them.
+    /// not look for them, nor the rows carry their names.
     fn select(d: Dialect, q: Select<M>) -> Self {
-        let decoder = if q.selects_model_columns() {
-            Decoder::in_model_order()
+        if q.selects_model_columns() {
+            Collect {
+                decoder: Decoder::in_model_order(),
+                ..Collect::new(q.build(d).by_position())
+            }
         } else {
-            Decoder::new()
-        };
-        Collect {
-            decoder,
-            ..Collect::new(q.build(d))
+            Collect::new(q.build(d))
         }
     }
 }
@@ -419,10 +418,7 @@ enum GuardState<M> {
 const OP_SAVEPOINT: &str = "dualdb_op";
 
 fn savepoint_stmt(verb: &str) -> Action {
-    Action::Execute(Stmt {
-        sql: format!("{verb} {OP_SAVEPOINT}"),
-        params: Vec::new(),
-    })
+    Action::Execute(Stmt::bare(format!("{verb} {OP_SAVEPOINT}")))
 }
 
 impl<M: Model> GuardedInsert<M> {

@@ -315,10 +315,10 @@ impl<M: Model> Select<M> {
             // is not the shape assumed here, and is built every time.
             (built.params.len() == usize::from(eq.is_some())).then_some(built.sql)
         })?;
-        Some(Stmt {
+        Some(Stmt::with(
             sql,
-            params: eq.map(|(_, v)| vec![v.clone()]).unwrap_or_default(),
-        })
+            eq.map(|(_, v)| vec![v.clone()]).unwrap_or_default(),
+        ))
     }
 
     fn build_fresh(&self, d: Dialect) -> Stmt {
@@ -606,7 +606,7 @@ impl<M: Model> InsertMany<M> {
             (built.params == params).then(|| built.sql.clone())
         });
         match (sql, fresh) {
-            (Some(sql), _) => Ok(Stmt { sql, params }),
+            (Some(sql), _) => Ok(Stmt::with(sql, params)),
             (None, Some(built)) => Ok(built),
             (None, None) => Self::build_fresh(rows, d, returning),
         }

@@ -183,8 +183,5 @@ pub(crate) fn table_exists(d: Dialect, m: &'static ModelMeta) -> Stmt {
         }
         BackendKind::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
     };
-    Stmt {
-        sql: sql.to_owned(),
-        params: vec![Value::Text(m.table.to_owned())],
-    }
+    Stmt::with(sql.to_owned(), vec![Value::Text(m.table.to_owned())])
 }

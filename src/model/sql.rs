@@ -43,18 +43,12 @@ impl Dialect {
             BackendKind::Mysql => q.build(MysqlQueryBuilder),
             BackendKind::Sqlite => q.build(SqliteQueryBuilder),
         };
-        Stmt {
-            sql,
-            params: Vec::new(),
-        }
+        Stmt::bare(sql)
     }
 }
 
 fn stmt(sql: String, values: sea_query::Values) -> Stmt {
-    Stmt {
-        sql,
-        params: values.into_iter().map(from_sea).collect(),
-    }
+    Stmt::with(sql, values.into_iter().map(from_sea).collect())
 }
 
 /// dualdb's value as a sea-query value: the plain ones as sea-query's own,
