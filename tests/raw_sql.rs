@@ -331,3 +331,78 @@ async fn a_stale_plan_in_a_transaction_fails_once_with_its_own_error() {
 
     db.sync().execute(&format!("DROP TABLE {t}"), &[]).unwrap();
 }
+
+/// `Com_stmt_prepare` and `Com_stmt_close` of this session so far.
+async fn prepares_and_closes(db: &Database, half: Half) -> (u64, u64) {
+    let rows = half
+        .query(
+            db,
+            "SHOW SESSION STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_close')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let count = |name: &str| -> u64 {
+        let row = rows
+            .iter()
+            .find(|r| r.get::<String>(0).unwrap() == name)
+            .unwrap();
+        row.get::<String>(1).unwrap().parse().unwrap()
+    };
+    (count("Com_stmt_prepare"), count("Com_stmt_close"))
+}
+
+/// On MySQL a statement run again on a connection is not prepared again,
+/// also after more statements than the cache holds have come and gone; with
+/// no cache each statement is closed after its run, so none pile up on the
+/// server (each is one of the server's `max_prepared_stmt_count`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_prepares_a_statement_once_per_connection_and_closes_what_it_does_not_keep() {
+    let Some(url) = common::mysql_url() else {
+        return;
+    };
+    for half in HALVES {
+        let db = Database::builder(&url)
+            .statement_cache_size(3)
+            .sync_pool_size(1)
+            .async_pool_size(1)
+            .build()
+            .unwrap();
+        let (prepared, _) = prepares_and_closes(&db, half).await;
+        for k in 0..5i64 {
+            let row = half.query_one(&db, "SELECT ? + 1", &[&k]).await.unwrap();
+            assert_eq!(row.get::<i64>(0).unwrap(), k + 1);
+        }
+        let (now, _) = prepares_and_closes(&db, half).await;
+        assert_eq!(now - prepared, 1, "{half:?}: five runs, one prepare");
+        // More distinct statements than the cache holds, then the first
+        // ones again: every one still runs, with its own result.
+        for round in 0..3i64 {
+            for add in 1..=6i64 {
+                let sql = format!("SELECT ? + {add}");
+                let row = half.query_one(&db, &sql, &[&round]).await.unwrap();
+                assert_eq!(row.get::<i64>(0).unwrap(), round + add, "{half:?}: {sql}");
+            }
+        }
+
+        let uncached = Database::builder(&url)
+            .statement_cache_size(0)
+            .sync_pool_size(1)
+            .async_pool_size(1)
+            .build()
+            .unwrap();
+        let (prepared, closed) = prepares_and_closes(&uncached, half).await;
+        for k in 0..3i64 {
+            let row = half
+                .query_one(&uncached, "SELECT ? * 2", &[&k])
+                .await
+                .unwrap();
+            assert_eq!(row.get::<i64>(0).unwrap(), k * 2);
+        }
+        let (prepared_now, closed_now) = prepares_and_closes(&uncached, half).await;
+        // Three runs and the second status query; each run closed, and so
+        // was the first status query.
+        assert_eq!(prepared_now - prepared, 4, "{half:?}");
+        assert_eq!(closed_now - closed, 4, "{half:?}");
+    }
+}

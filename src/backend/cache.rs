@@ -1,5 +1,5 @@
-//! A bounded per-connection cache keyed by SQL text: PostgreSQL's prepared
-//! statements, SQLite's column names.
+//! A bounded per-connection cache keyed by SQL text: PostgreSQL's and
+//! MySQL's prepared statements, SQLite's column names.
 
 use foldhash::{HashMap, HashMapExt};
 
@@ -20,8 +20,15 @@ impl<S: Clone> StmtCache<S> {
         self.map.get(sql).cloned()
     }
 
-    /// Forgets the statement for `sql` (its plan went stale).
-    #[cfg(feature = "postgres")]
+    /// True if the cache keeps anything (its capacity is not 0).
+    #[cfg(feature = "mysql")]
+    pub(crate) fn keeps(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// Forgets the statement for `sql` (its plan went stale, or the server
+    /// no longer knows it).
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
     pub(crate) fn remove(&mut self, sql: &str) {
         self.map.remove(sql);
     }

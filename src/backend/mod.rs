@@ -22,9 +22,7 @@ pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod cache;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) use cache::StmtCache;
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -2,8 +2,8 @@
 //!
 //! Both crates share `mysql_common` (its `Value`, `Row` and `Params`), so the
 //! value conversion, the row decoding and the error mapping below serve both
-//! halves. Statements go through the binary protocol with each driver's own
-//! per-connection statement cache. The blocking half never touches
+//! halves. Statements go through the binary protocol, prepared once per
+//! connection (see [`Prepared`]). The blocking half never touches
 //! `mysql_async`: its pool task would die with whichever runtime first ran it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +14,7 @@ use mysql_common::params::Params;
 use mysql_common::row::Row as MyRow;
 use mysql_common::value::Value as MyValue;
 
-use super::{AsyncConn, Backend, BoxFuture, RowSink, SyncConn};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -30,6 +30,7 @@ pub(crate) struct MyBackend {
     next: AtomicUsize,
     connect_timeout: Duration,
     statement_timeout: Option<Duration>,
+    cache_size: usize,
 }
 
 impl MyBackend {
@@ -43,6 +44,7 @@ impl MyBackend {
             next: AtomicUsize::new(0),
             connect_timeout: config.connect_timeout,
             statement_timeout: config.statement_timeout,
+            cache_size: config.statement_cache_size,
         })
     }
 
@@ -151,6 +153,7 @@ impl MyBackend {
         let mut conn = MySync {
             conn: mysql::Conn::new(opts.clone()).map_err(|e| connect_error(sync_error(e)))?,
             broken: false,
+            prepared: Prepared::new(self.cache_size),
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
@@ -179,6 +182,7 @@ impl MyBackend {
         let mut conn = MyAsync {
             conn,
             broken: false,
+            prepared: Prepared::new(self.cache_size),
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
@@ -259,10 +263,57 @@ fn counted(rows_affected: u64, last_insert_id: u64) -> ExecResult {
     }
 }
 
+/// A connection's prepared statements by SQL text, so that a statement run
+/// again goes to the server without the driver parsing its SQL for named
+/// parameters and looking it up in its own cache (about 1,700 instructions
+/// a call). The drivers' own caches, of the same size, still own the
+/// statements and close what they evict; since every statement is prepared
+/// through this cache, which starts over when full, the ones it holds are
+/// the ones the driver prepared last, which it keeps. A statement the server
+/// no longer knows (error 1243) is prepared anew and run once more; with a
+/// cache size of 0 each statement is closed after its run.
+struct Prepared<S> {
+    cache: StmtCache<S>,
+}
+
+/// `ER_UNKNOWN_STMT_HANDLER`: the server has no statement of that id.
+const UNKNOWN_STATEMENT: u16 = 1243;
+
+impl<S: Clone> Prepared<S> {
+    fn new(capacity: usize) -> Self {
+        Prepared {
+            cache: StmtCache::new(capacity),
+        }
+    }
+
+    fn get(&self, sql: &str) -> Option<S> {
+        self.cache.get(sql)
+    }
+
+    /// Keeps a statement just prepared; false if it is not kept (and must
+    /// be closed after its run).
+    fn keep(&mut self, sql: &str, statement: &S) -> bool {
+        self.cache.insert(sql, statement.clone());
+        self.cache.keeps()
+    }
+
+    /// After a run of `sql` failed with server error `code`: true to
+    /// prepare it anew and run it once more (only the first time).
+    fn retry(&mut self, sql: &str, code: Option<u16>, retried: &mut bool) -> bool {
+        if *retried || code != Some(UNKNOWN_STATEMENT) {
+            return false;
+        }
+        *retried = true;
+        self.cache.remove(sql);
+        true
+    }
+}
+
 struct MySync {
     conn: mysql::Conn,
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
+    prepared: Prepared<mysql::Statement>,
 }
 
 impl MySync {
@@ -272,45 +323,75 @@ impl MySync {
             sync_error(e)
         })
     }
+
+    /// Runs `run` with the prepared statement of `sql` (and once more with
+    /// it prepared anew, if the server no longer knew it).
+    fn with_statement<T>(
+        &mut self,
+        sql: &str,
+        mut run: impl FnMut(&mut Self, &mysql::Statement) -> Result<T>,
+    ) -> Result<T> {
+        use mysql::prelude::Queryable;
+        let mut retried = false;
+        loop {
+            let (statement, kept) = match self.prepared.get(sql) {
+                Some(s) => (s, true),
+                None => {
+                    let r = self.conn.prep(sql);
+                    let s = self.check(r)?;
+                    let kept = self.prepared.keep(sql, &s);
+                    (s, kept)
+                }
+            };
+            let out = run(self, &statement);
+            if !kept {
+                let r = self.conn.close(statement);
+                self.check(r)?;
+            }
+            match out {
+                Err(e) if self.prepared.retry(sql, server_code(&e), &mut retried) => continue,
+                out => return out,
+            }
+        }
+    }
 }
 
 impl SyncConn for MySync {
     fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
-        let r = self
-            .conn
-            .exec_drop(stmt.sql.as_str(), params(&stmt.params)?);
-        self.check(r)?;
-        Ok(counted(
-            self.conn.affected_rows(),
-            self.conn.last_insert_id(),
-        ))
+        self.with_statement(&stmt.sql, |c, statement| {
+            let r = c.conn.exec_drop(statement, params(&stmt.params)?);
+            c.check(r)?;
+            Ok(counted(c.conn.affected_rows(), c.conn.last_insert_id()))
+        })
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
-        let mut broken = false;
-        let mut fail = |e: mysql::Error| {
-            broken |= e.is_connectivity_error();
-            sync_error(e)
-        };
-        let out = (|| {
-            // Rows the sink did not take are read and dropped when the
-            // result goes: the connection comes back clean.
-            let result = self
-                .conn
-                .exec_iter(stmt.sql.as_str(), params(&stmt.params)?)
-                .map_err(&mut fail)?;
-            let mut n = 0;
-            for row in result {
-                sink(&mut Some(Row {
-                    inner: RowInner::My(row.map_err(&mut fail)?),
-                }))?;
-                n += 1;
-            }
-            Ok(n)
-        })();
-        self.broken |= broken;
-        out
+        self.with_statement(&stmt.sql, |c, statement| {
+            let mut broken = false;
+            let mut fail = |e: mysql::Error| {
+                broken |= e.is_connectivity_error();
+                sync_error(e)
+            };
+            let out = (|| {
+                // Rows the sink did not take are read and dropped when the
+                // result goes: the connection comes back clean.
+                let result = c
+                    .conn
+                    .exec_iter(statement, params(&stmt.params)?)
+                    .map_err(&mut fail)?;
+                let mut n = 0;
+                for row in result {
+                    sink(&mut Some(Row {
+                        inner: RowInner::My(row.map_err(&mut fail)?),
+                    }))?;
+                    n += 1;
+                }
+                Ok(n)
+            })();
+            c.broken |= broken;
+            out
+        })
     }
     fn is_usable(&mut self) -> bool {
         !self.broken
@@ -325,6 +406,7 @@ struct MyAsync {
     conn: mysql_async::Conn,
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
+    prepared: Prepared<mysql_async::Statement>,
 }
 
 impl MyAsync {
@@ -334,51 +416,111 @@ impl MyAsync {
             async_error(e)
         })
     }
+
+    /// The prepared statement of `sql`, and whether the cache kept it.
+    async fn statement(&mut self, sql: &str) -> Result<(mysql_async::Statement, bool)> {
+        use mysql_async::prelude::Queryable;
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok((s, true));
+        }
+        let r = self.conn.prep(sql).await;
+        let s = self.check(r)?;
+        let kept = self.prepared.keep(sql, &s);
+        Ok((s, kept))
+    }
+
+    /// Closes a statement the cache did not keep.
+    async fn done_with(&mut self, statement: mysql_async::Statement, kept: bool) -> Result<()> {
+        use mysql_async::prelude::Queryable;
+        if kept {
+            return Ok(());
+        }
+        let r = self.conn.close(statement).await;
+        self.check(r)
+    }
+
+    async fn execute_once(
+        &mut self,
+        stmt: &Stmt,
+        statement: &mysql_async::Statement,
+    ) -> Result<ExecResult> {
+        use mysql_async::prelude::Queryable;
+        let r = self.conn.exec_drop(statement, params(&stmt.params)?).await;
+        self.check(r)?;
+        Ok(counted(
+            self.conn.affected_rows(),
+            self.conn.last_insert_id().unwrap_or(0),
+        ))
+    }
+
+    async fn query_each_once(
+        &mut self,
+        stmt: &Stmt,
+        statement: &mysql_async::Statement,
+        sink: RowSink<'_>,
+    ) -> Result<u64> {
+        use mysql_async::prelude::Queryable;
+        let mut broken = false;
+        let out = async {
+            let mut fail = |e: mysql_async::Error| {
+                broken |= e.is_fatal();
+                async_error(e)
+            };
+            // Rows the sink did not take are dropped by mysql_async
+            // before the connection's next statement.
+            let mut result = self
+                .conn
+                .exec_iter(statement, params(&stmt.params)?)
+                .await
+                .map_err(&mut fail)?;
+            let mut n = 0;
+            while let Some(row) = result.next().await.map_err(&mut fail)? {
+                sink(&mut Some(Row {
+                    inner: RowInner::My(row),
+                }))?;
+                n += 1;
+            }
+            Ok(n)
+        }
+        .await;
+        self.broken |= broken;
+        out
+    }
 }
 
 impl AsyncConn for MyAsync {
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         Box::pin(async move {
-            use mysql_async::prelude::Queryable;
-            let r = self
-                .conn
-                .exec_drop(stmt.sql.as_str(), params(&stmt.params)?)
-                .await;
-            self.check(r)?;
-            Ok(counted(
-                self.conn.affected_rows(),
-                self.conn.last_insert_id().unwrap_or(0),
-            ))
+            let mut retried = false;
+            loop {
+                let (statement, kept) = self.statement(&stmt.sql).await?;
+                let out = self.execute_once(&stmt, &statement).await;
+                self.done_with(statement, kept).await?;
+                match out {
+                    Err(e)
+                        if self
+                            .prepared
+                            .retry(&stmt.sql, server_code(&e), &mut retried) => {}
+                    out => return out,
+                }
+            }
         })
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            use mysql_async::prelude::Queryable;
-            let mut broken = false;
-            let out = async {
-                let mut fail = |e: mysql_async::Error| {
-                    broken |= e.is_fatal();
-                    async_error(e)
-                };
-                // Rows the sink did not take are dropped by mysql_async
-                // before the connection's next statement.
-                let mut result = self
-                    .conn
-                    .exec_iter(stmt.sql.as_str(), params(&stmt.params)?)
-                    .await
-                    .map_err(&mut fail)?;
-                let mut n = 0;
-                while let Some(row) = result.next().await.map_err(&mut fail)? {
-                    sink(&mut Some(Row {
-                        inner: RowInner::My(row),
-                    }))?;
-                    n += 1;
+            let mut retried = false;
+            loop {
+                let (statement, kept) = self.statement(&stmt.sql).await?;
+                let out = self.query_each_once(&stmt, &statement, &mut *sink).await;
+                self.done_with(statement, kept).await?;
+                match out {
+                    Err(e)
+                        if self
+                            .prepared
+                            .retry(&stmt.sql, server_code(&e), &mut retried) => {}
+                    out => return out,
                 }
-                Ok(n)
             }
-            .await;
-            self.broken |= broken;
-            out
         })
     }
     fn is_usable(&mut self) -> bool {
@@ -406,6 +548,11 @@ fn server_kind(code: u16) -> ErrorKind {
 
 fn server_error(code: u16, message: &str) -> Error {
     Error::new(server_kind(code), message.to_owned()).with_code(code.to_string())
+}
+
+/// The server's error number of `e`, if the server refused.
+fn server_code(e: &Error) -> Option<u16> {
+    e.code()?.parse().ok()
 }
 
 /// dualdb's error for a `mysql` error.
