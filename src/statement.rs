@@ -1,15 +1,116 @@
 //! A statement with its bound values, and the row-count rules shared by both
 //! halves (`query_one`, `query_opt`).
 
+use std::fmt;
+use std::hash::BuildHasher;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 use crate::row::Row;
 use crate::value::{ToSql, Value};
+
+/// A statement's SQL text: built for it alone, or shared with the cache of
+/// built shapes (`model::shapes`), whose text is not copied into each
+/// statement and whose hash, by which connections find their prepared
+/// statements, is computed once.
+#[derive(Clone)]
+pub(crate) enum SqlText {
+    Owned(String),
+    Shared(Arc<SharedSql>),
+}
+
+/// Cached SQL text and its [`sql_hash`].
+pub(crate) struct SharedSql {
+    hash: u64,
+    text: Box<str>,
+}
+
+/// The hash connections key their statement caches by.
+pub(crate) fn sql_hash(text: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0).hash_one(text)
+}
+
+impl SharedSql {
+    pub(crate) fn new(text: &str) -> Arc<Self> {
+        Arc::new(SharedSql {
+            hash: sql_hash(text),
+            text: text.into(),
+        })
+    }
+}
+
+impl SqlText {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            SqlText::Owned(s) => s,
+            SqlText::Shared(s) => &s.text,
+        }
+    }
+
+    /// [`sql_hash`] of the text.
+    pub(crate) fn hash(&self) -> u64 {
+        match self {
+            SqlText::Owned(s) => sql_hash(s),
+            SqlText::Shared(s) => s.hash,
+        }
+    }
+
+    /// True if both are the same text (the same cached one, at no cost).
+    pub(crate) fn same(&self, other: &SqlText) -> bool {
+        match (self, other) {
+            (SqlText::Shared(a), SqlText::Shared(b)) if Arc::ptr_eq(a, b) => true,
+            _ => self.as_str() == other.as_str(),
+        }
+    }
+
+    /// Appends to the text (copied out of the cache first if shared).
+    pub(crate) fn push_str(&mut self, more: &str) {
+        if let SqlText::Shared(s) = self {
+            *self = SqlText::Owned(s.text.to_string());
+        }
+        if let SqlText::Owned(s) = self {
+            s.push_str(more);
+        }
+    }
+}
+
+impl Deref for SqlText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for SqlText {
+    fn from(s: String) -> Self {
+        SqlText::Owned(s)
+    }
+}
+
+impl PartialEq for SqlText {
+    fn eq(&self, other: &Self) -> bool {
+        self.same(other)
+    }
+}
+
+impl fmt::Debug for SqlText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for SqlText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// SQL text and its parameters, owned so that it can cross into a blocking
 /// thread or a boxed future.
 #[derive(Debug, Clone)]
 pub(crate) struct Stmt {
-    pub(crate) sql: String,
+    pub(crate) sql: SqlText,
     pub(crate) params: Vec<Value>,
     /// Its rows are read by position only: a backend that copies the column
     /// names out of each statement (SQLite) may leave them out of its rows.
@@ -23,16 +124,16 @@ impl Stmt {
     }
 
     /// SQL and its bound values.
-    pub(crate) fn with(sql: String, params: Vec<Value>) -> Self {
+    pub(crate) fn with(sql: impl Into<SqlText>, params: Vec<Value>) -> Self {
         Stmt {
-            sql,
+            sql: sql.into(),
             params,
             positional: false,
         }
     }
 
     /// SQL without parameters.
-    pub(crate) fn bare(sql: String) -> Self {
+    pub(crate) fn bare(sql: impl Into<SqlText>) -> Self {
         Stmt::with(sql, Vec::new())
     }
 
@@ -68,4 +169,19 @@ pub(crate) fn at_most_one(rows: Vec<Row>) -> Result<Option<Row>> {
         return Err(Error::too_many_rows());
     }
     Ok(rows.into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Appending to a shared text copies it: the cached text stays as it was.
+    #[test]
+    fn appending_to_a_shared_text_leaves_the_cached_one() {
+        let cached = SharedSql::new("SELECT 1");
+        let mut text = SqlText::Shared(cached.clone());
+        text.push_str(" LIMIT 1");
+        assert_eq!(text.as_str(), "SELECT 1 LIMIT 1");
+        assert_eq!(SqlText::Shared(cached).as_str(), "SELECT 1");
+    }
 }

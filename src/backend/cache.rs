@@ -1,10 +1,17 @@
 //! A bounded per-connection cache keyed by SQL text: PostgreSQL's and
 //! MySQL's prepared statements, SQLite's column names.
+//!
+//! Entries are found by the text's hash, which SQL from the cache of built
+//! shapes carries with it (computed once), and confirmed by the text itself
+//! (at no cost when it is that same cached text). Two texts of one hash
+//! take turns in its entry.
 
 use foldhash::{HashMap, HashMapExt};
 
+use crate::statement::SqlText;
+
 pub(crate) struct StmtCache<S> {
-    map: HashMap<String, S>,
+    map: HashMap<u64, (SqlText, S)>,
     capacity: usize,
 }
 
@@ -16,8 +23,11 @@ impl<S: Clone> StmtCache<S> {
         }
     }
 
-    pub(crate) fn get(&self, sql: &str) -> Option<S> {
-        self.map.get(sql).cloned()
+    pub(crate) fn get(&self, sql: &SqlText) -> Option<S> {
+        match self.map.get(&sql.hash()) {
+            Some((text, s)) if text.same(sql) => Some(s.clone()),
+            _ => None,
+        }
     }
 
     /// True if the cache keeps anything (its capacity is not 0).
@@ -29,20 +39,54 @@ impl<S: Clone> StmtCache<S> {
     /// Forgets the statement for `sql` (its plan went stale, or the server
     /// no longer knows it).
     #[cfg(any(feature = "postgres", feature = "mysql"))]
-    pub(crate) fn remove(&mut self, sql: &str) {
-        self.map.remove(sql);
+    pub(crate) fn remove(&mut self, sql: &SqlText) {
+        let hash = sql.hash();
+        if self.map.get(&hash).is_some_and(|(text, _)| text.same(sql)) {
+            self.map.remove(&hash);
+        }
     }
 
     /// Keeps `stmt` for `sql`. When full, the cache starts over: statements
     /// are cheap to prepare again, and a full cache means the workload's SQL
     /// does not repeat much anyway.
-    pub(crate) fn insert(&mut self, sql: &str, stmt: S) {
+    pub(crate) fn insert(&mut self, sql: &SqlText, stmt: S) {
         if self.capacity == 0 {
             return;
         }
         if self.map.len() >= self.capacity {
             self.map.clear();
         }
-        self.map.insert(sql.to_owned(), stmt);
+        self.map.insert(sql.hash(), (sql.clone(), stmt));
+    }
+}
+
+#[cfg(all(test, any(feature = "postgres", feature = "mysql")))]
+mod tests {
+    use super::*;
+    use crate::statement::SharedSql;
+
+    /// A text finds its entry whether it comes shared from the cache of
+    /// built shapes (another thread's copy, say) or built anew; another
+    /// text does not, and a cache of capacity 0 keeps nothing.
+    #[test]
+    fn entries_are_found_by_their_text_however_it_is_held() {
+        let select = "SELECT id FROM t WHERE id = $1";
+        let shared = SqlText::Shared(SharedSql::new(select));
+        let owned = SqlText::Owned(select.to_owned());
+        let other = SqlText::Owned("SELECT id FROM t WHERE id = $2".to_owned());
+        let mut cache = StmtCache::new(4);
+        cache.insert(&owned, 1);
+        assert_eq!(cache.get(&shared), Some(1));
+        assert_eq!(cache.get(&SqlText::Shared(SharedSql::new(select))), Some(1));
+        assert_eq!(cache.get(&other), None);
+        cache.insert(&shared, 2);
+        assert_eq!(cache.get(&owned), Some(2));
+        cache.remove(&other);
+        assert_eq!(cache.get(&owned), Some(2));
+        cache.remove(&shared);
+        assert_eq!(cache.get(&owned), None);
+        let mut none = StmtCache::new(0);
+        none.insert(&owned, 1);
+        assert_eq!(none.get(&owned), None);
     }
 }

@@ -18,7 +18,7 @@ use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
-use crate::statement::{ExecResult, Stmt};
+use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
 use crate::value::{Value, ValueRef};
 
@@ -286,20 +286,20 @@ impl<S: Clone> Prepared<S> {
         }
     }
 
-    fn get(&self, sql: &str) -> Option<S> {
+    fn get(&self, sql: &SqlText) -> Option<S> {
         self.cache.get(sql)
     }
 
     /// Keeps a statement just prepared; false if it is not kept (and must
     /// be closed after its run).
-    fn keep(&mut self, sql: &str, statement: &S) -> bool {
+    fn keep(&mut self, sql: &SqlText, statement: &S) -> bool {
         self.cache.insert(sql, statement.clone());
         self.cache.keeps()
     }
 
     /// After a run of `sql` failed with server error `code`: true to
     /// prepare it anew and run it once more (only the first time).
-    fn retry(&mut self, sql: &str, code: Option<u16>, retried: &mut bool) -> bool {
+    fn retry(&mut self, sql: &SqlText, code: Option<u16>, retried: &mut bool) -> bool {
         if *retried || code != Some(UNKNOWN_STATEMENT) {
             return false;
         }
@@ -328,7 +328,7 @@ impl MySync {
     /// it prepared anew, if the server no longer knew it).
     fn with_statement<T>(
         &mut self,
-        sql: &str,
+        sql: &SqlText,
         mut run: impl FnMut(&mut Self, &mysql::Statement) -> Result<T>,
     ) -> Result<T> {
         use mysql::prelude::Queryable;
@@ -337,7 +337,7 @@ impl MySync {
             let (statement, kept) = match self.prepared.get(sql) {
                 Some(s) => (s, true),
                 None => {
-                    let r = self.conn.prep(sql);
+                    let r = self.conn.prep(sql.as_str());
                     let s = self.check(r)?;
                     let kept = self.prepared.keep(sql, &s);
                     (s, kept)
@@ -418,12 +418,12 @@ impl MyAsync {
     }
 
     /// The prepared statement of `sql`, and whether the cache kept it.
-    async fn statement(&mut self, sql: &str) -> Result<(mysql_async::Statement, bool)> {
+    async fn statement(&mut self, sql: &SqlText) -> Result<(mysql_async::Statement, bool)> {
         use mysql_async::prelude::Queryable;
         if let Some(s) = self.prepared.get(sql) {
             return Ok((s, true));
         }
-        let r = self.conn.prep(sql).await;
+        let r = self.conn.prep(sql.as_str()).await;
         let s = self.check(r)?;
         let kept = self.prepared.keep(sql, &s);
         Ok((s, kept))

@@ -18,7 +18,7 @@ use super::{
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
-use crate::statement::{ExecResult, Stmt};
+use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::value::Value;
 
 pub(crate) struct PgBackend {
@@ -211,7 +211,7 @@ struct PgSync {
 }
 
 impl PgSync {
-    fn prepare(&mut self, sql: &str) -> Result<Statement> {
+    fn prepare(&mut self, sql: &SqlText) -> Result<Statement> {
         if let Some(s) = self.cache.get(sql) {
             return Ok(s);
         }
@@ -224,7 +224,7 @@ impl PgSync {
     /// server refused its stale cached plan.
     fn retrying<T>(
         &mut self,
-        sql: &str,
+        sql: &SqlText,
         mut once: impl FnMut(&mut Self) -> Result<T>,
     ) -> Result<T> {
         let mut first = None;
@@ -327,7 +327,7 @@ struct PgAsync {
 }
 
 impl PgAsync {
-    async fn prepare(&self, sql: &str) -> Result<Statement> {
+    async fn prepare(&self, sql: &SqlText) -> Result<Statement> {
         let cached = self
             .cache
             .lock()
@@ -346,7 +346,7 @@ impl PgAsync {
 
     /// What to do after a statement failed: see [`retry_after`]; on a
     /// retry, the stale statement leaves the cache.
-    fn retry(&self, sql: &str, first: &mut Option<Error>, e: Error) -> Option<Error> {
+    fn retry(&self, sql: &SqlText, first: &mut Option<Error>, e: Error) -> Option<Error> {
         let give_up = retry_after(first, e);
         if give_up.is_none() {
             self.cache

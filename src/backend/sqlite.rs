@@ -23,7 +23,7 @@ use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn, feed};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
-use crate::statement::{ExecResult, Stmt};
+use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
 use crate::value::Value;
 
@@ -339,7 +339,7 @@ impl LiteConn {
     /// statement anew at its next step after a schema change (and `SELECT *`
     /// may then return other columns). The names kept from its last run are
     /// checked against the statement's and reused if they are the same.
-    fn names(&self, sql: &str, st: &rusqlite::Statement<'_>) -> Arc<[String]> {
+    fn names(&self, sql: &SqlText, st: &rusqlite::Statement<'_>) -> Arc<[String]> {
         let name = |i| st.column_name(i).unwrap_or_default();
         let mut kept = self.names.borrow_mut();
         let current = kept.get(sql).filter(|names| {

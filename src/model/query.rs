@@ -313,7 +313,7 @@ impl<M: Model> Select<M> {
             let built = self.build_fresh(d);
             // One bound value for the filter, none without: anything else
             // is not the shape assumed here, and is built every time.
-            (built.params.len() == usize::from(eq.is_some())).then_some(built.sql)
+            (built.params.len() == usize::from(eq.is_some())).then(|| built.sql.to_string())
         })?;
         Some(Stmt::with(
             sql,
@@ -355,7 +355,7 @@ impl<M: Model> Select<M> {
         inner.order.clear();
         if inner.has_limit() {
             let mut stmt = inner.build(d);
-            stmt.sql = format!("SELECT COUNT(*) FROM ({}) AS dualdb_count", stmt.sql);
+            stmt.sql = format!("SELECT COUNT(*) FROM ({}) AS dualdb_count", stmt.sql).into();
             stmt
         } else {
             inner.fields = Some(vec![Field::count_all()]);
@@ -603,7 +603,7 @@ impl<M: Model> InsertMany<M> {
         let sql = shapes::sql(shape, || {
             // Cached only if sea-query bound every value, in order, as is.
             let built = fresh.insert(Self::build_fresh(rows, d, returning).ok()?);
-            (built.params == params).then(|| built.sql.clone())
+            (built.params == params).then(|| built.sql.to_string())
         });
         match (sql, fresh) {
             (Some(sql), _) => Ok(Stmt::with(sql, params)),

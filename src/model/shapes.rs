@@ -13,6 +13,8 @@ use std::any::TypeId;
 use std::cell::RefCell;
 
 use crate::config::BackendKind;
+use crate::statement::{SharedSql, SqlText};
+use std::sync::Arc;
 
 /// The most rows an insert may have for its SQL to be cached.
 pub(crate) const CACHED_INSERT_ROWS: usize = 128;
@@ -39,18 +41,18 @@ pub(crate) enum Form {
 }
 
 thread_local! {
-    static BUILT: RefCell<HashMap<Shape, Box<str>>> = RefCell::new(HashMap::new());
+    static BUILT: RefCell<HashMap<Shape, Arc<SharedSql>>> = RefCell::new(HashMap::new());
 }
 
 /// The SQL of `shape`: cached, or made by `build` (`None`: not cacheable).
-/// A copy of the cached text, ready to go into a statement.
-pub(crate) fn sql(shape: Shape, build: impl FnOnce() -> Option<String>) -> Option<String> {
-    if let Some(sql) = BUILT.with(|b| b.borrow().get(&shape).map(|s| String::from(&**s))) {
-        return Some(sql);
+/// The cached text is shared with the statement, not copied.
+pub(crate) fn sql(shape: Shape, build: impl FnOnce() -> Option<String>) -> Option<SqlText> {
+    if let Some(sql) = BUILT.with(|b| b.borrow().get(&shape).cloned()) {
+        return Some(SqlText::Shared(sql));
     }
-    let sql = build()?;
-    BUILT.with(|b| b.borrow_mut().insert(shape, sql.as_str().into()));
-    Some(sql)
+    let sql = SharedSql::new(&build()?);
+    BUILT.with(|b| b.borrow_mut().insert(shape, sql.clone()));
+    Some(SqlText::Shared(sql))
 }
 
 /// True if `shape`'s SQL is in this thread's cache.
