@@ -95,12 +95,14 @@ impl AsyncDb {
         let pool = AsyncPool::builder(AsyncManager {
             backend: self.backend.clone(),
             check_idle_after: self.config.check_idle_after,
+            recycle_timeout: self.config.connect_timeout,
         })
         .max_size(self.config.async_pool_size)
         .timeouts(Timeouts {
             wait: Some(self.config.acquire_timeout),
             create: Some(self.config.connect_timeout),
-            recycle: Some(self.config.connect_timeout),
+            // In the manager's `recycle`, around its I/O only.
+            recycle: None,
         })
         .runtime(deadpool::Runtime::Tokio1)
         .build()
@@ -113,7 +115,19 @@ impl AsyncDb {
         // A `close` racing with this call closes the pool under it: take the
         // fresh pool once.
         for _ in 0..2 {
-            match self.pool()?.get().await {
+            let pool = self.pool()?;
+            // First without waiting: a free connection is taken without
+            // setting up the acquire timeout's timer; only a call that has
+            // to wait for one waits, for at most `acquire_timeout`.
+            let now = Timeouts {
+                wait: Some(std::time::Duration::ZERO),
+                ..pool.timeouts()
+            };
+            let got = match pool.timeout_get(&now).await {
+                Err(PoolError::Timeout(TimeoutType::Wait)) => pool.get().await,
+                got => got,
+            };
+            match got {
                 Ok(obj) => return Ok(Lease::new(obj)),
                 Err(PoolError::Closed) => continue,
                 Err(e) => return Err(self.pool_error(e)),

@@ -397,6 +397,11 @@ pub(crate) struct AsyncManager {
     pub(crate) backend: Arc<dyn Backend>,
     /// Ping a connection idle (since its last checkout) longer than this.
     pub(crate) check_idle_after: Duration,
+    /// How long a recycle's round trip (a ping, a rollback) may take. The
+    /// timeout is applied here, around the I/O, rather than by deadpool
+    /// around every recycle: most recycles do no I/O, and deadpool's timer
+    /// cost each checkout a clock read and a timer set up and torn down.
+    pub(crate) recycle_timeout: Duration,
 }
 
 impl managed::Manager for AsyncManager {
@@ -421,13 +426,22 @@ impl managed::Manager for AsyncManager {
         if !slot.conn.is_usable() {
             return Err(RecycleError::message("connection is closed or broken"));
         }
+        let timed = |_: tokio::time::error::Elapsed| {
+            RecycleError::message("checking a pooled connection timed out")
+        };
         if slot.in_tx {
             // A transaction whose rollback never ran (its runtime ended).
-            slot.roll_back().await.map_err(RecycleError::Backend)?;
+            tokio::time::timeout(self.recycle_timeout, slot.roll_back())
+                .await
+                .map_err(timed)?
+                .map_err(RecycleError::Backend)?;
         }
         if metrics.last_used() > self.check_idle_after {
             slot.busy = true;
-            slot.conn.ping().await.map_err(RecycleError::Backend)?;
+            tokio::time::timeout(self.recycle_timeout, slot.conn.ping())
+                .await
+                .map_err(timed)?
+                .map_err(RecycleError::Backend)?;
             slot.busy = false;
         }
         Ok(())
