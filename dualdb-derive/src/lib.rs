@@ -249,6 +249,12 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 ::core::result::Result::Ok(#name { #(#from_row_in),* })
             }
 
+            fn built_selects() -> &'static [#krate::model::BuiltSql] {
+                static BUILT: [#krate::model::BuiltSql; #krate::model::select_slots(#n)] =
+                    [const { #krate::model::BuiltSql::new() }; #krate::model::select_slots(#n)];
+                &BUILT
+            }
+
             fn values(&self) -> ::std::vec::Vec<#krate::Value> {
                 let mut out = ::std::vec::Vec::with_capacity(#n);
                 #(out.push(#values);)*

@@ -190,7 +190,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::TITLE.eq("Emma")).unwrap().pages, 474);
     /// ```
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
-        Filter::raw_eq(self.name, v.to_sql())
+        Filter::raw_eq(self.index, self.name, v.to_sql())
     }
     /// `column <> value`
     ///
@@ -506,7 +506,8 @@ pub struct Filter<M> {
 /// of built shapes (see `Select::build`).
 #[derive(Clone)]
 pub(crate) enum FilterKind {
-    Eq(&'static str, Value),
+    /// `column = value`, the column by its position in the model and name.
+    Eq(usize, &'static str, Value),
     Cond(Condition),
 }
 
@@ -533,10 +534,10 @@ impl<M> Filter<M> {
         }
     }
 
-    /// `column = value` on a column named at run time (the primary key).
-    pub(crate) fn raw_eq(column: &'static str, v: Value) -> Self {
+    /// `column = value` on the model's column number `index`, named `column`.
+    pub(crate) fn raw_eq(index: usize, column: &'static str, v: Value) -> Self {
         Filter {
-            kind: FilterKind::Eq(column, v),
+            kind: FilterKind::Eq(index, column, v),
             _model: PhantomData,
         }
     }
@@ -544,15 +545,16 @@ impl<M> Filter<M> {
     /// The condition, built.
     pub(crate) fn cond(self) -> Condition {
         match self.kind {
-            FilterKind::Eq(column, v) => Cond::all().add(col(column).eq(val(v))),
+            FilterKind::Eq(_, column, v) => Cond::all().add(col(column).eq(val(v))),
             FilterKind::Cond(c) => c,
         }
     }
 
-    /// `column = value`, when that is all this filter is.
-    pub(crate) fn as_eq(&self) -> Option<(&'static str, &Value)> {
+    /// `column = value`, when that is all this filter is: the column's
+    /// position in the model, and the value.
+    pub(crate) fn as_eq(&self) -> Option<(usize, &Value)> {
         match &self.kind {
-            FilterKind::Eq(column, v) => Some((column, v)),
+            FilterKind::Eq(index, _, v) => Some((*index, v)),
             FilterKind::Cond(_) => None,
         }
     }

@@ -33,6 +33,8 @@ pub mod prefetch;
 mod query;
 mod schema;
 mod shapes;
+#[doc(hidden)]
+pub use shapes::{BuiltSql, select_slots};
 mod sql;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
@@ -108,6 +110,13 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// Sets the primary key (after the database generated it).
     fn set_primary_key(&mut self, value: ValueRef<'_>) -> Result<()>;
 
+    /// Where this model keeps the SQL of its commonest selects once built
+    /// ([`shapes::select_slots`] of them; none: they are built every time).
+    #[doc(hidden)]
+    fn built_selects() -> &'static [shapes::BuiltSql] {
+        &[]
+    }
+
     /// The primary key's value.
     fn primary_key(&self) -> Value {
         self.value(Self::META.primary_key)
@@ -136,7 +145,11 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// A query for the row whose primary key is `key`.
     fn by_id(key: impl crate::ToSql) -> Select<Self> {
-        Select::new().filter(Filter::raw_eq(Self::META.pk().name, key.to_sql()))
+        Select::new().filter(Filter::raw_eq(
+            Self::META.primary_key,
+            Self::META.pk().name,
+            key.to_sql(),
+        ))
     }
 }
 

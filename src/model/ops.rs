@@ -303,7 +303,7 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
 }
 
 fn by_pk<M: Model>(model: &M) -> super::Filter<M> {
-    super::Filter::raw_eq(M::META.pk().name, model.primary_key())
+    super::Filter::raw_eq(M::META.primary_key, M::META.pk().name, model.primary_key())
 }
 
 pub(crate) fn update<M: Model>(

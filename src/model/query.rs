@@ -301,15 +301,8 @@ impl<M: Model> Select<M> {
         if let Some((_, Value::Null)) = eq {
             return None; // not a shape worth keeping
         }
-        let shape = Shape {
-            model: std::any::TypeId::of::<M>(),
-            kind: d.kind,
-            form: Form::Select {
-                eq: eq.map(|(column, _)| column),
-                limit: self.limit,
-            },
-        };
-        let sql = shapes::sql(shape, || {
+        let column = eq.map(|(column, _)| column);
+        let sql = shapes::select_sql(M::built_selects(), d.kind, column, self.limit, || {
             let built = self.build_fresh(d);
             // One bound value for the filter, none without: anything else
             // is not the shape assumed here, and is built every time.
@@ -634,6 +627,7 @@ impl<M: Model> InsertMany<M> {
 mod tests {
     use super::*;
     use crate::Model;
+    use crate::statement::SqlText;
 
     #[derive(Model)]
     #[model(table = "shape_books")]
@@ -671,10 +665,18 @@ mod tests {
                 }
             }
         }
-        // different values of one shape: the same SQL, each its own value
+        // different values of one shape: the same SQL, each its own value;
+        // the text is the model's one copy, on every thread
         let d = Dialect::new(BackendKind::Postgres, false);
         let (a, b) = (Book::by_id(1).build(d), Book::by_id(2).build(d));
         assert_eq!(a.sql, b.sql);
+        let elsewhere = std::thread::spawn(move || Book::by_id(3).build(d))
+            .join()
+            .unwrap();
+        match (&a.sql, &elsewhere.sql) {
+            (SqlText::Shared(x), SqlText::Shared(y)) => assert!(std::sync::Arc::ptr_eq(x, y)),
+            other => panic!("not shared: {other:?}"),
+        }
         assert_eq!(
             (a.params, b.params),
             (vec![Value::I64(1)], vec![Value::I64(2)])

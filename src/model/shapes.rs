@@ -2,15 +2,18 @@
 //! a third of what dualdb adds to an SQLite primary-key lookup; the commonest
 //! selects (all rows of a model, or its rows where one column equals a
 //! value, each with no `LIMIT` or `LIMIT 1`) differ from call to call only
-//! in that value, so their SQL is built once per thread and then copied.
-//! So do inserts of up to [`CACHED_INSERT_ROWS`] rows, whose SQL depends only
-//! on the model and the row count. The shapes are finite (models x columns x
-//! backends x two limits, models x backends x row counts), so the cache needs
-//! no eviction.
+//! in that value, so their SQL is built once and then shared: in slots of
+//! the model's own ([`Model::built_selects`](super::Model), a static array
+//! the derive makes), found by position without hashing. So are inserts of
+//! up to [`CACHED_INSERT_ROWS`] rows, whose SQL depends only on the model and
+//! the row count, per thread. The shapes are finite (models x columns x
+//! backends x two limits, models x backends x row counts), so neither cache
+//! needs eviction.
 
 use foldhash::{HashMap, HashMapExt};
 use std::any::TypeId;
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 use crate::config::BackendKind;
 use crate::statement::{SharedSql, SqlText};
@@ -29,15 +32,63 @@ pub(crate) struct Shape {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Form {
-    Select {
-        /// The column of the one `column = value` filter, if any.
-        eq: Option<&'static str>,
-        limit: Option<u64>,
-    },
-    Insert {
-        rows: usize,
-        returning: bool,
-    },
+    Insert { rows: usize, returning: bool },
+}
+
+/// One slot of a model's built select SQL, empty until first built.
+#[doc(hidden)]
+pub struct BuiltSql(OnceLock<Arc<SharedSql>>);
+
+impl BuiltSql {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        BuiltSql(OnceLock::new())
+    }
+}
+
+/// How many [`BuiltSql`] slots a model of `columns` columns has: one per
+/// backend, limit (none or 1) and filter (none, or `column = value` on each
+/// column).
+#[doc(hidden)]
+pub const fn select_slots(columns: usize) -> usize {
+    3 * 2 * (columns + 1)
+}
+
+/// The SQL of a model's select on backend `kind` with the `column = value`
+/// filter on its column number `eq`, if any, and `limit` (none or 1): from
+/// its slot in `slots`, or made by `build` and kept there (`None`: not
+/// cacheable, or the model has no such slot).
+pub(crate) fn select_sql(
+    slots: &'static [BuiltSql],
+    kind: BackendKind,
+    eq: Option<usize>,
+    limit: Option<u64>,
+    build: impl FnOnce() -> Option<String>,
+) -> Option<SqlText> {
+    let backend = match kind {
+        BackendKind::Postgres => 0,
+        BackendKind::Mysql => 1,
+        BackendKind::Sqlite => 2,
+    };
+    let limited = match limit {
+        None => 0,
+        Some(1) => 1,
+        Some(_) => return None,
+    };
+    let per_filter = slots.len() / 6;
+    let filter = match eq {
+        None => 0,
+        Some(i) if i + 1 < per_filter => i + 1,
+        Some(_) => return None,
+    };
+    let slot = &slots.get((backend * 2 + limited) * per_filter + filter)?.0;
+    if let Some(sql) = slot.get() {
+        return Some(SqlText::Shared(sql.clone()));
+    }
+    // Two threads may build it at once: both build the same text.
+    let built = build()?;
+    let sql = slot.get_or_init(|| SharedSql::new(&built));
+    Some(SqlText::Shared(sql.clone()))
 }
 
 thread_local! {
