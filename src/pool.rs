@@ -87,18 +87,26 @@ struct Shared {
 impl Shared {
     /// Takes back a connection opened or lent under `generation`.
     fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64) {
+        if let Some(stale) = self.keep(conn, generation) {
+            drop(stale);
+            self.release();
+        }
+    }
+
+    /// Keeps `conn` idle, unless the pool was closed since it was lent
+    /// (`generation` is not the pool's): then it is handed back, for the
+    /// caller to close (which may block) and [`release`](Self::release).
+    fn keep(&self, conn: Box<dyn SyncConn>, generation: u64) -> Option<Box<dyn SyncConn>> {
         let now = Instant::now();
         let mut st = lock(&self.state);
-        let wake = st.waiting > 0;
-        if generation == st.generation {
-            st.idle.push((conn, now));
-            drop(st);
-        } else {
-            st.open -= 1;
-            drop(st);
-            drop(conn);
+        if generation != st.generation {
+            return Some(conn);
         }
+        let wake = st.waiting > 0;
+        st.idle.push((conn, now));
+        drop(st);
         self.wake(wake);
+        None
     }
 
     /// Frees the slot of a connection that is gone.
@@ -330,11 +338,19 @@ impl Drop for PooledConn {
             return;
         };
         let (in_tx, discard) = (self.in_tx, self.discard);
-        let pool = self.pool.clone();
         let generation = self.generation;
+        let mut reusable = !std::thread::panicking() && !discard && conn.is_usable();
+        if reusable && !in_tx {
+            // Nothing to roll back: keeping it does not block, and only a
+            // connection the pool no longer wants is closed below.
+            match self.pool.keep(conn, generation) {
+                None => return,
+                Some(stale) => (conn, reusable) = (stale, false),
+            }
+        }
+        let pool = self.pool.clone();
         // Rolling back and closing both block: keep them off Tokio workers.
         let _ = run_blocking(move || {
-            let mut reusable = !std::thread::panicking() && !discard && conn.is_usable();
             if reusable && in_tx {
                 // A transaction abandoned without commit or rollback.
                 reusable = conn.execute(&crate::transaction::rollback_stmt()).is_ok();
