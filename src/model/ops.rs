@@ -55,13 +55,22 @@ impl<M: Model> Collect<M> {
     /// columns are the model's, in the model's order, so the decoder need
     /// not look for them, nor the rows carry their names.
     fn select(d: Dialect, q: Select<M>) -> Self {
+        // Room for the one row of a `get` up front, not grown into.
+        let out = match q.row_limit() {
+            Some(n @ 0..=1) => Vec::with_capacity(n as usize),
+            _ => Vec::new(),
+        };
         if q.selects_model_columns() {
             Collect {
                 decoder: Decoder::in_model_order(),
+                out,
                 ..Collect::new(q.build(d).by_position())
             }
         } else {
-            Collect::new(q.build(d))
+            Collect {
+                out,
+                ..Collect::new(q.build(d))
+            }
         }
     }
 }

@@ -251,6 +251,11 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// The most rows the query returns, if it is limited.
+    pub(crate) fn row_limit(&self) -> Option<u64> {
+        self.limit
+    }
+
     pub(crate) fn has_limit(&self) -> bool {
         self.limit.is_some() || self.offset.is_some()
     }
