@@ -297,15 +297,22 @@ impl<S: Clone> Prepared<S> {
         self.cache.keeps()
     }
 
-    /// After a run of `sql` failed with server error `code`: true to
-    /// prepare it anew and run it once more (only the first time).
-    fn retry(&mut self, sql: &SqlText, code: Option<u16>, retried: &mut bool) -> bool {
-        if *retried || code != Some(UNKNOWN_STATEMENT) {
-            return false;
+    /// The outcome of a run of `sql`, or `None` to prepare it anew and run
+    /// it once more: the server no longer knew it (only the first time).
+    fn settle<T>(
+        &mut self,
+        out: Result<T>,
+        sql: &SqlText,
+        retried: &mut bool,
+    ) -> Option<Result<T>> {
+        match &out {
+            Err(e) if !*retried && server_code(e) == Some(UNKNOWN_STATEMENT) => {
+                *retried = true;
+                self.cache.remove(sql);
+                None
+            }
+            _ => Some(out),
         }
-        *retried = true;
-        self.cache.remove(sql);
-        true
     }
 }
 
@@ -348,9 +355,8 @@ impl MySync {
                 let r = self.conn.close(statement);
                 self.check(r)?;
             }
-            match out {
-                Err(e) if self.prepared.retry(sql, server_code(&e), &mut retried) => continue,
-                out => return out,
+            if let Some(out) = self.prepared.settle(out, sql, &mut retried) {
+                return out;
             }
         }
     }
@@ -496,12 +502,8 @@ impl AsyncConn for MyAsync {
                 let (statement, kept) = self.statement(&stmt.sql).await?;
                 let out = self.execute_once(&stmt, &statement).await;
                 self.done_with(statement, kept).await?;
-                match out {
-                    Err(e)
-                        if self
-                            .prepared
-                            .retry(&stmt.sql, server_code(&e), &mut retried) => {}
-                    out => return out,
+                if let Some(out) = self.prepared.settle(out, &stmt.sql, &mut retried) {
+                    return out;
                 }
             }
         })
@@ -513,12 +515,8 @@ impl AsyncConn for MyAsync {
                 let (statement, kept) = self.statement(&stmt.sql).await?;
                 let out = self.query_each_once(&stmt, &statement, &mut *sink).await;
                 self.done_with(statement, kept).await?;
-                match out {
-                    Err(e)
-                        if self
-                            .prepared
-                            .retry(&stmt.sql, server_code(&e), &mut retried) => {}
-                    out => return out,
+                if let Some(out) = self.prepared.settle(out, &stmt.sql, &mut retried) {
+                    return out;
                 }
             }
         })
