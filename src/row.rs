@@ -187,6 +187,7 @@ impl Row {
     /// driver's row owns it (MySQL), so that a `String` keeps those bytes
     /// instead of copying them. The column is then gone from the row: the
     /// model derive reads each column once.
+    ///
     /// Each backend hands the column over in its own form
     /// ([`FromSql::from_column`]).
     #[doc(hidden)]

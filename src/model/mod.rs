@@ -111,7 +111,7 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn set_primary_key(&mut self, value: ValueRef<'_>) -> Result<()>;
 
     /// Where this model keeps the SQL of its commonest selects once built
-    /// ([`shapes::select_slots`] of them; none: they are built every time).
+    /// ([`select_slots`] of them; none: they are built every time).
     #[doc(hidden)]
     fn built_selects() -> &'static [shapes::BuiltSql] {
         &[]
