@@ -221,7 +221,15 @@ async fn a_full_pool_times_out_with_a_typed_error() {
             BackendKind::Postgres => assert_eq!(plain.unwrap().len(), 1),
             _ => assert_eq!(plain.unwrap_err().kind(), ErrorKind::PoolTimeout),
         }
+        // A call that finds the pool full waits for the connection to come
+        // back, and gets it.
+        let waiter = {
+            let db = db.clone();
+            tokio::spawn(async move { db.aio().begin().await?.commit().await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
         held.rollback().await.unwrap();
+        waiter.await.unwrap().unwrap();
         db.aio().begin().await.unwrap().commit().await.unwrap();
     }
 }
