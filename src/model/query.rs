@@ -26,7 +26,7 @@ use sea_query::{Expr, Query, SelectStatement};
 
 use super::Model;
 use super::column::{Column, Compatible, Field, Filter, Order};
-use super::shapes::{self, Form, Shape};
+use super::shapes::{self, Shape};
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -592,10 +592,8 @@ impl<M: Model> InsertMany<M> {
         let shape = Shape {
             model: std::any::TypeId::of::<M>(),
             kind: d.kind,
-            form: Form::Insert {
-                rows: rows.len(),
-                returning,
-            },
+            rows: rows.len(),
+            returning,
         };
         let mut fresh = None;
         let sql = shapes::sql(shape, || {
@@ -740,10 +738,8 @@ mod tests {
                     let shape = Shape {
                         model: std::any::TypeId::of::<Wide>(),
                         kind,
-                        form: Form::Insert {
-                            rows: rows.len(),
-                            returning: returning && d.returning(),
-                        },
+                        rows: rows.len(),
+                        returning: returning && d.returning(),
                     };
                     assert!(shapes::cached(shape), "{kind:?} {returning} not cached");
                 }

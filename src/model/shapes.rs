@@ -22,17 +22,13 @@ use std::sync::Arc;
 /// The most rows an insert may have for its SQL to be cached.
 pub(crate) const CACHED_INSERT_ROWS: usize = 128;
 
-/// What the SQL of a cached statement depends on.
+/// What the SQL of a cached insert depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Shape {
     pub(crate) model: TypeId,
     pub(crate) kind: BackendKind,
-    pub(crate) form: Form,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Form {
-    Insert { rows: usize, returning: bool },
+    pub(crate) rows: usize,
+    pub(crate) returning: bool,
 }
 
 /// One slot of a model's built select SQL, empty until first built.
