@@ -102,6 +102,16 @@ struct Traced {
 
 impl Traced {
     fn start(action: &Action) -> Option<Self> {
+        // The span macro's own first test, plus the one of its `log` path
+        // (tracing's `log` feature: records go to a `log` logger while no
+        // tracing subscriber is set). With neither listening, the macro
+        // would still build the span's fields and format them for `log`:
+        // about 200 instructions a statement, for nothing.
+        if !(tracing::level_enabled!(tracing::Level::DEBUG)
+            || log::log_enabled!(target: "dualdb::sql", log::Level::Debug))
+        {
+            return None;
+        }
         let sql = match action {
             Action::Query(s) | Action::Rows(s) | Action::Execute(s) | Action::Stream(s) => {
                 s.sql.as_str()
