@@ -73,7 +73,7 @@ impl ColumnIndex for usize {
 }
 
 /// The error of a column position past the row's end.
-fn out_of_range(i: usize, len: usize) -> Error {
+pub(crate) fn out_of_range(i: usize, len: usize) -> Error {
     Error::decode(format!(
         "column index {i} is out of range for a row of {len} columns"
     ))
@@ -215,8 +215,28 @@ impl Row {
     }
 }
 
+/// What model decoding reads a row through: a [`Row`], or (SQLite) the
+/// statement's current row in place, not copied out first.
+#[doc(hidden)]
+pub trait RowRead {
+    /// Column `i` as `T` (as [`Row::take`]: it may move text out).
+    fn take<T: FromSql>(&mut self, i: usize) -> Result<T>;
+    /// True if column `i` is NULL.
+    fn is_null(&mut self, i: usize) -> Result<bool>;
+}
+
+impl RowRead for Row {
+    #[inline]
+    fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
+        Row::take(self, i)
+    }
+    fn is_null(&mut self, i: usize) -> Result<bool> {
+        Ok(matches!(self.value_at(i)?, ValueRef::Null))
+    }
+}
+
 /// A decoding error, naming its column.
-fn in_column(index: impl ColumnIndex, e: Error) -> Error {
+pub(crate) fn in_column(index: impl ColumnIndex, e: Error) -> Error {
     Error::decode(format!("column {index}: {}", e.message())).with_source(e)
 }
 

@@ -528,3 +528,63 @@ async fn model_fields_decode_as_row_get_does_widening_narrowing_and_null() {
         );
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "in_place")]
+struct InPlace {
+    #[model(primary_key)]
+    id: i32,
+    name: String,
+    note: Option<String>,
+}
+
+/// SQLite hands the rows of a model's own select to the model in place (not
+/// copied out of the statement first): they decode, and fail, exactly as
+/// the copied rows of `raw` and `Row::get` do, row after row.
+#[test]
+fn sqlite_rows_read_in_place_decode_and_fail_as_copied_rows() {
+    let db = Database::open("sqlite::memory:").unwrap();
+    let s = db.sync();
+    // Loose column types: SQLite stores what it is given.
+    s.execute("CREATE TABLE in_place (id, name, note)", &[])
+        .unwrap();
+    let fill = |rows: &str| {
+        s.execute("DELETE FROM in_place", &[]).unwrap();
+        s.execute(&format!("INSERT INTO in_place VALUES {rows}"), &[])
+            .unwrap();
+    };
+    let by_row = || -> Result<Vec<InPlace>, String> {
+        let rows = s.query("SELECT id, name, note FROM in_place", &[]).unwrap();
+        rows.iter()
+            .map(|r| {
+                Ok(InPlace {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    note: r.get(2)?,
+                })
+            })
+            .collect::<dualdb::Result<_>>()
+            .map_err(|e| e.to_string())
+    };
+    let good = "(1, 'ada', NULL), (2, 'bob', 'héllo'), (3, '', 'x')";
+    fill(good);
+    let expected = by_row().unwrap();
+    assert_eq!(expected.len(), 3);
+    assert_eq!(s.execute_query(InPlace::select()).unwrap(), expected);
+    // Each bad value in the second row, after a good first one.
+    for bad in [
+        "(2, NULL, NULL)",
+        "(3000000000, 'bob', NULL)",
+        "(2, 7, NULL)",
+        "(2, CAST(x'ff' AS TEXT), NULL)",
+        "(2, 'bob', 1.5)",
+    ] {
+        fill(&format!("(1, 'ada', NULL), {bad}"));
+        let copied = by_row().expect_err(bad);
+        let in_place = s.execute_query(InPlace::select()).unwrap_err();
+        assert_eq!(in_place.kind(), ErrorKind::Decode, "{bad}");
+        assert_eq!(in_place.to_string(), copied, "{bad}");
+        let raw = s.raw::<InPlace>("SELECT id, name, note FROM in_place", &[]);
+        assert_eq!(raw.unwrap_err().to_string(), copied, "{bad}");
+    }
+}

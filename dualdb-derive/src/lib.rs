@@ -200,10 +200,14 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         let ident = &f.ident;
         quote!(#ident: row.get(#krate::model::column_at(row, offset, #i, Self::META)?)?)
     });
-    let from_row_in = fields.iter().enumerate().map(|(i, f)| {
-        let ident = &f.ident;
-        quote!(#ident: row.take(columns.at(#i))?)
-    });
+    let from_row_in = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let ident = &f.ident;
+            quote!(#ident: #krate::row::RowRead::take(row, columns.at(#i))?)
+        })
+        .collect::<Vec<_>>();
     let values = fields.iter().map(|f| {
         let ident = &f.ident;
         quote!(#krate::ToSql::to_sql(&self.#ident))
@@ -247,6 +251,16 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 columns: &#krate::model::Columns,
             ) -> #krate::Result<Self> {
                 ::core::result::Result::Ok(#name { #(#from_row_in),* })
+            }
+
+            fn read_in<R: #krate::row::RowRead>(
+                row: &mut R,
+                columns: &#krate::model::Columns,
+            ) -> ::core::option::Option<#krate::Result<Self>> {
+                let read = |row: &mut R| -> #krate::Result<Self> {
+                        ::core::result::Result::Ok(#name { #(#from_row_in),* })
+                };
+                ::core::option::Option::Some(read(row))
             }
 
             fn built_selects() -> &'static [#krate::model::BuiltSql] {

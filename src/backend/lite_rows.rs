@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use rusqlite::types::ValueRef as LiteRef;
 
-use crate::value::ValueRef;
+use crate::error::Result;
+use crate::row::{RowRead, in_column, out_of_range};
+use crate::value::{FromSql, RawColumn, ValueRef};
 
 /// The most text and blob bytes a row kept for reuse may hold: a statement
 /// that read a large value does not keep its memory for the next one.
@@ -180,5 +182,33 @@ impl LiteRow {
             Cell::Text(r) => ValueRef::Text(bytes(r)),
             Cell::Blob(r) => ValueRef::Bytes(bytes(r)),
         })
+    }
+}
+
+/// A statement's current row read in place: a sink that decodes a model
+/// from it ([`crate::backend::Sink::live`]) needs no copy of it.
+pub(crate) struct LiveRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
+
+impl LiveRow<'_> {
+    fn value(&self, i: usize) -> Result<ValueRef<'_>> {
+        Ok(match self.0.get_ref(i) {
+            Ok(LiteRef::Null) => ValueRef::Null,
+            Ok(LiteRef::Integer(v)) => ValueRef::I64(v),
+            Ok(LiteRef::Real(f)) => ValueRef::F64(f),
+            Ok(LiteRef::Text(t)) => ValueRef::Text(t),
+            Ok(LiteRef::Blob(b)) => ValueRef::Bytes(b),
+            // Its only error: no such column.
+            Err(_) => return Err(out_of_range(i, self.0.as_ref().column_count())),
+        })
+    }
+}
+
+impl RowRead for LiveRow<'_> {
+    #[inline]
+    fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
+        T::from_column(RawColumn::of(self.value(i)?)).map_err(|e| in_column(i, e))
+    }
+    fn is_null(&mut self, i: usize) -> Result<bool> {
+        Ok(matches!(self.value(i)?, ValueRef::Null))
     }
 }

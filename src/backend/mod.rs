@@ -32,7 +32,28 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// (decoding a model) leaves it there, and the connection may then reuse its
 /// buffers for the next row (SQLite copies each row out of its statement).
 /// An error from the sink stops the statement and is what it returns.
-pub(crate) type RowSink<'s> = &'s mut (dyn FnMut(&mut Option<Row>) -> Result<()> + Send);
+pub(crate) type RowSink<'s> = &'s mut dyn Sink;
+
+/// What a [`RowSink`] is: any `FnMut(&mut Option<Row>) -> Result<()>`, or a
+/// plan's rows ([`crate::model::plan`]), which may also read a SQLite row in
+/// place.
+pub(crate) trait Sink: Send {
+    /// Takes one row (see [`RowSink`]).
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
+
+    /// Takes a SQLite statement's current row in place; `None` if this sink
+    /// wants it copied into a [`Row`] and handed to [`row`](Self::row).
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, _row: &mut sqlite::LiveRow<'_>) -> Option<Result<()>> {
+        None
+    }
+}
+
+impl<F: FnMut(&mut Option<Row>) -> Result<()> + Send> Sink for F {
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self(row)
+    }
+}
 
 /// A sink that keeps every row in `out`.
 pub(crate) fn keep_rows(
@@ -49,7 +70,7 @@ pub(crate) fn keep_rows(
 pub(crate) fn feed(rows: impl IntoIterator<Item = Row>, sink: RowSink<'_>) -> Result<u64> {
     let mut n = 0;
     for row in rows {
-        sink(&mut Some(row))?;
+        sink.row(&mut Some(row))?;
         n += 1;
     }
     Ok(n)

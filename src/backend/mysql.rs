@@ -388,7 +388,7 @@ impl SyncConn for MySync {
                     .map_err(&mut fail)?;
                 let mut n = 0;
                 for row in result {
-                    sink(&mut Some(Row {
+                    sink.row(&mut Some(Row {
                         inner: RowInner::My(row.map_err(&mut fail)?),
                     }))?;
                     n += 1;
@@ -481,7 +481,7 @@ impl MyAsync {
                 .map_err(&mut fail)?;
             let mut n = 0;
             while let Some(row) = result.next().await.map_err(&mut fail)? {
-                sink(&mut Some(Row {
+                sink.row(&mut Some(Row {
                     inner: RowInner::My(row),
                 }))?;
                 n += 1;

@@ -284,7 +284,7 @@ impl PgSync {
         .map_err(pg_error)?;
         let mut n = 0;
         while let Some(r) = it.next().map_err(pg_error)? {
-            sink(&mut Some(Row {
+            sink.row(&mut Some(Row {
                 inner: RowInner::Pg(r),
             }))?;
             n += 1;
@@ -409,7 +409,7 @@ impl PgAsync {
         let mut stream = std::pin::pin!(stream);
         let mut n = 0;
         while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            sink(&mut Some(Row {
+            sink.row(&mut Some(Row {
                 inner: RowInner::Pg(r.map_err(pg_error)?),
             }))?;
             n += 1;

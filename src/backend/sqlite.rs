@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
-pub(crate) use super::lite_rows::LiteRow;
 use super::lite_rows::{LiteColumns, LiteSet};
+pub(crate) use super::lite_rows::{LiteRow, LiveRow};
 use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn, feed};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
@@ -245,53 +245,58 @@ impl LiteConn {
     /// first error, the sink's included.
     fn run_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         let mut stopped = None;
-        let out = self.timed(stmt, || {
-            self.each_row(stmt, &mut |row| match sink(row) {
-                Ok(()) => true,
-                Err(e) => {
-                    stopped = Some(e);
-                    false
-                }
-            })
-        });
+        let out = self.timed(stmt, || self.each_row(stmt, sink, &mut stopped));
         match stopped {
             Some(e) => Err(e),
             None => out,
         }
     }
 
-    /// Each row copied out of the statement and handed to `f` until it
-    /// returns false; the number handed. A row `f` leaves in the slot is
-    /// refilled with the next one, and the last one is kept for the next
+    /// Each row handed to `sink` until it fails (its error in `stopped`);
+    /// the number handed. A sink that reads rows in place
+    /// ([`Sink::live`](super::Sink::live)) gets them so; to any other, each
+    /// row is copied out of the statement, and a row it leaves in the slot
+    /// is refilled with the next one, the last one kept for the next
     /// statement: a statement whose rows are only read allocates nothing
     /// for them.
     fn each_row(
         &self,
         stmt: &Stmt,
-        f: &mut dyn FnMut(&mut Option<Row>) -> bool,
+        sink: RowSink<'_>,
+        stopped: &mut Option<Error>,
     ) -> rusqlite::Result<u64> {
         let mut st = self.conn.prepare_cached(&stmt.sql)?;
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
         let mut columns = None;
-        let mut slot: Option<Row> = self.spare.take().map(|r| Row {
-            inner: RowInner::Lite(r),
-        });
+        let mut slot: Option<Row> = None;
         let mut count = 0;
         while let Some(r) = rows.next()? {
-            let columns = columns.get_or_insert_with(|| self.columns(stmt, r.as_ref()));
-            let refilled = match &mut slot {
-                Some(Row {
-                    inner: RowInner::Lite(kept),
-                }) => kept.refill(columns, r)?,
-                _ => false,
-            };
-            if !refilled {
-                slot = Some(Row {
-                    inner: RowInner::Lite(LiteRow::single(columns.clone(), r)?),
-                });
-            }
             count += 1;
-            if !f(&mut slot) {
+            let handed = match sink.live(&mut LiveRow(r)) {
+                Some(done) => done,
+                None => {
+                    let columns = columns.get_or_insert_with(|| self.columns(stmt, r.as_ref()));
+                    if slot.is_none() {
+                        slot = self.spare.take().map(|r| Row {
+                            inner: RowInner::Lite(r),
+                        });
+                    }
+                    let refilled = match &mut slot {
+                        Some(Row {
+                            inner: RowInner::Lite(kept),
+                        }) => kept.refill(columns, r)?,
+                        _ => false,
+                    };
+                    if !refilled {
+                        slot = Some(Row {
+                            inner: RowInner::Lite(LiteRow::single(columns.clone(), r)?),
+                        });
+                    }
+                    sink.row(&mut slot)
+                }
+            };
+            if let Err(e) = handed {
+                *stopped = Some(e);
                 break;
             }
         }
@@ -427,7 +432,7 @@ impl AsyncConn for LiteAsync {
         Box::pin(async move {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Row>(STREAM_BUFFER);
             let worker = self.call(move |c| {
-                c.run_each(&stmt, &mut |slot| match slot.take() {
+                c.run_each(&stmt, &mut |slot: &mut Option<Row>| match slot.take() {
                     Some(row) => tx
                         .blocking_send(row)
                         .map_err(|_| Error::new(ErrorKind::Usage, "the row stream was closed")),
@@ -437,7 +442,7 @@ impl AsyncConn for LiteAsync {
             let receive = async {
                 let mut failed = None;
                 while let Some(row) = rx.recv().await {
-                    if let Err(e) = sink(&mut Some(row)) {
+                    if let Err(e) = sink.row(&mut Some(row)) {
                         failed = Some(e);
                         rx.close();
                         break;

@@ -90,6 +90,14 @@ impl<T: ModelRow> Decoder<T> {
         };
         T::decode_with(row, layout)
     }
+
+    /// The `T` in a row read in place, once the layout is known (from the
+    /// first row, or by construction); `None` until then, or if `T` cannot
+    /// be read so ([`ModelRow::read_with`]).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn read(&self, row: &mut impl crate::row::RowRead) -> Option<Result<T>> {
+        T::read_with(row, self.layout.as_ref()?)
+    }
 }
 
 impl<M: super::Model> Decoder<M> {

@@ -28,7 +28,7 @@
 
 use super::{Columns, Model, ModelMeta};
 use crate::error::{Error, Result};
-use crate::row::Row;
+use crate::row::{Row, RowRead};
 use crate::value::ValueRef;
 
 /// What [`raw`](crate::SyncDb::raw) decodes a row into: a [`Model`], an
@@ -78,6 +78,14 @@ pub trait ModelRow: Sized + Send + 'static {
     /// out of it.
     #[doc(hidden)]
     fn decode_with(row: &mut Row, layout: &Self::Layout) -> Result<Self>;
+
+    /// Decodes as [`decode_with`](Self::decode_with) through any
+    /// [`RowRead`]; `None` (before reading anything) if this type only
+    /// decodes from a [`Row`].
+    #[doc(hidden)]
+    fn read_with<R: RowRead>(_row: &mut R, _layout: &Self::Layout) -> Option<Result<Self>> {
+        None
+    }
 }
 
 /// Checks that `meta`'s columns stand in order from `offset`.
@@ -116,6 +124,10 @@ impl<M: Model> ModelRow for M {
     fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
         M::from_row_in(row, layout)
     }
+
+    fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
+        M::read_in(row, layout)
+    }
 }
 
 impl<M: Model> ModelRow for Option<M> {
@@ -131,6 +143,14 @@ impl<M: Model> ModelRow for Option<M> {
             return Ok(None);
         }
         M::from_row_in(row, layout).map(Some)
+    }
+
+    fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
+        match row.is_null(layout.at(M::META.primary_key)) {
+            Ok(true) => Some(Ok(None)),
+            Ok(false) => Some(M::read_in(row, layout)?.map(Some)),
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 

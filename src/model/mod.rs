@@ -98,7 +98,16 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// its columns where `columns` found them in the result's first row.
     #[doc(hidden)]
     fn from_row_in(row: &mut Row, columns: &Columns) -> Result<Self> {
-        Self::from_row_at(row, columns.offset)
+        Self::read_in(row, columns).unwrap_or_else(|| Self::from_row_at(row, columns.offset))
+    }
+
+    /// Builds the model as [`from_row_in`](Self::from_row_in) does, through
+    /// any [`RowRead`](crate::row::RowRead) (a SQLite row read in place);
+    /// `None`, before reading anything, if it only decodes from a [`Row`]
+    /// (a hand-written impl; the derive reads through any).
+    #[doc(hidden)]
+    fn read_in<R: crate::row::RowRead>(_row: &mut R, _columns: &Columns) -> Option<Result<Self>> {
+        None
     }
 
     /// Every column's value, in [`ModelMeta::columns`] order.

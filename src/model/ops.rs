@@ -10,6 +10,8 @@ use super::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::sql::{Dialect, to_sea};
 use super::{Action, Decoder, Model, ModelMeta, ModelRow, Plan, Reply, Step, models};
+#[cfg(feature = "sqlite")]
+use crate::backend::sqlite::LiveRow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{FromRow, Row};
 use crate::statement::{Stmt, at_most_one, exactly_one};
@@ -92,6 +94,11 @@ impl<M: ModelRow> Plan for Collect<M> {
         let model = self.decoder.decode(slotted(row)?)?;
         self.out.push(model);
         Ok(())
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        let model = self.decoder.read(row)?;
+        Some(model.map(|m| self.out.push(m)))
     }
     fn read_only(&self) -> bool {
         self.read_only
@@ -308,6 +315,10 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.0.live(row)
     }
 }
 
@@ -675,6 +686,10 @@ impl<T: Send> Plan for BoxedPlan<T> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.0.live(row)
+    }
 }
 
 fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
@@ -815,6 +830,13 @@ impl<P: Plan> Plan for Either<P> {
         match self {
             Either::Plan(p) => p.row(row),
             Either::Failed(f) => f.row(row),
+        }
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        match self {
+            Either::Plan(p) => p.live(row),
+            Either::Failed(_) => None,
         }
     }
 }

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use crate::backend::{AsyncConn, SharedConn, SyncConn};
+#[cfg(feature = "sqlite")]
+use crate::backend::sqlite::LiveRow;
+use crate::backend::{AsyncConn, SharedConn, Sink, SyncConn};
 use crate::error::Result;
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
@@ -72,6 +74,26 @@ pub(crate) trait Plan: Send {
             "internal: rows streamed to a plan that takes none",
         ))
     }
+
+    /// Takes one row as [`row`](Self::row) does, read in place from a
+    /// SQLite statement; `None` to have it copied and handed to `row`.
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, _row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        None
+    }
+}
+
+/// A plan as the sink of its statement's rows.
+struct Rows<'p, P>(&'p mut P);
+
+impl<P: Plan> Sink for Rows<'_, P> {
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.0.row(row)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.0.live(row)
+    }
 }
 
 /// A plan that only reads.
@@ -87,6 +109,10 @@ impl<P: Plan> Plan for ReadOnly<P> {
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.0.live(row)
     }
 }
 
@@ -156,8 +182,8 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Resul
         let r = match action {
             Action::Query(s) => conn.query(&s).map(Reply::Rows),
             Action::Execute(s) => conn.execute(&s).map(Reply::Done),
-            Action::Rows(s) => conn.query_rows(&s, &mut |r| plan.row(r)).map(streamed),
-            Action::Stream(s) => conn.query_each(&s, &mut |r| plan.row(r)).map(streamed),
+            Action::Rows(s) => conn.query_rows(&s, &mut Rows(&mut plan)).map(streamed),
+            Action::Stream(s) => conn.query_each(&s, &mut Rows(&mut plan)).map(streamed),
         };
         if let Some(t) = &traced {
             t.record(&r);
@@ -176,7 +202,7 @@ pub(crate) enum Target<'c> {
 impl Target<'_> {
     /// Runs one action, its rows (if it hands them over) going to `plan`.
     async fn run<P: Plan>(&mut self, action: Action, plan: &mut P) -> Result<Reply> {
-        let mut sink = |r: &mut Option<Row>| plan.row(r);
+        let mut sink = Rows(plan);
         match (self, action) {
             (Target::Owned(c), Action::Query(s)) => c.query(s).await.map(Reply::Rows),
             (Target::Shared(c), Action::Query(s)) => c.query(s).await.map(Reply::Rows),
