@@ -1,6 +1,7 @@
 //! The pool choice, measured (DESIGN.md: "choose by measurement"):
 //!
-//! - async: deadpool (what dualdb uses) against bb8, first with no I/O
+//! - async: deadpool and bb8 (dualdb used deadpool until it wrote its own;
+//!   its `get` on MariaDB runs through that one) against each other, first with no I/O
 //!   (checkout and return only), then around a prepared get-by-primary-key
 //!   on PostgreSQL (exclusive checkout, as dualdb does inside transactions)
 //!   and MariaDB (where every async call checks a connection out), with
@@ -289,6 +290,6 @@ fn main() {
             let d = db.clone();
             async move { drop(d.aio().get(BenchUser::by_id(id)).await.unwrap()) }
         });
-        line("dualdb async `get` (deadpool)", &rates);
+        line("dualdb async `get` (its own pool)", &rates);
     }
 }

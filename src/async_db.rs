@@ -23,18 +23,18 @@
 
 use std::sync::{Arc, RwLock};
 
-use deadpool::managed::{PoolError, TimeoutType, Timeouts};
-
+use crate::async_pool::{AsyncPool, GetError};
 use crate::async_tx::scoped;
 use crate::backend::{Backend, BoxFuture};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::plan::{Target, drive_async};
 use crate::model::{Dialect, Plan};
-use crate::pool::{AsyncManager, AsyncPool, Lease, PoolStatus, SharedPool};
+use crate::pool::{Lease, PoolStatus, SharedPool};
 
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
-/// connections in a deadpool pool. Reached through
+/// connections in a pool of their own (and, on PostgreSQL, a few shared
+/// connections outside transactions). Reached through
 /// [`Database::aio`](crate::Database::aio).
 ///
 /// ```
@@ -92,21 +92,7 @@ impl AsyncDb {
         if let Some(p) = slot.as_ref() {
             return Ok(p.clone());
         }
-        let pool = AsyncPool::builder(AsyncManager {
-            backend: self.backend.clone(),
-            check_idle_after: self.config.check_idle_after,
-            recycle_timeout: self.config.connect_timeout,
-        })
-        .max_size(self.config.async_pool_size)
-        .timeouts(Timeouts {
-            wait: Some(self.config.acquire_timeout),
-            create: Some(self.config.connect_timeout),
-            // In the manager's `recycle`, around its I/O only.
-            recycle: None,
-        })
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .map_err(|e| Error::config(format!("cannot build the async pool: {e}")))?;
+        let pool = AsyncPool::new(self.backend.clone(), &self.config);
         *slot = Some(pool.clone());
         Ok(pool)
     }
@@ -115,45 +101,16 @@ impl AsyncDb {
         // A `close` racing with this call closes the pool under it: take the
         // fresh pool once.
         for _ in 0..2 {
-            let pool = self.pool()?;
-            // First without waiting: a free connection is taken without
-            // setting up the acquire timeout's timer; only a call that has
-            // to wait for one waits, for at most `acquire_timeout`.
-            let now = Timeouts {
-                wait: Some(std::time::Duration::ZERO),
-                ..pool.timeouts()
-            };
-            let got = match pool.timeout_get(&now).await {
-                Err(PoolError::Timeout(TimeoutType::Wait)) => pool.get().await,
-                got => got,
-            };
-            match got {
+            match self.pool()?.get().await {
                 Ok(obj) => return Ok(Lease::new(obj)),
-                Err(PoolError::Closed) => continue,
-                Err(e) => return Err(self.pool_error(e)),
+                Err(GetError::Closed) => continue,
+                Err(GetError::Failed(e)) => return Err(e),
             }
         }
         Err(Error::new(
             ErrorKind::Usage,
             "the async pool was closed while acquiring",
         ))
-    }
-
-    fn pool_error(&self, e: PoolError<Error>) -> Error {
-        match e {
-            PoolError::Backend(e) => e,
-            PoolError::Timeout(TimeoutType::Wait) => {
-                Error::pool_timeout(self.config.acquire_timeout)
-            }
-            PoolError::Timeout(TimeoutType::Create) => Error::new(
-                ErrorKind::Connect,
-                format!("connect timed out after {:?}", self.config.connect_timeout),
-            ),
-            PoolError::Timeout(TimeoutType::Recycle) => {
-                Error::new(ErrorKind::Connect, "checking a pooled connection timed out")
-            }
-            other => Error::new(ErrorKind::Usage, format!("async pool: {other}")),
-        }
     }
 
     /// Lends a connection and runs `op` on it; if the returned future is
@@ -300,15 +257,7 @@ impl AsyncDb {
         let guard = self.pool.read().unwrap_or_else(|e| e.into_inner());
         let shared = self.shared.open();
         let mut status = match guard.as_ref() {
-            Some(p) => {
-                let s = p.status();
-                PoolStatus {
-                    max_size: s.max_size,
-                    size: s.size,
-                    idle: s.available,
-                    waiting: s.waiting,
-                }
-            }
+            Some(p) => p.status(),
             None => PoolStatus {
                 max_size: self.config.async_pool_size,
                 size: 0,

@@ -108,6 +108,7 @@ extern crate self as dualdb;
 compile_error!("enable at least one of the features `postgres`, `mysql`, `sqlite`");
 
 mod async_db;
+mod async_pool;
 mod async_tx;
 mod backend;
 pub mod config;

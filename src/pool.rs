@@ -3,8 +3,9 @@
 //! - The blocking half uses [`BlockingPool`], written here (see the README for
 //!   why not r2d2): a mutex, a condvar, an acquire timeout, and connects on
 //!   the calling thread so that a connect failure keeps its typed error.
-//! - The async half uses `deadpool`'s managed pool with [`AsyncManager`]:
-//!   explicit wait, create and recycle timeouts.
+//! - The async half uses [`AsyncPool`](crate::async_pool::AsyncPool), also
+//!   written here (it replaced deadpool, measured): acquire, connect and
+//!   check timeouts, and the same discard rules.
 //!
 //! On both, a connection goes back to the pool only if the last operation on
 //! it finished and the driver still calls it usable; anything else (a future
@@ -14,8 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
-
+use crate::async_pool::Pooled;
 use crate::backend::{AsyncConn, Backend, SyncConn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::run_blocking;
@@ -408,71 +408,13 @@ impl AsyncSlot {
     }
 }
 
-/// deadpool's manager for the async half.
-pub(crate) struct AsyncManager {
-    pub(crate) backend: Arc<dyn Backend>,
-    /// Ping a connection idle (since its last checkout) longer than this.
-    pub(crate) check_idle_after: Duration,
-    /// How long a recycle's round trip (a ping, a rollback) may take. The
-    /// timeout is applied here, around the I/O, rather than by deadpool
-    /// around every recycle: most recycles do no I/O, and deadpool's timer
-    /// cost each checkout a clock read and a timer set up and torn down.
-    pub(crate) recycle_timeout: Duration,
-}
-
-impl managed::Manager for AsyncManager {
-    type Type = AsyncSlot;
-    type Error = Error;
-
-    async fn create(&self) -> Result<AsyncSlot> {
-        let conn = self.backend.connect_async().await?;
-        Ok(AsyncSlot {
-            conn,
-            busy: false,
-            in_tx: false,
-        })
-    }
-
-    async fn recycle(&self, slot: &mut AsyncSlot, metrics: &Metrics) -> RecycleResult<Error> {
-        if slot.busy {
-            return Err(RecycleError::message(
-                "an operation was cancelled mid-way; connection discarded",
-            ));
-        }
-        if !slot.conn.is_usable() {
-            return Err(RecycleError::message("connection is closed or broken"));
-        }
-        let timed = |_: tokio::time::error::Elapsed| {
-            RecycleError::message("checking a pooled connection timed out")
-        };
-        if slot.in_tx {
-            // A transaction whose rollback never ran (its runtime ended).
-            tokio::time::timeout(self.recycle_timeout, slot.roll_back())
-                .await
-                .map_err(timed)?
-                .map_err(RecycleError::Backend)?;
-        }
-        if metrics.last_used() > self.check_idle_after {
-            slot.busy = true;
-            tokio::time::timeout(self.recycle_timeout, slot.conn.ping())
-                .await
-                .map_err(timed)?
-                .map_err(RecycleError::Backend)?;
-            slot.busy = false;
-        }
-        Ok(())
-    }
-}
-
-pub(crate) type AsyncPool = managed::Pool<AsyncManager>;
-
 /// An async connection lent for one operation or one transaction. Dropped
 /// mid-statement, the connection is closed (its state is unknown); dropped
 /// in a transaction, it is rolled back on a spawned task and then pooled.
-pub(crate) struct Lease(Option<managed::Object<AsyncManager>>);
+pub(crate) struct Lease(Option<Pooled>);
 
 impl Lease {
-    pub(crate) fn new(obj: managed::Object<AsyncManager>) -> Self {
+    pub(crate) fn new(obj: Pooled) -> Self {
         Lease(Some(obj))
     }
 
@@ -485,7 +427,7 @@ impl Lease {
     /// Closes the connection instead of pooling it.
     pub(crate) fn discard(&mut self) {
         if let Some(obj) = self.0.take() {
-            drop(managed::Object::take(obj));
+            obj.discard();
         }
     }
 }
@@ -496,7 +438,7 @@ impl Drop for Lease {
             return;
         };
         if obj.busy {
-            drop(managed::Object::take(obj));
+            obj.discard();
             return;
         }
         if !obj.in_tx {
@@ -506,11 +448,11 @@ impl Drop for Lease {
             Ok(rt) => {
                 rt.spawn(async move {
                     if obj.roll_back().await.is_err() {
-                        drop(managed::Object::take(obj));
+                        obj.discard();
                     }
                 });
             }
-            Err(_) => drop(managed::Object::take(obj)),
+            Err(_) => obj.discard(),
         }
     }
 }

@@ -179,6 +179,41 @@ fn a_server_that_never_answers_hits_the_connect_timeout() {
     drop(silent);
 }
 
+/// An async checkout dropped while it connects, or while it waits for a
+/// full pool, leaves nothing counted behind: the pool's size and waiters go
+/// back to what they were, and the next call gets a connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_dropped_while_connecting_or_waiting_leaves_no_count() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let db = Database::builder(&format!("mysql://u:pw@127.0.0.1:{port}/db"))
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let connecting = tokio::time::timeout(Duration::from_millis(200), db.aio().connect()).await;
+    assert!(
+        connecting.is_err(),
+        "the silent server answered: {connecting:?}"
+    );
+    let st = db.aio().status();
+    assert_eq!((st.size, st.waiting), (0, 0), "{st:?}");
+    drop(silent);
+
+    let db = Database::builder("sqlite::memory:")
+        .async_pool_size(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let held = db.aio().begin().await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(100), db.aio().begin()).await;
+    assert!(waiting.is_err(), "a full pool lent a second connection");
+    let st = db.aio().status();
+    assert_eq!((st.size, st.in_use(), st.waiting), (1, 1, 0), "{st:?}");
+    held.rollback().await.unwrap();
+    db.aio().begin().await.unwrap().commit().await.unwrap();
+    assert_eq!(db.aio().status().size, 1);
+}
+
 fn sleep_sql(db: &Database, secs: f64) -> String {
     match db.backend() {
         BackendKind::Postgres => format!("SELECT pg_sleep({secs})"),

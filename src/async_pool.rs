@@ -1,0 +1,284 @@
+//! The async half's pool of exclusive connections (MySQL, SQLite, and
+//! PostgreSQL transactions).
+//!
+//! A semaphore of `max_size` permits bounds the connections lent out or
+//! being opened; idle ones wait in a queue, oldest first. A checkout takes a
+//! permit (without waiting when one is free; else for at most the acquire
+//! timeout), then an idle connection, checked as it leaves (see
+//! [`AsyncPool::get`]), or a new one within the connect timeout. A returned
+//! connection goes back to the queue before its permit is given back, so the
+//! caller woken by the permit finds it.
+//!
+//! It replaced deadpool (BENCHMARKS.md, "The pool choice"): the same
+//! behaviour (timeouts, the check on checkout, statistics with waiting
+//! callers, no background task), at about a third of its instructions per
+//! checkout and return (deadpool's run its hooks, metrics and a weak
+//! reference per checkout).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::pool::{AsyncSlot, PoolStatus};
+
+/// Why a checkout failed.
+pub(crate) enum GetError {
+    /// The pool was closed (by [`AsyncPool::close`]) before or during it.
+    Closed,
+    /// Anything else, as the caller sees it.
+    Failed(Error),
+}
+
+/// A cheap handle; clones share the pool.
+#[derive(Clone)]
+pub(crate) struct AsyncPool(Arc<Inner>);
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    max_size: usize,
+    acquire_timeout: Duration,
+    connect_timeout: Duration,
+    /// A connection not checked out for longer than this is pinged first.
+    check_idle_after: Duration,
+    /// One permit per connection lent out or being opened.
+    permits: Arc<Semaphore>,
+    state: Mutex<State>,
+    /// Callers waiting for a permit.
+    waiting: AtomicUsize,
+}
+
+struct State {
+    /// Idle connections, oldest return first, each with its last checkout.
+    idle: VecDeque<(AsyncSlot, Instant)>,
+    /// Open connections: idle, lent out, being checked or being opened.
+    size: usize,
+    closed: bool,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    // Every update under the lock is a single step: the state is whole.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One count in `size` for a connection being opened or checked, given
+/// back unless the connection is lent out (also when its future is dropped).
+struct Counted<'p> {
+    pool: &'p Inner,
+    armed: bool,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            lock(&self.pool.state).size -= 1;
+        }
+    }
+}
+
+/// Counts a waiting caller while it waits.
+struct Waiting<'p>(&'p AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection lent out; it goes back to the pool when dropped.
+pub(crate) struct Pooled {
+    slot: Option<AsyncSlot>,
+    checked_out: Instant,
+    pool: AsyncPool,
+    /// Released after the connection is back (fields drop after `drop`).
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncPool {
+    pub(crate) fn new(backend: Arc<dyn Backend>, config: &crate::config::Config) -> Self {
+        let max_size = config.async_pool_size.clamp(1, Semaphore::MAX_PERMITS);
+        AsyncPool(Arc::new(Inner {
+            backend,
+            max_size,
+            acquire_timeout: config.acquire_timeout,
+            connect_timeout: config.connect_timeout,
+            check_idle_after: config.check_idle_after,
+            permits: Arc::new(Semaphore::new(max_size)),
+            state: Mutex::new(State {
+                idle: VecDeque::new(),
+                size: 0,
+                closed: false,
+            }),
+            waiting: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Lends a connection: an idle one, or a new one while under the size.
+    /// An idle connection is checked as it leaves: discarded if a cancelled
+    /// operation or a broken link left it in an unknown state, rolled back if
+    /// a transaction was left open on it, pinged if it was not checked out
+    /// for longer than `check_idle_after`; if that fails, the next one is
+    /// tried. The round trips of those checks are bounded by the connect
+    /// timeout.
+    pub(crate) async fn get(&self) -> std::result::Result<Pooled, GetError> {
+        let inner = &*self.0;
+        let permit = match inner.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => return Err(GetError::Closed),
+            // Only a caller that has to wait sets up a timer.
+            Err(TryAcquireError::NoPermits) => {
+                inner.waiting.fetch_add(1, Ordering::Relaxed);
+                let _waiting = Waiting(&inner.waiting);
+                let acquire = inner.permits.clone().acquire_owned();
+                match tokio::time::timeout(inner.acquire_timeout, acquire).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(GetError::Closed),
+                    Err(_) => {
+                        return Err(GetError::Failed(Error::pool_timeout(inner.acquire_timeout)));
+                    }
+                }
+            }
+        };
+        loop {
+            let next = {
+                let mut st = lock(&inner.state);
+                if st.closed {
+                    return Err(GetError::Closed);
+                }
+                let next = st.idle.pop_front();
+                if next.is_none() {
+                    st.size += 1;
+                }
+                next
+            };
+            let mut counted = Counted {
+                pool: inner,
+                armed: true,
+            };
+            let now = Instant::now();
+            let slot = match next {
+                Some((slot, last)) => match inner.check(slot, now - last).await {
+                    Some(slot) => slot,
+                    // Discarded: its count goes with it.
+                    None => continue,
+                },
+                None => inner.open().await.map_err(GetError::Failed)?,
+            };
+            counted.armed = false;
+            return Ok(Pooled {
+                slot: Some(slot),
+                checked_out: now,
+                pool: self.clone(),
+                _permit: permit,
+            });
+        }
+    }
+
+    /// Closes the idle connections and refuses checkouts; connections lent
+    /// out are closed when they come back.
+    pub(crate) fn close(&self) {
+        self.0.permits.close();
+        let idle = {
+            let mut st = lock(&self.0.state);
+            st.closed = true;
+            st.size -= st.idle.len();
+            std::mem::take(&mut st.idle)
+        };
+        drop(idle);
+    }
+
+    pub(crate) fn status(&self) -> PoolStatus {
+        let st = lock(&self.0.state);
+        PoolStatus {
+            max_size: self.0.max_size,
+            size: st.size,
+            idle: st.idle.len(),
+            waiting: self.0.waiting.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Inner {
+    async fn open(&self) -> Result<AsyncSlot> {
+        let conn = tokio::time::timeout(self.connect_timeout, self.backend.connect_async())
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Connect,
+                    format!("connect timed out after {:?}", self.connect_timeout),
+                )
+            })??;
+        Ok(AsyncSlot {
+            conn,
+            busy: false,
+            in_tx: false,
+        })
+    }
+
+    /// An idle connection fit to lend, or `None` (it is then closed).
+    async fn check(&self, mut slot: AsyncSlot, idle: Duration) -> Option<AsyncSlot> {
+        if slot.busy || !slot.conn.is_usable() {
+            return None;
+        }
+        let bounded = self.connect_timeout;
+        if slot.in_tx {
+            // A transaction whose rollback never ran (its runtime ended).
+            let rolled_back = tokio::time::timeout(bounded, slot.roll_back()).await;
+            if !matches!(rolled_back, Ok(Ok(()))) {
+                return None;
+            }
+        }
+        if idle > self.check_idle_after {
+            slot.busy = true;
+            let pinged = tokio::time::timeout(bounded, slot.conn.ping()).await;
+            if !matches!(pinged, Ok(Ok(()))) {
+                return None;
+            }
+            slot.busy = false;
+        }
+        Some(slot)
+    }
+}
+
+impl Pooled {
+    /// Closes the connection instead of pooling it.
+    pub(crate) fn discard(mut self) {
+        if self.slot.take().is_some() {
+            lock(&self.pool.0.state).size -= 1;
+        }
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AsyncSlot;
+    fn deref(&self) -> &AsyncSlot {
+        // Present from checkout until drop or `discard`, which consume it.
+        self.slot.as_ref().expect("pooled connection present")
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AsyncSlot {
+        self.slot.as_mut().expect("pooled connection present")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let mut st = lock(&self.pool.0.state);
+        if st.closed {
+            st.size -= 1;
+            drop(st);
+            drop(slot);
+        } else {
+            st.idle.push_back((slot, self.checked_out));
+        }
+    }
+}
