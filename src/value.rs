@@ -387,6 +387,7 @@ pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+#[inline]
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str> {
     std::str::from_utf8(bytes).map_err(not_utf8)
 }

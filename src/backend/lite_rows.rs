@@ -190,15 +190,17 @@ impl LiteRow {
 pub(crate) struct LiveRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
 
 impl LiveRow<'_> {
+    #[inline]
     fn value(&self, i: usize) -> Result<ValueRef<'_>> {
-        Ok(match self.0.get_ref(i) {
-            Ok(LiteRef::Null) => ValueRef::Null,
-            Ok(LiteRef::Integer(v)) => ValueRef::I64(v),
-            Ok(LiteRef::Real(f)) => ValueRef::F64(f),
-            Ok(LiteRef::Text(t)) => ValueRef::Text(t),
-            Ok(LiteRef::Blob(b)) => ValueRef::Bytes(b),
-            // Its only error: no such column.
-            Err(_) => return Err(out_of_range(i, self.0.as_ref().column_count())),
+        // `ok()`: the error (its only one: no such column) is dropped on its
+        // own path, not through a drop of the whole result on every read.
+        Ok(match self.0.get_ref(i).ok() {
+            Some(LiteRef::Null) => ValueRef::Null,
+            Some(LiteRef::Integer(v)) => ValueRef::I64(v),
+            Some(LiteRef::Real(f)) => ValueRef::F64(f),
+            Some(LiteRef::Text(t)) => ValueRef::Text(t),
+            Some(LiteRef::Blob(b)) => ValueRef::Bytes(b),
+            None => return Err(out_of_range(i, self.0.as_ref().column_count())),
         })
     }
 }
