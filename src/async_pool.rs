@@ -12,8 +12,8 @@
 //! It replaced deadpool (BENCHMARKS.md, "The pool choice"): the same
 //! behaviour (timeouts, the check on checkout, statistics with waiting
 //! callers, no background task), at about a third of its instructions per
-//! checkout and return (deadpool's run its hooks, metrics and a weak
-//! reference per checkout).
+//! checkout and return (deadpool runs its hooks, updates its metrics, reads
+//! the clock and upgrades a weak reference on each).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::backend::Backend;
-use crate::error::{Error, ErrorKind, Result};
-use crate::pool::{AsyncSlot, PoolStatus};
+use crate::error::{Error, Result};
+use crate::pool::{AsyncSlot, PoolStatus, connect_within};
 
 /// Why a checkout failed.
 pub(crate) enum GetError {
@@ -204,14 +204,7 @@ impl AsyncPool {
 
 impl Inner {
     async fn open(&self) -> Result<AsyncSlot> {
-        let conn = tokio::time::timeout(self.connect_timeout, self.backend.connect_async())
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Connect,
-                    format!("connect timed out after {:?}", self.connect_timeout),
-                )
-            })??;
+        let conn = connect_within(self.connect_timeout, self.backend.connect_async()).await?;
         Ok(AsyncSlot {
             conn,
             busy: false,

@@ -408,6 +408,19 @@ impl AsyncSlot {
     }
 }
 
+/// An async connect, given up with a `Connect` error after `limit`.
+pub(crate) async fn connect_within<T>(
+    limit: Duration,
+    connect: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(limit, connect).await.map_err(|_| {
+        Error::new(
+            ErrorKind::Connect,
+            format!("connect timed out after {limit:?}"),
+        )
+    })?
+}
+
 /// An async connection lent for one operation or one transaction. Dropped
 /// mid-statement, the connection is closed (its state is unknown); dropped
 /// in a transaction, it is rolled back on a spawned task and then pooled.
@@ -561,14 +574,7 @@ impl SharedPool {
             .backend
             .connect_shared()
             .ok_or_else(|| Error::new(ErrorKind::Usage, "no shared connections here"))?;
-        let conn = tokio::time::timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Connect,
-                    format!("connect timed out after {:?}", self.connect_timeout),
-                )
-            })??;
+        let conn = connect_within(self.connect_timeout, connect).await?;
         *slot.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
         Ok(conn)
     }

@@ -258,7 +258,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 columns: &#krate::model::Columns,
             ) -> ::core::option::Option<#krate::Result<Self>> {
                 let read = |row: &mut R| -> #krate::Result<Self> {
-                        ::core::result::Result::Ok(#name { #(#from_row_in),* })
+                    ::core::result::Result::Ok(#name { #(#from_row_in),* })
                 };
                 ::core::option::Option::Some(read(row))
             }
