@@ -199,10 +199,7 @@ impl Row {
                 T::from_column(RawColumn::pg(crate::backend::pg_types::column(r, i)?))
             }
             #[cfg(feature = "mysql")]
-            RowInner::My(r) => match crate::backend::mysql::take_text(r, i) {
-                Some(bytes) => T::from_owned_text(bytes),
-                None => T::from_column(RawColumn::of(self.value_at(i)?)),
-            },
+            RowInner::My(r) if i < r.len() => crate::backend::mysql::take(r, i),
             #[cfg(feature = "sqlite")]
             RowInner::Lite(r) => match r.value_ref(i) {
                 Some(v) => T::from_column(RawColumn::of(v)),

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
-use crate::value::{Value, ValueRef};
+use crate::value::{FromSql, RawColumn, Value, ValueRef};
 
 pub(crate) struct MyBackend {
     /// One pair of driver options per host of the URL (`h1:p1,h2:p2`).
@@ -587,9 +587,22 @@ fn is_text(column: &mysql_common::packets::Column) -> bool {
     ) && column.character_set() != BINARY_CHARSET
 }
 
+/// Column `i` (in the row) as `T`: an integer read directly, text moved out
+/// of the row, anything else through its [`ValueRef`].
+#[inline]
+pub(crate) fn take<T: FromSql>(row: &mut MyRow, i: usize) -> Result<T> {
+    if let Some(MyValue::Int(v)) = row.as_ref(i) {
+        return T::from_column(RawColumn::of(ValueRef::I64(*v)));
+    }
+    match take_text(row, i) {
+        Some(bytes) => T::from_owned_text(bytes),
+        None => T::from_column(RawColumn::of(value_ref(row, i)?)),
+    }
+}
+
 /// The bytes of text column `i`, taken out of the row; `None` (and the row
 /// unchanged) for any other value.
-pub(crate) fn take_text(row: &mut MyRow, i: usize) -> Option<Vec<u8>> {
+fn take_text(row: &mut MyRow, i: usize) -> Option<Vec<u8>> {
     let text =
         matches!(row.as_ref(i), Some(MyValue::Bytes(_))) && is_text(row.columns_ref().get(i)?);
     if !text {
