@@ -43,6 +43,8 @@ use super::Decoder;
 use super::plan::{replayed, slotted};
 use super::sql::{Dialect, to_sea};
 use super::{Action, Filter, Model, ModelMeta, Plan, Reply, Select, Step};
+#[cfg(feature = "sqlite")]
+use crate::backend::sqlite::LiveRow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::Row;
 use crate::value::Value;
@@ -109,6 +111,12 @@ pub(crate) trait Loader<T>: Send {
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>>;
     /// One row of the last statement, as it arrives.
     fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
+    /// One row read in place (SQLite), as [`Plan::live`]: `None` to have
+    /// it copied and handed to [`row`](Self::row).
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, _row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        None
+    }
     /// What the parent with this key gets (each key once).
     fn take(&mut self, key: &Value) -> T;
 }
@@ -193,6 +201,12 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
         let child = self.decoder.decode(slotted(row)?)?;
         self.found.push(child);
         Ok(())
+    }
+
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        let child = self.decoder.read(row)?;
+        Some(child.map(|c| self.found.push(c)))
     }
 
     fn take(&mut self, parent: &Value) -> Vec<C> {
@@ -293,6 +307,14 @@ impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
         }
     }
 
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        match &mut self.loader {
+            Some(loader) => loader.live(row),
+            None => self.children.live(row),
+        }
+    }
+
     fn take(&mut self, parent: &Value) -> Vec<(C, S::Output)> {
         let children = self.children.take(parent);
         match &mut self.loader {
@@ -361,6 +383,14 @@ impl<TA, TB, A: Loader<TA>, B: Loader<TB>> Loader<(TA, TB)> for Both<A, B> {
         }
     }
 
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        match self.a_done {
+            false => self.a.live(row),
+            true => self.b.live(row),
+        }
+    }
+
     fn take(&mut self, parent: &Value) -> (TA, TB) {
         (self.a.take(parent), self.b.take(parent))
     }
@@ -372,6 +402,10 @@ impl<T> Loader<T> for BoxedLoader<T> {
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.0.live(row)
     }
     fn take(&mut self, parent: &Value) -> T {
         self.0.take(parent)
@@ -415,6 +449,10 @@ impl<TA, TB, TC, L: Loader<(TA, (TB, TC))>> Loader<(TA, TB, TC)> for Flatten<L> 
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.0.live(row)
+    }
     fn take(&mut self, parent: &Value) -> (TA, TB, TC) {
         let (a, (b, c)) = self.0.take(parent);
         (a, b, c)
@@ -457,6 +495,16 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
                 let parent = self.decoder.decode(slotted(row)?)?;
                 self.found.push(parent);
                 Ok(())
+            }
+        }
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        match &mut self.loaded {
+            Some((_, loader)) => loader.live(row),
+            None => {
+                let parent = self.decoder.read(row)?;
+                Some(parent.map(|p| self.found.push(p)))
             }
         }
     }
