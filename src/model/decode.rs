@@ -91,12 +91,18 @@ impl<T: ModelRow> Decoder<T> {
         T::decode_with(row, layout)
     }
 
-    /// The `T` in a row read in place, once the layout is known (from the
-    /// first row, or by construction); `None` until then, or if `T` cannot
-    /// be read so ([`ModelRow::read_with`]).
+    /// Decodes the `T` in a row read in place and pushes it to `out`, once
+    /// the layout is known (from the first row, or by construction); `None`
+    /// (nothing read) until then, or if `T` cannot be read so
+    /// ([`ModelRow::read_with`]).
     #[cfg(feature = "sqlite")]
-    pub(crate) fn read(&self, row: &mut impl crate::row::RowRead) -> Option<Result<T>> {
-        T::read_with(row, self.layout.as_ref()?)
+    pub(crate) fn read_into(
+        &self,
+        row: &mut impl crate::row::RowRead,
+        out: &mut Vec<T>,
+    ) -> Option<Result<()>> {
+        let decoded = T::read_with(row, self.layout.as_ref()?)?;
+        Some(decoded.map(|t| out.push(t)))
     }
 }
 

@@ -29,7 +29,6 @@
 use super::{Columns, Model, ModelMeta};
 use crate::error::{Error, Result};
 use crate::row::{Row, RowRead};
-use crate::value::ValueRef;
 
 /// What [`raw`](crate::SyncDb::raw) decodes a row into: a [`Model`], an
 /// `Option` of one (`None` when its primary key is NULL, as on the outer
@@ -139,7 +138,7 @@ impl<M: Model> ModelRow for Option<M> {
     }
 
     fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
-        if matches!(row.value(layout.at(M::META.primary_key))?, ValueRef::Null) {
+        if row.is_null(layout.at(M::META.primary_key))? {
             return Ok(None);
         }
         M::from_row_in(row, layout).map(Some)

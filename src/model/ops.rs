@@ -97,8 +97,7 @@ impl<M: ModelRow> Plan for Collect<M> {
     }
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        let model = self.decoder.read(row)?;
-        Some(model.map(|m| self.out.push(m)))
+        self.decoder.read_into(row, &mut self.out)
     }
     fn read_only(&self) -> bool {
         self.read_only

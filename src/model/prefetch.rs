@@ -205,8 +205,7 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
 
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        let child = self.decoder.read(row)?;
-        Some(child.map(|c| self.found.push(c)))
+        self.decoder.read_into(row, &mut self.found)
     }
 
     fn take(&mut self, parent: &Value) -> Vec<C> {
@@ -502,10 +501,7 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
         match &mut self.loaded {
             Some((_, loader)) => loader.live(row),
-            None => {
-                let parent = self.decoder.read(row)?;
-                Some(parent.map(|p| self.found.push(p)))
-            }
+            None => self.decoder.read_into(row, &mut self.found),
         }
     }
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Self::Output>> {
