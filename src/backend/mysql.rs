@@ -588,32 +588,23 @@ fn is_text(column: &mysql_common::packets::Column) -> bool {
 }
 
 /// Column `i` (in the row) as `T`: an integer read directly, text moved out
-/// of the row, anything else through its [`ValueRef`].
+/// of the row, anything else through its [`ValueRef`]. The value is looked
+/// at once.
 #[inline]
 pub(crate) fn take<T: FromSql>(row: &mut MyRow, i: usize) -> Result<T> {
-    if let Some(MyValue::Int(v)) = row.as_ref(i) {
-        return T::from_column(RawColumn::of(ValueRef::I64(*v)));
+    match row.as_ref(i) {
+        Some(MyValue::Int(v)) => return T::from_column(RawColumn::of(ValueRef::I64(*v))),
+        Some(MyValue::Bytes(_)) if row.columns_ref().get(i).is_some_and(is_text) => {
+            // Taken as a `Value`, the one conversion of mysql_common's that
+            // cannot fail (`take::<T>` panics when the value does not
+            // convert to `T`).
+            if let Some(MyValue::Bytes(bytes)) = row.take::<MyValue, usize>(i) {
+                return T::from_owned_text(bytes);
+            }
+        }
+        _ => {}
     }
-    match take_text(row, i) {
-        Some(bytes) => T::from_owned_text(bytes),
-        None => T::from_column(RawColumn::of(value_ref(row, i)?)),
-    }
-}
-
-/// The bytes of text column `i`, taken out of the row; `None` (and the row
-/// unchanged) for any other value.
-fn take_text(row: &mut MyRow, i: usize) -> Option<Vec<u8>> {
-    let text =
-        matches!(row.as_ref(i), Some(MyValue::Bytes(_))) && is_text(row.columns_ref().get(i)?);
-    if !text {
-        return None;
-    }
-    // Taken as a `Value`, the one conversion of mysql_common's that cannot
-    // fail (`take::<T>` panics when the value does not convert to `T`).
-    match row.take::<MyValue, usize>(i)? {
-        MyValue::Bytes(b) => Some(b),
-        _ => None,
-    }
+    T::from_column(RawColumn::of(value_ref(row, i)?))
 }
 
 /// A column as a [`ValueRef`].
