@@ -6,7 +6,10 @@
 //! statements differ.
 
 use postgres_types::Type;
-use tokio_postgres::{NoTls, Statement};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio_postgres::{NoTls, RowStream, Statement};
 
 use super::pg_types::implied_type;
 
@@ -132,9 +135,12 @@ impl PgBackend {
 
     fn wrap(&self, client: tokio_postgres::Client) -> PgAsync {
         PgAsync {
-            client,
-            cache: Mutex::new(StmtCache::new(self.cache_size)),
-            prepared: self.prepared,
+            pg: Arc::new(PgClient {
+                client,
+                cache: Mutex::new(StmtCache::new(self.cache_size)),
+                prepared: self.prepared,
+            }),
+            spare: Mutex::new(Vec::new()),
         }
     }
 }
@@ -320,13 +326,93 @@ impl SyncConn for PgSync {
 /// by many tasks at once (everything else). tokio-postgres pipelines the
 /// statements of concurrent callers on one socket.
 struct PgAsync {
+    pg: Arc<PgClient>,
+    /// Boxes of finished [`start`] futures, kept to be filled again: see
+    /// [`PgAsync::run`]. Never held across an await.
+    spare: Mutex<Vec<Starting>>,
+}
+
+/// What a [`PgAsync`]'s statements share with the futures that start them.
+struct PgClient {
     client: tokio_postgres::Client,
     /// Never held across an await.
     cache: Mutex<StmtCache<Statement>>,
     prepared: bool,
 }
 
-impl PgAsync {
+/// A statement on its way to the server, in a box that outlives it.
+type Starting = Pin<Box<dyn Restart>>;
+
+/// A pinned place for [`start`]'s future that takes one statement after
+/// another: its future is written in place, not moved into a fresh box.
+trait Restart: Send {
+    fn restart(self: Pin<&mut Self>, pg: Arc<PgClient>, stmt: Stmt);
+    fn poll_started(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(Stmt, Result<RowStream>)>;
+}
+
+pin_project_lite::pin_project! {
+    /// `make` is [`start`] (a function item, no bytes): it names `F`, the
+    /// type of its future.
+    struct Slot<C, F> {
+        make: C,
+        #[pin]
+        fut: Option<F>,
+    }
+}
+
+impl<C, F> Restart for Slot<C, F>
+where
+    C: Fn(Arc<PgClient>, Stmt) -> F + Send,
+    F: Future<Output = (Stmt, Result<RowStream>)> + Send,
+{
+    fn restart(self: Pin<&mut Self>, pg: Arc<PgClient>, stmt: Stmt) {
+        let mut this = self.project();
+        this.fut.set(Some((this.make)(pg, stmt)));
+    }
+    fn poll_started(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(Stmt, Result<RowStream>)> {
+        // Always `Some`: `run` restarts a slot before it polls it.
+        match self.project().fut.as_pin_mut() {
+            Some(f) => f.poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// An empty slot for the futures `make` returns.
+fn slot<C, F>(make: C) -> Starting
+where
+    C: Fn(Arc<PgClient>, Stmt) -> F + Send + 'static,
+    F: Future<Output = (Stmt, Result<RowStream>)> + Send + 'static,
+{
+    Box::pin(Slot { make, fut: None })
+}
+
+/// At most this many [`Starting`] boxes wait in a connection's spares (about
+/// 1.3 KB each): the statements one connection has had in flight at once.
+const SPARE_BOXES: usize = 16;
+
+/// Sends `stmt` (prepared through the cache, or unnamed) and hands it back
+/// with the stream of its results, for a retry to send it again.
+async fn start(pg: Arc<PgClient>, stmt: Stmt) -> (Stmt, Result<RowStream>) {
+    let started = if pg.prepared {
+        match (pg.prepare(&stmt.sql).await, params(&stmt.params)) {
+            (Ok(st), Ok(p)) => pg.client.query_raw(&st, p).await.map_err(pg_error),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    } else {
+        match typed_params(&stmt.params) {
+            Ok(p) => pg
+                .client
+                .query_typed_raw(&stmt.sql, p)
+                .await
+                .map_err(pg_error),
+            Err(e) => Err(e),
+        }
+    };
+    (stmt, started)
+}
+
+impl PgClient {
     async fn prepare(&self, sql: &SqlText) -> Result<Statement> {
         let cached = self
             .cache
@@ -343,13 +429,16 @@ impl PgAsync {
             .insert(sql, s.clone());
         Ok(s)
     }
+}
 
+impl PgAsync {
     /// What to do after a statement failed: see [`retry_after`]; on a
     /// retry, the stale statement leaves the cache.
     fn retry(&self, sql: &SqlText, first: &mut Option<Error>, e: Error) -> Option<Error> {
         let give_up = retry_after(first, e);
         if give_up.is_none() {
-            self.cache
+            self.pg
+                .cache
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(sql);
@@ -357,64 +446,77 @@ impl PgAsync {
         give_up
     }
 
-    async fn run_execute(&self, stmt: Stmt) -> Result<ExecResult> {
+    /// Sends `stmt`, gives each row of its result to `sink`, and returns the
+    /// count of rows `sink` got and the rows the statement affected.
+    ///
+    /// The statement is sent by [`start`]'s future in a box kept from an
+    /// earlier statement: tokio-postgres's `query_raw` future is about 1 KB
+    /// by itself (it holds a `prepare` future even for a prepared
+    /// statement), so a fresh box for each statement is above glibc's
+    /// per-thread cache of small blocks (1,032 bytes) and takes malloc's slow
+    /// path, with a consolidation of the free lists, on every call.
+    async fn run(&self, mut stmt: Stmt, sink: RowSink<'_>) -> Result<(u64, u64)> {
+        use futures_core::Stream;
         let mut first = None;
+        let mut starting = self
+            .spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| slot(start));
         loop {
-            match self.execute_once(&stmt).await {
+            starting.as_mut().restart(Arc::clone(&self.pg), stmt);
+            let (back, started) =
+                std::future::poll_fn(|cx| starting.as_mut().poll_started(cx)).await;
+            stmt = back;
+            let done = match started {
+                Ok(stream) => {
+                    let mut stream = std::pin::pin!(stream);
+                    let mut n = 0;
+                    let mut failed = None;
+                    while let Some(r) =
+                        std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+                    {
+                        let row = r.map_err(pg_error).and_then(|r| {
+                            sink.row(&mut Some(Row {
+                                inner: RowInner::Pg(r),
+                            }))
+                        });
+                        if let Err(e) = row {
+                            failed = Some(e);
+                            break;
+                        }
+                        n += 1;
+                    }
+                    match failed {
+                        Some(e) => Err(e),
+                        None => Ok((n, stream.rows_affected().unwrap_or(0))),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let done = match done {
                 Err(e) => match self.retry(&stmt.sql, &mut first, e) {
-                    Some(e) => return Err(e),
+                    Some(e) => Err(e),
                     None => continue,
                 },
-                done => return done,
+                done => done,
+            };
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            if spare.len() < SPARE_BOXES {
+                spare.push(starting);
             }
+            return done;
         }
     }
 
-    async fn execute_once(&self, stmt: &Stmt) -> Result<ExecResult> {
-        let r = if self.prepared {
-            let st = self.prepare(&stmt.sql).await?;
-            self.client.execute(&st, &params(&stmt.params)?).await
-        } else {
-            self.client
-                .execute_typed(&stmt.sql, &typed_params(&stmt.params)?)
-                .await
-        };
-        r.map(counted).map_err(pg_error)
+    async fn run_execute(&self, stmt: Stmt) -> Result<ExecResult> {
+        let (_, affected) = self.run(stmt, &mut |_: &mut Option<Row>| Ok(())).await?;
+        Ok(counted(affected))
     }
 
     async fn run_query_each(&self, stmt: Stmt, sink: RowSink<'_>) -> Result<u64> {
-        let mut first = None;
-        loop {
-            match self.query_each_once(&stmt, &mut *sink).await {
-                Err(e) => match self.retry(&stmt.sql, &mut first, e) {
-                    Some(e) => return Err(e),
-                    None => continue,
-                },
-                done => return done,
-            }
-        }
-    }
-
-    async fn query_each_once(&self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        use futures_core::Stream;
-        let stream = if self.prepared {
-            let st = self.prepare(&stmt.sql).await?;
-            self.client.query_raw(&st, params(&stmt.params)?).await
-        } else {
-            self.client
-                .query_typed_raw(&stmt.sql, typed_params(&stmt.params)?)
-                .await
-        }
-        .map_err(pg_error)?;
-        let mut stream = std::pin::pin!(stream);
-        let mut n = 0;
-        while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            sink.row(&mut Some(Row {
-                inner: RowInner::Pg(r.map_err(pg_error)?),
-            }))?;
-            n += 1;
-        }
-        Ok(n)
+        Ok(self.run(stmt, sink).await?.0)
     }
 
     async fn run_query(&self, stmt: Stmt) -> Result<Vec<Row>> {
@@ -432,11 +534,12 @@ impl AsyncConn for PgAsync {
         Box::pin(self.run_query_each(stmt, sink))
     }
     fn is_usable(&mut self) -> bool {
-        !self.client.is_closed()
+        !self.pg.client.is_closed()
     }
     fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.client
+            self.pg
+                .client
                 .simple_query("")
                 .await
                 .map(drop)
@@ -456,7 +559,7 @@ impl SharedConn for PgAsync {
         Box::pin(self.run_query_each(stmt, sink))
     }
     fn is_usable(&self) -> bool {
-        !self.client.is_closed()
+        !self.pg.client.is_closed()
     }
 }
 
