@@ -138,26 +138,19 @@ impl AsyncDb {
     }
 
     /// Runs a Manager operation's plan: in the transaction of the closure
-    /// scope open in this task, if any, else on one pooled connection.
+    /// scope open in this task, if any; else on a shared connection where
+    /// there are some (PostgreSQL), else on a pooled one. Its future is in
+    /// every async call's and moved with it: keep it small (the transaction
+    /// path boxes its statement driver for this).
     pub(crate) async fn drive<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
-        match scoped(self.id()) {
-            Some(tx) => tx.drive(plan).await,
-            None => {
-                self.replica_for(&plan)
-                    .unwrap_or(self)
-                    .drive_outside(plan)
-                    .await
-            }
+        if let Some(tx) = scoped(self.id()) {
+            return tx.drive(plan).await;
         }
-    }
-
-    /// Runs a plan outside any transaction: on a shared connection where
-    /// there are some (PostgreSQL), else on a pooled one.
-    async fn drive_outside<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
-        match self.shared.get().await {
+        let db = self.replica_for(&plan).unwrap_or(self);
+        match db.shared.get().await {
             Some(lease) => drive_async(Target::Shared(&*lease?.conn), plan).await,
             None => {
-                self.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
+                db.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
                     .await
             }
         }

@@ -789,8 +789,7 @@ macro_rules! manager_methods {
                 where $($bounds)*
                 {
                     let $d = self.dialect();
-                    let plan = $plan;
-                    async move { self.drive(plan).await }
+                    self.drive($plan)
                 }
             )*
         }
