@@ -571,6 +571,13 @@ fn sqlite_rows_read_in_place_decode_and_fail_as_copied_rows() {
     let expected = by_row().unwrap();
     assert_eq!(expected.len(), 3);
     assert_eq!(s.execute_query(InPlace::select()).unwrap(), expected);
+    let folded = || {
+        s.fold(InPlace::select(), Vec::new(), |mut v, m: InPlace| {
+            v.push(m);
+            Ok(v)
+        })
+    };
+    assert_eq!(folded().unwrap(), expected);
     // Each bad value in the second row, after a good first one.
     for bad in [
         "(2, NULL, NULL)",
@@ -586,5 +593,6 @@ fn sqlite_rows_read_in_place_decode_and_fail_as_copied_rows() {
         assert_eq!(in_place.to_string(), copied, "{bad}");
         let raw = s.raw::<InPlace>("SELECT id, name, note FROM in_place", &[]);
         assert_eq!(raw.unwrap_err().to_string(), copied, "{bad}");
+        assert_eq!(folded().unwrap_err().to_string(), copied, "{bad}");
     }
 }

@@ -101,8 +101,14 @@ impl<T: ModelRow> Decoder<T> {
         row: &mut impl crate::row::RowRead,
         out: &mut Vec<T>,
     ) -> Option<Result<()>> {
-        let decoded = T::read_with(row, self.layout.as_ref()?)?;
-        Some(decoded.map(|t| out.push(t)))
+        Some(self.read(row)?.map(|t| out.push(t)))
+    }
+
+    /// The `T` in a row read in place, once the layout is known; `None`
+    /// (nothing read) as for [`read_into`](Self::read_into).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn read(&self, row: &mut impl crate::row::RowRead) -> Option<Result<T>> {
+        T::read_with(row, self.layout.as_ref()?)
     }
 }
 

@@ -53,27 +53,31 @@ impl<M: ModelRow> Collect<M> {
 }
 
 impl<M: Model> Collect<M> {
-    /// The models of a query: where it names no fields of its own, its
-    /// columns are the model's, in the model's order, so the decoder need
-    /// not look for them, nor the rows carry their names.
+    /// The models of a query (see [`model_statement`]).
     fn select(d: Dialect, q: Select<M>) -> Self {
         // Room for the one row of a `get` up front, not grown into.
         let out = match q.row_limit() {
             Some(n @ 0..=1) => Vec::with_capacity(n as usize),
             _ => Vec::new(),
         };
-        if q.selects_model_columns() {
-            Collect {
-                decoder: Decoder::in_model_order(),
-                out,
-                ..Collect::new(q.build(d).by_position())
-            }
-        } else {
-            Collect {
-                out,
-                ..Collect::new(q.build(d))
-            }
+        let (stmt, decoder) = model_statement(d, q);
+        Collect {
+            stmt: Some(stmt),
+            decoder,
+            out,
+            read_only: true,
         }
+    }
+}
+
+/// A query's statement and the decoder of its rows: where it names no
+/// fields of its own, its columns are the model's, in the model's order, so
+/// the decoder need not look for them, nor the rows carry their names.
+fn model_statement<M: Model>(d: Dialect, q: Select<M>) -> (Stmt, Decoder<M>) {
+    if q.selects_model_columns() {
+        (q.build(d).by_position(), Decoder::in_model_order())
+    } else {
+        (q.build(d), Decoder::new())
     }
 }
 
@@ -235,27 +239,18 @@ pub(crate) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
     })
 }
 
-/// Streams a statement's rows into `f` one at a time: `fold_rows`, and
-/// `fold` over models.
+/// Streams a raw statement's rows into `f` one at a time (`fold_rows`);
+/// raw SQL may write, so it never goes to a replica.
 pub(crate) struct Fold<A, F> {
     stmt: Option<Stmt>,
     acc: Option<A>,
     f: F,
-    read_only: bool,
 }
 
 impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A, F> {
     type Output = A;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<A>> {
-        match reply {
-            None => Ok(Step::Run(Action::Stream(
-                self.stmt.take().ok_or_else(replayed)?,
-            ))),
-            Some(r) => {
-                r?;
-                Ok(Step::Done(self.acc.take().ok_or_else(replayed)?))
-            }
-        }
+        streamed_step(&mut self.stmt, &mut self.acc, reply)
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         let acc = self.acc.take().ok_or_else(replayed)?;
@@ -263,7 +258,7 @@ impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A
         Ok(())
     }
     fn read_only(&self) -> bool {
-        self.read_only
+        false
     }
 }
 
@@ -277,7 +272,6 @@ pub(crate) fn fold_rows<A: Send, F: FnMut(A, Row) -> Result<A> + Send>(
         stmt: Some(Stmt::new(sql, params)),
         acc: Some(init),
         f: move |acc, row: &mut Option<Row>| f(acc, row.take().ok_or_else(taken)?),
-        read_only: false,
     }
 }
 
@@ -285,16 +279,65 @@ pub(crate) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
     d: Dialect,
     q: Select<M>,
     init: A,
-    mut f: F,
+    f: F,
 ) -> impl Plan<Output = A> + use<M, A, F> {
-    Fold {
-        stmt: Some(q.build(d)),
+    let (stmt, decoder) = model_statement(d, q);
+    FoldModels {
+        stmt: Some(stmt),
+        decoder,
         acc: Some(init),
-        f: {
-            let mut decoder = Decoder::new();
-            move |acc, row: &mut Option<Row>| f(acc, decoder.decode(slotted(row)?)?)
-        },
-        read_only: true,
+        f,
+    }
+}
+
+/// A fold's step: stream its statement, then hand over what it folded.
+fn streamed_step<A>(
+    stmt: &mut Option<Stmt>,
+    acc: &mut Option<A>,
+    reply: Option<Result<Reply>>,
+) -> Result<Step<A>> {
+    match reply {
+        None => Ok(Step::Run(Action::Stream(stmt.take().ok_or_else(replayed)?))),
+        Some(r) => {
+            r?;
+            Ok(Step::Done(acc.take().ok_or_else(replayed)?))
+        }
+    }
+}
+
+/// Streams a query's models into `f` one at a time (`fold`), decoded as
+/// [`Collect::select`] decodes them: on SQLite, in place.
+struct FoldModels<M: Model, A, F> {
+    stmt: Option<Stmt>,
+    decoder: Decoder<M>,
+    acc: Option<A>,
+    f: F,
+}
+
+impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> FoldModels<M, A, F> {
+    fn fold(&mut self, model: M) -> Result<()> {
+        let acc = self.acc.take().ok_or_else(replayed)?;
+        self.acc = Some((self.f)(acc, model)?);
+        Ok(())
+    }
+}
+
+impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> Plan for FoldModels<M, A, F> {
+    type Output = A;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<A>> {
+        streamed_step(&mut self.stmt, &mut self.acc, reply)
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let model = self.decoder.decode(slotted(row)?)?;
+        self.fold(model)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        let model = self.decoder.read(row)?;
+        Some(model.and_then(|m| self.fold(m)))
+    }
+    fn read_only(&self) -> bool {
+        true
     }
 }
 
