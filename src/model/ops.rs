@@ -53,31 +53,27 @@ impl<M: ModelRow> Collect<M> {
 }
 
 impl<M: Model> Collect<M> {
-    /// The models of a query (see [`model_statement`]).
+    /// The models of a query: where it names no fields of its own, its
+    /// columns are the model's, in the model's order, so the decoder need
+    /// not look for them, nor the rows carry their names.
     fn select(d: Dialect, q: Select<M>) -> Self {
         // Room for the one row of a `get` up front, not grown into.
         let out = match q.row_limit() {
             Some(n @ 0..=1) => Vec::with_capacity(n as usize),
             _ => Vec::new(),
         };
-        let (stmt, decoder) = model_statement(d, q);
-        Collect {
-            stmt: Some(stmt),
-            decoder,
-            out,
-            read_only: true,
+        if q.selects_model_columns() {
+            Collect {
+                decoder: Decoder::in_model_order(),
+                out,
+                ..Collect::new(q.build(d).by_position())
+            }
+        } else {
+            Collect {
+                out,
+                ..Collect::new(q.build(d))
+            }
         }
-    }
-}
-
-/// A query's statement and the decoder of its rows: where it names no
-/// fields of its own, its columns are the model's, in the model's order, so
-/// the decoder need not look for them, nor the rows carry their names.
-fn model_statement<M: Model>(d: Dialect, q: Select<M>) -> (Stmt, Decoder<M>) {
-    if q.selects_model_columns() {
-        (q.build(d).by_position(), Decoder::in_model_order())
-    } else {
-        (q.build(d), Decoder::new())
     }
 }
 
@@ -281,9 +277,10 @@ pub(crate) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
     init: A,
     f: F,
 ) -> impl Plan<Output = A> + use<M, A, F> {
-    let (stmt, decoder) = model_statement(d, q);
+    // The statement and decoder of a select (its `out` is not used).
+    let Collect { stmt, decoder, .. } = Collect::select(d, q);
     FoldModels {
-        stmt: Some(stmt),
+        stmt,
         decoder,
         acc: Some(init),
         f,
