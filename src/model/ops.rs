@@ -31,37 +31,66 @@ fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
     Ok(models::<M>(rows)?.pop())
 }
 
+/// Where a [`Collect`] keeps its models: every one (`Vec`), or only the
+/// first (`Option`: `get` and `get_or_none` allocate no vector for it).
+pub(crate) trait Kept<M>: Default + Send {
+    /// Room for the rows a query's `LIMIT` allows, where that is worth it.
+    fn for_limit(_limit: Option<u64>) -> Self {
+        Self::default()
+    }
+    fn keep(&mut self, model: M);
+}
+
+impl<M: Send> Kept<M> for Vec<M> {
+    fn for_limit(limit: Option<u64>) -> Self {
+        // Room for the one row of a `LIMIT 1` up front, not grown into.
+        match limit {
+            Some(n @ 0..=1) => Vec::with_capacity(n as usize),
+            _ => Vec::new(),
+        }
+    }
+    #[inline]
+    fn keep(&mut self, model: M) {
+        self.push(model);
+    }
+}
+
+impl<M: Send> Kept<M> for Option<M> {
+    #[inline]
+    fn keep(&mut self, model: M) {
+        if self.is_none() {
+            *self = Some(model);
+        }
+    }
+}
+
 /// Runs a statement, decoding its rows into models (or models side by side,
 /// for `raw`) as they arrive.
-pub(crate) struct Collect<M: ModelRow> {
+pub(crate) struct Collect<M: ModelRow, K = Vec<M>> {
     stmt: Option<Stmt>,
     decoder: Decoder<M>,
-    out: Vec<M>,
+    out: K,
     /// False for raw SQL, which may write.
     read_only: bool,
 }
 
-impl<M: ModelRow> Collect<M> {
+impl<M: ModelRow, K: Kept<M>> Collect<M, K> {
     fn new(stmt: Stmt) -> Self {
         Collect {
             stmt: Some(stmt),
             decoder: Decoder::new(),
-            out: Vec::new(),
+            out: K::default(),
             read_only: true,
         }
     }
 }
 
-impl<M: Model> Collect<M> {
+impl<M: Model, K: Kept<M>> Collect<M, K> {
     /// The models of a query: where it names no fields of its own, its
     /// columns are the model's, in the model's order, so the decoder need
     /// not look for them, nor the rows carry their names.
     fn select(d: Dialect, q: Select<M>) -> Self {
-        // Room for the one row of a `get` up front, not grown into.
-        let out = match q.row_limit() {
-            Some(n @ 0..=1) => Vec::with_capacity(n as usize),
-            _ => Vec::new(),
-        };
+        let out = K::for_limit(q.row_limit());
         if q.selects_model_columns() {
             Collect {
                 decoder: Decoder::in_model_order(),
@@ -77,9 +106,9 @@ impl<M: Model> Collect<M> {
     }
 }
 
-impl<M: ModelRow> Plan for Collect<M> {
-    type Output = Vec<M>;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<M>>> {
+impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
+    type Output = K;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<K>> {
         match reply {
             None => Ok(Step::Run(Action::Rows(
                 self.stmt.take().ok_or_else(replayed)?,
@@ -92,12 +121,13 @@ impl<M: ModelRow> Plan for Collect<M> {
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         let model = self.decoder.decode(slotted(row)?)?;
-        self.out.push(model);
+        self.out.keep(model);
         Ok(())
     }
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.decoder.read_into(row, &mut self.out)
+        let model = self.decoder.read(row)?;
+        Some(model.map(|m| self.out.keep(m)))
     }
     fn read_only(&self) -> bool {
         self.read_only
@@ -122,19 +152,17 @@ impl Plan for Sequence {
 }
 
 pub(crate) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    Map(Collect::select(d, q.first()), |v: Vec<M>| {
-        v.into_iter().next().ok_or_else(not_found::<M>)
+    Map(Collect::select(d, q.first()), |m: Option<M>| {
+        m.ok_or_else(not_found::<M>)
     })
 }
 
 pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    Map(Collect::select(d, q.first()), |v: Vec<M>| {
-        Ok(v.into_iter().next())
-    })
+    Collect::select(d, q.first())
 }
 
 pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
-    Collect::select(d, q)
+    Collect::<M, Vec<M>>::select(d, q)
 }
 
 pub(crate) fn count<M: Model>(
@@ -278,7 +306,7 @@ pub(crate) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
     f: F,
 ) -> impl Plan<Output = A> + use<M, A, F> {
     // The statement and decoder of a select (its `out` is not used).
-    let Collect { stmt, decoder, .. } = Collect::select(d, q);
+    let Collect { stmt, decoder, .. } = Collect::<M, Option<M>>::select(d, q);
     FoldModels {
         stmt,
         decoder,
