@@ -19,7 +19,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::value::{FromSql, RawColumn, ValueRef};
+use crate::value::{FromSql, ValueRef};
 
 /// One result row.
 ///
@@ -193,27 +193,26 @@ impl Row {
     #[doc(hidden)]
     #[inline]
     pub fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
-        let decoded = match &mut self.inner {
+        match &mut self.inner {
             #[cfg(feature = "postgres")]
-            RowInner::Pg(r) if i < r.len() => {
-                T::from_column(RawColumn::pg(crate::backend::pg_types::column(r, i)?))
-            }
+            RowInner::Pg(r) => RowRead::take(r, i),
             #[cfg(feature = "mysql")]
-            RowInner::My(r) if i < r.len() => crate::backend::mysql::take(r, i),
+            RowInner::My(r) => RowRead::take(r, i),
             #[cfg(feature = "sqlite")]
             RowInner::Lite(r) => match r.value_ref(i) {
-                Some(v) => T::from_column(RawColumn::of(v)),
-                None => return Err(out_of_range(i, r.len())),
+                Some(v) => {
+                    T::from_column(crate::value::RawColumn::of(v)).map_err(|e| in_column(i, e))
+                }
+                None => Err(out_of_range(i, r.len())),
             },
-            #[allow(unreachable_patterns)]
-            _ => T::from_column(RawColumn::of(self.value_at(i)?)),
-        };
-        decoded.map_err(|e| in_column(i, e))
+        }
     }
 }
 
-/// What model decoding reads a row through: a [`Row`], or (SQLite) the
-/// statement's current row in place, not copied out first.
+/// What model decoding reads a row through: a [`Row`], the driver's own row
+/// (PostgreSQL, MySQL: the backend is then matched once a row, not once a
+/// column), or (SQLite) the statement's current row in place, not copied
+/// out first.
 #[doc(hidden)]
 pub trait RowRead {
     /// Column `i` as `T` (as [`Row::take`]: it may move text out).

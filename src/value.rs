@@ -270,6 +270,8 @@ pub struct RawColumn<'a>(Form<'a>);
 enum Form<'a> {
     #[cfg(feature = "postgres")]
     Pg(crate::backend::pg_types::PgColumn<'a>),
+    // PostgreSQL's columns always come in their own form.
+    #[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
     Value(ValueRef<'a>),
 }
 
@@ -280,6 +282,7 @@ impl<'a> RawColumn<'a> {
         RawColumn(Form::Pg(column))
     }
 
+    #[cfg(any(feature = "mysql", feature = "sqlite"))]
     #[inline]
     pub(crate) fn of(value: ValueRef<'a>) -> Self {
         RawColumn(Form::Value(value))

@@ -121,7 +121,20 @@ impl<M: Model> ModelRow for M {
     }
 
     fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
-        M::from_row_in(row, layout)
+        // The driver's own row, so that each column does not match the
+        // backend again; a model without `read_in` reads the `Row`.
+        let read = match &mut row.inner {
+            #[cfg(feature = "postgres")]
+            crate::row::RowInner::Pg(r) => M::read_in(r, layout),
+            #[cfg(feature = "mysql")]
+            crate::row::RowInner::My(r) => M::read_in(r, layout),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        };
+        match read {
+            Some(decoded) => decoded,
+            None => M::from_row_in(row, layout),
+        }
     }
 
     fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
