@@ -112,6 +112,25 @@ fn model_layout(row: &Row, offset: usize, strict: bool, meta: &ModelMeta) -> Res
     Columns::find(row, offset, meta)
 }
 
+/// `T` read from the driver's own row (PostgreSQL, MySQL), so that each
+/// column does not match the backend again; `None` for SQLite's copied rows
+/// and for models without `read_in`, which read the `Row`.
+#[inline]
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "mysql")),
+    allow(unused_variables)
+)]
+fn read_driver_row<T: ModelRow>(row: &mut Row, layout: &T::Layout) -> Option<Result<T>> {
+    match &mut row.inner {
+        #[cfg(feature = "postgres")]
+        crate::row::RowInner::Pg(r) => T::read_with(r, layout),
+        #[cfg(feature = "mysql")]
+        crate::row::RowInner::My(r) => T::read_with(r, layout),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
 impl<M: Model> ModelRow for M {
     const WIDTH: usize = M::META.columns.len();
     type Layout = Columns;
@@ -121,17 +140,7 @@ impl<M: Model> ModelRow for M {
     }
 
     fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
-        // The driver's own row, so that each column does not match the
-        // backend again; a model without `read_in` reads the `Row`.
-        let read = match &mut row.inner {
-            #[cfg(feature = "postgres")]
-            crate::row::RowInner::Pg(r) => M::read_in(r, layout),
-            #[cfg(feature = "mysql")]
-            crate::row::RowInner::My(r) => M::read_in(r, layout),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        };
-        match read {
+        match read_driver_row(row, layout) {
             Some(decoded) => decoded,
             None => M::from_row_in(row, layout),
         }
@@ -151,6 +160,9 @@ impl<M: Model> ModelRow for Option<M> {
     }
 
     fn decode_with(row: &mut Row, layout: &Columns) -> Result<Self> {
+        if let Some(decoded) = read_driver_row(row, layout) {
+            return decoded;
+        }
         if row.is_null(layout.at(M::META.primary_key))? {
             return Ok(None);
         }
