@@ -47,6 +47,11 @@ pub(crate) trait Sink: Send {
     fn live(&mut self, _row: &mut sqlite::LiveRow<'_>) -> Option<Result<()>> {
         None
     }
+
+    /// How many rows are coming, told before the first where the connection
+    /// has them all already ([`feed`]): room can be made for them at once.
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+    fn expect(&mut self, _rows: usize) {}
 }
 
 impl<F: FnMut(&mut Option<Row>) -> Result<()> + Send> Sink for F {
@@ -67,7 +72,8 @@ pub(crate) fn keep_rows(
 
 /// Hands rows already in memory to `sink`; their count.
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-pub(crate) fn feed(rows: impl IntoIterator<Item = Row>, sink: RowSink<'_>) -> Result<u64> {
+pub(crate) fn feed(rows: impl ExactSizeIterator<Item = Row>, sink: RowSink<'_>) -> Result<u64> {
+    sink.expect(rows.len());
     let mut n = 0;
     for row in rows {
         sink.row(&mut Some(row))?;

@@ -271,7 +271,7 @@ impl PgSync {
     /// Every row of a query, collected in one go: the blocking `postgres`
     /// crate enters its runtime once per call, but once per row when
     /// iterating (`query_each`), which doubled the time of 10,000 rows.
-    fn collect(&mut self, stmt: &Stmt) -> Result<impl Iterator<Item = Row> + use<>> {
+    fn collect(&mut self, stmt: &Stmt) -> Result<impl ExactSizeIterator<Item = Row> + use<>> {
         let rows = self.retrying(&stmt.sql, |c| c.query_once(stmt))?;
         Ok(rows.into_iter().map(|r| Row {
             inner: RowInner::Pg(r),

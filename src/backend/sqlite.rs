@@ -423,7 +423,7 @@ impl AsyncConn for LiteAsync {
     /// Collected on the blocking thread into one shared set, then handed
     /// over: cheaper than a row at a time through a channel.
     fn query_rows<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move { feed(self.query(stmt).await?, sink) })
+        Box::pin(async move { feed(self.query(stmt).await?.into_iter(), sink) })
     }
     /// The statement runs on a blocking thread and sends its rows through a
     /// bounded channel, so at most `STREAM_BUFFER` rows wait in memory; an

@@ -39,6 +39,8 @@ pub(crate) trait Kept<M>: Default + Send {
         Self::default()
     }
     fn keep(&mut self, model: M);
+    /// Room for `rows` more models, where they are all kept.
+    fn reserve(&mut self, _rows: usize) {}
 }
 
 impl<M: Send> Kept<M> for Vec<M> {
@@ -52,6 +54,9 @@ impl<M: Send> Kept<M> for Vec<M> {
     #[inline]
     fn keep(&mut self, model: M) {
         self.push(model);
+    }
+    fn reserve(&mut self, rows: usize) {
+        Vec::reserve(self, rows);
     }
 }
 
@@ -128,6 +133,9 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
         let model = self.decoder.read(row)?;
         Some(model.map(|m| self.out.keep(m)))
+    }
+    fn expect(&mut self, rows: usize) {
+        self.out.reserve(rows);
     }
     fn read_only(&self) -> bool {
         self.read_only
@@ -386,6 +394,9 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
         self.0.live(row)
+    }
+    fn expect(&mut self, rows: usize) {
+        self.0.expect(rows);
     }
 }
 
@@ -757,6 +768,9 @@ impl<T: Send> Plan for BoxedPlan<T> {
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
         self.0.live(row)
     }
+    fn expect(&mut self, rows: usize) {
+        self.0.expect(rows);
+    }
 }
 
 fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
@@ -896,6 +910,11 @@ impl<P: Plan> Plan for Either<P> {
         match self {
             Either::Plan(p) => p.row(row),
             Either::Failed(f) => f.row(row),
+        }
+    }
+    fn expect(&mut self, rows: usize) {
+        if let Either::Plan(p) = self {
+            p.expect(rows);
         }
     }
     #[cfg(feature = "sqlite")]

@@ -81,6 +81,11 @@ pub(crate) trait Plan: Send {
     fn live(&mut self, _row: &mut LiveRow<'_>) -> Option<Result<()>> {
         None
     }
+
+    /// How many rows the statement's result has, where the connection knows
+    /// before the first ([`Sink::expect`]).
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+    fn expect(&mut self, _rows: usize) {}
 }
 
 /// A plan as the sink of its statement's rows.
@@ -93,6 +98,9 @@ impl<P: Plan> Sink for Rows<'_, P> {
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
         self.0.live(row)
+    }
+    fn expect(&mut self, rows: usize) {
+        self.0.expect(rows);
     }
 }
 
@@ -113,6 +121,9 @@ impl<P: Plan> Plan for ReadOnly<P> {
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
         self.0.live(row)
+    }
+    fn expect(&mut self, rows: usize) {
+        self.0.expect(rows);
     }
 }
 
