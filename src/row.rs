@@ -79,6 +79,18 @@ pub(crate) fn out_of_range(i: usize, len: usize) -> Error {
     ))
 }
 
+/// `Ok` if a row of `len` columns has column `i`, else its
+/// [`out_of_range`] error.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[inline]
+pub(crate) fn within(i: usize, len: usize) -> Result<()> {
+    if i < len {
+        Ok(())
+    } else {
+        Err(out_of_range(i, len))
+    }
+}
+
 impl ColumnIndex for &str {
     fn position(&self, row: &Row) -> Result<usize> {
         (0..row.len())

@@ -612,15 +612,11 @@ impl crate::row::RowRead for MyRow {
     // hint it was not, +29 instructions a row, counted).
     #[inline(always)]
     fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
-        if i >= self.len() {
-            return Err(crate::row::out_of_range(i, self.len()));
-        }
+        crate::row::within(i, self.len())?;
         take(self, i).map_err(|e| crate::row::in_column(i, e))
     }
     fn is_null(&mut self, i: usize) -> Result<bool> {
-        if i >= self.len() {
-            return Err(crate::row::out_of_range(i, self.len()));
-        }
+        crate::row::within(i, self.len())?;
         Ok(matches!(value_ref(self, i)?, ValueRef::Null))
     }
 }

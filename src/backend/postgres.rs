@@ -566,16 +566,12 @@ impl SharedConn for PgAsync {
 impl crate::row::RowRead for tokio_postgres::Row {
     #[inline]
     fn take<T: crate::value::FromSql>(&mut self, i: usize) -> Result<T> {
-        if i >= self.len() {
-            return Err(crate::row::out_of_range(i, self.len()));
-        }
+        crate::row::within(i, self.len())?;
         let column = super::pg_types::column(self, i)?;
         T::from_column(crate::value::RawColumn::pg(column)).map_err(|e| crate::row::in_column(i, e))
     }
     fn is_null(&mut self, i: usize) -> Result<bool> {
-        if i >= self.len() {
-            return Err(crate::row::out_of_range(i, self.len()));
-        }
+        crate::row::within(i, self.len())?;
         Ok(matches!(
             super::pg_types::value_ref(self, i)?,
             crate::value::ValueRef::Null
