@@ -24,9 +24,9 @@
 use std::sync::{Arc, RwLock};
 
 use crate::async_pool::{AsyncPool, GetError};
-use crate::async_tx::scoped;
+use crate::async_tx::{AsyncTxShared, scoped};
 use crate::backend::{Backend, BoxFuture};
-use crate::config::Config;
+use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::plan::{Target, drive_async};
 use crate::model::{Dialect, Plan};
@@ -127,10 +127,17 @@ impl AsyncDb {
         out
     }
 
-    /// The dialect, in a transaction if a closure scope of this database is
-    /// open in this task.
-    pub(crate) fn dialect(&self) -> Dialect {
-        Dialect::new(self.config.kind, scoped(self.id()).is_some())
+    /// The transaction of the closure scope of this database open in this
+    /// task, if any, and the dialect of statements run there: looked up once
+    /// a call, when it is made, for both.
+    pub(crate) fn context(&self) -> (Option<Arc<AsyncTxShared>>, Dialect) {
+        let tx = scoped(self.id());
+        let d = Dialect::new(self.config.kind, tx.is_some());
+        (tx, d)
+    }
+
+    pub(crate) fn kind(&self) -> BackendKind {
+        self.config.kind
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -142,8 +149,12 @@ impl AsyncDb {
     /// there are some (PostgreSQL), else on a pooled one. Its future is in
     /// every async call's and moved with it: keep it small (the transaction
     /// path boxes its statement driver for this).
-    pub(crate) async fn drive<P: Plan + 'static>(&self, plan: P) -> Result<P::Output> {
-        if let Some(tx) = scoped(self.id()) {
+    pub(crate) async fn drive<P: Plan + 'static>(
+        &self,
+        scope: Option<Arc<AsyncTxShared>>,
+        plan: P,
+    ) -> Result<P::Output> {
+        if let Some(tx) = scope {
             return tx.drive(plan).await;
         }
         let db = self.replica_for(&plan).unwrap_or(self);

@@ -162,7 +162,7 @@ impl std::fmt::Debug for AsyncTx<'_> {
 impl<'a> AsyncTx<'a> {
     async fn begin_root(db: &'a AsyncDb) -> Result<Self> {
         let mut lease = db.acquire().await?;
-        let kind = db.dialect().kind;
+        let kind = db.kind();
         let slot = lease.slot()?;
         slot.busy = true;
         slot.conn.execute(TxOp::Begin.stmt(kind)).await?;
@@ -211,12 +211,12 @@ impl<'a> AsyncTx<'a> {
         }
     }
 
-    pub(crate) fn dialect(&self) -> Dialect {
-        Dialect::new(self.shared.kind, true)
+    pub(crate) fn context(&self) -> ((), Dialect) {
+        ((), Dialect::new(self.shared.kind, true))
     }
 
     /// Runs a Manager operation's plan inside this transaction.
-    pub(crate) async fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
+    pub(crate) async fn drive<P: Plan>(&self, _: (), plan: P) -> Result<P::Output> {
         self.shared.drive(plan).await
     }
 

@@ -20,13 +20,14 @@
 use std::sync::Arc;
 
 use crate::backend::SyncConn;
+use crate::config::BackendKind;
 use crate::error::Result;
 use crate::model::plan::drive_sync;
 use crate::model::{Dialect, Plan};
 use crate::policy::Policy;
 use crate::pool::{BlockingPool, PoolStatus};
 use crate::runtime::run_blocking;
-use crate::sync_tx::scoped;
+use crate::sync_tx::{SyncTxShared, scoped};
 
 /// The blocking half: `postgres`, `mysql` or `rusqlite` connections in a
 /// pool for threaded sync code. Reached through
@@ -110,10 +111,17 @@ impl SyncDb {
         f()
     }
 
-    /// The dialect, in a transaction if a closure scope of this database is
-    /// open on this thread.
-    pub(crate) fn dialect(&self) -> Dialect {
-        Dialect::new(self.dialect.kind, scoped(self.id()).is_some())
+    /// The transaction of the closure scope of this database open on this
+    /// thread, if any, and the dialect of statements run there: looked up
+    /// once a call, for both.
+    pub(crate) fn context(&self) -> (Option<Arc<SyncTxShared>>, Dialect) {
+        let tx = scoped(self.id());
+        let d = Dialect::new(self.dialect.kind, tx.is_some());
+        (tx, d)
+    }
+
+    pub(crate) fn kind(&self) -> BackendKind {
+        self.dialect.kind
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -131,10 +139,16 @@ impl SyncDb {
     }
 
     /// Runs a Manager operation's plan: in the transaction of the closure
-    /// scope open on this thread, if any, else on one pooled connection.
+    /// scope open on this thread ([`context`](Self::context)), if any, else on
+    /// one pooled connection.
     #[track_caller]
-    pub(crate) fn drive<P: Plan>(&self, operation: &'static str, plan: P) -> Result<P::Output> {
-        match scoped(self.id()) {
+    pub(crate) fn drive<P: Plan>(
+        &self,
+        operation: &'static str,
+        scope: Option<Arc<SyncTxShared>>,
+        plan: P,
+    ) -> Result<P::Output> {
+        match scope {
             Some(tx) => {
                 self.check(operation)?;
                 tx.drive(plan)

@@ -138,7 +138,7 @@ impl<'a> SyncTx<'a> {
     fn begin_root(db: &'a SyncDb) -> Result<Self> {
         let conn = run_blocking(|| {
             let mut conn = db.pool().get()?;
-            conn.execute(&TxOp::Begin.stmt(db.dialect().kind))?;
+            conn.execute(&TxOp::Begin.stmt(db.kind()))?;
             conn.in_tx = true;
             Ok(conn)
         })?;
@@ -160,7 +160,7 @@ impl<'a> SyncTx<'a> {
     /// Opens a savepoint one level below the innermost open level of
     /// `shared` (the caller checked the policy).
     fn savepoint_on(db: &'a SyncDb, shared: Arc<SyncTxShared>) -> Result<Self> {
-        let kind = db.dialect().kind;
+        let kind = db.kind();
         let level = shared.with_conn(|c, level| {
             let next = *level + 1;
             c.execute(&TxOp::open(next).stmt(kind))?;
@@ -176,13 +176,20 @@ impl<'a> SyncTx<'a> {
         })
     }
 
-    pub(crate) fn dialect(&self) -> Dialect {
-        Dialect::new(self.db.dialect().kind, true)
+    /// The dialect of this transaction's statements (the scope is the
+    /// transaction itself).
+    pub(crate) fn context(&self) -> ((), Dialect) {
+        ((), Dialect::new(self.db.kind(), true))
     }
 
     /// Runs a Manager operation's plan inside this transaction.
     #[track_caller]
-    pub(crate) fn drive<P: Plan>(&self, operation: &'static str, plan: P) -> Result<P::Output> {
+    pub(crate) fn drive<P: Plan>(
+        &self,
+        operation: &'static str,
+        _: (),
+        plan: P,
+    ) -> Result<P::Output> {
         self.db.check(operation)?;
         self.shared.drive(plan)
     }
@@ -337,7 +344,7 @@ impl<'a> SyncTx<'a> {
             return Err(finished());
         }
         self.open = false;
-        let kind = self.db.dialect().kind;
+        let kind = self.db.kind();
         let level = self.level;
         run_blocking(|| {
             let mut st = lock(&self.shared.state);

@@ -32,8 +32,11 @@ fn first<M: Model>(reply: Reply) -> Result<Option<M>> {
 }
 
 /// Where a [`Collect`] keeps its models: every one (`Vec`), or only the
-/// first (`Option`: `get` and `get_or_none` allocate no vector for it).
+/// first (`Option`, and [`Found`] where there must be one: `get` and
+/// `get_or_none` allocate no vector for it).
 pub(crate) trait Kept<M>: Default + Send {
+    /// What the plan returns once the rows are in.
+    type Out: Send;
     /// Room for the rows a query's `LIMIT` allows, where that is worth it.
     fn for_limit(_limit: Option<u64>) -> Self {
         Self::default()
@@ -41,9 +44,11 @@ pub(crate) trait Kept<M>: Default + Send {
     fn keep(&mut self, model: M);
     /// Room for `rows` more models, where they are all kept.
     fn reserve(&mut self, _rows: usize) {}
+    fn finish(self) -> Result<Self::Out>;
 }
 
 impl<M: Send> Kept<M> for Vec<M> {
+    type Out = Self;
     fn for_limit(limit: Option<u64>) -> Self {
         // Room for the one row of a `LIMIT 1` up front, not grown into.
         match limit {
@@ -58,14 +63,42 @@ impl<M: Send> Kept<M> for Vec<M> {
     fn reserve(&mut self, rows: usize) {
         Vec::reserve(self, rows);
     }
+    fn finish(self) -> Result<Self> {
+        Ok(self)
+    }
 }
 
 impl<M: Send> Kept<M> for Option<M> {
+    type Out = Self;
     #[inline]
     fn keep(&mut self, model: M) {
         if self.is_none() {
             *self = Some(model);
         }
+    }
+    fn finish(self) -> Result<Self> {
+        Ok(self)
+    }
+}
+
+/// The first model, which must be there: `get`'s
+/// [`NotFound`](ErrorKind::NotFound) without a plan around the plan.
+pub(crate) struct Found<M>(Option<M>);
+
+impl<M> Default for Found<M> {
+    fn default() -> Self {
+        Found(None)
+    }
+}
+
+impl<M: Model> Kept<M> for Found<M> {
+    type Out = M;
+    #[inline]
+    fn keep(&mut self, model: M) {
+        self.0.keep(model);
+    }
+    fn finish(self) -> Result<M> {
+        self.0.ok_or_else(not_found::<M>)
     }
 }
 
@@ -112,15 +145,15 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
 }
 
 impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
-    type Output = K;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<K>> {
+    type Output = K::Out;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<K::Out>> {
         match reply {
             None => Ok(Step::Run(Action::Rows(
                 self.stmt.take().ok_or_else(replayed)?,
             ))),
             Some(r) => {
                 r?;
-                Ok(Step::Done(std::mem::take(&mut self.out)))
+                std::mem::take(&mut self.out).finish().map(Step::Done)
             }
         }
     }
@@ -160,13 +193,11 @@ impl Plan for Sequence {
 }
 
 pub(crate) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    Map(Collect::select(d, q.first()), |m: Option<M>| {
-        m.ok_or_else(not_found::<M>)
-    })
+    Collect::<M, Found<M>>::select(d, q.first())
 }
 
 pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    Collect::select(d, q.first())
+    Collect::<M, Option<M>>::select(d, q.first())
 }
 
 pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
@@ -204,7 +235,7 @@ pub(crate) fn raw<T: ModelRow>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> impl Plan<Output = Vec<T>> + use<T> {
-    Collect {
+    Collect::<T, Vec<T>> {
         read_only: false,
         ..Collect::new(Stmt::new(sql, params))
     }
@@ -851,9 +882,9 @@ macro_rules! manager_methods {
                 pub fn $name <$($g),*> (&self $(, $arg: $ty)*) -> Result<$out>
                 where $($bounds)*
                 {
-                    let $d = self.dialect();
+                    let (scope, $d) = self.context();
                     let plan = $plan;
-                    self.drive(stringify!($name), plan)
+                    self.drive(stringify!($name), scope, plan)
                 }
             )*
         }
@@ -870,8 +901,8 @@ macro_rules! manager_methods {
                     -> impl std::future::Future<Output = Result<$out>> + Send + use<'_, $($g),*>
                 where $($bounds)*
                 {
-                    let $d = self.dialect();
-                    self.drive($plan)
+                    let (scope, $d) = self.context();
+                    self.drive(scope, $plan)
                 }
             )*
         }
