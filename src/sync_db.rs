@@ -146,7 +146,7 @@ impl SyncDb {
         &self,
         operation: &'static str,
         scope: Option<Arc<SyncTxShared>>,
-        plan: P,
+        mut plan: P,
     ) -> Result<P::Output> {
         match scope {
             Some(tx) => {
@@ -156,9 +156,9 @@ impl SyncDb {
             None => match self.replica_for(&plan) {
                 Some(replica) => {
                     self.check(operation)?;
-                    replica.run_unchecked(|c| drive_sync(c, plan))
+                    replica.run_unchecked(|c| drive_sync(c, &mut plan))
                 }
-                None => self.run(operation, |c| drive_sync(c, plan)),
+                None => self.run(operation, |c| drive_sync(c, &mut plan)),
             },
         }
     }

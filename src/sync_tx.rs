@@ -96,8 +96,8 @@ impl SyncTxShared {
         })
     }
 
-    pub(crate) fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
-        self.with_conn(|c, _| drive_sync(&mut **c, plan))
+    pub(crate) fn drive<P: Plan>(&self, mut plan: P) -> Result<P::Output> {
+        self.with_conn(|c, _| drive_sync(&mut **c, &mut plan))
     }
 }
 

@@ -180,8 +180,10 @@ impl Traced {
     }
 }
 
-/// Runs a plan on a blocking connection.
-pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Result<P::Output> {
+/// Runs a plan on a blocking connection. The plan stays where its caller
+/// made it (a plan of a select with its statement and decoder is a couple
+/// of hundred bytes, copied at every move into a closure).
+pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, plan: &mut P) -> Result<P::Output> {
     let mut reply = None;
     loop {
         let action = match plan.step(reply.take())? {
@@ -193,8 +195,8 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, mut plan: P) -> Resul
         let r = match action {
             Action::Query(s) => conn.query(&s).map(Reply::Rows),
             Action::Execute(s) => conn.execute(&s).map(Reply::Done),
-            Action::Rows(s) => conn.query_rows(&s, &mut Rows(&mut plan)).map(streamed),
-            Action::Stream(s) => conn.query_each(&s, &mut Rows(&mut plan)).map(streamed),
+            Action::Rows(s) => conn.query_rows(&s, &mut Rows(plan)).map(streamed),
+            Action::Stream(s) => conn.query_each(&s, &mut Rows(plan)).map(streamed),
         };
         if let Some(t) = &traced {
             t.record(&r);
