@@ -115,14 +115,18 @@ impl AsyncDb {
 
     /// Lends a connection and runs `op` on it; if the returned future is
     /// dropped before `op` finishes, the connection is discarded, not reused.
-    async fn run<T>(
+    async fn run<P, T>(
         &self,
-        op: impl for<'c> FnOnce(&'c mut dyn crate::backend::AsyncConn) -> BoxFuture<'c, Result<T>>,
+        plan: &mut P,
+        op: impl for<'c> FnOnce(
+            &'c mut dyn crate::backend::AsyncConn,
+            &'c mut P,
+        ) -> BoxFuture<'c, Result<T>>,
     ) -> Result<T> {
         let mut lease = self.acquire().await?;
         let slot = lease.slot()?;
         slot.busy = true;
-        let out = op(&mut *slot.conn).await;
+        let out = op(&mut *slot.conn, plan).await;
         slot.busy = false;
         out
     }
@@ -152,17 +156,19 @@ impl AsyncDb {
     pub(crate) async fn drive<P: Plan + 'static>(
         &self,
         scope: Option<Arc<AsyncTxShared>>,
-        plan: P,
+        mut plan: P,
     ) -> Result<P::Output> {
         if let Some(tx) = scope {
             return tx.drive(plan).await;
         }
         let db = self.replica_for(&plan).unwrap_or(self);
         match db.shared.get().await {
-            Some(lease) => drive_async(Target::Shared(&*lease?.conn), plan).await,
+            Some(lease) => drive_async(Target::Shared(&*lease?.conn), &mut plan).await,
             None => {
-                db.run(move |c| Box::pin(drive_async(Target::Owned(c), plan)))
-                    .await
+                db.run(&mut plan, |c, plan| {
+                    Box::pin(drive_async(Target::Owned(c), plan))
+                })
+                .await
             }
         }
     }

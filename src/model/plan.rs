@@ -88,6 +88,29 @@ pub(crate) trait Plan: Send {
     fn expect(&mut self, _rows: usize) {}
 }
 
+/// A plan driven where it was made: the async driver's futures hold a
+/// pointer to it, not a copy (a select's plan is a couple of hundred bytes,
+/// and a caller's `.await` copies its future twice).
+impl<P: Plan> Plan for &mut P {
+    type Output = P::Output;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
+        (**self).step(reply)
+    }
+    fn read_only(&self) -> bool {
+        (**self).read_only()
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        (**self).row(row)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        (**self).live(row)
+    }
+    fn expect(&mut self, rows: usize) {
+        (**self).expect(rows);
+    }
+}
+
 /// A plan as the sink of its statement's rows.
 struct Rows<'p, P>(&'p mut P);
 
