@@ -17,17 +17,26 @@ use std::process::Command;
 use dualdb::{BackendKind, Database, Model};
 
 mod support;
-use support::BenchUser;
+use support::{BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
 const SHORT: usize = 200;
 const LONG: usize = 1_200;
 
 type Raw = (i32, String, Option<String>);
 
-/// The workloads: (name, rows in the table, divisor of `SHORT` and `LONG`
-/// for the calls, so that 1,000-row selects make fewer).
-const WORKLOADS: [(&str, i32, usize); 3] =
-    [("get", 1_000, 1), ("trivial", 1, 1), ("trivial", 1_000, 20)];
+/// The workloads: (name, rows in the table or, for `insert`, in each
+/// statement, divisor of `SHORT` and `LONG` for the calls, so that 1,000-row
+/// selects make fewer).
+const WORKLOADS: [(&str, i32, usize); 4] = [
+    ("get", 1_000, 1),
+    ("trivial", 1, 1),
+    ("trivial", 1_000, 20),
+    ("insert", INSERT_ROWS as i32, 1),
+];
+
+/// The rows of each insert statement, no rows read back (diesel_bench's
+/// insert workload, one of its sizes).
+const INSERT_ROWS: usize = 10;
 
 /// The key the `k`th call looks up: 1 to 1,000 in turn.
 fn key(k: usize) -> i32 {
@@ -61,6 +70,9 @@ fn targets() -> Vec<String> {
 /// One side's calls, in this (child) process: `calls` gets by key or
 /// selects of every row of `bench_users`.
 fn run(url: &str, side: &str, workload: &str, calls: usize) {
+    if workload == "insert" {
+        return insert(url, side, calls);
+    }
     let db = Database::open(url).unwrap();
     let kind = db.backend();
     let by_id = match kind {
@@ -182,6 +194,104 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
     assert!(calls == 0 || seen > 0, "no rows came back");
 }
 
+/// One side's calls of the insert workload, in this (child) process:
+/// `INSERT_ROWS` rows a statement, the count of rows changed back.
+fn insert(url: &str, side: &str, calls: usize) {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = insert_sql(kind, INSERT_ROWS);
+    let ours = || Inserted::insert_many(new_rows(INSERT_ROWS)).without_returning();
+    let mut changed = 0u64;
+    match (side, kind) {
+        ("dualdb", _) => {
+            let s = db.sync();
+            for _ in 0..calls {
+                changed += s.execute_query(ours()).unwrap();
+            }
+        }
+        ("dualdb_async", _) => {
+            changed += runtime().block_on(async {
+                let a = db.aio();
+                let mut changed = 0;
+                for _ in 0..calls {
+                    changed += a.execute_query(ours()).await.unwrap();
+                }
+                changed
+            });
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            changed += runtime().block_on(async {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let st = c.prepare(&sql).await.unwrap();
+                let mut changed = 0;
+                for _ in 0..calls {
+                    let v = insert_values(INSERT_ROWS);
+                    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = v
+                        .iter()
+                        .flat_map(|(a, b)| [a as &(dyn tokio_postgres::types::ToSql + Sync), b])
+                        .collect();
+                    changed += c.execute(&st, &params).await.unwrap();
+                }
+                changed
+            });
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            changed += runtime().block_on(async {
+                let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+                let mut changed = 0;
+                for _ in 0..calls {
+                    let params: Vec<mysql_async::Value> = insert_values(INSERT_ROWS)
+                        .into_iter()
+                        .flat_map(|(a, b)| [a.into(), b.into()])
+                        .collect();
+                    c.exec_drop(sql.as_str(), params).await.unwrap();
+                    changed += c.affected_rows();
+                }
+                changed
+            });
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(&sql).unwrap();
+            for _ in 0..calls {
+                let v = insert_values(INSERT_ROWS);
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = v
+                    .iter()
+                    .flat_map(|(a, b)| [a as &(dyn postgres::types::ToSql + Sync), b])
+                    .collect();
+                changed += c.execute(&st, &params).unwrap();
+            }
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            for _ in 0..calls {
+                let params: Vec<mysql::Value> = insert_values(INSERT_ROWS)
+                    .into_iter()
+                    .flat_map(|(a, b)| [a.into(), b.into()])
+                    .collect();
+                c.exec_drop(sql.as_str(), params).unwrap();
+                changed += c.affected_rows();
+            }
+        }
+        _ => {
+            let c = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+            for _ in 0..calls {
+                let v = insert_values(INSERT_ROWS);
+                let mut st = c.prepare_cached(&sql).unwrap();
+                changed += st
+                    .execute(rusqlite::params_from_iter(v.iter().flat_map(|(a, b)| [a, b])))
+                    .unwrap() as u64;
+            }
+        }
+    }
+    assert!(calls == 0 || changed > 0, "no rows were inserted");
+}
+
 /// A runtime of one thread: Valgrind runs one thread at a time, and idle
 /// workers would count their searching for work.
 fn runtime() -> tokio::runtime::Runtime {
@@ -250,7 +360,12 @@ fn main() {
             ],
         };
         for (workload, rows, scale) in WORKLOADS {
-            support::setup_rows(&db, rows);
+            if workload == "insert" {
+                db.sync().drop_table::<Inserted>().unwrap();
+                db.sync().create_table::<Inserted>().unwrap();
+            } else {
+                support::setup_rows(&db, rows);
+            }
             let shown = if workload == "get" { 1 } else { rows };
             for &(half, ours, theirs) in halves {
                 match (

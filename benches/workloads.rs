@@ -12,42 +12,9 @@ mod support;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dualdb::{BackendKind, Database, Model};
-use support::{BenchUser, pg_client, setup_rows, targets};
-
-#[derive(Model, Debug)]
-#[model(table = "bench_insert")]
-struct Inserted {
-    #[model(primary_key, auto)]
-    id: i64,
-    name: String,
-    hair_color: Option<String>,
-}
+use support::{BenchUser, Inserted, insert_sql, insert_values, new_rows, pg_client, setup_rows, targets};
 
 type Raw = (i32, String, Option<String>);
-
-fn new_rows(n: usize) -> Vec<Inserted> {
-    (0..n)
-        .map(|i| Inserted {
-            id: 0,
-            name: format!("user {i}"),
-            hair_color: Some("brown".into()),
-        })
-        .collect()
-}
-
-fn insert_sql(kind: BackendKind, n: usize) -> String {
-    let mut sql = String::from("INSERT INTO bench_insert (name, hair_color) VALUES ");
-    for i in 0..n {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        match kind {
-            BackendKind::Postgres => sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2)),
-            _ => sql.push_str("(?, ?)"),
-        }
-    }
-    sql
-}
 
 const SELECT: &str = "SELECT id, name, hair_color FROM bench_users";
 
@@ -170,11 +137,7 @@ fn bench(c: &mut Criterion) {
                 })
             });
             let sql = insert_sql(kind, n);
-            let values = |n: usize| -> Vec<(String, String)> {
-                (0..n)
-                    .map(|i| (format!("user {i}"), "brown".to_string()))
-                    .collect()
-            };
+            let values = insert_values;
             match kind {
                 BackendKind::Postgres => {
                     let client = pg_client(&rt, &url);

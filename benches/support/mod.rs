@@ -19,6 +19,51 @@ pub struct BenchUser {
 
 pub const ROWS: i32 = 1_000;
 
+/// The insert workload's table: a generated key and two text columns.
+#[derive(Model, Debug)]
+#[model(table = "bench_insert")]
+pub struct Inserted {
+    #[model(primary_key, auto)]
+    pub id: i64,
+    pub name: String,
+    pub hair_color: Option<String>,
+}
+
+/// `n` rows to insert, as models.
+pub fn new_rows(n: usize) -> Vec<Inserted> {
+    (0..n)
+        .map(|i| Inserted {
+            id: 0,
+            name: format!("user {i}"),
+            hair_color: Some("brown".into()),
+        })
+        .collect()
+}
+
+/// The same `n` rows' values, for the raw drivers.
+pub fn insert_values(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("user {i}"), "brown".to_string()))
+        .collect()
+}
+
+/// The raw drivers' insert of `n` rows in one statement.
+pub fn insert_sql(kind: dualdb::BackendKind, n: usize) -> String {
+    let mut sql = String::from("INSERT INTO bench_insert (name, hair_color) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        match kind {
+            dualdb::BackendKind::Postgres => {
+                sql.push_str(&format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            }
+            _ => sql.push_str("(?, ?)"),
+        }
+    }
+    sql
+}
+
 /// (Re)creates `bench_users` with `ROWS` rows.
 pub fn setup(db: &Database) {
     setup_rows(db, ROWS);
