@@ -284,7 +284,9 @@ fn insert(url: &str, side: &str, calls: usize) {
                 let v = insert_values(INSERT_ROWS);
                 let mut st = c.prepare_cached(&sql).unwrap();
                 changed += st
-                    .execute(rusqlite::params_from_iter(v.iter().flat_map(|(a, b)| [a, b])))
+                    .execute(rusqlite::params_from_iter(
+                        v.iter().flat_map(|(a, b)| [a, b]),
+                    ))
                     .unwrap() as u64;
             }
         }

@@ -12,7 +12,9 @@ mod support;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use dualdb::{BackendKind, Database, Model};
-use support::{BenchUser, Inserted, insert_sql, insert_values, new_rows, pg_client, setup_rows, targets};
+use support::{
+    BenchUser, Inserted, insert_sql, insert_values, new_rows, pg_client, setup_rows, targets,
+};
 
 type Raw = (i32, String, Option<String>);
 

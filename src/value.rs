@@ -425,6 +425,23 @@ pub(crate) fn mismatch<T>(v: &ValueRef<'_>) -> Error {
 pub trait ToSql {
     /// The value to bind.
     fn to_sql(&self) -> Value;
+
+    /// The value to bind, from a value given up: the same as
+    /// [`to_sql`](Self::to_sql), which it defaults to; text and bytes move
+    /// into the [`Value`] without a copy (an insert of owned models uses it).
+    ///
+    /// ```
+    /// use dualdb::{ToSql, Value};
+    /// assert_eq!(String::from("ada").into_sql(), Value::Text("ada".into()));
+    /// assert_eq!(Some(vec![1u8]).into_sql(), Value::Bytes(vec![1]));
+    /// assert_eq!(None::<String>.into_sql(), Value::Null);
+    /// ```
+    fn into_sql(self) -> Value
+    where
+        Self: Sized,
+    {
+        self.to_sql()
+    }
 }
 
 /// Builds a Rust value from a column.
@@ -469,6 +486,9 @@ impl ToSql for Value {
     fn to_sql(&self) -> Value {
         self.clone()
     }
+    fn into_sql(self) -> Value {
+        self
+    }
 }
 
 impl<T: ToSql + ?Sized> ToSql for &T {
@@ -481,6 +501,12 @@ impl<T: ToSql> ToSql for Option<T> {
     fn to_sql(&self) -> Value {
         match self {
             Some(v) => v.to_sql(),
+            None => Value::Null,
+        }
+    }
+    fn into_sql(self) -> Value {
+        match self {
+            Some(v) => v.into_sql(),
             None => Value::Null,
         }
     }
@@ -525,6 +551,9 @@ impl ToSql for String {
     fn to_sql(&self) -> Value {
         Value::Text(self.clone())
     }
+    fn into_sql(self) -> Value {
+        Value::Text(self)
+    }
 }
 
 impl ToSql for [u8] {
@@ -536,6 +565,9 @@ impl ToSql for [u8] {
 impl ToSql for Vec<u8> {
     fn to_sql(&self) -> Value {
         Value::Bytes(self.clone())
+    }
+    fn into_sql(self) -> Value {
+        Value::Bytes(self)
     }
 }
 

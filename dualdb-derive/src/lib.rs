@@ -212,6 +212,15 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         let ident = &f.ident;
         quote!(#krate::ToSql::to_sql(&self.#ident))
     });
+    // A generated key is not written (`InsertMany::columns`); the other
+    // fields move out of the model.
+    let insert_values = fields
+        .iter()
+        .filter(|f| !(f.primary_key && f.auto))
+        .map(|f| {
+            let ident = &f.ident;
+            quote!(out.push(#krate::ToSql::into_sql(self.#ident)))
+        });
     let value_arms = fields.iter().enumerate().map(|(i, f)| {
         let ident = &f.ident;
         quote!(#i => #krate::ToSql::to_sql(&self.#ident))
@@ -276,6 +285,10 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 let mut out = ::std::vec::Vec::with_capacity(#n);
                 #(out.push(#values);)*
                 out
+            }
+
+            fn insert_values(self, out: &mut ::std::vec::Vec<#krate::Value>) {
+                #(#insert_values;)*
             }
 
             fn value(&self, column: usize) -> #krate::Value {

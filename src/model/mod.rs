@@ -116,6 +116,20 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The value of column number `column`.
     fn value(&self, column: usize) -> Value;
 
+    /// Moves the values an insert writes onto `out`: every column's, in
+    /// [`ModelMeta::columns`] order, but a generated key's. The same values
+    /// as [`values`](Self::values), which it defaults to; the derive moves
+    /// text and bytes out of the fields instead of copying them.
+    #[doc(hidden)]
+    fn insert_values(self, out: &mut Vec<Value>) {
+        let columns = Self::META.columns.iter();
+        out.extend(
+            (columns.zip(self.values()))
+                .filter(|(c, _)| !(c.primary_key && c.auto_increment))
+                .map(|(_, v)| v),
+        );
+    }
+
     /// Sets the primary key (after the database generated it).
     fn set_primary_key(&mut self, value: ValueRef<'_>) -> Result<()>;
 

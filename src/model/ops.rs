@@ -265,17 +265,19 @@ impl<M: Model> Plan for Insert<M> {
                 return Ok(Step::Done(Vec::new()));
             }
             schema::check_generated_key(self.d, M::META)?;
-            let stmt = InsertMany::<M>::build(rows, self.d, true)?;
             return Ok(Step::Run(if self.d.returning() {
-                Action::Query(stmt)
+                // The stored rows come back: the values move out of these.
+                let rows = self.rows.take().ok_or_else(replayed)?;
+                Action::Query(InsertMany::<M>::build_owned(rows, self.d, true)?)
             } else {
-                Action::Execute(stmt)
+                // MySQL: these rows come back, with their keys set.
+                Action::Execute(InsertMany::<M>::build(rows, self.d, true)?)
             }));
         };
-        let mut rows = self.rows.take().ok_or_else(replayed)?;
         match reply? {
             Reply::Rows(stored) => models::<M>(stored).map(Step::Done),
             Reply::Done(done) => {
+                let mut rows = self.rows.take().ok_or_else(replayed)?;
                 // MySQL: the first generated key of the statement; one
                 // statement's keys are consecutive under
                 // innodb_autoinc_lock_mode 0 and 1 (MariaDB's default).
@@ -843,7 +845,7 @@ impl<M: Model> Executable for InsertCounted<M> {
             Ok(Vec::new())
         } else {
             schema::check_generated_key(d, M::META)
-                .and_then(|()| InsertMany::<M>::build(&self.rows, d, false))
+                .and_then(|()| InsertMany::<M>::build_owned(self.rows, d, false))
                 .map(|stmt| vec![stmt])
         };
         boxed(either(statements.map(|s| Sequence(s.into_iter()))))

@@ -578,43 +578,73 @@ impl<M: Model> InsertMany<M> {
             .map(|(i, c)| (i, c.name))
     }
 
+    /// The `INSERT` statement of rows kept after it (MySQL sets their
+    /// generated keys), their values copied: as [`build_owned`](Self::build_owned).
+    pub(crate) fn build(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
+        let mut params = Vec::with_capacity(rows.len() * Self::columns().count());
+        for row in rows {
+            params.extend(Self::columns().map(|(i, _)| row.value(i)));
+        }
+        Self::build_values(params, rows.len(), d, returning)
+    }
+
     /// The `INSERT` statement, with `RETURNING` every column if `returning`
     /// and the dialect has it; its SQL from the cache of shapes when it has
-    /// few enough rows.
-    pub(crate) fn build(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
-        let returning = returning && d.returning();
-        if rows.is_empty() || rows.len() > shapes::CACHED_INSERT_ROWS {
-            return Self::build_fresh(rows, d, returning);
+    /// few enough rows. The values move out of the rows.
+    pub(crate) fn build_owned(rows: Vec<M>, d: Dialect, returning: bool) -> Result<Stmt> {
+        let count = rows.len();
+        let mut params = Vec::with_capacity(count * Self::columns().count());
+        for row in rows {
+            row.insert_values(&mut params);
         }
-        let params: Vec<Value> = (rows.iter())
-            .flat_map(|row| Self::columns().map(|(i, _)| row.value(i)))
-            .collect();
+        Self::build_values(params, count, d, returning)
+    }
+
+    /// The statement of `rows` rows whose values are `params`, row by row.
+    fn build_values(params: Vec<Value>, rows: usize, d: Dialect, returning: bool) -> Result<Stmt> {
+        let returning = returning && d.returning();
+        if rows == 0 || rows > shapes::CACHED_INSERT_ROWS {
+            return Self::build_fresh(params, rows, d, returning);
+        }
         let shape = Shape {
             model: std::any::TypeId::of::<M>(),
             kind: d.kind,
-            rows: rows.len(),
+            rows,
             returning,
         };
         let mut fresh = None;
         let sql = shapes::sql(shape, || {
             // Cached only if sea-query bound every value, in order, as is.
-            let built = fresh.insert(Self::build_fresh(rows, d, returning).ok()?);
+            let built = Self::build_fresh(params.clone(), rows, d, returning).ok()?;
+            let built = fresh.insert(built);
             (built.params == params).then(|| built.sql.to_string())
         });
         match (sql, fresh) {
             (Some(sql), _) => Ok(Stmt::with(sql, params)),
             (None, Some(built)) => Ok(built),
-            (None, None) => Self::build_fresh(rows, d, returning),
+            (None, None) => Self::build_fresh(params, rows, d, returning),
         }
     }
 
-    fn build_fresh(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
+    /// The statement as sea-query builds it, from `rows` rows' `params`.
+    fn build_fresh(params: Vec<Value>, rows: usize, d: Dialect, returning: bool) -> Result<Stmt> {
         let mut q = Query::insert();
         q.into_table(M::META.table);
         q.columns(Self::columns().map(|(_, n)| n));
-        for row in rows {
-            let values: Vec<Expr> = Self::columns()
-                .map(|(i, _)| Expr::val(to_sea(row.value(i))))
+        let per_row = Self::columns().count();
+        if params.len() != rows * per_row {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "insert: {} values for {rows} rows of {per_row} columns",
+                    params.len()
+                ),
+            ));
+        }
+        let mut params = params.into_iter();
+        for _ in 0..rows {
+            let values: Vec<Expr> = (params.by_ref().take(per_row))
+                .map(|v| Expr::val(to_sea(v)))
                 .collect();
             q.values(values)
                 .map_err(|e| Error::new(ErrorKind::Usage, format!("insert: {e}")))?;
@@ -729,11 +759,23 @@ mod tests {
             let d = Dialect::new(kind, false);
             for returning in [true, false] {
                 for rows in &batches {
-                    let fresh =
-                        InsertMany::<Wide>::build_fresh(rows, d, returning && d.returning())
-                            .unwrap();
+                    let values = rows.iter().flat_map(|r| {
+                        let mut v = r.values();
+                        v.remove(0); // the generated key
+                        v
+                    });
+                    let fresh = InsertMany::<Wide>::build_fresh(
+                        values.collect(),
+                        rows.len(),
+                        d,
+                        returning && d.returning(),
+                    )
+                    .unwrap();
                     let built = InsertMany::<Wide>::build(rows, d, returning).unwrap();
                     assert_eq!((&built.sql, &built.params), (&fresh.sql, &fresh.params));
+                    // moved out of the models: the same values
+                    let owned = InsertMany::build_owned(rows.clone(), d, returning).unwrap();
+                    assert_eq!((&owned.sql, &owned.params), (&fresh.sql, &fresh.params));
                     assert_eq!(built.params.len(), rows.len() * 5);
                     let shape = Shape {
                         model: std::any::TypeId::of::<Wide>(),

@@ -31,6 +31,9 @@ macro_rules! arrays_of {
             fn to_sql(&self) -> $crate::Value {
                 self.as_slice().to_sql()
             }
+            fn into_sql(self) -> $crate::Value {
+                $crate::Value::Array(self.into_iter().map($crate::ToSql::into_sql).collect())
+            }
         }
         #[cfg(feature = "postgres")]
         impl $crate::FromSql for Vec<$t> {
