@@ -102,7 +102,17 @@ impl Value {
 
     /// The error of a value that cannot be sent: an [`Value::Unencodable`],
     /// or an array or hstore on a backend other than PostgreSQL.
+    #[inline]
     pub(crate) fn check(&self, backend: crate::BackendKind) -> Result<()> {
+        match self {
+            Value::Unencodable(_) | Value::Array(_) | Value::HStore(_) => self.refused(backend),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`check`](Self::check) of the values that may be refused.
+    #[cold]
+    fn refused(&self, backend: crate::BackendKind) -> Result<()> {
         match self {
             Value::Unencodable(why) => Err(Error::new(
                 crate::ErrorKind::Usage,

@@ -205,11 +205,12 @@ fn params(values: &[Value]) -> Result<Params> {
     if values.is_empty() {
         return Ok(Params::Empty);
     }
+    // Checked first, then collected from an iterator of known length: a
+    // fallible collect cannot size its vector and grows it.
     values
         .iter()
-        .map(|v| v.check(BackendKind::Mysql).map(|()| to_mysql(v)))
-        .collect::<Result<_>>()
-        .map(Params::Positional)
+        .try_for_each(|v| v.check(BackendKind::Mysql))?;
+    Ok(Params::Positional(values.iter().map(to_mysql).collect()))
 }
 
 fn to_mysql(v: &Value) -> MyValue {
