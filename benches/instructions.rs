@@ -17,6 +17,11 @@ use std::process::Command;
 use dualdb::{BackendKind, Database, Model};
 
 mod support;
+// Its medium-query helpers; the criterion functions go unused here.
+#[allow(dead_code)]
+#[path = "workloads/associations.rs"]
+mod associations;
+use associations::{BenchPost, Joined, fill, medium_sql, split};
 use support::{BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
 const SHORT: usize = 200;
@@ -27,12 +32,17 @@ type Raw = (i32, String, Option<String>);
 /// The workloads: (name, rows in the table or, for `insert`, in each
 /// statement, divisor of `SHORT` and `LONG` for the calls, so that 1,000-row
 /// selects make fewer).
-const WORKLOADS: [(&str, i32, usize); 4] = [
+const WORKLOADS: [(&str, i32, usize); 5] = [
     ("get", 1_000, 1),
     ("trivial", 1, 1),
     ("trivial", 1_000, 20),
     ("insert", INSERT_ROWS as i32, 1),
+    ("medium", MEDIUM_USERS, 4),
 ];
+
+/// The medium query's users (half of them black-haired, every fourth with a
+/// post): 50 rows of `(user, post if any)` a call.
+const MEDIUM_USERS: i32 = 100;
 
 /// The rows of each insert statement, no rows read back (diesel_bench's
 /// insert workload, one of its sizes).
@@ -72,6 +82,9 @@ fn targets() -> Vec<String> {
 fn run(url: &str, side: &str, workload: &str, calls: usize) {
     if workload == "insert" {
         return insert(url, side, calls);
+    }
+    if workload == "medium" {
+        return medium(url, side, calls);
     }
     let db = Database::open(url).unwrap();
     let kind = db.backend();
@@ -294,6 +307,118 @@ fn insert(url: &str, side: &str, calls: usize) {
     assert!(calls == 0 || changed > 0, "no rows were inserted");
 }
 
+/// One side's calls of the medium query (users LEFT JOIN posts by hair
+/// colour) into (user, post if any), in this (child) process.
+fn medium(url: &str, side: &str, calls: usize) {
+    type Pair = (BenchUser, Option<BenchPost>);
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = medium_sql(kind);
+    let sql = sql.as_str();
+    let mut seen = 0usize;
+    match (side, kind) {
+        ("dualdb", _) => {
+            let s = db.sync();
+            for _ in 0..calls {
+                seen += s.raw::<Pair>(sql, &[&"black"]).unwrap().len();
+            }
+        }
+        ("dualdb_async", _) => {
+            seen += runtime().block_on(async {
+                let a = db.aio();
+                let mut seen = 0;
+                for _ in 0..calls {
+                    seen += a.raw::<Pair>(sql, &[&"black"]).await.unwrap().len();
+                }
+                seen
+            });
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            seen += runtime().block_on(async {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let st = c.prepare(sql).await.unwrap();
+                let mut seen = 0;
+                for _ in 0..calls {
+                    let rows = c.query(&st, &[&"black"]).await.unwrap();
+                    seen += rows
+                        .iter()
+                        .map(|r| split(pg_joined(r)))
+                        .collect::<Vec<_>>()
+                        .len();
+                }
+                seen
+            });
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            seen += runtime().block_on(async {
+                let mut c = mysql_async::Conn::from_url(url).await.unwrap();
+                let mut seen = 0;
+                for _ in 0..calls {
+                    let rows: Vec<Joined> = c.exec(sql, ("black",)).await.unwrap();
+                    seen += rows.into_iter().map(split).collect::<Vec<_>>().len();
+                }
+                seen
+            });
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(sql).unwrap();
+            for _ in 0..calls {
+                let rows = c.query(&st, &[&"black"]).unwrap();
+                seen += rows
+                    .iter()
+                    .map(|r| split(pg_joined(r)))
+                    .collect::<Vec<_>>()
+                    .len();
+            }
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            for _ in 0..calls {
+                let rows: Vec<Joined> = c.exec(sql, ("black",)).unwrap();
+                seen += rows.into_iter().map(split).collect::<Vec<_>>().len();
+            }
+        }
+        _ => {
+            let c = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
+            for _ in 0..calls {
+                let mut st = c.prepare_cached(sql).unwrap();
+                let rows = st.query_map(["black"], |r| {
+                    Ok(split((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    )))
+                });
+                seen += rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len();
+            }
+        }
+    }
+    assert!(calls == 0 || seen > 0, "no rows came back");
+}
+
+/// A PostgreSQL row of the medium query, as the raw side decodes it.
+fn pg_joined(r: &tokio_postgres::Row) -> Joined {
+    (
+        r.get(0),
+        r.get(1),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        r.get(5),
+        r.get(6),
+    )
+}
+
 /// A runtime of one thread: Valgrind runs one thread at a time, and idle
 /// workers would count their searching for work.
 fn runtime() -> tokio::runtime::Runtime {
@@ -365,10 +490,16 @@ fn main() {
             if workload == "insert" {
                 db.sync().drop_table::<Inserted>().unwrap();
                 db.sync().create_table::<Inserted>().unwrap();
+            } else if workload == "medium" {
+                fill(&db, rows, 1, 0, 4);
             } else {
                 support::setup_rows(&db, rows);
             }
-            let shown = if workload == "get" { 1 } else { rows };
+            let shown = match workload {
+                "get" => 1,
+                "medium" => rows / 2,
+                _ => rows,
+            };
             for &(half, ours, theirs) in halves {
                 match (
                     per_call(&url, ours, workload, scale),

@@ -38,11 +38,11 @@ pub struct BenchComment {
     pub text: String,
 }
 
-type User = (i32, String, Option<String>);
-type Post = (i32, i32, String, Option<String>);
+pub type User = (i32, String, Option<String>);
+pub type Post = (i32, i32, String, Option<String>);
 type Comment = (i32, i32, String);
 /// A row of the medium query as the raw drivers decode it.
-type Joined = (
+pub type Joined = (
     i32,
     String,
     Option<String>,
@@ -56,7 +56,7 @@ const MEDIUM_PG: &str = "SELECT bench_users.*, bench_posts.* FROM bench_users \
     LEFT JOIN bench_posts ON bench_posts.user_id = bench_users.id \
     WHERE bench_users.hair_color = $1";
 
-fn medium_sql(kind: BackendKind) -> String {
+pub fn medium_sql(kind: BackendKind) -> String {
     match kind {
         BackendKind::Postgres => MEDIUM_PG.to_string(),
         _ => MEDIUM_PG.replace("$1", "?"),
@@ -64,7 +64,7 @@ fn medium_sql(kind: BackendKind) -> String {
 }
 
 /// The raw drivers' row of the medium query as (user, post if any).
-fn split((id, name, hair, p_id, p_user, p_title, p_body): Joined) -> (User, Option<Post>) {
+pub fn split((id, name, hair, p_id, p_user, p_title, p_body): Joined) -> (User, Option<Post>) {
     let post = match (p_id, p_user, p_title) {
         (Some(i), Some(u), Some(t)) => Some((i, u, t, p_body)),
         _ => None,
@@ -82,7 +82,7 @@ pub fn drop_tables(db: &Database) {
 
 /// `users` users (hair black or brown by turns), `posts` posts each, and
 /// `comments` comments on each post; inserted 1,000 rows to a statement.
-fn fill(db: &Database, users: i32, posts: i32, comments: i32, post_every: i32) {
+pub fn fill(db: &Database, users: i32, posts: i32, comments: i32, post_every: i32) {
     drop_tables(db);
     let s = db.sync();
     s.create_table::<BenchUser>().unwrap();
