@@ -478,6 +478,7 @@ fn main() {
     for url in targets() {
         let db = Database::open(&url).unwrap();
         let kind = db.backend();
+        associations::drop_tables(&db);
         // rusqlite has no async half to compare with.
         let halves: &[(&str, &str, &str)] = match kind {
             BackendKind::Sqlite => &[("blocking", "dualdb", "raw")],
@@ -513,5 +514,8 @@ fn main() {
                 }
             }
         }
+        // As the other benches expect it: 1,000 users, no posts referring to them.
+        associations::drop_tables(&db);
+        support::setup(&db);
     }
 }
