@@ -419,6 +419,18 @@ fn pg_joined(r: &tokio_postgres::Row) -> Joined {
     )
 }
 
+/// The tables `workload` runs on: `rows` users (or rows an insert).
+fn setup(db: &Database, workload: &str, rows: i32) {
+    match workload {
+        "insert" => {
+            db.sync().drop_table::<Inserted>().unwrap();
+            db.sync().create_table::<Inserted>().unwrap();
+        }
+        "medium" => fill(db, rows, 1, 0, 4),
+        _ => support::setup_rows(db, rows),
+    }
+}
+
 /// A runtime of one thread: Valgrind runs one thread at a time, and idle
 /// workers would count their searching for work.
 fn runtime() -> tokio::runtime::Runtime {
@@ -469,6 +481,13 @@ fn main() {
         let calls = args[at + 4].parse().unwrap();
         return run(&args[at + 1], &args[at + 2], &args[at + 3], calls);
     }
+    // `--setup URL WORKLOAD ROWS`: the tables as the count of that workload
+    // finds them, for counting one child by hand.
+    if let Some(at) = args.iter().position(|a| a == "--setup") {
+        let db = Database::open(&args[at + 1]).unwrap();
+        associations::drop_tables(&db);
+        return setup(&db, &args[at + 2], args[at + 3].parse().unwrap());
+    }
     if Command::new("valgrind").arg("--version").output().is_err() {
         eprintln!("instructions: valgrind is not installed (apt-get install valgrind)");
         return;
@@ -488,14 +507,7 @@ fn main() {
             ],
         };
         for (workload, rows, scale) in WORKLOADS {
-            if workload == "insert" {
-                db.sync().drop_table::<Inserted>().unwrap();
-                db.sync().create_table::<Inserted>().unwrap();
-            } else if workload == "medium" {
-                fill(&db, rows, 1, 0, 4);
-            } else {
-                support::setup_rows(&db, rows);
-            }
+            setup(&db, workload, rows);
             let shown = match workload {
                 "get" => 1,
                 "medium" => rows / 2,

@@ -618,15 +618,19 @@ impl crate::row::RowRead for MyRow {
     }
     fn is_null(&mut self, i: usize) -> Result<bool> {
         crate::row::within(i, self.len())?;
-        Ok(matches!(value_ref(self, i)?, ValueRef::Null))
+        let value = self.as_ref(i).ok_or_else(|| not_in_row(i))?;
+        Ok(matches!(value, MyValue::NULL))
     }
+}
+
+/// The error of a column taken out of the row before.
+fn not_in_row(i: usize) -> Error {
+    Error::decode(format!("column {i} is not in the row"))
 }
 
 /// A column as a [`ValueRef`].
 pub(crate) fn value_ref(row: &MyRow, i: usize) -> Result<ValueRef<'_>> {
-    let value = row
-        .as_ref(i)
-        .ok_or_else(|| Error::decode(format!("column {i} is not in the row")))?;
+    let value = row.as_ref(i).ok_or_else(|| not_in_row(i))?;
     let column = &row.columns_ref()[i];
     Ok(match value {
         MyValue::NULL => ValueRef::Null,

@@ -575,10 +575,8 @@ impl crate::row::RowRead for tokio_postgres::Row {
     }
     fn is_null(&mut self, i: usize) -> Result<bool> {
         crate::row::within(i, self.len())?;
-        Ok(matches!(
-            super::pg_types::value_ref(self, i)?,
-            crate::value::ValueRef::Null
-        ))
+        // The binary form's presence: nothing decoded.
+        Ok(super::pg_types::column(self, i)?.is_null())
     }
 }
 
