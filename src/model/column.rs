@@ -550,6 +550,14 @@ impl<M> Filter<M> {
         }
     }
 
+    /// The value of a `column = value` filter, given up.
+    pub(crate) fn into_eq_value(self) -> Option<Value> {
+        match self.kind {
+            FilterKind::Eq(_, _, v) => Some(v),
+            FilterKind::Cond(_) => None,
+        }
+    }
+
     /// `column = value`, when that is all this filter is: the column's
     /// position in the model, and the value.
     pub(crate) fn as_eq(&self) -> Option<(usize, &Value)> {

@@ -133,12 +133,12 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
             Collect {
                 decoder: Decoder::in_model_order(),
                 out,
-                ..Collect::new(q.build(d).by_position())
+                ..Collect::new(q.into_stmt(d).by_position())
             }
         } else {
             Collect {
                 out,
-                ..Collect::new(q.build(d))
+                ..Collect::new(q.into_stmt(d))
             }
         }
     }

@@ -30,7 +30,7 @@ use super::shapes::{self, Shape};
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::statement::Stmt;
+use crate::statement::{SqlText, Stmt};
 use crate::value::Value;
 
 /// ANDs `f` into an optional filter.
@@ -291,9 +291,32 @@ impl<M: Model> Select<M> {
         self.cached(d).unwrap_or_else(|| self.build_fresh(d))
     }
 
+    /// [`build`](Self::build) of a query given up: the filter's value moves
+    /// into the statement instead of being copied.
+    pub(crate) fn into_stmt(mut self, d: Dialect) -> Stmt {
+        match self.cached_sql(d) {
+            Some(sql) => {
+                let value = self.filter.take().and_then(Filter::into_eq_value);
+                Stmt::with(sql, value.map(|v| vec![v]).unwrap_or_default())
+            }
+            None => self.build_fresh(d),
+        }
+    }
+
     /// The statement from the cache of built shapes ([`super::shapes`]), if
     /// this query has one of them.
     fn cached(&self, d: Dialect) -> Option<Stmt> {
+        let sql = self.cached_sql(d)?;
+        let value = self.filter.as_ref().and_then(Filter::as_eq);
+        Some(Stmt::with(
+            sql,
+            value.map(|(_, v)| vec![v.clone()]).unwrap_or_default(),
+        ))
+    }
+
+    /// The SQL of this query from the cache of built shapes, if it has one
+    /// of them: then its only bound value is its filter's, if any.
+    fn cached_sql(&self, d: Dialect) -> Option<SqlText> {
         if self.fields.is_some()
             || !self.order.is_empty()
             || self.offset.is_some()
@@ -309,16 +332,12 @@ impl<M: Model> Select<M> {
             return None; // not a shape worth keeping
         }
         let column = eq.map(|(column, _)| column);
-        let sql = shapes::select_sql(M::built_selects(), d.kind, column, self.limit, || {
+        shapes::select_sql(M::built_selects(), d.kind, column, self.limit, || {
             let built = self.build_fresh(d);
             // One bound value for the filter, none without: anything else
             // is not the shape assumed here, and is built every time.
             (built.params.len() == usize::from(eq.is_some())).then(|| built.sql.to_string())
-        })?;
-        Some(Stmt::with(
-            sql,
-            eq.map(|(_, v)| vec![v.clone()]).unwrap_or_default(),
-        ))
+        })
     }
 
     fn build_fresh(&self, d: Dialect) -> Stmt {
@@ -662,7 +681,6 @@ impl<M: Model> InsertMany<M> {
 mod tests {
     use super::*;
     use crate::Model;
-    use crate::statement::SqlText;
 
     #[derive(Model)]
     #[model(table = "shape_books")]
@@ -697,6 +715,9 @@ mod tests {
                 for _ in 0..2 {
                     let built = q.build(d);
                     assert_eq!((&built.sql, &built.params), (&fresh.sql, &fresh.params));
+                    // given up, its value moved: the same statement
+                    let owned = q.clone().into_stmt(d);
+                    assert_eq!((&owned.sql, &owned.params), (&fresh.sql, &fresh.params));
                 }
             }
         }
