@@ -151,24 +151,29 @@ impl AsyncDb {
     /// Runs a Manager operation's plan: in the transaction of the closure
     /// scope open in this task, if any; else on a shared connection where
     /// there are some (PostgreSQL), else on a pooled one. Its future is in
-    /// every async call's and moved with it: keep it small (the transaction
-    /// path boxes its statement driver for this).
-    pub(crate) async fn drive<P: Plan + 'static>(
+    /// every async call's and moved with it: keep it small. The transaction
+    /// path is boxed, and so is the instrumented statement in
+    /// [`drive_async`]; the plan is the block's own captured value, not
+    /// moved into a local (an `async fn` would keep both copies).
+    #[allow(clippy::manual_async_fn)] // see above: an `async fn` copies the plan
+    pub(crate) fn drive<P: Plan + 'static>(
         &self,
         scope: Option<Arc<AsyncTxShared>>,
         mut plan: P,
-    ) -> Result<P::Output> {
-        if let Some(tx) = scope {
-            return tx.drive(plan).await;
-        }
-        let db = self.replica_for(&plan).unwrap_or(self);
-        match db.shared.get().await {
-            Some(lease) => drive_async(Target::Shared(&*lease?.conn), &mut plan).await,
-            None => {
-                db.run(&mut plan, |c, plan| {
-                    Box::pin(drive_async(Target::Owned(c), plan))
-                })
-                .await
+    ) -> impl Future<Output = Result<P::Output>> + Send + '_ {
+        async move {
+            if let Some(tx) = scope {
+                return Box::pin(tx.drive(plan)).await;
+            }
+            let db = self.replica_for(&plan).unwrap_or(self);
+            match db.shared.get().await {
+                Some(lease) => drive_async(Target::Shared(&*lease?.conn), &mut plan).await,
+                None => {
+                    db.run(&mut plan, |c, plan| {
+                        Box::pin(drive_async(Target::Owned(c), plan))
+                    })
+                    .await
+                }
             }
         }
     }

@@ -80,6 +80,13 @@ impl Drop for Counted<'_> {
     }
 }
 
+/// What an idle connection needs before it is lent ([`Inner::fit`]).
+enum Fit {
+    Ready(AsyncSlot),
+    Check(AsyncSlot, Duration),
+    Unfit,
+}
+
 /// Counts a waiting caller while it waits.
 struct Waiting<'p>(&'p AtomicUsize);
 
@@ -125,23 +132,15 @@ impl AsyncPool {
     /// tried. The round trips of those checks are bounded by the connect
     /// timeout.
     pub(crate) async fn get(&self) -> std::result::Result<Pooled, GetError> {
+        // The waits (for a permit, a check's round trip, a connect) are
+        // boxed: their timers would otherwise be in every checkout's future,
+        // and so in every async call's, copied as it moves.
         let inner = &*self.0;
         let permit = match inner.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(TryAcquireError::Closed) => return Err(GetError::Closed),
             // Only a caller that has to wait sets up a timer.
-            Err(TryAcquireError::NoPermits) => {
-                inner.waiting.fetch_add(1, Ordering::Relaxed);
-                let _waiting = Waiting(&inner.waiting);
-                let acquire = inner.permits.clone().acquire_owned();
-                match tokio::time::timeout(inner.acquire_timeout, acquire).await {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return Err(GetError::Closed),
-                    Err(_) => {
-                        return Err(GetError::Failed(Error::pool_timeout(inner.acquire_timeout)));
-                    }
-                }
-            }
+            Err(TryAcquireError::NoPermits) => Box::pin(inner.wait_for_permit()).await?,
         };
         loop {
             let next = {
@@ -161,12 +160,19 @@ impl AsyncPool {
             };
             let now = Instant::now();
             let slot = match next {
-                Some((slot, last)) => match inner.check(slot, now - last).await {
-                    Some(slot) => slot,
-                    // Discarded: its count goes with it.
-                    None => continue,
-                },
-                None => inner.open().await.map_err(GetError::Failed)?,
+                Some((slot, last)) => {
+                    let checked = match inner.fit(slot, now - last) {
+                        Fit::Ready(slot) => Some(slot),
+                        Fit::Check(slot, idle) => Box::pin(inner.check(slot, idle)).await,
+                        Fit::Unfit => None,
+                    };
+                    match checked {
+                        Some(slot) => slot,
+                        // Discarded: its count goes with it.
+                        None => continue,
+                    }
+                }
+                None => Box::pin(inner.open()).await.map_err(GetError::Failed)?,
             };
             counted.armed = false;
             return Ok(Pooled {
@@ -212,11 +218,34 @@ impl Inner {
         })
     }
 
-    /// An idle connection fit to lend, or `None` (it is then closed).
-    async fn check(&self, mut slot: AsyncSlot, idle: Duration) -> Option<AsyncSlot> {
-        if slot.busy || !slot.conn.is_usable() {
-            return None;
+    /// A permit, waited for at most the acquire timeout.
+    async fn wait_for_permit(&self) -> std::result::Result<OwnedSemaphorePermit, GetError> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        let acquire = self.permits.clone().acquire_owned();
+        match tokio::time::timeout(self.acquire_timeout, acquire).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(GetError::Closed),
+            Err(_) => Err(GetError::Failed(Error::pool_timeout(self.acquire_timeout))),
         }
+    }
+
+    /// Whether an idle connection, idle for `idle`, can be lent as it is,
+    /// needs a round trip first ([`check`](Self::check)), or is closed.
+    fn fit(&self, mut slot: AsyncSlot, idle: Duration) -> Fit {
+        if slot.busy || !slot.conn.is_usable() {
+            Fit::Unfit
+        } else if slot.in_tx || idle > self.check_idle_after {
+            Fit::Check(slot, idle)
+        } else {
+            Fit::Ready(slot)
+        }
+    }
+
+    /// A usable idle connection after its round trips (a rollback of a
+    /// transaction left open, a ping after a long idle), or `None` (it is
+    /// then closed).
+    async fn check(&self, mut slot: AsyncSlot, idle: Duration) -> Option<AsyncSlot> {
         let bounded = self.connect_timeout;
         if slot.in_tx {
             // A transaction whose rollback never ran (its runtime ended).

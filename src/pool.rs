@@ -566,6 +566,13 @@ impl SharedPool {
         if let Some(c) = Self::current(slot) {
             return Ok(c);
         }
+        // Boxed: the connect's timer and lock would otherwise be in every
+        // statement's future.
+        Box::pin(self.reopen(slot)).await
+    }
+
+    /// Opens the slot's connection, one connect at a time.
+    async fn reopen(&self, slot: &SharedSlot) -> Result<Arc<dyn crate::backend::SharedConn>> {
         let _connecting = slot.connecting.lock().await;
         if let Some(c) = Self::current(slot) {
             return Ok(c);

@@ -264,17 +264,24 @@ pub(crate) async fn drive_async<P: Plan>(mut target: Target<'_>, mut plan: P) ->
         };
         let r = match Traced::start(&action) {
             None => target.run(action, &mut plan).await,
-            Some(t) => {
-                let r = target
-                    .run(action, &mut plan)
-                    .instrument(t.span.clone())
-                    .await;
-                t.record(&r);
-                r
-            }
+            // Boxed: the span and its future would otherwise be in every
+            // call's future, listened to or not.
+            Some(t) => Box::pin(traced(&mut target, action, &mut plan, t)).await,
         };
         reply = Some(r);
     }
+}
+
+/// One action run inside its statement's span, which records the outcome.
+async fn traced<P: Plan>(
+    target: &mut Target<'_>,
+    action: Action,
+    plan: &mut P,
+    t: Traced,
+) -> Result<Reply> {
+    let r = target.run(action, plan).instrument(t.span.clone()).await;
+    t.record(&r);
+    r
 }
 
 /// A one-statement plan: run `action`, then `finish` its reply.

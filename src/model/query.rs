@@ -293,6 +293,7 @@ impl<M: Model> Select<M> {
 
     /// [`build`](Self::build) of a query given up: the filter's value moves
     /// into the statement instead of being copied.
+    #[inline]
     pub(crate) fn into_stmt(mut self, d: Dialect) -> Stmt {
         match self.cached_sql(d) {
             Some(sql) => {
