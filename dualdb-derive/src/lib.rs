@@ -21,6 +21,11 @@ use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned
 /// - `column = "name"`: the column name (default: the field name).
 ///
 /// `Option<T>` fields are nullable.
+///
+/// A model is plain data: an insert moves its fields' values into the
+/// statement without copying them, so a struct that implements `Drop`
+/// cannot derive `Model` (keep such a value in a field of its own type; see
+/// `dualdb::Model`).
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -80,6 +80,19 @@ use crate::value::{Value, ValueRef};
 /// let ada = db.sync().create(User { id: 0, name: "ada".into(), karma: 1, email: None }).unwrap();
 /// assert_eq!(db.sync().get(User::by_id(ada.id)).unwrap(), ada);
 /// ```
+///
+/// A model is plain data: an insert moves the fields' values into its
+/// statement instead of copying them, so a struct that implements `Drop`
+/// cannot derive `Model` (put what needs the `Drop` in a field of its own
+/// type):
+///
+/// ```compile_fail
+/// #[derive(dualdb::Model)]
+/// struct Guarded { id: i64, name: String }
+/// impl Drop for Guarded {
+///     fn drop(&mut self) {}
+/// }
+/// ```
 pub trait Model: Sized + Send + Sync + 'static {
     /// The table, its columns and its primary key.
     const META: &'static ModelMeta;
