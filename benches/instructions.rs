@@ -21,7 +21,7 @@ mod support;
 #[allow(dead_code)]
 #[path = "workloads/associations.rs"]
 mod associations;
-use associations::{BenchPost, Joined, fill, medium_sql, split};
+use associations::{BenchPost, Joined, fill, lite_joined, medium_sql, pg_joined, split};
 use support::{BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
 const SHORT: usize = 200;
@@ -123,10 +123,7 @@ fn run(url: &str, side: &str, workload: &str, calls: usize) {
         ("raw_async", BackendKind::Postgres) => {
             let rt = runtime();
             seen += rt.block_on(async {
-                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
+                let c = pg_async(url).await;
                 let st = c.prepare(sql).await.unwrap();
                 let mut seen = 0;
                 for k in 0..calls {
@@ -234,10 +231,7 @@ fn insert(url: &str, side: &str, calls: usize) {
         }
         ("raw_async", BackendKind::Postgres) => {
             changed += runtime().block_on(async {
-                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
+                let c = pg_async(url).await;
                 let st = c.prepare(&sql).await.unwrap();
                 let mut changed = 0;
                 for _ in 0..calls {
@@ -335,10 +329,7 @@ fn medium(url: &str, side: &str, calls: usize) {
         }
         ("raw_async", BackendKind::Postgres) => {
             seen += runtime().block_on(async {
-                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
+                let c = pg_async(url).await;
                 let st = c.prepare(sql).await.unwrap();
                 let mut seen = 0;
                 for _ in 0..calls {
@@ -388,35 +379,12 @@ fn medium(url: &str, side: &str, calls: usize) {
             let c = rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap();
             for _ in 0..calls {
                 let mut st = c.prepare_cached(sql).unwrap();
-                let rows = st.query_map(["black"], |r| {
-                    Ok(split((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    )))
-                });
+                let rows = st.query_map(["black"], |r| lite_joined(r).map(split));
                 seen += rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len();
             }
         }
     }
     assert!(calls == 0 || seen > 0, "no rows came back");
-}
-
-/// A PostgreSQL row of the medium query, as the raw side decodes it.
-fn pg_joined(r: &tokio_postgres::Row) -> Joined {
-    (
-        r.get(0),
-        r.get(1),
-        r.get(2),
-        r.get(3),
-        r.get(4),
-        r.get(5),
-        r.get(6),
-    )
 }
 
 /// The tables `workload` runs on: `rows` users (or rows an insert).
@@ -429,6 +397,15 @@ fn setup(db: &Database, workload: &str, rows: i32) {
         "medium" => fill(db, rows, 1, 0, 4),
         _ => support::setup_rows(db, rows),
     }
+}
+
+/// A raw tokio-postgres client, its connection driven on this runtime.
+async fn pg_async(url: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c
 }
 
 /// A runtime of one thread: Valgrind runs one thread at a time, and idle

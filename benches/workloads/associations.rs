@@ -157,17 +157,7 @@ pub fn medium_query(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
                 let client = pg_client(rt, url);
                 let st = rt.block_on(client.prepare(sql)).unwrap();
                 let (client, st) = (&client, &st);
-                let decode = |r: &tokio_postgres::Row| -> Joined {
-                    (
-                        r.get(0),
-                        r.get(1),
-                        r.get(2),
-                        r.get(3),
-                        r.get(4),
-                        r.get(5),
-                        r.get(6),
-                    )
-                };
+                let decode = pg_joined;
                 g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
                     b.to_async(rt).iter(|| async move {
                         let rows = client.query(st, &[&"black"]).await.unwrap();
@@ -209,26 +199,42 @@ pub fn medium_query(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
                 g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
                     b.iter(|| {
                         let mut st = conn.prepare_cached(sql).unwrap();
-                        st.query_map(["black"], |r| {
-                            Ok(split((
-                                r.get(0)?,
-                                r.get(1)?,
-                                r.get(2)?,
-                                r.get(3)?,
-                                r.get(4)?,
-                                r.get(5)?,
-                                r.get(6)?,
-                            )))
-                        })
-                        .unwrap()
-                        .collect::<Result<Vec<_>, _>>()
-                        .unwrap()
+                        st.query_map(["black"], |r| lite_joined(r).map(split))
+                            .unwrap()
+                            .collect::<Result<Vec<_>, _>>()
+                            .unwrap()
                     })
                 });
             }
         }
     }
     g.finish();
+}
+
+/// A PostgreSQL row of the medium query, as the raw side decodes it.
+pub fn pg_joined(r: &tokio_postgres::Row) -> Joined {
+    (
+        r.get(0),
+        r.get(1),
+        r.get(2),
+        r.get(3),
+        r.get(4),
+        r.get(5),
+        r.get(6),
+    )
+}
+
+/// A rusqlite row of the medium query, as the raw side decodes it.
+pub fn lite_joined(r: &rusqlite::Row<'_>) -> rusqlite::Result<Joined> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
 /// Children grouped under their parent's key, in the order they came.
