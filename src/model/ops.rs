@@ -175,10 +175,11 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
     }
 }
 
-/// Runs statements in order and returns the rows changed by the last one.
-pub(crate) struct Sequence(std::vec::IntoIter<Stmt>);
+/// Runs statements in order and returns the rows changed by the last one
+/// (none, or one from an `Option`, without a vector).
+pub(crate) struct Sequence<I = std::vec::IntoIter<Stmt>>(I);
 
-impl Plan for Sequence {
+impl<I: Iterator<Item = Stmt> + Send> Plan for Sequence<I> {
     type Output = u64;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
         let last = match reply {
@@ -842,11 +843,11 @@ impl<M: Model> Executable for InsertCounted<M> {
     type Output = u64;
     fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
         let statements = if self.rows.is_empty() {
-            Ok(Vec::new())
+            Ok(None)
         } else {
             schema::check_generated_key(d, M::META)
                 .and_then(|()| InsertMany::<M>::build_owned(self.rows, d, false))
-                .map(|stmt| vec![stmt])
+                .map(Some)
         };
         boxed(either(statements.map(|s| Sequence(s.into_iter()))))
     }
