@@ -110,6 +110,12 @@ impl Value {
         }
     }
 
+    /// [`check`](Self::check) of each of a statement's values, before any
+    /// is converted for the driver.
+    pub(crate) fn check_all(values: &[Value], backend: crate::BackendKind) -> Result<()> {
+        values.iter().try_for_each(|v| v.check(backend))
+    }
+
     /// [`check`](Self::check) of the values that may be refused.
     #[cold]
     fn refused(&self, backend: crate::BackendKind) -> Result<()> {

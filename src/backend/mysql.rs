@@ -207,9 +207,7 @@ fn params(values: &[Value]) -> Result<Params> {
     }
     // Checked first, then collected from an iterator of known length: a
     // fallible collect cannot size its vector and grows it.
-    values
-        .iter()
-        .try_for_each(|v| v.check(BackendKind::Mysql))?;
+    Value::check_all(values, BackendKind::Mysql)?;
     Ok(Params::Positional(values.iter().map(to_mysql).collect()))
 }
 

@@ -160,22 +160,16 @@ where
 fn params(values: &[Value]) -> Result<Vec<&(dyn postgres_types::ToSql + Sync)>> {
     // Checked first, then collected from an iterator of known length: a
     // fallible collect cannot size its vector and grows it.
-    check_all(values)?;
+    Value::check_all(values, BackendKind::Postgres)?;
     Ok((values.iter())
         .map(|v| v as &(dyn postgres_types::ToSql + Sync))
         .collect())
 }
 
-fn check_all(values: &[Value]) -> Result<()> {
-    values
-        .iter()
-        .try_for_each(|v| v.check(BackendKind::Postgres))
-}
-
 /// The parameters with the types their values imply, for statements sent
 /// unnamed (`prepared_statements(false)`): nothing asks the server.
 fn typed_params(values: &[Value]) -> Result<Vec<(&(dyn postgres_types::ToSql + Sync), Type)>> {
-    check_all(values)?;
+    Value::check_all(values, BackendKind::Postgres)?;
     values
         .iter()
         .map(|v| Ok((v as &(dyn postgres_types::ToSql + Sync), implied_type(v)?)))

@@ -210,7 +210,9 @@ impl LiteConn {
     /// disarmed after it, whatever happens), its error mapped while the
     /// deadline still tells an interrupt by the timeout from another.
     fn timed<T>(&self, stmt: &Stmt, f: impl FnOnce() -> rusqlite::Result<T>) -> Result<T> {
-        check_params(stmt)?;
+        // SQLite has no array or hstore: refused (with unencodable values)
+        // with a typed error before binding.
+        Value::check_all(&stmt.params, BackendKind::Sqlite)?;
         self.deadline.arm(self.statement_timeout);
         let out = f().map_err(|e| self.error(e));
         self.deadline.arm(None);
@@ -484,14 +486,6 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
     Error::new(kind, msg.unwrap_or_else(|| f.to_string()))
         .with_code(f.extended_code.to_string())
         .with_source(e)
-}
-
-/// SQLite has no array or hstore: refuse them (and unencodable values)
-/// with a typed error before binding.
-fn check_params(stmt: &Stmt) -> Result<()> {
-    stmt.params
-        .iter()
-        .try_for_each(|v| v.check(BackendKind::Sqlite))
 }
 
 impl rusqlite::ToSql for Value {

@@ -138,7 +138,7 @@ pub trait Model: Sized + Send + Sync + 'static {
         let columns = Self::META.columns.iter();
         out.extend(
             (columns.zip(self.values()))
-                .filter(|(c, _)| !(c.primary_key && c.auto_increment))
+                .filter(|(c, _)| c.inserted())
                 .map(|(_, v)| v),
         );
     }
@@ -315,6 +315,13 @@ pub struct ColumnMeta {
     pub default: Option<&'static str>,
     /// The model this column references (foreign key to its primary key).
     pub references: Option<fn() -> &'static ModelMeta>,
+}
+
+impl ColumnMeta {
+    /// True if an insert writes this column: all but a generated key.
+    pub(crate) fn inserted(&self) -> bool {
+        !(self.primary_key && self.auto_increment)
+    }
 }
 
 /// A model's table, as the derive describes it.

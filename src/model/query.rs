@@ -596,14 +596,19 @@ impl<M: Model> InsertMany<M> {
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| !(c.primary_key && c.auto_increment))
+            .filter(|(_, c)| c.inserted())
             .map(|(i, c)| (i, c.name))
+    }
+
+    /// Room for the values of `rows` rows.
+    fn params_for(rows: usize) -> Vec<Value> {
+        Vec::with_capacity(rows * Self::columns().count())
     }
 
     /// The `INSERT` statement of rows kept after it (MySQL sets their
     /// generated keys), their values copied: as [`build_owned`](Self::build_owned).
     pub(crate) fn build(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
-        let mut params = Vec::with_capacity(rows.len() * Self::columns().count());
+        let mut params = Self::params_for(rows.len());
         for row in rows {
             params.extend(Self::columns().map(|(i, _)| row.value(i)));
         }
@@ -615,7 +620,7 @@ impl<M: Model> InsertMany<M> {
     /// few enough rows. The values move out of the rows.
     pub(crate) fn build_owned(rows: Vec<M>, d: Dialect, returning: bool) -> Result<Stmt> {
         let count = rows.len();
-        let mut params = Vec::with_capacity(count * Self::columns().count());
+        let mut params = Self::params_for(count);
         for row in rows {
             row.insert_values(&mut params);
         }
