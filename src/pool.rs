@@ -472,20 +472,22 @@ impl Drop for Lease {
 
 /// The shared connections of the async half (PostgreSQL): statements outside
 /// transactions go to the one with the fewest statements in flight (among
-/// equals, the next in turn) and are pipelined there, so many tasks need few
-/// connections and no checkout. A broken one is replaced on its next turn.
+/// equals, the first) and are pipelined there, so many tasks need few
+/// connections and no checkout. A broken one is replaced on its next use.
 ///
 /// Fewest in flight rather than strictly in turn: a statement does not queue
-/// behind a slow one on a busy connection while another is free. Throughput
-/// is as in turn (two runs of `benches/concurrency.rs`: 0.93-0.97, 0.91-0.93
-/// and 0.96-0.99 of raw tokio-postgres at 1, 16 and 64 tasks). Always the
-/// least busy *first* slot was tried too: a lone spawned task then ran at
-/// 0.69-0.73 of raw (two runs), so equals take turns.
+/// behind a slow one on a busy connection while another is free. Among
+/// equals the first, not the next in turn: one task's statements in a row
+/// stay on one connection and one server process, as on a raw client, and a
+/// lightly loaded application opens one connection, not all of them. Taking
+/// turns (until 2026-12-02) sent a lone task's statements round four server
+/// processes: with the client and the servers on one core, the async `get`
+/// took 1.29-1.31 of raw tokio-postgres's time, and 1.05-1.07 after
+/// (`benches/paired.rs`; BENCHMARKS.md has both sides of the measurement).
 pub(crate) struct SharedPool {
     backend: Arc<dyn Backend>,
     connect_timeout: Duration,
     slots: Vec<SharedSlot>,
-    next: AtomicUsize,
 }
 
 struct SharedSlot {
@@ -538,7 +540,6 @@ impl SharedPool {
                     in_flight: AtomicUsize::new(0),
                 })
                 .collect(),
-            next: AtomicUsize::new(0),
         }
     }
 
@@ -550,10 +551,8 @@ impl SharedPool {
     /// The shared connection with the fewest statements in flight, opened
     /// if needed; `None` if the backend has none.
     pub(crate) async fn get(&self) -> Option<Result<SharedLease<'_>>> {
-        let (start, n) = (self.next.fetch_add(1, Ordering::Relaxed), self.slots.len());
-        let slot = (0..n)
-            .map(|k| &self.slots[(start + k) % n])
-            .min_by_key(|s| s.in_flight.load(Ordering::Relaxed))?;
+        // `min_by_key` keeps the first of equals.
+        let slot = (self.slots.iter()).min_by_key(|s| s.in_flight.load(Ordering::Relaxed))?;
         let count = InFlight::new(slot);
         Some(self.ready(slot).await.map(|conn| SharedLease {
             conn,

@@ -360,6 +360,27 @@ async fn close_drains_both_pools_and_later_calls_reconnect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_task_stays_on_one_shared_connection() {
+    let Some(url) = pg_url() else { return };
+    let db = Database::builder(&url)
+        .shared_connections(4)
+        .build()
+        .unwrap();
+    // One task's statements in a row find every connection idle: each goes
+    // to the same one (one server process), not round the four.
+    let mut pids = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        let row = db
+            .aio()
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap();
+        pids.insert(row.get::<i32>(0).unwrap());
+    }
+    assert_eq!(pids.len(), 1, "server processes used: {pids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_pass_a_busy_shared_connection_by() {
     let Some(url) = pg_url() else { return };
     let db = Database::builder(&url)
