@@ -1,0 +1,129 @@
+//! Time per call of each half of dualdb against the raw driver of the same
+//! backend and half, measured in pairs: the two sides, both connected, take
+//! turns in short batches (A B, then B A, and so on), and each round gives
+//! one ratio. A machine whose speed drifts (two cores shared with the
+//! servers, other benchmarks' connections closing) moves both sides of a
+//! round alike, so the median ratio holds still where criterion's separate
+//! benchmarks of the two sides, seconds apart, differ by 10-50%.
+//!
+//!     ci/test --exec cargo bench --all-features --bench paired
+//!
+//! `DUALDB_BENCH_ROUNDS` (default 40) sets the rounds of each pair; a batch
+//! lasts about 20 ms. The workloads and sides are the `instructions` bench's
+//! (benches/sides): the same code, timed instead of counted.
+
+use std::time::{Duration, Instant};
+
+use dualdb::Database;
+
+mod support;
+// Its medium-query helpers; the criterion functions go unused here.
+#[allow(dead_code)]
+#[path = "workloads/associations.rs"]
+mod associations;
+mod sides;
+
+/// How long one side's batch runs.
+const BATCH: Duration = Duration::from_millis(20);
+
+fn rounds() -> usize {
+    std::env::var("DUALDB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40)
+}
+
+/// A side and the next key it asks for.
+struct Timed {
+    calls: sides::Calls,
+    next: usize,
+}
+
+impl Timed {
+    /// Seconds per call over `n` calls.
+    fn batch(&mut self, n: usize) -> f64 {
+        let start = Instant::now();
+        let seen = (self.calls)(self.next..self.next + n);
+        let took = start.elapsed().as_secs_f64();
+        assert!(seen > 0, "no rows came back or changed");
+        self.next += n;
+        took / n as f64
+    }
+}
+
+/// The `q`th quantile (0 to 1) of sorted `xs`.
+fn quantile(xs: &[f64], q: f64) -> f64 {
+    xs[((xs.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Median seconds per call of each side and the rounds' ratios (dualdb / raw), sorted.
+fn pair(ours: &mut Timed, theirs: &mut Timed, rounds: usize) -> (f64, f64, Vec<f64>) {
+    // Warm both (statement caches, pools, the server's buffers), then size the
+    // batch from the raw side's speed.
+    ours.batch(20);
+    let per = theirs.batch(20);
+    let n = ((BATCH.as_secs_f64() / per) as usize).clamp(1, 100_000);
+    ours.batch(n);
+    theirs.batch(n);
+    let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let (x, y) = if r % 2 == 0 {
+            let x = ours.batch(n);
+            (x, theirs.batch(n))
+        } else {
+            let y = theirs.batch(n);
+            (ours.batch(n), y)
+        };
+        a.push(x);
+        b.push(y);
+        ratios.push(x / y);
+    }
+    for v in [&mut a, &mut b, &mut ratios] {
+        v.sort_by(f64::total_cmp);
+    }
+    (quantile(&a, 0.5), quantile(&b, 0.5), ratios)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list`, `--no-run` callers
+    }
+    let rounds = rounds();
+    println!(
+        "\n{rounds} rounds a pair, batches of about {} ms",
+        BATCH.as_millis()
+    );
+    println!(
+        "| backend | half | workload | rows | dualdb µs/call | raw µs/call | ratio (median) | middle half of rounds |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for url in support::targets() {
+        let db = Database::open(&url).unwrap();
+        let kind = db.backend();
+        associations::drop_tables(&db);
+        for (workload, rows, _) in sides::WORKLOADS {
+            sides::setup(&db, workload, rows);
+            let shown = sides::shown(workload, rows);
+            for &(half, ours, theirs) in sides::halves(kind) {
+                let mut ours = Timed {
+                    calls: sides::side(&url, ours, workload),
+                    next: 0,
+                };
+                let mut theirs = Timed {
+                    calls: sides::side(&url, theirs, workload),
+                    next: 0,
+                };
+                let (a, b, ratios) = pair(&mut ours, &mut theirs, rounds);
+                println!(
+                    "| {kind} | {half} | {workload} | {shown} | {:.1} | {:.1} | {:.2} | {:.2}-{:.2} |",
+                    a * 1e6,
+                    b * 1e6,
+                    quantile(&ratios, 0.5),
+                    quantile(&ratios, 0.25),
+                    quantile(&ratios, 0.75),
+                );
+            }
+        }
+        sides::restore(&db);
+    }
+}

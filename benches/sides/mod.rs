@@ -1,0 +1,457 @@
+//! The sides the `instructions` and `paired` benches compare: each half of
+//! dualdb and the raw driver of the same backend and half, on each
+//! workload, connected once and then called for a range of keys.
+//!
+//! The async sides run on a runtime of one thread: Valgrind runs one thread
+//! at a time, idle workers would count their searching for work, and both
+//! sides of a pair get the same runtime.
+
+use std::ops::Range;
+
+use dualdb::{BackendKind, Database, Model};
+
+use crate::associations::{
+    self, BenchPost, Joined, fill, lite_joined, medium_sql, pg_joined, split,
+};
+use crate::support::{self, BenchUser, Inserted, insert_sql, insert_values, new_rows};
+
+/// The workloads: (name, rows in the table or, for `insert`, in each
+/// statement, divisor of a bench's call count, so that 1,000-row selects
+/// make fewer).
+pub const WORKLOADS: [(&str, i32, usize); 5] = [
+    ("get", 1_000, 1),
+    ("trivial", 1, 1),
+    ("trivial", 1_000, 20),
+    ("insert", INSERT_ROWS as i32, 1),
+    ("medium", MEDIUM_USERS, 4),
+];
+
+/// The medium query's users (half of them black-haired, every fourth with a
+/// post): 50 rows of `(user, post if any)` a call.
+const MEDIUM_USERS: i32 = 100;
+
+/// The rows of each insert statement, no rows read back (diesel_bench's
+/// insert workload, one of its sizes).
+const INSERT_ROWS: usize = 10;
+
+/// The halves of a backend, each as (name, dualdb's side, the raw side):
+/// rusqlite has no async half to compare with.
+pub fn halves(kind: BackendKind) -> &'static [(&'static str, &'static str, &'static str)] {
+    match kind {
+        BackendKind::Sqlite => &[("blocking", "dualdb", "raw")],
+        _ => &[
+            ("blocking", "dualdb", "raw"),
+            ("async", "dualdb_async", "raw_async"),
+        ],
+    }
+}
+
+/// The rows a workload shows per call, for the tables' `rows` column.
+pub fn shown(workload: &str, rows: i32) -> i32 {
+    match workload {
+        "get" => 1,
+        "medium" => rows / 2,
+        _ => rows,
+    }
+}
+
+/// One side, connected: each call makes the workload's calls for the keys
+/// (`k`th call: [`key`]) of the range and returns how many rows it saw or
+/// changed, so that the optimiser cannot drop them.
+pub type Calls = Box<dyn FnMut(Range<usize>) -> usize>;
+
+/// `side` ("dualdb", "dualdb_async", "raw", "raw_async") of `workload` on
+/// the database at `url`, connected and ready.
+pub fn side(url: &str, side: &str, workload: &str) -> Calls {
+    match workload {
+        "insert" => insert(url, side),
+        "medium" => medium(url, side),
+        _ => select(url, side, workload == "get"),
+    }
+}
+
+/// The tables `workload` runs on: `rows` users (or rows an insert).
+pub fn setup(db: &Database, workload: &str, rows: i32) {
+    match workload {
+        "insert" => {
+            db.sync().drop_table::<Inserted>().unwrap();
+            db.sync().create_table::<Inserted>().unwrap();
+        }
+        "medium" => fill(db, rows, 1, 0, 4),
+        _ => support::setup_rows(db, rows),
+    }
+}
+
+/// The key the `k`th call looks up: 1 to 1,000 in turn.
+fn key(k: usize) -> i32 {
+    (k % 1_000) as i32 + 1
+}
+
+type Raw = (i32, String, Option<String>);
+
+/// Decodes PostgreSQL rows as the benches' raw side does; how many.
+fn pg_decoded(rows: &[tokio_postgres::Row]) -> usize {
+    rows.iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect::<Vec<Raw>>()
+        .len()
+}
+
+/// Gets by key (`get`) or selects of every row of `bench_users`.
+fn select(url: &str, side: &str, get: bool) -> Calls {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let by_id = match kind {
+        BackendKind::Postgres => "SELECT id, name, hair_color FROM bench_users WHERE id = $1",
+        _ => "SELECT id, name, hair_color FROM bench_users WHERE id = ?",
+    };
+    let all = "SELECT id, name, hair_color FROM bench_users";
+    let sql = if get { by_id } else { all };
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|k| match get {
+                true => s.get(BenchUser::by_id(key(k))).unwrap().name.len(),
+                false => s.execute_query(BenchUser::select()).unwrap().len(),
+            })
+            .sum()
+        }),
+        ("dualdb_async", _) => {
+            let rt = runtime();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let a = db.aio();
+                    let mut seen = 0;
+                    for k in keys {
+                        seen += match get {
+                            true => a.get(BenchUser::by_id(key(k))).await.unwrap().name.len(),
+                            false => a.execute_query(BenchUser::select()).await.unwrap().len(),
+                        };
+                    }
+                    seen
+                })
+            })
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            let rt = runtime();
+            let c = rt.block_on(pg_async(url));
+            let st = rt.block_on(c.prepare(sql)).unwrap();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let mut seen = 0;
+                    for k in keys {
+                        let id = key(k);
+                        let rows = match get {
+                            true => c.query(&st, &[&id]).await.unwrap(),
+                            false => c.query(&st, &[]).await.unwrap(),
+                        };
+                        seen += pg_decoded(&rows);
+                    }
+                    seen
+                })
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let rt = runtime();
+            let mut c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let mut seen = 0;
+                    for k in keys {
+                        let rows: Vec<Raw> = match get {
+                            true => c.exec(sql, (key(k),)).await.unwrap(),
+                            false => c.exec(sql, ()).await.unwrap(),
+                        };
+                        seen += rows.len();
+                    }
+                    seen
+                })
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(sql).unwrap();
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let rows = match get {
+                        true => c.query(&st, &[&key(k)]).unwrap(),
+                        false => c.query(&st, &[]).unwrap(),
+                    };
+                    pg_decoded(&rows)
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let rows: Vec<Raw> = match get {
+                        true => c.exec(sql, (key(k),)).unwrap(),
+                        false => c.exec(sql, ()).unwrap(),
+                    };
+                    rows.len()
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let mut st = c.prepare_cached(sql).unwrap();
+                    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+                    let rows = match get {
+                        true => st.query_map([key(k)], row),
+                        false => st.query_map([], row),
+                    };
+                    rows.unwrap()
+                        .collect::<Result<Vec<Raw>, _>>()
+                        .unwrap()
+                        .len()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// The insert workload: `INSERT_ROWS` rows a statement, the count of rows
+/// changed back.
+fn insert(url: &str, side: &str) -> Calls {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = insert_sql(kind, INSERT_ROWS);
+    let ours = || Inserted::insert_many(new_rows(INSERT_ROWS)).without_returning();
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.execute_query(ours()).unwrap() as usize)
+                .sum()
+        }),
+        ("dualdb_async", _) => {
+            let rt = runtime();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let a = db.aio();
+                    let mut changed = 0;
+                    for _ in keys {
+                        changed += a.execute_query(ours()).await.unwrap() as usize;
+                    }
+                    changed
+                })
+            })
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            let rt = runtime();
+            let c = rt.block_on(pg_async(url));
+            let st = rt.block_on(c.prepare(&sql)).unwrap();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let mut changed = 0;
+                    for _ in keys {
+                        let v = insert_values(INSERT_ROWS);
+                        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = v
+                            .iter()
+                            .flat_map(|(a, b)| [a as &(dyn tokio_postgres::types::ToSql + Sync), b])
+                            .collect();
+                        changed += c.execute(&st, &params).await.unwrap() as usize;
+                    }
+                    changed
+                })
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let rt = runtime();
+            let mut c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let mut changed = 0;
+                    for _ in keys {
+                        let params: Vec<mysql_async::Value> = insert_values(INSERT_ROWS)
+                            .into_iter()
+                            .flat_map(|(a, b)| [a.into(), b.into()])
+                            .collect();
+                        c.exec_drop(sql.as_str(), params).await.unwrap();
+                        changed += c.affected_rows() as usize;
+                    }
+                    changed
+                })
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(&sql).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let v = insert_values(INSERT_ROWS);
+                    let params: Vec<&(dyn postgres::types::ToSql + Sync)> = v
+                        .iter()
+                        .flat_map(|(a, b)| [a as &(dyn postgres::types::ToSql + Sync), b])
+                        .collect();
+                    c.execute(&st, &params).unwrap() as usize
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let params: Vec<mysql::Value> = insert_values(INSERT_ROWS)
+                        .into_iter()
+                        .flat_map(|(a, b)| [a.into(), b.into()])
+                        .collect();
+                    c.exec_drop(sql.as_str(), params).unwrap();
+                    c.affected_rows() as usize
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let v = insert_values(INSERT_ROWS);
+                    let mut st = c.prepare_cached(&sql).unwrap();
+                    st.execute(rusqlite::params_from_iter(
+                        v.iter().flat_map(|(a, b)| [a, b]),
+                    ))
+                    .unwrap()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// The medium query (users LEFT JOIN posts by hair colour) into (user, post
+/// if any).
+fn medium(url: &str, side: &str) -> Calls {
+    type Pair = (BenchUser, Option<BenchPost>);
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = medium_sql(kind);
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.raw::<Pair>(&sql, &[&"black"]).unwrap().len())
+                .sum()
+        }),
+        ("dualdb_async", _) => {
+            let rt = runtime();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let a = db.aio();
+                    let mut seen = 0;
+                    for _ in keys {
+                        seen += a.raw::<Pair>(&sql, &[&"black"]).await.unwrap().len();
+                    }
+                    seen
+                })
+            })
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            let rt = runtime();
+            let c = rt.block_on(pg_async(url));
+            let st = rt.block_on(c.prepare(&sql)).unwrap();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let mut seen = 0;
+                    for _ in keys {
+                        let rows = c.query(&st, &[&"black"]).await.unwrap();
+                        seen += rows
+                            .iter()
+                            .map(|r| split(pg_joined(r)))
+                            .collect::<Vec<_>>()
+                            .len();
+                    }
+                    seen
+                })
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let rt = runtime();
+            let mut c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
+            Box::new(move |keys| {
+                rt.block_on(async {
+                    let mut seen = 0;
+                    for _ in keys {
+                        let rows: Vec<Joined> = c.exec(sql.as_str(), ("black",)).await.unwrap();
+                        seen += rows.into_iter().map(split).collect::<Vec<_>>().len();
+                    }
+                    seen
+                })
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(&sql).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows = c.query(&st, &[&"black"]).unwrap();
+                    rows.iter()
+                        .map(|r| split(pg_joined(r)))
+                        .collect::<Vec<_>>()
+                        .len()
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows: Vec<Joined> = c.exec(sql.as_str(), ("black",)).unwrap();
+                    rows.into_iter().map(split).collect::<Vec<_>>().len()
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut st = c.prepare_cached(&sql).unwrap();
+                    let rows = st.query_map(["black"], |r| lite_joined(r).map(split));
+                    rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// Drops the workloads' tables and leaves what the other benches expect:
+/// 1,000 users, no posts referring to them.
+pub fn restore(db: &Database) {
+    associations::drop_tables(db);
+    support::setup(db);
+}
+
+fn lite(url: &str) -> rusqlite::Connection {
+    rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap()
+}
+
+/// A raw tokio-postgres client, its connection driven on this runtime.
+async fn pg_async(url: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c
+}
+
+/// A runtime of one thread (see the module's comment).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
