@@ -6,7 +6,14 @@
 //! round alike, so the median ratio holds still where criterion's separate
 //! benchmarks of the two sides, seconds apart, differ by 10-50%.
 //!
-//!     ci/test --exec cargo bench --all-features --bench paired
+//! Run it with the servers on the bench's core: unpinned, where the kernel
+//! puts a server process relative to its client sets a round trip's time
+//! for seconds at a time (on a 2-core machine, 33 or 73 µs), and the bench
+//! timed against itself gave medians of 0.52 and 2.18 (BENCHMARKS.md).
+//!
+//!     ci/test --exec bash -c 'for p in $(pgrep -f "postgres|mariadbd"); do
+//!         taskset -a -c -p 0 $p; done >/dev/null;
+//!         taskset -c 0 cargo bench --all-features --bench paired'
 //!
 //! `DUALDB_BENCH_ROUNDS` (default 40) sets the rounds of each pair; a batch
 //! lasts about 20 ms. The workloads and sides are the `instructions` bench's
