@@ -116,57 +116,40 @@ fn select(url: &str, side: &str, get: bool) -> Calls {
             })
             .sum()
         }),
-        ("dualdb_async", _) => {
-            let rt = runtime();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let a = db.aio();
-                    let mut seen = 0;
-                    for k in keys {
-                        seen += match get {
-                            true => a.get(BenchUser::by_id(key(k))).await.unwrap().name.len(),
-                            false => a.execute_query(BenchUser::select()).await.unwrap().len(),
-                        };
-                    }
-                    seen
-                })
-            })
-        }
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, k| match get {
+            true => db
+                .aio()
+                .get(BenchUser::by_id(key(k)))
+                .await
+                .unwrap()
+                .name
+                .len(),
+            false => db
+                .aio()
+                .execute_query(BenchUser::select())
+                .await
+                .unwrap()
+                .len(),
+        }),
         ("raw_async", BackendKind::Postgres) => {
-            let rt = runtime();
-            let c = rt.block_on(pg_async(url));
-            let st = rt.block_on(c.prepare(sql)).unwrap();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let mut seen = 0;
-                    for k in keys {
-                        let id = key(k);
-                        let rows = match get {
-                            true => c.query(&st, &[&id]).await.unwrap(),
-                            false => c.query(&st, &[]).await.unwrap(),
-                        };
-                        seen += pg_decoded(&rows);
-                    }
-                    seen
-                })
+            let (rt, c) = pg_async(url, sql);
+            on_runtime(rt, c, async move |(c, st), k| {
+                let rows = match get {
+                    true => c.query(&*st, &[&key(k)]).await.unwrap(),
+                    false => c.query(&*st, &[]).await.unwrap(),
+                };
+                pg_decoded(&rows)
             })
         }
         ("raw_async", _) => {
             use mysql_async::prelude::Queryable as _;
-            let rt = runtime();
-            let mut c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let mut seen = 0;
-                    for k in keys {
-                        let rows: Vec<Raw> = match get {
-                            true => c.exec(sql, (key(k),)).await.unwrap(),
-                            false => c.exec(sql, ()).await.unwrap(),
-                        };
-                        seen += rows.len();
-                    }
-                    seen
-                })
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, k| {
+                let rows: Vec<Raw> = match get {
+                    true => c.exec(sql, (key(k),)).await.unwrap(),
+                    false => c.exec(sql, ()).await.unwrap(),
+                };
+                rows.len()
             })
         }
         (_, BackendKind::Postgres) => {
@@ -231,55 +214,30 @@ fn insert(url: &str, side: &str) -> Calls {
             keys.map(|_| s.execute_query(ours()).unwrap() as usize)
                 .sum()
         }),
-        ("dualdb_async", _) => {
-            let rt = runtime();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let a = db.aio();
-                    let mut changed = 0;
-                    for _ in keys {
-                        changed += a.execute_query(ours()).await.unwrap() as usize;
-                    }
-                    changed
-                })
-            })
-        }
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            db.aio().execute_query(ours()).await.unwrap() as usize
+        }),
         ("raw_async", BackendKind::Postgres) => {
-            let rt = runtime();
-            let c = rt.block_on(pg_async(url));
-            let st = rt.block_on(c.prepare(&sql)).unwrap();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let mut changed = 0;
-                    for _ in keys {
-                        let v = insert_values(INSERT_ROWS);
-                        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = v
-                            .iter()
-                            .flat_map(|(a, b)| [a as &(dyn tokio_postgres::types::ToSql + Sync), b])
-                            .collect();
-                        changed += c.execute(&st, &params).await.unwrap() as usize;
-                    }
-                    changed
-                })
+            let (rt, c) = pg_async(url, &sql);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let v = insert_values(INSERT_ROWS);
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = v
+                    .iter()
+                    .flat_map(|(a, b)| [a as &(dyn tokio_postgres::types::ToSql + Sync), b])
+                    .collect();
+                c.execute(&*st, &params).await.unwrap() as usize
             })
         }
         ("raw_async", _) => {
             use mysql_async::prelude::Queryable as _;
-            let rt = runtime();
-            let mut c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let mut changed = 0;
-                    for _ in keys {
-                        let params: Vec<mysql_async::Value> = insert_values(INSERT_ROWS)
-                            .into_iter()
-                            .flat_map(|(a, b)| [a.into(), b.into()])
-                            .collect();
-                        c.exec_drop(sql.as_str(), params).await.unwrap();
-                        changed += c.affected_rows() as usize;
-                    }
-                    changed
-                })
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                let params: Vec<mysql_async::Value> = insert_values(INSERT_ROWS)
+                    .into_iter()
+                    .flat_map(|(a, b)| [a.into(), b.into()])
+                    .collect();
+                c.exec_drop(sql.as_str(), params).await.unwrap();
+                c.affected_rows() as usize
             })
         }
         (_, BackendKind::Postgres) => {
@@ -342,51 +300,25 @@ fn medium(url: &str, side: &str) -> Calls {
             keys.map(|_| s.raw::<Pair>(&sql, &[&"black"]).unwrap().len())
                 .sum()
         }),
-        ("dualdb_async", _) => {
-            let rt = runtime();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let a = db.aio();
-                    let mut seen = 0;
-                    for _ in keys {
-                        seen += a.raw::<Pair>(&sql, &[&"black"]).await.unwrap().len();
-                    }
-                    seen
-                })
-            })
-        }
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            db.aio().raw::<Pair>(&sql, &[&"black"]).await.unwrap().len()
+        }),
         ("raw_async", BackendKind::Postgres) => {
-            let rt = runtime();
-            let c = rt.block_on(pg_async(url));
-            let st = rt.block_on(c.prepare(&sql)).unwrap();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let mut seen = 0;
-                    for _ in keys {
-                        let rows = c.query(&st, &[&"black"]).await.unwrap();
-                        seen += rows
-                            .iter()
-                            .map(|r| split(pg_joined(r)))
-                            .collect::<Vec<_>>()
-                            .len();
-                    }
-                    seen
-                })
+            let (rt, c) = pg_async(url, &sql);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let rows = c.query(&*st, &[&"black"]).await.unwrap();
+                rows.iter()
+                    .map(|r| split(pg_joined(r)))
+                    .collect::<Vec<_>>()
+                    .len()
             })
         }
         ("raw_async", _) => {
             use mysql_async::prelude::Queryable as _;
-            let rt = runtime();
-            let mut c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
-            Box::new(move |keys| {
-                rt.block_on(async {
-                    let mut seen = 0;
-                    for _ in keys {
-                        let rows: Vec<Joined> = c.exec(sql.as_str(), ("black",)).await.unwrap();
-                        seen += rows.into_iter().map(split).collect::<Vec<_>>().len();
-                    }
-                    seen
-                })
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                let rows: Vec<Joined> = c.exec(sql.as_str(), ("black",)).await.unwrap();
+                rows.into_iter().map(split).collect::<Vec<_>>().len()
             })
         }
         (_, BackendKind::Postgres) => {
@@ -439,13 +371,50 @@ fn lite(url: &str) -> rusqlite::Connection {
     rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap()
 }
 
-/// A raw tokio-postgres client, its connection driven on this runtime.
-async fn pg_async(url: &str) -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    c
+/// A runtime and a raw tokio-postgres client on it (its connection driven
+/// there), `sql` prepared.
+fn pg_async(
+    url: &str,
+    sql: &str,
+) -> (
+    tokio::runtime::Runtime,
+    (tokio_postgres::Client, tokio_postgres::Statement),
+) {
+    let rt = runtime();
+    let c = rt.block_on(async {
+        let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let st = c.prepare(sql).await.unwrap();
+        (c, st)
+    });
+    (rt, c)
+}
+
+/// A runtime and a raw mysql_async connection made on it.
+fn my_async(url: &str) -> (tokio::runtime::Runtime, mysql_async::Conn) {
+    let rt = runtime();
+    let c = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
+    (rt, c)
+}
+
+/// An async side: `call` for each key of a range on `conn`, within one
+/// `block_on` of the side's own runtime; the sum of what the calls saw.
+fn on_runtime<C: 'static>(
+    rt: tokio::runtime::Runtime,
+    mut conn: C,
+    mut call: impl AsyncFnMut(&mut C, usize) -> usize + 'static,
+) -> Calls {
+    Box::new(move |keys| {
+        rt.block_on(async {
+            let mut seen = 0;
+            for k in keys {
+                seen += call(&mut conn, k).await;
+            }
+            seen
+        })
+    })
 }
 
 /// A runtime of one thread (see the module's comment).
