@@ -15,9 +15,12 @@
 //!         taskset -a -c -p 0 $p; done >/dev/null;
 //!         taskset -c 0 cargo bench --all-features --bench paired'
 //!
-//! `DUALDB_BENCH_ROUNDS` (default 40) sets the rounds of each pair; a batch
-//! lasts about 20 ms. The workloads and sides are the `instructions` bench's
-//! (benches/sides): the same code, timed instead of counted.
+//! `DUALDB_BENCH_ROUNDS` (default 60) sets the rounds of each pair; a batch
+//! lasts about 20 ms. `DUALDB_PAIRED_CONTROL=1` times dualdb against itself
+//! (both sides dualdb's): every ratio should then be about 1.00, and how far
+//! they stray is the method's own noise. The workloads and sides are the
+//! `instructions` bench's (benches/sides): the same code, timed instead of
+//! counted.
 
 use std::time::{Duration, Instant};
 
@@ -37,7 +40,7 @@ fn rounds() -> usize {
     std::env::var("DUALDB_BENCH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(40)
+        .unwrap_or(60)
 }
 
 /// A side and the next key it asks for.
@@ -96,9 +99,15 @@ fn main() {
         return; // `cargo bench -- --list`, `--no-run` callers
     }
     let rounds = rounds();
+    let control = std::env::var_os("DUALDB_PAIRED_CONTROL").is_some_and(|v| v == "1");
     println!(
-        "\n{rounds} rounds a pair, batches of about {} ms",
-        BATCH.as_millis()
+        "\n{rounds} rounds a pair, batches of about {} ms{}",
+        BATCH.as_millis(),
+        if control {
+            ", control: dualdb against itself"
+        } else {
+            ""
+        }
     );
     println!(
         "| backend | half | workload | rows | dualdb µs/call | raw µs/call | ratio (median) | middle half of rounds |"
@@ -111,7 +120,8 @@ fn main() {
         for (workload, rows, _) in sides::WORKLOADS {
             sides::setup(&db, workload, rows);
             let shown = sides::shown(workload, rows);
-            for &(half, ours, theirs) in sides::halves(kind) {
+            for &(half, ours, raw) in sides::halves(kind) {
+                let theirs = if control { ours } else { raw };
                 let mut ours = Timed {
                     calls: sides::side(&url, ours, workload),
                     next: 0,
