@@ -64,8 +64,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 struct State {
-    /// Idle connections and when each came back.
-    idle: Vec<(Box<dyn SyncConn>, Instant)>,
+    /// Idle connections and when each came back (if the backend's go stale).
+    idle: Vec<(Box<dyn SyncConn>, Option<Instant>)>,
     /// Open connections, idle, lent out or being opened.
     open: usize,
     waiting: usize,
@@ -79,7 +79,8 @@ struct Shared {
     max_size: usize,
     acquire_timeout: Duration,
     connect_timeout: Duration,
-    check_idle_after: Duration,
+    /// `check_idle_after`, if the backend's connections go stale.
+    check_idle_after: Option<Duration>,
     state: Mutex<State>,
     freed: Condvar,
 }
@@ -97,7 +98,7 @@ impl Shared {
     /// (`generation` is not the pool's): then it is handed back, for the
     /// caller to close (which may block) and [`release`](Self::release).
     fn keep(&self, conn: Box<dyn SyncConn>, generation: u64) -> Option<Box<dyn SyncConn>> {
-        let now = Instant::now();
+        let now = self.check_idle_after.map(|_| Instant::now());
         let mut st = lock(&self.state);
         if generation != st.generation {
             return Some(conn);
@@ -172,11 +173,11 @@ impl BlockingPool {
     pub(crate) fn new(backend: Arc<dyn Backend>, config: &crate::config::Config) -> Self {
         BlockingPool {
             shared: Arc::new(Shared {
+                check_idle_after: backend.goes_stale().then_some(config.check_idle_after),
                 backend,
                 max_size: config.sync_pool_size,
                 acquire_timeout: config.acquire_timeout,
                 connect_timeout: config.connect_timeout,
-                check_idle_after: config.check_idle_after,
                 state: Mutex::new(State {
                     idle: Vec::new(),
                     open: 0,
@@ -199,7 +200,11 @@ impl BlockingPool {
         loop {
             if let Some((mut conn, since)) = st.idle.pop() {
                 let generation = st.generation;
-                if since.elapsed() <= shared.check_idle_after {
+                let fresh = match (since, shared.check_idle_after) {
+                    (Some(since), Some(after)) => since.elapsed() <= after,
+                    _ => true,
+                };
+                if fresh {
                     return Ok(self.lend(conn, generation));
                 }
                 // Idle a while: the server may have dropped it.

@@ -153,6 +153,12 @@ pub(crate) trait Backend: Send + Sync {
     fn connect_shared(&self) -> Option<BoxFuture<'_, Result<Arc<dyn SharedConn>>>> {
         None
     }
+    /// Whether a connection that sat idle may have gone stale (a server
+    /// closed it): if not, the blocking pool never checks one, and reads no
+    /// clock to know how long it sat.
+    fn goes_stale(&self) -> bool {
+        true
+    }
 }
 
 /// The backend the config names, if its feature is compiled in.

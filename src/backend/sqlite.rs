@@ -113,6 +113,11 @@ impl Backend for LiteBackend {
             Ok(Box::new(LiteAsync { conn: Some(conn) }) as Box<dyn AsyncConn>)
         })
     }
+
+    /// A file this process opened does not go away while idle.
+    fn goes_stale(&self) -> bool {
+        false
+    }
 }
 
 impl Opener {
