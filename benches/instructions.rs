@@ -103,25 +103,14 @@ fn main() {
     println!("| backend | half | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
     println!("|---|---|---|---|---|---|---|");
     for url in targets() {
-        let db = Database::open(&url).unwrap();
-        let kind = db.backend();
-        associations::drop_tables(&db);
-        for (workload, rows, scale) in sides::WORKLOADS {
-            sides::setup(&db, workload, rows);
-            let shown = sides::shown(workload, rows);
-            for &(half, ours, theirs) in sides::halves(kind) {
-                match (
-                    per_call(&url, ours, workload, scale),
-                    per_call(&url, theirs, workload, scale),
-                ) {
-                    (Some(a), Some(b)) => println!(
-                        "| {kind} | {half} | {workload} | {shown} | {a:.0} | {b:.0} | {:.2} |",
-                        a / b
-                    ),
-                    _ => println!("| {kind} | {half} | {workload} | {shown} | failed | | |"),
-                }
+        sides::each_pair(&url, |p| {
+            match (
+                per_call(p.url, p.ours, p.workload, p.scale),
+                per_call(p.url, p.theirs, p.workload, p.scale),
+            ) {
+                (Some(a), Some(b)) => println!("{} {a:.0} | {b:.0} | {:.2} |", p.label, a / b),
+                _ => println!("{} failed | | |", p.label),
             }
-        }
-        sides::restore(&db);
+        });
     }
 }

@@ -24,8 +24,6 @@
 
 use std::time::{Duration, Instant};
 
-use dualdb::Database;
-
 mod support;
 // Its medium-query helpers; the criterion functions go unused here.
 #[allow(dead_code)]
@@ -114,33 +112,26 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for url in support::targets() {
-        let db = Database::open(&url).unwrap();
-        let kind = db.backend();
-        associations::drop_tables(&db);
-        for (workload, rows, _) in sides::WORKLOADS {
-            sides::setup(&db, workload, rows);
-            let shown = sides::shown(workload, rows);
-            for &(half, ours, raw) in sides::halves(kind) {
-                let theirs = if control { ours } else { raw };
-                let mut ours = Timed {
-                    calls: sides::side(&url, ours, workload),
-                    next: 0,
-                };
-                let mut theirs = Timed {
-                    calls: sides::side(&url, theirs, workload),
-                    next: 0,
-                };
-                let (a, b, ratios) = pair(&mut ours, &mut theirs, rounds);
-                println!(
-                    "| {kind} | {half} | {workload} | {shown} | {:.1} | {:.1} | {:.2} | {:.2}-{:.2} |",
-                    a * 1e6,
-                    b * 1e6,
-                    quantile(&ratios, 0.5),
-                    quantile(&ratios, 0.25),
-                    quantile(&ratios, 0.75),
-                );
-            }
-        }
-        sides::restore(&db);
+        sides::each_pair(&url, |p| {
+            let theirs = if control { p.ours } else { p.theirs };
+            let mut ours = Timed {
+                calls: sides::side(p.url, p.ours, p.workload),
+                next: 0,
+            };
+            let mut theirs = Timed {
+                calls: sides::side(p.url, theirs, p.workload),
+                next: 0,
+            };
+            let (a, b, ratios) = pair(&mut ours, &mut theirs, rounds);
+            println!(
+                "{} {:.1} | {:.1} | {:.2} | {:.2}-{:.2} |",
+                p.label,
+                a * 1e6,
+                b * 1e6,
+                quantile(&ratios, 0.5),
+                quantile(&ratios, 0.25),
+                quantile(&ratios, 0.75),
+            );
+        });
     }
 }

@@ -2,9 +2,9 @@
 //! dualdb and the raw driver of the same backend and half, on each
 //! workload, connected once and then called for a range of keys.
 //!
-//! The async sides run on a runtime of one thread: Valgrind runs one thread
-//! at a time, idle workers would count their searching for work, and both
-//! sides of a pair get the same runtime.
+//! The async sides each run on a runtime of one thread: Valgrind runs one
+//! thread at a time, idle workers would count their searching for work, and
+//! both sides of a pair get the same kind of runtime.
 
 use std::ops::Range;
 
@@ -18,7 +18,7 @@ use crate::support::{self, BenchUser, Inserted, insert_sql, insert_values, new_r
 /// The workloads: (name, rows in the table or, for `insert`, in each
 /// statement, divisor of a bench's call count, so that 1,000-row selects
 /// make fewer).
-pub const WORKLOADS: [(&str, i32, usize); 5] = [
+const WORKLOADS: [(&str, i32, usize); 5] = [
     ("get", 1_000, 1),
     ("trivial", 1, 1),
     ("trivial", 1_000, 20),
@@ -36,7 +36,7 @@ const INSERT_ROWS: usize = 10;
 
 /// The halves of a backend, each as (name, dualdb's side, the raw side):
 /// rusqlite has no async half to compare with.
-pub fn halves(kind: BackendKind) -> &'static [(&'static str, &'static str, &'static str)] {
+fn halves(kind: BackendKind) -> &'static [(&'static str, &'static str, &'static str)] {
     match kind {
         BackendKind::Sqlite => &[("blocking", "dualdb", "raw")],
         _ => &[
@@ -46,13 +46,48 @@ pub fn halves(kind: BackendKind) -> &'static [(&'static str, &'static str, &'sta
     }
 }
 
-/// The rows a workload shows per call, for the tables' `rows` column.
-pub fn shown(workload: &str, rows: i32) -> i32 {
-    match workload {
-        "get" => 1,
-        "medium" => rows / 2,
-        _ => rows,
+/// One pair to compare: a workload on one half of one backend, its tables
+/// made.
+pub struct Pair<'a> {
+    pub url: &'a str,
+    pub workload: &'static str,
+    /// The divisor of a bench's call count (`WORKLOADS`); the paired bench
+    /// times batches instead.
+    #[allow(dead_code)]
+    pub scale: usize,
+    /// dualdb's side and the raw driver's (see [`side`]).
+    pub ours: &'static str,
+    pub theirs: &'static str,
+    /// The first four cells of the pair's row in a table: backend, half,
+    /// workload, rows shown a call.
+    pub label: String,
+}
+
+/// Calls `f` for every workload and half of the backend at `url`, each
+/// workload's tables made first; leaves the tables as [`restore`] does.
+pub fn each_pair(url: &str, mut f: impl FnMut(&Pair<'_>)) {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    associations::drop_tables(&db);
+    for (workload, rows, scale) in WORKLOADS {
+        setup(&db, workload, rows);
+        let shown = match workload {
+            "get" => 1,
+            "medium" => rows / 2,
+            _ => rows,
+        };
+        for &(half, ours, theirs) in halves(kind) {
+            f(&Pair {
+                url,
+                workload,
+                scale,
+                ours,
+                theirs,
+                label: format!("| {kind} | {half} | {workload} | {shown} |"),
+            });
+        }
     }
+    restore(&db);
 }
 
 /// One side, connected: each call makes the workload's calls for the keys
@@ -362,7 +397,7 @@ fn medium(url: &str, side: &str) -> Calls {
 
 /// Drops the workloads' tables and leaves what the other benches expect:
 /// 1,000 users, no posts referring to them.
-pub fn restore(db: &Database) {
+fn restore(db: &Database) {
     associations::drop_tables(db);
     support::setup(db);
 }
