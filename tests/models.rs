@@ -408,6 +408,10 @@ async fn raw_joins_decode_into_tuples_of_models() {
                 "{:?} {half:?}",
                 db.backend()
             );
+            // a later row that does not decode (bob has no post, and a
+            // `Post` is not optional): a Decode error, not a half-made pair
+            let err = call!(half, db, raw::<(User, Post)>(&sql, &[&30])).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
             // an inner join into plain pairs, and three models side by side
             let inner = "SELECT posts.*, users.* FROM posts JOIN users ON users.id = posts.author ORDER BY posts.id";
             let pairs: Vec<(Post, User)> =

@@ -197,6 +197,18 @@ macro_rules! tuple {
             fn decode_with(row: &mut Row, layout: &Self::Layout) -> Result<Self> {
                 Ok(($($t::decode_with(row, &layout.$i)?,)+))
             }
+
+            // Only a SQLite row read in place comes here (a driver's row
+            // decodes a tuple a model at a time, through `decode_with`):
+            // reading it in place takes nothing out, so a model that cannot
+            // be read so (`None`) after another was read leaves the row
+            // whole, to be decoded from a copy.
+            fn read_with<R: RowRead>(row: &mut R, layout: &Self::Layout) -> Option<Result<Self>> {
+                Some(Ok(($(match $t::read_with(row, &layout.$i)? {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(e)),
+                },)+)))
+            }
         }
     };
 }
