@@ -74,7 +74,7 @@ struct State {
 }
 
 /// What the pool's connect helpers and borrowers share.
-struct Shared {
+pub(crate) struct Shared {
     backend: Arc<dyn Backend>,
     max_size: usize,
     acquire_timeout: Duration,
@@ -135,10 +135,17 @@ pub(crate) struct BlockingPool {
     shared: Arc<Shared>,
 }
 
+/// How a lent connection refers to its pool: counted (`Arc`, for one that
+/// outlives the call, as a transaction's does) or borrowed (for the length
+/// of one call, without the two atomic counts of a clone and its drop).
+pub(crate) trait PoolRef: std::ops::Deref<Target = Shared> + Clone + Send {}
+impl PoolRef for Arc<Shared> {}
+impl PoolRef for &Shared {}
+
 /// A connection lent out by a [`BlockingPool`]; it goes back on drop, or is
 /// closed if its state is unknown.
-pub(crate) struct PooledConn {
-    pool: Arc<Shared>,
+pub(crate) struct PooledConn<P: PoolRef = Arc<Shared>> {
+    pool: P,
     conn: Option<Box<dyn SyncConn>>,
     generation: u64,
     /// A transaction is open on it: rolled back before it goes back.
@@ -147,7 +154,7 @@ pub(crate) struct PooledConn {
     pub(crate) discard: bool,
 }
 
-impl std::ops::Deref for PooledConn {
+impl<P: PoolRef> std::ops::Deref for PooledConn<P> {
     type Target = dyn SyncConn;
     fn deref(&self) -> &Self::Target {
         // Present from construction until drop.
@@ -155,9 +162,19 @@ impl std::ops::Deref for PooledConn {
     }
 }
 
-impl std::ops::DerefMut for PooledConn {
+impl<P: PoolRef> std::ops::DerefMut for PooledConn<P> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.conn.as_deref_mut().expect("pooled connection present")
+    }
+}
+
+fn lend<P: PoolRef>(pool: P, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn<P> {
+    PooledConn {
+        pool,
+        conn: Some(conn),
+        generation,
+        in_tx: false,
+        discard: false,
     }
 }
 
@@ -193,6 +210,21 @@ impl BlockingPool {
     /// first one freed within the acquire timeout. Must run inside
     /// [`run_blocking`].
     pub(crate) fn get(&self) -> Result<PooledConn> {
+        self.take()
+            .map(|(conn, generation)| lend(self.shared.clone(), conn, generation))
+    }
+
+    /// [`get`](Self::get) for one call: the connection refers to the pool
+    /// without counting.
+    pub(crate) fn lease(&self) -> Result<PooledConn<&Shared>> {
+        self.take()
+            .map(|(conn, generation)| lend(&*self.shared, conn, generation))
+    }
+
+    /// An idle connection, a new one if under the limit, or the first one
+    /// freed within the acquire timeout; with the pool's generation it was
+    /// lent under.
+    fn take(&self) -> Result<(Box<dyn SyncConn>, u64)> {
         let shared = &*self.shared;
         // Read the clock only once this call has to wait.
         let mut deadline = None;
@@ -205,12 +237,12 @@ impl BlockingPool {
                     _ => true,
                 };
                 if fresh {
-                    return Ok(self.lend(conn, generation));
+                    return Ok((conn, generation));
                 }
                 // Idle a while: the server may have dropped it.
                 drop(st);
                 if conn.ping().is_ok() {
-                    return Ok(self.lend(conn, generation));
+                    return Ok((conn, generation));
                 }
                 drop(conn);
                 st = lock(&shared.state);
@@ -221,9 +253,7 @@ impl BlockingPool {
                 st.open += 1;
                 let generation = st.generation;
                 drop(st);
-                return self
-                    .open(generation)
-                    .map(|conn| self.lend(conn, generation));
+                return self.open(generation).map(|conn| (conn, generation));
             }
             let now = Instant::now();
             let deadline = *deadline.get_or_insert(now + shared.acquire_timeout);
@@ -298,19 +328,9 @@ impl BlockingPool {
         }
     }
 
-    fn lend(&self, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn {
-        PooledConn {
-            pool: self.shared.clone(),
-            conn: Some(conn),
-            generation,
-            in_tx: false,
-            discard: false,
-        }
-    }
-
     /// Opens one connection now if none is open, to surface connect errors early.
     pub(crate) fn connect(&self) -> Result<()> {
-        self.get().map(drop)
+        self.lease().map(drop)
     }
 
     /// Closes every idle connection; connections lent out now are closed when
@@ -337,7 +357,7 @@ impl BlockingPool {
     }
 }
 
-impl Drop for PooledConn {
+impl<P: PoolRef> Drop for PooledConn<P> {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else {
             return;

@@ -182,7 +182,7 @@ impl SyncDb {
         op: impl FnOnce(&mut dyn SyncConn) -> Result<T> + Send,
     ) -> Result<T> {
         run_blocking(|| {
-            let mut conn = self.pool.get()?;
+            let mut conn = self.pool.lease()?;
             op(&mut *conn)
         })
     }

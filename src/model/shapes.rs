@@ -33,7 +33,7 @@ pub(crate) struct Shape {
 
 /// One slot of a model's built select SQL, empty until first built.
 #[doc(hidden)]
-pub struct BuiltSql(OnceLock<Arc<SharedSql>>);
+pub struct BuiltSql(OnceLock<SharedSql>);
 
 impl BuiltSql {
     #[allow(clippy::new_without_default)]
@@ -79,12 +79,13 @@ pub(crate) fn select_sql(
     };
     let slot = &slots.get((backend * 2 + limited) * per_filter + filter)?.0;
     if let Some(sql) = slot.get() {
-        return Some(SqlText::Shared(sql.clone()));
+        return Some(SqlText::Static(sql));
     }
     // Two threads may build it at once: both build the same text.
     let built = build()?;
-    let sql = slot.get_or_init(|| SharedSql::new(&built));
-    Some(SqlText::Shared(sql.clone()))
+    Some(SqlText::Static(
+        slot.get_or_init(|| SharedSql::unshared(&built)),
+    ))
 }
 
 thread_local! {

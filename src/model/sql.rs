@@ -5,7 +5,7 @@
 use sea_query::{MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder};
 
 use crate::config::BackendKind;
-use crate::statement::Stmt;
+use crate::statement::{Params, Stmt};
 use crate::value::Value;
 
 /// The SQL dialect of a backend, and whether the statements will run inside
@@ -48,7 +48,7 @@ impl Dialect {
 }
 
 fn stmt(sql: String, values: sea_query::Values) -> Stmt {
-    Stmt::with(sql, values.into_iter().map(from_sea).collect())
+    Stmt::with(sql, values.into_iter().map(from_sea).collect::<Params>())
 }
 
 /// dualdb's value as a sea-query value: the plain ones as sea-query's own,
