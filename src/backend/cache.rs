@@ -1,5 +1,5 @@
-//! A bounded per-connection cache keyed by SQL text: PostgreSQL's and
-//! MySQL's prepared statements, SQLite's column names.
+//! A bounded per-connection cache keyed by SQL text: the prepared
+//! statements of each backend, SQLite's column names.
 //!
 //! Entries are found by the text's hash, which SQL from the cache of built
 //! shapes carries with it (computed once), and confirmed by the text itself
@@ -16,6 +16,15 @@ pub(crate) struct StmtCache<S> {
 }
 
 impl<S: Clone> StmtCache<S> {
+    pub(crate) fn get(&self, sql: &SqlText) -> Option<S> {
+        match self.map.get(&sql.hash()) {
+            Some((text, s)) if text.same(sql) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<S> StmtCache<S> {
     pub(crate) fn new(capacity: usize) -> Self {
         StmtCache {
             map: HashMap::new(),
@@ -23,9 +32,12 @@ impl<S: Clone> StmtCache<S> {
         }
     }
 
-    pub(crate) fn get(&self, sql: &SqlText) -> Option<S> {
-        match self.map.get(&sql.hash()) {
-            Some((text, s)) if text.same(sql) => Some(s.clone()),
+    /// The entry for `sql`, in place (SQLite's statements, which are not
+    /// shared but used where they are kept).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn get_mut(&mut self, sql: &SqlText) -> Option<&mut S> {
+        match self.map.get_mut(&sql.hash()) {
+            Some((text, s)) if text.same(sql) => Some(s),
             _ => None,
         }
     }
@@ -57,6 +69,20 @@ impl<S: Clone> StmtCache<S> {
             self.map.clear();
         }
         self.map.insert(sql.hash(), (sql.clone(), stmt));
+    }
+
+    /// Keeps `stmt` for `sql` as [`insert`](Self::insert) does and returns
+    /// it in place; handed back if the cache keeps nothing.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn keep(&mut self, sql: &SqlText, stmt: S) -> std::result::Result<&mut S, S> {
+        if self.capacity == 0 {
+            return Err(stmt);
+        }
+        if self.map.len() >= self.capacity {
+            self.map.clear();
+        }
+        let entry = self.map.entry(sql.hash()).insert_entry((sql.clone(), stmt));
+        Ok(&mut entry.into_mut().1)
     }
 }
 

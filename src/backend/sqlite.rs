@@ -132,7 +132,8 @@ impl Opener {
         let mut conn =
             rusqlite::Connection::open_with_flags(&self.path, self.flags).map_err(connect)?;
         conn.busy_timeout(self.busy_timeout).map_err(connect)?;
-        conn.set_prepared_statement_cache_capacity(self.cache_size);
+        // Statements are kept in `Prepared`, not in rusqlite's cache.
+        conn.set_prepared_statement_cache_capacity(0);
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(connect)?;
         // WAL lets readers of one half run beside a writer of the other.
@@ -148,8 +149,9 @@ impl Opener {
             conn.progress_handler(1_000, Some(move || d.passed()))
                 .map_err(connect)?;
         }
+        let cache_size = self.cache_size;
         Ok(LiteConn {
-            conn,
+            cell: LiteCell::new(conn, |_| RefCell::new(StmtCache::new(cache_size))),
             deadline,
             statement_timeout: self.statement_timeout,
             names: RefCell::new(StmtCache::new(self.cache_size)),
@@ -186,9 +188,37 @@ impl Deadline {
     }
 }
 
+/// A connection's prepared statements, by SQL text.
+type Prepared<'c> = RefCell<StmtCache<rusqlite::Statement<'c>>>;
+
+self_cell::self_cell!(
+    /// A rusqlite connection and the statements prepared on it, which
+    /// borrow it (and are finalized before it closes).
+    struct LiteCell {
+        owner: rusqlite::Connection,
+        #[not_covariant]
+        dependent: Prepared,
+    }
+);
+
+// SAFETY: a statement refers only to the connection of its own cell, and
+// the cell moves (to another thread too) as a whole: the connection and its
+// statements are never used from two threads at once, which is all SQLite
+// asks of a connection opened without its mutex. No reference into the
+// cell outlives a `with_dependent` call. rusqlite's own statement cache
+// makes the same promise (`unsafe impl Send for StatementCache`).
+unsafe impl Send for LiteCell {}
+
 /// One rusqlite connection, used by both halves.
+///
+/// Its prepared statements are kept here, not by rusqlite's
+/// `prepare_cached`, which on every call trims and hashes the text, copies
+/// it into a new key, and takes the statement out of its LRU list and puts
+/// it back (about 1,000 instructions, a seventh of a primary-key get):
+/// here a statement is found by its text's hash (computed once for SQL
+/// dualdb built) and stays where it is.
 pub(crate) struct LiteConn {
-    conn: rusqlite::Connection,
+    cell: LiteCell,
     deadline: Arc<Deadline>,
     statement_timeout: Option<Duration>,
     /// The column names of each statement as it last ran, by SQL text: the
@@ -201,6 +231,41 @@ pub(crate) struct LiteConn {
 }
 
 impl LiteConn {
+    /// Runs `f` on the prepared statement of `sql`: the one kept for it, or
+    /// one prepared now (and kept, unless the cache keeps none). Bound text
+    /// and blobs are let go of after it (SQLite holds copies of them).
+    fn with_stmt<T>(
+        &self,
+        stmt: &Stmt,
+        f: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let copied = stmt.params.iter().any(|v| {
+            matches!(
+                v,
+                Value::Text(_) | Value::Bytes(_) | Value::Json(_) | Value::Numeric(_)
+            )
+        });
+        let run = |st: &mut rusqlite::Statement<'_>| {
+            let out = f(st);
+            if copied {
+                st.clear_bindings();
+            }
+            out
+        };
+        self.cell.with_dependent(|conn, kept| {
+            let mut kept = kept.borrow_mut();
+            if let Some(st) = kept.get_mut(&stmt.sql) {
+                return run(st);
+            }
+            let flags = rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT;
+            let st = conn.prepare_with_flags(stmt.sql.trim(), flags)?;
+            match kept.keep(&stmt.sql, st) {
+                Ok(st) => run(st),
+                Err(mut st) => run(&mut st),
+            }
+        })
+    }
+
     fn error(&self, e: rusqlite::Error) -> Error {
         let timed_out = self.deadline.passed();
         let err = lite_error(e);
@@ -226,22 +291,23 @@ impl LiteConn {
 
     fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         let rows_affected = self.timed(stmt, || {
-            let mut st = self.conn.prepare_cached(&stmt.sql)?;
-            if st.column_count() == 0 {
-                return st
-                    .execute(rusqlite::params_from_iter(stmt.params.iter()))
-                    .map(|n| n as u64);
-            }
-            // A statement that returns rows (a PRAGMA, `… RETURNING`): run
-            // it to the end and count the rows it returns.
-            let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
-            let mut n = 0u64;
-            while rows.next()?.is_some() {
-                n += 1;
-            }
-            Ok(n)
+            self.with_stmt(stmt, |st| {
+                if st.column_count() == 0 {
+                    return st
+                        .execute(rusqlite::params_from_iter(stmt.params.iter()))
+                        .map(|n| n as u64);
+                }
+                // A statement that returns rows (a PRAGMA, `… RETURNING`): run
+                // it to the end and count the rows it returns.
+                let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+                let mut n = 0u64;
+                while rows.next()?.is_some() {
+                    n += 1;
+                }
+                Ok(n)
+            })
         })?;
-        let id = self.conn.last_insert_rowid();
+        let id = self.cell.borrow_owner().last_insert_rowid();
         Ok(ExecResult {
             rows_affected,
             last_insert_id: u64::try_from(id).ok().filter(|&i| i != 0),
@@ -272,7 +338,17 @@ impl LiteConn {
         sink: RowSink<'_>,
         stopped: &mut Option<Error>,
     ) -> rusqlite::Result<u64> {
-        let mut st = self.conn.prepare_cached(&stmt.sql)?;
+        self.with_stmt(stmt, |st| self.rows_of(st, stmt, sink, stopped))
+    }
+
+    /// [`each_row`](Self::each_row) on `st`, the statement of `stmt`.
+    fn rows_of(
+        &self,
+        st: &mut rusqlite::Statement<'_>,
+        stmt: &Stmt,
+        sink: RowSink<'_>,
+        stopped: &mut Option<Error>,
+    ) -> rusqlite::Result<u64> {
         let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
         let mut columns = None;
         let mut slot: Option<Row> = None;
@@ -320,13 +396,15 @@ impl LiteConn {
     /// Every row of a query, copied into one set they share.
     fn collect(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         self.timed(stmt, || {
-            let mut st = self.conn.prepare_cached(&stmt.sql)?;
-            let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
-            let mut set = None;
-            while let Some(r) = rows.next()? {
-                set.get_or_insert_with(|| LiteSet::new(self.columns(stmt, r.as_ref())))
-                    .push(r)?;
-            }
+            let set = self.with_stmt(stmt, |st| {
+                let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+                let mut set = None;
+                while let Some(r) = rows.next()? {
+                    set.get_or_insert_with(|| LiteSet::new(self.columns(stmt, r.as_ref())))
+                        .push(r)?;
+                }
+                Ok(set)
+            })?;
             let rows = set.into_iter().flat_map(LiteSet::rows);
             Ok(rows
                 .map(|r| Row {
@@ -531,6 +609,45 @@ mod tests {
         #[model(primary_key)]
         id: i64,
         name: String,
+    }
+
+    /// Statements run again from the connection's own cache, whatever its
+    /// size: none kept (0), or fewer than the statements run (2, so that it
+    /// starts over), each time with the values bound for that call.
+    #[test]
+    fn kept_statements_run_again_with_each_calls_values() {
+        for size in [0, 2, 256] {
+            let db = Database::builder("sqlite::memory:")
+                .statement_cache_size(size)
+                .build()
+                .unwrap();
+            let s = db.sync();
+            s.execute("CREATE TABLE t (a INTEGER, b TEXT)", &[])
+                .unwrap();
+            for (a, b) in [(1, "x"), (2, "y"), (3, "x")] {
+                s.execute("INSERT INTO t VALUES (?, ?)", &[&a, &b]).unwrap();
+            }
+            for round in 0..3 {
+                for (b, want) in [("x", vec![1, 3]), ("y", vec![2]), ("z", vec![])] {
+                    let rows = s
+                        .query("SELECT a FROM t WHERE b = ? ORDER BY a", &[&b])
+                        .unwrap();
+                    let got: Vec<i64> = rows.iter().map(|r| r.get(0).unwrap()).collect();
+                    assert_eq!(got, want, "cache size {size}, round {round}");
+                    let n: i64 = s
+                        .query_one("SELECT COUNT(*) FROM t WHERE a >= ?", &[&2])
+                        .unwrap()
+                        .get(0)
+                        .unwrap();
+                    assert_eq!(n, 2);
+                }
+            }
+            // a statement that does not prepare is an error, every time
+            for _ in 0..2 {
+                let err = s.query("SELECT nope FROM t", &[]).unwrap_err();
+                assert_eq!(err.kind(), crate::ErrorKind::Query, "{err}");
+            }
+        }
     }
 
     /// The buffers of a statement's last row serve the next statement,
