@@ -239,10 +239,11 @@ impl LiteConn {
         stmt: &Stmt,
         f: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
+        // Anything but a number is bound as text or a blob, which SQLite copies.
         let copied = stmt.params.iter().any(|v| {
-            matches!(
+            !matches!(
                 v,
-                Value::Text(_) | Value::Bytes(_) | Value::Json(_) | Value::Numeric(_)
+                Value::Null | Value::Bool(_) | Value::I64(_) | Value::F64(_)
             )
         });
         let run = |st: &mut rusqlite::Statement<'_>| {
