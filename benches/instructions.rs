@@ -43,13 +43,13 @@ fn targets() -> Vec<String> {
 }
 
 /// One side's calls, in this (child) process.
-fn run(url: &str, side: &str, workload: &str, calls: usize) {
-    let seen = sides::side(url, side, workload)(0..calls);
+fn run(url: &str, side: &str, workload: &str, rows: i32, calls: usize) {
+    let seen = sides::side(url, side, workload, rows)(0..calls);
     assert!(calls == 0 || seen > 0, "no rows came back or changed");
 }
 
 /// The instructions a child process ran, as Valgrind counted them.
-fn counted(url: &str, side: &str, workload: &str, calls: usize) -> Option<u64> {
+fn counted(p: &sides::Pair<'_>, side: &str, calls: usize) -> Option<u64> {
     let me = std::env::current_exe().ok()?;
     let out = Command::new("valgrind")
         .args([
@@ -58,7 +58,8 @@ fn counted(url: &str, side: &str, workload: &str, calls: usize) -> Option<u64> {
             "--cachegrind-out-file=/dev/null",
         ])
         .arg(me)
-        .args(["--child", url, side, workload, &calls.to_string()])
+        .args(["--child", p.url, side, p.workload, &calls.to_string()])
+        .arg(p.rows.to_string())
         .output()
         .ok()?;
     let report = String::from_utf8_lossy(&out.stderr);
@@ -77,17 +78,20 @@ fn counted(url: &str, side: &str, workload: &str, calls: usize) -> Option<u64> {
 }
 
 /// Instructions per call: the calls between a short and a long run.
-fn per_call(url: &str, side: &str, workload: &str, scale: usize) -> Option<f64> {
-    let short = counted(url, side, workload, SHORT / scale)?;
-    let long = counted(url, side, workload, LONG / scale)?;
-    Some(long.saturating_sub(short) as f64 / ((LONG - SHORT) / scale) as f64)
+fn per_call(p: &sides::Pair<'_>, side: &str) -> Option<f64> {
+    let short = counted(p, side, SHORT / p.scale)?;
+    let long = counted(p, side, LONG / p.scale)?;
+    Some(long.saturating_sub(short) as f64 / ((LONG - SHORT) / p.scale) as f64)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--child") {
+        // `--child URL SIDE WORKLOAD CALLS [ROWS]`: ROWS a statement for an
+        // insert (10 if not given).
         let calls = args[at + 4].parse().unwrap();
-        return run(&args[at + 1], &args[at + 2], &args[at + 3], calls);
+        let rows = args.get(at + 5).map_or(10, |r| r.parse().unwrap());
+        return run(&args[at + 1], &args[at + 2], &args[at + 3], rows, calls);
     }
     // `--setup URL WORKLOAD ROWS`: the tables as the count of that workload
     // finds them, for counting one child by hand.
@@ -103,11 +107,8 @@ fn main() {
     println!("| backend | half | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
     println!("|---|---|---|---|---|---|---|");
     for url in targets() {
-        sides::each_pair(&url, |p| {
-            match (
-                per_call(p.url, p.ours, p.workload, p.scale),
-                per_call(p.url, p.theirs, p.workload, p.scale),
-            ) {
+        sides::each_pair(&url, sides::COUNTED, |p| {
+            match (per_call(p, p.ours), per_call(p, p.theirs)) {
                 (Some(a), Some(b)) => println!("{} {a:.0} | {b:.0} | {:.2} |", p.label, a / b),
                 _ => println!("{} failed | | |", p.label),
             }

@@ -112,14 +112,14 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for url in support::targets() {
-        sides::each_pair(&url, |p| {
+        sides::each_pair(&url, sides::TIMED, |p| {
             let theirs = if control { p.ours } else { p.theirs };
             let mut ours = Timed {
-                calls: sides::side(p.url, p.ours, p.workload),
+                calls: sides::side(p.url, p.ours, p.workload, p.rows),
                 next: 0,
             };
             let mut theirs = Timed {
-                calls: sides::side(p.url, theirs, p.workload),
+                calls: sides::side(p.url, theirs, p.workload, p.rows),
                 next: 0,
             };
             let (a, b, ratios) = pair(&mut ours, &mut theirs, rounds);

@@ -15,24 +15,44 @@ use crate::associations::{
 };
 use crate::support::{self, BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
-/// The workloads: (name, rows in the table or, for `insert`, in each
+/// A workload: (name, rows in the table or, for `insert`, in each
 /// statement, divisor of a bench's call count, so that 1,000-row selects
 /// make fewer).
-const WORKLOADS: [(&str, i32, usize); 5] = [
+pub type Workload = (&'static str, i32, usize);
+
+/// The workloads the `instructions` bench counts (Valgrind is slow): one
+/// size of each.
+#[allow(dead_code)] // each bench uses one of the two lists
+pub const COUNTED: &[Workload] = &[
     ("get", 1_000, 1),
     ("trivial", 1, 1),
     ("trivial", 1_000, 20),
-    ("insert", INSERT_ROWS as i32, 1),
+    ("insert", 10, 1),
+    ("medium", MEDIUM_USERS, 4),
+];
+
+/// The workloads the `paired` bench times: every size of diesel_bench's
+/// trivial query (1 to 10,000 rows) and insert (1 to 100 rows a
+/// statement), the medium query and the get by key.
+#[allow(dead_code)]
+pub const TIMED: &[Workload] = &[
+    ("get", 1_000, 1),
+    ("trivial", 1, 1),
+    ("trivial", 10, 1),
+    ("trivial", 100, 1),
+    ("trivial", 1_000, 20),
+    ("trivial", 10_000, 200),
+    ("insert", 1, 1),
+    ("insert", 10, 1),
+    ("insert", 25, 1),
+    ("insert", 50, 1),
+    ("insert", 100, 1),
     ("medium", MEDIUM_USERS, 4),
 ];
 
 /// The medium query's users (half of them black-haired, every fourth with a
 /// post): 50 rows of `(user, post if any)` a call.
 const MEDIUM_USERS: i32 = 100;
-
-/// The rows of each insert statement, no rows read back (diesel_bench's
-/// insert workload, one of its sizes).
-const INSERT_ROWS: usize = 10;
 
 /// The halves of a backend, each as (name, dualdb's side, the raw side):
 /// rusqlite has no async half to compare with.
@@ -51,6 +71,8 @@ fn halves(kind: BackendKind) -> &'static [(&'static str, &'static str, &'static 
 pub struct Pair<'a> {
     pub url: &'a str,
     pub workload: &'static str,
+    /// Rows in the table or, for `insert`, in each statement.
+    pub rows: i32,
     /// The divisor of a bench's call count (`WORKLOADS`); the paired bench
     /// times batches instead.
     #[allow(dead_code)]
@@ -63,13 +85,14 @@ pub struct Pair<'a> {
     pub label: String,
 }
 
-/// Calls `f` for every workload and half of the backend at `url`, each
-/// workload's tables made first; leaves the tables as [`restore`] does.
-pub fn each_pair(url: &str, mut f: impl FnMut(&Pair<'_>)) {
+/// Calls `f` for each of `workloads` and every half of the backend at
+/// `url`, each workload's tables made first; leaves the tables as
+/// [`restore`] does.
+pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)) {
     let db = Database::open(url).unwrap();
     let kind = db.backend();
     associations::drop_tables(&db);
-    for (workload, rows, scale) in WORKLOADS {
+    for &(workload, rows, scale) in workloads {
         setup(&db, workload, rows);
         let shown = match workload {
             "get" => 1,
@@ -80,6 +103,7 @@ pub fn each_pair(url: &str, mut f: impl FnMut(&Pair<'_>)) {
             f(&Pair {
                 url,
                 workload,
+                rows,
                 scale,
                 ours,
                 theirs,
@@ -96,10 +120,11 @@ pub fn each_pair(url: &str, mut f: impl FnMut(&Pair<'_>)) {
 pub type Calls = Box<dyn FnMut(Range<usize>) -> usize>;
 
 /// `side` ("dualdb", "dualdb_async", "raw", "raw_async") of `workload` on
-/// the database at `url`, connected and ready.
-pub fn side(url: &str, side: &str, workload: &str) -> Calls {
+/// the database at `url`, connected and ready; `rows` a statement for an
+/// insert (a select reads the rows its table has).
+pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
     match workload {
-        "insert" => insert(url, side),
+        "insert" => insert(url, side, rows as usize),
         "medium" => medium(url, side),
         _ => select(url, side, workload == "get"),
     }
@@ -236,13 +261,13 @@ fn select(url: &str, side: &str, get: bool) -> Calls {
     }
 }
 
-/// The insert workload: `INSERT_ROWS` rows a statement, the count of rows
-/// changed back.
-fn insert(url: &str, side: &str) -> Calls {
+/// The insert workload: `rows` rows a statement, no rows read back, the
+/// count of rows changed back.
+fn insert(url: &str, side: &str, rows: usize) -> Calls {
     let db = Database::open(url).unwrap();
     let kind = db.backend();
-    let sql = insert_sql(kind, INSERT_ROWS);
-    let ours = || Inserted::insert_many(new_rows(INSERT_ROWS)).without_returning();
+    let sql = insert_sql(kind, rows);
+    let ours = move || Inserted::insert_many(new_rows(rows)).without_returning();
     match (side, kind) {
         ("dualdb", _) => Box::new(move |keys| {
             let s = db.sync();
@@ -255,7 +280,7 @@ fn insert(url: &str, side: &str) -> Calls {
         ("raw_async", BackendKind::Postgres) => {
             let (rt, c) = pg_async(url, &sql);
             on_runtime(rt, c, async move |(c, st), _| {
-                let v = insert_values(INSERT_ROWS);
+                let v = insert_values(rows);
                 let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = v
                     .iter()
                     .flat_map(|(a, b)| [a as &(dyn tokio_postgres::types::ToSql + Sync), b])
@@ -267,7 +292,7 @@ fn insert(url: &str, side: &str) -> Calls {
             use mysql_async::prelude::Queryable as _;
             let (rt, c) = my_async(url);
             on_runtime(rt, c, async move |c, _| {
-                let params: Vec<mysql_async::Value> = insert_values(INSERT_ROWS)
+                let params: Vec<mysql_async::Value> = insert_values(rows)
                     .into_iter()
                     .flat_map(|(a, b)| [a.into(), b.into()])
                     .collect();
@@ -280,7 +305,7 @@ fn insert(url: &str, side: &str) -> Calls {
             let st = c.prepare(&sql).unwrap();
             Box::new(move |keys| {
                 keys.map(|_| {
-                    let v = insert_values(INSERT_ROWS);
+                    let v = insert_values(rows);
                     let params: Vec<&(dyn postgres::types::ToSql + Sync)> = v
                         .iter()
                         .flat_map(|(a, b)| [a as &(dyn postgres::types::ToSql + Sync), b])
@@ -295,7 +320,7 @@ fn insert(url: &str, side: &str) -> Calls {
             let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
             Box::new(move |keys| {
                 keys.map(|_| {
-                    let params: Vec<mysql::Value> = insert_values(INSERT_ROWS)
+                    let params: Vec<mysql::Value> = insert_values(rows)
                         .into_iter()
                         .flat_map(|(a, b)| [a.into(), b.into()])
                         .collect();
@@ -309,7 +334,7 @@ fn insert(url: &str, side: &str) -> Calls {
             let c = lite(url);
             Box::new(move |keys| {
                 keys.map(|_| {
-                    let v = insert_values(INSERT_ROWS);
+                    let v = insert_values(rows);
                     let mut st = c.prepare_cached(&sql).unwrap();
                     st.execute(rusqlite::params_from_iter(
                         v.iter().flat_map(|(a, b)| [a, b]),
