@@ -11,7 +11,8 @@ use std::ops::Range;
 use dualdb::{BackendKind, Database, Model};
 
 use crate::associations::{
-    self, BenchPost, Joined, fill, lite_joined, medium_sql, pg_joined, split,
+    self, BenchComment, BenchPost, Joined, fill, lite_joined, lite_load, loading_sql, medium_sql,
+    my_load_async, my_load_sync, pg, pg_joined, split,
 };
 use crate::support::{self, BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
@@ -48,6 +49,7 @@ pub const TIMED: &[Workload] = &[
     ("insert", 50, 1),
     ("insert", 100, 1),
     ("medium", MEDIUM_USERS, 4),
+    ("associations", 100, 1),
 ];
 
 /// The medium query's users (half of them black-haired, every fourth with a
@@ -126,6 +128,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
     match workload {
         "insert" => insert(url, side, rows as usize),
         "medium" => medium(url, side),
+        "associations" => loading(url, side),
         _ => select(url, side, workload == "get"),
     }
 }
@@ -138,6 +141,7 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
             db.sync().create_table::<Inserted>().unwrap();
         }
         "medium" => fill(db, rows, 1, 0, 4),
+        "associations" => fill(db, rows, 10, 10, 1),
         _ => support::setup_rows(db, rows),
     }
 }
@@ -416,6 +420,61 @@ fn medium(url: &str, side: &str) -> Calls {
                 })
                 .sum()
             })
+        }
+    }
+}
+
+/// Loading associations: each of 100 users with its 10 posts, each post
+/// with its 10 comments (dualdb's `prefetch`; the raw drivers' three
+/// queries and the grouping a user would write).
+fn loading(url: &str, side: &str) -> Calls {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = loading_sql(kind);
+    let related = || BenchPost::select().with(BenchComment::select());
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.prefetch(BenchUser::select(), related()).unwrap().len())
+                .sum()
+        }),
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            let loaded = db.aio().prefetch(BenchUser::select(), related()).await;
+            loaded.unwrap().len()
+        }),
+        ("raw_async", BackendKind::Postgres) => {
+            let rt = runtime();
+            let conn = rt.block_on(async {
+                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                let mut sts = Vec::new();
+                for sql in &sql {
+                    sts.push(c.prepare(sql).await.unwrap());
+                }
+                (c, sts)
+            });
+            on_runtime(rt, conn, async move |(c, sts), _| {
+                pg::load_async(c, sts).await.len()
+            })
+        }
+        ("raw_async", _) => {
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| my_load_async(c, &sql).await.len())
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let sts = sql.each_ref().map(|sql| c.prepare(sql).unwrap());
+            Box::new(move |keys| keys.map(|_| pg::load_sync(&mut c, &sts).len()).sum())
+        }
+        (_, BackendKind::Mysql) => {
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| keys.map(|_| my_load_sync(&mut c, &sql).len()).sum())
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| keys.map(|_| lite_load(&c, &sql).len()).sum())
         }
     }
 }

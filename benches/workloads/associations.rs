@@ -246,7 +246,7 @@ fn group<K: Eq + Hash, T>(children: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K,
     out
 }
 
-type Loaded = Vec<(User, Vec<(Post, Vec<Comment>)>)>;
+pub type Loaded = Vec<(User, Vec<(Post, Vec<Comment>)>)>;
 
 /// What the raw drivers' three queries become: each user with its posts,
 /// each post with its comments.
@@ -284,13 +284,57 @@ const USERS: &str = "SELECT id, name, hair_color FROM bench_users";
 const POSTS: &str = "SELECT id, user_id, title, body FROM bench_posts";
 const COMMENTS: &str = "SELECT id, post_id, text FROM bench_comments";
 
+/// The raw drivers' three queries of loading associations: the users, the
+/// posts of 100 users, the comments of 1,000 posts.
+pub fn loading_sql(kind: BackendKind) -> [String; 3] {
+    [
+        USERS.to_string(),
+        in_list(kind, POSTS, "user_id", 100),
+        in_list(kind, COMMENTS, "post_id", 1000),
+    ]
+}
+
+/// Loading associations through the blocking `mysql` crate (`sql`:
+/// [`loading_sql`]).
+pub fn my_load_sync(c: &mut mysql::Conn, sql: &[String; 3]) -> Loaded {
+    use mysql::prelude::Queryable as _;
+    let users: Vec<User> = c.exec(sql[0].as_str(), ()).unwrap();
+    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+    let posts: Vec<Post> = c.exec(sql[1].as_str(), keys).unwrap();
+    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+    let comments: Vec<Comment> = c.exec(sql[2].as_str(), keys).unwrap();
+    assemble(users, posts, comments)
+}
+
+/// Loading associations through `mysql_async`.
+pub async fn my_load_async(c: &mut mysql_async::Conn, sql: &[String; 3]) -> Loaded {
+    use mysql_async::prelude::Queryable as _;
+    let users: Vec<User> = c.exec(sql[0].as_str(), ()).await.unwrap();
+    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+    let posts: Vec<Post> = c.exec(sql[1].as_str(), keys).await.unwrap();
+    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+    let comments: Vec<Comment> = c.exec(sql[2].as_str(), keys).await.unwrap();
+    assemble(users, posts, comments)
+}
+
+/// Loading associations through rusqlite.
+pub fn lite_load(c: &rusqlite::Connection, sql: &[String; 3]) -> Loaded {
+    let users: Vec<User> = lite_query(c, &sql[0], &[], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
+    let posts: Vec<Post> = lite_query(c, &sql[1], &keys, |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    });
+    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
+    let comments: Vec<Comment> =
+        lite_query(c, &sql[2], &keys, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+    assemble(users, posts, comments)
+}
+
 /// Loading associations: 100 users x 10 posts x 10 comments.
 pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
     let kind = db.backend();
     fill(db, 100, 10, 10, 1);
-    let posts_sql = in_list(kind, POSTS, "user_id", 100);
-    let comments_sql = in_list(kind, COMMENTS, "post_id", 1000);
-    let (posts_sql, comments_sql) = (posts_sql.as_str(), comments_sql.as_str());
+    let sql = &loading_sql(kind);
     let dbr = db;
     let check = |loaded: &Loaded| {
         assert_eq!(loaded.len(), 100);
@@ -324,7 +368,7 @@ pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
     match kind {
         BackendKind::Postgres => {
             let client = pg_client(rt, url);
-            let sts = [USERS, posts_sql, comments_sql].map(|sql| client.prepare(sql));
+            let sts = sql.each_ref().map(|sql| client.prepare(sql));
             let sts = rt.block_on(futures::future::try_join_all(sts)).unwrap();
             let (client, sts) = (&client, sts.as_slice());
             check(&rt.block_on(pg::load_async(client, sts)));
@@ -332,56 +376,23 @@ pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
                 b.to_async(rt).iter(|| pg::load_async(client, sts))
             });
             let mut sync = pg_sync(url);
-            let sts = [USERS, posts_sql, comments_sql].map(|sql| sync.prepare(sql).unwrap());
+            let sts = sql.each_ref().map(|sql| sync.prepare(sql).unwrap());
             check(&pg::load_sync(&mut sync, &sts));
             g.bench_function("raw_sync", |b| b.iter(|| pg::load_sync(&mut sync, &sts)));
             std::thread::spawn(move || drop(sync)).join().unwrap();
         }
         BackendKind::Mysql => {
-            use mysql::prelude::Queryable as _;
-            use mysql_async::prelude::Queryable as _;
             let mut conn = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
-            let mut load_async = || {
-                rt.block_on(async {
-                    let users: Vec<User> = conn.exec(USERS, ()).await.unwrap();
-                    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
-                    let posts: Vec<Post> = conn.exec(posts_sql, keys).await.unwrap();
-                    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
-                    let comments: Vec<Comment> = conn.exec(comments_sql, keys).await.unwrap();
-                    assemble(users, posts, comments)
-                })
-            };
+            let mut load_async = || rt.block_on(my_load_async(&mut conn, sql));
             check(&load_async());
             g.bench_function("raw_async", |b| b.iter(&mut load_async));
             let mut sync = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
-            g.bench_function("raw_sync", |b| {
-                b.iter(|| {
-                    let users: Vec<User> = sync.exec(USERS, ()).unwrap();
-                    let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
-                    let posts: Vec<Post> = sync.exec(posts_sql, keys).unwrap();
-                    let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
-                    let comments: Vec<Comment> = sync.exec(comments_sql, keys).unwrap();
-                    assemble(users, posts, comments)
-                })
-            });
+            g.bench_function("raw_sync", |b| b.iter(|| my_load_sync(&mut sync, sql)));
         }
         _ => {
             let conn = lite(url);
-            let load = || {
-                let users: Vec<User> =
-                    lite_query(&conn, USERS, &[], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
-                let keys: Vec<i32> = users.iter().map(|u| u.0).collect();
-                let posts: Vec<Post> = lite_query(&conn, posts_sql, &keys, |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                });
-                let keys: Vec<i32> = posts.iter().map(|p| p.0).collect();
-                let comments: Vec<Comment> = lite_query(&conn, comments_sql, &keys, |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                });
-                assemble(users, posts, comments)
-            };
-            check(&load());
-            g.bench_function("raw_sync", |b| b.iter(load));
+            check(&lite_load(&conn, sql));
+            g.bench_function("raw_sync", |b| b.iter(|| lite_load(&conn, sql)));
         }
     }
     g.finish();
@@ -390,7 +401,7 @@ pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
 
 /// The raw PostgreSQL drivers' three queries (`sts`: users, posts, comments);
 /// both share `tokio_postgres::Row`.
-mod pg {
+pub mod pg {
     use tokio_postgres::Row;
     use tokio_postgres::types::ToSql;
 

@@ -41,8 +41,8 @@ use foldhash::{HashMap, HashMapExt};
 
 use super::Decoder;
 use super::plan::{replayed, slotted};
-use super::sql::{Dialect, to_sea};
-use super::{Action, Filter, Model, ModelMeta, Plan, Reply, Select, Step};
+use super::sql::Dialect;
+use super::{Action, Model, ModelMeta, Plan, Reply, Select, Step};
 #[cfg(feature = "sqlite")]
 use crate::backend::sqlite::LiveRow;
 use crate::error::{Error, ErrorKind, Result};
@@ -186,15 +186,12 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
         }
         let rest = self.keys.split_off(self.keys.len().min(CHUNK));
         let chunk = std::mem::replace(&mut self.keys, rest);
-        let column = C::META.columns[self.fk].name;
-        let within = Filter::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
-            sea_query::Expr::col(column),
-            chunk.into_iter().map(|v| sea_query::Expr::val(to_sea(v))),
-        )));
-        self.decoder = Decoder::new();
-        Ok(Some(Action::Rows(
-            self.query.clone().filter(within).build(self.d),
-        )))
+        let (stmt, in_order) = self.query.where_in(self.fk, chunk, self.d);
+        self.decoder = match in_order {
+            true => Decoder::in_model_order(),
+            false => Decoder::new(),
+        };
+        Ok(Some(Action::Rows(stmt)))
     }
 
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
