@@ -789,7 +789,7 @@ mod tests {
     /// sub-query with a filter of its own is built by sea-query.
     #[test]
     fn in_lists_written_here_equal_sea_querys() {
-        let keys = vec![
+        let keys = [
             Value::I64(1),
             Value::Text("o'k \"x\" `y`".into()),
             Value::Null,
