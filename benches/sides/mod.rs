@@ -443,18 +443,7 @@ fn loading(url: &str, side: &str) -> Calls {
             loaded.unwrap().len()
         }),
         ("raw_async", BackendKind::Postgres) => {
-            let rt = runtime();
-            let conn = rt.block_on(async {
-                let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(conn);
-                let mut sts = Vec::new();
-                for sql in &sql {
-                    sts.push(c.prepare(sql).await.unwrap());
-                }
-                (c, sts)
-            });
+            let (rt, conn) = pg_async_all(url, &sql.each_ref().map(String::as_str));
             on_runtime(rt, conn, async move |(c, sts), _| {
                 pg::load_async(c, sts).await.len()
             })
@@ -499,14 +488,29 @@ fn pg_async(
     tokio::runtime::Runtime,
     (tokio_postgres::Client, tokio_postgres::Statement),
 ) {
+    let (rt, (c, mut sts)) = pg_async_all(url, &[sql]);
+    (rt, (c, sts.remove(0)))
+}
+
+/// [`pg_async`] with each of `sqls` prepared, in order.
+fn pg_async_all(
+    url: &str,
+    sqls: &[&str],
+) -> (
+    tokio::runtime::Runtime,
+    (tokio_postgres::Client, Vec<tokio_postgres::Statement>),
+) {
     let rt = runtime();
     let c = rt.block_on(async {
         let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(conn);
-        let st = c.prepare(sql).await.unwrap();
-        (c, st)
+        let mut sts = Vec::new();
+        for sql in sqls {
+            sts.push(c.prepare(sql).await.unwrap());
+        }
+        (c, sts)
     });
     (rt, c)
 }
