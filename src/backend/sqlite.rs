@@ -231,9 +231,11 @@ pub(crate) struct LiteConn {
 }
 
 impl LiteConn {
-    /// Runs `f` on the prepared statement of `sql`: the one kept for it, or
-    /// one prepared now (and kept, unless the cache keeps none). Bound text
-    /// and blobs are let go of after it (SQLite holds copies of them).
+    /// Runs `f` on the prepared statement of `stmt`'s SQL: the one kept for
+    /// it, or one prepared now (and kept, unless the cache keeps none).
+    /// Bound text and blobs are let go of after it (SQLite holds copies of
+    /// them). `f` runs with the cache borrowed: nothing it calls can reach
+    /// this connection (a sink decodes rows; `&mut self` keeps it ours).
     fn with_stmt<T>(
         &self,
         stmt: &Stmt,
