@@ -17,7 +17,7 @@ use std::process::Command;
 use dualdb::Database;
 
 mod support;
-// Its medium-query helpers; the criterion functions go unused here.
+// Its workloads' tables and raw loaders; the criterion functions go unused.
 #[allow(dead_code)]
 #[path = "workloads/associations.rs"]
 mod associations;
@@ -25,22 +25,6 @@ mod sides;
 
 const SHORT: usize = 200;
 const LONG: usize = 1_200;
-
-fn sqlite_url() -> String {
-    format!(
-        "sqlite://{}",
-        std::env::temp_dir()
-            .join("dualdb-instructions.sqlite")
-            .display()
-    )
-}
-
-fn targets() -> Vec<String> {
-    let mut out = vec![sqlite_url()];
-    out.extend(std::env::var("DUALDB_PG_URL").ok());
-    out.extend(std::env::var("DUALDB_MYSQL_URL").ok());
-    out
-}
 
 /// One side's calls, in this (child) process.
 fn run(url: &str, side: &str, workload: &str, rows: i32, calls: usize) {
@@ -106,7 +90,7 @@ fn main() {
     }
     println!("| backend | half | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
     println!("|---|---|---|---|---|---|---|");
-    for url in targets() {
+    for url in support::targets_in("dualdb-instructions.sqlite") {
         sides::each_pair(&url, sides::COUNTED, |p| {
             match (per_call(p, p.ours), per_call(p, p.theirs)) {
                 (Some(a), Some(b)) => println!("{} {a:.0} | {b:.0} | {:.2} |", p.label, a / b),

@@ -25,7 +25,7 @@
 use std::time::{Duration, Instant};
 
 mod support;
-// Its medium-query helpers; the criterion functions go unused here.
+// Its workloads' tables and raw loaders; the criterion functions go unused.
 #[allow(dead_code)]
 #[path = "workloads/associations.rs"]
 mod associations;

@@ -11,8 +11,8 @@ use std::ops::Range;
 use dualdb::{BackendKind, Database, Model};
 
 use crate::associations::{
-    self, BenchComment, BenchPost, Joined, fill, lite_joined, lite_load, loading_sql, medium_sql,
-    my_load_async, my_load_sync, pg, pg_joined, split,
+    self, BenchComment, BenchPost, Joined, fill, lite, lite_joined, lite_load, loading_sql,
+    medium_sql, my_load_async, my_load_sync, pg, pg_joined, split,
 };
 use crate::support::{self, BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
@@ -473,10 +473,6 @@ fn loading(url: &str, side: &str) -> Calls {
 fn restore(db: &Database) {
     associations::drop_tables(db);
     support::setup(db);
-}
-
-fn lite(url: &str) -> rusqlite::Connection {
-    rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap()
 }
 
 /// A runtime and a raw tokio-postgres client on it (its connection driven

@@ -98,9 +98,15 @@ pub fn pg_client(rt: &tokio::runtime::Runtime, url: &str) -> tokio_postgres::Cli
 /// SQLite (a file in the temp directory) always; PostgreSQL and MariaDB
 /// when `DUALDB_PG_URL` / `DUALDB_MYSQL_URL` are set.
 pub fn targets() -> Vec<String> {
+    targets_in("dualdb-bench.sqlite")
+}
+
+/// [`targets`] with SQLite in the temp directory's file `sqlite_file` (a
+/// bench whose tables must not meet the others').
+pub fn targets_in(sqlite_file: &str) -> Vec<String> {
     let mut out = vec![format!(
         "sqlite://{}",
-        std::env::temp_dir().join("dualdb-bench.sqlite").display()
+        std::env::temp_dir().join(sqlite_file).display()
     )];
     out.extend(std::env::var("DUALDB_PG_URL").ok());
     out.extend(std::env::var("DUALDB_MYSQL_URL").ok());

@@ -493,6 +493,6 @@ fn lite_query<T>(
 }
 
 /// A rusqlite connection to the bench's SQLite file.
-fn lite(url: &str) -> rusqlite::Connection {
+pub fn lite(url: &str) -> rusqlite::Connection {
     rusqlite::Connection::open(url.trim_start_matches("sqlite://")).unwrap()
 }

@@ -62,18 +62,11 @@ impl<S> StmtCache<S> {
     /// are cheap to prepare again, and a full cache means the workload's SQL
     /// does not repeat much anyway.
     pub(crate) fn insert(&mut self, sql: &SqlText, stmt: S) {
-        if self.capacity == 0 {
-            return;
-        }
-        if self.map.len() >= self.capacity {
-            self.map.clear();
-        }
-        self.map.insert(sql.hash(), (sql.clone(), stmt));
+        let _ = self.keep(sql, stmt);
     }
 
     /// Keeps `stmt` for `sql` as [`insert`](Self::insert) does and returns
     /// it in place; handed back if the cache keeps nothing.
-    #[cfg(feature = "sqlite")]
     pub(crate) fn keep(&mut self, sql: &SqlText, stmt: S) -> std::result::Result<&mut S, S> {
         if self.capacity == 0 {
             return Err(stmt);
