@@ -138,6 +138,13 @@ fn error_refuses_every_blocking_entry_point_before_any_io() {
     }
 }
 
+/// The number in the first `ThreadId(..)` of `text`: the subscriber pads
+/// it with zeros (`ThreadId(02)`), `Debug` does not.
+fn thread_number(text: &str) -> Option<u64> {
+    let (_, rest) = text.split_once("ThreadId(")?;
+    rest.split_once(')')?.0.parse().ok()
+}
+
 /// Runs `f` and returns what it logged on this thread. The subscriber is
 /// global (installed once): a scoped one misses events when other test
 /// threads race on tracing's per-callsite cache. Lines carry thread ids, so
@@ -158,10 +165,10 @@ fn captured<T>(f: impl FnOnce() -> T) -> (T, String) {
     });
     let start = log.0.lock().unwrap().len();
     let out = f();
-    let me = format!("{:?}", std::thread::current().id());
+    let me = thread_number(&format!("{:?}", std::thread::current().id()));
     let text = String::from_utf8_lossy(&log.0.lock().unwrap()[start..])
         .lines()
-        .filter(|l| l.contains(&me))
+        .filter(|l| me.is_some() && thread_number(l) == me)
         .collect::<Vec<_>>()
         .join("\n");
     (out, text)

@@ -179,3 +179,37 @@ async fn inside_a_transaction_the_fold_sees_its_uncommitted_rows() {
         }
     }
 }
+
+/// Legacy code in a blocking fold's closure may block as it likes: the
+/// closure runs outside any runtime, so starting one of its own (as
+/// `reqwest::blocking` or the `postgres` crate do) works, and so does a
+/// blocking call on the same database (another connection of the pool).
+#[test]
+fn a_blocking_folds_closure_may_run_a_runtime_of_its_own() {
+    let theirs = std::sync::Arc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    );
+    for db in isolated_all("stream_nested") {
+        theirs.block_on(fill(&db));
+        let sql = "SELECT id, label FROM stream_items ORDER BY id";
+        let (rt, same) = (theirs.clone(), db.clone());
+        let (n, outside) = db
+            .sync()
+            .fold_rows(sql, &[], (0i64, true), move |(n, outside), row| {
+                let id: i64 = rt.block_on(async { row.get("id") })?;
+                let outside = outside && tokio::runtime::Handle::try_current().is_err();
+                if id % 1_000 == 0 {
+                    // Nested: a second connection while the first streams.
+                    let one = Item::select().filter(Item::ID.eq(id));
+                    assert_eq!(same.sync().count(one, false)?, 1);
+                }
+                Ok((n + 1, outside))
+            })
+            .unwrap();
+        assert_eq!((n, outside), (ROWS, true), "{}", db.backend());
+        assert_eq!(db.sync().status().in_use(), 0);
+    }
+}

@@ -16,6 +16,8 @@ mod lite_rows;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
 #[cfg(feature = "postgres")]
+mod pg_blocking;
+#[cfg(feature = "postgres")]
 pub(crate) mod pg_types;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -71,7 +73,7 @@ pub(crate) fn keep_rows(
 }
 
 /// Hands rows already in memory to `sink`; their count.
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg(feature = "sqlite")]
 pub(crate) fn feed(rows: impl ExactSizeIterator<Item = Row>, sink: RowSink<'_>) -> Result<u64> {
     sink.expect(rows.len());
     let mut n = 0;
@@ -96,12 +98,15 @@ pub(crate) trait SyncConn: Send {
     /// Runs a statement, handing each row to `sink`, where the connection
     /// may first read them all into memory if that is quicker (by default
     /// it streams them: [`query_each`](Self::query_each)); returns the
-    /// number of rows.
+    /// number of rows. `sink` is dualdb's own (a decoder) and never blocks,
+    /// so it may run inside a driver's runtime.
     fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         self.query_each(stmt, sink)
     }
     /// Runs a statement, handing each row to `sink` as it arrives, never
-    /// all in memory; returns the number of rows.
+    /// all in memory; returns the number of rows. `sink` may run the
+    /// caller's code (`fold`), which may block: it runs outside any
+    /// runtime of the driver's.
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64>;
     /// False once the connection must not go back to the pool.
     fn is_usable(&mut self) -> bool;

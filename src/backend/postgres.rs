@@ -1,9 +1,11 @@
-//! PostgreSQL through `postgres` (blocking) and `tokio-postgres` (async).
+//! PostgreSQL through `tokio-postgres`, on both halves: the async half here,
+//! the blocking half in `pg_blocking`, which drives the same client on a
+//! runtime of its own.
 //!
-//! Both crates share `tokio_postgres::Row`, `Statement` and `postgres-types`,
-//! so the error mapping and the statement cache below, and the value forms in
-//! `pg_types`, serve both halves; only the two `impl` blocks that send
-//! statements differ.
+//! Connecting, sending a statement ([`PgClient::send`]), reading its rows
+//! ([`drain`]), the retry of a stale plan ([`PgClient::settle`]), the error
+//! mapping, the statement cache, and the value forms in `pg_types` serve
+//! both halves.
 
 use postgres_types::Type;
 use std::future::Future;
@@ -15,9 +17,7 @@ use super::pg_types::implied_type;
 
 use std::sync::{Arc, Mutex};
 
-use super::{
-    AsyncConn, Backend, BoxFuture, RowSink, SharedConn, StmtCache, SyncConn, feed, keep_rows,
-};
+use super::{AsyncConn, Backend, BoxFuture, RowSink, SharedConn, StmtCache, SyncConn, keep_rows};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::{Row, RowInner};
@@ -89,20 +89,7 @@ fn connect_error(e: tokio_postgres::Error) -> Error {
 
 impl Backend for PgBackend {
     fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
-        let config = postgres::Config::from(self.config.clone());
-        #[cfg(feature = "tls")]
-        let client = match &self.tls {
-            Some(tls) => config.connect(tls.clone()),
-            None => config.connect(NoTls),
-        };
-        #[cfg(not(feature = "tls"))]
-        let client = config.connect(NoTls);
-        let client = client.map_err(connect_error)?;
-        Ok(Box::new(PgSync {
-            client,
-            cache: StmtCache::new(self.cache_size),
-            prepared: self.prepared,
-        }))
+        Ok(Box::new(super::pg_blocking::PgSync::connect(self)?))
     }
 
     fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
@@ -116,8 +103,14 @@ impl Backend for PgBackend {
     }
 }
 
+/// A connection's I/O, to be polled until it ends (the client dropped or
+/// the server gone): boxed, so that one type serves with TLS and without.
+pub(super) type Driver =
+    Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>>;
+
 impl PgBackend {
-    async fn open_async(&self) -> Result<PgAsync> {
+    /// Connects: the client, and the I/O that the caller must drive.
+    pub(super) async fn open(&self) -> Result<(tokio_postgres::Client, Driver)> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             let (client, connection) = self
@@ -125,22 +118,27 @@ impl PgBackend {
                 .connect(tls.clone())
                 .await
                 .map_err(connect_error)?;
-            tokio::spawn(drive_connection(connection));
-            return Ok(self.wrap(client));
+            return Ok((client, Box::pin(connection)));
         }
         let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
-        tokio::spawn(drive_connection(connection));
-        Ok(self.wrap(client))
+        Ok((client, Box::pin(connection)))
     }
 
-    fn wrap(&self, client: tokio_postgres::Client) -> PgAsync {
-        PgAsync {
-            pg: Arc::new(PgClient {
-                client,
-                cache: Mutex::new(StmtCache::new(self.cache_size)),
-                prepared: self.prepared,
-            }),
+    async fn open_async(&self) -> Result<PgAsync> {
+        let (client, connection) = self.open().await?;
+        tokio::spawn(drive_connection(connection));
+        Ok(PgAsync {
+            pg: Arc::new(self.client(client)),
             spare: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// `client` with an empty statement cache of this backend's size.
+    pub(super) fn client(&self, client: tokio_postgres::Client) -> PgClient {
+        PgClient {
+            client,
+            cache: Mutex::new(StmtCache::new(self.cache_size)),
+            prepared: self.prepared,
         }
     }
 }
@@ -176,7 +174,7 @@ fn typed_params(values: &[Value]) -> Result<Vec<(&(dyn postgres_types::ToSql + S
         .collect()
 }
 
-fn counted(rows_affected: u64) -> ExecResult {
+pub(super) fn counted(rows_affected: u64) -> ExecResult {
     ExecResult {
         rows_affected,
         last_insert_id: None,
@@ -207,118 +205,6 @@ fn retry_after(first: &mut Option<Error>, e: Error) -> Option<Error> {
     }
 }
 
-struct PgSync {
-    client: postgres::Client,
-    cache: StmtCache<Statement>,
-    prepared: bool,
-}
-
-impl PgSync {
-    fn prepare(&mut self, sql: &SqlText) -> Result<Statement> {
-        if let Some(s) = self.cache.get(sql) {
-            return Ok(s);
-        }
-        let s = self.client.prepare(sql).map_err(pg_error)?;
-        self.cache.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    /// Runs `once`, and once more with the statement prepared anew if the
-    /// server refused its stale cached plan.
-    fn retrying<T>(
-        &mut self,
-        sql: &SqlText,
-        mut once: impl FnMut(&mut Self) -> Result<T>,
-    ) -> Result<T> {
-        let mut first = None;
-        loop {
-            match once(self) {
-                Err(e) => match retry_after(&mut first, e) {
-                    Some(e) => return Err(e),
-                    None => self.cache.remove(sql),
-                },
-                done => return done,
-            }
-        }
-    }
-
-    fn execute_once(&mut self, stmt: &Stmt) -> Result<ExecResult> {
-        let r = if self.prepared {
-            let st = self.prepare(&stmt.sql)?;
-            self.client.execute(&st, &params(&stmt.params)?)
-        } else {
-            self.client
-                .execute_typed(&stmt.sql, &typed_params(&stmt.params)?)
-        };
-        r.map(counted).map_err(pg_error)
-    }
-
-    /// Every row of a query, as the driver returns them.
-    fn query_once(&mut self, stmt: &Stmt) -> Result<Vec<tokio_postgres::Row>> {
-        let r = if self.prepared {
-            let st = self.prepare(&stmt.sql)?;
-            self.client.query(&st, &params(&stmt.params)?)
-        } else {
-            self.client
-                .query_typed(&stmt.sql, &typed_params(&stmt.params)?)
-        };
-        r.map_err(pg_error)
-    }
-
-    /// Every row of a query, collected in one go: the blocking `postgres`
-    /// crate enters its runtime once per call, but once per row when
-    /// iterating (`query_each`), which doubled the time of 10,000 rows.
-    fn collect(&mut self, stmt: &Stmt) -> Result<impl ExactSizeIterator<Item = Row> + use<>> {
-        let rows = self.retrying(&stmt.sql, |c| c.query_once(stmt))?;
-        Ok(rows.into_iter().map(|r| Row {
-            inner: RowInner::Pg(r),
-        }))
-    }
-
-    fn query_each_once(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        use fallible_iterator::FallibleIterator;
-        let mut it = if self.prepared {
-            let st = self.prepare(&stmt.sql)?;
-            self.client.query_raw(&st, params(&stmt.params)?)
-        } else {
-            self.client
-                .query_typed_raw(&stmt.sql, typed_params(&stmt.params)?)
-        }
-        .map_err(pg_error)?;
-        let mut n = 0;
-        while let Some(r) = it.next().map_err(pg_error)? {
-            sink.row(&mut Some(Row {
-                inner: RowInner::Pg(r),
-            }))?;
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-impl SyncConn for PgSync {
-    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
-        self.retrying(&stmt.sql, |c| c.execute_once(stmt))
-    }
-    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
-        Ok(self.collect(stmt)?.collect())
-    }
-    /// Collected first (see `collect`), and handed over from the driver's
-    /// own vector of rows.
-    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        feed(self.collect(stmt)?, sink)
-    }
-    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        self.retrying(&stmt.sql, |c| c.query_each_once(stmt, &mut *sink))
-    }
-    fn is_usable(&mut self) -> bool {
-        !self.client.is_closed()
-    }
-    fn ping(&mut self) -> Result<()> {
-        self.client.simple_query("").map(drop).map_err(pg_error)
-    }
-}
-
 /// A tokio-postgres connection: lent exclusively (transactions) or shared
 /// by many tasks at once (everything else). tokio-postgres pipelines the
 /// statements of concurrent callers on one socket.
@@ -329,8 +215,10 @@ struct PgAsync {
     spare: Mutex<Vec<Starting>>,
 }
 
-/// What a [`PgAsync`]'s statements share with the futures that start them.
-struct PgClient {
+/// A tokio-postgres client and its statements: what a [`PgAsync`]'s
+/// statements share with the futures that start them, and what the blocking
+/// half drives on its own runtime.
+pub(super) struct PgClient {
     client: tokio_postgres::Client,
     /// Never held across an await.
     cache: Mutex<StmtCache<Statement>>,
@@ -391,25 +279,59 @@ const SPARE_BOXES: usize = 16;
 /// Sends `stmt` (prepared through the cache, or unnamed) and hands it back
 /// with the stream of its results, for a retry to send it again.
 async fn start(pg: Arc<PgClient>, stmt: Stmt) -> (Stmt, Result<RowStream>) {
-    let started = if pg.prepared {
-        match (pg.prepare(&stmt.sql).await, params(&stmt.params)) {
-            (Ok(st), Ok(p)) => pg.client.query_raw(&st, p).await.map_err(pg_error),
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        }
-    } else {
-        match typed_params(&stmt.params) {
-            Ok(p) => pg
-                .client
-                .query_typed_raw(&stmt.sql, p)
-                .await
-                .map_err(pg_error),
-            Err(e) => Err(e),
-        }
-    };
+    let started = pg.send(&stmt).await;
     (stmt, started)
 }
 
 impl PgClient {
+    /// Sends `stmt` (prepared through the cache, or unnamed): the stream of
+    /// its results.
+    pub(super) async fn send(&self, stmt: &Stmt) -> Result<RowStream> {
+        if self.prepared {
+            let st = self.prepare(&stmt.sql).await?;
+            let p = params(&stmt.params)?;
+            self.client.query_raw(&st, p).await.map_err(pg_error)
+        } else {
+            let p = typed_params(&stmt.params)?;
+            (self.client.query_typed_raw(&stmt.sql, p).await).map_err(pg_error)
+        }
+    }
+
+    /// What to make of an attempt at the statement of `sql`: what to
+    /// return, or `None` to send it once more, its stale plan gone from the
+    /// cache (see [`retry_after`]; `first` keeps the first failure).
+    pub(super) fn settle<T>(
+        &self,
+        sql: &SqlText,
+        first: &mut Option<Error>,
+        done: Result<T>,
+    ) -> Option<Result<T>> {
+        let e = match done {
+            Err(e) => e,
+            done => return Some(done),
+        };
+        let give_up = retry_after(first, e);
+        if give_up.is_none() {
+            self.cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(sql);
+        }
+        give_up.map(Err)
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    pub(super) async fn ping(&self) -> Result<()> {
+        self.client
+            .simple_query("")
+            .await
+            .map(drop)
+            .map_err(pg_error)
+    }
+
     async fn prepare(&self, sql: &SqlText) -> Result<Statement> {
         let cached = self
             .cache
@@ -428,21 +350,22 @@ impl PgClient {
     }
 }
 
-impl PgAsync {
-    /// What to do after a statement failed: see [`retry_after`]; on a
-    /// retry, the stale statement leaves the cache.
-    fn retry(&self, sql: &SqlText, first: &mut Option<Error>, e: Error) -> Option<Error> {
-        let give_up = retry_after(first, e);
-        if give_up.is_none() {
-            self.pg
-                .cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(sql);
-        }
-        give_up
+/// Gives each row of `stream` to `sink`: the count of rows `sink` got and
+/// the rows the statement affected.
+pub(super) async fn drain(stream: RowStream, sink: RowSink<'_>) -> Result<(u64, u64)> {
+    use futures_core::Stream;
+    let mut stream = std::pin::pin!(stream);
+    let mut n = 0;
+    while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        sink.row(&mut Some(Row {
+            inner: RowInner::Pg(r.map_err(pg_error)?),
+        }))?;
+        n += 1;
     }
+    Ok((n, stream.rows_affected().unwrap_or(0)))
+}
 
+impl PgAsync {
     /// Sends `stmt`, gives each row of its result to `sink`, and returns the
     /// count of rows `sink` got and the rows the statement affected.
     ///
@@ -453,7 +376,6 @@ impl PgAsync {
     /// per-thread cache of small blocks (1,032 bytes) and takes malloc's slow
     /// path, with a consolidation of the free lists, on every call.
     async fn run(&self, mut stmt: Stmt, sink: RowSink<'_>) -> Result<(u64, u64)> {
-        use futures_core::Stream;
         let mut first = None;
         let mut starting = self
             .spare
@@ -467,37 +389,11 @@ impl PgAsync {
                 std::future::poll_fn(|cx| starting.as_mut().poll_started(cx)).await;
             stmt = back;
             let done = match started {
-                Ok(stream) => {
-                    let mut stream = std::pin::pin!(stream);
-                    let mut n = 0;
-                    let mut failed = None;
-                    while let Some(r) =
-                        std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
-                    {
-                        let row = r.map_err(pg_error).and_then(|r| {
-                            sink.row(&mut Some(Row {
-                                inner: RowInner::Pg(r),
-                            }))
-                        });
-                        if let Err(e) = row {
-                            failed = Some(e);
-                            break;
-                        }
-                        n += 1;
-                    }
-                    match failed {
-                        Some(e) => Err(e),
-                        None => Ok((n, stream.rows_affected().unwrap_or(0))),
-                    }
-                }
+                Ok(stream) => drain(stream, &mut *sink).await,
                 Err(e) => Err(e),
             };
-            let done = match done {
-                Err(e) => match self.retry(&stmt.sql, &mut first, e) {
-                    Some(e) => Err(e),
-                    None => continue,
-                },
-                done => done,
+            let Some(done) = self.pg.settle(&stmt.sql, &mut first, done) else {
+                continue;
             };
             let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
             if spare.len() < SPARE_BOXES {
@@ -531,17 +427,10 @@ impl AsyncConn for PgAsync {
         Box::pin(self.run_query_each(stmt, sink))
     }
     fn is_usable(&mut self) -> bool {
-        !self.pg.client.is_closed()
+        !self.pg.is_closed()
     }
     fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            self.pg
-                .client
-                .simple_query("")
-                .await
-                .map(drop)
-                .map_err(pg_error)
-        })
+        Box::pin(self.pg.ping())
     }
 }
 
@@ -556,7 +445,7 @@ impl SharedConn for PgAsync {
         Box::pin(self.run_query_each(stmt, sink))
     }
     fn is_usable(&self) -> bool {
-        !self.pg.client.is_closed()
+        !self.pg.is_closed()
     }
 }
 

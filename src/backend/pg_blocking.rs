@@ -1,0 +1,224 @@
+//! PostgreSQL's blocking half: a tokio-postgres connection whose I/O a
+//! runtime of its own drives, one runtime entry per statement.
+//!
+//! This is what the `postgres` crate does, with one difference that counts:
+//! each runtime entry takes every row that has arrived (up to [`BATCH`]),
+//! and the caller's sink gets them after it, outside the runtime.
+//! `postgres::Client` enters its runtime once per row when iterating, so it
+//! had to collect a result whole first (a vector of 1,000 driver rows, grown
+//! and then freed), which cost about 300 instructions a row in malloc over
+//! the async half. The sink runs outside the runtime because it may be the
+//! caller's own code (`fold`), which may block in any way it likes,
+//! another runtime's `block_on` included.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use tokio_postgres::RowStream;
+
+use super::postgres::{Driver, PgBackend, PgClient, counted, drain, pg_error};
+use super::{RowSink, SyncConn};
+use crate::error::{Error, ErrorKind, Result};
+use crate::row::{Row, RowInner};
+use crate::statement::{ExecResult, Stmt};
+
+/// How long a dropped connection may take to tell the server it is going.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// At most this many rows are taken in one runtime entry: the rows of a
+/// result in memory at once.
+const BATCH: usize = 256;
+
+/// One blocking PostgreSQL connection.
+pub(super) struct PgSync {
+    /// Declared before `io`, so dropped first: with the client gone, the
+    /// connection's I/O sends the server `Terminate` and ends (see
+    /// [`Io`]'s `Drop`).
+    pg: PgClient,
+    io: Io,
+    /// Rows taken from the stream, on their way to the sink: kept between
+    /// statements, empty.
+    batch: Vec<tokio_postgres::Row>,
+}
+
+/// A connection's I/O and the runtime that drives it.
+struct Io {
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+    /// `None` once the connection has ended.
+    connection: Option<Driver>,
+}
+
+impl PgSync {
+    pub(super) fn connect(backend: &PgBackend) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::Connect, "cannot start a runtime for PostgreSQL")
+                    .with_source(e)
+            })?;
+        let (client, connection) = runtime.block_on(backend.open())?;
+        Ok(PgSync {
+            pg: backend.client(client),
+            io: Io {
+                runtime: Some(runtime),
+                connection: Some(connection),
+            },
+            batch: Vec::new(),
+        })
+    }
+
+    /// Runs `attempt` at `stmt`, once more if the server refused its
+    /// stale cached plan.
+    fn retrying<T>(
+        &mut self,
+        stmt: &Stmt,
+        mut attempt: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let mut first = None;
+        loop {
+            let done = attempt(self);
+            if let Some(done) = self.pg.settle(&stmt.sql, &mut first, done) {
+                return done;
+            }
+        }
+    }
+
+    /// Sends `stmt` and gives each row to `sink` as it arrives, all in one
+    /// runtime entry: for dualdb's own sinks (decoders, collections), which
+    /// never block. The rows `sink` got and the rows the statement affected.
+    fn run(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<(u64, u64)> {
+        self.retrying(stmt, |c| {
+            let pg = &c.pg;
+            c.io.block_on(async { drain(pg.send(stmt).await?, &mut *sink).await })
+        })
+    }
+
+    /// As [`run`](Self::run), with `sink` called outside the runtime, a
+    /// batch of rows at a time: for sinks that run the caller's code.
+    fn run_outside(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.retrying(stmt, |c| c.batches(stmt, &mut *sink))
+    }
+
+    fn batches(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        let (pg, batch) = (&self.pg, &mut self.batch);
+        let mut stream = pin!(None::<RowStream>);
+        let mut n = 0;
+        loop {
+            // The first entry sends the statement too.
+            let ended = self.io.block_on(async {
+                if stream.is_none() {
+                    stream.set(Some(pg.send(stmt).await?));
+                }
+                std::future::poll_fn(|cx| match stream.as_mut().as_pin_mut() {
+                    Some(s) => take_batch(s, batch, cx),
+                    None => Poll::Ready(Ok(true)),
+                })
+                .await
+            });
+            // Rows taken before a failure are not handed over: the
+            // statement failed.
+            let ended = ended.inspect_err(|_| batch.clear())?;
+            for row in batch.drain(..) {
+                sink.row(&mut Some(Row {
+                    inner: RowInner::Pg(row),
+                }))?;
+                n += 1;
+            }
+            if ended {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+/// Takes the rows that have arrived, at least one and at most [`BATCH`]:
+/// true once the stream has ended.
+fn take_batch(
+    mut stream: Pin<&mut RowStream>,
+    batch: &mut Vec<tokio_postgres::Row>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<bool>> {
+    while batch.len() < BATCH {
+        match stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(row))) => batch.push(row),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(pg_error(e))),
+            Poll::Ready(None) => return Poll::Ready(Ok(true)),
+            Poll::Pending if batch.is_empty() => return Poll::Pending,
+            Poll::Pending => break,
+        }
+    }
+    Poll::Ready(Ok(false))
+}
+
+impl Io {
+    /// Runs `f` to its end, driving the connection's I/O meanwhile.
+    fn block_on<T>(&mut self, f: impl Future<Output = Result<T>>) -> Result<T> {
+        let Some(runtime) = &self.runtime else {
+            return Err(Error::new(ErrorKind::Usage, "the connection is closed"));
+        };
+        let connection = &mut self.connection;
+        let mut f = pin!(f);
+        runtime.block_on(std::future::poll_fn(|cx| {
+            if let Some(c) = connection
+                && let Poll::Ready(ended) = c.as_mut().poll(cx)
+            {
+                if let Err(e) = ended {
+                    tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
+                }
+                // Dropped: the client's waiting requests fail as closed.
+                *connection = None;
+            }
+            f.as_mut().poll(cx)
+        }))
+    }
+}
+
+impl Drop for Io {
+    /// Lets the connection say goodbye (within [`CLOSE_WAIT`]) where this
+    /// thread may block, and never waits inside a runtime, where dropping a
+    /// runtime the usual way panics.
+    fn drop(&mut self) {
+        let Some(runtime) = self.runtime.take() else {
+            return;
+        };
+        if let (Some(c), Err(_)) = (
+            self.connection.take(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            // The timer made inside the runtime: outside it has no clock.
+            let _ = runtime.block_on(async { tokio::time::timeout(CLOSE_WAIT, c).await });
+        }
+        runtime.shutdown_background();
+    }
+}
+
+impl SyncConn for PgSync {
+    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+        let (_, affected) = self.run(stmt, &mut |_: &mut Option<Row>| Ok(()))?;
+        Ok(counted(affected))
+    }
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.run(stmt, &mut super::keep_rows(&mut out))?;
+        Ok(out)
+    }
+    /// dualdb's decoders: in the runtime, as the rows arrive.
+    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        Ok(self.run(stmt, sink)?.0)
+    }
+    /// The caller's code (`fold`): outside the runtime, a batch at a time.
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.run_outside(stmt, sink)
+    }
+    fn is_usable(&mut self) -> bool {
+        !self.pg.is_closed()
+    }
+    fn ping(&mut self) -> Result<()> {
+        self.io.block_on(self.pg.ping())
+    }
+}
