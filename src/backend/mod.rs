@@ -52,7 +52,7 @@ pub(crate) trait Sink: Send {
 
     /// How many rows are coming, told before the first where the connection
     /// has them all already ([`feed`]): room can be made for them at once.
-    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     fn expect(&mut self, _rows: usize) {}
 }
 

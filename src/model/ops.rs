@@ -43,6 +43,7 @@ pub(crate) trait Kept<M>: Default + Send {
     }
     fn keep(&mut self, model: M);
     /// Room for `rows` more models, where they are all kept.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     fn reserve(&mut self, _rows: usize) {}
     fn finish(self) -> Result<Self::Out>;
 }
