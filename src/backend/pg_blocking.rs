@@ -1,15 +1,16 @@
 //! PostgreSQL's blocking half: a tokio-postgres connection whose I/O a
-//! runtime of its own drives, one runtime entry per statement.
+//! current-thread runtime of its own drives, as the `postgres` crate does.
 //!
-//! This is what the `postgres` crate does, with one difference that counts:
-//! each runtime entry takes every row that has arrived (up to [`BATCH`]),
-//! and the caller's sink gets them after it, outside the runtime.
-//! `postgres::Client` enters its runtime once per row when iterating, so it
-//! had to collect a result whole first (a vector of 1,000 driver rows, grown
-//! and then freed), which cost about 300 instructions a row in malloc over
-//! the async half. The sink runs outside the runtime because it may be the
-//! caller's own code (`fold`), which may block in any way it likes,
-//! another runtime's `block_on` included.
+//! The difference that counts: `postgres::Client` enters its runtime once
+//! per row when a result is iterated, so the blocking half used to collect
+//! each result into the driver's vector of rows first (1,000 rows: about
+//! 300 instructions a row over the async half, most of it in malloc). Here
+//! dualdb's own sinks (decoders, which never block) take each row as it
+//! arrives, inside the statement's one runtime entry ([`PgSync::run`]).
+//! The caller's code (`fold`'s closure) may block in any way it likes,
+//! another runtime's `block_on` included, so it runs outside the runtime:
+//! each entry takes the rows that have arrived, at most [`BATCH`], and the
+//! closure gets them after it ([`PgSync::run_outside`]).
 
 use std::future::Future;
 use std::pin::{Pin, pin};
