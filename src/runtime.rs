@@ -1,8 +1,9 @@
 //! Running blocking driver calls safely when the caller is inside Tokio.
 //!
-//! The `postgres` crate drives its connection with a private runtime and
-//! panics ("Cannot start a runtime from within a runtime") when called from a
-//! Tokio task. Every blocking call of dualdb goes through [`run_blocking`]:
+//! The blocking PostgreSQL half drives its connection with a private runtime
+//! (as the `postgres` crate does), which panics ("Cannot start a runtime from
+//! within a runtime") when entered from a Tokio task. Every blocking call of
+//! dualdb goes through [`run_blocking`]:
 //!
 //! - outside any runtime, or on a `spawn_blocking` thread: the call runs here;
 //! - on a multi-thread runtime: inside [`tokio::task::block_in_place`], which
