@@ -483,3 +483,71 @@ async fn filters_compose_and_bind_hostile_values_safely() {
         }
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "text_key_tags")]
+struct Tag {
+    #[model(primary_key, max_length = 40)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "text_key_notes")]
+struct Note {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Tag, max_length = 40)]
+    tag: String,
+    body: String,
+}
+
+/// Children join their parents by a text key as by an integer one: each
+/// parent gets its own rows, in the order they came, and a parent with none
+/// gets an empty vector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetch_joins_by_text_keys() {
+    for db in isolated_all("text_keys") {
+        for half in HALVES {
+            call!(half, db, drop_table::<Note>()).unwrap();
+            call!(half, db, drop_table::<Tag>()).unwrap();
+            call!(half, db, create_table::<Tag>()).unwrap();
+            call!(half, db, create_table::<Note>()).unwrap();
+            for name in ["rust", "sql", "empty"] {
+                call!(half, db, create(Tag { name: name.into() })).unwrap();
+            }
+            for (tag, body) in [("sql", "joins"), ("rust", "traits"), ("sql", "indexes")] {
+                let note = Note {
+                    id: 0,
+                    tag: tag.into(),
+                    body: body.into(),
+                };
+                call!(half, db, create(note)).unwrap();
+            }
+            let loaded = call!(
+                half,
+                db,
+                prefetch(
+                    Tag::select().order_by(Tag::NAME.asc()),
+                    Note::select().order_by(Note::ID.asc())
+                )
+            )
+            .unwrap();
+            let bodies: Vec<(String, Vec<String>)> = loaded
+                .into_iter()
+                .map(|(t, ns)| (t.name, ns.into_iter().map(|n| n.body).collect()))
+                .collect();
+            let want =
+                |t: &str, bs: &[&str]| (t.to_owned(), bs.iter().map(|b| b.to_string()).collect());
+            assert_eq!(
+                bodies,
+                vec![
+                    want("empty", &[]),
+                    want("rust", &["traits"]),
+                    want("sql", &["joins", "indexes"])
+                ],
+                "{} {half:?}",
+                db.backend()
+            );
+        }
+    }
+}

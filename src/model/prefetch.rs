@@ -134,6 +134,40 @@ pub(crate) trait Loader<T>: Send {
     fn take(&mut self, key: Option<&Key>) -> T;
 }
 
+/// Children grouped under their parent's key. Integer keys (the usual
+/// foreign key) have a map of their own, whose entries take 32 bytes where
+/// a [`Key`]'s take 56: the grouping of a load's largest level touches a
+/// table of one entry per parent.
+struct Groups<C> {
+    ints: HashMap<i64, Vec<C>>,
+    other: HashMap<Key, Vec<C>>,
+}
+
+impl<C> Default for Groups<C> {
+    fn default() -> Self {
+        Groups {
+            ints: HashMap::new(),
+            other: HashMap::new(),
+        }
+    }
+}
+
+impl<C> Groups<C> {
+    fn push(&mut self, key: Key, child: C) {
+        match key {
+            Key::Int(i) => self.ints.entry(i).or_default().push(child),
+            k => self.other.entry(k).or_default().push(child),
+        }
+    }
+
+    fn take(&mut self, key: &Key) -> Option<Vec<C>> {
+        match key {
+            Key::Int(i) => self.ints.remove(i),
+            k => self.other.remove(k),
+        }
+    }
+}
+
 /// The rows of `C` whose foreign key to `P` is among the parent keys.
 struct Children<C: Model> {
     d: Dialect,
@@ -142,7 +176,7 @@ struct Children<C: Model> {
     keys: Vec<Value>,
     found: Vec<C>,
     decoder: Decoder<C>,
-    grouped: HashMap<Key, Vec<C>>,
+    grouped: Groups<C>,
     /// The primary keys of the rows found, in the order the server sent
     /// them, when a nested loader needs them.
     found_keys: Option<Vec<Value>>,
@@ -175,7 +209,7 @@ impl<C: Model> Children<C> {
             keys,
             found: Vec::new(),
             decoder: Decoder::new(),
-            grouped: HashMap::new(),
+            grouped: Groups::default(),
             found_keys: None,
         })
     }
@@ -192,7 +226,7 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
             }
             for c in self.found.drain(..) {
                 if let Some(k) = key(c.value(self.fk)) {
-                    self.grouped.entry(k).or_default().push(c);
+                    self.grouped.push(k, c);
                 }
             }
             return Ok(None);
@@ -220,7 +254,7 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
 
     fn take(&mut self, parent: Option<&Key>) -> Vec<C> {
         parent
-            .and_then(|k| self.grouped.remove(k))
+            .and_then(|k| self.grouped.take(k))
             .unwrap_or_default()
     }
 }
