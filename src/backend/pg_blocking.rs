@@ -20,10 +20,10 @@ use std::time::Duration;
 use futures_core::Stream;
 use tokio_postgres::RowStream;
 
-use super::postgres::{Driver, PgBackend, PgClient, counted, drain, pg_error};
+use super::postgres::{Driver, PgBackend, PgClient, counted, drain, hand_over, pg_error};
 use super::{RowSink, SyncConn};
 use crate::error::{Error, ErrorKind, Result};
-use crate::row::{Row, RowInner};
+use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
 /// How long a dropped connection may take to tell the server it is going.
@@ -125,9 +125,7 @@ impl PgSync {
             // statement failed.
             let ended = ended.inspect_err(|_| batch.clear())?;
             for row in batch.drain(..) {
-                sink.row(&mut Some(Row {
-                    inner: RowInner::Pg(row),
-                }))?;
+                hand_over(&mut *sink, row)?;
                 n += 1;
             }
             if ended {
@@ -166,11 +164,9 @@ impl Io {
         let mut f = pin!(f);
         runtime.block_on(std::future::poll_fn(|cx| {
             if let Some(c) = connection
-                && let Poll::Ready(ended) = c.as_mut().poll(cx)
+                && let Poll::Ready(how) = c.as_mut().poll(cx)
             {
-                if let Err(e) = ended {
-                    tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
-                }
+                super::postgres::ended(how);
                 // Dropped: the client's waiting requests fail as closed.
                 *connection = None;
             }

@@ -144,11 +144,14 @@ impl PgBackend {
 }
 
 /// Runs a connection's I/O until the client is dropped or the server goes.
-async fn drive_connection<F>(connection: F)
-where
-    F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>,
-{
-    if let Err(e) = connection.await {
+async fn drive_connection(connection: Driver) {
+    ended(connection.await);
+}
+
+/// Logs how a connection's I/O ended, where it ended by an error: both
+/// halves' drivers end here.
+pub(super) fn ended(how: std::result::Result<(), tokio_postgres::Error>) {
+    if let Err(e) = how {
         tracing::debug!(target: "dualdb::postgres", error = %e, "connection ended");
     }
 }
@@ -357,12 +360,17 @@ pub(super) async fn drain(stream: RowStream, sink: RowSink<'_>) -> Result<(u64, 
     let mut stream = std::pin::pin!(stream);
     let mut n = 0;
     while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        sink.row(&mut Some(Row {
-            inner: RowInner::Pg(r.map_err(pg_error)?),
-        }))?;
+        hand_over(sink, r.map_err(pg_error)?)?;
         n += 1;
     }
     Ok((n, stream.rows_affected().unwrap_or(0)))
+}
+
+/// Gives one of the driver's rows to `sink`.
+pub(super) fn hand_over(sink: RowSink<'_>, row: tokio_postgres::Row) -> Result<()> {
+    sink.row(&mut Some(Row {
+        inner: RowInner::Pg(row),
+    }))
 }
 
 impl PgAsync {
