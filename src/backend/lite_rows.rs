@@ -190,7 +190,7 @@ impl LiteRow {
 pub(crate) struct LiveRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
 
 impl LiveRow<'_> {
-    #[inline]
+    #[inline(always)]
     fn value(&self, i: usize) -> Result<ValueRef<'_>> {
         // `ok()`: the error (its only one: no such column) is dropped on its
         // own path, not through a drop of the whole result on every read.
@@ -206,7 +206,7 @@ impl LiveRow<'_> {
 }
 
 impl RowRead for LiveRow<'_> {
-    #[inline]
+    #[inline(always)]
     fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
         T::from_column(RawColumn::of(self.value(i)?)).map_err(|e| in_column(i, e))
     }
