@@ -378,7 +378,7 @@ impl<P: PoolRef> Drop for PooledConn<P> {
         let _ = run_blocking(move || {
             if reusable && in_tx {
                 // A transaction abandoned without commit or rollback.
-                reusable = conn.execute(&crate::transaction::rollback_stmt()).is_ok();
+                reusable = conn.execute(crate::transaction::rollback_stmt()).is_ok();
             }
             if reusable {
                 pool.give_back(conn, generation);

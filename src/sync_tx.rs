@@ -138,7 +138,7 @@ impl<'a> SyncTx<'a> {
     fn begin_root(db: &'a SyncDb) -> Result<Self> {
         let conn = run_blocking(|| {
             let mut conn = db.pool().get()?;
-            conn.execute(&TxOp::Begin.stmt(db.kind()))?;
+            conn.execute(TxOp::Begin.stmt(db.kind()))?;
             conn.in_tx = true;
             Ok(conn)
         })?;
@@ -163,7 +163,7 @@ impl<'a> SyncTx<'a> {
         let kind = db.kind();
         let level = shared.with_conn(|c, level| {
             let next = *level + 1;
-            c.execute(&TxOp::open(next).stmt(kind))?;
+            c.execute(TxOp::open(next).stmt(kind))?;
             *level = next;
             Ok(next)
         })?;
@@ -352,11 +352,11 @@ impl<'a> SyncTx<'a> {
                 return Err(finished());
             };
             let result = if commit {
-                conn.execute(&TxOp::commit(level).stmt(kind)).map(drop)
+                conn.execute(TxOp::commit(level).stmt(kind)).map(drop)
             } else {
                 TxOp::rollback(level)
                     .into_iter()
-                    .try_for_each(|op| conn.execute(&op.stmt(kind)).map(drop))
+                    .try_for_each(|op| conn.execute(op.stmt(kind)).map(drop))
             };
             st.level = level - 1;
             if level == 1 {
@@ -365,7 +365,7 @@ impl<'a> SyncTx<'a> {
                     conn.in_tx = false;
                 } else if commit {
                     // A failed COMMIT: roll back, or close the connection.
-                    conn.in_tx = conn.execute(&TxOp::Rollback.stmt(kind)).is_err();
+                    conn.in_tx = conn.execute(TxOp::Rollback.stmt(kind)).is_err();
                     conn.discard = conn.in_tx;
                 } else {
                     conn.discard = true;

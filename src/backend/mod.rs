@@ -86,8 +86,10 @@ pub(crate) fn feed(rows: impl ExactSizeIterator<Item = Row>, sink: RowSink<'_>) 
 
 /// One connection of the blocking half.
 pub(crate) trait SyncConn: Send {
-    /// Runs a statement, returning the number of rows it changed.
-    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult>;
+    /// Runs a statement, returning the number of rows it changed. The
+    /// statement is given up, as the async half's is: a backend may move
+    /// its values into the driver's own (MySQL).
+    fn execute(&mut self, stmt: Stmt) -> Result<ExecResult>;
     /// Runs a statement, returning all its rows (by default, collected
     /// from [`query_each`](Self::query_each)).
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {

@@ -195,8 +195,8 @@ impl Drop for Io {
 }
 
 impl SyncConn for PgSync {
-    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
-        let (_, affected) = self.run(stmt, &mut |_: &mut Option<Row>| Ok(()))?;
+    fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
+        let (_, affected) = self.run(&stmt, &mut |_: &mut Option<Row>| Ok(()))?;
         Ok(counted(affected))
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {

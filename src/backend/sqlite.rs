@@ -447,8 +447,8 @@ impl LiteConn {
 }
 
 impl SyncConn for LiteConn {
-    fn execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
-        self.run_execute(stmt)
+    fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
+        self.run_execute(&stmt)
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         self.collect(stmt)

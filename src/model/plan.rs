@@ -217,7 +217,7 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, plan: &mut P) -> Resu
         let _entered = traced.as_ref().map(|t| t.span.enter());
         let r = match action {
             Action::Query(s) => conn.query(&s).map(Reply::Rows),
-            Action::Execute(s) => conn.execute(&s).map(Reply::Done),
+            Action::Execute(s) => conn.execute(s).map(Reply::Done),
             Action::Rows(s) => conn.query_rows(&s, &mut Rows(plan)).map(streamed),
             Action::Stream(s) => conn.query_each(&s, &mut Rows(plan)).map(streamed),
         };
