@@ -273,11 +273,19 @@ impl BlockingPool {
     /// Opens a connection for a slot already counted in `open`, waiting at
     /// most the connect timeout. The drivers' own connect timeouts cover only
     /// the TCP connect, so a server that accepts and never answers would
-    /// block forever: the connect runs on a helper thread instead. If the
-    /// caller gives up, the helper keeps the slot until its connect ends, and
-    /// then pools the connection or frees the slot, so at most `max_size`
-    /// such attempts exist at once.
+    /// block forever: a server's connect runs on a helper thread instead. If
+    /// the caller gives up, the helper keeps the slot until its connect ends,
+    /// and then pools the connection or frees the slot, so at most
+    /// `max_size` such attempts exist at once. A backend with no server
+    /// ([`Backend::connect_may_hang`]) connects here.
     fn open(&self, generation: u64) -> Result<Box<dyn SyncConn>> {
+        if !self.shared.backend.connect_may_hang() {
+            let opened = self.shared.backend.connect_sync();
+            if opened.is_err() {
+                self.shared.release();
+            }
+            return opened;
+        }
         let shared = self.shared.clone();
         let handoff = Arc::new((Mutex::new(Handoff::default()), Condvar::new()));
         let theirs = handoff.clone();

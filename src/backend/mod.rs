@@ -166,6 +166,13 @@ pub(crate) trait Backend: Send + Sync {
     fn goes_stale(&self) -> bool {
         true
     }
+    /// Whether a blocking connect may wait on a server that never answers:
+    /// if so, the blocking pool connects on a helper thread and gives up at
+    /// the connect timeout; if not (a file opened in this process), it
+    /// connects on the caller's thread and starts none.
+    fn connect_may_hang(&self) -> bool {
+        true
+    }
 }
 
 /// The backend the config names, if its feature is compiled in.
