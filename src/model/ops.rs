@@ -202,7 +202,7 @@ pub(crate) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Outpu
     Collect::<M, Option<M>>::select(d, q.first())
 }
 
-pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Vec<M>> {
+pub(crate) fn select<M: Model>(d: Dialect, q: Select<M>) -> Collect<M, Vec<M>> {
     Collect::<M, Vec<M>>::select(d, q)
 }
 
@@ -456,14 +456,6 @@ pub(crate) fn update<M: Model>(
     One::new(Action::Execute(d.query(&q)), |r| {
         Ok(r.done()?.rows_affected)
     })
-}
-
-pub(crate) fn execute_update<M: Model>(d: Dialect, q: UpdateQuery<M>) -> impl Plan<Output = u64> {
-    One::new(Action::Execute(q.build(d)), |r| Ok(r.done()?.rows_affected))
-}
-
-pub(crate) fn execute_delete<M: Model>(d: Dialect, q: DeleteQuery<M>) -> impl Plan<Output = u64> {
-    One::new(Action::Execute(q.build(d)), |r| Ok(r.done()?.rows_affected))
 }
 
 /// Deletes one row; with `recursive`, first its dependants, found through
@@ -780,69 +772,107 @@ pub(crate) fn table_exists<M: Model>(d: Dialect) -> impl Plan<Output = bool> {
 pub trait Executable: Send {
     /// What `execute` returns.
     type Output: Send + 'static;
+    /// The plan `execute` drives: a type of its own, not a boxed one (a
+    /// box was an allocation a call and an indirect call a row).
     #[doc(hidden)]
-    fn into_plan(self, d: Dialect) -> BoxedPlan<Self::Output>;
+    #[allow(private_bounds)] // `Plan` is the crate's own: sealed
+    type Plan: Plan<Output = Self::Output> + 'static;
+    #[doc(hidden)]
+    fn into_plan(self, d: Dialect) -> Self::Plan;
 }
 
-/// A plan behind a box, for [`Executable`].
-#[doc(hidden)]
-pub struct BoxedPlan<T>(Box<dyn Plan<Output = T>>);
+/// A plan an [`Executable`] names, wrapping one of this module's: an
+/// associated type of a public trait cannot name a crate-private type, and
+/// this one keeps them all in its private field.
+macro_rules! named_plan {
+    ($(#[$doc:meta])* $name:ident <$($g:ident),*> ($inner:ty) -> $out:ty) => {
+        $(#[$doc])*
+        #[doc(hidden)]
+        pub struct $name<$($g: Model),*>($inner);
 
-impl<T: Send> Plan for BoxedPlan<T> {
-    type Output = T;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<T>> {
-        self.0.step(reply)
-    }
-    fn read_only(&self) -> bool {
-        self.0.read_only()
-    }
-    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        self.0.row(row)
-    }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.0.live(row)
-    }
-    fn expect(&mut self, rows: usize) {
-        self.0.expect(rows);
-    }
+        impl<$($g: Model),*> Plan for $name<$($g),*> {
+            type Output = $out;
+            #[inline]
+            fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<$out>> {
+                self.0.step(reply)
+            }
+            fn read_only(&self) -> bool {
+                self.0.read_only()
+            }
+            fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+                self.0.row(row)
+            }
+            #[cfg(feature = "sqlite")]
+            #[inline]
+            fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+                self.0.live(row)
+            }
+            fn expect(&mut self, rows: usize) {
+                self.0.expect(rows);
+            }
+        }
+    };
 }
 
-fn boxed<P: Plan + 'static>(p: P) -> BoxedPlan<P::Output> {
-    BoxedPlan(Box::new(p))
-}
+named_plan!(
+    /// [`Select`]'s plan: its models.
+    SelectPlan<M>(Collect<M, Vec<M>>) -> Vec<M>
+);
+named_plan!(
+    /// [`InsertMany`]'s plan: the rows stored.
+    InsertPlan<M>(Insert<M>) -> Vec<M>
+);
+named_plan!(
+    /// [`UpdateQuery`]'s and [`DeleteQuery`]'s plan: the rows changed.
+    ChangePlan<>(One<u64, fn(Reply) -> Result<u64>>) -> u64
+);
+named_plan!(
+    /// [`InsertCounted`](super::InsertCounted)'s plan: its one statement,
+    /// or the error building it; the rows inserted.
+    CountedInsertPlan<>(Either<Sequence<std::option::IntoIter<Stmt>>>) -> u64
+);
 
 impl<M: Model> Executable for Select<M> {
     type Output = Vec<M>;
-    fn into_plan(self, d: Dialect) -> BoxedPlan<Vec<M>> {
-        boxed(select(d, self))
+    type Plan = SelectPlan<M>;
+    fn into_plan(self, d: Dialect) -> SelectPlan<M> {
+        SelectPlan(select(d, self))
     }
+}
+
+/// The rows an `UPDATE` or `DELETE` changed.
+fn rows_changed(r: Reply) -> Result<u64> {
+    Ok(r.done()?.rows_affected)
 }
 
 impl<M: Model> Executable for UpdateQuery<M> {
     type Output = u64;
-    fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
-        boxed(execute_update(d, self))
+    type Plan = ChangePlan;
+    fn into_plan(self, d: Dialect) -> ChangePlan {
+        ChangePlan(One::new(Action::Execute(self.build(d)), rows_changed))
     }
 }
 
 impl<M: Model> Executable for DeleteQuery<M> {
     type Output = u64;
-    fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
-        boxed(execute_delete(d, self))
+    type Plan = ChangePlan;
+    fn into_plan(self, d: Dialect) -> ChangePlan {
+        ChangePlan(One::new(Action::Execute(self.build(d)), rows_changed))
     }
 }
 
 impl<M: Model> Executable for InsertMany<M> {
     type Output = Vec<M>;
-    fn into_plan(self, d: Dialect) -> BoxedPlan<Vec<M>> {
-        boxed(Insert::new(d, self.rows))
+    type Plan = InsertPlan<M>;
+    fn into_plan(self, d: Dialect) -> InsertPlan<M> {
+        InsertPlan(Insert::new(d, self.rows))
     }
 }
 
 impl<M: Model> Executable for InsertCounted<M> {
     type Output = u64;
-    fn into_plan(self, d: Dialect) -> BoxedPlan<u64> {
+    type Plan = CountedInsertPlan;
+    fn into_plan(self, d: Dialect) -> CountedInsertPlan {
         let statements = if self.rows.is_empty() {
             Ok(None)
         } else {
@@ -850,7 +880,7 @@ impl<M: Model> Executable for InsertCounted<M> {
                 .and_then(|()| InsertMany::<M>::build_owned(self.rows, d, false))
                 .map(Some)
         };
-        boxed(either(statements.map(|s| Sequence(s.into_iter()))))
+        CountedInsertPlan(either(statements.map(|s| Sequence(s.into_iter()))))
     }
 }
 
