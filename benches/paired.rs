@@ -34,6 +34,10 @@ mod sides;
 /// How long one side's batch runs.
 const BATCH: Duration = Duration::from_millis(20);
 
+/// Rounds run before the timed ones (about 0.4 s a pair), as criterion
+/// warms up before it measures.
+const WARM_ROUNDS: usize = 10;
+
 fn rounds() -> usize {
     std::env::var("DUALDB_BENCH_ROUNDS")
         .ok()
@@ -71,8 +75,13 @@ fn pair(ours: &mut Timed, theirs: &mut Timed, rounds: usize) -> (f64, f64, Vec<f
     ours.batch(20);
     let per = theirs.batch(20);
     let n = ((BATCH.as_secs_f64() / per) as usize).clamp(1, 100_000);
-    ours.batch(n);
-    theirs.batch(n);
+    // Warm-up rounds, not counted: the first pairs of a run (SQLite's get
+    // and 1-row select) were 0.02-0.03 higher in the first of three runs
+    // than in the other two, twice, with a warm-up of one batch a side.
+    for _ in 0..WARM_ROUNDS {
+        ours.batch(n);
+        theirs.batch(n);
+    }
     let (mut a, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..rounds {
         let (x, y) = if r % 2 == 0 {
