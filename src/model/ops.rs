@@ -164,9 +164,13 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
         Ok(())
     }
     #[cfg(feature = "sqlite")]
+    #[inline]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        let model = self.decoder.read(row)?;
-        Some(model.map(|m| self.out.keep(m)))
+        match self.decoder.read(row)? {
+            Ok(m) => self.out.keep(m),
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok(()))
     }
     fn expect(&mut self, rows: usize) {
         self.out.reserve(rows);
