@@ -24,13 +24,14 @@
 use std::sync::{Arc, RwLock};
 
 use crate::async_pool::{AsyncPool, GetError};
-use crate::async_tx::{AsyncTxShared, scoped};
+use crate::async_tx::{AsyncTxShared, Scope, plain_scope};
 use crate::backend::{Backend, BoxFuture};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::plan::{Target, drive_async};
 use crate::model::{Dialect, Plan};
 use crate::pool::{Lease, PoolStatus, SharedPool};
+use crate::transaction::Guards;
 
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
 /// connections in a pool of their own (and, on PostgreSQL, a few shared
@@ -56,6 +57,8 @@ pub struct AsyncDb {
     shared: SharedPool,
     /// Where reads outside transactions go, if set.
     replica: Option<crate::Database>,
+    /// The transaction guards open now, by the task that began each.
+    guards: Guards<AsyncTxShared>,
 }
 
 tokio::task_local! {
@@ -81,7 +84,12 @@ impl AsyncDb {
             backend,
             config,
             pool: RwLock::new(None),
+            guards: Guards::default(),
         }
+    }
+
+    pub(crate) fn guards(&self) -> &Guards<AsyncTxShared> {
+        &self.guards
     }
 
     fn pool(&self) -> Result<AsyncPool> {
@@ -131,11 +139,12 @@ impl AsyncDb {
         out
     }
 
-    /// The transaction of the closure scope of this database open in this
-    /// task, if any, and the dialect of statements run there: looked up once
-    /// a call, when it is made, for both.
-    pub(crate) fn context(&self) -> (Option<Arc<AsyncTxShared>>, Dialect) {
-        let tx = scoped(self.id());
+    /// The transaction a plain call joins ([`plain_scope`]: a guard this
+    /// task began, or the closure scope it runs in), if any, and the dialect
+    /// of statements run there: looked up once a call, when it is made, for
+    /// both.
+    pub(crate) fn context(&self) -> (Option<Scope>, Dialect) {
+        let tx = plain_scope(self.id(), &self.guards);
         let d = Dialect::new(self.config.kind, tx.is_some());
         (tx, d)
     }
@@ -158,7 +167,7 @@ impl AsyncDb {
     #[allow(clippy::manual_async_fn)] // see above: an `async fn` copies the plan
     pub(crate) fn drive<P: Plan + 'static>(
         &self,
-        scope: Option<Arc<AsyncTxShared>>,
+        scope: Option<Scope>,
         mut plan: P,
     ) -> impl Future<Output = Result<P::Output>> + Send + '_ {
         async move {

@@ -39,7 +39,10 @@ use crate::error::Result;
 use crate::model::plan::{NoPlan, Target, drive_async};
 use crate::model::{Dialect, Plan};
 use crate::pool::Lease;
-use crate::transaction::{Nesting, TxOp, aborted, finished, savepoint_outside_transaction};
+use crate::transaction::{
+    Guards, Levels, Nesting, Opener, Owner, Turn, TxOp, aborted, finished,
+    savepoint_outside_transaction,
+};
 
 /// The connection of a transaction, shared by its levels and its scope.
 pub(crate) struct AsyncTxShared {
@@ -47,11 +50,13 @@ pub(crate) struct AsyncTxShared {
     kind: BackendKind,
     lease: tokio::sync::Mutex<Option<Lease>>,
     meta: Mutex<Meta>,
+    /// Woken when a level closes: statements and sub-blocks waiting for
+    /// their turn ([`Levels::turn`]) look again.
+    turn: tokio::sync::Notify,
 }
 
 struct Meta {
-    /// The innermost open level.
-    level: u32,
+    levels: Levels,
     /// Rollbacks of savepoints dropped uncommitted, run before the next
     /// statement (a destructor cannot await).
     pending: Vec<TxOp>,
@@ -61,30 +66,94 @@ fn meta(m: &Mutex<Meta>) -> MutexGuard<'_, Meta> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Where a call runs inside a transaction: the transaction, and the level
+/// the call speaks for (its statements wait while a sibling block holds a
+/// deeper one).
+#[derive(Clone)]
+pub(crate) struct Scope {
+    tx: Arc<AsyncTxShared>,
+    level: u32,
+}
+
 tokio::task_local! {
-    /// The transactions of closure scopes open in this task, innermost last.
-    static SCOPES: Vec<Arc<AsyncTxShared>>;
+    /// The closure scopes open in this task, innermost last.
+    static SCOPES: Vec<Scope>;
 }
 
-/// The innermost scoped transaction of database `db_id` in this task.
-pub(crate) fn scoped(db_id: u64) -> Option<Arc<AsyncTxShared>> {
-    SCOPES
-        .try_with(|s| s.iter().rev().find(|t| t.db_id == db_id).cloned())
+/// Where a call through the plain handle of database `db_id` runs: the
+/// innermost guard this task began inside its closure scope (or outside
+/// any), else the innermost closure scope of this future, else `None`
+/// (outside transactions).
+pub(crate) fn plain_scope(db_id: u64, guards: &Guards<AsyncTxShared>) -> Option<Scope> {
+    let scope = SCOPES
+        .try_with(|s| s.iter().rev().find(|t| t.tx.db_id == db_id).cloned())
         .ok()
-        .flatten()
+        .flatten();
+    let below = scope.as_ref().map_or(0, |s| s.level);
+    match guards.innermost(Owner::task, scope.as_ref().map(|s| &s.tx), below) {
+        Some((tx, level)) => Some(Scope { tx, level }),
+        None => scope,
+    }
 }
 
-async fn in_scope<F: Future>(shared: Arc<AsyncTxShared>, fut: F) -> F::Output {
+async fn in_scope<F: Future>(scope: Scope, fut: F) -> F::Output {
     let mut scopes = SCOPES.try_with(|s| s.clone()).unwrap_or_default();
-    scopes.push(shared);
+    scopes.push(scope);
     SCOPES.scope(scopes, fut).await
 }
 
+impl Scope {
+    pub(crate) async fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
+        self.tx.drive(self.level, plan).await
+    }
+}
+
+/// Closes a level in the bookkeeping when dropped, whether its closing
+/// statements finished or their future was dropped mid-way (the connection
+/// is then marked busy, and the transaction can only be rolled back).
+struct CloseLevel<'a> {
+    tx: &'a AsyncTxShared,
+    level: u32,
+}
+
+impl Drop for CloseLevel<'_> {
+    fn drop(&mut self) {
+        meta(&self.tx.meta).levels.close(self.level);
+        self.tx.turn.notify_waiters();
+    }
+}
+
 impl AsyncTxShared {
-    /// Runs statements on the transaction's connection: first any pending
+    /// The transaction's connection, once statements of `level` may run on
+    /// it ([`Levels::turn`]); waits while a sibling block holds a deeper level.
+    async fn lock_turn(
+        &self,
+        level: u32,
+        closing: bool,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<Lease>>> {
+        loop {
+            // Listening before looking: a level closed in between wakes it.
+            let notified = self.turn.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            let lease = self.lease.lock().await;
+            match meta(&self.meta).levels.turn(level, closing) {
+                Turn::Go => return Ok(lease),
+                Turn::Refuse(e) => return Err(e),
+                Turn::Wait => drop(lease),
+            }
+            notified.await;
+        }
+    }
+
+    /// Runs statements on the locked connection: first any pending
     /// savepoint rollbacks, then `ops`, then the plan.
-    async fn run<P: Plan>(&self, ops: &[TxOp], plan: Option<P>) -> Result<Option<P::Output>> {
-        let mut lease = self.lease.lock().await;
+    async fn run_on<P: Plan>(
+        &self,
+        lease: &mut Option<Lease>,
+        ops: &[TxOp],
+        plan: Option<P>,
+    ) -> Result<Option<P::Output>> {
         let slot = lease.as_mut().ok_or_else(finished)?.slot()?;
         if slot.busy {
             return Err(aborted());
@@ -99,7 +168,7 @@ impl AsyncTxShared {
             match plan {
                 // Boxed: this future is part of every async call's, in or
                 // out of a transaction (`AsyncDb::drive`); inline, it made
-                // them all a third larger, and each is moved twice per call.
+                // them all larger, and each is moved twice per call.
                 Some(plan) => Box::pin(drive_async(Target::Owned(&mut *slot.conn), plan))
                     .await
                     .map(Some),
@@ -111,12 +180,53 @@ impl AsyncTxShared {
         out
     }
 
-    pub(crate) async fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
-        self.run(&[], Some(plan)).await?.ok_or_else(finished)
+    async fn drive<P: Plan>(&self, level: u32, plan: P) -> Result<P::Output> {
+        let mut lease = self.lock_turn(level, false).await?;
+        self.run_on(&mut lease, &[], Some(plan))
+            .await?
+            .ok_or_else(finished)
     }
 
-    async fn exec(&self, ops: &[TxOp]) -> Result<()> {
-        self.run::<NoPlan>(ops, None).await.map(drop)
+    /// Opens a savepoint inside `parent` once `parent` is the innermost
+    /// level; the new level.
+    async fn open_savepoint(&self, parent: u32, opener: Opener) -> Result<u32> {
+        let mut lease = self.lock_turn(parent, false).await?;
+        self.run_on::<NoPlan>(&mut lease, &[TxOp::open(parent + 1)], None)
+            .await?;
+        Ok(meta(&self.meta).levels.open(parent, opener))
+    }
+
+    /// Commits or rolls back `level` and every level inside it. For the
+    /// transaction itself, the connection then goes back to the pool: after
+    /// a failed COMMIT, rolled back (SQLite keeps the transaction open after
+    /// one), or closed if that fails too.
+    async fn close(&self, level: u32, commit: bool) -> Result<()> {
+        let _closed = CloseLevel { tx: self, level };
+        let mut lease = self.lock_turn(level, true).await?;
+        let ops = if commit {
+            vec![TxOp::commit(level)]
+        } else {
+            TxOp::rollback(level)
+        };
+        let result = self
+            .run_on::<NoPlan>(&mut lease, &ops, None)
+            .await
+            .map(drop);
+        if level == 1
+            && let Some(mut l) = lease.take()
+        {
+            let slot = l.slot()?;
+            match (&result, commit) {
+                (Ok(()), _) => slot.in_tx = false,
+                (Err(_), true) if !slot.busy => {
+                    if slot.roll_back().await.is_err() {
+                        l.discard();
+                    }
+                }
+                (Err(_), _) => l.discard(),
+            }
+        }
+        result
     }
 }
 
@@ -147,6 +257,9 @@ pub struct AsyncTx<'a> {
     /// False for the handle a closure gets: the scope commits, not it.
     owner: bool,
     open: bool,
+    /// A guard's entry in its database's open guards, through which plain
+    /// calls of the task that began it join it.
+    registered: Option<u64>,
     _nested: PhantomData<&'a mut ()>,
 }
 
@@ -160,7 +273,21 @@ impl std::fmt::Debug for AsyncTx<'_> {
 }
 
 impl<'a> AsyncTx<'a> {
-    async fn begin_root(db: &'a AsyncDb) -> Result<Self> {
+    fn new(db: &'a AsyncDb, shared: Arc<AsyncTxShared>, level: u32, opener: Opener) -> Self {
+        let registered = (opener == Opener::Guard)
+            .then(|| db.guards().add(Owner::task(), shared.clone(), level));
+        AsyncTx {
+            db,
+            shared,
+            level,
+            owner: true,
+            open: true,
+            registered,
+            _nested: PhantomData,
+        }
+    }
+
+    async fn begin_root(db: &'a AsyncDb, opener: Opener) -> Result<Self> {
         let mut lease = db.acquire().await?;
         let kind = db.kind();
         let slot = lease.slot()?;
@@ -168,45 +295,48 @@ impl<'a> AsyncTx<'a> {
         slot.conn.execute(TxOp::Begin.stmt(kind)).await?;
         slot.busy = false;
         slot.in_tx = true;
-        Ok(AsyncTx {
-            db,
-            shared: Arc::new(AsyncTxShared {
-                db_id: db.id(),
-                kind,
-                lease: tokio::sync::Mutex::new(Some(lease)),
-                meta: Mutex::new(Meta {
-                    level: 1,
-                    pending: Vec::new(),
-                }),
+        let shared = Arc::new(AsyncTxShared {
+            db_id: db.id(),
+            kind,
+            lease: tokio::sync::Mutex::new(Some(lease)),
+            meta: Mutex::new(Meta {
+                levels: Levels::root(opener),
+                pending: Vec::new(),
             }),
-            level: 1,
-            owner: true,
-            open: true,
-            _nested: PhantomData,
-        })
+            turn: tokio::sync::Notify::new(),
+        });
+        Ok(AsyncTx::new(db, shared, 1, opener))
     }
 
-    async fn savepoint_on(db: &'a AsyncDb, shared: Arc<AsyncTxShared>) -> Result<Self> {
-        let level = meta(&shared.meta).level + 1;
-        shared.exec(&[TxOp::open(level)]).await?;
-        meta(&shared.meta).level = level;
-        Ok(AsyncTx {
-            db,
-            shared,
-            level,
-            owner: true,
-            open: true,
-            _nested: PhantomData,
-        })
+    /// Opens a savepoint inside level `parent` of `shared`, once `parent`
+    /// is its innermost open level.
+    async fn savepoint_on(
+        db: &'a AsyncDb,
+        shared: Arc<AsyncTxShared>,
+        parent: u32,
+        opener: Opener,
+    ) -> Result<Self> {
+        let level = shared.open_savepoint(parent, opener).await?;
+        Ok(AsyncTx::new(db, shared, level, opener))
     }
 
-    fn handle(&self) -> AsyncTx<'a> {
-        AsyncTx {
-            db: self.db,
-            shared: self.shared.clone(),
+    /// Where plain calls inside this handle's closure run.
+    fn scope(&self) -> Scope {
+        Scope {
+            tx: self.shared.clone(),
             level: self.level,
+        }
+    }
+
+    /// A view of this level that does not commit it (a closure's handle).
+    fn view(db: &'a AsyncDb, scope: Scope) -> Self {
+        AsyncTx {
+            db,
+            shared: scope.tx,
+            level: scope.level,
             owner: false,
             open: false,
+            registered: None,
             _nested: PhantomData,
         }
     }
@@ -215,9 +345,9 @@ impl<'a> AsyncTx<'a> {
         ((), Dialect::new(self.shared.kind, true))
     }
 
-    /// Runs a Manager operation's plan inside this transaction.
+    /// Runs a Manager operation's plan inside this transaction, at this level.
     pub(crate) async fn drive<P: Plan>(&self, _: (), plan: P) -> Result<P::Output> {
-        self.shared.drive(plan).await
+        self.shared.drive(self.level, plan).await
     }
 
     /// The level: 1 for the transaction, more for savepoints inside it.
@@ -258,7 +388,7 @@ impl<'a> AsyncTx<'a> {
     /// # }).unwrap();
     /// ```
     pub async fn begin(&mut self) -> Result<AsyncTx<'_>> {
-        AsyncTx::savepoint_on(self.db, self.shared.clone()).await
+        AsyncTx::savepoint_on(self.db, self.shared.clone(), self.level, Opener::Guard).await
     }
 
     /// Runs `f` in a savepoint: released on `Ok`, rolled back on `Err`.
@@ -288,7 +418,8 @@ impl<'a> AsyncTx<'a> {
         F: FnOnce(AsyncTx<'a>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let child = AsyncTx::savepoint_on(self.db, self.shared.clone()).await?;
+        let child =
+            AsyncTx::savepoint_on(self.db, self.shared.clone(), self.level, Opener::Block).await?;
         run_scope(child, f).await
     }
 
@@ -337,32 +468,14 @@ impl<'a> AsyncTx<'a> {
             return Err(finished());
         }
         self.open = false;
-        let level = self.level;
-        let ops = if commit {
-            vec![TxOp::commit(level)]
-        } else {
-            TxOp::rollback(level)
-        };
-        let result = self.shared.exec(&ops).await;
-        meta(&self.shared.meta).level = level - 1;
-        if level == 1 {
-            let mut lease = self.shared.lease.lock().await;
-            if let Some(mut l) = lease.take() {
-                let slot = l.slot()?;
-                match (&result, commit) {
-                    (Ok(()), _) => slot.in_tx = false,
-                    // A failed COMMIT: roll back (SQLite keeps the
-                    // transaction open after a failed COMMIT), or close.
-                    (Err(_), true) if !slot.busy => {
-                        if slot.roll_back().await.is_err() {
-                            l.discard();
-                        }
-                    }
-                    (Err(_), _) => l.discard(),
-                }
-            }
+        self.unregister();
+        self.shared.close(self.level, commit).await
+    }
+
+    fn unregister(&mut self) {
+        if let Some(id) = self.registered.take() {
+            self.db.guards().remove(id);
         }
-        result
     }
 }
 
@@ -371,18 +484,23 @@ impl Drop for AsyncTx<'_> {
         if !(self.owner && self.open) {
             return;
         }
+        self.unregister();
+        let mut m = meta(&self.shared.meta);
         if self.level == 1 {
+            m.levels.close(1);
+            drop(m);
             // The lease goes back through its own drop: rolled back on a
             // spawned task, or closed. If an operation holds it, the last
             // handle to let go does the same.
             if let Ok(mut lease) = self.shared.lease.try_lock() {
                 drop(lease.take());
             }
-        } else {
-            let mut m = meta(&self.shared.meta);
+        } else if m.levels.close(self.level) {
+            // Not closed already by an enclosing level's drop.
             m.pending.extend(TxOp::rollback(self.level));
-            m.level = self.level - 1;
+            drop(m);
         }
+        self.shared.turn.notify_waiters();
     }
 }
 
@@ -393,7 +511,7 @@ where
     F: FnOnce(AsyncTx<'a>) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let out = in_scope(tx.shared.clone(), f(tx.handle())).await;
+    let out = in_scope(tx.scope(), f(AsyncTx::view(tx.db, tx.scope()))).await;
     match out {
         Ok(v) => tx.commit().await.map(|()| v),
         Err(e) => {
@@ -423,9 +541,9 @@ impl AsyncDb {
     /// # }).unwrap();
     /// ```
     pub async fn begin(&self) -> Result<AsyncTx<'_>> {
-        match scoped(self.id()) {
-            Some(shared) => AsyncTx::savepoint_on(self, shared).await,
-            None => AsyncTx::begin_root(self).await,
+        match plain_scope(self.id(), self.guards()) {
+            Some(s) => AsyncTx::savepoint_on(self, s.tx, s.level, Opener::Guard).await,
+            None => AsyncTx::begin_root(self, Opener::Guard).await,
         }
     }
 
@@ -516,22 +634,11 @@ impl AsyncDb {
         F: FnOnce(AsyncTx<'a>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let tx = match (scoped(self.id()), nesting) {
-            (Some(shared), Nesting::Transaction) => {
-                let level = meta(&shared.meta).level;
-                let view = AsyncTx {
-                    db: self,
-                    shared,
-                    level,
-                    owner: false,
-                    open: false,
-                    _nested: PhantomData,
-                };
-                return f(view).await;
-            }
-            (Some(shared), _) => AsyncTx::savepoint_on(self, shared).await?,
+        let tx = match (plain_scope(self.id(), self.guards()), nesting) {
+            (Some(scope), Nesting::Transaction) => return f(AsyncTx::view(self, scope)).await,
+            (Some(s), _) => AsyncTx::savepoint_on(self, s.tx, s.level, Opener::Block).await?,
             (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
-            (None, _) => AsyncTx::begin_root(self).await?,
+            (None, _) => AsyncTx::begin_root(self, Opener::Block).await?,
         };
         run_scope(tx, f).await
     }

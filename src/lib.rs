@@ -76,7 +76,9 @@
 //! (committed on `Ok`, rolled back on `Err`, panic or, on the async half,
 //! cancellation); `begin()` returns a guard ([`SyncTx`], [`AsyncTx`]) that
 //! rolls back when dropped. Calls through the plain handle in the same task
-//! (async) or thread (blocking) join the open scope; spawned tasks do not.
+//! (async) or thread (blocking) join the open scope or guard; spawned tasks
+//! do not. Sub-blocks started at once in one task take turns, each in its
+//! own savepoint.
 //! No connection goes back to a pool inside a transaction or mid-statement.
 //!
 //! **Types.** [`types`] lists what maps to what on each backend: integers,

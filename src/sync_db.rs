@@ -27,7 +27,8 @@ use crate::model::{Dialect, Plan};
 use crate::policy::Policy;
 use crate::pool::{BlockingPool, PoolStatus};
 use crate::runtime::run_blocking;
-use crate::sync_tx::{SyncTxShared, scoped};
+use crate::sync_tx::{Scope, SyncTxShared, plain_scope};
+use crate::transaction::Guards;
 
 /// The blocking half: `postgres`, `mysql` or `rusqlite` connections in a
 /// pool for threaded sync code. Reached through
@@ -44,6 +45,8 @@ pub struct SyncDb {
     dialect: Dialect,
     /// Where reads outside transactions go, if set.
     replica: Option<crate::Database>,
+    /// The transaction guards open now, by the thread that began each.
+    guards: Guards<SyncTxShared>,
 }
 
 thread_local! {
@@ -63,7 +66,12 @@ impl SyncDb {
             pool,
             dialect,
             replica,
+            guards: Guards::default(),
         }
+    }
+
+    pub(crate) fn guards(&self) -> &Guards<SyncTxShared> {
+        &self.guards
     }
 
     pub(crate) fn replica(&self) -> Option<&crate::Database> {
@@ -111,11 +119,11 @@ impl SyncDb {
         f()
     }
 
-    /// The transaction of the closure scope of this database open on this
-    /// thread, if any, and the dialect of statements run there: looked up
-    /// once a call, for both.
-    pub(crate) fn context(&self) -> (Option<Arc<SyncTxShared>>, Dialect) {
-        let tx = scoped(self.id());
+    /// The transaction a plain call joins ([`plain_scope`]: a guard this
+    /// thread began, or the closure scope it runs in), if any, and the
+    /// dialect of statements run there: looked up once a call, for both.
+    pub(crate) fn context(&self) -> (Option<Scope>, Dialect) {
+        let tx = plain_scope(self.id(), &self.guards);
         let d = Dialect::new(self.dialect.kind, tx.is_some());
         (tx, d)
     }
@@ -145,7 +153,7 @@ impl SyncDb {
     pub(crate) fn drive<P: Plan>(
         &self,
         operation: &'static str,
-        scope: Option<Arc<SyncTxShared>>,
+        scope: Option<Scope>,
         mut plan: P,
     ) -> Result<P::Output> {
         match scope {

@@ -30,7 +30,7 @@
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::Result;
 use crate::model::plan::drive_sync;
@@ -38,40 +38,77 @@ use crate::model::{Dialect, Plan};
 use crate::pool::PooledConn;
 use crate::runtime::run_blocking;
 use crate::sync_db::SyncDb;
-use crate::transaction::{Nesting, TxOp, finished, savepoint_outside_transaction};
+use crate::transaction::{
+    Guards, Levels, Nesting, Opener, Owner, Turn, TxOp, finished, savepoint_outside_transaction,
+};
 
 /// The connection of a transaction, shared by its levels and its scope.
 pub(crate) struct SyncTxShared {
     db_id: u64,
     state: Mutex<TxConn>,
+    /// Signalled when a level closes: a statement of an outer level sent
+    /// from another thread waits for its turn ([`Levels::turn`]).
+    turn: Condvar,
 }
 
 struct TxConn {
     /// `None` once the transaction is over.
     conn: Option<PooledConn>,
-    /// The innermost open level.
-    level: u32,
+    levels: Levels,
+}
+
+impl TxConn {
+    fn conn(&mut self) -> Result<&mut PooledConn> {
+        self.conn.as_mut().ok_or_else(finished)
+    }
 }
 
 fn lock(m: &Mutex<TxConn>) -> MutexGuard<'_, TxConn> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-thread_local! {
-    /// The transactions of closure scopes open on this thread, innermost last.
-    static SCOPES: RefCell<Vec<Arc<SyncTxShared>>> = const { RefCell::new(Vec::new()) };
+/// Where a call runs inside a transaction: the transaction, and the level
+/// the call speaks for.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    tx: Arc<SyncTxShared>,
+    level: u32,
 }
 
-/// The innermost scoped transaction of database `db_id` on this thread.
-pub(crate) fn scoped(db_id: u64) -> Option<Arc<SyncTxShared>> {
-    SCOPES.with(|s| s.borrow().iter().rev().find(|t| t.db_id == db_id).cloned())
+impl Scope {
+    pub(crate) fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
+        self.tx.drive(self.level, plan)
+    }
+}
+
+thread_local! {
+    /// The closure scopes open on this thread, innermost last.
+    static SCOPES: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Where a call through the plain handle of database `db_id` runs: the
+/// innermost guard this thread began inside its closure scope (or outside
+/// any), else the innermost closure scope on this thread, else `None`.
+pub(crate) fn plain_scope(db_id: u64, guards: &Guards<SyncTxShared>) -> Option<Scope> {
+    let scope = SCOPES.with(|s| {
+        s.borrow()
+            .iter()
+            .rev()
+            .find(|t| t.tx.db_id == db_id)
+            .cloned()
+    });
+    let below = scope.as_ref().map_or(0, |s| s.level);
+    match guards.innermost(Owner::thread, scope.as_ref().map(|s| &s.tx), below) {
+        Some((tx, level)) => Some(Scope { tx, level }),
+        None => scope,
+    }
 }
 
 struct ScopeGuard;
 
 impl ScopeGuard {
-    fn enter(shared: Arc<SyncTxShared>) -> Self {
-        SCOPES.with(|s| s.borrow_mut().push(shared));
+    fn enter(scope: Scope) -> Self {
+        SCOPES.with(|s| s.borrow_mut().push(scope));
         ScopeGuard
     }
 }
@@ -83,21 +120,30 @@ impl Drop for ScopeGuard {
 }
 
 impl SyncTxShared {
-    /// Runs `f` on the transaction's connection, off any Tokio worker.
-    pub(crate) fn with_conn<T: Send>(
+    /// Runs `f` on the transaction's connection, off any Tokio worker, once
+    /// statements of `level` may run ([`Levels::turn`]): a statement sent
+    /// from another thread while a block inside `level` is open waits.
+    fn with_conn<T: Send>(
         &self,
-        f: impl FnOnce(&mut PooledConn, &mut u32) -> Result<T> + Send,
+        level: u32,
+        closing: bool,
+        f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
     ) -> Result<T> {
         run_blocking(|| {
             let mut st = lock(&self.state);
-            let TxConn { conn, level } = &mut *st;
-            let conn = conn.as_mut().ok_or_else(finished)?;
-            f(conn, level)
+            loop {
+                match st.levels.turn(level, closing) {
+                    Turn::Go => break,
+                    Turn::Refuse(e) => return Err(e),
+                    Turn::Wait => st = self.turn.wait(st).unwrap_or_else(|e| e.into_inner()),
+                }
+            }
+            f(&mut st)
         })
     }
 
-    pub(crate) fn drive<P: Plan>(&self, mut plan: P) -> Result<P::Output> {
-        self.with_conn(|c, _| drive_sync(&mut **c, &mut plan))
+    fn drive<P: Plan>(&self, level: u32, mut plan: P) -> Result<P::Output> {
+        self.with_conn(level, false, |st| drive_sync(&mut **st.conn()?, &mut plan))
     }
 }
 
@@ -121,6 +167,9 @@ pub struct SyncTx<'a> {
     shared: Arc<SyncTxShared>,
     level: u32,
     open: bool,
+    /// A guard's entry in its database's open guards, through which plain
+    /// calls on the thread that began it join it.
+    registered: Option<u64>,
     _nested: PhantomData<&'a mut ()>,
 }
 
@@ -134,46 +183,72 @@ impl std::fmt::Debug for SyncTx<'_> {
 }
 
 impl<'a> SyncTx<'a> {
+    fn new(db: &'a SyncDb, shared: Arc<SyncTxShared>, level: u32, opener: Opener) -> Self {
+        let registered = (opener == Opener::Guard)
+            .then(|| db.guards().add(Owner::thread(), shared.clone(), level));
+        SyncTx {
+            db,
+            shared,
+            level,
+            open: true,
+            registered,
+            _nested: PhantomData,
+        }
+    }
+
     /// Opens level 1 on a connection of its own (the caller checked the policy).
-    fn begin_root(db: &'a SyncDb) -> Result<Self> {
+    fn begin_root(db: &'a SyncDb, opener: Opener) -> Result<Self> {
         let conn = run_blocking(|| {
             let mut conn = db.pool().get()?;
             conn.execute(TxOp::Begin.stmt(db.kind()))?;
             conn.in_tx = true;
             Ok(conn)
         })?;
-        Ok(SyncTx {
-            db,
-            shared: Arc::new(SyncTxShared {
-                db_id: db.id(),
-                state: Mutex::new(TxConn {
-                    conn: Some(conn),
-                    level: 1,
-                }),
+        let shared = Arc::new(SyncTxShared {
+            db_id: db.id(),
+            state: Mutex::new(TxConn {
+                conn: Some(conn),
+                levels: Levels::root(opener),
             }),
-            level: 1,
-            open: true,
-            _nested: PhantomData,
-        })
+            turn: Condvar::new(),
+        });
+        Ok(SyncTx::new(db, shared, 1, opener))
     }
 
-    /// Opens a savepoint one level below the innermost open level of
-    /// `shared` (the caller checked the policy).
-    fn savepoint_on(db: &'a SyncDb, shared: Arc<SyncTxShared>) -> Result<Self> {
+    /// Opens a savepoint inside level `parent` of `shared`, once `parent`
+    /// is its innermost open level (the caller checked the policy).
+    fn savepoint_on(
+        db: &'a SyncDb,
+        shared: Arc<SyncTxShared>,
+        parent: u32,
+        opener: Opener,
+    ) -> Result<Self> {
         let kind = db.kind();
-        let level = shared.with_conn(|c, level| {
-            let next = *level + 1;
-            c.execute(TxOp::open(next).stmt(kind))?;
-            *level = next;
-            Ok(next)
+        let level = shared.with_conn(parent, false, |st| {
+            st.conn()?.execute(TxOp::open(parent + 1).stmt(kind))?;
+            Ok(st.levels.open(parent, opener))
         })?;
-        Ok(SyncTx {
+        Ok(SyncTx::new(db, shared, level, opener))
+    }
+
+    /// A view of level `scope.level` that does not commit it (a joined
+    /// `transaction` block).
+    fn view(db: &'a SyncDb, scope: Scope) -> Self {
+        SyncTx {
             db,
-            shared,
-            level,
-            open: true,
+            shared: scope.tx,
+            level: scope.level,
+            open: false,
+            registered: None,
             _nested: PhantomData,
-        })
+        }
+    }
+
+    fn scope(&self) -> Scope {
+        Scope {
+            tx: self.shared.clone(),
+            level: self.level,
+        }
     }
 
     /// The dialect of this transaction's statements (the scope is the
@@ -182,7 +257,7 @@ impl<'a> SyncTx<'a> {
         ((), Dialect::new(self.db.kind(), true))
     }
 
-    /// Runs a Manager operation's plan inside this transaction.
+    /// Runs a Manager operation's plan inside this transaction, at this level.
     #[track_caller]
     pub(crate) fn drive<P: Plan>(
         &self,
@@ -191,7 +266,7 @@ impl<'a> SyncTx<'a> {
         plan: P,
     ) -> Result<P::Output> {
         self.db.check(operation)?;
-        self.shared.drive(plan)
+        self.shared.drive(self.level, plan)
     }
 
     /// The level: 1 for the transaction, more for savepoints inside it.
@@ -227,7 +302,7 @@ impl<'a> SyncTx<'a> {
     #[track_caller]
     pub fn begin(&mut self) -> Result<SyncTx<'_>> {
         self.db.check("savepoint")?;
-        SyncTx::savepoint_on(self.db, self.shared.clone())
+        SyncTx::savepoint_on(self.db, self.shared.clone(), self.level, Opener::Guard)
     }
 
     /// Runs `f` in a savepoint: released on `Ok`, rolled back on `Err` or panic.
@@ -278,7 +353,7 @@ impl<'a> SyncTx<'a> {
         f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>,
     ) -> Result<T> {
         self.db.check(operation)?;
-        let child = SyncTx::savepoint_on(self.db, self.shared.clone())?;
+        let child = SyncTx::savepoint_on(self.db, self.shared.clone(), self.level, Opener::Block)?;
         run_scope(child, f)
     }
 
@@ -344,13 +419,14 @@ impl<'a> SyncTx<'a> {
             return Err(finished());
         }
         self.open = false;
+        if let Some(id) = self.registered.take() {
+            self.db.guards().remove(id);
+        }
         let kind = self.db.kind();
         let level = self.level;
-        run_blocking(|| {
-            let mut st = lock(&self.shared.state);
-            let Some(conn) = st.conn.as_mut() else {
-                return Err(finished());
-            };
+        let shared = &*self.shared;
+        let closed = shared.with_conn(level, true, |st| {
+            let conn = st.conn()?;
             let result = if commit {
                 conn.execute(TxOp::commit(level).stmt(kind)).map(drop)
             } else {
@@ -358,9 +434,10 @@ impl<'a> SyncTx<'a> {
                     .into_iter()
                     .try_for_each(|op| conn.execute(op.stmt(kind)).map(drop))
             };
-            st.level = level - 1;
-            if level == 1 {
-                let mut conn = st.conn.take().ok_or_else(finished)?;
+            st.levels.close(level);
+            if level == 1
+                && let Some(mut conn) = st.conn.take()
+            {
                 if result.is_ok() {
                     conn.in_tx = false;
                 } else if commit {
@@ -370,11 +447,11 @@ impl<'a> SyncTx<'a> {
                 } else {
                     conn.discard = true;
                 }
-                drop(st);
-                drop(conn);
             }
             result
-        })
+        });
+        shared.turn.notify_all();
+        closed
     }
 }
 
@@ -392,7 +469,7 @@ impl Drop for SyncTx<'_> {
 /// `Ok` and rolls back on `Err` (the error of `f` wins over a rollback error).
 /// The policy was checked when the scope was entered.
 fn run_scope<T>(mut tx: SyncTx<'_>, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
-    let scope = ScopeGuard::enter(tx.shared.clone());
+    let scope = ScopeGuard::enter(tx.scope());
     let out = f(&mut tx);
     drop(scope);
     match out {
@@ -423,9 +500,9 @@ impl SyncDb {
     #[track_caller]
     pub fn begin(&self) -> Result<SyncTx<'_>> {
         self.check("begin")?;
-        match scoped(self.id()) {
-            Some(shared) => SyncTx::savepoint_on(self, shared),
-            None => SyncTx::begin_root(self),
+        match plain_scope(self.id(), self.guards()) {
+            Some(s) => SyncTx::savepoint_on(self, s.tx, s.level, Opener::Guard),
+            None => SyncTx::begin_root(self, Opener::Guard),
         }
     }
 
@@ -500,22 +577,12 @@ impl SyncDb {
             Nesting::Transaction => "transaction",
             Nesting::Savepoint => "savepoint",
         })?;
-        let tx = match (scoped(self.id()), nesting) {
-            (Some(shared), Nesting::Transaction) => {
-                // Join: a non-owning view of the open transaction.
-                let level = lock(&shared.state).level;
-                let mut view = SyncTx {
-                    db: self,
-                    shared,
-                    level,
-                    open: false,
-                    _nested: PhantomData,
-                };
-                return f(&mut view);
-            }
-            (Some(shared), _) => SyncTx::savepoint_on(self, shared)?,
+        let tx = match (plain_scope(self.id(), self.guards()), nesting) {
+            // Join: a view of the open transaction that does not commit it.
+            (Some(scope), Nesting::Transaction) => return f(&mut SyncTx::view(self, scope)),
+            (Some(s), _) => SyncTx::savepoint_on(self, s.tx, s.level, Opener::Block)?,
             (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
-            (None, _) => SyncTx::begin_root(self)?,
+            (None, _) => SyncTx::begin_root(self, Opener::Block)?,
         };
         run_scope(tx, f)
     }

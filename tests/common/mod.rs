@@ -183,6 +183,12 @@ macro_rules! call {
 /// schema or MariaDB database, or a fresh in-memory SQLite database, so that
 /// tests using the same model tables run in parallel.
 pub fn isolated(url: &str, name: &str) -> Database {
+    Database::open(&isolated_url(url, name)).unwrap()
+}
+
+/// The URL of a fresh schema (PostgreSQL) or database (MariaDB) made for
+/// one test; SQLite's URL as it is (each `sqlite::memory:` is fresh).
+pub fn isolated_url(url: &str, name: &str) -> String {
     let db = Database::open(url).unwrap();
     let unique = table(name);
     match db.backend() {
@@ -191,7 +197,7 @@ pub fn isolated(url: &str, name: &str) -> Database {
                 .execute(&format!("CREATE SCHEMA {unique}"), &[])
                 .unwrap();
             let sep = if url.contains('?') { '&' } else { '?' };
-            Database::open(&format!("{url}{sep}options=-c%20search_path%3D{unique}")).unwrap()
+            format!("{url}{sep}options=-c%20search_path%3D{unique}")
         }
         BackendKind::Mysql => {
             db.sync()
@@ -199,9 +205,9 @@ pub fn isolated(url: &str, name: &str) -> Database {
                 .unwrap();
             let mut u = url::Url::parse(url).unwrap();
             u.set_path(&format!("/{unique}"));
-            Database::open(u.as_str()).unwrap()
+            u.to_string()
         }
-        _ => db,
+        _ => url.to_string(),
     }
 }
 
