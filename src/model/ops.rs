@@ -603,7 +603,8 @@ impl<M: Model> GuardedInsert<M> {
 }
 
 /// get_or_create: select; if absent, insert; if the insert hits a unique
-/// violation (another task won the race), select again.
+/// violation (another task won the race), select again, as a locking read
+/// inside a transaction ([`Select::build_locking`]).
 pub(crate) struct GetOrCreate<M, F> {
     d: Dialect,
     lookup: Select<M>,
@@ -641,7 +642,7 @@ impl<M: Model, F: FnOnce() -> M + Send> GetOrCreate<M, F> {
             Ok(Step::Done(created)) => Ok(Step::Done((created, true))),
             Err(e) if e.kind() == ErrorKind::UniqueViolation => {
                 self.state = GocState::Reselected(e);
-                Ok(Step::Run(Action::Query(self.lookup.build(self.d))))
+                Ok(Step::Run(Action::Query(self.lookup.build_locking(self.d))))
             }
             Err(e) => Err(e),
         }
@@ -678,7 +679,7 @@ impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
 }
 
 /// create_or_get: insert; on a unique violation, get the row that holds the
-/// conflicting unique values.
+/// conflicting unique values (a locking read inside a transaction).
 pub(crate) struct CreateOrGet<M> {
     d: Dialect,
     lookup: Option<Select<M>>,
@@ -719,7 +720,7 @@ impl<M: Model> Plan for CreateOrGet<M> {
             Ok(Step::Done(created)) => Ok(Step::Done((created, true))),
             Err(e) if e.kind() == ErrorKind::UniqueViolation => match &self.lookup {
                 Some(lookup) => {
-                    let stmt = lookup.build(self.d);
+                    let stmt = lookup.build_locking(self.d);
                     self.conflict = Some(e);
                     Ok(Step::Run(Action::Query(stmt)))
                 }

@@ -291,6 +291,24 @@ impl<M: Model> Select<M> {
         self.cached(d).unwrap_or_else(|| self.build_fresh(d))
     }
 
+    /// The statement as a locking read inside a transaction (`FOR SHARE`,
+    /// MySQL's `LOCK IN SHARE MODE`; SQLite's transaction holds the write
+    /// lock already): it reads the latest committed rows, not the
+    /// transaction's snapshot, which under MySQL's REPEATABLE READ cannot
+    /// see a row another transaction committed after it began. For the
+    /// look-up after a lost insert race (tests/races.rs).
+    pub(crate) fn build_locking(&self, d: Dialect) -> Stmt {
+        let mut stmt = self.build(d);
+        if d.in_tx {
+            match d.kind {
+                BackendKind::Postgres => stmt.sql.push_str(" FOR SHARE"),
+                BackendKind::Mysql => stmt.sql.push_str(" LOCK IN SHARE MODE"),
+                BackendKind::Sqlite => {}
+            }
+        }
+        stmt
+    }
+
     /// [`build`](Self::build) of a query given up: the filter's value moves
     /// into the statement instead of being copied.
     #[inline]
