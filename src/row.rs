@@ -276,11 +276,22 @@ impl fmt::Debug for Row {
 pub trait FromRow: Sized {
     /// Decodes the row.
     fn from_row(row: &Row) -> Result<Self>;
+
+    /// What a query that returned no row gives where one row was asked
+    /// for (`scalar`): by default a [`NotFound`](crate::ErrorKind::NotFound)
+    /// error; `None` for an `Option<T>`, and a tuple of `None`s for a tuple
+    /// of `Option`s, as peewee-async's `scalar()` returns `None`.
+    fn from_no_row() -> Result<Self> {
+        Err(crate::Error::not_found())
+    }
 }
 
 impl<T: FromSql> FromRow for T {
     fn from_row(row: &Row) -> Result<Self> {
         row.get(0)
+    }
+    fn from_no_row() -> Result<Self> {
+        T::absent().ok_or_else(crate::Error::not_found)
     }
 }
 
@@ -289,6 +300,9 @@ macro_rules! tuple_from_row {
         impl<$($name: FromSql),+> FromRow for ($($name,)+) {
             fn from_row(row: &Row) -> Result<Self> {
                 Ok(($(row.get::<$name>($idx)?,)+))
+            }
+            fn from_no_row() -> Result<Self> {
+                Ok(($($name::absent().ok_or_else(crate::Error::not_found)?,)+))
             }
         }
     };

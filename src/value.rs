@@ -496,6 +496,15 @@ pub trait FromSql: Sized {
     fn from_column(column: RawColumn<'_>) -> Result<Self> {
         Self::from_sql(column.value()?)
     }
+
+    /// The value of a column a query did not return at all (no row):
+    /// `Some(None)` for an `Option<T>`, for which nothing is a value;
+    /// `None`, no value, for every other type. `scalar` of an empty result
+    /// gives it, or [`NotFound`](crate::ErrorKind::NotFound).
+    #[doc(hidden)]
+    fn absent() -> Option<Self> {
+        None
+    }
 }
 
 impl ToSql for Value {
@@ -588,6 +597,9 @@ impl ToSql for Vec<u8> {
 }
 
 impl<T: FromSql> FromSql for Option<T> {
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
         match value {
             ValueRef::Null => Ok(None),

@@ -551,3 +551,74 @@ async fn prefetch_joins_by_text_keys() {
         }
     }
 }
+
+/// `scalar` of a query that returns no row: `None` for an `Option` (a tuple
+/// of `None`s for a tuple of `Option`s), `NotFound` for any other type; a row
+/// whose value is NULL is `None` too. Both halves, in and out of a
+/// transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalar_of_no_row_is_none_for_an_option_and_not_found_otherwise() {
+    for db in isolated_all("scalar_none") {
+        reset(&db, Half::Async).await;
+        db.aio().create(user("ada", 36)).await.unwrap();
+        let none = || User::select().filter(User::USERNAME.eq("nobody"));
+        let age = || none().fields([User::AGE.field()]);
+        let pair = || none().fields([User::AGE.field(), User::EMAIL.field()]);
+        for half in HALVES {
+            let got = call!(half, db, scalar::<User, Option<i32>>(age())).unwrap();
+            assert_eq!(got, None, "{:?} {half:?}", db.backend());
+            let got = call!(
+                half,
+                db,
+                scalar::<User, (Option<i32>, Option<String>)>(pair())
+            )
+            .unwrap();
+            assert_eq!(got, (None, None));
+            let err = call!(half, db, scalar::<User, i32>(age())).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::NotFound,
+                "{:?} {half:?}",
+                db.backend()
+            );
+            let err = call!(half, db, scalar::<User, (Option<i32>, String)>(pair())).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::NotFound);
+            // A row whose value is NULL: None as well; a row: its value.
+            let email = User::select()
+                .filter(User::USERNAME.eq("ada"))
+                .fields([User::EMAIL.field()]);
+            assert_eq!(
+                call!(half, db, scalar::<User, Option<String>>(email)).unwrap(),
+                None
+            );
+            let ada = User::select()
+                .filter(User::USERNAME.eq("ada"))
+                .fields([User::AGE.field()]);
+            assert_eq!(
+                call!(half, db, scalar::<User, Option<i32>>(ada)).unwrap(),
+                Some(36)
+            );
+        }
+        db.aio()
+            .atomic(async |tx| {
+                assert_eq!(tx.scalar::<User, Option<i32>>(age()).await?, None);
+                assert_eq!(
+                    tx.scalar::<User, i32>(age()).await.unwrap_err().kind(),
+                    ErrorKind::NotFound
+                );
+                Ok(())
+            })
+            .await
+            .unwrap();
+        db.sync()
+            .atomic(|tx| {
+                assert_eq!(tx.scalar::<User, Option<i32>>(age())?, None);
+                assert_eq!(
+                    tx.scalar::<User, i32>(age()).unwrap_err().kind(),
+                    ErrorKind::NotFound
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+}

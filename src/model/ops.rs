@@ -233,7 +233,10 @@ pub(crate) fn scalar<M: Model, T: FromRow + Send>(
     q: Select<M>,
 ) -> impl Plan<Output = T> {
     ReadOnly(One::new(Action::Query(q.first().build(d)), |r| {
-        T::from_row(r.rows()?.first().ok_or_else(Error::not_found)?)
+        match r.rows()?.first() {
+            Some(row) => T::from_row(row),
+            None => T::from_no_row(),
+        }
     }))
 }
 
@@ -1513,6 +1516,9 @@ manager_methods! {
 
     /// The first row of a query on [`Select::fields`], as one value or a
     /// tuple: `scalar::<_, (i64, Option<i32>)>(User::select().fields([…]))`.
+    /// A query that returns no row gives `None` for an `Option<T>` (a tuple
+    /// of `None`s for a tuple of `Option`s), and a
+    /// [`NotFound`](crate::ErrorKind::NotFound) error for any other type.
     ///
     /// ```
     /// # use dualdb::{Database, Model};
@@ -1531,6 +1537,11 @@ manager_methods! {
     /// let (first, last): (String, String) =
     ///     db.sync().scalar(User::select().fields([User::NAME.min(), User::NAME.max()]))?;
     /// assert_eq!((n, first.as_str(), last.as_str()), (2, "a", "b"));
+    /// // No row: None for an Option, NotFound otherwise.
+    /// let none: Option<String> = db.aio().scalar(User::select().filter(User::NAME.eq("zed")).fields([User::NAME.field()])).await?;
+    /// assert_eq!(none, None);
+    /// let err = db.sync().scalar::<_, String>(User::select().filter(User::NAME.eq("zed")).fields([User::NAME.field()]));
+    /// assert_eq!(err.unwrap_err().kind(), dualdb::ErrorKind::NotFound);
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
