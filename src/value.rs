@@ -101,11 +101,14 @@ impl Value {
     }
 
     /// The error of a value that cannot be sent: an [`Value::Unencodable`],
-    /// or an array or hstore on a backend other than PostgreSQL.
+    /// an array or hstore on a backend other than PostgreSQL, or a float
+    /// the backend cannot store (NaN on SQLite, which would store NULL, and
+    /// on MySQL; infinities on MySQL).
     #[inline]
     pub(crate) fn check(&self, backend: crate::BackendKind) -> Result<()> {
         match self {
             Value::Unencodable(_) | Value::Array(_) | Value::HStore(_) => self.refused(backend),
+            Value::F64(f) if !f.is_finite() => self.refused(backend),
             _ => Ok(()),
         }
     }
@@ -134,6 +137,21 @@ impl Value {
                 ))
             }
             Value::Array(items) => items.iter().try_for_each(|v| v.check(backend)),
+            Value::F64(f) => {
+                let stored = match backend {
+                    crate::BackendKind::Postgres => true,
+                    crate::BackendKind::Sqlite => !f.is_nan(),
+                    crate::BackendKind::Mysql => false,
+                };
+                if stored {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        crate::ErrorKind::Usage,
+                        format!("{backend} cannot store the float {f} (PostgreSQL can)"),
+                    ))
+                }
+            }
             _ => Ok(()),
         }
     }

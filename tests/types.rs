@@ -596,3 +596,78 @@ fn sqlite_rows_read_in_place_decode_and_fail_as_copied_rows() {
         assert_eq!(folded().unwrap_err().to_string(), copied, "{bad}");
     }
 }
+
+/// NaN and the infinities: stored and read back where the backend can
+/// store them (PostgreSQL all three, SQLite the infinities), a `Usage`
+/// error before anything is sent where it cannot (NaN on SQLite, which
+/// would store NULL; all three on MySQL); both halves, in and out of a
+/// transaction, with the rows checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floats_that_are_not_finite_round_trip_or_are_refused() {
+    for db in isolated_all("nan") {
+        let t = common::table("floats");
+        let double = common::double(&db);
+        db.sync()
+            .execute(&format!("CREATE TABLE {t} (k INTEGER, x {double})"), &[])
+            .unwrap();
+        let insert = format!(
+            "INSERT INTO {t} (k, x) VALUES ({}, {})",
+            ph(&db, 1),
+            ph(&db, 2)
+        );
+        let stores = |f: f64| match db.backend() {
+            BackendKind::Postgres => true,
+            BackendKind::Sqlite => !f.is_nan(),
+            _ => false,
+        };
+        let mut k = 0i64;
+        for half in HALVES {
+            for in_tx in [false, true] {
+                for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    k += 1;
+                    let done = if in_tx {
+                        match half {
+                            common::Half::Sync => {
+                                db.sync().atomic(|tx| tx.execute(&insert, &[&k, &f]))
+                            }
+                            common::Half::Async => {
+                                db.aio()
+                                    .atomic(async |tx| tx.execute(&insert, &[&k, &f]).await)
+                                    .await
+                            }
+                        }
+                    } else {
+                        half.execute(&db, &insert, &[&k, &f]).await
+                    };
+                    let sql = format!("SELECT x FROM {t} WHERE k = {k}");
+                    let back = half.query(&db, &sql, &[]).await.unwrap();
+                    if stores(f) {
+                        assert_eq!(done.unwrap(), 1);
+                        let got: f64 = back[0].get(0).unwrap();
+                        assert!(
+                            got == f || (got.is_nan() && f.is_nan()),
+                            "{:?}: {f} came back {got}",
+                            db.backend()
+                        );
+                    } else {
+                        let err = done.unwrap_err();
+                        assert_eq!(
+                            err.kind(),
+                            ErrorKind::Usage,
+                            "{:?} {f}: {err}",
+                            db.backend()
+                        );
+                        assert!(err.message().contains(&f.to_string()), "{err}");
+                        assert!(
+                            back.is_empty(),
+                            "{:?}: nothing stored for {f}",
+                            db.backend()
+                        );
+                    }
+                }
+            }
+            // The connection is still good.
+            half.execute(&db, &insert, &[&0i64, &1.5f64]).await.unwrap();
+        }
+    }
+}

@@ -19,6 +19,11 @@
 //! | `HashMap<String, Option<String>>` | `hstore` | — | — | |
 //! | `#[derive(SqlEnum)]` enums | `TEXT` or a native enum type | `TEXT` or `ENUM` | `TEXT` | |
 //!
+//! Floats that are not finite: PostgreSQL stores NaN and the infinities;
+//! SQLite stores the infinities and refuses NaN (it would store NULL);
+//! MySQL stores neither. A value a backend cannot store is a
+//! [`Usage`](crate::ErrorKind::Usage) error before anything is sent.
+//!
 //! `Option<T>` is the nullable form of each. PostgreSQL's `SUM` and `AVG`
 //! return `NUMERIC` and MySQL's return `DECIMAL`: those decode into integers
 //! (when whole), floats, `String` and [`Numeric`] alike. Dates and times
