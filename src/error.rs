@@ -140,6 +140,12 @@ impl Error {
         self
     }
 
+    /// The error with `hint` added to its message, in parentheses.
+    pub(crate) fn with_hint(mut self, hint: &str) -> Self {
+        self.0.message = format!("{} ({hint})", self.0.message);
+        self
+    }
+
     pub(crate) fn with_source(
         mut self,
         source: impl std::error::Error + Send + Sync + 'static,

@@ -99,7 +99,7 @@
 //! `chrono`, `time`, `decimal`, `json`, `tls` (rustls, verified).
 //!
 //! Raw SQL uses the backend's own placeholders: `$1` on PostgreSQL, `?` on
-//! MySQL and SQLite.
+//! MySQL and SQLite (which also takes `$1`, bound by its number).
 
 #![warn(missing_docs)]
 
@@ -117,6 +117,7 @@ pub mod config;
 mod database;
 mod error;
 pub mod model;
+mod placeholders;
 pub mod policy;
 mod pool;
 pub mod row;

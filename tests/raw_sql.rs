@@ -406,3 +406,115 @@ async fn mysql_prepares_a_statement_once_per_connection_and_closes_what_it_does_
         assert_eq!(closed_now - closed, 4, "{half:?}");
     }
 }
+
+/// SQLite numbers a `$2` by where it first appears; dualdb binds it to the
+/// second value, as PostgreSQL does: `SELECT $2, $1` with `[1, 2]` is
+/// `(2, 1)`, both halves, in and out of a transaction. A highest `$N` that
+/// is not the number of values, or `$N` mixed with `?`, is a `Usage` error
+/// naming the counts or the form, before the statement runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_binds_dollar_placeholders_by_their_number() {
+    let db = Database::open("sqlite::memory:").unwrap();
+    db.sync()
+        .execute("CREATE TABLE t (a INTEGER, b TEXT)", &[])
+        .unwrap();
+    for half in HALVES {
+        let row = half
+            .query_one(
+                &db,
+                "SELECT $2 AS a, $1 AS b, $2 + $2 AS c",
+                &[&1i64, &2i64],
+            )
+            .await
+            .unwrap();
+        let got: (i64, i64, i64) = (
+            row.get("a").unwrap(),
+            row.get("b").unwrap(),
+            row.get("c").unwrap(),
+        );
+        assert_eq!(got, (2, 1, 4), "{half:?}");
+        half.execute(
+            &db,
+            "INSERT INTO t (b, a) VALUES ($2, $1)",
+            &[&7i64, &"seven"],
+        )
+        .await
+        .unwrap();
+        let err = half
+            .query(&db, "SELECT $3 AS a", &[&1i64, &2i64])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+        assert!(
+            err.message().contains("take 3 values, 2 were given"),
+            "{err}"
+        );
+        let err = half
+            .query(&db, "SELECT $1, ?", &[&1i64, &2i64])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+        assert!(err.message().contains("$N"), "{err}");
+        // The plain forms still bind in order.
+        let row = half
+            .query_one(&db, "SELECT ? AS a, ?2 AS b", &[&1i64, &2i64])
+            .await
+            .unwrap();
+        assert_eq!(
+            (row.get::<i64>("a").unwrap(), row.get::<i64>("b").unwrap()),
+            (1, 2)
+        );
+    }
+    db.aio()
+        .atomic(async |tx| {
+            let row = tx
+                .query_one("SELECT $2 AS a, $1 AS b", &[&1i64, &2i64])
+                .await?;
+            assert_eq!(row.get::<i64>("a")?, 2);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    db.sync()
+        .atomic(|tx| {
+            let row = tx.query_one("SELECT $2 AS a, $1 AS b", &[&1i64, &2i64])?;
+            assert_eq!(row.get::<i64>("a")?, 2);
+            Ok(())
+        })
+        .unwrap();
+    let rows = db.sync().query("SELECT a, b FROM t", &[]).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r.get::<i64>(0).unwrap() == 7 && r.get::<String>(1).unwrap() == "seven")
+    );
+}
+
+/// A `?` sent to PostgreSQL, or a `$1` to MariaDB, fails with the server's
+/// error and the placeholder rule of that backend in its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_backends_placeholders_get_an_error_naming_the_rule() {
+    for db in databases() {
+        let (sql, rule) = match db.backend() {
+            BackendKind::Postgres => ("SELECT * FROM (SELECT 1 AS id) t WHERE id = ?", "$1, $2"),
+            BackendKind::Mysql => ("SELECT * FROM (SELECT 1 AS id) t WHERE id = $1", "`?`"),
+            _ => continue,
+        };
+        for half in HALVES {
+            let err = half.query(&db, sql, &[&1i64]).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Query, "{err}");
+            assert!(
+                err.message().contains(rule),
+                "{:?} {half:?}: {err}",
+                db.backend()
+            );
+            // The same syntax error with the placeholder in a literal or a
+            // comment: no rule.
+            for quoted in ["SELECT '?', '$1' AS q FROM", "SELECT 1 /* ? $1 */ FROM"] {
+                let err = half.query(&db, quoted, &[]).await.unwrap_err();
+                assert!(matches!(err.code(), Some("42601" | "1064")), "{err}");
+                assert!(!err.message().contains(rule), "{err}");
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@ use mysql_common::value::Value as MyValue;
 use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
+use crate::placeholders::hint;
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
@@ -373,7 +374,7 @@ impl MySync {
             Some(s) => (s, true),
             None => {
                 let r = self.conn.prep(sql.as_str());
-                let s = self.check(r)?;
+                let s = (self.check(r)).map_err(|e| hint(BackendKind::Mysql, sql, e))?;
                 let kept = self.prepared.keep(sql, &s);
                 (s, kept)
             }
@@ -457,7 +458,7 @@ impl MyAsync {
             return Ok((s, true));
         }
         let r = self.conn.prep(sql.as_str()).await;
-        let s = self.check(r)?;
+        let s = (self.check(r)).map_err(|e| hint(BackendKind::Mysql, sql, e))?;
         let kept = self.prepared.keep(sql, &s);
         Ok((s, kept))
     }

@@ -320,7 +320,7 @@ impl PgClient {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(sql);
         }
-        give_up.map(Err)
+        give_up.map(|e| Err(crate::placeholders::hint(BackendKind::Postgres, sql, e)))
     }
 
     pub(super) fn is_closed(&self) -> bool {

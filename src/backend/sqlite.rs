@@ -198,8 +198,108 @@ impl Deadline {
     }
 }
 
+/// A prepared statement and how its parameters take the values.
+struct Kept<'c> {
+    st: rusqlite::Statement<'c>,
+    /// For a statement with `$N` placeholders, the number (from 0) of the
+    /// value each parameter takes, in SQLite's order; `None` for one with
+    /// none, whose parameters take the values in order.
+    numbered: Option<Box<[usize]>>,
+}
+
+impl<'c> Kept<'c> {
+    fn new(st: rusqlite::Statement<'c>) -> rusqlite::Result<Self> {
+        let numbered = numbered_parameters(&st)?;
+        Ok(Kept { st, numbered })
+    }
+}
+
+/// SQLite numbers a `$2` by where it first appears, like any `$name`: in
+/// `SELECT $2, $1` it is the first parameter. PostgreSQL's `$N` means the
+/// `N`th value: this is the value number of each parameter, if any is
+/// written `$N` (tests/raw_sql.rs `sqlite_binds_dollar_placeholders_by_their_number`).
+/// Such a statement may not mix other forms, and its highest `N` must be
+/// the number of values (checked as it runs, by [`Bound::new`]).
+fn numbered_parameters(st: &rusqlite::Statement<'_>) -> rusqlite::Result<Option<Box<[usize]>>> {
+    let count = st.parameter_count();
+    let number = |i: usize| -> Option<usize> {
+        let digits = st.parameter_name(i)?.strip_prefix('$')?;
+        let n: usize = digits.parse().ok()?;
+        (n >= 1 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(n - 1)
+    };
+    if !(1..=count).any(|i| number(i).is_some()) {
+        return Ok(None);
+    }
+    (1..=count)
+        .map(|i| {
+            number(i).ok_or_else(|| {
+                let name = st.parameter_name(i).unwrap_or("?");
+                rusqlite::Error::ToSqlConversionFailure(
+                    format!(
+                        "a statement with $N placeholders cannot also have {name}: \
+                         write every placeholder as $N, or none"
+                    )
+                    .into(),
+                )
+            })
+        })
+        .collect::<rusqlite::Result<Box<[usize]>>>()
+        .map(Some)
+}
+
+/// A statement's values in the order its parameters take them.
+#[derive(Clone, Copy)]
+struct Bound<'v> {
+    values: &'v [Value],
+    numbered: Option<&'v [usize]>,
+}
+
+impl<'v> Bound<'v> {
+    /// The values of `stmt` for a statement whose parameters are
+    /// `numbered`; with `$N` placeholders, an error unless the highest `N`
+    /// is the number of values.
+    fn new(values: &'v [Value], numbered: Option<&'v [usize]>) -> rusqlite::Result<Self> {
+        if let Some(numbers) = numbered {
+            let highest = numbers.iter().max().map_or(0, |n| n + 1);
+            if highest != values.len() {
+                return Err(rusqlite::Error::InvalidParameterCount(
+                    values.len(),
+                    highest,
+                ));
+            }
+        }
+        Ok(Bound { values, numbered })
+    }
+}
+
+impl<'v> IntoIterator for Bound<'v> {
+    type Item = &'v Value;
+    type IntoIter = BoundIter<'v>;
+    fn into_iter(self) -> BoundIter<'v> {
+        BoundIter { bound: self, at: 0 }
+    }
+}
+
+struct BoundIter<'v> {
+    bound: Bound<'v>,
+    at: usize,
+}
+
+impl<'v> Iterator for BoundIter<'v> {
+    type Item = &'v Value;
+    #[inline]
+    fn next(&mut self) -> Option<&'v Value> {
+        let i = self.at;
+        self.at += 1;
+        match self.bound.numbered {
+            None => self.bound.values.get(i),
+            Some(numbers) => self.bound.values.get(*numbers.get(i)?),
+        }
+    }
+}
+
 /// A connection's prepared statements, by SQL text.
-type Prepared<'c> = RefCell<StmtCache<rusqlite::Statement<'c>>>;
+type Prepared<'c> = RefCell<StmtCache<Kept<'c>>>;
 
 self_cell::self_cell!(
     /// A rusqlite connection and the statements prepared on it, which
@@ -249,7 +349,7 @@ impl LiteConn {
     fn with_stmt<T>(
         &self,
         stmt: &Stmt,
-        f: impl FnOnce(&mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut rusqlite::Statement<'_>, Bound<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
         // Anything but a number is bound as text or a blob, which SQLite copies.
         let copied = stmt.params.iter().any(|v| {
@@ -258,23 +358,23 @@ impl LiteConn {
                 Value::Null | Value::Bool(_) | Value::I64(_) | Value::F64(_)
             )
         });
-        let run = |st: &mut rusqlite::Statement<'_>| {
-            let out = f(st);
+        let run = |k: &mut Kept<'_>| {
+            let out = f(&mut k.st, Bound::new(&stmt.params, k.numbered.as_deref())?);
             if copied {
-                st.clear_bindings();
+                k.st.clear_bindings();
             }
             out
         };
         self.cell.with_dependent(|conn, kept| {
             let mut kept = kept.borrow_mut();
-            if let Some(st) = kept.get_mut(&stmt.sql) {
-                return run(st);
+            if let Some(k) = kept.get_mut(&stmt.sql) {
+                return run(k);
             }
             let flags = rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT;
-            let st = conn.prepare_with_flags(stmt.sql.trim(), flags)?;
-            match kept.keep(&stmt.sql, st) {
-                Ok(st) => run(st),
-                Err(mut st) => run(&mut st),
+            let k = Kept::new(conn.prepare_with_flags(stmt.sql.trim(), flags)?)?;
+            match kept.keep(&stmt.sql, k) {
+                Ok(k) => run(k),
+                Err(mut k) => run(&mut k),
             }
         })
     }
@@ -304,15 +404,15 @@ impl LiteConn {
 
     fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         let rows_affected = self.timed(stmt, || {
-            self.with_stmt(stmt, |st| {
+            self.with_stmt(stmt, |st, values| {
                 if st.column_count() == 0 {
                     return st
-                        .execute(rusqlite::params_from_iter(stmt.params.iter()))
+                        .execute(rusqlite::params_from_iter(values))
                         .map(|n| n as u64);
                 }
                 // A statement that returns rows (a PRAGMA, `… RETURNING`): run
                 // it to the end and count the rows it returns.
-                let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+                let mut rows = st.query(rusqlite::params_from_iter(values))?;
                 let mut n = 0u64;
                 while rows.next()?.is_some() {
                     n += 1;
@@ -351,7 +451,9 @@ impl LiteConn {
         sink: RowSink<'_>,
         stopped: &mut Option<Error>,
     ) -> rusqlite::Result<u64> {
-        self.with_stmt(stmt, |st| self.rows_of(st, stmt, sink, stopped))
+        self.with_stmt(stmt, |st, values| {
+            self.rows_of(st, stmt, values, sink, stopped)
+        })
     }
 
     /// [`each_row`](Self::each_row) on `st`, the statement of `stmt`.
@@ -359,10 +461,11 @@ impl LiteConn {
         &self,
         st: &mut rusqlite::Statement<'_>,
         stmt: &Stmt,
+        values: Bound<'_>,
         sink: RowSink<'_>,
         stopped: &mut Option<Error>,
     ) -> rusqlite::Result<u64> {
-        let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+        let mut rows = st.query(rusqlite::params_from_iter(values))?;
         let mut columns = None;
         let mut slot: Option<Row> = None;
         let mut count = 0;
@@ -409,8 +512,8 @@ impl LiteConn {
     /// Every row of a query, copied into one set they share.
     fn collect(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         self.timed(stmt, || {
-            let set = self.with_stmt(stmt, |st| {
-                let mut rows = st.query(rusqlite::params_from_iter(stmt.params.iter()))?;
+            let set = self.with_stmt(stmt, |st, values| {
+                let mut rows = st.query(rusqlite::params_from_iter(values))?;
                 let mut set = None;
                 while let Some(r) = rows.next()? {
                     set.get_or_insert_with(|| LiteSet::new(self.columns(stmt, r.as_ref())))
@@ -571,7 +674,18 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
         _ => None,
     };
     let Some((f, msg)) = failure else {
-        return Error::new(ErrorKind::Query, e.to_string()).with_source(e);
+        let usage = match &e {
+            rusqlite::Error::InvalidParameterCount(given, takes) => Some(format!(
+                "the statement's placeholders take {takes} values, {given} were given"
+            )),
+            rusqlite::Error::ToSqlConversionFailure(why) => Some(why.to_string()),
+            _ => None,
+        };
+        return match usage {
+            // Refused before the statement ran.
+            Some(message) => Error::new(ErrorKind::Usage, message).with_source(e),
+            None => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
+        };
     };
     let kind = match f.extended_code {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
