@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::backend::Backend;
+use crate::backend::connect_within;
 use crate::error::{Error, Result};
-use crate::pool::{AsyncSlot, PoolStatus, connect_within};
+use crate::pool::{AsyncSlot, PoolStatus};
 
 /// Why a checkout failed.
 pub(crate) enum GetError {

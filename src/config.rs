@@ -265,44 +265,82 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The URL with any password replaced by `***`; unparsable input is hidden whole.
+/// The URL with any password replaced by `***`.
+///
+/// The `url` crate's reading is kept only where every driver reads the URL
+/// the same way: it parses, has at most one `@`, before its host (the `url`
+/// crate ends the userinfo at the last `@` before the path, tokio-postgres
+/// at the first `@` anywhere), and no `#`. Anything else (a
+/// password with an unencoded `@`, `/`, `?` or `#`, a multi-host URL) is
+/// masked from after the user name to the last `@` in the whole text, and
+/// shown only up to the end of its hosts: whatever a reader took for the
+/// password, none of it is shown (tests/secrets.rs fuzzes this).
 pub(crate) fn redact(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return url.to_string();
+    }
     match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                // Only fails for URLs that cannot have a password, which we just saw one in.
-                let _ = u.set_password(Some("***"));
-            }
-            // `password=` in the query string (libpq style) too.
-            let pairs: Vec<(String, String)> = u
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if k.eq_ignore_ascii_case("password") {
-                        "***".to_string()
-                    } else {
-                        v.into_owned()
-                    };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            if !pairs.is_empty() {
-                u.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            u.to_string()
+        Ok(u) if unambiguous(url, &u) => redact_parsed(u),
+        _ => redact_by_hand(url),
+    }
+}
+
+/// True if the URL has at most one `@`, and not after its host, and no
+/// `#` (no database URL has a fragment; tokio-postgres reads one as part
+/// of the value before it): then its userinfo and query values end where
+/// every reader ends them.
+fn unambiguous(url: &str, u: &url::Url) -> bool {
+    url.matches('@').count() <= 1
+        && u.fragment().is_none()
+        && (!u.has_host() || !url[u[..url::Position::AfterPort].len()..].contains('@'))
+}
+
+fn redact_parsed(mut u: url::Url) -> String {
+    u.set_fragment(None);
+    if u.password().is_some() {
+        // Only fails for URLs that cannot have a password, which we just saw one in.
+        let _ = u.set_password(Some("***"));
+    }
+    // `password=` in the query string (libpq style) too.
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k.eq_ignore_ascii_case("password") {
+                "***".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    if !pairs.is_empty() {
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// `scheme://user:***@hosts/…`: the user name (up to the first `:`, `@`,
+/// `/`, `?` or `#`), the rest of the userinfo masked, and the hosts only
+/// where one `@` ends the userinfo under every reading (it is the only
+/// one, and before any `/`, `?` or `#`): else `…`, since what follows one
+/// `@` may be a piece of a password under another reading.
+fn redact_by_hand(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<unparsable url>".to_string();
+    };
+    let stops = ['/', '?', '#'];
+    let end = |s: &str, stops: &[char]| s.find(stops).unwrap_or(s.len());
+    let authority = &rest[..end(rest, &stops)];
+    match (rest.find('@'), url.matches('@').count()) {
+        (None, _) => format!("{scheme}://{authority}/…"),
+        (Some(at), 1) if at < authority.len() => {
+            let user = &rest[..end(rest, &[':', '@'])];
+            format!("{scheme}://{user}:***@{}/…", &authority[at + 1..])
         }
-        Err(_) if url.starts_with("sqlite:") => url.to_string(),
-        // A multi-host URL (`h1:p1,h2:p2`) is no URL to the `url` crate:
-        // mask the password by hand, and any query string with it.
-        Err(_) => match authority(url) {
-            Some((scheme, userinfo, hosts, _)) => {
-                let user = userinfo.map(|u| match u.split_once(':') {
-                    Some((name, _)) => format!("{name}:***@"),
-                    None => format!("{u}@"),
-                });
-                format!("{scheme}://{}{hosts}/…", user.unwrap_or_default())
-            }
-            None => "<unparsable url>".to_string(),
-        },
+        (Some(_), _) => {
+            let user = &rest[..end(rest, &[':', '@', '/', '?', '#'])];
+            format!("{scheme}://{user}:***@…")
+        }
     }
 }
 
@@ -322,7 +360,6 @@ fn authority(url: &str) -> Option<(&str, Option<&str>, &str, &str)> {
 
 /// One URL per host of a multi-host URL (`mysql://u:p@h1:3306,h2:3307/db`),
 /// in order; a single-host URL as it is.
-#[cfg(feature = "mysql")]
 pub(crate) fn split_hosts(url: &str) -> Vec<String> {
     match authority(url) {
         Some((scheme, userinfo, hosts, path)) if hosts.contains(',') => hosts
@@ -622,8 +659,10 @@ impl Builder {
         }
         let url = self.url.expose();
         let (kind, sqlite) = parse_scheme(url)?;
+        server_url_unambiguous(kind, url)?;
         if let Some(replica) = &self.replica {
             let (replica_kind, _) = parse_scheme(replica.expose())?;
+            server_url_unambiguous(replica_kind, replica.expose())?;
             if replica_kind != kind || kind == BackendKind::Sqlite {
                 return Err(Error::config(format!(
                     "a read replica must be a server of the same kind: {kind} database, {replica_kind} replica"
@@ -665,6 +704,28 @@ impl Builder {
     pub fn build(self) -> Result<crate::Database> {
         crate::Database::from_config(self.build_config()?)
     }
+}
+
+/// The error of a server URL that its readers could split differently
+/// (see [`redact`]): it has more than one `@`, or one after its host, or
+/// the `url` crate cannot parse it (each host's URL, where it names
+/// several). Drivers split userinfo at the first `@` or the last, so a
+/// password holding an unencoded `@`, `/`, `?` or `#` would reach the
+/// server in pieces, and a piece of it could be taken for a host name and
+/// shown.
+fn server_url_unambiguous(kind: BackendKind, url: &str) -> Result<()> {
+    if kind == BackendKind::Sqlite {
+        return Ok(());
+    }
+    let one_way = |u: &str| url::Url::parse(u).is_ok_and(|parsed| unambiguous(u, &parsed));
+    if url.matches('@').count() <= 1 && split_hosts(url).iter().all(|u| one_way(u)) {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "the URL {} cannot be read one way only: percent-encode `@`, `:`, `/`, `?`, `#` and `%` \
+         in the user name and password (`@` is `%40`)",
+        redact(url)
+    )))
 }
 
 fn parse_scheme(url: &str) -> Result<(BackendKind, Option<SqliteTarget>)> {

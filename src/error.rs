@@ -141,9 +141,21 @@ impl Error {
     }
 
     /// The error with `hint` added to its message, in parentheses.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub(crate) fn with_hint(mut self, hint: &str) -> Self {
         self.0.message = format!("{} ({hint})", self.0.message);
         self
+    }
+
+    /// The same kind, message and code, without the source: the outcome of
+    /// one attempt handed to several callers.
+    pub(crate) fn copy(&self) -> Self {
+        Error(Box::new(Inner {
+            kind: self.0.kind,
+            message: self.0.message.clone(),
+            code: self.0.code.clone(),
+            source: None,
+        }))
     }
 
     pub(crate) fn with_source(

@@ -127,6 +127,15 @@ fn dollar_quoted(sql: &str, start: usize) -> usize {
     }
 }
 
+/// A statement given another number of values than it has placeholders:
+/// refused before it runs.
+pub(crate) fn count_mismatch(takes: usize, given: usize) -> Error {
+    Error::new(
+        crate::ErrorKind::Usage,
+        format!("the statement's placeholders take {takes} values, {given} were given"),
+    )
+}
+
 /// `err`, a server's refusal of `sql` as written, with the backend's
 /// placeholder rule added when the statement is written in another
 /// backend's style: `?` on PostgreSQL (a syntax error), `$N` on MySQL (an

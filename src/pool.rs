@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::async_pool::Pooled;
-use crate::backend::{AsyncConn, Backend, SyncConn};
+use crate::backend::{AsyncConn, Backend, SyncConn, connect_within};
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::run_blocking;
 
@@ -441,19 +441,6 @@ impl AsyncSlot {
     }
 }
 
-/// An async connect, given up with a `Connect` error after `limit`.
-pub(crate) async fn connect_within<T>(
-    limit: Duration,
-    connect: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    tokio::time::timeout(limit, connect).await.map_err(|_| {
-        Error::new(
-            ErrorKind::Connect,
-            format!("connect timed out after {limit:?}"),
-        )
-    })?
-}
-
 /// An async connection lent for one operation or one transaction. Dropped
 /// mid-statement, the connection is closed (its state is unknown); dropped
 /// in a transaction, it is rolled back on a spawned task and then pooled.
@@ -525,8 +512,12 @@ pub(crate) struct SharedPool {
 
 struct SharedSlot {
     conn: std::sync::RwLock<Option<Arc<dyn crate::backend::SharedConn>>>,
-    /// One connect at a time per slot.
-    connecting: tokio::sync::Mutex<()>,
+    /// One connect at a time per slot; the count of attempts made, and the
+    /// failure of the last if it failed. Callers that waited while an
+    /// attempt ran take its outcome instead of making one of their own, so
+    /// that no caller waits for more than one attempt (tests/connect.rs
+    /// `many_callers_against_a_silent_server_each_wait_one_connect_timeout`).
+    connecting: tokio::sync::Mutex<(u64, Option<Error>)>,
     /// Statements running on this slot's connection now.
     in_flight: AtomicUsize,
 }
@@ -569,7 +560,7 @@ impl SharedPool {
             slots: (0..size)
                 .map(|_| SharedSlot {
                     conn: std::sync::RwLock::new(None),
-                    connecting: tokio::sync::Mutex::new(()),
+                    connecting: tokio::sync::Mutex::new((0, None)),
                     in_flight: AtomicUsize::new(0),
                 })
                 .collect(),
@@ -603,17 +594,32 @@ impl SharedPool {
         Box::pin(self.reopen(slot)).await
     }
 
-    /// Opens the slot's connection, one connect at a time.
+    /// Opens the slot's connection, one connect at a time: a caller that
+    /// waited while another's attempt ran takes that attempt's outcome, and
+    /// none waits longer than the connect timeout for the attempt to end.
     async fn reopen(&self, slot: &SharedSlot) -> Result<Arc<dyn crate::backend::SharedConn>> {
-        let _connecting = slot.connecting.lock().await;
+        let made = match slot.connecting.try_lock() {
+            Ok(state) => state.0,
+            Err(_) => u64::MAX, // an attempt is under way: its outcome is ours
+        };
+        let limit = self.connect_timeout;
+        let mut state = connect_within(limit, async { Ok(slot.connecting.lock().await) }).await?;
         if let Some(c) = Self::current(slot) {
             return Ok(c);
+        }
+        if made != state.0
+            && let Some(failed) = &state.1
+        {
+            return Err(failed.copy());
         }
         let connect = self
             .backend
             .connect_shared()
             .ok_or_else(|| Error::new(ErrorKind::Usage, "no shared connections here"))?;
-        let conn = connect_within(self.connect_timeout, connect).await?;
+        let opened = connect_within(limit, connect).await;
+        state.0 += 1;
+        let conn = opened.inspect_err(|e| state.1 = Some(e.copy()))?;
+        state.1 = None;
         *slot.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
         Ok(conn)
     }

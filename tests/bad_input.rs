@@ -141,9 +141,10 @@ async fn awkward_values_are_typed_errors_or_round_trip() {
             assert!(e.code().is_some(), "{e:?}");
             let e = call!(half, db, query("SELECT * FROM no_such_table", &[])).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Query);
-            // Too few parameters.
+            // Too few parameters: refused before the statement runs.
             let e = call!(half, db, execute(&insert, &[&1])).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Query, "{e:?}");
+            assert_eq!(e.kind(), ErrorKind::Usage, "{e:?}");
+            assert!(e.message().contains("take 3 values, 1 were given"), "{e:?}");
             // Still usable, and nothing else changed.
             call!(half, db, query_one("SELECT 1", &[])).unwrap();
             call!(half, db, execute("DELETE FROM t", &[])).unwrap();

@@ -205,7 +205,15 @@ async fn a_checkout_dropped_while_connecting_or_waiting_leaves_no_count() {
         .build()
         .unwrap();
     let held = db.aio().begin().await.unwrap();
-    let waiting = tokio::time::timeout(Duration::from_millis(100), db.aio().begin()).await;
+    // From another task: this one's plain calls would join the transaction.
+    let other = db.clone();
+    let waiting = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_millis(100), other.aio().begin())
+            .await
+            .map(drop)
+    })
+    .await
+    .unwrap();
     assert!(waiting.is_err(), "a full pool lent a second connection");
     let st = db.aio().status();
     assert_eq!((st.size, st.in_use(), st.waiting), (1, 1, 0), "{st:?}");
@@ -246,11 +254,19 @@ async fn a_full_pool_times_out_with_a_typed_error() {
         holder.join().unwrap().unwrap();
         db.sync().query("SELECT 1", &[]).unwrap();
 
-        // Async half: a transaction holds the only pooled connection.
+        // Async half: a transaction holds the only pooled connection; other
+        // tasks (this one's plain calls would join it) find the pool full.
         let held = db.aio().begin().await.unwrap();
-        let err = db.aio().begin().await.unwrap_err();
+        let other = db.clone();
+        let err = tokio::spawn(async move { other.aio().begin().await.map(drop) })
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PoolTimeout, "{err:?}");
-        let plain = db.aio().query("SELECT 1", &[]).await;
+        let other = db.clone();
+        let plain = tokio::spawn(async move { other.aio().query("SELECT 1", &[]).await })
+            .await
+            .unwrap();
         match db.backend() {
             // Outside transactions PostgreSQL uses the shared connections.
             BackendKind::Postgres => assert_eq!(plain.unwrap().len(), 1),
@@ -416,4 +432,239 @@ async fn statements_pass_a_busy_shared_connection_by() {
         "a statement waited behind the slow one"
     );
     slow.abort();
+}
+
+/// A server on loopback that accepts connections and then either never
+/// says a word (silent) or forwards them to a real server (once
+/// [`proxy_to`](FakeServer::proxy_to) is set), and tells how many of the
+/// silent connections the client has not closed.
+struct FakeServer {
+    port: u16,
+    proxy: std::sync::Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+    held: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl FakeServer {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = FakeServer {
+            port,
+            proxy: Default::default(),
+            held: Default::default(),
+        };
+        let (proxy, held) = (server.proxy.clone(), server.held.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let target = *proxy.lock().unwrap();
+                match target.map(std::net::TcpStream::connect) {
+                    Some(Ok(upstream)) => {
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                            (upstream, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                    }
+                    _ => held.lock().unwrap().push(client),
+                }
+            }
+        });
+        server
+    }
+
+    /// `url` with its host and port replaced by this server's.
+    fn url(&self, url: &str) -> String {
+        let mut u = url::Url::parse(url).unwrap();
+        u.set_host(Some("127.0.0.1")).unwrap();
+        u.set_port(Some(self.port)).unwrap();
+        u.to_string()
+    }
+
+    fn proxy_to(&self, url: &str) {
+        let u = url::Url::parse(url).unwrap();
+        let addr = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
+        *self.proxy.lock().unwrap() = Some(addr.parse().unwrap());
+    }
+
+    /// The silent connections the client still holds open.
+    fn open_silent(&self) -> usize {
+        let held = self.held.lock().unwrap();
+        held.iter()
+            .filter(|s| {
+                s.set_nonblocking(true).unwrap();
+                let open = matches!(s.peek(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+                s.set_nonblocking(false).unwrap();
+                open
+            })
+            .count()
+    }
+
+    /// Waits (at most `limit`) until the client has closed every silent connection.
+    fn wait_all_closed(&self, limit: Duration) -> usize {
+        let start = std::time::Instant::now();
+        loop {
+            let open = self.open_silent();
+            if open == 0 || start.elapsed() > limit {
+                return open;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A server that accepts and never answers: every connect attempt ends by
+/// its deadline with its socket closed, and its pool slot comes back, so
+/// that later calls get `Connect` errors of their own (not `PoolTimeout`)
+/// and work at once when a healthy server is back at the address; both
+/// halves. Before, the blocking half's abandoned connects kept their slots
+/// until the sockets died (hours), and every later call timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_holds_no_slot_past_the_connect_timeout() {
+    const T: Duration = Duration::from_secs(1);
+    let servers: Vec<String> = pg_url().into_iter().chain(mysql_url()).collect();
+    for real in servers {
+        let fake = FakeServer::start();
+        let db = Database::builder(&fake.url(&real))
+            .sync_pool_size(2)
+            .async_pool_size(2)
+            .connect_timeout(T)
+            .acquire_timeout(T)
+            .build()
+            .unwrap();
+        for call in 0..4 {
+            let (blocking, started) = (db.clone(), std::time::Instant::now());
+            let err = tokio::task::spawn_blocking(move || blocking.sync().query("SELECT 1", &[]))
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Connect,
+                "{:?} blocking call {call}: {err}",
+                db.backend()
+            );
+            assert!(
+                started.elapsed() < T * 2,
+                "{:?}: {:?}",
+                db.backend(),
+                started.elapsed()
+            );
+            let started = std::time::Instant::now();
+            let err = db.aio().query("SELECT 1", &[]).await.unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Connect,
+                "{:?} async call {call}: {err}",
+                db.backend()
+            );
+            assert!(
+                started.elapsed() < T * 2,
+                "{:?}: {:?}",
+                db.backend(),
+                started.elapsed()
+            );
+        }
+        let open = tokio::task::block_in_place(|| fake.wait_all_closed(T * 2));
+        assert_eq!(open, 0, "{:?}: silent sockets left open", db.backend());
+        // A healthy server at the same address: the next calls just work.
+        fake.proxy_to(&real);
+        let blocking = db.clone();
+        tokio::task::spawn_blocking(move || blocking.sync().query("SELECT 1", &[]))
+            .await
+            .unwrap()
+            .unwrap();
+        db.aio().query("SELECT 1", &[]).await.unwrap();
+    }
+}
+
+/// Sixteen callers at once against a server that never answers, on each
+/// half: none waits longer than the acquire timeout and the connect
+/// timeout together (callers that queue behind an attempt take its
+/// outcome); each gets `Connect` or `PoolTimeout`. Before, PostgreSQL's
+/// async callers queued on a shared connection's reconnect lock and each
+/// then made a full attempt of its own (the last returned after 4 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_against_a_silent_server_each_wait_one_connect_timeout() {
+    const T: Duration = Duration::from_secs(1);
+    let limit = T * 2 + Duration::from_millis(500);
+    let servers: Vec<String> = pg_url().into_iter().chain(mysql_url()).collect();
+    for real in servers {
+        let fake = FakeServer::start();
+        let db = Database::builder(&fake.url(&real))
+            .sync_pool_size(2)
+            .connect_timeout(T)
+            .acquire_timeout(T)
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let r = db.aio().query("SELECT 1", &[]).await;
+                    (r.map(drop), started.elapsed())
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    let r = db.sync().query("SELECT 1", &[]);
+                    (r.map(drop), started.elapsed())
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(("async", t.await.unwrap()));
+        }
+        for t in threads {
+            results.push((
+                "blocking",
+                tokio::task::block_in_place(|| t.join().unwrap()),
+            ));
+        }
+        for (half, (r, took)) in results {
+            let err = r.unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::Connect | ErrorKind::PoolTimeout),
+                "{:?} {half}: {err}",
+                db.backend()
+            );
+            assert!(
+                took < limit,
+                "{:?} {half}: returned after {took:?} ({err})",
+                db.backend()
+            );
+        }
+    }
+}
+
+/// A refused connection names where it tried, and its `Debug` calls it a
+/// connect failure, not a query error; both halves, both servers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_names_the_host_and_port_it_tried() {
+    let port = closed_port();
+    for scheme in ["postgres", "mysql"] {
+        let db = Database::open(&format!("{scheme}://u:pw@127.0.0.1:{port}/db")).unwrap();
+        for err in [
+            db.sync().connect().unwrap_err(),
+            db.aio().connect().await.unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::Connect);
+            let target = format!("127.0.0.1:{port}");
+            assert!(err.message().contains(&target), "{scheme}: {err}");
+            assert!(
+                err.message().to_lowercase().contains("refused"),
+                "{scheme}: {err}"
+            );
+            let debug = format!("{err:?}");
+            assert!(!debug.contains("query error"), "{scheme}: {debug}");
+        }
+    }
 }

@@ -152,6 +152,21 @@ pub(crate) trait SharedConn: Send + Sync {
     fn is_usable(&self) -> bool;
 }
 
+/// A connect, given up with a `Connect` error after `limit`: its future is
+/// dropped then, and its socket closed with it, so no attempt outlives its
+/// deadline (tests/connect.rs `a_silent_server_holds_no_slot_past_the_connect_timeout`).
+pub(crate) async fn connect_within<T>(
+    limit: std::time::Duration,
+    connect: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(limit, connect).await.map_err(|_| {
+        crate::Error::new(
+            crate::ErrorKind::Connect,
+            format!("connect timed out after {limit:?}"),
+        )
+    })?
+}
+
 /// Opens connections of both kinds for one database.
 pub(crate) trait Backend: Send + Sync {
     fn connect_sync(&self) -> Result<Box<dyn SyncConn>>;

@@ -73,8 +73,13 @@ fn host_opts(url: &str, config: &Config) -> Result<(mysql::Opts, mysql_async::Op
         ))
     };
     let sync_opts = mysql::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
+    // The read and write timeouts bound each step of the handshake, which
+    // the TCP connect timeout does not cover (a server that accepts and
+    // never answers); they are lifted once connected (`no_io_timeouts`).
     let sync_opts = mysql::OptsBuilder::from_opts(sync_opts)
         .tcp_connect_timeout(Some(config.connect_timeout))
+        .read_timeout(Some(config.connect_timeout))
+        .write_timeout(Some(config.connect_timeout))
         .stmt_cache_size(config.statement_cache_size);
     let async_opts = mysql_async::Opts::from_url(&url).map_err(|e| bad_url(&e))?;
     let async_opts = mysql_async::OptsBuilder::from_opts(async_opts)
@@ -112,15 +117,38 @@ fn timeout_statements(t: Duration) -> [String; 2] {
 
 const UNKNOWN_SYSTEM_VARIABLE: &str = "1193";
 
-fn connect_error(err: Error) -> Error {
+/// A connect failure: `Connect`, naming where it tried, with the server's
+/// code if it answered (the caller adds the driver's error as the source).
+fn connect_error(target: &str, err: &Error) -> Error {
     let out = Error::new(
         ErrorKind::Connect,
-        format!("cannot connect to MySQL: {}", err.message()),
+        format!("cannot connect to MySQL at {target}: {}", err.message()),
     );
-    match err.code().map(str::to_owned) {
-        Some(c) => out.with_code(c).with_source(err),
-        None => out.with_source(err),
+    match err.code() {
+        Some(c) => out.with_code(c),
+        None => out,
     }
+}
+
+/// Where a host's options connect: `host:port`, or the socket path.
+fn target(host: &str, port: u16, socket: Option<&str>) -> String {
+    match socket {
+        Some(path) => path.to_owned(),
+        None => format!("{host}:{port}"),
+    }
+}
+
+/// Lifts the read and write timeouts the handshake ran under: statements
+/// may take as long as they take (or the statement timeout).
+#[cfg(unix)]
+fn no_io_timeouts(conn: &mysql::Conn) -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, BorrowedFd};
+    // SAFETY: the descriptor is the connection's open socket, borrowed for
+    // the two calls below while `conn` is alive.
+    let fd = unsafe { BorrowedFd::borrow_raw(conn.as_raw_fd()) };
+    let socket = socket2::SockRef::from(&fd);
+    socket.set_read_timeout(None)?;
+    socket.set_write_timeout(None)
 }
 
 impl Backend for MyBackend {
@@ -151,8 +179,16 @@ impl Backend for MyBackend {
 
 impl MyBackend {
     fn connect_sync_to(&self, opts: &mysql::Opts) -> Result<Box<dyn SyncConn>> {
+        let target = target(
+            &opts.get_ip_or_hostname(),
+            opts.get_tcp_port(),
+            opts.get_socket(),
+        );
+        let failed = |e: Error| connect_error(&target, &e);
+        let conn = mysql::Conn::new(opts.clone())
+            .map_err(|e| connect_error(&target, &sync_error_plain(&e)).with_source(e))?;
         let mut conn = MySync {
-            conn: mysql::Conn::new(opts.clone()).map_err(|e| connect_error(sync_error(e)))?,
+            conn,
             broken: false,
             prepared: Prepared::new(self.cache_size),
         };
@@ -161,25 +197,38 @@ impl MyBackend {
                 match conn.execute(Stmt::bare(sql)) {
                     Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
                     other => {
-                        other.map_err(connect_error)?;
+                        other.map_err(failed)?;
                         break;
                     }
                 }
             }
         }
+        #[cfg(unix)]
+        no_io_timeouts(&conn.conn).map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("cannot connect to MySQL at {target}: {e}"),
+            )
+            .with_source(e)
+        })?;
         Ok(Box::new(conn))
     }
 
     async fn connect_async_to(&self, opts: &mysql_async::Opts) -> Result<Box<dyn AsyncConn>> {
+        let target = target(opts.ip_or_hostname(), opts.tcp_port(), opts.socket());
+        let failed = |e: Error| connect_error(&target, &e);
         let conn = tokio::time::timeout(self.connect_timeout, mysql_async::Conn::new(opts.clone()))
             .await
             .map_err(|_| {
                 Error::new(
                     ErrorKind::Connect,
-                    format!("connect timed out after {:?}", self.connect_timeout),
+                    format!(
+                        "cannot connect to MySQL at {target}: connect timed out after {:?}",
+                        self.connect_timeout
+                    ),
                 )
             })?
-            .map_err(|e| connect_error(async_error(e)))?;
+            .map_err(|e| connect_error(&target, &async_error_plain(&e)).with_source(e))?;
         let mut conn = MyAsync {
             conn,
             broken: false,
@@ -190,7 +239,7 @@ impl MyBackend {
                 match conn.execute(Stmt::bare(sql)).await {
                     Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
                     other => {
-                        other.map_err(connect_error)?;
+                        other.map_err(failed)?;
                         break;
                     }
                 }
@@ -581,17 +630,34 @@ fn server_code(e: &Error) -> Option<u16> {
 
 /// dualdb's error for a `mysql` error.
 fn sync_error(e: mysql::Error) -> Error {
-    match &e {
-        mysql::Error::MySqlError(s) => server_error(s.code, &s.message).with_source(e),
-        _ => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
+    sync_error_plain(&e).with_source(e)
+}
+
+/// [`sync_error`] without the source.
+fn sync_error_plain(e: &mysql::Error) -> Error {
+    match e {
+        mysql::Error::MySqlError(s) => server_error(s.code, &s.message),
+        mysql::Error::DriverError(mysql::DriverError::MismatchedStmtParams(takes, given)) => {
+            crate::placeholders::count_mismatch(usize::from(*takes), *given)
+        }
+        _ => Error::new(ErrorKind::Query, e.to_string()),
     }
 }
 
 /// dualdb's error for a `mysql_async` error.
 fn async_error(e: mysql_async::Error) -> Error {
-    match &e {
-        mysql_async::Error::Server(s) => server_error(s.code, &s.message).with_source(e),
-        _ => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
+    async_error_plain(&e).with_source(e)
+}
+
+/// [`async_error`] without the source.
+fn async_error_plain(e: &mysql_async::Error) -> Error {
+    match e {
+        mysql_async::Error::Server(s) => server_error(s.code, &s.message),
+        mysql_async::Error::Driver(mysql_async::DriverError::StmtParamsMismatch {
+            required,
+            supplied,
+        }) => crate::placeholders::count_mismatch(usize::from(*required), *supplied),
+        _ => Error::new(ErrorKind::Query, e.to_string()),
     }
 }
 

@@ -26,6 +26,9 @@ use crate::value::Value;
 
 pub(crate) struct PgBackend {
     config: tokio_postgres::Config,
+    /// Where connections go, for connect errors: `host:port`, comma-separated.
+    targets: String,
+    connect_timeout: std::time::Duration,
     cache_size: usize,
     /// `prepared_statements`: false sends statements unnamed.
     prepared: bool,
@@ -65,6 +68,8 @@ impl PgBackend {
             None => None,
         };
         Ok(PgBackend {
+            targets: targets(&pg),
+            connect_timeout: config.connect_timeout,
             config: pg,
             cache_size: config.statement_cache_size,
             prepared: config.prepared_statements,
@@ -74,16 +79,40 @@ impl PgBackend {
     }
 }
 
-fn connect_error(e: tokio_postgres::Error) -> Error {
-    let err = pg_error(e);
-    let (message, code) = (err.message().to_owned(), err.code().map(str::to_owned));
-    let out = Error::new(
-        ErrorKind::Connect,
-        format!("cannot connect to PostgreSQL: {message}"),
-    );
-    match code {
-        Some(c) => out.with_code(c).with_source(err),
-        None => out.with_source(err),
+/// `host:port` of each host the config names, comma-separated.
+fn targets(pg: &tokio_postgres::Config) -> String {
+    let ports = pg.get_ports();
+    let port = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+    let hosts: Vec<String> = (pg.get_hosts().iter().enumerate())
+        .map(|(i, h)| match h {
+            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{}", port(i)),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => format!("{}", path.display()),
+        })
+        .collect();
+    if hosts.is_empty() {
+        "localhost".to_owned()
+    } else {
+        hosts.join(", ")
+    }
+}
+
+impl PgBackend {
+    /// A connect failure: `Connect`, naming where it tried, with the
+    /// server's code if it answered, and the driver's error as the source.
+    fn connect_error(&self, e: tokio_postgres::Error) -> Error {
+        let (_, message, code) = describe(&e);
+        let out = Error::new(
+            ErrorKind::Connect,
+            format!(
+                "cannot connect to PostgreSQL at {}: {message}",
+                self.targets
+            ),
+        );
+        match code {
+            Some(c) => out.with_code(c).with_source(e),
+            None => out.with_source(e),
+        }
     }
 }
 
@@ -109,19 +138,22 @@ pub(super) type Driver =
     Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>>;
 
 impl PgBackend {
-    /// Connects: the client, and the I/O that the caller must drive.
+    /// Connects: the client, and the I/O that the caller must drive. The
+    /// whole attempt (TCP, TLS, start-up) ends by the connect timeout: the
+    /// driver's own covers only the TCP connect.
     pub(super) async fn open(&self) -> Result<(tokio_postgres::Client, Driver)> {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = &self.tls {
-            let (client, connection) = self
-                .config
-                .connect(tls.clone())
-                .await
-                .map_err(connect_error)?;
-            return Ok((client, Box::pin(connection)));
-        }
-        let (client, connection) = self.config.connect(NoTls).await.map_err(connect_error)?;
-        Ok((client, Box::pin(connection)))
+        super::connect_within(self.connect_timeout, async {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &self.tls {
+                let (client, connection) =
+                    (self.config.connect(tls.clone()).await).map_err(|e| self.connect_error(e))?;
+                return Ok((client, Box::pin(connection) as Driver));
+            }
+            let (client, connection) =
+                (self.config.connect(NoTls).await).map_err(|e| self.connect_error(e))?;
+            Ok((client, Box::pin(connection) as Driver))
+        })
+        .await
     }
 
     async fn open_async(&self) -> Result<PgAsync> {
@@ -292,6 +324,13 @@ impl PgClient {
     pub(super) async fn send(&self, stmt: &Stmt) -> Result<RowStream> {
         if self.prepared {
             let st = self.prepare(&stmt.sql).await?;
+            if st.params().len() != stmt.params.len() {
+                let takes = st.params().len();
+                return Err(crate::placeholders::count_mismatch(
+                    takes,
+                    stmt.params.len(),
+                ));
+            }
             let p = params(&stmt.params)?;
             self.client.query_raw(&st, p).await.map_err(pg_error)
         } else {
@@ -473,6 +512,17 @@ impl crate::row::RowRead for tokio_postgres::Row {
 
 /// dualdb's error for a PostgreSQL error: the SQLSTATE picks the kind.
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
+    let (kind, message, code) = describe(&e);
+    let err = Error::new(kind, message);
+    match code {
+        Some(code) => err.with_code(code),
+        None => err,
+    }
+    .with_source(e)
+}
+
+/// The kind, message and SQLSTATE of a driver error.
+fn describe(e: &tokio_postgres::Error) -> (ErrorKind, String, Option<String>) {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code().to_owned();
         let kind = if code == "23505" {
@@ -487,15 +537,15 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
             message.push_str(": ");
             message.push_str(detail);
         }
-        return Error::new(kind, message).with_code(code).with_source(e);
+        return (kind, message, Some(code));
     }
     let message = if e.is_closed() {
         "the connection is closed".to_owned()
     } else {
-        match std::error::Error::source(&e) {
+        match std::error::Error::source(e) {
             Some(cause) => format!("{e}: {cause}"),
             None => e.to_string(),
         }
     };
-    Error::new(ErrorKind::Query, message).with_source(e)
+    (ErrorKind::Query, message, None)
 }

@@ -674,17 +674,15 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
         _ => None,
     };
     let Some((f, msg)) = failure else {
-        let usage = match &e {
-            rusqlite::Error::InvalidParameterCount(given, takes) => Some(format!(
-                "the statement's placeholders take {takes} values, {given} were given"
-            )),
-            rusqlite::Error::ToSqlConversionFailure(why) => Some(why.to_string()),
-            _ => None,
-        };
-        return match usage {
-            // Refused before the statement ran.
-            Some(message) => Error::new(ErrorKind::Usage, message).with_source(e),
-            None => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
+        // Refused before the statement ran: Usage.
+        return match &e {
+            rusqlite::Error::InvalidParameterCount(given, takes) => {
+                crate::placeholders::count_mismatch(*takes, *given).with_source(e)
+            }
+            rusqlite::Error::ToSqlConversionFailure(why) => {
+                Error::new(ErrorKind::Usage, why.to_string()).with_source(e)
+            }
+            _ => Error::new(ErrorKind::Query, e.to_string()).with_source(e),
         };
     };
     let kind = match f.extended_code {
