@@ -47,7 +47,10 @@ pub enum ErrorKind {
     /// A connection could not be opened (refused, authentication failed, TLS,
     /// connect timeout).
     Connect,
-    /// No pooled connection became free within the acquire timeout.
+    /// The call waited too long: no pooled connection became free within
+    /// the acquire timeout, or, on SQLite, another connection held the
+    /// database's write lock past it (`SQLITE_BUSY`, its code kept). Both
+    /// mean an overload; retrying later may succeed.
     PoolTimeout,
     /// A blocking call was refused because the [`SyncCheck`](crate::SyncCheck)
     /// policy is `Error`.

@@ -689,9 +689,17 @@ pub(crate) fn lite_error(e: rusqlite::Error) -> Error {
         // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
         2067 | 1555 => ErrorKind::UniqueViolation,
         _ if f.code == ErrorCode::ConstraintViolation => ErrorKind::IntegrityViolation,
+        // The database stayed locked past the busy timeout (the acquire
+        // timeout): under overload, the same kind as a pool that stayed
+        // full (tests/sqlite_overload.rs).
+        _ if f.code == ErrorCode::DatabaseBusy => ErrorKind::PoolTimeout,
         _ => ErrorKind::Query,
     };
-    Error::new(kind, msg.unwrap_or_else(|| f.to_string()))
+    let mut message = msg.unwrap_or_else(|| f.to_string());
+    if kind == ErrorKind::PoolTimeout {
+        message.push_str(": another connection held the write lock past the acquire timeout");
+    }
+    Error::new(kind, message)
         .with_code(f.extended_code.to_string())
         .with_source(e)
 }
