@@ -283,14 +283,71 @@ async fn a_cached_select_star_follows_an_alter_table() {
 
 /// Inside a transaction a stale cached plan cannot be retried (the server
 /// aborted the transaction with it): the error is the server's own, not the
-/// "transaction aborted" of a retry, and the next transaction runs the
-/// statement prepared anew.
+/// "transaction aborted" of a retry. Every connection of the pool, on both
+/// halves, then forgets its statements: the transactions after it all run,
+/// on every connection, where before each connection failed once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_plan_in_a_transaction_fails_once_with_its_own_error() {
+async fn a_stale_plan_fails_once_across_the_pool() {
     let Some(url) = common::pg_url() else { return };
-    let db = Database::builder(&url)
-        .sync_pool_size(1)
-        .async_pool_size(1)
+    stale_plan_fails_once(&url).await;
+}
+
+/// The same under `lc_messages` in German: the stale plan is known by its
+/// SQLSTATE and the server routine that raises it, not its English message
+/// (outside a transaction it is retried, and the call works). `ci/test`
+/// makes the `de_DE.UTF-8` locale before it starts PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_plan_is_known_in_any_language() {
+    let Some(url) = common::pg_url() else { return };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let german = format!("{url}{sep}options=-c%20lc_messages%3Dde_DE.UTF-8");
+    let db = Database::open(&german).unwrap();
+    if let Err(e) = db.sync().query("SELECT 1", &[]) {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the server has no German locale ({e}): ci/test makes one with localedef"
+        );
+        eprintln!("no German locale on the server ({e}): skipped");
+        return;
+    }
+    let err = db
+        .sync()
+        .query("SELECT * FROM no_such_table", &[])
+        .unwrap_err();
+    assert!(
+        !err.message().contains("does not exist"),
+        "not German: {err}"
+    );
+    for half in HALVES {
+        let t = table("alter_de");
+        half.execute(
+            &db,
+            &format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY)"),
+            &[],
+        )
+        .await
+        .unwrap();
+        let select = format!("SELECT * FROM {t}");
+        for _ in 0..8 {
+            half.query(&db, &select, &[]).await.unwrap();
+        }
+        half.execute(&db, &format!("ALTER TABLE {t} ADD COLUMN note TEXT"), &[])
+            .await
+            .unwrap();
+        for _ in 0..8 {
+            let rows = half.query(&db, &select, &[]).await;
+            let rows = rows.unwrap_or_else(|e| panic!("{half:?}: {e}"));
+            assert!(rows.is_empty());
+        }
+    }
+    stale_plan_fails_once(&german).await;
+}
+
+async fn stale_plan_fails_once(url: &str) {
+    const CONNECTIONS: usize = 6;
+    let db = Database::builder(url)
+        .sync_pool_size(CONNECTIONS)
+        .async_pool_size(CONNECTIONS)
         .build()
         .unwrap();
     let t = table("alter_tx");
@@ -301,34 +358,75 @@ async fn a_stale_plan_in_a_transaction_fails_once_with_its_own_error() {
         .execute(&format!("INSERT INTO {t} (id) VALUES (1)"), &[])
         .unwrap();
     let select = format!("SELECT * FROM {t}");
-    // Cached on the one connection each half lends to transactions.
-    let tx = db.sync().begin().unwrap();
-    assert_eq!(tx.query_one(&select, &[]).unwrap().len(), 1);
-    tx.commit().unwrap();
-    let tx = db.aio().begin().await.unwrap();
-    assert_eq!(tx.query_one(&select, &[]).await.unwrap().len(), 1);
-    tx.commit().await.unwrap();
+    // Cached on every connection either half lends to transactions: that
+    // many transactions open at once (on threads and tasks of their own: a
+    // second begin() on one thread would join the first), each running the
+    // statement.
+    let all_open = std::sync::Barrier::new(CONNECTIONS);
+    std::thread::scope(|s| {
+        for _ in 0..CONNECTIONS {
+            s.spawn(|| {
+                let tx = db.sync().begin().unwrap();
+                assert_eq!(tx.query_one(&select, &[]).unwrap().len(), 1);
+                all_open.wait();
+                tx.commit().unwrap();
+            });
+        }
+    });
+    let warm: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (db, select) = (db.clone(), select.clone());
+            tokio::spawn(async move {
+                let tx = db.aio().begin().await.unwrap();
+                assert_eq!(tx.query_one(&select, &[]).await.unwrap().len(), 1);
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tx.commit().await.unwrap();
+            })
+        })
+        .collect();
+    for w in warm {
+        w.await.unwrap();
+    }
+    assert_eq!(db.sync().status().size, CONNECTIONS);
 
     db.sync()
         .execute(&format!("ALTER TABLE {t} ADD COLUMN note TEXT"), &[])
         .unwrap();
 
+    // The first transaction fails with the server's own error.
     let tx = db.sync().begin().unwrap();
     let err = tx.query_one(&select, &[]).unwrap_err();
     assert_eq!(err.code(), Some("0A000"), "{err}");
     tx.rollback().unwrap();
-    let tx = db.sync().begin().unwrap();
-    assert_eq!(tx.query_one(&select, &[]).unwrap().len(), 2);
-    tx.commit().unwrap();
-
-    let tx = db.aio().begin().await.unwrap();
-    let err = tx.query_one(&select, &[]).await.unwrap_err();
-    assert_eq!(err.code(), Some("0A000"), "{err}");
-    tx.rollback().await.unwrap();
-    let tx = db.aio().begin().await.unwrap();
-    assert_eq!(tx.query_one(&select, &[]).await.unwrap().len(), 2);
-    tx.commit().await.unwrap();
-
+    // Every later one works, on every connection of both halves: the
+    // blocking half's all at once, the async half's in turn (an idle async
+    // connection is lent oldest first).
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for i in 0..CONNECTIONS {
+            let (all_open, failed, db, select) = (&all_open, &failed, &db, &select);
+            s.spawn(move || {
+                let tx = db.sync().begin().unwrap();
+                match tx.query_one(select, &[]) {
+                    Ok(row) => assert_eq!(row.len(), 2),
+                    Err(e) => failed.lock().unwrap().push(format!("blocking {i}: {e}")),
+                }
+                all_open.wait();
+                tx.rollback().unwrap();
+            });
+        }
+    });
+    let mut failed = failed.into_inner().unwrap();
+    assert_eq!(db.sync().status().size, CONNECTIONS);
+    for i in 0..CONNECTIONS * 2 {
+        let tx = db.aio().begin().await.unwrap();
+        match tx.query_one(&select, &[]).await {
+            Ok(row) => assert_eq!(row.len(), 2),
+            Err(e) => failed.push(format!("async {i}: {e}")),
+        }
+        tx.rollback().await.unwrap();
+    }
+    assert!(failed.is_empty(), "after the first failure: {failed:?}");
     db.sync().execute(&format!("DROP TABLE {t}"), &[]).unwrap();
 }
 

@@ -42,15 +42,20 @@ impl<S> StmtCache<S> {
         }
     }
 
+    /// Forgets every statement.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+    }
+
     /// True if the cache keeps anything (its capacity is not 0).
     #[cfg(feature = "mysql")]
     pub(crate) fn keeps(&self) -> bool {
         self.capacity > 0
     }
 
-    /// Forgets the statement for `sql` (its plan went stale, or the server
-    /// no longer knows it).
-    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    /// Forgets the statement for `sql` (the server no longer knows it).
+    #[cfg(feature = "mysql")]
     pub(crate) fn remove(&mut self, sql: &SqlText) {
         let hash = sql.hash();
         if self.map.get(&hash).is_some_and(|(text, _)| text.same(sql)) {

@@ -15,6 +15,7 @@ use tokio_postgres::{NoTls, RowStream, Statement};
 
 use super::pg_types::implied_type;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{AsyncConn, Backend, BoxFuture, RowSink, SharedConn, StmtCache, SyncConn, keep_rows};
@@ -28,6 +29,8 @@ pub(crate) struct PgBackend {
     config: tokio_postgres::Config,
     /// Where connections go, for connect errors: `host:port`, comma-separated.
     targets: String,
+    /// Stale plans seen on this backend's connections ([`PgClient::schema`]).
+    schema: Arc<AtomicU64>,
     connect_timeout: std::time::Duration,
     cache_size: usize,
     /// `prepared_statements`: false sends statements unnamed.
@@ -69,6 +72,7 @@ impl PgBackend {
         };
         Ok(PgBackend {
             targets: targets(&pg),
+            schema: Arc::new(AtomicU64::new(0)),
             connect_timeout: config.connect_timeout,
             config: pg,
             cache_size: config.statement_cache_size,
@@ -169,7 +173,11 @@ impl PgBackend {
     pub(super) fn client(&self, client: tokio_postgres::Client) -> PgClient {
         PgClient {
             client,
-            cache: Mutex::new(StmtCache::new(self.cache_size)),
+            cache: Mutex::new(Plans {
+                statements: StmtCache::new(self.cache_size),
+                schema: self.schema.load(Ordering::Acquire),
+            }),
+            schema: self.schema.clone(),
             prepared: self.prepared,
         }
     }
@@ -218,10 +226,21 @@ pub(super) fn counted(rows_affected: u64) -> ExecResult {
 
 /// The server's refusal to run a cached plan whose result columns changed
 /// since it was prepared (an `ALTER TABLE` under a `SELECT *`). It comes
-/// before the statement runs anything.
+/// before the statement runs anything. Known by its SQLSTATE and the
+/// server routine that raises it, which read the same in every
+/// `lc_messages` language (tests/raw_sql.rs
+/// `a_stale_plan_is_known_in_any_language`); the English message too,
+/// for a server or proxy that sends no routine.
 fn stale_plan(e: &Error) -> bool {
-    e.code() == Some("0A000")
-        && e.message()
+    if e.code() != Some("0A000") {
+        return false;
+    }
+    let routine = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<tokio_postgres::Error>())
+        .and_then(|pg| pg.as_db_error())
+        .and_then(|db| db.routine());
+    routine == Some("RevalidateCachedQuery")
+        || e.message()
             .starts_with("cached plan must not change result type")
 }
 
@@ -256,8 +275,33 @@ struct PgAsync {
 pub(super) struct PgClient {
     client: tokio_postgres::Client,
     /// Never held across an await.
-    cache: Mutex<StmtCache<Statement>>,
+    cache: Mutex<Plans>,
+    /// The backend's count of stale plans seen, on any connection of
+    /// either half: a connection that finds it moved since it last looked
+    /// forgets every statement it prepared, so that one `ALTER TABLE` costs
+    /// the pool one failed statement, not one per connection and statement
+    /// (tests/raw_sql.rs `a_stale_plan_fails_once_across_the_pool`).
+    schema: Arc<AtomicU64>,
     prepared: bool,
+}
+
+/// A connection's prepared statements, and the backend's stale-plan count
+/// when they were last all good.
+struct Plans {
+    statements: StmtCache<Statement>,
+    schema: u64,
+}
+
+impl Plans {
+    /// The statements, forgotten first if a stale plan was seen since.
+    fn current(&mut self, schema: &AtomicU64) -> &mut StmtCache<Statement> {
+        let now = schema.load(Ordering::Acquire);
+        if self.schema != now {
+            self.statements.clear();
+            self.schema = now;
+        }
+        &mut self.statements
+    }
 }
 
 /// A statement on its way to the server, in a box that outlives it.
@@ -354,10 +398,8 @@ impl PgClient {
         };
         let give_up = retry_after(first, e);
         if give_up.is_none() {
-            self.cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(sql);
+            // Every connection forgets its statements before its next one.
+            self.schema.fetch_add(1, Ordering::AcqRel);
         }
         give_up.map(|e| Err(crate::placeholders::hint(BackendKind::Postgres, sql, e)))
     }
@@ -379,6 +421,7 @@ impl PgClient {
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .current(&self.schema)
             .get(sql);
         if let Some(s) = cached {
             return Ok(s);
@@ -387,6 +430,7 @@ impl PgClient {
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .current(&self.schema)
             .insert(sql, s.clone());
         Ok(s)
     }
