@@ -103,3 +103,62 @@ fn the_blocking_half_is_pooled_for_threaded_code() {
         assert_eq!(status.in_use(), 0);
     }
 }
+
+/// A `Database` whose async half is used from one runtime, then another
+/// (a test harness that builds a runtime per test, a CLI with two
+/// `block_on`s): connections made on the runtime that has gone are dropped
+/// and replaced, and no call of the second runtime sees an error; every
+/// backend, both runtime flavours, in and out of transactions.
+#[test]
+fn the_async_half_outlives_the_runtime_that_made_its_connections() {
+    for db in databases() {
+        let t = common::table("rt");
+        db.sync()
+            .execute(&format!("CREATE TABLE {t} (x INTEGER)"), &[])
+            .unwrap();
+        let insert = format!("INSERT INTO {t} (x) VALUES (1)");
+        let use_it = |db: &Database| {
+            let (db, insert) = (db.clone(), insert.clone());
+            async move {
+                // Several connections at once, pooled and (PostgreSQL) shared.
+                let calls = (0..6).map(|_| {
+                    let (db, insert) = (db.clone(), insert.clone());
+                    tokio::spawn(async move {
+                        db.aio().execute(&insert, &[]).await?;
+                        db.aio()
+                            .atomic(async |tx| tx.execute(&insert, &[]).await.map(drop))
+                            .await
+                    })
+                });
+                for c in futures::future::join_all(calls).await {
+                    c.unwrap()?;
+                }
+                Ok::<_, dualdb::Error>(())
+            }
+        };
+        for round in 0..4 {
+            let rt = if round % 2 == 0 {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap()
+            } else {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+            };
+            rt.block_on(use_it(&db))
+                .unwrap_or_else(|e| panic!("{:?} runtime {round}: {e}", db.backend()));
+            drop(rt);
+        }
+        let n: i64 = db
+            .sync()
+            .query_one(&format!("SELECT COUNT(*) FROM {t}"), &[])
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 4 * 12, "{:?}", db.backend());
+    }
+}

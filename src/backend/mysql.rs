@@ -233,6 +233,7 @@ impl MyBackend {
             conn,
             broken: false,
             prepared: Prepared::new(self.cache_size),
+            runtime: RuntimeAlive::here(),
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
@@ -490,6 +491,40 @@ struct MyAsync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql_async::Statement>,
+    /// Whether the runtime the connection was made on still runs: its
+    /// socket is registered with that runtime's I/O driver, and fails on any
+    /// other once it has shut down.
+    runtime: RuntimeAlive,
+}
+
+/// Tells whether the Tokio runtime current when it was made still runs: a
+/// task spawned there holds a token until the runtime shuts down (its
+/// tasks are dropped then) or this is dropped (tests/runtime.rs
+/// `the_async_half_outlives_the_runtime_that_made_its_connections`).
+struct RuntimeAlive {
+    token: std::sync::Weak<()>,
+    /// Dropped with this: ends the task.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RuntimeAlive {
+    fn here() -> Self {
+        let token = std::sync::Arc::new(());
+        let weak = std::sync::Arc::downgrade(&token);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _token = token;
+            let _ = stopped.await;
+        });
+        RuntimeAlive {
+            token: weak,
+            _stop: stop,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.token.strong_count() > 0
+    }
 }
 
 impl MyAsync {
@@ -597,7 +632,7 @@ impl AsyncConn for MyAsync {
         })
     }
     fn is_usable(&mut self) -> bool {
-        !self.broken
+        !self.broken && self.runtime.alive()
     }
     fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
