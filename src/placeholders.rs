@@ -127,6 +127,33 @@ fn dollar_quoted(sql: &str, start: usize) -> usize {
     }
 }
 
+/// The most values one statement may bind: PostgreSQL's and MySQL's
+/// protocols count them in 16 bits; SQLite's bundled build allows 32,766.
+pub(crate) fn max_values(kind: BackendKind) -> usize {
+    match kind {
+        BackendKind::Postgres | BackendKind::Mysql => 65_535,
+        BackendKind::Sqlite => 32_766,
+    }
+}
+
+/// A `Usage` error, before anything is sent, for a statement with more
+/// values than the backend allows (a PostgreSQL server would otherwise
+/// answer with a protocol error naming neither number).
+#[inline]
+pub(crate) fn check_count(kind: BackendKind, given: usize) -> crate::Result<()> {
+    if given <= max_values(kind) {
+        return Ok(());
+    }
+    Err(Error::new(
+        crate::ErrorKind::Usage,
+        format!(
+            "{kind} allows at most {} bound values in one statement; {given} were given \
+             (insert_many splits its rows into statements under the limit)",
+            max_values(kind)
+        ),
+    ))
+}
+
 /// A statement given another number of values than it has placeholders:
 /// refused before it runs.
 pub(crate) fn count_mismatch(takes: usize, given: usize) -> Error {

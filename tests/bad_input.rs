@@ -109,7 +109,8 @@ async fn awkward_values_are_typed_errors_or_round_trip() {
             assert_eq!(row.get::<String>(0).unwrap_err().kind(), ErrorKind::Decode);
             assert_eq!(row.get::<Vec<u8>>(0).unwrap(), bad);
             // A 16 MiB value: stored and read back, or (MariaDB's
-            // max_allowed_packet) a typed error; the connection stays usable.
+            // max_allowed_packet) a Usage error before it is sent; the
+            // connection stays usable.
             let big = "x".repeat(16 << 20);
             match call!(half, db, execute(&insert, &[&3, &big, &None::<Vec<u8>>])) {
                 Ok(_) => {
@@ -120,7 +121,11 @@ async fn awkward_values_are_typed_errors_or_round_trip() {
                             .unwrap();
                     assert_eq!(got.len(), big.len());
                 }
-                Err(e) => assert_eq!(e.kind(), ErrorKind::Query, "{b:?}: {e:?}"),
+                Err(e) => {
+                    assert_eq!(b, BackendKind::Mysql, "{e}");
+                    assert_eq!(e.kind(), ErrorKind::Usage, "{b:?}: {e:?}");
+                    assert!(e.message().contains("max_allowed_packet"), "{e}");
+                }
             }
             // Wrong types: a typed error, before or from the server.
             let r = call!(
@@ -148,6 +153,79 @@ async fn awkward_values_are_typed_errors_or_round_trip() {
             // Still usable, and nothing else changed.
             call!(half, db, query_one("SELECT 1", &[])).unwrap();
             call!(half, db, execute("DELETE FROM t", &[])).unwrap();
+        }
+    }
+}
+
+/// At the limits: more bound values than the backend allows, and (MySQL) a
+/// value larger than the server's `max_allowed_packet`, are `Usage` errors
+/// naming the limit and what was given, before anything is sent; the
+/// connection stays usable. Both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_beyond_the_backends_limits_are_named_before_sending() {
+    for db in isolated_all("limits") {
+        let (allowed, given) = match db.backend() {
+            BackendKind::Sqlite => (32_766, 40_000),
+            _ => (65_535, 70_000),
+        };
+        let list: Vec<String> = (1..=given).map(|i| ph(&db, i)).collect();
+        let sql = format!("SELECT 1 WHERE 1 IN ({})", list.join(", "));
+        let values: Vec<i64> = (0..given as i64).collect();
+        let params: Vec<&(dyn dualdb::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v as &(dyn dualdb::ToSql + Sync))
+            .collect();
+        for half in HALVES {
+            let err = call!(half, db, query(&sql, &params)).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Usage,
+                "{:?} {half:?}: {err}",
+                db.backend()
+            );
+            let (allowed, given) = (allowed.to_string(), given.to_string());
+            assert!(
+                err.message().contains(&allowed) && err.message().contains(&given),
+                "{err}"
+            );
+            call!(half, db, query_one("SELECT 1", &[])).unwrap();
+        }
+        if db.backend() == BackendKind::Mysql {
+            db.sync()
+                .execute("CREATE TABLE big (b LONGBLOB)", &[])
+                .unwrap();
+            let max: i64 = db
+                .sync()
+                .query_one("SELECT @@max_allowed_packet", &[])
+                .unwrap()
+                .get(0)
+                .unwrap();
+            let too_big = vec![7u8; max as usize + 1024];
+            let fits = vec![7u8; 1 << 20];
+            for half in HALVES {
+                let err = call!(
+                    half,
+                    db,
+                    execute("INSERT INTO big (b) VALUES (?)", &[&too_big])
+                )
+                .unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Usage, "{half:?}: {err}");
+                assert!(err.message().contains("max_allowed_packet"), "{err}");
+                assert!(err.message().contains(&max.to_string()), "{err}");
+                call!(
+                    half,
+                    db,
+                    execute("INSERT INTO big (b) VALUES (?)", &[&fits])
+                )
+                .unwrap();
+            }
+            let n: i64 = db
+                .sync()
+                .query_one("SELECT COUNT(*) FROM big", &[])
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(n, 2, "only the values that fit are stored");
         }
     }
 }

@@ -117,6 +117,9 @@ fn timeout_statements(t: Duration) -> [String; 2] {
 
 const UNKNOWN_SYSTEM_VARIABLE: &str = "1193";
 
+/// Read once a connection: the most bytes one packet to the server may hold.
+const MAX_PACKET: &str = "SELECT @@max_allowed_packet";
+
 /// A connect failure: `Connect`, naming where it tried, with the server's
 /// code if it answered (the caller adds the driver's error as the source).
 fn connect_error(target: &str, err: &Error) -> Error {
@@ -191,6 +194,12 @@ impl MyBackend {
             conn,
             broken: false,
             prepared: Prepared::new(self.cache_size),
+            max_packet: u64::MAX,
+        };
+        conn.max_packet = {
+            use mysql::prelude::Queryable;
+            let read = conn.conn.query_first::<u64, _>(MAX_PACKET);
+            conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
@@ -233,7 +242,13 @@ impl MyBackend {
             conn,
             broken: false,
             prepared: Prepared::new(self.cache_size),
+            max_packet: u64::MAX,
             runtime: RuntimeAlive::here(),
+        };
+        conn.max_packet = {
+            use mysql_async::prelude::Queryable;
+            let read = conn.conn.query_first::<u64, _>(MAX_PACKET).await;
+            conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
         };
         if let Some(t) = self.statement_timeout {
             for sql in timeout_statements(t) {
@@ -267,6 +282,48 @@ fn params(values: &[Value]) -> Result<Params> {
 /// are. A write's values (an insert's hundreds of texts) are not copied:
 /// that copy doubled the allocations of an insert, 940 instructions a row
 /// of two texts (1.41 of the raw driver's for 100 rows a statement).
+/// A `Usage` error, before anything is sent, for values the server would
+/// refuse to take: more than MySQL's protocol counts, or more bytes than
+/// the server's `max_allowed_packet` (it then closes the connection, and
+/// the driver reports only a broken pipe).
+fn check_sendable(values: &[Value], max_packet: u64) -> Result<()> {
+    crate::placeholders::check_count(BackendKind::Mysql, values.len())?;
+    let size = execute_packet_size(values) as u64;
+    if size <= max_packet {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Usage,
+        format!(
+            "the statement's values take {size} bytes, more than the server's \
+             max_allowed_packet of {max_packet} bytes: raise it (SET GLOBAL \
+             max_allowed_packet) or send less at once"
+        ),
+    ))
+}
+
+/// The size of the packet that sends a prepared statement these values:
+/// its header, each value's type, and each value (its length and bytes;
+/// numbers, dates and short texts at most a few dozen bytes).
+fn execute_packet_size(values: &[Value]) -> usize {
+    let lenenc = |n: usize| match n {
+        0..251 => 1,
+        251..65_536 => 3,
+        65_536..16_777_216 => 4,
+        _ => 9,
+    };
+    let header = 10 + values.len().div_ceil(8) + 1 + 2 * values.len();
+    let bodies: usize = (values.iter())
+        .map(|v| match v {
+            Value::Text(s) | Value::Json(s) => lenenc(s.len()) + s.len(),
+            Value::Bytes(b) => lenenc(b.len()) + b.len(),
+            Value::Null => 0,
+            _ => 48,
+        })
+        .sum();
+    header + bodies
+}
+
 fn params_moved(values: crate::statement::Params) -> Result<Params> {
     if values.is_empty() {
         return Ok(Params::Empty);
@@ -390,6 +447,8 @@ struct MySync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql::Statement>,
+    /// The server's `max_allowed_packet` ([`check_sendable`]).
+    max_packet: u64,
 }
 
 impl MySync {
@@ -443,6 +502,7 @@ impl SyncConn for MySync {
     /// Run once: its values go to the driver (see [`Prepared`]).
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
+        check_sendable(&stmt.params, self.max_packet)?;
         self.with_statement_once(&stmt.sql, |c, statement| {
             let r = c.conn.exec_drop(statement, params_moved(stmt.params)?);
             c.check(r)?;
@@ -451,6 +511,7 @@ impl SyncConn for MySync {
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
+        check_sendable(&stmt.params, self.max_packet)?;
         self.with_statement(&stmt.sql, |c, statement| {
             let mut broken = false;
             let mut fail = |e: mysql::Error| {
@@ -491,6 +552,8 @@ struct MyAsync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql_async::Statement>,
+    /// The server's `max_allowed_packet` ([`check_sendable`]).
+    max_packet: u64,
     /// Whether the runtime the connection was made on still runs: its
     /// socket is registered with that runtime's I/O driver, and fails on any
     /// other once it has shut down.
@@ -610,6 +673,7 @@ impl AsyncConn for MyAsync {
     /// Run once: its values go to the driver (see [`Prepared`]).
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         Box::pin(async move {
+            check_sendable(&stmt.params, self.max_packet)?;
             let (statement, kept) = self.statement(&stmt.sql).await?;
             let out = self.execute_once(stmt.params, &statement).await;
             self.done_with(statement, kept).await?;
@@ -619,6 +683,7 @@ impl AsyncConn for MyAsync {
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
+            check_sendable(&stmt.params, self.max_packet)?;
             let mut retried = false;
             loop {
                 let (statement, kept) = self.statement(&stmt.sql).await?;

@@ -366,6 +366,7 @@ impl PgClient {
     /// Sends `stmt` (prepared through the cache, or unnamed): the stream of
     /// its results.
     pub(super) async fn send(&self, stmt: &Stmt) -> Result<RowStream> {
+        crate::placeholders::check_count(BackendKind::Postgres, stmt.params.len())?;
         if self.prepared {
             let st = self.prepare(&stmt.sql).await?;
             if st.params().len() != stmt.params.len() {

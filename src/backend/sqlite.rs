@@ -396,6 +396,7 @@ impl LiteConn {
         // SQLite has no array or hstore: refused (with unencodable values)
         // with a typed error before binding.
         Value::check_all(&stmt.params, BackendKind::Sqlite)?;
+        crate::placeholders::check_count(BackendKind::Sqlite, stmt.params.len())?;
         self.deadline.arm(self.statement_timeout);
         let out = f().map_err(|e| self.error(e));
         self.deadline.arm(None);
