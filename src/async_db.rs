@@ -122,8 +122,10 @@ impl AsyncDb {
     }
 
     /// Lends a connection and runs `op` on it; if the returned future is
-    /// dropped before `op` finishes, the connection is discarded, not reused.
-    async fn run<P, T>(
+    /// dropped before `op` finishes, the connection is discarded, not reused;
+    /// if the plan left a transaction of its own open, it is rolled back
+    /// before the connection is lent again.
+    async fn run<P: Plan, T>(
         &self,
         plan: &mut P,
         op: impl for<'c> FnOnce(
@@ -136,6 +138,7 @@ impl AsyncDb {
         slot.busy = true;
         let out = op(&mut *slot.conn, plan).await;
         slot.busy = false;
+        slot.in_tx = plan.left_open();
         out
     }
 
@@ -175,7 +178,12 @@ impl AsyncDb {
                 return Box::pin(tx.drive(plan)).await;
             }
             let db = self.replica_for(&plan).unwrap_or(self);
-            match db.shared.get().await {
+            let shared = if plan.exclusive() {
+                None
+            } else {
+                db.shared.get().await
+            };
+            match shared {
                 Some(lease) => drive_async(Target::Shared(&*lease?.conn), &mut plan).await,
                 None => {
                     db.run(&mut plan, |c, plan| {

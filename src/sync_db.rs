@@ -19,7 +19,6 @@
 
 use std::sync::Arc;
 
-use crate::backend::SyncConn;
 use crate::config::BackendKind;
 use crate::error::Result;
 use crate::model::plan::drive_sync;
@@ -161,37 +160,23 @@ impl SyncDb {
                 self.check(operation)?;
                 tx.drive(plan)
             }
-            None => match self.replica_for(&plan) {
-                Some(replica) => {
-                    self.check(operation)?;
-                    replica.run_unchecked(|c| drive_sync(c, &mut plan))
-                }
-                None => self.run(operation, |c| drive_sync(c, &mut plan)),
-            },
+            None => {
+                self.check(operation)?;
+                let db = self.replica_for(&plan).unwrap_or(self);
+                db.drive_pooled(&mut plan)
+            }
         }
     }
 
-    /// Checks the policy, lends a connection and runs `op` on it, all off any
-    /// Tokio worker.
-    #[track_caller]
-    fn run<T: Send>(
-        &self,
-        operation: &'static str,
-        op: impl FnOnce(&mut dyn SyncConn) -> Result<T> + Send,
-    ) -> Result<T> {
-        self.policy.check(operation)?;
-        self.run_unchecked(op)
-    }
-
-    /// Lends a connection and runs `op` on it, off any Tokio worker; the
-    /// caller checked the policy.
-    fn run_unchecked<T: Send>(
-        &self,
-        op: impl FnOnce(&mut dyn SyncConn) -> Result<T> + Send,
-    ) -> Result<T> {
+    /// Lends a connection and drives `plan` on it, off any Tokio worker; the
+    /// caller checked the policy. If the plan left a transaction of its own
+    /// open, the connection is rolled back before it is lent again.
+    fn drive_pooled<P: Plan>(&self, plan: &mut P) -> Result<P::Output> {
         run_blocking(|| {
             let mut conn = self.pool.lease()?;
-            op(&mut *conn)
+            let out = drive_sync(&mut *conn, plan);
+            conn.in_tx = plan.left_open();
+            out
         })
     }
 

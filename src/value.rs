@@ -73,6 +73,18 @@ pub enum Value {
 }
 
 impl Value {
+    /// True for a generated key's "unset" values, which leave the key to
+    /// the server: NULL, 0, the nil UUID, empty text.
+    pub(crate) fn is_unset(&self) -> bool {
+        match self {
+            Value::Null | Value::I64(0) => true,
+            Value::Text(s) => s.is_empty(),
+            #[cfg(feature = "uuid")]
+            Value::Uuid(u) => u.is_nil(),
+            _ => false,
+        }
+    }
+
     /// A short description of the variant, for error messages.
     ///
     /// ```

@@ -622,3 +622,194 @@ async fn scalar_of_no_row_is_none_for_an_option_and_not_found_otherwise() {
             .unwrap();
     }
 }
+
+/// A generated (`auto`) key that a row gives a value is written as given,
+/// as peewee does; 0 leaves it to the server. `create`, `insert_many` of
+/// rows that all give keys and of rows that mix given and generated keys
+/// (each row gets its own: the given as given, the others fresh),
+/// `create_or_get`; both halves, in and out of a transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_keys_of_generated_key_models_are_written() {
+    let with_id = |id: i64, name: &str| User {
+        id,
+        ..user(name, 1)
+    };
+    for db in isolated_all("given_keys") {
+        for half in HALVES {
+            reset(&db, half).await;
+            let a = call!(half, db, create(with_id(1001, "a"))).unwrap();
+            assert_eq!(a.id, 1001, "{:?} {half:?}", db.backend());
+            assert_eq!(call!(half, db, get(User::by_id(1001))).unwrap(), a);
+            let all_given = vec![with_id(2001, "b"), with_id(2002, "c")];
+            let stored = call!(half, db, execute_query(User::insert_many(all_given))).unwrap();
+            assert_eq!(
+                stored.iter().map(|u| u.id).collect::<Vec<_>>(),
+                [2001, 2002]
+            );
+            let mixed = vec![with_id(0, "d"), with_id(3001, "e"), with_id(0, "f")];
+            let stored = call!(half, db, execute_query(User::insert_many(mixed))).unwrap();
+            let names: Vec<&str> = stored.iter().map(|u| u.username.as_str()).collect();
+            assert_eq!(names, ["d", "e", "f"], "{:?}", db.backend());
+            assert_eq!(stored[1].id, 3001);
+            assert!(stored[0].id > 0 && stored[2].id > 0 && stored[0].id != stored[2].id);
+            for u in &stored {
+                assert_eq!(
+                    &call!(half, db, get(User::by_id(u.id))).unwrap(),
+                    u,
+                    "{:?}",
+                    db.backend()
+                );
+            }
+            let counted = vec![with_id(4001, "g"), with_id(0, "h")];
+            let n = call!(
+                half,
+                db,
+                execute_query(User::insert_many(counted).without_returning())
+            )
+            .unwrap();
+            assert_eq!(n, 2);
+            assert_eq!(
+                call!(half, db, get(User::USERNAME.eq("g"))).unwrap().id,
+                4001
+            );
+            let (b, created) = call!(half, db, create_or_get(with_id(5001, "i"))).unwrap();
+            assert!(created);
+            assert_eq!(b.id, 5001);
+            assert_eq!(call!(half, db, count(User::select(), false)).unwrap(), 9);
+        }
+        // In a transaction, both halves.
+        db.aio()
+            .atomic(async |tx| {
+                let u = tx.create(with_id(6001, "j")).await?;
+                assert_eq!(u.id, 6001);
+                // Given keys clear of the ones the server generates next.
+                let mixed = vec![with_id(0, "k"), with_id(6501, "l")];
+                let stored = tx.execute_query(User::insert_many(mixed)).await?;
+                assert_eq!(stored[1].id, 6501);
+                assert_eq!(tx.get(User::by_id(stored[0].id)).await?.username, "k");
+                Ok(())
+            })
+            .await
+            .unwrap();
+        db.sync()
+            .atomic(|tx| {
+                let mixed = vec![with_id(7001, "m"), with_id(0, "n")];
+                let stored = tx.execute_query(User::insert_many(mixed))?;
+                assert_eq!(stored[0].id, 7001);
+                assert_eq!(tx.get(User::by_id(stored[1].id))?.username, "n");
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(db.sync().count(User::select(), false).unwrap(), 14);
+    }
+}
+
+/// A row of three columns: a generated key and two values.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "bulk")]
+struct Bulk {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(unique)]
+    n: i64,
+    label: String,
+}
+
+fn bulk(range: std::ops::Range<i64>) -> Vec<Bulk> {
+    range
+        .map(|n| Bulk {
+            id: 0,
+            n,
+            label: format!("row {n}"),
+        })
+        .collect()
+}
+
+async fn bulk_count(db: &dualdb::Database) -> i64 {
+    db.aio().count(Bulk::select(), false).await.unwrap() as i64
+}
+
+/// `insert_many` of more rows than one statement may bind (100,000 rows of
+/// three values; PostgreSQL and MySQL take 65,535 values a statement, SQLite
+/// 32,766) splits itself into statements under the limit, all in one
+/// transaction: every row is stored with a key of its own, in order; a
+/// failure in a late statement leaves none of the rows (outside a
+/// transaction, and inside one, where the transaction goes on). Both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_many_splits_under_the_limit() {
+    for db in isolated_all("bulk") {
+        for half in HALVES {
+            call!(half, db, drop_table::<Bulk>()).unwrap();
+            call!(half, db, create_table::<Bulk>()).unwrap();
+            let stored =
+                call!(half, db, execute_query(Bulk::insert_many(bulk(0..100_000)))).unwrap();
+            assert_eq!(stored.len(), 100_000, "{:?} {half:?}", db.backend());
+            assert!(
+                stored.iter().enumerate().all(|(i, b)| b.n == i as i64),
+                "in order"
+            );
+            let mut ids: Vec<i64> = stored.iter().map(|b| b.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 100_000, "a key each");
+            let last = stored.last().unwrap();
+            assert_eq!(&call!(half, db, get(Bulk::by_id(last.id))).unwrap(), last);
+            let n = call!(
+                half,
+                db,
+                execute_query(Bulk::insert_many(bulk(100_000..140_000)).without_returning())
+            )
+            .unwrap();
+            assert_eq!(n, 40_000);
+            assert_eq!(bulk_count(&db).await, 140_000);
+            // The last row collides with a stored one: nothing of the batch stays.
+            let mut failing = bulk(200_000..240_000);
+            failing.last_mut().unwrap().n = 5;
+            let err = call!(half, db, execute_query(Bulk::insert_many(failing))).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::UniqueViolation, "{err}");
+            assert_eq!(
+                bulk_count(&db).await,
+                140_000,
+                "{:?} {half:?}: all or nothing",
+                db.backend()
+            );
+            assert_eq!(db.sync().status().in_use() + db.aio().status().in_use(), 0);
+        }
+        // Inside a transaction: the failed batch is undone alone.
+        db.aio()
+            .atomic(async |tx| {
+                let mut failing = bulk(300_000..340_000);
+                failing.last_mut().unwrap().n = 5;
+                let err = tx
+                    .execute_query(Bulk::insert_many(failing))
+                    .await
+                    .unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::UniqueViolation);
+                let n = tx
+                    .execute_query(Bulk::insert_many(bulk(400_000..440_000)))
+                    .await?;
+                assert_eq!(n.len(), 40_000);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        db.sync()
+            .atomic(|tx| {
+                let mut failing = bulk(500_000..540_000);
+                failing.last_mut().unwrap().n = 5;
+                let err = tx
+                    .execute_query(Bulk::insert_many(failing).without_returning())
+                    .unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::UniqueViolation);
+                assert_eq!(
+                    tx.execute_query(
+                        Bulk::insert_many(bulk(600_000..640_000)).without_returning()
+                    )?,
+                    40_000
+                );
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(bulk_count(&db).await, 220_000, "{:?}", db.backend());
+    }
+}

@@ -13,7 +13,9 @@ use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned
 ///
 /// Field attributes, inside `#[model(...)]`:
 /// - `primary_key`: the primary key (one field; default: a field named `id`);
-/// - `auto`: the database generates the key (auto-increment);
+/// - `auto`: the database generates the key (auto-increment) of a row that
+///   leaves it unset (0, `None`, the nil UUID); a row that gives it any
+///   other value is stored with that key, as in peewee;
 /// - `unique`;
 /// - `max_length = N`: `VARCHAR(N)` instead of `TEXT`;
 /// - `default = "SQL"`: the column's SQL default in `CREATE TABLE`;

@@ -173,8 +173,11 @@ pub trait Model: Sized + Send + Sync + 'static {
         DeleteQuery::new()
     }
 
-    /// `INSERT` these rows in one statement; `execute` returns them with
-    /// their generated keys.
+    /// `INSERT` these rows; `execute` returns them with their generated
+    /// keys, in the order given. Rows beyond what one statement may bind go
+    /// in further statements, all or nothing (a transaction of their own,
+    /// or a savepoint in the caller's); rows that give their generated key
+    /// go in statements apart from rows that leave it to the server.
     fn insert_many(rows: Vec<Self>) -> InsertMany<Self> {
         InsertMany { rows }
     }

@@ -8,13 +8,16 @@ use super::plan::{One, ReadOnly, replayed, slotted, taken};
 use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use super::schema;
+use super::shapes::KeyColumn;
 use super::sql::{Dialect, to_sea};
 use super::{Action, Decoder, Model, ModelMeta, ModelRow, Plan, Reply, Step, models};
 #[cfg(feature = "sqlite")]
 use crate::backend::sqlite::LiveRow;
 use crate::error::{Error, ErrorKind, Result};
+use crate::placeholders::max_values;
 use crate::row::{FromRow, Row};
-use crate::statement::{Stmt, at_most_one, exactly_one};
+use crate::statement::{ExecResult, Stmt, at_most_one, exactly_one};
+use crate::transaction::TxOp;
 use crate::value::{ToSql, Value, ValueRef};
 
 fn not_found<M: Model>() -> Error {
@@ -250,67 +253,321 @@ pub(crate) fn raw<T: ModelRow>(
     }
 }
 
-/// Inserts rows and returns them as stored, with generated keys.
+/// Inserts rows, returning them as stored with their generated keys (or,
+/// without `returning`, only their count): in as many statements as the
+/// backend's limit on bound values asks, each of at most `per_statement`
+/// rows. Rows that give their generated key and rows that leave it to the
+/// server go in statements of their own, the first first; the stored rows
+/// come back in the order given. Run inside [`Atomically`], more than one
+/// statement is all-or-nothing (tests/models.rs
+/// `insert_many_splits_under_the_limit`,
+/// `given_keys_of_generated_key_models_are_written`).
 pub(crate) struct Insert<M> {
     d: Dialect,
-    rows: Option<Vec<M>>,
+    /// Rows that give their generated key, still to send.
+    given: std::vec::IntoIter<M>,
+    /// Rows that leave it to the server (or of a model without one).
+    generated: std::vec::IntoIter<M>,
+    /// Where both kinds came: the place in the input of each row, in the
+    /// order sent.
+    order: Option<Vec<usize>>,
+    per_statement: usize,
+    /// The stored rows are wanted, not only their count.
+    returning: bool,
+    /// MySQL: the rows of the statement in flight, kept for their keys.
+    sent: Vec<M>,
+    stored: Vec<M>,
+    count: u64,
 }
 
 impl<M: Model> Insert<M> {
-    pub(crate) fn new(d: Dialect, rows: Vec<M>) -> Self {
+    pub(crate) fn new(d: Dialect, rows: Vec<M>, returning: bool) -> Self {
+        let width = InsertMany::<M>::width(KeyColumn::Written);
+        let gives = |r: &M| !InsertMany::<M>::generates_key(r);
+        let (given, generated, order) = if !M::META.auto_key() || !rows.iter().any(gives) {
+            (Vec::new(), rows, None)
+        } else if rows.iter().all(gives) {
+            (rows, Vec::new(), None)
+        } else {
+            let (mut given, mut generated) = (Vec::new(), Vec::new());
+            let (mut given_at, mut generated_at) = (Vec::new(), Vec::new());
+            for (i, row) in rows.into_iter().enumerate() {
+                if gives(&row) {
+                    given.push(row);
+                    given_at.push(i);
+                } else {
+                    generated.push(row);
+                    generated_at.push(i);
+                }
+            }
+            given_at.extend(generated_at);
+            (given, generated, Some(given_at))
+        };
         Insert {
             d,
-            rows: Some(rows),
+            given: given.into_iter(),
+            generated: generated.into_iter(),
+            order,
+            per_statement: (max_values(d.kind) / width.max(1)).max(1),
+            returning,
+            sent: Vec::new(),
+            stored: Vec::new(),
+            count: 0,
         }
     }
+
+    /// The number of statements the insert takes.
+    fn statements(&self) -> usize {
+        self.given.len().div_ceil(self.per_statement)
+            + self.generated.len().div_ceil(self.per_statement)
+    }
+
+    /// The next statement's rows: the rest of one kind in the vector they
+    /// came in, or a statement's worth of them.
+    fn batch(&mut self) -> Vec<M> {
+        let rows = match self.given.len() {
+            0 => &mut self.generated,
+            _ => &mut self.given,
+        };
+        if rows.len() <= self.per_statement {
+            std::mem::take(rows).collect()
+        } else {
+            rows.by_ref().take(self.per_statement).collect()
+        }
+    }
+
+    /// The next statement, or the outcome once every row is sent.
+    fn next(&mut self) -> Result<Step<(Vec<M>, u64)>> {
+        let batch = self.batch();
+        if batch.is_empty() {
+            let stored = std::mem::take(&mut self.stored);
+            let stored = match self.order.take() {
+                Some(order) if self.returning => in_order(stored, &order)?,
+                _ => stored,
+            };
+            return Ok(Step::Done((stored, self.count)));
+        }
+        if batch.iter().any(InsertMany::<M>::generates_key) {
+            schema::check_generated_key(self.d, M::META)?;
+        }
+        let d = self.d;
+        Ok(Step::Run(match (self.returning, d.returning()) {
+            // The stored rows come back: the values move out of these.
+            (true, true) => Action::Query(InsertMany::<M>::build_owned(batch, d, true)?),
+            // MySQL: these rows come back, with their generated keys set.
+            (true, false) => {
+                let stmt = InsertMany::<M>::build(&batch, d, true)?;
+                self.sent = batch;
+                Action::Execute(stmt)
+            }
+            (false, _) => Action::Execute(InsertMany::<M>::build_owned(batch, d, false)?),
+        }))
+    }
+
+    /// Rows stored by one statement.
+    fn keep(&mut self, rows: Vec<M>) {
+        if self.stored.is_empty() {
+            self.stored = rows;
+        } else {
+            self.stored.extend(rows);
+        }
+    }
+}
+
+/// `rows`, sent in the input order `order` gives, put back in input order.
+fn in_order<M>(rows: Vec<M>, order: &[usize]) -> Result<Vec<M>> {
+    if rows.len() != order.len() {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!("the insert stored {} rows of {}", rows.len(), order.len()),
+        ));
+    }
+    let mut placed: Vec<Option<M>> = std::iter::repeat_with(|| None).take(rows.len()).collect();
+    for (row, &at) in rows.into_iter().zip(order) {
+        placed[at] = Some(row);
+    }
+    placed.into_iter().map(|r| r.ok_or_else(replayed)).collect()
 }
 
 impl<M: Model> Plan for Insert<M> {
-    type Output = Vec<M>;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<M>>> {
-        let Some(reply) = reply else {
-            let rows = self.rows.as_deref().ok_or_else(replayed)?;
-            if rows.is_empty() {
-                return Ok(Step::Done(Vec::new()));
+    type Output = (Vec<M>, u64);
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<(Vec<M>, u64)>> {
+        match reply.transpose()? {
+            None => {}
+            Some(Reply::Rows(stored)) => {
+                self.count += stored.len() as u64;
+                self.keep(models::<M>(stored)?);
             }
-            schema::check_generated_key(self.d, M::META)?;
-            return Ok(Step::Run(if self.d.returning() {
-                // The stored rows come back: the values move out of these.
-                let rows = self.rows.take().ok_or_else(replayed)?;
-                Action::Query(InsertMany::<M>::build_owned(rows, self.d, true)?)
-            } else {
-                // MySQL: these rows come back, with their keys set.
-                Action::Execute(InsertMany::<M>::build(rows, self.d, true)?)
-            }));
-        };
-        match reply? {
-            Reply::Rows(stored) => models::<M>(stored).map(Step::Done),
-            Reply::Done(done) => {
-                let mut rows = self.rows.take().ok_or_else(replayed)?;
-                // MySQL: the first generated key of the statement; one
-                // statement's keys are consecutive under
-                // innodb_autoinc_lock_mode 0 and 1 (MariaDB's default).
-                if M::META.auto_key() {
-                    let first = done.last_insert_id.ok_or_else(|| {
-                        Error::new(ErrorKind::Query, "the server reported no generated key")
-                    })?;
-                    for (i, row) in rows.iter_mut().enumerate() {
-                        let key = i64::try_from(first + i as u64)
-                            .map_err(|_| Error::decode("generated key out of range"))?;
-                        row.set_primary_key(ValueRef::I64(key))?;
-                    }
+            Some(Reply::Done(done)) => {
+                self.count += done.rows_affected;
+                if self.returning {
+                    let mut rows = std::mem::take(&mut self.sent);
+                    set_generated_keys(&mut rows, done)?;
+                    self.keep(rows);
                 }
-                Ok(Step::Done(rows))
+            }
+        }
+        self.next()
+    }
+}
+
+/// MySQL: the generated keys of the rows of one statement, if they left
+/// theirs to the server (the rows of a statement all do, or none does),
+/// from the first the server reports: one statement's are consecutive
+/// under innodb_autoinc_lock_mode 0 and 1 (MariaDB's default).
+fn set_generated_keys<M: Model>(rows: &mut [M], done: ExecResult) -> Result<()> {
+    if !rows.first().is_some_and(InsertMany::<M>::generates_key) {
+        return Ok(());
+    }
+    let first = done
+        .last_insert_id
+        .ok_or_else(|| Error::new(ErrorKind::Query, "the server reported no generated key"))?;
+    for (i, row) in rows.iter_mut().enumerate() {
+        let key = i64::try_from(first + i as u64)
+            .map_err(|_| Error::decode("generated key out of range"))?;
+        row.set_primary_key(ValueRef::I64(key))?;
+    }
+    Ok(())
+}
+
+/// Runs a plan of several statements all-or-nothing: outside a transaction
+/// in one of its own (`BEGIN` … `COMMIT`, on a connection lent to it alone:
+/// [`Plan::exclusive`]), inside one in a savepoint; on an error, rolled
+/// back and the error returned. A plan of one statement runs as it is.
+pub(crate) struct Atomically<P: Plan> {
+    inner: P,
+    d: Dialect,
+    /// False for a plan of one statement.
+    wrap: bool,
+    state: Atomic<P::Output>,
+    /// Opened, and not yet committed or rolled back.
+    open: bool,
+}
+
+enum Atomic<T> {
+    Start,
+    Opening,
+    Running,
+    Closing(T),
+    Undoing(Error),
+}
+
+/// The savepoint of an [`Atomically`] inside a transaction: a name of its
+/// own (MySQL replaces a savepoint of the same name).
+const BATCH_SAVEPOINT: &str = "dualdb_batch";
+
+impl<P: Plan> Atomically<P> {
+    pub(crate) fn new(d: Dialect, inner: P, statements: usize) -> Self {
+        Atomically {
+            inner,
+            d,
+            wrap: statements > 1,
+            state: Atomic::Start,
+            open: false,
+        }
+    }
+
+    fn run(&self, op: TxOp, savepoint: &str) -> Step<P::Output> {
+        Step::Run(Action::Execute(if self.d.in_tx {
+            Stmt::bare(format!("{savepoint} {BATCH_SAVEPOINT}"))
+        } else {
+            op.stmt(self.d.kind)
+        }))
+    }
+
+    /// What follows a step of the plan inside.
+    fn after(&mut self, step: Result<Step<P::Output>>) -> Result<Step<P::Output>> {
+        match step {
+            Ok(Step::Run(a)) => Ok(Step::Run(a)),
+            Ok(Step::Done(out)) => {
+                self.state = Atomic::Closing(out);
+                Ok(self.run(TxOp::Commit, "RELEASE SAVEPOINT"))
+            }
+            Err(e) => {
+                self.state = Atomic::Undoing(e);
+                Ok(self.run(TxOp::Rollback, "ROLLBACK TO SAVEPOINT"))
             }
         }
     }
 }
 
+impl<P: Plan> Plan for Atomically<P> {
+    type Output = P::Output;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
+        if !self.wrap {
+            return self.inner.step(reply);
+        }
+        match std::mem::replace(&mut self.state, Atomic::Running) {
+            Atomic::Start => {
+                self.state = Atomic::Opening;
+                Ok(self.run(TxOp::Begin, "SAVEPOINT"))
+            }
+            Atomic::Opening => {
+                reply.ok_or_else(replayed)??;
+                self.open = true;
+                let step = self.inner.step(None);
+                self.after(step)
+            }
+            Atomic::Running => {
+                let step = self.inner.step(reply);
+                self.after(step)
+            }
+            Atomic::Closing(out) => match reply.ok_or_else(replayed)? {
+                Ok(_) => {
+                    self.open = false;
+                    Ok(Step::Done(out))
+                }
+                // A failed COMMIT: roll back (SQLite keeps the transaction
+                // open after one).
+                Err(e) => {
+                    self.state = Atomic::Undoing(e);
+                    Ok(self.run(TxOp::Rollback, "ROLLBACK TO SAVEPOINT"))
+                }
+            },
+            Atomic::Undoing(e) => {
+                if matches!(reply, Some(Ok(_))) {
+                    self.open = false;
+                }
+                Err(e)
+            }
+        }
+    }
+    fn read_only(&self) -> bool {
+        self.inner.read_only()
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.inner.row(row)
+    }
+    #[cfg(feature = "sqlite")]
+    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+        self.inner.live(row)
+    }
+    fn expect(&mut self, rows: usize) {
+        self.inner.expect(rows);
+    }
+    fn exclusive(&self) -> bool {
+        (self.wrap && !self.d.in_tx) || self.inner.exclusive()
+    }
+    fn left_open(&self) -> bool {
+        (self.open && !self.d.in_tx) || self.inner.left_open()
+    }
+}
+
+/// An insert of `rows`, all-or-nothing in however many statements it takes.
+pub(crate) fn insert<M: Model>(d: Dialect, rows: Vec<M>, returning: bool) -> Atomically<Insert<M>> {
+    let insert = Insert::new(d, rows, returning);
+    let statements = insert.statements();
+    Atomically::new(d, insert, statements)
+}
+
 pub(crate) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
-    Map(Insert::new(d, vec![model]), |mut v: Vec<M>| {
-        v.pop()
-            .ok_or_else(|| Error::new(ErrorKind::Query, "the insert returned no row"))
-    })
+    Map(
+        Insert::new(d, vec![model], true),
+        |(mut v, _): (Vec<M>, u64)| {
+            v.pop()
+                .ok_or_else(|| Error::new(ErrorKind::Query, "the insert returned no row"))
+        },
+    )
 }
 
 /// Streams a raw statement's rows into `f` one at a time (`fold_rows`);
@@ -440,6 +697,12 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
     fn expect(&mut self, rows: usize) {
         self.0.expect(rows);
     }
+    fn exclusive(&self) -> bool {
+        self.0.exclusive()
+    }
+    fn left_open(&self) -> bool {
+        self.0.left_open()
+    }
 }
 
 fn by_pk<M: Model>(model: &M) -> super::Filter<M> {
@@ -468,13 +731,14 @@ pub(crate) fn update<M: Model>(
 /// Deletes one row; with `recursive`, first its dependants, found through
 /// the registered foreign keys: rows whose foreign key is nullable get it
 /// set to NULL unless `delete_nullable`, the others are deleted, deepest
-/// first, each level selected by a sub-query on the level above.
+/// first, each level selected by a sub-query on the level above; all or
+/// nothing ([`Atomically`]).
 pub(crate) fn delete<M: Model>(
     d: Dialect,
     model: &M,
     recursive: bool,
     delete_nullable: bool,
-) -> Sequence {
+) -> Atomically<Sequence> {
     let mut stmts = Vec::new();
     if recursive {
         dependants(
@@ -489,7 +753,8 @@ pub(crate) fn delete<M: Model>(
     let mut q = sea_query::Query::delete();
     q.from_table(M::META.table).cond_where(by_pk(model).cond());
     stmts.push(d.query(&q));
-    Sequence(stmts.into_iter())
+    let statements = stmts.len();
+    Atomically::new(d, Sequence(stmts.into_iter()), statements)
 }
 
 /// Appends, for every dependant of the rows of `parent` matching `rows`, the
@@ -556,7 +821,7 @@ fn savepoint_stmt(verb: &str) -> Action {
 impl<M: Model> GuardedInsert<M> {
     fn new(d: Dialect, model: M) -> Self {
         GuardedInsert {
-            insert: Insert::new(d, vec![model]),
+            insert: Insert::new(d, vec![model], true),
             d,
             state: GuardState::Start,
         }
@@ -591,11 +856,11 @@ impl<M: Model> GuardedInsert<M> {
         let guarded = self.d.in_tx;
         match self.insert.step(reply) {
             Ok(Step::Run(a)) => Ok(Step::Run(a)),
-            Ok(Step::Done(rows)) if guarded => {
+            Ok(Step::Done((rows, _))) if guarded => {
                 self.state = GuardState::Releasing(rows);
                 Ok(Step::Run(savepoint_stmt("RELEASE SAVEPOINT")))
             }
-            Ok(Step::Done(mut rows)) => rows.pop().map(Step::Done).ok_or_else(replayed),
+            Ok(Step::Done((mut rows, _))) => rows.pop().map(Step::Done).ok_or_else(replayed),
             Err(e) if guarded => {
                 self.state = GuardState::RollingBack(e);
                 Ok(Step::Run(savepoint_stmt("ROLLBACK TO SAVEPOINT")))
@@ -818,6 +1083,12 @@ macro_rules! named_plan {
             fn expect(&mut self, rows: usize) {
                 self.0.expect(rows);
             }
+            fn exclusive(&self) -> bool {
+                self.0.exclusive()
+            }
+            fn left_open(&self) -> bool {
+                self.0.left_open()
+            }
         }
     };
 }
@@ -828,16 +1099,15 @@ named_plan!(
 );
 named_plan!(
     /// [`InsertMany`]'s plan: the rows stored.
-    InsertPlan<M>(Insert<M>) -> Vec<M>
+    InsertPlan<M>(Map<Atomically<Insert<M>>, fn((Vec<M>, u64)) -> Result<Vec<M>>>) -> Vec<M>
 );
 named_plan!(
     /// [`UpdateQuery`]'s and [`DeleteQuery`]'s plan: the rows changed.
     ChangePlan<>(One<u64, fn(Reply) -> Result<u64>>) -> u64
 );
 named_plan!(
-    /// [`InsertCounted`](super::InsertCounted)'s plan: its one statement,
-    /// or the error building it; the rows inserted.
-    CountedInsertPlan<>(Either<Sequence<std::option::IntoIter<Stmt>>>) -> u64
+    /// [`InsertCounted`](super::InsertCounted)'s plan: the rows inserted.
+    CountedInsertPlan<M>(Map<Atomically<Insert<M>>, fn((Vec<M>, u64)) -> Result<u64>>) -> u64
 );
 
 impl<M: Model> Executable for Select<M> {
@@ -873,22 +1143,15 @@ impl<M: Model> Executable for InsertMany<M> {
     type Output = Vec<M>;
     type Plan = InsertPlan<M>;
     fn into_plan(self, d: Dialect) -> InsertPlan<M> {
-        InsertPlan(Insert::new(d, self.rows))
+        InsertPlan(Map(insert(d, self.rows, true), |(rows, _)| Ok(rows)))
     }
 }
 
 impl<M: Model> Executable for InsertCounted<M> {
     type Output = u64;
-    type Plan = CountedInsertPlan;
-    fn into_plan(self, d: Dialect) -> CountedInsertPlan {
-        let statements = if self.rows.is_empty() {
-            Ok(None)
-        } else {
-            schema::check_generated_key(d, M::META)
-                .and_then(|()| InsertMany::<M>::build_owned(self.rows, d, false))
-                .map(Some)
-        };
-        CountedInsertPlan(either(statements.map(|s| Sequence(s.into_iter()))))
+    type Plan = CountedInsertPlan<M>;
+    fn into_plan(self, d: Dialect) -> CountedInsertPlan<M> {
+        CountedInsertPlan(Map(insert(d, self.rows, false), |(_, n)| Ok(n)))
     }
 }
 
@@ -989,6 +1252,12 @@ impl<P: Plan> Plan for Either<P> {
         if let Either::Plan(p) = self {
             p.expect(rows);
         }
+    }
+    fn exclusive(&self) -> bool {
+        matches!(self, Either::Plan(p) if p.exclusive())
+    }
+    fn left_open(&self) -> bool {
+        matches!(self, Either::Plan(p) if p.left_open())
     }
     #[cfg(feature = "sqlite")]
     fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {

@@ -86,6 +86,20 @@ pub(crate) trait Plan: Send {
     /// before the first ([`Sink::expect`]).
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     fn expect(&mut self, _rows: usize) {}
+
+    /// True if the plan needs a connection to itself: it opens a
+    /// transaction of its own, which statements of other tasks on a shared
+    /// connection would run inside.
+    fn exclusive(&self) -> bool {
+        false
+    }
+
+    /// True if the plan began a transaction and neither committed nor
+    /// rolled it back (its rollback failed): the connection is then rolled
+    /// back before it goes back to its pool, or closed.
+    fn left_open(&self) -> bool {
+        false
+    }
 }
 
 /// A plan driven where it was made: the async driver's futures hold a
@@ -108,6 +122,12 @@ impl<P: Plan> Plan for &mut P {
     }
     fn expect(&mut self, rows: usize) {
         (**self).expect(rows);
+    }
+    fn exclusive(&self) -> bool {
+        (**self).exclusive()
+    }
+    fn left_open(&self) -> bool {
+        (**self).left_open()
     }
 }
 
@@ -147,6 +167,12 @@ impl<P: Plan> Plan for ReadOnly<P> {
     }
     fn expect(&mut self, rows: usize) {
         self.0.expect(rows);
+    }
+    fn exclusive(&self) -> bool {
+        self.0.exclusive()
+    }
+    fn left_open(&self) -> bool {
+        self.0.left_open()
     }
 }
 

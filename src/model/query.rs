@@ -26,7 +26,7 @@ use sea_query::{Expr, Query, SelectStatement};
 
 use super::Model;
 use super::column::{Column, Compatible, Field, Filter, Order};
-use super::shapes::{self, Shape};
+use super::shapes::{self, KeyColumn, Shape};
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -686,75 +686,112 @@ impl<M: Model> InsertMany<M> {
         InsertCounted { rows: self.rows }
     }
 
-    /// The columns an insert writes: all but a generated key.
-    pub(crate) fn columns() -> impl Iterator<Item = (usize, &'static str)> {
-        M::META
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.inserted())
-            .map(|(i, c)| (i, c.name))
+    /// True if the server generates `row`'s key: the model has a generated
+    /// (`auto`) key and `row` leaves it unset (0, NULL, the nil UUID or empty
+    /// text). Any other value is written as it is (tests/models.rs
+    /// `given_keys_of_generated_key_models_are_written`).
+    pub(crate) fn generates_key(row: &M) -> bool {
+        M::META.auto_key() && row.primary_key().is_unset()
     }
 
-    /// Room for the values of `rows` rows.
-    fn params_for(rows: usize) -> Vec<Value> {
-        Vec::with_capacity(rows * Self::columns().count())
+    /// Whether an insert of `rows` writes the generated key column: if they
+    /// give their keys (the rows of one statement all give theirs, or all
+    /// leave them to the server: see the insert plan).
+    pub(crate) fn key_column(rows: &[M]) -> KeyColumn {
+        match rows.first() {
+            Some(row) if M::META.auto_key() && !Self::generates_key(row) => KeyColumn::Written,
+            _ => KeyColumn::Omitted,
+        }
+    }
+
+    /// The columns an insert writes: all but a generated key, and the key
+    /// first where it is written.
+    pub(crate) fn columns(key: KeyColumn) -> impl Iterator<Item = (usize, &'static str)> {
+        let pk = M::META.primary_key;
+        let written = (key == KeyColumn::Written).then(|| (pk, M::META.pk().name));
+        written.into_iter().chain(
+            (M::META.columns.iter().enumerate())
+                .filter(|(_, c)| c.inserted())
+                .map(|(i, c)| (i, c.name)),
+        )
+    }
+
+    /// The values each row binds.
+    pub(crate) fn width(key: KeyColumn) -> usize {
+        Self::columns(key).count()
     }
 
     /// The `INSERT` statement of rows kept after it (MySQL sets their
     /// generated keys), their values copied: as [`build_owned`](Self::build_owned).
     pub(crate) fn build(rows: &[M], d: Dialect, returning: bool) -> Result<Stmt> {
-        let mut params = Self::params_for(rows.len());
+        let key = Self::key_column(rows);
+        let mut params = Vec::with_capacity(rows.len() * Self::width(key));
         for row in rows {
-            params.extend(Self::columns().map(|(i, _)| row.value(i)));
+            params.extend(Self::columns(key).map(|(i, _)| row.value(i)));
         }
-        Self::build_values(params, rows.len(), d, returning)
+        Self::build_values(params, rows.len(), d, returning, key)
     }
 
     /// The `INSERT` statement, with `RETURNING` every column if `returning`
     /// and the dialect has it; its SQL from the cache of shapes when it has
     /// few enough rows. The values move out of the rows.
     pub(crate) fn build_owned(rows: Vec<M>, d: Dialect, returning: bool) -> Result<Stmt> {
-        let count = rows.len();
-        let mut params = Self::params_for(count);
+        let (count, key) = (rows.len(), Self::key_column(&rows));
+        let mut params = Vec::with_capacity(count * Self::width(key));
         for row in rows {
+            if key == KeyColumn::Written {
+                params.push(row.primary_key());
+            }
             row.insert_values(&mut params);
         }
-        Self::build_values(params, count, d, returning)
+        Self::build_values(params, count, d, returning, key)
     }
 
     /// The statement of `rows` rows whose values are `params`, row by row.
-    fn build_values(params: Vec<Value>, rows: usize, d: Dialect, returning: bool) -> Result<Stmt> {
+    fn build_values(
+        params: Vec<Value>,
+        rows: usize,
+        d: Dialect,
+        returning: bool,
+        key: KeyColumn,
+    ) -> Result<Stmt> {
         let returning = returning && d.returning();
         if rows == 0 || rows > shapes::CACHED_INSERT_ROWS {
-            return Self::build_fresh(params, rows, d, returning);
+            return Self::build_fresh(params, rows, d, returning, key);
         }
         let shape = Shape {
             model: std::any::TypeId::of::<M>(),
             kind: d.kind,
             rows,
             returning,
+            key,
         };
         let mut fresh = None;
         let sql = shapes::sql(shape, || {
             // Cached only if sea-query bound every value, in order, as is.
-            let built = Self::build_fresh(params.clone(), rows, d, returning).ok()?;
+            let built = Self::build_fresh(params.clone(), rows, d, returning, key).ok()?;
             let built = fresh.insert(built);
             (built.params[..] == params[..]).then(|| built.sql.to_string())
         });
         match (sql, fresh) {
             (Some(sql), _) => Ok(Stmt::with(sql, params)),
             (None, Some(built)) => Ok(built),
-            (None, None) => Self::build_fresh(params, rows, d, returning),
+            (None, None) => Self::build_fresh(params, rows, d, returning, key),
         }
     }
 
     /// The statement as sea-query builds it, from `rows` rows' `params`.
-    fn build_fresh(params: Vec<Value>, rows: usize, d: Dialect, returning: bool) -> Result<Stmt> {
+    fn build_fresh(
+        params: Vec<Value>,
+        rows: usize,
+        d: Dialect,
+        returning: bool,
+        key: KeyColumn,
+    ) -> Result<Stmt> {
         let mut q = Query::insert();
         q.into_table(M::META.table);
-        q.columns(Self::columns().map(|(_, n)| n));
-        let per_row = Self::columns().count();
+        q.columns(Self::columns(key).map(|(_, n)| n));
+        let per_row = Self::width(key);
         if params.len() != rows * per_row {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -961,6 +998,7 @@ mod tests {
                         rows.len(),
                         d,
                         returning && d.returning(),
+                        KeyColumn::Omitted,
                     )
                     .unwrap();
                     let built = InsertMany::<Wide>::build(rows, d, returning).unwrap();
@@ -974,6 +1012,7 @@ mod tests {
                         kind,
                         rows: rows.len(),
                         returning: returning && d.returning(),
+                        key: KeyColumn::Omitted,
                     };
                     assert!(shapes::cached(shape), "{kind:?} {returning} not cached");
                 }

@@ -29,6 +29,17 @@ pub(crate) struct Shape {
     pub(crate) kind: BackendKind,
     pub(crate) rows: usize,
     pub(crate) returning: bool,
+    pub(crate) key: KeyColumn,
+}
+
+/// Whether an insert statement writes the generated key column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum KeyColumn {
+    /// Left out: the rows leave their keys to the server (or the model's
+    /// key is not generated, and is an ordinary column).
+    Omitted,
+    /// Written, first: the rows give their keys.
+    Written,
 }
 
 /// One slot of a model's built select SQL, empty until first built.
