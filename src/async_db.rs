@@ -148,7 +148,10 @@ impl AsyncDb {
     /// both.
     pub(crate) fn context(&self) -> (Option<Scope>, Dialect) {
         let tx = plain_scope(self.id(), &self.guards);
-        let d = Dialect::new(self.config.kind, tx.is_some());
+        let d = Dialect::new(
+            self.config.kind,
+            tx.as_ref().is_some_and(Scope::in_transaction),
+        );
         (tx, d)
     }
 

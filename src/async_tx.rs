@@ -44,10 +44,14 @@ use crate::transaction::{
     savepoint_outside_transaction,
 };
 
-/// The connection of a transaction, shared by its levels and its scope.
+/// The connection of a transaction, or of a pinned session, shared by its
+/// levels and its scope.
 pub(crate) struct AsyncTxShared {
     db_id: u64,
     kind: BackendKind,
+    /// A pinned session (level 0, no transaction of its own), not a
+    /// transaction: at its end the connection is reset, not committed.
+    session: bool,
     lease: tokio::sync::Mutex<Option<Lease>>,
     meta: Mutex<Meta>,
     /// Woken when a level closes: statements and sub-blocks waiting for
@@ -106,6 +110,11 @@ impl Scope {
     pub(crate) async fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
         self.tx.drive(self.level, plan).await
     }
+
+    /// True inside a transaction; false at a pinned session's own level.
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.level >= 1
+    }
 }
 
 /// Closes a level in the bookkeeping when dropped, whether its closing
@@ -124,6 +133,20 @@ impl Drop for CloseLevel<'_> {
 }
 
 impl AsyncTxShared {
+    fn new(db: &AsyncDb, lease: Lease, levels: Levels) -> Arc<Self> {
+        Arc::new(AsyncTxShared {
+            db_id: db.id(),
+            kind: db.kind(),
+            session: levels.floor() == 0,
+            lease: tokio::sync::Mutex::new(Some(lease)),
+            meta: Mutex::new(Meta {
+                levels,
+                pending: Vec::new(),
+            }),
+            turn: tokio::sync::Notify::new(),
+        })
+    }
+
     /// The transaction's connection, once statements of `level` may run on
     /// it ([`Levels::turn`]); waits while a sibling block holds a deeper level.
     async fn lock_turn(
@@ -169,9 +192,14 @@ impl AsyncTxShared {
                 // Boxed: this future is part of every async call's, in or
                 // out of a transaction (`AsyncDb::drive`); inline, it made
                 // them all larger, and each is moved twice per call.
-                Some(plan) => Box::pin(drive_async(Target::Owned(&mut *slot.conn), plan))
-                    .await
-                    .map(Some),
+                Some(mut plan) => {
+                    let out =
+                        Box::pin(drive_async(Target::Owned(&mut *slot.conn), &mut plan)).await;
+                    // A session's plan that began a transaction of its own
+                    // and could not end it: rolled back at the session's end.
+                    slot.in_tx |= plan.left_open();
+                    out.map(Some)
+                }
                 None => Ok(None),
             }
         }
@@ -199,10 +227,14 @@ impl AsyncTxShared {
     /// Commits or rolls back `level` and every level inside it. For the
     /// transaction itself, the connection then goes back to the pool: after
     /// a failed COMMIT, rolled back (SQLite keeps the transaction open after
-    /// one), or closed if that fails too.
+    /// one), or closed if that fails too. A session's own level ends the
+    /// session ([`end_session`](Self::end_session)).
     async fn close(&self, level: u32, commit: bool) -> Result<()> {
         let _closed = CloseLevel { tx: self, level };
         let mut lease = self.lock_turn(level, true).await?;
+        if self.session && level == 0 {
+            return self.end_session(&mut lease).await;
+        }
         let ops = if commit {
             vec![TxOp::commit(level)]
         } else {
@@ -212,7 +244,8 @@ impl AsyncTxShared {
             .run_on::<NoPlan>(&mut lease, &ops, None)
             .await
             .map(drop);
-        if level == 1
+        if !self.session
+            && level == 1
             && let Some(mut l) = lease.take()
         {
             let slot = l.slot()?;
@@ -227,6 +260,38 @@ impl AsyncTxShared {
             }
         }
         result
+    }
+
+    /// Ends a pinned session: a transaction left open in it is rolled back,
+    /// the session reset (its settings, temporary tables, locks and
+    /// listens: [`reset_session`](crate::backend::AsyncConn::reset_session)),
+    /// and the connection given back; if that fails, it is closed instead.
+    async fn end_session(&self, lease: &mut Option<Lease>) -> Result<()> {
+        let Some(mut l) = lease.take() else {
+            return Err(finished());
+        };
+        let open = meta(&self.meta).levels.innermost().is_some_and(|n| n > 0);
+        let slot = l.slot()?;
+        if slot.busy {
+            l.discard();
+            return Err(aborted());
+        }
+        slot.busy = true;
+        let reset = async {
+            if open || slot.in_tx {
+                slot.conn
+                    .execute(crate::transaction::rollback_stmt())
+                    .await?;
+            }
+            slot.conn.reset_session().await
+        }
+        .await;
+        slot.busy = false;
+        slot.in_tx = false;
+        if reset.is_err() {
+            l.discard();
+        }
+        reset
     }
 }
 
@@ -295,17 +360,15 @@ impl<'a> AsyncTx<'a> {
         slot.conn.execute(TxOp::Begin.stmt(kind)).await?;
         slot.busy = false;
         slot.in_tx = true;
-        let shared = Arc::new(AsyncTxShared {
-            db_id: db.id(),
-            kind,
-            lease: tokio::sync::Mutex::new(Some(lease)),
-            meta: Mutex::new(Meta {
-                levels: Levels::root(opener),
-                pending: Vec::new(),
-            }),
-            turn: tokio::sync::Notify::new(),
-        });
+        let shared = AsyncTxShared::new(db, lease, Levels::root(opener));
         Ok(AsyncTx::new(db, shared, 1, opener))
+    }
+
+    /// A pinned session: a connection of its own, no transaction (level 0).
+    async fn begin_session(db: &'a AsyncDb) -> Result<Self> {
+        let lease = db.acquire().await?;
+        let shared = AsyncTxShared::new(db, lease, Levels::session());
+        Ok(AsyncTx::new(db, shared, 0, Opener::Block))
     }
 
     /// Opens a savepoint inside level `parent` of `shared`, once `parent`
@@ -342,7 +405,7 @@ impl<'a> AsyncTx<'a> {
     }
 
     pub(crate) fn context(&self) -> ((), Dialect) {
-        ((), Dialect::new(self.shared.kind, true))
+        ((), Dialect::new(self.shared.kind, self.level >= 1))
     }
 
     /// Runs a Manager operation's plan inside this transaction, at this level.
@@ -486,14 +549,17 @@ impl Drop for AsyncTx<'_> {
         }
         self.unregister();
         let mut m = meta(&self.shared.meta);
-        if self.level == 1 {
-            m.levels.close(1);
+        if self.level == m.levels.floor() {
+            m.levels.close(self.level);
             drop(m);
             // The lease goes back through its own drop: rolled back on a
-            // spawned task, or closed. If an operation holds it, the last
-            // handle to let go does the same.
-            if let Ok(mut lease) = self.shared.lease.try_lock() {
-                drop(lease.take());
+            // spawned task, or closed (a session's: closed, not reset). If
+            // an operation holds it, the last handle to let go does the same.
+            if let Ok(mut lease) = self.shared.lease.try_lock()
+                && let Some(mut l) = lease.take()
+                && self.shared.session
+            {
+                l.discard();
             }
         } else if m.levels.close(self.level) {
             // Not closed already by an enclosing level's drop.
@@ -629,13 +695,63 @@ impl AsyncDb {
         self.scope(Nesting::Savepoint, f).await
     }
 
+    /// Runs `f` in a pinned session: every call inside (through its
+    /// handle, or the plain handle in this task) runs on one connection of
+    /// its own, outside any transaction unless it opens one, so that
+    /// session state holds from one call to the next: `SET`, temporary
+    /// tables, session advisory locks, `LISTEN`, user variables. Before the
+    /// connection goes back to the pool, a transaction left open is rolled
+    /// back and the session reset (PostgreSQL: everything `DISCARD ALL`
+    /// clears but dualdb's prepared statements; MySQL: `COM_RESET_CONNECTION`;
+    /// SQLite: nothing), so no state reaches another caller; if the
+    /// session's future is dropped, the connection is closed instead.
+    /// peewee-async 2.x's `aio_connection()`. The handle is a level-0
+    /// [`AsyncTx`]: `atomic` and `begin` on it open a transaction on the
+    /// session's connection; it has no commit of its own. Inside a
+    /// transaction or a session already, `f` runs in it.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// let n: i64 = db.aio().session(async |s| {
+    ///     s.execute("CREATE TEMP TABLE scratch (x INTEGER)", &[]).await?;
+    ///     s.execute("INSERT INTO scratch VALUES (1), (2)", &[]).await?;
+    ///     // Same connection: the temporary table is there.
+    ///     db.aio().query_one("SELECT COUNT(*) FROM scratch", &[]).await?.get(0)
+    /// }).await?;
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn session<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
+    where
+        F: FnOnce(AsyncTx<'a>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        if let Some(scope) = plain_scope(self.id(), self.guards()) {
+            return f(AsyncTx::view(self, scope)).await;
+        }
+        let mut session = AsyncTx::begin_session(self).await?;
+        let out = in_scope(session.scope(), f(AsyncTx::view(self, session.scope()))).await;
+        if let Err(e) = session.finish(true).await {
+            tracing::warn!(target: "dualdb::session", error = %e, "session reset failed: connection closed");
+        }
+        out
+    }
+
     async fn scope<'a, T, F, Fut>(&'a self, nesting: Nesting, f: F) -> Result<T>
     where
         F: FnOnce(AsyncTx<'a>) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let tx = match (plain_scope(self.id(), self.guards()), nesting) {
-            (Some(scope), Nesting::Transaction) => return f(AsyncTx::view(self, scope)).await,
+            (Some(scope), Nesting::Transaction) if scope.in_transaction() => {
+                return f(AsyncTx::view(self, scope)).await;
+            }
+            (Some(scope), Nesting::Savepoint) if !scope.in_transaction() => {
+                return Err(savepoint_outside_transaction());
+            }
+            // A level inside: a savepoint, or a transaction in a session.
             (Some(s), _) => AsyncTx::savepoint_on(self, s.tx, s.level, Opener::Block).await?,
             (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
             (None, _) => AsyncTx::begin_root(self, Opener::Block).await?,

@@ -123,7 +123,10 @@ impl SyncDb {
     /// dialect of statements run there: looked up once a call, for both.
     pub(crate) fn context(&self) -> (Option<Scope>, Dialect) {
         let tx = plain_scope(self.id(), &self.guards);
-        let d = Dialect::new(self.dialect.kind, tx.is_some());
+        let d = Dialect::new(
+            self.dialect.kind,
+            tx.as_ref().is_some_and(Scope::in_transaction),
+        );
         (tx, d)
     }
 

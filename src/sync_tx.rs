@@ -42,9 +42,13 @@ use crate::transaction::{
     Guards, Levels, Nesting, Opener, Owner, Turn, TxOp, finished, savepoint_outside_transaction,
 };
 
-/// The connection of a transaction, shared by its levels and its scope.
+/// The connection of a transaction, or of a pinned session, shared by its
+/// levels and its scope.
 pub(crate) struct SyncTxShared {
     db_id: u64,
+    /// A pinned session (level 0, no transaction of its own), not a
+    /// transaction: at its end the connection is reset, not committed.
+    session: bool,
     state: Mutex<TxConn>,
     /// Signalled when a level closes: a statement of an outer level sent
     /// from another thread waits for its turn ([`Levels::turn`]).
@@ -78,6 +82,11 @@ pub(crate) struct Scope {
 impl Scope {
     pub(crate) fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
         self.tx.drive(self.level, plan)
+    }
+
+    /// True inside a transaction; false at a pinned session's own level.
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.level >= 1
     }
 }
 
@@ -120,6 +129,18 @@ impl Drop for ScopeGuard {
 }
 
 impl SyncTxShared {
+    fn new(db: &SyncDb, conn: PooledConn, levels: Levels) -> Arc<Self> {
+        Arc::new(SyncTxShared {
+            db_id: db.id(),
+            session: levels.floor() == 0,
+            state: Mutex::new(TxConn {
+                conn: Some(conn),
+                levels,
+            }),
+            turn: Condvar::new(),
+        })
+    }
+
     /// Runs `f` on the transaction's connection, off any Tokio worker, once
     /// statements of `level` may run ([`Levels::turn`]): a statement sent
     /// from another thread while a block inside `level` is open waits.
@@ -143,7 +164,14 @@ impl SyncTxShared {
     }
 
     fn drive<P: Plan>(&self, level: u32, mut plan: P) -> Result<P::Output> {
-        self.with_conn(level, false, |st| drive_sync(&mut **st.conn()?, &mut plan))
+        self.with_conn(level, false, |st| {
+            let conn = st.conn()?;
+            let out = drive_sync(&mut **conn, &mut plan);
+            // A session's plan that began a transaction of its own and could
+            // not end it: rolled back at the session's end.
+            conn.in_tx |= plan.left_open();
+            out
+        })
     }
 }
 
@@ -204,15 +232,16 @@ impl<'a> SyncTx<'a> {
             conn.in_tx = true;
             Ok(conn)
         })?;
-        let shared = Arc::new(SyncTxShared {
-            db_id: db.id(),
-            state: Mutex::new(TxConn {
-                conn: Some(conn),
-                levels: Levels::root(opener),
-            }),
-            turn: Condvar::new(),
-        });
+        let shared = SyncTxShared::new(db, conn, Levels::root(opener));
         Ok(SyncTx::new(db, shared, 1, opener))
+    }
+
+    /// A pinned session: a connection of its own, no transaction (level 0;
+    /// the caller checked the policy).
+    fn begin_session(db: &'a SyncDb) -> Result<Self> {
+        let conn = run_blocking(|| db.pool().get())?;
+        let shared = SyncTxShared::new(db, conn, Levels::session());
+        Ok(SyncTx::new(db, shared, 0, Opener::Block))
     }
 
     /// Opens a savepoint inside level `parent` of `shared`, once `parent`
@@ -254,7 +283,7 @@ impl<'a> SyncTx<'a> {
     /// The dialect of this transaction's statements (the scope is the
     /// transaction itself).
     pub(crate) fn context(&self) -> ((), Dialect) {
-        ((), Dialect::new(self.db.kind(), true))
+        ((), Dialect::new(self.db.kind(), self.level >= 1))
     }
 
     /// Runs a Manager operation's plan inside this transaction, at this level.
@@ -426,6 +455,9 @@ impl<'a> SyncTx<'a> {
         let level = self.level;
         let shared = &*self.shared;
         let closed = shared.with_conn(level, true, |st| {
+            if shared.session && level == 0 {
+                return end_session(st, kind);
+            }
             let conn = st.conn()?;
             let result = if commit {
                 conn.execute(TxOp::commit(level).stmt(kind)).map(drop)
@@ -435,7 +467,8 @@ impl<'a> SyncTx<'a> {
                     .try_for_each(|op| conn.execute(op.stmt(kind)).map(drop))
             };
             st.levels.close(level);
-            if level == 1
+            if !shared.session
+                && level == 1
                 && let Some(mut conn) = st.conn.take()
             {
                 if result.is_ok() {
@@ -453,6 +486,25 @@ impl<'a> SyncTx<'a> {
         shared.turn.notify_all();
         closed
     }
+}
+
+/// Ends a pinned session: a transaction left open in it is rolled back, the
+/// session reset (its settings, temporary tables, locks and listens:
+/// [`reset_session`](crate::backend::SyncConn::reset_session)), and the
+/// connection given back; if that fails, it is closed instead.
+fn end_session(st: &mut TxConn, kind: crate::config::BackendKind) -> Result<()> {
+    let open = st.levels.innermost().is_some_and(|n| n > 0);
+    st.levels.close(0);
+    let mut conn = st.conn.take().ok_or_else(finished)?;
+    let reset = (|| {
+        if open || conn.in_tx {
+            conn.execute(TxOp::Rollback.stmt(kind))?;
+        }
+        conn.reset_session()
+    })();
+    conn.in_tx = false;
+    conn.discard = reset.is_err();
+    reset
 }
 
 impl Drop for SyncTx<'_> {
@@ -566,6 +618,39 @@ impl SyncDb {
         self.scope(Nesting::Savepoint, f)
     }
 
+    /// Runs `f` in a pinned session, as [`AsyncDb::session`](crate::AsyncDb::session)
+    /// does on the async half: every call inside, through its handle or the
+    /// plain handle on this thread, runs on one connection of its own,
+    /// outside any transaction unless it opens one; the session is reset
+    /// before the connection goes back to the pool. Inside a transaction or
+    /// a session already, `f` runs in it.
+    ///
+    /// ```
+    /// # let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let n: i64 = db.sync().session(|s| {
+    ///     s.execute("CREATE TEMP TABLE scratch (x INTEGER)", &[])?;
+    ///     db.sync().execute("INSERT INTO scratch VALUES (1)", &[])?; // same connection
+    ///     s.query_one("SELECT COUNT(*) FROM scratch", &[])?.get(0)
+    /// }).unwrap();
+    /// assert_eq!(n, 1);
+    /// ```
+    #[track_caller]
+    pub fn session<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+        self.check("session")?;
+        if let Some(scope) = plain_scope(self.id(), self.guards()) {
+            return f(&mut SyncTx::view(self, scope));
+        }
+        let mut session = SyncTx::begin_session(self)?;
+        let out = {
+            let _scope = ScopeGuard::enter(session.scope());
+            f(&mut SyncTx::view(self, session.scope()))
+        };
+        if let Err(e) = session.finish(true) {
+            tracing::warn!(target: "dualdb::session", error = %e, "session reset failed: connection closed");
+        }
+        out
+    }
+
     #[track_caller]
     fn scope<T>(
         &self,
@@ -579,7 +664,13 @@ impl SyncDb {
         })?;
         let tx = match (plain_scope(self.id(), self.guards()), nesting) {
             // Join: a view of the open transaction that does not commit it.
-            (Some(scope), Nesting::Transaction) => return f(&mut SyncTx::view(self, scope)),
+            (Some(scope), Nesting::Transaction) if scope.in_transaction() => {
+                return f(&mut SyncTx::view(self, scope));
+            }
+            (Some(scope), Nesting::Savepoint) if !scope.in_transaction() => {
+                return Err(savepoint_outside_transaction());
+            }
+            // A level inside: a savepoint, or a transaction in a session.
             (Some(s), _) => SyncTx::savepoint_on(self, s.tx, s.level, Opener::Block)?,
             (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
             (None, _) => SyncTx::begin_root(self, Opener::Block)?,

@@ -55,7 +55,7 @@ impl TxOp {
         Stmt::bare(sql)
     }
 
-    /// What opens level `level`.
+    /// What opens level `level` (1: the transaction, in a session too).
     pub(crate) fn open(level: u32) -> Self {
         if level == 1 {
             TxOp::Begin
@@ -111,15 +111,21 @@ pub(crate) enum Opener {
     Guard,
 }
 
-/// The open levels of one transaction, outermost first: the innermost open
-/// level is their count. Statements run one at a time on the transaction's
-/// connection, and a savepoint takes in every statement sent while it is
-/// open, whoever sends it: so a statement, or a new savepoint, of level `n`
-/// may only go while `n` is the innermost open level. Sub-blocks started at
-/// once in one task (`join!` of two `atomic` blocks) therefore take turns,
-/// each in a savepoint of its own (tests/concurrent_blocks.rs).
-#[derive(Debug, Default)]
-pub(crate) struct Levels(Vec<Opener>);
+/// The open levels of one transaction, or of a pinned session (level 0)
+/// and the transactions in it, outermost first. Statements run one at a
+/// time on the connection, and a savepoint (or a transaction in a session)
+/// takes in every statement sent while it is open, whoever sends it: so a
+/// statement, or a new level, of level `n` may only go while `n` is the
+/// innermost open level. Sub-blocks started at once in one task (`join!`
+/// of two `atomic` blocks) therefore take turns, each in a level of its own
+/// (tests/concurrent_blocks.rs).
+#[derive(Debug)]
+pub(crate) struct Levels {
+    /// What opened each level, from `floor` on.
+    opened: Vec<Opener>,
+    /// The outermost level: 1 for a transaction, 0 for a session.
+    floor: u32,
+}
 
 /// What a statement of some level may do now ([`Levels::turn`]).
 #[derive(Debug)]
@@ -133,34 +139,55 @@ pub(crate) enum Turn {
 }
 
 impl Levels {
+    /// A transaction: level 1, opened by `opener`.
     pub(crate) fn root(opener: Opener) -> Self {
-        Levels(vec![opener])
+        Levels {
+            opened: vec![opener],
+            floor: 1,
+        }
     }
 
-    /// The innermost open level; 0 once the transaction is over.
-    pub(crate) fn innermost(&self) -> u32 {
-        self.0.len() as u32
+    /// A pinned session: level 0, a closure's.
+    pub(crate) fn session() -> Self {
+        Levels {
+            opened: vec![Opener::Block],
+            floor: 0,
+        }
+    }
+
+    /// The outermost level (see [`Levels::session`]).
+    pub(crate) fn floor(&self) -> u32 {
+        self.floor
+    }
+
+    /// The innermost open level, if any is open.
+    pub(crate) fn innermost(&self) -> Option<u32> {
+        (self.opened.len() as u32)
+            .checked_sub(1)
+            .map(|n| self.floor + n)
     }
 
     /// Whether a statement of level `level` may run now. `closing`: the
     /// statement closes `level` (a commit or rollback), which closes every
     /// guard inside it too.
     pub(crate) fn turn(&self, level: u32, closing: bool) -> Turn {
-        let open = self.innermost();
-        if level == 0 || level > open {
+        let Some(open) = self
+            .innermost()
+            .filter(|&open| (self.floor..=open).contains(&level))
+        else {
             return Turn::Refuse(finished());
-        }
+        };
         if level == open {
             return Turn::Go;
         }
-        match self.0[level as usize] {
+        match self.opened[(level + 1 - self.floor) as usize] {
             Opener::Block => Turn::Wait,
             Opener::Guard if closing => Turn::Go,
             Opener::Guard => Turn::Refuse(Error::new(
                 ErrorKind::Usage,
                 format!(
-                    "a savepoint guard (level {}) is open inside this level-{level} handle: \
-                     run the statement through the guard, or commit or roll it back first",
+                    "a transaction or savepoint guard (level {}) is open inside this level-{level} \
+                     handle: run the statement through the guard, or commit or roll it back first",
                     level + 1
                 ),
             )),
@@ -169,16 +196,18 @@ impl Levels {
 
     /// Opens the level under `parent`, which must be the innermost; its number.
     pub(crate) fn open(&mut self, parent: u32, opener: Opener) -> u32 {
-        debug_assert_eq!(parent, self.innermost());
-        self.0.push(opener);
-        self.innermost()
+        debug_assert_eq!(Some(parent), self.innermost());
+        self.opened.push(opener);
+        parent + 1
     }
 
     /// Closes `level` and every level inside it; false if it was closed already.
     pub(crate) fn close(&mut self, level: u32) -> bool {
-        let open = level >= 1 && level <= self.innermost();
+        let open = self
+            .innermost()
+            .is_some_and(|open| (self.floor..=open).contains(&level));
         if open {
-            self.0.truncate(level as usize - 1);
+            self.opened.truncate((level - self.floor) as usize);
         }
         open
     }

@@ -48,6 +48,12 @@ impl<S> StmtCache<S> {
         self.map.clear();
     }
 
+    /// How many statements it keeps at most.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// True if the cache keeps anything (its capacity is not 0).
     #[cfg(feature = "mysql")]
     pub(crate) fn keeps(&self) -> bool {

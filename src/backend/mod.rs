@@ -114,6 +114,13 @@ pub(crate) trait SyncConn: Send {
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.
     fn ping(&mut self) -> Result<()>;
+    /// Puts the session back as it was after connecting: settings, temporary
+    /// tables, locks and listens a pinned session left (PostgreSQL's
+    /// `DISCARD` but for dualdb's prepared statements, MySQL's
+    /// `COM_RESET_CONNECTION`); nothing on SQLite.
+    fn reset_session(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// One connection of the async half.
@@ -135,6 +142,10 @@ pub(crate) trait AsyncConn: Send {
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.
     fn ping(&mut self) -> BoxFuture<'_, Result<()>>;
+    /// [`SyncConn::reset_session`], on the async half.
+    fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A connection many tasks use at once, outside transactions: PostgreSQL

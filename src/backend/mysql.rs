@@ -195,23 +195,14 @@ impl MyBackend {
             broken: false,
             prepared: Prepared::new(self.cache_size),
             max_packet: u64::MAX,
+            statement_timeout: self.statement_timeout,
         };
         conn.max_packet = {
             use mysql::prelude::Queryable;
             let read = conn.conn.query_first::<u64, _>(MAX_PACKET);
             conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
         };
-        if let Some(t) = self.statement_timeout {
-            for sql in timeout_statements(t) {
-                match conn.execute(Stmt::bare(sql)) {
-                    Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
-                    other => {
-                        other.map_err(failed)?;
-                        break;
-                    }
-                }
-            }
-        }
+        conn.set_up().map_err(failed)?;
         #[cfg(unix)]
         no_io_timeouts(&conn.conn).map_err(|e| {
             Error::new(
@@ -243,6 +234,7 @@ impl MyBackend {
             broken: false,
             prepared: Prepared::new(self.cache_size),
             max_packet: u64::MAX,
+            statement_timeout: self.statement_timeout,
             runtime: RuntimeAlive::here(),
         };
         conn.max_packet = {
@@ -250,17 +242,7 @@ impl MyBackend {
             let read = conn.conn.query_first::<u64, _>(MAX_PACKET).await;
             conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
         };
-        if let Some(t) = self.statement_timeout {
-            for sql in timeout_statements(t) {
-                match conn.execute(Stmt::bare(sql)).await {
-                    Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
-                    other => {
-                        other.map_err(failed)?;
-                        break;
-                    }
-                }
-            }
-        }
+        conn.set_up().await.map_err(failed)?;
         Ok(Box::new(conn) as Box<dyn AsyncConn>)
     }
 }
@@ -278,10 +260,6 @@ fn params(values: &[Value]) -> Result<Params> {
     Ok(Params::Positional(values.iter().map(to_mysql).collect()))
 }
 
-/// [`params`] moving the values: text and bytes go to the driver as they
-/// are. A write's values (an insert's hundreds of texts) are not copied:
-/// that copy doubled the allocations of an insert, 940 instructions a row
-/// of two texts (1.41 of the raw driver's for 100 rows a statement).
 /// A `Usage` error, before anything is sent, for values the server would
 /// refuse to take: more than MySQL's protocol counts, or more bytes than
 /// the server's `max_allowed_packet` (it then closes the connection, and
@@ -324,6 +302,10 @@ fn execute_packet_size(values: &[Value]) -> usize {
     header + bodies
 }
 
+/// [`params`] moving the values: text and bytes go to the driver as they
+/// are. A write's values (an insert's hundreds of texts) are not copied:
+/// that copy doubled the allocations of an insert (benches/instructions,
+/// the MySQL insert, guards it).
 fn params_moved(values: crate::statement::Params) -> Result<Params> {
     if values.is_empty() {
         return Ok(Params::Empty);
@@ -449,9 +431,25 @@ struct MySync {
     prepared: Prepared<mysql::Statement>,
     /// The server's `max_allowed_packet` ([`check_sendable`]).
     max_packet: u64,
+    statement_timeout: Option<Duration>,
 }
 
 impl MySync {
+    /// What every session of this connection starts with: the statement
+    /// timeout, if one is set (MariaDB's variable, else MySQL's).
+    fn set_up(&mut self) -> Result<()> {
+        let Some(t) = self.statement_timeout else {
+            return Ok(());
+        };
+        for sql in timeout_statements(t) {
+            match self.execute(Stmt::bare(sql)) {
+                Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
+                other => return other.map(drop),
+            }
+        }
+        Ok(())
+    }
+
     fn check<T>(&mut self, r: std::result::Result<T, mysql::Error>) -> Result<T> {
         r.map_err(|e| {
             self.broken |= e.is_connectivity_error();
@@ -545,6 +543,14 @@ impl SyncConn for MySync {
         let r = self.conn.ping();
         self.check(r)
     }
+    /// `COM_RESET_CONNECTION`: the server forgets the session's prepared
+    /// statements too (the driver's cache is emptied; this one is here).
+    fn reset_session(&mut self) -> Result<()> {
+        let r = self.conn.reset();
+        self.prepared = Prepared::new(self.prepared.cache.capacity());
+        self.check(r)?;
+        self.set_up()
+    }
 }
 
 struct MyAsync {
@@ -554,6 +560,7 @@ struct MyAsync {
     prepared: Prepared<mysql_async::Statement>,
     /// The server's `max_allowed_packet` ([`check_sendable`]).
     max_packet: u64,
+    statement_timeout: Option<Duration>,
     /// Whether the runtime the connection was made on still runs: its
     /// socket is registered with that runtime's I/O driver, and fails on any
     /// other once it has shut down.
@@ -591,6 +598,20 @@ impl RuntimeAlive {
 }
 
 impl MyAsync {
+    /// [`MySync::set_up`], on the async half.
+    async fn set_up(&mut self) -> Result<()> {
+        let Some(t) = self.statement_timeout else {
+            return Ok(());
+        };
+        for sql in timeout_statements(t) {
+            match self.execute(Stmt::bare(sql)).await {
+                Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
+                other => return other.map(drop),
+            }
+        }
+        Ok(())
+    }
+
     fn check<T>(&mut self, r: std::result::Result<T, mysql_async::Error>) -> Result<T> {
         r.map_err(|e| {
             self.broken |= e.is_fatal();
@@ -704,6 +725,22 @@ impl AsyncConn for MyAsync {
             use mysql_async::prelude::Queryable;
             let r = self.conn.ping().await;
             self.check(r)
+        })
+    }
+    /// [`MySync::reset_session`], on the async half; a server that cannot
+    /// reset a session is an error (the connection is then closed).
+    fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let r = self.conn.reset().await;
+            self.prepared = Prepared::new(self.prepared.cache.capacity());
+            if !self.check(r)? {
+                self.broken = true;
+                return Err(Error::new(
+                    ErrorKind::Query,
+                    "the server cannot reset a session (COM_RESET_CONNECTION)",
+                ));
+            }
+            self.set_up().await
         })
     }
 }

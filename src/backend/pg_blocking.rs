@@ -218,4 +218,7 @@ impl SyncConn for PgSync {
     fn ping(&mut self) -> Result<()> {
         self.io.block_on(self.pg.ping())
     }
+    fn reset_session(&mut self) -> Result<()> {
+        self.io.block_on(self.pg.reset_session())
+    }
 }

@@ -409,6 +409,15 @@ impl PgClient {
         self.client.is_closed()
     }
 
+    /// What `DISCARD ALL` does, in one round trip, but `DEALLOCATE ALL`:
+    /// the statements dualdb prepared stay prepared.
+    pub(super) async fn reset_session(&self) -> Result<()> {
+        const RESET: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; \
+            UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; \
+            DISCARD SEQUENCES";
+        self.client.batch_execute(RESET).await.map_err(pg_error)
+    }
+
     pub(super) async fn ping(&self) -> Result<()> {
         self.client
             .simple_query("")
@@ -523,6 +532,9 @@ impl AsyncConn for PgAsync {
     }
     fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.pg.ping())
+    }
+    fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.pg.reset_session())
     }
 }
 
