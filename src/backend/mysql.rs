@@ -17,7 +17,7 @@ use mysql_common::value::Value as MyValue;
 use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
-use crate::placeholders::hint;
+use crate::placeholders::{check_count, hint};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
@@ -248,25 +248,53 @@ impl MyBackend {
 }
 
 /// The parameters as `mysql_common` wants them, or the error of one that
-/// MySQL has no form for. A query keeps its values (a statement the server
-/// no longer knows runs once more with them): its text is copied.
-fn params(values: &[Value]) -> Result<Params> {
+/// MySQL has no form for, or of more than the server takes
+/// ([`sendable`]). A query keeps its values (a statement the server no
+/// longer knows runs once more with them): its text is copied.
+fn params(values: &[Value], max_packet: u64) -> Result<Params> {
     if values.is_empty() {
         return Ok(Params::Empty);
     }
     // Checked first, then collected from an iterator of known length: a
     // fallible collect cannot size its vector and grows it.
     Value::check_all(values, BackendKind::Mysql)?;
+    sendable(values, max_packet)?;
     Ok(Params::Positional(values.iter().map(to_mysql).collect()))
 }
 
-/// A `Usage` error, before anything is sent, for values the server would
-/// refuse to take: more than MySQL's protocol counts, or more bytes than
-/// the server's `max_allowed_packet` (it then closes the connection, and
-/// the driver reports only a broken pipe).
-fn check_sendable(values: &[Value], max_packet: u64) -> Result<()> {
-    crate::placeholders::check_count(BackendKind::Mysql, values.len())?;
-    let size = execute_packet_size(values) as u64;
+/// [`params`] moving the values: text and bytes go to the driver as they
+/// are. A write's values (an insert's hundreds of texts) are not copied:
+/// that copy doubled the allocations of an insert (benches/instructions,
+/// the MySQL insert, guards it).
+fn params_moved(values: crate::statement::Params, max_packet: u64) -> Result<Params> {
+    if values.is_empty() {
+        return Ok(Params::Empty);
+    }
+    Value::check_all(&values, BackendKind::Mysql)?;
+    sendable(&values, max_packet)?;
+    let moved = |v: Value| match v {
+        Value::Text(s) | Value::Json(s) => MyValue::Bytes(s.into_bytes()),
+        Value::Bytes(b) => MyValue::Bytes(b),
+        v => to_mysql(&v),
+    };
+    Ok(Params::Positional(values.into_iter().map(moved).collect()))
+}
+
+/// A `Usage` error, before they are sent, for values whose packet may be
+/// larger than the server's `max_allowed_packet`: its header, and per value
+/// a type, a length (at most 9 bytes) and its bytes (at most 48 for a
+/// number, date or decimal). Sent, the server would close the connection,
+/// and the driver report only a broken pipe.
+#[inline]
+fn sendable(values: &[Value], max_packet: u64) -> Result<()> {
+    let bytes: usize = (values.iter())
+        .map(|v| match v {
+            Value::Text(s) | Value::Json(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            _ => 48,
+        })
+        .sum();
+    let size = (12 + values.len() * (2 + 9) + bytes) as u64;
     if size <= max_packet {
         return Ok(());
     }
@@ -278,45 +306,6 @@ fn check_sendable(values: &[Value], max_packet: u64) -> Result<()> {
              max_allowed_packet) or send less at once"
         ),
     ))
-}
-
-/// The size of the packet that sends a prepared statement these values:
-/// its header, each value's type, and each value (its length and bytes;
-/// numbers, dates and short texts at most a few dozen bytes).
-fn execute_packet_size(values: &[Value]) -> usize {
-    let lenenc = |n: usize| match n {
-        0..251 => 1,
-        251..65_536 => 3,
-        65_536..16_777_216 => 4,
-        _ => 9,
-    };
-    let header = 10 + values.len().div_ceil(8) + 1 + 2 * values.len();
-    let bodies: usize = (values.iter())
-        .map(|v| match v {
-            Value::Text(s) | Value::Json(s) => lenenc(s.len()) + s.len(),
-            Value::Bytes(b) => lenenc(b.len()) + b.len(),
-            Value::Null => 0,
-            _ => 48,
-        })
-        .sum();
-    header + bodies
-}
-
-/// [`params`] moving the values: text and bytes go to the driver as they
-/// are. A write's values (an insert's hundreds of texts) are not copied:
-/// that copy doubled the allocations of an insert (benches/instructions,
-/// the MySQL insert, guards it).
-fn params_moved(values: crate::statement::Params) -> Result<Params> {
-    if values.is_empty() {
-        return Ok(Params::Empty);
-    }
-    Value::check_all(&values, BackendKind::Mysql)?;
-    let moved = |v: Value| match v {
-        Value::Text(s) | Value::Json(s) => MyValue::Bytes(s.into_bytes()),
-        Value::Bytes(b) => MyValue::Bytes(b),
-        v => to_mysql(&v),
-    };
-    Ok(Params::Positional(values.into_iter().map(moved).collect()))
 }
 
 fn to_mysql(v: &Value) -> MyValue {
@@ -429,7 +418,7 @@ struct MySync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql::Statement>,
-    /// The server's `max_allowed_packet` ([`check_sendable`]).
+    /// The server's `max_allowed_packet` ([`sendable`]).
     max_packet: u64,
     statement_timeout: Option<Duration>,
 }
@@ -500,16 +489,18 @@ impl SyncConn for MySync {
     /// Run once: its values go to the driver (see [`Prepared`]).
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
-        check_sendable(&stmt.params, self.max_packet)?;
+        check_count(BackendKind::Mysql, stmt.params.len())?;
         self.with_statement_once(&stmt.sql, |c, statement| {
-            let r = c.conn.exec_drop(statement, params_moved(stmt.params)?);
+            let r = c
+                .conn
+                .exec_drop(statement, params_moved(stmt.params, c.max_packet)?);
             c.check(r)?;
             Ok(counted(c.conn.affected_rows(), c.conn.last_insert_id()))
         })
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
-        check_sendable(&stmt.params, self.max_packet)?;
+        check_count(BackendKind::Mysql, stmt.params.len())?;
         self.with_statement(&stmt.sql, |c, statement| {
             let mut broken = false;
             let mut fail = |e: mysql::Error| {
@@ -521,7 +512,7 @@ impl SyncConn for MySync {
                 // result goes: the connection comes back clean.
                 let result = c
                     .conn
-                    .exec_iter(statement, params(&stmt.params)?)
+                    .exec_iter(statement, params(&stmt.params, c.max_packet)?)
                     .map_err(&mut fail)?;
                 let mut n = 0;
                 for row in result {
@@ -558,7 +549,7 @@ struct MyAsync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql_async::Statement>,
-    /// The server's `max_allowed_packet` ([`check_sendable`]).
+    /// The server's `max_allowed_packet` ([`sendable`]).
     max_packet: u64,
     statement_timeout: Option<Duration>,
     /// Whether the runtime the connection was made on still runs: its
@@ -647,7 +638,9 @@ impl MyAsync {
         statement: &mysql_async::Statement,
     ) -> Result<ExecResult> {
         use mysql_async::prelude::Queryable;
-        let r = self.conn.exec_drop(statement, params_moved(values)?).await;
+        let r = (self.conn)
+            .exec_drop(statement, params_moved(values, self.max_packet)?)
+            .await;
         self.check(r)?;
         Ok(counted(
             self.conn.affected_rows(),
@@ -672,7 +665,7 @@ impl MyAsync {
             // before the connection's next statement.
             let mut result = self
                 .conn
-                .exec_iter(statement, params(&stmt.params)?)
+                .exec_iter(statement, params(&stmt.params, self.max_packet)?)
                 .await
                 .map_err(&mut fail)?;
             let mut n = 0;
@@ -694,7 +687,7 @@ impl AsyncConn for MyAsync {
     /// Run once: its values go to the driver (see [`Prepared`]).
     fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
         Box::pin(async move {
-            check_sendable(&stmt.params, self.max_packet)?;
+            check_count(BackendKind::Mysql, stmt.params.len())?;
             let (statement, kept) = self.statement(&stmt.sql).await?;
             let out = self.execute_once(stmt.params, &statement).await;
             self.done_with(statement, kept).await?;
@@ -704,7 +697,7 @@ impl AsyncConn for MyAsync {
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            check_sendable(&stmt.params, self.max_packet)?;
+            check_count(BackendKind::Mysql, stmt.params.len())?;
             let mut retried = false;
             loop {
                 let (statement, kept) = self.statement(&stmt.sql).await?;

@@ -253,8 +253,8 @@ pub(crate) fn raw<T: ModelRow>(
     }
 }
 
-/// Inserts rows, returning them as stored with their generated keys (or,
-/// without `returning`, only their count): in as many statements as the
+/// Inserts rows, returning them as stored with their generated keys (or
+/// only their count: [`Inserted`]): in as many statements as the
 /// backend's limit on bound values asks, each of at most `per_statement`
 /// rows. Rows that give their generated key and rows that leave it to the
 /// server go in statements of their own, the first first; the stored rows
@@ -262,74 +262,105 @@ pub(crate) fn raw<T: ModelRow>(
 /// statement is all-or-nothing (tests/models.rs
 /// `insert_many_splits_under_the_limit`,
 /// `given_keys_of_generated_key_models_are_written`).
-pub(crate) struct Insert<M> {
+pub(crate) struct Insert<M, O> {
     d: Dialect,
-    /// Rows that give their generated key, still to send.
-    given: std::vec::IntoIter<M>,
-    /// Rows that leave it to the server (or of a model without one).
-    generated: std::vec::IntoIter<M>,
-    /// Where both kinds came: the place in the input of each row, in the
-    /// order sent.
-    order: Option<Vec<usize>>,
+    /// The rows still to send, of one kind: all give their generated key,
+    /// or all leave it to the server (or the model has none).
+    rows: std::vec::IntoIter<M>,
+    /// Where the input mixes both: the rows that leave their key to the
+    /// server, sent after the others, and where each row came in the
+    /// input. Boxed: rare, and the plan is moved with every call's future.
+    mixed: Option<Box<Mixed<M>>>,
     per_statement: usize,
-    /// The stored rows are wanted, not only their count.
-    returning: bool,
     /// MySQL: the rows of the statement in flight, kept for their keys.
     sent: Vec<M>,
     stored: Vec<M>,
     count: u64,
+    _out: PhantomData<fn() -> O>,
 }
 
-impl<M: Model> Insert<M> {
-    pub(crate) fn new(d: Dialect, rows: Vec<M>, returning: bool) -> Self {
+/// An insert whose rows mix given and generated keys ([`Insert`]).
+struct Mixed<M> {
+    generated: std::vec::IntoIter<M>,
+    /// The place in the input of each row, in the order sent.
+    order: Vec<usize>,
+}
+
+/// What an [`Insert`] gives: the stored rows, or only their count.
+pub(crate) trait Inserted<M>: Send + Sized {
+    /// The stored rows are wanted, not only their count.
+    const ROWS: bool;
+    fn of(rows: Vec<M>, count: u64) -> Self;
+}
+
+impl<M: Send> Inserted<M> for Vec<M> {
+    const ROWS: bool = true;
+    fn of(rows: Vec<M>, _: u64) -> Self {
+        rows
+    }
+}
+
+impl<M> Inserted<M> for u64 {
+    const ROWS: bool = false;
+    fn of(_: Vec<M>, count: u64) -> Self {
+        count
+    }
+}
+
+impl<M: Model, O: Inserted<M>> Insert<M, O> {
+    pub(crate) fn new(d: Dialect, rows: Vec<M>) -> Self {
         let width = InsertMany::<M>::width(KeyColumn::Written);
         let gives = |r: &M| !InsertMany::<M>::generates_key(r);
-        let (given, generated, order) = if !M::META.auto_key() || !rows.iter().any(gives) {
-            (Vec::new(), rows, None)
-        } else if rows.iter().all(gives) {
-            (rows, Vec::new(), None)
-        } else {
-            let (mut given, mut generated) = (Vec::new(), Vec::new());
-            let (mut given_at, mut generated_at) = (Vec::new(), Vec::new());
-            for (i, row) in rows.into_iter().enumerate() {
-                if gives(&row) {
-                    given.push(row);
-                    given_at.push(i);
-                } else {
-                    generated.push(row);
-                    generated_at.push(i);
+        let (rows, mixed) =
+            if !M::META.auto_key() || !rows.iter().any(gives) || rows.iter().all(gives) {
+                (rows, None)
+            } else {
+                let (mut given, mut generated) = (Vec::new(), Vec::new());
+                let (mut given_at, mut generated_at) = (Vec::new(), Vec::new());
+                for (i, row) in rows.into_iter().enumerate() {
+                    if gives(&row) {
+                        given.push(row);
+                        given_at.push(i);
+                    } else {
+                        generated.push(row);
+                        generated_at.push(i);
+                    }
                 }
-            }
-            given_at.extend(generated_at);
-            (given, generated, Some(given_at))
-        };
+                given_at.extend(generated_at);
+                let mixed = Mixed {
+                    generated: generated.into_iter(),
+                    order: given_at,
+                };
+                (given, Some(Box::new(mixed)))
+            };
         Insert {
             d,
-            given: given.into_iter(),
-            generated: generated.into_iter(),
-            order,
+            rows: rows.into_iter(),
+            mixed,
             per_statement: (max_values(d.kind) / width.max(1)).max(1),
-            returning,
             sent: Vec::new(),
             stored: Vec::new(),
             count: 0,
+            _out: PhantomData,
         }
     }
 
     /// The number of statements the insert takes.
     fn statements(&self) -> usize {
-        self.given.len().div_ceil(self.per_statement)
-            + self.generated.len().div_ceil(self.per_statement)
+        let more = self.mixed.as_ref().map_or(0, |m| m.generated.len());
+        self.rows.len().div_ceil(self.per_statement) + more.div_ceil(self.per_statement)
     }
 
     /// The next statement's rows: the rest of one kind in the vector they
     /// came in, or a statement's worth of them.
     fn batch(&mut self) -> Vec<M> {
-        let rows = match self.given.len() {
-            0 => &mut self.generated,
-            _ => &mut self.given,
+        let rows = match (self.rows.len(), &mut self.mixed) {
+            (0, Some(mixed)) => &mut mixed.generated,
+            _ => &mut self.rows,
         };
-        if rows.len() <= self.per_statement {
+        if rows.len() == 0 {
+            Vec::new()
+        } else if rows.len() <= self.per_statement {
             std::mem::take(rows).collect()
         } else {
             rows.by_ref().take(self.per_statement).collect()
@@ -337,21 +368,22 @@ impl<M: Model> Insert<M> {
     }
 
     /// The next statement, or the outcome once every row is sent.
-    fn next(&mut self) -> Result<Step<(Vec<M>, u64)>> {
+    fn next(&mut self) -> Result<Step<O>> {
         let batch = self.batch();
         if batch.is_empty() {
             let stored = std::mem::take(&mut self.stored);
-            let stored = match self.order.take() {
-                Some(order) if self.returning => in_order(stored, &order)?,
+            let stored = match self.mixed.take() {
+                Some(mixed) if O::ROWS => in_order(stored, &mixed.order)?,
                 _ => stored,
             };
-            return Ok(Step::Done((stored, self.count)));
+            return Ok(Step::Done(O::of(stored, self.count)));
         }
-        if batch.iter().any(InsertMany::<M>::generates_key) {
+        // A statement's rows all give their keys or all leave them.
+        if batch.first().is_some_and(InsertMany::<M>::generates_key) {
             schema::check_generated_key(self.d, M::META)?;
         }
         let d = self.d;
-        Ok(Step::Run(match (self.returning, d.returning()) {
+        Ok(Step::Run(match (O::ROWS, d.returning()) {
             // The stored rows come back: the values move out of these.
             (true, true) => Action::Query(InsertMany::<M>::build_owned(batch, d, true)?),
             // MySQL: these rows come back, with their generated keys set.
@@ -389,9 +421,9 @@ fn in_order<M>(rows: Vec<M>, order: &[usize]) -> Result<Vec<M>> {
     placed.into_iter().map(|r| r.ok_or_else(replayed)).collect()
 }
 
-impl<M: Model> Plan for Insert<M> {
-    type Output = (Vec<M>, u64);
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<(Vec<M>, u64)>> {
+impl<M: Model, O: Inserted<M>> Plan for Insert<M, O> {
+    type Output = O;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<O>> {
         match reply.transpose()? {
             None => {}
             Some(Reply::Rows(stored)) => {
@@ -400,7 +432,7 @@ impl<M: Model> Plan for Insert<M> {
             }
             Some(Reply::Done(done)) => {
                 self.count += done.rows_affected;
-                if self.returning {
+                if O::ROWS {
                     let mut rows = std::mem::take(&mut self.sent);
                     set_generated_keys(&mut rows, done)?;
                     self.keep(rows);
@@ -554,20 +586,20 @@ impl<P: Plan> Plan for Atomically<P> {
 }
 
 /// An insert of `rows`, all-or-nothing in however many statements it takes.
-pub(crate) fn insert<M: Model>(d: Dialect, rows: Vec<M>, returning: bool) -> Atomically<Insert<M>> {
-    let insert = Insert::new(d, rows, returning);
+pub(crate) fn insert<M: Model, O: Inserted<M>>(
+    d: Dialect,
+    rows: Vec<M>,
+) -> Atomically<Insert<M, O>> {
+    let insert = Insert::new(d, rows);
     let statements = insert.statements();
     Atomically::new(d, insert, statements)
 }
 
 pub(crate) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
-    Map(
-        Insert::new(d, vec![model], true),
-        |(mut v, _): (Vec<M>, u64)| {
-            v.pop()
-                .ok_or_else(|| Error::new(ErrorKind::Query, "the insert returned no row"))
-        },
-    )
+    Map(Insert::<M, Vec<M>>::new(d, vec![model]), |mut v: Vec<M>| {
+        v.pop()
+            .ok_or_else(|| Error::new(ErrorKind::Query, "the insert returned no row"))
+    })
 }
 
 /// Streams a raw statement's rows into `f` one at a time (`fold_rows`);
@@ -799,7 +831,7 @@ fn dependants(
 /// statement would otherwise abort the whole transaction on PostgreSQL. A
 /// failure is rolled back to the savepoint and then returned.
 struct GuardedInsert<M> {
-    insert: Insert<M>,
+    insert: Insert<M, Vec<M>>,
     d: Dialect,
     state: GuardState<M>,
 }
@@ -821,7 +853,7 @@ fn savepoint_stmt(verb: &str) -> Action {
 impl<M: Model> GuardedInsert<M> {
     fn new(d: Dialect, model: M) -> Self {
         GuardedInsert {
-            insert: Insert::new(d, vec![model], true),
+            insert: Insert::new(d, vec![model]),
             d,
             state: GuardState::Start,
         }
@@ -856,11 +888,11 @@ impl<M: Model> GuardedInsert<M> {
         let guarded = self.d.in_tx;
         match self.insert.step(reply) {
             Ok(Step::Run(a)) => Ok(Step::Run(a)),
-            Ok(Step::Done((rows, _))) if guarded => {
+            Ok(Step::Done(rows)) if guarded => {
                 self.state = GuardState::Releasing(rows);
                 Ok(Step::Run(savepoint_stmt("RELEASE SAVEPOINT")))
             }
-            Ok(Step::Done((mut rows, _))) => rows.pop().map(Step::Done).ok_or_else(replayed),
+            Ok(Step::Done(mut rows)) => rows.pop().map(Step::Done).ok_or_else(replayed),
             Err(e) if guarded => {
                 self.state = GuardState::RollingBack(e);
                 Ok(Step::Run(savepoint_stmt("ROLLBACK TO SAVEPOINT")))
@@ -1099,7 +1131,7 @@ named_plan!(
 );
 named_plan!(
     /// [`InsertMany`]'s plan: the rows stored.
-    InsertPlan<M>(Map<Atomically<Insert<M>>, fn((Vec<M>, u64)) -> Result<Vec<M>>>) -> Vec<M>
+    InsertPlan<M>(Atomically<Insert<M, Vec<M>>>) -> Vec<M>
 );
 named_plan!(
     /// [`UpdateQuery`]'s and [`DeleteQuery`]'s plan: the rows changed.
@@ -1107,7 +1139,7 @@ named_plan!(
 );
 named_plan!(
     /// [`InsertCounted`](super::InsertCounted)'s plan: the rows inserted.
-    CountedInsertPlan<M>(Map<Atomically<Insert<M>>, fn((Vec<M>, u64)) -> Result<u64>>) -> u64
+    CountedInsertPlan<M>(Atomically<Insert<M, u64>>) -> u64
 );
 
 impl<M: Model> Executable for Select<M> {
@@ -1143,7 +1175,7 @@ impl<M: Model> Executable for InsertMany<M> {
     type Output = Vec<M>;
     type Plan = InsertPlan<M>;
     fn into_plan(self, d: Dialect) -> InsertPlan<M> {
-        InsertPlan(Map(insert(d, self.rows, true), |(rows, _)| Ok(rows)))
+        InsertPlan(insert(d, self.rows))
     }
 }
 
@@ -1151,7 +1183,7 @@ impl<M: Model> Executable for InsertCounted<M> {
     type Output = u64;
     type Plan = CountedInsertPlan<M>;
     fn into_plan(self, d: Dialect) -> CountedInsertPlan<M> {
-        CountedInsertPlan(Map(insert(d, self.rows, false), |(_, n)| Ok(n)))
+        CountedInsertPlan(insert(d, self.rows))
     }
 }
 
