@@ -155,16 +155,22 @@ impl AsyncTxShared {
         closing: bool,
     ) -> Result<tokio::sync::MutexGuard<'_, Option<Lease>>> {
         loop {
-            // Listening before looking: a level closed in between wakes it.
+            let lease = self.lease.lock().await;
+            let turn = || meta(&self.meta).levels.turn(level, closing);
+            match turn() {
+                Turn::Go => return Ok(lease),
+                Turn::Refuse(e) => return Err(e),
+                Turn::Wait => {}
+            }
+            // Listening, then looking again: a level that closed in between
+            // is seen, one that closes after wakes this.
             let notified = self.turn.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            let lease = self.lease.lock().await;
-            match meta(&self.meta).levels.turn(level, closing) {
-                Turn::Go => return Ok(lease),
-                Turn::Refuse(e) => return Err(e),
-                Turn::Wait => drop(lease),
+            if !matches!(turn(), Turn::Wait) {
+                continue;
             }
+            drop(lease);
             notified.await;
         }
     }

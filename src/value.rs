@@ -181,20 +181,23 @@ impl Value {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub enum ValueRef<'a> {
+    // The first five in the order of rusqlite's `ValueRef`, whose variants
+    // they mirror: SQLite's rows translate without a jump a column
+    // (benches/paired, SQLite's selects).
     /// SQL `NULL`.
     Null,
-    /// A boolean.
-    Bool(bool),
     /// A signed integer.
     I64(i64),
-    /// An unsigned integer too large for `i64` (MySQL `BIGINT UNSIGNED`).
-    U64(u64),
     /// A floating-point number.
     F64(f64),
     /// Text as the server sent it; expected to be UTF-8, checked on decode.
     Text(&'a [u8]),
     /// Binary data.
     Bytes(&'a [u8]),
+    /// A boolean.
+    Bool(bool),
+    /// An unsigned integer too large for `i64` (MySQL `BIGINT UNSIGNED`).
+    U64(u64),
     /// A UUID in binary form (PostgreSQL `UUID`).
     Uuid([u8; 16]),
     /// An exact decimal (PostgreSQL `NUMERIC`).
