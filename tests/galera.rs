@@ -35,23 +35,31 @@ fn node_urls() -> Vec<String> {
         .collect()
 }
 
-/// How many of `n` connections held at once sit on each node.
+/// How many of `n` connections held at once sit on each node: `n`
+/// transactions open at once, each in a task of its own (a second `begin()`
+/// in one task would be a savepoint of the first).
 async fn spread(db: &Database, n: usize) -> HashMap<String, usize> {
-    let mut held = Vec::new();
+    let all_open = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (db, all_open) = (db.clone(), all_open.clone());
+            tokio::spawn(async move {
+                let tx = db.aio().begin().await.unwrap();
+                let node: String = tx
+                    .query_one("SELECT @@wsrep_node_name", &[])
+                    .await
+                    .unwrap()
+                    .get(0)
+                    .unwrap();
+                all_open.wait().await;
+                tx.rollback().await.unwrap();
+                node
+            })
+        })
+        .collect();
     let mut nodes = HashMap::new();
-    for _ in 0..n {
-        let tx = db.aio().begin().await.unwrap();
-        let node: String = tx
-            .query_one("SELECT @@wsrep_node_name", &[])
-            .await
-            .unwrap()
-            .get(0)
-            .unwrap();
-        *nodes.entry(node).or_insert(0) += 1;
-        held.push(tx);
-    }
-    for tx in held {
-        tx.rollback().await.unwrap();
+    for t in tasks {
+        *nodes.entry(t.await.unwrap()).or_insert(0) += 1;
     }
     nodes
 }
