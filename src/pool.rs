@@ -500,10 +500,9 @@ impl Drop for Lease {
 /// equals the first, not the next in turn: one task's statements in a row
 /// stay on one connection and one server process, as on a raw client, and a
 /// lightly loaded application opens one connection, not all of them. Taking
-/// turns (until 2026-12-02) sent a lone task's statements round four server
-/// processes: with the client and the servers on one core, the async `get`
-/// took 1.29-1.31 of raw tokio-postgres's time, and 1.05-1.07 after
-/// (`benches/paired.rs`; BENCHMARKS.md has both sides of the measurement).
+/// turns sent a lone task's statements round every server process, each
+/// with cold caches (`benches/paired.rs`, PostgreSQL's async get, guards it;
+/// BENCHMARKS.md has both sides of the measurement).
 pub(crate) struct SharedPool {
     backend: Arc<dyn Backend>,
     connect_timeout: Duration,

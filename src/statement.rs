@@ -118,8 +118,7 @@ impl fmt::Display for SqlText {
 /// A statement's bound values: one kept in place, more on the heap. Most
 /// statements a model runs (a get by key, an update or delete of one row)
 /// bind one value, and a vector of one costs an allocation and a free a
-/// call, about 150 instructions (a tenth of what dualdb adds to an SQLite
-/// get).
+/// call (benches/instructions, the SQLite get, guards it).
 pub(crate) type Params = smallvec::SmallVec<[Value; 1]>;
 
 /// SQL text and its parameters, owned so that it can cross into a blocking

@@ -747,9 +747,9 @@ impl FromSql for String {
     }
     // Always inlined, as are the integer and `Option` forms and SQLite's
     // `LiveRow::take`: a call of its own per text column (the column passed
-    // through memory, a frame saved and restored) was 100 of the 170
-    // instructions a row that a SQLite select of three columns ran over
-    // rusqlite's (1,000 rows: 1.085 -> 1.035; time 1.11 -> 1.04).
+    // through memory, a frame saved and restored) was most of what a SQLite
+    // select ran over rusqlite a row (benches/instructions, the 1,000-row
+    // select, guards it).
     #[inline(always)]
     fn from_column(column: RawColumn<'_>) -> Result<Self> {
         match column.text() {

@@ -122,9 +122,8 @@ impl Backend for LiteBackend {
     /// Opening a file waits on no server (a locked database waits at most
     /// the busy timeout, at its first statement). A process whose only
     /// database is SQLite then starts no thread of dualdb's for its blocking
-    /// half, and keeps glibc's single-threaded malloc, which takes no lock:
-    /// a 1,000-row select ran 47 instructions a row more in a process with
-    /// a second thread.
+    /// half, and keeps glibc's single-threaded malloc, which takes no lock
+    /// (tests/sqlite_threads.rs; benches/instructions, SQLite's selects).
     fn connect_may_hang(&self) -> bool {
         false
     }
@@ -324,7 +323,7 @@ unsafe impl Send for LiteCell {}
 /// Its prepared statements are kept here, not by rusqlite's
 /// `prepare_cached`, which on every call trims and hashes the text, copies
 /// it into a new key, and takes the statement out of its LRU list and puts
-/// it back (about 1,000 instructions, a seventh of a primary-key get):
+/// it back (benches/instructions, the SQLite get, guards the difference):
 /// here a statement is found by its text's hash (computed once for SQL
 /// dualdb built) and stays where it is.
 pub(crate) struct LiteConn {

@@ -179,8 +179,8 @@ impl<P: Plan> Plan for ReadOnly<P> {
 /// The span of one statement, when anyone listens: its SQL (never its bound
 /// values), then the rows it returned or changed and how long it took.
 /// Nobody listening, the statement enters no span and reads no clock (each
-/// costs a few hundred instructions a statement with `tracing`'s `log`
-/// feature on, as axum turns it on).
+/// costs more than a small call's own work with `tracing`'s `log` feature
+/// on, as axum turns it on; benches/instructions counts a call so).
 struct Traced {
     span: tracing::Span,
     started: Instant,
@@ -191,8 +191,8 @@ impl Traced {
         // The span macro's own first test, plus the one of its `log` path
         // (tracing's `log` feature: records go to a `log` logger while no
         // tracing subscriber is set). With neither listening, the macro
-        // would still build the span's fields and format them for `log`:
-        // about 200 instructions a statement, for nothing.
+        // would still build the span's fields and format them for `log`,
+        // for nothing.
         if !(tracing::level_enabled!(tracing::Level::DEBUG)
             || log::log_enabled!(target: "dualdb::sql", log::Level::Debug))
         {

@@ -284,9 +284,9 @@ impl<M: Model> Select<M> {
         q
     }
 
-    /// The statement, with `LIMIT`/`OFFSET` written as literals: a bound
-    /// `LIMIT ?` costs SQLite about 3 µs a query (measured: 4.6 µs against
-    /// 1.7 µs for a primary-key lookup), and sea-query binds them.
+    /// The statement, with `LIMIT`/`OFFSET` written as literals: sea-query
+    /// binds them, and a bound `LIMIT ?` makes SQLite plan the query slower
+    /// than the lookup itself runs (benches/paired, the SQLite get).
     pub(crate) fn build(&self, d: Dialect) -> Stmt {
         self.cached(d).unwrap_or_else(|| self.build_fresh(d))
     }
@@ -383,9 +383,9 @@ impl<M: Model> Select<M> {
     /// in order. A query of all the model's rows (no filter, order, limit or
     /// fields of its own; the usual sub-query) is the model's cached select
     /// with `WHERE column IN (…)` written here and the keys bound as they
-    /// are: sea-query takes about 600 instructions a key to build the list
-    /// (over 600,000 for the 1,000 posts of loading associations). Any other
-    /// query has the condition added and is built by sea-query.
+    /// are: sea-query's build of the list costs more per key than binding it
+    /// (benches/paired, loading associations, guards it). Any other query
+    /// has the condition added and is built by sea-query.
     pub(crate) fn where_in(&self, column: usize, keys: Vec<Value>, d: Dialect) -> (Stmt, bool) {
         let name = M::META.columns.get(column).map_or("", |c| c.name);
         let plain = self.filter.is_none()
@@ -443,8 +443,7 @@ impl<M: Model> Select<M> {
     /// The first row only (keeps a smaller limit). A filter `column =
     /// value` on the primary key or a unique column matches one row at most
     /// already: its query gets no `LIMIT 1` (a shorter statement, and one
-    /// step less for the server; SQLite's primary-key get runs about 90
-    /// fewer instructions).
+    /// step less for the server: benches/instructions, the SQLite get).
     pub(crate) fn first(mut self) -> Self {
         if self.offset.is_none() && self.matches_one_at_most() {
             return self;

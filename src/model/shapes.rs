@@ -1,5 +1,6 @@
-//! Built SQL per query shape. sea-query builds a statement in about 0.65 µs,
-//! a third of what dualdb adds to an SQLite primary-key lookup; the commonest
+//! Built SQL per query shape. Building a statement with sea-query costs more
+//! than the rest of what dualdb adds to an SQLite primary-key lookup
+//! (benches/instructions, the SQLite get, guards it); the commonest
 //! selects (all rows of a model, or its rows where one column equals a
 //! value, each with no `LIMIT` or `LIMIT 1`) differ from call to call only
 //! in that value, so their SQL is built once and then shared: in slots of
