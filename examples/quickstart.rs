@@ -53,12 +53,14 @@ async fn main() -> dualdb::Result<()> {
         println!("{}", obj.text);
     }
 
-    // A blocking call now is refused, naming its call site.
+    // A blocking call now is refused before any I/O, naming its call site:
+    // what `allow_sync` is for, when a codebase moves to async.
     let refused = database
         .sync()
         .count(TestModel::select(), false)
         .unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::SyncNotAllowed);
+    println!("A blocking call, refused: {refused}");
 
     // Clean up, can do it sync again:
     {
@@ -70,3 +72,4 @@ async fn main() -> dualdb::Result<()> {
 // Expected output:
 // Yo, I can do it sync!
 // Not bad. Watch this, I'm async!
+// A blocking call, refused: blocking call not allowed: blocking call `count` at examples/quickstart.rs:60:10 refused: allow_sync is Error

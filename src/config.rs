@@ -44,7 +44,8 @@ use crate::policy::SyncCheck;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BackendKind {
-    /// PostgreSQL, through `postgres` and `tokio-postgres`.
+    /// PostgreSQL, through `tokio-postgres` (the blocking half on a runtime
+    /// of its own).
     Postgres,
     /// MySQL or MariaDB, through `mysql` and `mysql_async`.
     Mysql,

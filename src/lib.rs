@@ -28,7 +28,8 @@
 //! reconnects. A `Database` is cheap to clone and shared by both halves.
 //!
 //! **The two halves.** [`Database::sync`] ([`SyncDb`]) blocks; it runs on
-//! `postgres`, `mysql` and `rusqlite` connections pooled for threaded code.
+//! `tokio-postgres` (driven on a runtime of its own), `mysql` and `rusqlite`
+//! connections pooled for threaded code.
 //! [`Database::aio`] ([`AsyncDb`]) returns futures; it runs on
 //! `tokio-postgres` (a few connections shared and pipelined between tasks
 //! outside transactions), `mysql_async`, and `rusqlite` on Tokio's blocking
@@ -101,7 +102,8 @@
 //! Raw SQL uses the backend's own placeholders: `$1` on PostgreSQL, `?` on
 //! MySQL and SQLite (which also takes `$1`, bound by its number).
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The derive names `::dualdb`; this lets the crate use it on itself (tests).
 extern crate self as dualdb;

@@ -1,8 +1,9 @@
 //! Connection pools of both halves and their statistics.
 //!
 //! - The blocking half uses [`BlockingPool`], written here (see the README for
-//!   why not r2d2): a mutex, a condvar, an acquire timeout, and connects on
-//!   the calling thread so that a connect failure keeps its typed error.
+//!   why not r2d2): a mutex, a condvar, an acquire timeout, and connects on a
+//!   helper thread given up at the connect timeout (a file-backed SQLite
+//!   connection on the calling thread), each failure keeping its typed error.
 //! - The async half uses [`AsyncPool`](crate::async_pool::AsyncPool), also
 //!   written here (it replaced deadpool, measured): acquire, connect and
 //!   check timeouts, and the same discard rules.

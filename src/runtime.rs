@@ -1,8 +1,8 @@
 //! Running blocking driver calls safely when the caller is inside Tokio.
 //!
-//! The blocking PostgreSQL half drives its connection with a private runtime
-//! (as the `postgres` crate does), which panics ("Cannot start a runtime from
-//! within a runtime") when entered from a Tokio task. Every blocking call of
+//! The blocking PostgreSQL half drives its connection with a runtime of its
+//! own, which panics ("Cannot start a runtime from within a runtime") when
+//! entered from a Tokio task. Every blocking call of
 //! dualdb goes through [`run_blocking`]:
 //!
 //! - outside any runtime, or on a `spawn_blocking` thread: the call runs here;

@@ -23,6 +23,7 @@ pub(crate) enum SqlText {
 }
 
 /// Cached SQL text and its [`sql_hash`].
+#[derive(Debug)]
 pub(crate) struct SharedSql {
     hash: u64,
     text: Box<str>,

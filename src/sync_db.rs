@@ -29,7 +29,8 @@ use crate::runtime::run_blocking;
 use crate::sync_tx::{Scope, SyncTxShared, plain_scope};
 use crate::transaction::Guards;
 
-/// The blocking half: `postgres`, `mysql` or `rusqlite` connections in a
+/// The blocking half: `tokio-postgres` (on a runtime of its own), `mysql` or
+/// `rusqlite` connections in a
 /// pool for threaded sync code. Reached through
 /// [`Database::sync`](crate::Database::sync).
 ///

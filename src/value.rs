@@ -315,6 +315,12 @@ impl ValueRef<'_> {
 #[derive(Clone, Copy)]
 pub struct RawColumn<'a>(Form<'a>);
 
+impl std::fmt::Debug for RawColumn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RawColumn").field(&self.value()).finish()
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Form<'a> {
     #[cfg(feature = "postgres")]
@@ -471,6 +477,10 @@ pub(crate) fn mismatch<T>(v: &ValueRef<'_>) -> Error {
 /// let row = db.sync().query_one("SELECT ? + 1", &[&Cents(99)]).unwrap();
 /// assert_eq!(row.get::<i64>(0).unwrap(), 100);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a parameter",
+    note = "the types dualdb binds are listed in `dualdb::types`; a type of your own can implement `ToSql`"
+)]
 pub trait ToSql {
     /// The value to bind.
     fn to_sql(&self) -> Value;
@@ -509,6 +519,10 @@ pub trait ToSql {
 /// let row = db.sync().query_one("SELECT 250", &[]).unwrap();
 /// assert_eq!(row.get::<Cents>(0).unwrap(), Cents(250));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from a column",
+    note = "the types dualdb decodes are listed in `dualdb::types`; a type of your own can implement `FromSql`"
+)]
 pub trait FromSql: Sized {
     /// Decodes `value`, or says why it cannot.
     fn from_sql(value: ValueRef<'_>) -> Result<Self>;

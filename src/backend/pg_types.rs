@@ -1,5 +1,5 @@
-//! PostgreSQL's binary forms of dualdb's values, for both halves (the
-//! `postgres` and `tokio-postgres` crates share `postgres-types`): a column
+//! PostgreSQL's binary forms of dualdb's values, for both halves (both
+//! drive tokio-postgres, through `postgres-types`): a column
 //! as a [`ValueRef`], a [`Value`] as a parameter, and the wire forms
 //! `postgres-types` has no neutral type for (`NUMERIC`, arrays, `hstore`).
 

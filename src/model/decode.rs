@@ -31,6 +31,7 @@ pub fn column_at(row: &Row, offset: usize, i: usize, meta: &ModelMeta) -> Result
 /// first row (every row of a result has the same columns): in order from
 /// `offset` when the names there match, else each by name.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct Columns {
     pub(crate) offset: usize,
     by_name: Option<Vec<usize>>,

@@ -249,6 +249,12 @@ pub enum ColumnKind {
 /// assert!(!<String as ColumnType>::NULLABLE);
 /// assert_eq!(<f64 as ColumnType>::KIND, ColumnKind::Double);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a column type dualdb maps",
+    label = "not a column type",
+    note = "the types a model field may have are listed in `dualdb::types`; \
+            a type of your own can implement `ColumnType`, `ToSql` and `FromSql`"
+)]
 pub trait ColumnType {
     /// The SQL type family.
     const KIND: ColumnKind;
@@ -425,6 +431,7 @@ impl ModelMeta {
 /// A model's entry in the registry that recursive deletes search for
 /// dependents. The derive submits one per model.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct Registration(pub &'static ModelMeta);
 
 inventory::collect!(Registration);

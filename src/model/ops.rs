@@ -1095,6 +1095,12 @@ macro_rules! named_plan {
         #[doc(hidden)]
         pub struct $name<$($g: Model),*>($inner);
 
+        impl<$($g: Model),*> std::fmt::Debug for $name<$($g),*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+
         impl<$($g: Model),*> Plan for $name<$($g),*> {
             type Output = $out;
             #[inline]

@@ -117,6 +117,12 @@ pub trait Related<P: Model>: Send + 'static {
 #[doc(hidden)]
 pub struct BoxedLoader<T>(Box<dyn Loader<T>>);
 
+impl<T> std::fmt::Debug for BoxedLoader<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BoxedLoader")
+    }
+}
+
 /// Loads one level of related rows for a set of parent keys.
 pub(crate) trait Loader<T>: Send {
     /// The next statement, given the reply to the last; `None` when loaded.
@@ -288,6 +294,15 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
 pub struct With<C, S> {
     query: Select<C>,
     sub: S,
+}
+
+impl<C, S: std::fmt::Debug> std::fmt::Debug for With<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("With")
+            .field("query", &self.query)
+            .field("sub", &self.sub)
+            .finish()
+    }
 }
 
 impl<C: Model> Select<C> {

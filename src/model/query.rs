@@ -507,6 +507,15 @@ pub struct UpdateQuery<M> {
     filter: Option<Filter<M>>,
 }
 
+impl<M> std::fmt::Debug for UpdateQuery<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let columns: Vec<&str> = self.sets.iter().map(|(c, _)| *c).collect();
+        f.debug_struct("UpdateQuery")
+            .field("columns", &columns)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<M: Model> UpdateQuery<M> {
     pub(crate) fn new() -> Self {
         UpdateQuery {
@@ -588,6 +597,12 @@ pub struct DeleteQuery<M> {
     filter: Option<Filter<M>>,
 }
 
+impl<M> std::fmt::Debug for DeleteQuery<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeleteQuery").finish_non_exhaustive()
+    }
+}
+
 impl<M: Model> DeleteQuery<M> {
     pub(crate) fn new() -> Self {
         DeleteQuery { filter: None }
@@ -648,6 +663,14 @@ pub struct InsertMany<M> {
     pub(crate) rows: Vec<M>,
 }
 
+impl<M> std::fmt::Debug for InsertMany<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InsertMany")
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
 /// An [`InsertMany`] that does not read the rows back: `execute_query`
 /// returns how many were inserted. Made by [`InsertMany::without_returning`],
 /// for bulk loads that need no generated keys: PostgreSQL and SQLite skip
@@ -667,6 +690,14 @@ pub struct InsertMany<M> {
 /// ```
 pub struct InsertCounted<M> {
     pub(crate) rows: Vec<M>,
+}
+
+impl<M> std::fmt::Debug for InsertCounted<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InsertCounted")
+            .field("rows", &self.rows.len())
+            .finish()
+    }
 }
 
 impl<M: Model> InsertMany<M> {

@@ -45,6 +45,7 @@ pub(crate) enum KeyColumn {
 
 /// One slot of a model's built select SQL, empty until first built.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct BuiltSql(OnceLock<SharedSql>);
 
 impl BuiltSql {

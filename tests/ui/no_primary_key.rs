@@ -1,0 +1,8 @@
+use dualdb::Model;
+
+#[derive(Model)]
+struct Log {
+    line: String,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use dualdb::SqlEnum;
+
+#[derive(SqlEnum)]
+enum Shape {
+    Dot,
+    Circle(f64),
+}
+
+fn main() {}
