@@ -3,7 +3,7 @@
 //! measurement runs in a child process of its own and reports its peak
 //! resident set (`VmHWM`), so one does not inflate the next.
 //!
-//!     ci/test --exec cargo bench --all-features --bench streaming
+//!     ci/test --only pg,mysql --exec cargo bench -p dualdb-benches --bench streaming
 //!
 //! Not criterion: it measures memory, not time (it prints the time too).
 

@@ -6,7 +6,7 @@
 //! same for both), so it shows what dualdb adds, not what a call costs.
 //!
 //!     apt-get install valgrind
-//!     ci/test --exec cargo bench --all-features --bench instructions
+//!     ci/test --only pg,mysql --exec cargo bench -p dualdb-benches --bench instructions
 //!
 //! Each figure is the difference of two child processes, one making `LONG`
 //! calls and one `SHORT`, divided by the calls between them: start-up,

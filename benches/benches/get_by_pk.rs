@@ -3,7 +3,7 @@
 //! of every backend whose URL is set (`DUALDB_PG_URL`, `DUALDB_MYSQL_URL`;
 //! SQLite always), in the same run.
 //!
-//!     ci/test --exec cargo bench --bench get_by_pk
+//!     ci/test --only pg,mysql --exec cargo bench -p dualdb-benches --bench get_by_pk
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dualdb::{BackendKind, Database, Model};

@@ -4,7 +4,7 @@
 //! medium query (users LEFT JOIN posts filtered by hair colour) and loading
 //! associations (100 users x 10 posts x 10 comments).
 //!
-//!     ci/test --exec cargo bench --all-features --bench workloads
+//!     ci/test --only pg,mysql --exec cargo bench -p dualdb-benches --bench workloads
 
 #[path = "workloads/associations.rs"]
 mod associations;

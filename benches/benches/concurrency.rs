@@ -3,7 +3,7 @@
 //! pipelined), and `pgbench -M prepared` with 1 and 16 clients on the same
 //! table, in the same run; prints rows/s and the ratios.
 //!
-//!     ci/test --exec cargo bench --all-features --bench concurrency
+//!     ci/test --only pg,mysql --exec cargo bench -p dualdb-benches --bench concurrency
 //!
 //! `DUALDB_BENCH_SECONDS` sets each measurement's length (default 5);
 //! `PGBENCH` the pgbench binary (default PostgreSQL 15's).
@@ -131,7 +131,7 @@ fn main() {
             lines[2].1 / p16
         );
     }
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/concurrency.svg");
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/concurrency.svg");
     match std::fs::write(&out, plot(&lines, pg1, pg16)) {
         Ok(()) => println!("plot: {}", out.display()),
         Err(e) => eprintln!("cannot write {}: {e}", out.display()),

@@ -11,7 +11,7 @@
 //!
 //! Every pool holds 16 connections; neither pings on checkout. Prints calls/s.
 //!
-//!     ci/test --exec cargo bench --all-features --bench pools
+//!     ci/test --only pg,mysql --exec cargo bench -p dualdb-benches --bench pools
 
 mod support;
 

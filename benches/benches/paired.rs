@@ -13,7 +13,7 @@
 //!
 //!     ci/test --exec bash -c 'for p in $(pgrep -f "postgres|mariadbd"); do
 //!         taskset -a -c -p 0 $p; done >/dev/null;
-//!         taskset -c 0 cargo bench --all-features --bench paired'
+//!         taskset -c 0 cargo bench -p dualdb-benches --bench paired'
 //!
 //! `DUALDB_BENCH_ROUNDS` (default 60) sets the rounds of each pair; a batch
 //! lasts about 20 ms. `DUALDB_PAIRED_CONTROL=1` times dualdb against itself
