@@ -31,15 +31,7 @@ use crate::value::{ToSql, Value};
 /// an associated constant (`User::NAME`).
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// let long = s.execute_query(Book::select().filter(Book::PAGES.gt(400))).unwrap();
 /// assert_eq!(long.len(), 2);
 /// assert_eq!(Book::TITLE.name(), "title");
@@ -67,15 +59,7 @@ impl<M, T> std::fmt::Debug for Column<M, T> {
 /// `T` itself, `&str` for text, `T` for `Option<T>`.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// // `&str` for a text column, a plain value for an `Option` column:
 /// assert_eq!(s.count(Book::TITLE.eq("Dune"), false).unwrap(), 1);
 /// assert_eq!(s.count(Book::YEAR.eq(1965), false).unwrap(), 1);
@@ -92,15 +76,7 @@ impl Compatible<String> for &String {}
 /// [`update_only`](crate::SyncDb::update_only)'s.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// use dualdb::model::ColumnOf;
 /// let mut dune = s.get(Book::TITLE.eq("Dune")).unwrap();
 /// dune.pages = 1;
@@ -156,15 +132,7 @@ impl<M: Model, T> Column<M, T> {
     /// The column's name.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(Book::PAGES.name(), "pages");
     /// ```
     pub fn name(&self) -> &'static str {
@@ -178,15 +146,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column = value`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.get(Book::TITLE.eq("Emma")).unwrap().pages, 474);
     /// ```
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
@@ -195,15 +155,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column <> value`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::TITLE.ne("Emma"), false).unwrap(), 2);
     /// ```
     pub fn ne(self, v: impl Compatible<T>) -> Filter<M> {
@@ -212,15 +164,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column > value`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::PAGES.gt(412), false).unwrap(), 1);
     /// ```
     pub fn gt(self, v: impl Compatible<T>) -> Filter<M> {
@@ -229,15 +173,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column >= value`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::PAGES.ge(412), false).unwrap(), 2);
     /// ```
     pub fn ge(self, v: impl Compatible<T>) -> Filter<M> {
@@ -246,15 +182,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column < value`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::YEAR.lt(1900), false).unwrap(), 1);
     /// ```
     pub fn lt(self, v: impl Compatible<T>) -> Filter<M> {
@@ -263,15 +191,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column <= value`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::PAGES.le(90), false).unwrap(), 1);
     /// ```
     pub fn le(self, v: impl Compatible<T>) -> Filter<M> {
@@ -280,15 +200,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column IN (values…)`; an empty list matches nothing.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::TITLE.is_in(["Dune", "Emma", "Ulysses"]), false).unwrap(), 2);
     /// assert_eq!(s.count(Book::TITLE.is_in(Vec::<&str>::new()), false).unwrap(), 0);
     /// ```
@@ -303,15 +215,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column IS NULL`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.get(Book::YEAR.is_null()).unwrap().title, "Notes");
     /// ```
     pub fn is_null(self) -> Filter<M> {
@@ -320,15 +224,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column IS NOT NULL`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::YEAR.is_not_null(), false).unwrap(), 2);
     /// ```
     pub fn is_not_null(self) -> Filter<M> {
@@ -337,15 +233,7 @@ impl<M: Model, T> Column<M, T> {
     /// `column LIKE pattern` (`%` and `_` are wildcards).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.get(Book::TITLE.like("D%")).unwrap().title, "Dune");
     /// ```
     pub fn like(self, pattern: &str) -> Filter<M> {
@@ -354,15 +242,7 @@ impl<M: Model, T> Column<M, T> {
     /// Ascending order on this column.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let thin_first = s.execute_query(Book::select().order_by(Book::PAGES.asc())).unwrap();
     /// assert_eq!(thin_first[0].title, "Notes");
     /// ```
@@ -372,15 +252,7 @@ impl<M: Model, T> Column<M, T> {
     /// Descending order on this column.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let thick_first = s.execute_query(Book::select().order_by(Book::PAGES.desc())).unwrap();
     /// assert_eq!(thick_first[0].title, "Emma");
     /// ```
@@ -390,15 +262,7 @@ impl<M: Model, T> Column<M, T> {
     /// The column itself, as a selected field.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let title: String = s
     ///     .scalar(Book::select().filter(Book::PAGES.eq(90)).fields([Book::TITLE.field()]))
     ///     .unwrap();
@@ -410,15 +274,7 @@ impl<M: Model, T> Column<M, T> {
     /// `COUNT(column)`: non-NULL values.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let with_year: i64 = s.scalar(Book::select().fields([Book::YEAR.count()])).unwrap();
     /// assert_eq!(with_year, 2);
     /// ```
@@ -428,15 +284,7 @@ impl<M: Model, T> Column<M, T> {
     /// `MAX(column)`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let most: i32 = s.scalar(Book::select().fields([Book::PAGES.max()])).unwrap();
     /// assert_eq!(most, 474);
     /// ```
@@ -446,15 +294,7 @@ impl<M: Model, T> Column<M, T> {
     /// `MIN(column)`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let first: Option<i32> = s.scalar(Book::select().fields([Book::YEAR.min()])).unwrap();
     /// assert_eq!(first, Some(1815));
     /// ```
@@ -464,15 +304,7 @@ impl<M: Model, T> Column<M, T> {
     /// `SUM(column)`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let total: i64 = s.scalar(Book::select().fields([Book::PAGES.sum()])).unwrap();
     /// assert_eq!(total, 976);
     /// ```
@@ -484,15 +316,7 @@ impl<M: Model, T> Column<M, T> {
 /// A `WHERE` condition on model `M`. Combine with `&`, `|` and `!`.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// let f = (Book::PAGES.gt(100) & !Book::TITLE.eq("Emma")) | Book::YEAR.is_null();
 /// assert_eq!(s.count(f, false).unwrap(), 2);
 /// ```
@@ -570,15 +394,7 @@ impl<M> Filter<M> {
     /// Both conditions.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let f = Book::PAGES.gt(100).and(Book::YEAR.lt(1900));
     /// assert_eq!(s.get(f).unwrap().title, "Emma");
     /// ```
@@ -589,15 +405,7 @@ impl<M> Filter<M> {
     /// Either condition.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let f = Book::PAGES.lt(100).or(Book::YEAR.lt(1900));
     /// assert_eq!(s.count(f, false).unwrap(), 2);
     /// ```
@@ -630,15 +438,7 @@ impl<M> std::ops::Not for Filter<M> {
 /// An `ORDER BY` term on model `M`.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// let q = Book::select().order_by(Book::YEAR.desc()).order_by(Book::TITLE.asc());
 /// assert_eq!(s.execute_query(q).unwrap()[0].title, "Dune");
 /// ```
@@ -669,15 +469,7 @@ impl<M> Order<M> {
 /// [`Select::fields`](super::Select::fields) and `scalar`.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// use dualdb::model::Field;
 /// let (n, pages): (i64, i64) = s
 ///     .scalar(Book::select().fields([Field::count_all(), Book::PAGES.sum()]))
@@ -712,15 +504,7 @@ impl<M> Field<M> {
     /// `COUNT(*)`
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// use dualdb::model::Field;
     /// let n: i64 = s.scalar(Book::select().filter(Book::PAGES.gt(100)).fields([Field::count_all()])).unwrap();
     /// assert_eq!(n, 2);

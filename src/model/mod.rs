@@ -291,15 +291,7 @@ impl<T: ColumnType> ColumnType for Option<T> {
 /// One column of a model, as the derive describes it.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<User>().unwrap();
-/// # s.create_table::<Post>().unwrap();
+/// # dualdb::__doc_fixtures!(users: db, s);
 /// let name = &User::META.columns[1];
 /// assert_eq!((name.name, name.unique, name.max_length, name.nullable), ("name", true, Some(40), false));
 /// assert!(Post::META.columns[1].references.is_some());
@@ -336,15 +328,7 @@ impl ColumnMeta {
 /// A model's table, as the derive describes it.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<User>().unwrap();
-/// # s.create_table::<Post>().unwrap();
+/// # dualdb::__doc_fixtures!(users: db, s);
 /// assert_eq!(Post::META.table, "post");
 /// assert_eq!(Post::META.columns.len(), 3);
 /// ```
@@ -364,15 +348,7 @@ impl ModelMeta {
     /// The primary key column.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<User>().unwrap();
-    /// # s.create_table::<Post>().unwrap();
+    /// # dualdb::__doc_fixtures!(users: db, s);
     /// assert_eq!(User::META.pk().name, "id");
     /// ```
     pub fn pk(&self) -> &'static ColumnMeta {
@@ -382,15 +358,7 @@ impl ModelMeta {
     /// True if the database generates the primary key.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<User>().unwrap();
-    /// # s.create_table::<Post>().unwrap();
+    /// # dualdb::__doc_fixtures!(users: db, s);
     /// assert!(User::META.auto_key());
     /// ```
     pub fn auto_key(&self) -> bool {
@@ -401,15 +369,7 @@ impl ModelMeta {
     /// referencing column.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<User>().unwrap();
-    /// # s.create_table::<Post>().unwrap();
+    /// # dualdb::__doc_fixtures!(users: db, s);
     /// let deps = User::META.dependents();
     /// assert!(deps.iter().any(|(model, column)| model.table == "post" && column.name == "author"));
     /// ```

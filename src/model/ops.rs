@@ -1056,23 +1056,15 @@ pub(crate) fn table_exists<M: Model>(d: Dialect) -> impl Plan<Output = bool> {
 /// the count).
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// # let db = Database::open("sqlite::memory:")?;
-/// # db.sync().create_table::<User>()?;
-/// # db.sync().create_table::<Post>()?;
-/// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+/// # dualdb::__doc_fixtures!(users);
+/// # run(async |db| {
 /// let stored: Vec<User> = db.sync().execute_query(User::insert_many(vec![user("a"), user("b")]))?;
 /// let changed: u64 = db.aio().execute_query(User::update_query().set(User::AGE, 30)).await?;
 /// let found: Vec<User> = db.aio().execute_query(User::select().filter(User::AGE.eq(30))).await?;
 /// let deleted: u64 = db.sync().execute_query(User::delete_query())?;
 /// assert_eq!((stored.len(), changed, found.len(), deleted), (2, 2, 2, 2));
-/// # Ok::<(), dualdb::Error>(())
-/// # }).unwrap();
+/// # Ok(())
+/// # });
 /// ```
 pub trait Executable: Send {
     /// What `execute` returns.
@@ -1317,22 +1309,14 @@ manager_methods! {
     /// Runs a statement and returns the number of rows it changed.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().execute("CREATE TABLE t (x INTEGER)", &[])?;
     /// let n = db.aio().execute("INSERT INTO t VALUES (?), (?)", &[&1, &2]).await?;
     /// assert_eq!(n, 2);
     /// assert_eq!(db.sync().execute("DELETE FROM t", &[])?, 2);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn execute<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64
         where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
@@ -1340,21 +1324,13 @@ manager_methods! {
     /// Runs a statement and returns all its rows.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let rows = db.aio().query("SELECT 1 AS n UNION ALL SELECT 2", &[]).await?;
     /// assert_eq!(rows.len(), 2);
     /// assert_eq!(db.sync().query("SELECT ?", &[&"x"])?[0].get::<String>(0)?, "x");
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn query<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
@@ -1364,22 +1340,14 @@ manager_methods! {
     /// [`ErrorKind::TooManyRows`](crate::ErrorKind::TooManyRows) if more.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let n: i64 = db.aio().query_one("SELECT COUNT(*) FROM user", &[]).await?.get(0)?;
     /// assert_eq!(n, 0);
     /// let err = db.sync().query_one("SELECT 1 UNION ALL SELECT 2", &[]).unwrap_err();
     /// assert_eq!(err.kind(), dualdb::ErrorKind::TooManyRows);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn query_one<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| exactly_one(r.rows()?));
@@ -1387,21 +1355,13 @@ manager_methods! {
     /// Runs a statement that returns at most one row.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// assert!(db.aio().query_opt("SELECT name FROM user", &[]).await?.is_none());
     /// db.sync().create(user("ada"))?;
     /// assert!(db.sync().query_opt("SELECT name FROM user", &[])?.is_some());
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn query_opt<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Option<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| at_most_one(r.rows()?));
@@ -1410,21 +1370,13 @@ manager_methods! {
     /// columns and foreign keys.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().create_table::<User>()?; // again: IF NOT EXISTS, no error
     /// db.aio().create_table::<User>().await?;
     /// assert!(db.aio().table_exists::<User>().await?);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn create_table<M>(&self) -> ()
         where [M: Model] = |d| create_table::<M>(d);
@@ -1432,21 +1384,13 @@ manager_methods! {
     /// `DROP TABLE IF EXISTS` for the model.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().drop_table::<Post>()?;
     /// db.aio().drop_table::<Post>().await?; // IF EXISTS: no error
     /// assert!(!db.sync().table_exists::<Post>()?);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn drop_table<M>(&self) -> ()
         where [M: Model] = |d| drop_table::<M>(d);
@@ -1454,21 +1398,13 @@ manager_methods! {
     /// Whether the model's table exists.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// assert!(db.sync().table_exists::<User>()?);
     /// db.aio().drop_table::<Post>().await?;
     /// assert!(!db.aio().table_exists::<Post>().await?);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn table_exists<M>(&self) -> bool
         where [M: Model] = |d| table_exists::<M>(d);
@@ -1476,21 +1412,13 @@ manager_methods! {
     /// Deletes every row of the model's table (`TRUNCATE`; `DELETE` on SQLite).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().create(user("ada"))?;
     /// db.aio().truncate::<User>().await?;
     /// assert_eq!(db.sync().count(User::select(), false)?, 0);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn truncate<M>(&self) -> ()
         where [M: Model] = |d| truncate::<M>(d);
@@ -1500,23 +1428,15 @@ manager_methods! {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if none.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let ada = db.sync().create(user("ada"))?;
     /// assert_eq!(db.aio().get(User::by_id(ada.id)).await?, ada);
     /// assert_eq!(db.sync().get(User::NAME.eq("ada"))?, ada);
     /// let err = db.aio().get(User::NAME.eq("nobody")).await.unwrap_err();
     /// assert_eq!(err.kind(), dualdb::ErrorKind::NotFound);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn get<M, L>(&self, lookup: L) -> M
         where [M: Model, L: Into<Select<M>>] = |d| get(d, lookup.into());
@@ -1524,21 +1444,13 @@ manager_methods! {
     /// The first row matching a query or filter, or `None`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// assert_eq!(db.aio().get_or_none(User::NAME.eq("ada")).await?, None);
     /// let ada = db.sync().create(user("ada"))?;
     /// assert_eq!(db.sync().get_or_none(User::NAME.eq("ada"))?, Some(ada));
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn get_or_none<M, L>(&self, lookup: L) -> Option<M>
         where [M: Model, L: Into<Select<M>>] = |d| get_or_none(d, lookup.into());
@@ -1547,23 +1459,15 @@ manager_methods! {
     /// (`RETURNING` on PostgreSQL and SQLite, `LAST_INSERT_ID()` on MySQL).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let ada = db.sync().create(user("ada"))?;
     /// let bob = db.aio().create(user("bob")).await?;
     /// assert!(ada.id > 0 && bob.id > ada.id); // generated keys filled in
     /// let err = db.sync().create(user("ada")).unwrap_err(); // name is unique
     /// assert_eq!(err.kind(), dualdb::ErrorKind::UniqueViolation);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn create<M>(&self, model: M) -> M
         where [M: Model] = |d| create(d, model);
@@ -1572,22 +1476,14 @@ manager_methods! {
     /// returns the rows changed.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let mut ada = db.sync().create(user("ada"))?;
     /// ada.age = Some(36);
     /// assert_eq!(db.aio().update(&ada).await?, 1);
     /// assert_eq!(db.sync().get(User::by_id(ada.id))?.age, Some(36));
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn update<M>(&self, model: &M) -> u64
         where [M: Model] = |d| update(d, model, None);
@@ -1595,24 +1491,16 @@ manager_methods! {
     /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let mut ada = db.sync().create(user("ada"))?;
     /// ada.age = Some(36);
     /// ada.name = "not saved".into();
     /// db.aio().update_only(&ada, &[&User::AGE]).await?;
     /// let stored = db.sync().get(User::by_id(ada.id))?;
     /// assert_eq!((stored.name.as_str(), stored.age), ("ada", Some(36)));
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn update_only<M>(&self, model: &M, columns: &[&dyn ColumnOf<M>]) -> u64
         where [M: Model] = |d| update(d, model, Some(columns));
@@ -1620,21 +1508,13 @@ manager_methods! {
     /// Deletes the model's row; returns the rows deleted.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let ada = db.sync().create(user("ada"))?;
     /// assert_eq!(db.aio().delete(&ada).await?, 1);
     /// assert_eq!(db.sync().delete(&ada)?, 0); // already gone
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn delete<M>(&self, model: &M) -> u64
         where [M: Model] = |d| delete(d, model, false, false);
@@ -1646,23 +1526,15 @@ manager_methods! {
     ///
     /// ```rust,standalone_crate
     /// # // standalone: the model registry would see the other examples' models
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let ada = db.sync().create(user("ada"))?;
     /// db.sync().create(Post { id: 0, author: ada.id, title: "hello".into() })?;
     /// // the post goes first (its key is not nullable), then the user
     /// assert_eq!(db.aio().delete_recursive(&ada, false).await?, 1);
     /// assert_eq!(db.sync().count(Post::select(), false)?, 0);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn delete_recursive<M>(&self, model: &M, delete_nullable: bool) -> u64
         where [M: Model] = |d| delete(d, model, true, delete_nullable);
@@ -1673,24 +1545,16 @@ manager_methods! {
     /// winner's row.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let make = || User { id: 0, name: "ada".into(), age: None }; // runs only when creating
     /// let (ada, created) = db.aio().get_or_create(User::NAME.eq("ada"), make).await?;
     /// assert!(created);
     /// let (again, created) = db.sync().get_or_create(User::NAME.eq("ada"), || unreachable!())?;
     /// assert!(!created);
     /// assert_eq!(again, ada);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn get_or_create<M, L, F>(&self, lookup: L, make: F) -> (M, bool)
         where [M: Model, L: Into<Select<M>>, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
@@ -1699,23 +1563,15 @@ manager_methods! {
     /// values, returns that row; `true` if it was created.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let (ada, created) = db.sync().create_or_get(user("ada"))?;
     /// assert!(created);
     /// let (same, created) = db.aio().create_or_get(user("ada")).await?; // name is unique
     /// assert!(!created);
     /// assert_eq!(same.id, ada.id);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn create_or_get<M>(&self, model: M) -> (M, bool)
         where [M: Model] = |d| CreateOrGet::new(d, model);
@@ -1724,22 +1580,14 @@ manager_methods! {
     /// [`DeleteQuery`] the rows changed, an [`InsertMany`] the stored rows.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b"), user("c")]))?;
     /// let two = db.aio().execute_query(User::select().order_by(User::NAME.desc()).limit(2)).await?;
     /// assert_eq!(two[0].name, "c");
     /// assert_eq!(db.sync().execute_query(User::delete_query().filter(User::NAME.ne("a")))?, 2);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn execute_query<Q>(&self, query: Q) -> Q::Output
         where [Q: Executable] = |d| query.into_plan(d);
@@ -1750,16 +1598,8 @@ manager_methods! {
     /// nested with [`Select::with`]; see [`prefetch`](super::prefetch).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let ada = db.sync().create(user("ada"))?;
     /// db.sync().create(user("bob"))?;
     /// for title in ["one", "two"] {
@@ -1769,8 +1609,8 @@ manager_methods! {
     /// let rows = db.aio().prefetch(User::select().order_by(User::NAME.asc()), Post::select()).await?;
     /// assert_eq!(rows[0].1.len(), 2); // ada's posts
     /// assert!(rows[1].1.is_empty()); // bob's
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn prefetch<P, R>(&self, parents: Select<P>, related: R) -> Vec<(P, R::Output)>
         where [P: Model, R: Related<P>] = |d| Prefetch::new(d, parents, related);
@@ -1779,22 +1619,14 @@ manager_methods! {
     /// `clear_limit`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b"), user("c")]))?;
     /// assert_eq!(db.aio().count(User::select().limit(2), false).await?, 2);
     /// assert_eq!(db.sync().count(User::select().limit(2), true)?, 3);
     /// assert_eq!(db.sync().count(User::NAME.eq("b"), false)?, 1);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn count<M, L>(&self, query: L, clear_limit: bool) -> i64
         where [M: Model, L: Into<Select<M>>] = |d| count(d, query.into(), clear_limit);
@@ -1802,21 +1634,13 @@ manager_methods! {
     /// Whether the query matches any row.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// assert!(!db.aio().exists(User::NAME.eq("ada")).await?);
     /// db.sync().create(user("ada"))?;
     /// assert!(db.sync().exists(User::NAME.eq("ada"))?);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn exists<M, L>(&self, query: L) -> bool
         where [M: Model, L: Into<Select<M>>] = |d| exists(d, query.into());
@@ -1828,16 +1652,8 @@ manager_methods! {
     /// [`NotFound`](crate::ErrorKind::NotFound) error for any other type.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// use dualdb::model::Field;
     /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b")]))?;
     /// let n: i64 = db.aio().scalar(User::select().fields([Field::count_all()])).await?;
@@ -1849,8 +1665,8 @@ manager_methods! {
     /// assert_eq!(none, None);
     /// let err = db.sync().scalar::<_, String>(User::select().filter(User::NAME.eq("zed")).fields([User::NAME.field()]));
     /// assert_eq!(err.unwrap_err().kind(), dualdb::ErrorKind::NotFound);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn scalar<M, T>(&self, query: Select<M>) -> T
         where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
@@ -1862,12 +1678,8 @@ manager_methods! {
     /// returned; the connection is left clean.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT i FROM n";
     /// // 100,000 rows, one in memory at a time
     /// let sum = db.aio().fold_rows(sql, &[], 0i64, |sum, row| Ok(sum + row.get::<i64>(0)?)).await?;
@@ -1877,8 +1689,8 @@ manager_methods! {
     /// // An error from the closure stops the statement:
     /// let err = db.sync().fold_rows(sql, &[], (), |_, _| Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "enough")));
     /// assert_eq!(err.unwrap_err().message(), "enough");
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn fold_rows<A, F>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], init: A, f: F) -> A
         where [A: Send + 'static, F: FnMut(A, Row) -> Result<A> + Send + 'static] = |_d| fold_rows(sql, params, init, f);
@@ -1887,12 +1699,8 @@ manager_methods! {
     /// into `M` as it arrives (on the read replica, if there is one).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().execute_query(User::insert_many(vec![
     ///     User { id: 0, name: "ada".into(), age: Some(36) },
     ///     User { id: 0, name: "bob".into(), age: None },
@@ -1904,8 +1712,8 @@ manager_methods! {
     /// assert_eq!(names, "adabob");
     /// let ages: i32 = db.sync().fold(User::select(), 0, |sum, u: User| Ok(sum + u.age.unwrap_or(0)))?;
     /// assert_eq!(ages, 36);
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn fold<M, A, F>(&self, query: Select<M>, init: A, f: F) -> A
         where [M: Model, A: Send + 'static, F: FnMut(A, M) -> Result<A> + Send + 'static] = |d| fold(d, query, init, f);
@@ -1914,16 +1722,8 @@ manager_methods! {
     /// models side by side for a join (see [`ModelRow`](crate::ModelRow)).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// db.sync().create(user("ada"))?;
     /// let found: Vec<User> = db.aio().raw("SELECT * FROM user WHERE name LIKE ?", &[&"a%"]).await?;
     /// assert_eq!(found[0].name, "ada");
@@ -1934,8 +1734,8 @@ manager_methods! {
     ///     .raw("SELECT user.*, post.* FROM user LEFT JOIN post ON post.author = user.id", &[])
     ///     .await?;
     /// assert!(joined[0].1.is_none()); // ada has no posts
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     fn raw<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
         where [T: ModelRow] = |_d| raw::<T>(sql, params);

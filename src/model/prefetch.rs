@@ -92,15 +92,7 @@ fn other_key(v: Value) -> Option<Key> {
 /// gets a `Vec` of pairs), or a tuple of those (each parent gets a tuple).
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<User>().unwrap();
-/// # s.create_table::<Post>().unwrap();
+/// # dualdb::__doc_fixtures!(users: db, s);
 /// let ada = s.create(User { id: 0, name: "ada".into(), age: None }).unwrap();
 /// s.create(Post { id: 0, author: ada.id, title: "notes".into() }).unwrap();
 /// let rows: Vec<(User, Vec<Post>)> = s.prefetch(User::select(), Post::select()).unwrap();
@@ -268,16 +260,8 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
 /// A sub-query with its own sub-queries: made by [`Select::with`].
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// # let db = Database::open("sqlite::memory:")?;
-/// # db.sync().create_table::<User>()?;
-/// # db.sync().create_table::<Post>()?;
-/// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+/// # dualdb::__doc_fixtures!(users);
+/// # run(async |db| {
 /// # #[derive(Model, Debug)]
 /// # struct Comment { #[model(primary_key, auto)] id: i64, #[model(references = Post)] post: i64, text: String }
 /// # db.sync().create_table::<Comment>()?;
@@ -288,8 +272,8 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
 /// let rows = db.aio().prefetch(User::select(), Post::select().with(Comment::select())).await?;
 /// let (post, comments) = &rows[0].1[0];
 /// assert_eq!((post.title.as_str(), comments[0].text.as_str()), ("t", "nice"));
-/// # Ok::<(), dualdb::Error>(())
-/// # }).unwrap();
+/// # Ok(())
+/// # });
 /// ```
 pub struct With<C, S> {
     query: Select<C>,
@@ -310,16 +294,8 @@ impl<C: Model> Select<C> {
     /// `Post::select().with(Comment::select())`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct User { #[model(primary_key, auto)] id: i64, #[model(unique, max_length = 40)] name: String, age: Option<i32> }
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Post { #[model(primary_key, auto)] id: i64, #[model(references = User)] author: i64, title: String }
-    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// # let db = Database::open("sqlite::memory:")?;
-    /// # db.sync().create_table::<User>()?;
-    /// # db.sync().create_table::<Post>()?;
-    /// # let user = |name: &str| User { id: 0, name: name.into(), age: None };
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
     /// # #[derive(Model, Debug)]
     /// # struct Comment { #[model(primary_key, auto)] id: i64, #[model(references = Post)] post: i64, text: String }
     /// # db.sync().create_table::<Comment>()?;
@@ -327,8 +303,8 @@ impl<C: Model> Select<C> {
     /// let nested = Post::select().with(Comment::select().filter(Comment::TEXT.ne("spam")));
     /// let rows = db.sync().prefetch(User::select(), nested)?;
     /// assert!(rows[0].1.is_empty()); // ada has no posts yet
-    /// # Ok::<(), dualdb::Error>(())
-    /// # }).unwrap();
+    /// # Ok(())
+    /// # });
     /// ```
     pub fn with<S: Related<C>>(self, sub: S) -> With<C, S> {
         With { query: self, sub }

@@ -44,15 +44,7 @@ fn and_filter<M>(slot: &mut Option<Filter<M>>, f: Filter<M>) {
 /// `SELECT` on model `M`.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// let page = Book::select()
 ///     .filter(Book::PAGES.gt(50))
 ///     .order_by(Book::TITLE.asc())
@@ -107,15 +99,7 @@ impl<M: Model> Select<M> {
     /// All rows of `M`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// use dualdb::Select;
     /// assert_eq!(s.execute_query(Select::<Book>::new()).unwrap().len(), 3);
     /// ```
@@ -132,15 +116,7 @@ impl<M: Model> Select<M> {
     /// Adds a condition (ANDed with any before it).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::select().filter(Book::PAGES.gt(100)).filter(Book::YEAR.gt(1900));
     /// assert_eq!(s.get(q).unwrap().title, "Dune");
     /// ```
@@ -152,15 +128,7 @@ impl<M: Model> Select<M> {
     /// Adds an `ORDER BY` term.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::select().order_by(Book::PAGES.asc());
     /// assert_eq!(s.get(q).unwrap().title, "Notes");
     /// ```
@@ -172,15 +140,7 @@ impl<M: Model> Select<M> {
     /// `LIMIT n`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.execute_query(Book::select().limit(2)).unwrap().len(), 2);
     /// ```
     pub fn limit(mut self, n: u64) -> Self {
@@ -191,15 +151,7 @@ impl<M: Model> Select<M> {
     /// `OFFSET n`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::select().order_by(Book::PAGES.asc()).limit(1).offset(1);
     /// assert_eq!(s.get(q).unwrap().title, "Dune");
     /// ```
@@ -211,15 +163,7 @@ impl<M: Model> Select<M> {
     /// Removes `LIMIT` and `OFFSET`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::select().limit(1);
     /// assert_eq!(s.count(q.clone().clear_limit(), false).unwrap(), 3);
     /// assert_eq!(s.count(q, false).unwrap(), 1);
@@ -234,15 +178,7 @@ impl<M: Model> Select<M> {
     /// `scalar`).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let (title, pages): (String, i32) = s
     ///     .scalar(Book::select().filter(Book::YEAR.eq(1815)).fields([Book::TITLE.field(), Book::PAGES.field()]))
     ///     .unwrap();
@@ -490,15 +426,7 @@ impl<M: Model> Select<M> {
 /// `UPDATE` of model `M`'s rows matching a filter.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// let q = Book::update_query().set(Book::YEAR, 2000).filter(Book::YEAR.is_null());
 /// assert_eq!(s.execute_query(q).unwrap(), 1);
 /// ```
@@ -527,15 +455,7 @@ impl<M: Model> UpdateQuery<M> {
     /// `SET column = value`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::update_query().set(Book::PAGES, 100).set(Book::TITLE, "Notes, 2nd ed.").filter(Book::PAGES.eq(90));
     /// assert_eq!(s.execute_query(q).unwrap(), 1);
     /// assert_eq!(s.get(Book::PAGES.eq(100)).unwrap().title, "Notes, 2nd ed.");
@@ -548,15 +468,7 @@ impl<M: Model> UpdateQuery<M> {
     /// Only rows matching `f` (ANDed with any filter before).
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::update_query().set(Book::PAGES, 0).filter(Book::PAGES.gt(400)).filter(Book::YEAR.lt(1900));
     /// assert_eq!(s.execute_query(q).unwrap(), 1);
     /// ```
@@ -581,15 +493,7 @@ impl<M: Model> UpdateQuery<M> {
 /// `DELETE` of model `M`'s rows matching a filter.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// assert_eq!(s.execute_query(Book::delete_query().filter(Book::YEAR.is_null())).unwrap(), 1);
 /// assert_eq!(s.execute_query(Book::delete_query()).unwrap(), 2);
 /// ```
@@ -611,15 +515,7 @@ impl<M: Model> DeleteQuery<M> {
     /// Only rows matching `f`.
     ///
     /// ```
-    /// # use dualdb::{Database, Model};
-    /// # #[derive(Model, Debug, Clone, PartialEq)]
-    /// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-    /// # let db = Database::open("sqlite::memory:").unwrap();
-    /// # let s = db.sync();
-    /// # s.create_table::<Book>().unwrap();
-    /// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-    /// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-    /// # }
+    /// # dualdb::__doc_fixtures!(books: db, s);
     /// let q = Book::delete_query().filter(Book::PAGES.lt(100));
     /// assert_eq!(s.execute_query(q).unwrap(), 1);
     /// ```
@@ -642,15 +538,7 @@ impl<M: Model> DeleteQuery<M> {
 /// their generated keys.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
-/// # for (title, pages, year) in [("Dune", 412, Some(1965)), ("Emma", 474, Some(1815)), ("Notes", 90, None)] {
-/// #     s.create(Book { id: 0, title: title.into(), pages, year }).unwrap();
-/// # }
+/// # dualdb::__doc_fixtures!(books: db, s);
 /// let stored = s
 ///     .execute_query(Book::insert_many(vec![
 ///         Book { id: 0, title: "A".into(), pages: 1, year: None },
@@ -677,12 +565,7 @@ impl<M> std::fmt::Debug for InsertMany<M> {
 /// `RETURNING` and decoding every stored row.
 ///
 /// ```
-/// # use dualdb::{Database, Model};
-/// # #[derive(Model, Debug, Clone, PartialEq)]
-/// # struct Book { #[model(primary_key, auto)] id: i64, title: String, pages: i32, year: Option<i32> }
-/// # let db = Database::open("sqlite::memory:").unwrap();
-/// # let s = db.sync();
-/// # s.create_table::<Book>().unwrap();
+/// # dualdb::__doc_fixtures!(no books: db, s);
 /// let books = (1..=3).map(|i| Book { id: 0, title: format!("vol. {i}"), pages: i, year: None });
 /// let n = s.execute_query(Book::insert_many(books.collect()).without_returning()).unwrap();
 /// assert_eq!(n, 3);
