@@ -1,6 +1,6 @@
 //! Connection pools of both halves and their statistics.
 //!
-//! - The blocking half uses [`BlockingPool`], written here (see the README for
+//! - The blocking half uses [`BlockingPool`], written here (see ARCHITECTURE.md for
 //!   why not r2d2): a mutex, a condvar, an acquire timeout, and connects on a
 //!   helper thread given up at the connect timeout (a file-backed SQLite
 //!   connection on the calling thread), each failure keeping its typed error.

@@ -212,9 +212,7 @@ impl Row {
             RowInner::My(r) => RowRead::take(r, i),
             #[cfg(feature = "sqlite")]
             RowInner::Lite(r) => match r.value_ref(i) {
-                Some(v) => {
-                    T::from_column(crate::value::RawColumn::of(v)).map_err(|e| in_column(i, e))
-                }
+                Some(v) => T::from_column(v).map_err(|e| in_column(i, e)),
                 None => Err(out_of_range(i, r.len())),
             },
         }

@@ -16,11 +16,11 @@
 //! assert_eq!(Option::<String>::from_sql(ValueRef::Null).unwrap(), None);
 //! ```
 
-#[cfg(feature = "postgres")]
-pub use crate::backend::pg_types::{ArrayRef, HStoreRef};
 use crate::error::{Error, Result};
 use crate::types::Numeric;
 use crate::types::temporal;
+#[cfg(feature = "postgres")]
+pub use crate::types::{ArrayRef, HStoreRef};
 
 /// An owned SQL value, as bound to a statement parameter.
 ///
@@ -306,114 +306,72 @@ impl ValueRef<'_> {
 }
 
 /// One column of a row in its backend's form, for
-/// [`FromSql::from_column`]: PostgreSQL's type and binary value, or the
-/// [`ValueRef`] of the other backends (whose own forms are as cheap to read
-/// as one). The common types read it through the accessors below, which
-/// answer `None` where the column holds something else; the rest decode its
-/// [`value`](Self::value).
+/// [`FromSql::from_column`]: each backend implements it for its columns
+/// (PostgreSQL's type and binary value; the [`ValueRef`] of the others,
+/// whose own forms are as cheap to read as one), so decoding is compiled
+/// once per backend and reads the common types without a `ValueRef` in
+/// between. The accessors answer `None` where the column holds something
+/// else; the rest decode its [`value`](Self::value).
 #[doc(hidden)]
-#[derive(Clone, Copy)]
-pub struct RawColumn<'a>(Form<'a>);
-
-impl std::fmt::Debug for RawColumn<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("RawColumn").field(&self.value()).finish()
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Form<'a> {
-    #[cfg(feature = "postgres")]
-    Pg(crate::backend::pg_types::PgColumn<'a>),
-    // PostgreSQL's columns always come in their own form.
-    #[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
-    Value(ValueRef<'a>),
-}
-
-impl<'a> RawColumn<'a> {
-    #[cfg(feature = "postgres")]
-    #[inline]
-    pub(crate) fn pg(column: crate::backend::pg_types::PgColumn<'a>) -> Self {
-        RawColumn(Form::Pg(column))
-    }
-
-    #[cfg(any(feature = "mysql", feature = "sqlite"))]
-    #[inline]
-    pub(crate) fn of(value: ValueRef<'a>) -> Self {
-        RawColumn(Form::Value(value))
-    }
-
+pub trait RawColumn<'a>: Copy {
     /// The column as a [`ValueRef`], whatever it holds.
-    pub fn value(&self) -> Result<ValueRef<'a>> {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.value(),
-            Form::Value(v) => Ok(v),
-        }
-    }
-
+    fn value(&self) -> Result<ValueRef<'a>>;
     /// True for SQL `NULL`.
-    #[inline]
-    pub fn is_null(&self) -> bool {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.is_null(),
-            Form::Value(v) => v == ValueRef::Null,
-        }
-    }
-
+    fn is_null(&self) -> bool;
     /// An integer column's value.
-    #[inline]
-    pub fn int(&self) -> Option<i64> {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.int(),
-            Form::Value(ValueRef::I64(i)) => Some(i),
-            Form::Value(_) => None,
-        }
-    }
-
+    fn int(&self) -> Option<i64>;
     /// A floating-point column's value.
-    #[inline]
-    pub fn float(&self) -> Option<f64> {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.float(),
-            Form::Value(ValueRef::F64(f)) => Some(f),
-            Form::Value(_) => None,
-        }
-    }
-
+    fn float(&self) -> Option<f64>;
     /// A boolean column's value.
-    #[inline]
-    pub fn boolean(&self) -> Option<bool> {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.boolean(),
-            Form::Value(ValueRef::Bool(b)) => Some(b),
-            Form::Value(_) => None,
-        }
-    }
-
+    fn boolean(&self) -> Option<bool>;
     /// A text column's bytes, not yet checked as UTF-8.
+    fn text(&self) -> Option<&'a [u8]>;
+    /// A binary column's bytes.
+    fn bytes(&self) -> Option<&'a [u8]>;
+}
+
+impl<'a> RawColumn<'a> for ValueRef<'a> {
     #[inline]
-    pub fn text(&self) -> Option<&'a [u8]> {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.text(),
-            Form::Value(ValueRef::Text(t)) => Some(t),
-            Form::Value(_) => None,
+    fn value(&self) -> Result<ValueRef<'a>> {
+        Ok(*self)
+    }
+    #[inline]
+    fn is_null(&self) -> bool {
+        *self == ValueRef::Null
+    }
+    #[inline]
+    fn int(&self) -> Option<i64> {
+        match *self {
+            ValueRef::I64(i) => Some(i),
+            _ => None,
         }
     }
-
-    /// A binary column's bytes.
     #[inline]
-    pub fn bytes(&self) -> Option<&'a [u8]> {
-        match self.0 {
-            #[cfg(feature = "postgres")]
-            Form::Pg(c) => c.bytes(),
-            Form::Value(ValueRef::Bytes(b)) => Some(b),
-            Form::Value(_) => None,
+    fn float(&self) -> Option<f64> {
+        match *self {
+            ValueRef::F64(f) => Some(f),
+            _ => None,
+        }
+    }
+    #[inline]
+    fn boolean(&self) -> Option<bool> {
+        match *self {
+            ValueRef::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+    #[inline]
+    fn text(&self) -> Option<&'a [u8]> {
+        match *self {
+            ValueRef::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+    #[inline]
+    fn bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            ValueRef::Bytes(b) => Some(b),
+            _ => None,
         }
     }
 }
@@ -540,7 +498,7 @@ pub trait FromSql: Sized {
     /// defaults to; the common types read that form without building one.
     #[doc(hidden)]
     #[inline]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         Self::from_sql(column.value()?)
     }
 
@@ -657,7 +615,7 @@ impl<T: FromSql> FromSql for Option<T> {
         T::from_owned_text(bytes).map(Some)
     }
     #[inline(always)]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         if column.is_null() {
             return Ok(None);
         }
@@ -675,7 +633,7 @@ impl FromSql for bool {
         }
     }
     #[inline]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         match column.boolean() {
             Some(b) => Ok(b),
             None => Self::from_sql(column.value()?),
@@ -702,7 +660,7 @@ macro_rules! int_from_sql {
                 }
             }
             #[inline(always)]
-            fn from_column(column: RawColumn<'_>) -> Result<Self> {
+            fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
                 match column.int() {
                     Some(i) => <$t>::try_from(i).or_else(|_| Self::from_sql(ValueRef::I64(i))),
                     None => Self::from_sql(column.value()?),
@@ -723,7 +681,7 @@ impl FromSql for f64 {
         }
     }
     #[inline]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         match column.float() {
             Some(f) => Ok(f),
             None => Self::from_sql(column.value()?),
@@ -736,7 +694,7 @@ impl FromSql for f32 {
         f64::from_sql(value).map(|f| f as f32)
     }
     #[inline]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         f64::from_column(column).map(|f| f as f32)
     }
 }
@@ -765,7 +723,7 @@ impl FromSql for String {
     // select ran over rusqlite a row (benches/instructions, the 1,000-row
     // select, guards it).
     #[inline(always)]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         match column.text() {
             Some(t) => utf8(t).map(str::to_owned),
             None => Self::from_sql(column.value()?),
@@ -781,7 +739,7 @@ impl FromSql for Vec<u8> {
         }
     }
     #[inline]
-    fn from_column(column: RawColumn<'_>) -> Result<Self> {
+    fn from_column<'c>(column: impl RawColumn<'c>) -> Result<Self> {
         match column.bytes() {
             Some(b) => Ok(b.to_vec()),
             None => Self::from_sql(column.value()?),

@@ -13,7 +13,7 @@ use rusqlite::types::ValueRef as LiteRef;
 
 use crate::error::Result;
 use crate::row::{RowRead, in_column, out_of_range};
-use crate::value::{FromSql, RawColumn, ValueRef};
+use crate::value::{FromSql, ValueRef};
 
 /// The most text and blob bytes a row kept for reuse may hold: a statement
 /// that read a large value does not keep its memory for the next one.
@@ -208,7 +208,7 @@ impl LiveRow<'_> {
 impl RowRead for LiveRow<'_> {
     #[inline(always)]
     fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
-        T::from_column(RawColumn::of(self.value(i)?)).map_err(|e| in_column(i, e))
+        T::from_column(self.value(i)?).map_err(|e| in_column(i, e))
     }
     fn is_null(&mut self, i: usize) -> Result<bool> {
         Ok(matches!(self.value(i)?, ValueRef::Null))

@@ -21,7 +21,7 @@ use crate::placeholders::{check_count, hint};
 use crate::row::{Row, RowInner};
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
-use crate::value::{FromSql, RawColumn, Value, ValueRef};
+use crate::value::{FromSql, Value, ValueRef};
 
 pub(crate) struct MyBackend {
     /// One pair of driver options per host of the URL (`h1:p1,h2:p2`).
@@ -815,7 +815,7 @@ fn is_text(column: &mysql_common::packets::Column) -> bool {
 #[inline(always)]
 pub(crate) fn take<T: FromSql>(row: &mut MyRow, i: usize) -> Result<T> {
     match row.as_ref(i) {
-        Some(MyValue::Int(v)) => return T::from_column(RawColumn::of(ValueRef::I64(*v))),
+        Some(MyValue::Int(v)) => return T::from_column(ValueRef::I64(*v)),
         Some(MyValue::Bytes(_)) if row.columns_ref().get(i).is_some_and(is_text) => {
             // Taken as a `Value`, the one conversion of mysql_common's that
             // cannot fail (`take::<T>` panics when the value does not
@@ -826,7 +826,7 @@ pub(crate) fn take<T: FromSql>(row: &mut MyRow, i: usize) -> Result<T> {
         }
         _ => {}
     }
-    T::from_column(RawColumn::of(value_ref(row, i)?))
+    T::from_column(value_ref(row, i)?)
 }
 
 impl crate::row::RowRead for MyRow {

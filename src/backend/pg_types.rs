@@ -13,7 +13,8 @@ use postgres_types::{FromSql, IsNull, Kind, ToSql, Type};
 
 use crate::error::{Error, Result};
 use crate::types::Numeric;
-use crate::value::{Value, ValueRef};
+use crate::types::{ArrayRef, HStoreRef};
+use crate::value::{RawColumn, Value, ValueRef};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 
@@ -21,22 +22,6 @@ type BoxError = Box<dyn StdError + Sync + Send>;
 const PG_EPOCH_DAYS: i32 = 10_957;
 /// Microseconds from the Unix epoch to PostgreSQL's.
 const PG_EPOCH_MICROS: i64 = PG_EPOCH_DAYS as i64 * crate::types::temporal::MICROS_PER_DAY;
-
-/// A PostgreSQL array column, borrowed from its row: decode its elements
-/// with [`ArrayRef::elements`], or into a `Vec<T>` with `row.get`.
-///
-/// ```
-/// # fn demo(db: &dualdb::Database) -> dualdb::Result<()> {
-/// let row = db.sync().query_one("SELECT ARRAY[1, NULL, 3]::int4[]", &[])?;
-/// let ints: Vec<Option<i32>> = row.get(0)?;
-/// assert_eq!(ints, [Some(1), None, Some(3)]);
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Copy, PartialEq)]
-pub struct ArrayRef<'a> {
-    raw: &'a [u8],
-    member: &'a Type,
-}
 
 impl<'a> ArrayRef<'a> {
     /// The elements of a one-dimensional array, in order; `NULL` elements
@@ -73,21 +58,6 @@ impl fmt::Debug for ArrayRef<'_> {
             Err(_) => f.write_str("<undecodable array>"),
         }
     }
-}
-
-/// A PostgreSQL `hstore` column, borrowed from its row.
-///
-/// ```
-/// use std::collections::HashMap;
-/// # fn demo(db: &dualdb::Database) -> dualdb::Result<()> {
-/// let row = db.sync().query_one("SELECT 'a=>1, b=>NULL'::hstore", &[])?;
-/// let map: HashMap<String, Option<String>> = row.get(0)?;
-/// assert_eq!(map["a"].as_deref(), Some("1"));
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Copy, PartialEq)]
-pub struct HStoreRef<'a> {
-    raw: &'a [u8],
 }
 
 impl<'a> HStoreRef<'a> {
@@ -156,6 +126,21 @@ pub(crate) fn column(row: &tokio_postgres::Row, i: usize) -> Result<PgColumn<'_>
     })
 }
 
+/// A PostgreSQL row read by position, for model decoding.
+impl crate::row::RowRead for tokio_postgres::Row {
+    #[inline]
+    fn take<T: crate::value::FromSql>(&mut self, i: usize) -> Result<T> {
+        crate::row::within(i, self.len())?;
+        let column = column(self, i)?;
+        T::from_column(column).map_err(|e| crate::row::in_column(i, e))
+    }
+    fn is_null(&mut self, i: usize) -> Result<bool> {
+        crate::row::within(i, self.len())?;
+        // The binary form's presence: nothing decoded.
+        Ok(column(self, i)?.is_null())
+    }
+}
+
 /// One PostgreSQL column as it came: its type and its binary form (`None`
 /// for SQL `NULL`), read by [`RawColumn`](crate::value::RawColumn)'s
 /// accessors without a [`ValueRef`] in between.
@@ -165,21 +150,20 @@ pub(crate) struct PgColumn<'a> {
     raw: Option<&'a [u8]>,
 }
 
-impl<'a> PgColumn<'a> {
-    /// The column as a [`ValueRef`], whatever its type.
-    pub(crate) fn value(&self) -> Result<ValueRef<'a>> {
+impl<'a> RawColumn<'a> for PgColumn<'a> {
+    fn value(&self) -> Result<ValueRef<'a>> {
         decode(self.ty, self.raw).map_err(|e| Error::decode(e.to_string()))
     }
 
     /// True for SQL `NULL`.
     #[inline]
-    pub(crate) fn is_null(&self) -> bool {
+    fn is_null(&self) -> bool {
         self.raw.is_none()
     }
 
     /// An `INT2`, `INT4` or `INT8` value; `None` for any other column.
     #[inline]
-    pub(crate) fn int(&self) -> Option<i64> {
+    fn int(&self) -> Option<i64> {
         let raw = self.raw?;
         match *self.ty {
             Type::INT4 => Some(i32::from_be_bytes(raw.try_into().ok()?).into()),
@@ -191,7 +175,7 @@ impl<'a> PgColumn<'a> {
 
     /// A `FLOAT4` or `FLOAT8` value; `None` for any other column.
     #[inline]
-    pub(crate) fn float(&self) -> Option<f64> {
+    fn float(&self) -> Option<f64> {
         let raw = self.raw?;
         match *self.ty {
             Type::FLOAT8 => Some(f64::from_be_bytes(raw.try_into().ok()?)),
@@ -202,7 +186,7 @@ impl<'a> PgColumn<'a> {
 
     /// A `BOOL` value; `None` for any other column.
     #[inline]
-    pub(crate) fn boolean(&self) -> Option<bool> {
+    fn boolean(&self) -> Option<bool> {
         match (self.ty, self.raw?) {
             (&Type::BOOL, [b]) => Some(*b != 0),
             _ => None,
@@ -212,7 +196,7 @@ impl<'a> PgColumn<'a> {
     /// The bytes of a text column (`TEXT`, `VARCHAR`, `CHAR(n)`, `NAME`),
     /// not yet checked as UTF-8; `None` for any other column.
     #[inline]
-    pub(crate) fn text(&self) -> Option<&'a [u8]> {
+    fn text(&self) -> Option<&'a [u8]> {
         let raw = self.raw?;
         match *self.ty {
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Some(raw),
@@ -222,7 +206,7 @@ impl<'a> PgColumn<'a> {
 
     /// The bytes of a `BYTEA` column; `None` for any other column.
     #[inline]
-    pub(crate) fn bytes(&self) -> Option<&'a [u8]> {
+    fn bytes(&self) -> Option<&'a [u8]> {
         match (self.ty, self.raw?) {
             (&Type::BYTEA, raw) => Some(raw),
             _ => None,

@@ -553,20 +553,6 @@ impl SharedConn for PgAsync {
     }
 }
 
-impl crate::row::RowRead for tokio_postgres::Row {
-    #[inline]
-    fn take<T: crate::value::FromSql>(&mut self, i: usize) -> Result<T> {
-        crate::row::within(i, self.len())?;
-        let column = super::pg_types::column(self, i)?;
-        T::from_column(crate::value::RawColumn::pg(column)).map_err(|e| crate::row::in_column(i, e))
-    }
-    fn is_null(&mut self, i: usize) -> Result<bool> {
-        crate::row::within(i, self.len())?;
-        // The binary form's presence: nothing decoded.
-        Ok(super::pg_types::column(self, i)?.is_null())
-    }
-}
-
 /// dualdb's error for a PostgreSQL error: the SQLSTATE picks the kind.
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> Error {
     let (kind, message, code) = describe(&e);

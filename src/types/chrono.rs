@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
-use super::temporal::{self, MICROS_PER_DAY};
+use super::datetime;
+use super::temporal::MICROS_PER_DAY;
 use crate::error::{Error, Result};
 use crate::value::{FromSql, ToSql, Value, ValueRef};
 
@@ -39,7 +40,7 @@ impl ToSql for NaiveDate {
 
 impl FromSql for NaiveDate {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        temporal::date_of(value)?
+        datetime::date_of(value)?
             .checked_add(UNIX_EPOCH_CE_DAYS)
             .and_then(NaiveDate::from_num_days_from_ce_opt)
             .ok_or_else(|| out_of_range("NaiveDate"))
@@ -54,7 +55,7 @@ impl ToSql for NaiveTime {
 
 impl FromSql for NaiveTime {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        let t = temporal::time_of(value)?;
+        let t = datetime::time_of(value)?;
         NaiveTime::from_num_seconds_from_midnight_opt(
             (t / 1_000_000) as u32,
             (t % 1_000_000) as u32 * 1000,
@@ -71,7 +72,7 @@ impl ToSql for NaiveDateTime {
 
 impl FromSql for NaiveDateTime {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        DateTime::from_timestamp_micros(temporal::timestamp_of(value)?)
+        DateTime::from_timestamp_micros(datetime::timestamp_of(value)?)
             .map(|d| d.naive_utc())
             .ok_or_else(|| out_of_range("NaiveDateTime"))
     }
@@ -86,7 +87,7 @@ impl ToSql for DateTime<Utc> {
 
 impl FromSql for DateTime<Utc> {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        DateTime::from_timestamp_micros(temporal::timestamp_tz_of(value)?)
+        DateTime::from_timestamp_micros(datetime::timestamp_tz_of(value)?)
             .ok_or_else(|| out_of_range("DateTime"))
     }
 }

@@ -43,19 +43,23 @@
 pub(crate) mod array;
 #[cfg(feature = "chrono")]
 mod chrono;
+#[cfg(any(feature = "chrono", feature = "time"))]
+mod datetime;
 #[cfg(feature = "decimal")]
 mod decimal;
 #[cfg(feature = "json")]
 mod json;
 mod numeric;
+#[cfg(feature = "postgres")]
+mod pg;
 // Text parsing and decoding serve the `chrono` and `time` features.
 #[cfg_attr(not(any(feature = "chrono", feature = "time")), allow(dead_code))]
 pub mod temporal;
 #[cfg(feature = "time")]
 mod time;
 
-#[cfg(feature = "postgres")]
-pub use crate::value::{ArrayRef, HStoreRef};
 #[cfg(feature = "json")]
 pub use json::Json;
 pub use numeric::Numeric;
+#[cfg(feature = "postgres")]
+pub use pg::{ArrayRef, HStoreRef};

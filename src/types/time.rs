@@ -5,6 +5,7 @@
 
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
+use super::datetime;
 use super::temporal::{self, MICROS_PER_DAY};
 use crate::error::{Error, Result};
 use crate::value::{FromSql, ToSql, Value, ValueRef};
@@ -44,7 +45,7 @@ impl ToSql for Date {
 
 impl FromSql for Date {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        date(temporal::date_of(value)?)
+        date(datetime::date_of(value)?)
     }
 }
 
@@ -56,7 +57,7 @@ impl ToSql for Time {
 
 impl FromSql for Time {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        time(temporal::time_of(value)?)
+        time(datetime::time_of(value)?)
     }
 }
 
@@ -68,7 +69,7 @@ impl ToSql for PrimitiveDateTime {
 
 impl FromSql for PrimitiveDateTime {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        let (d, t) = temporal::split(temporal::timestamp_of(value)?);
+        let (d, t) = temporal::split(datetime::timestamp_of(value)?);
         let d = i32::try_from(d).map_err(|_| out_of_range("Date"))?;
         Ok(PrimitiveDateTime::new(date(d)?, time(t)?))
     }
@@ -84,7 +85,7 @@ impl ToSql for OffsetDateTime {
 
 impl FromSql for OffsetDateTime {
     fn from_sql(value: ValueRef<'_>) -> Result<Self> {
-        let micros = temporal::timestamp_tz_of(value)?;
+        let micros = datetime::timestamp_tz_of(value)?;
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
             .map_err(|_| out_of_range("OffsetDateTime"))
     }
