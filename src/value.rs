@@ -718,7 +718,7 @@ impl FromSql for String {
         }
     }
     // Always inlined, as are the integer and `Option` forms and SQLite's
-    // `LiveRow::take`: a call of its own per text column (the column passed
+    // `CurrentRow::take`: a call of its own per text column (the column passed
     // through memory, a frame saved and restored) was most of what a SQLite
     // select ran over rusqlite a row (benches/instructions, the 1,000-row
     // select, guards it).

@@ -11,21 +11,17 @@ use crate::error::Result;
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
-#[cfg(feature = "sqlite")]
-mod lite_rows;
 #[cfg(feature = "mysql")]
 pub(crate) mod mysql;
-#[cfg(feature = "postgres")]
-mod pg_blocking;
-#[cfg(feature = "postgres")]
-pub(crate) mod pg_types;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 
 mod cache;
+mod row;
 pub(crate) use cache::StmtCache;
+pub(crate) use row::{DriverRow, InPlaceRow};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -43,10 +39,11 @@ pub(crate) trait Sink: Send {
     /// Takes one row (see [`RowSink`]).
     fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
 
-    /// Takes a SQLite statement's current row in place; `None` if this sink
-    /// wants it copied into a [`Row`] and handed to [`row`](Self::row).
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, _row: &mut sqlite::LiveRow<'_>) -> Option<Result<()>> {
+    /// Takes a row read where it lies (a SQLite statement's current row);
+    /// `None` if this sink wants it copied into a [`Row`] and handed to
+    /// [`row`](Self::row). Only SQLite reads rows in place.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    fn in_place(&mut self, _row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         None
     }
 

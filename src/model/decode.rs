@@ -96,7 +96,6 @@ impl<T: ModelRow> Decoder<T> {
     /// the layout is known (from the first row, or by construction); `None`
     /// (nothing read) until then, or if `T` cannot be read so
     /// ([`ModelRow::read_with`]).
-    #[cfg(feature = "sqlite")]
     pub(crate) fn read_into(
         &self,
         row: &mut impl crate::row::RowRead,
@@ -107,7 +106,6 @@ impl<T: ModelRow> Decoder<T> {
 
     /// The `T` in a row read in place, once the layout is known; `None`
     /// (nothing read) as for [`read_into`](Self::read_into).
-    #[cfg(feature = "sqlite")]
     pub(crate) fn read(&self, row: &mut impl crate::row::RowRead) -> Option<Result<T>> {
         T::read_with(row, self.layout.as_ref()?)
     }

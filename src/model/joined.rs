@@ -28,7 +28,7 @@
 
 use super::{Columns, Model, ModelMeta};
 use crate::error::{Error, Result};
-use crate::row::{Row, RowRead};
+use crate::row::{ReadRow, Row, RowRead};
 
 /// What [`raw`](crate::SyncDb::raw) decodes a row into: a [`Model`], an
 /// `Option` of one (`None` when its primary key is NULL, as on the outer
@@ -112,22 +112,22 @@ fn model_layout(row: &Row, offset: usize, strict: bool, meta: &ModelMeta) -> Res
     Columns::find(row, offset, meta)
 }
 
-/// `T` read from the driver's own row (PostgreSQL, MySQL), so that each
-/// column does not match the backend again; `None` for SQLite's copied rows
-/// and for models without `read_in`, which read the `Row`.
+/// `T` read from the backend's own row, so that each column does not match
+/// the backend again; `None` for models without `read_in`, which read the
+/// `Row`.
 #[inline]
-#[cfg_attr(
-    not(any(feature = "postgres", feature = "mysql")),
-    allow(unused_variables)
-)]
 fn read_driver_row<T: ModelRow>(row: &mut Row, layout: &T::Layout) -> Option<Result<T>> {
-    match &mut row.inner {
-        #[cfg(feature = "postgres")]
-        crate::row::RowInner::Pg(r) => T::read_with(r, layout),
-        #[cfg(feature = "mysql")]
-        crate::row::RowInner::My(r) => T::read_with(r, layout),
-        #[allow(unreachable_patterns)]
-        _ => None,
+    row.read(ReadWith::<T>(layout))
+}
+
+/// [`ModelRow::read_with`] as a [`ReadRow`], for [`Row::read`].
+struct ReadWith<'l, T: ModelRow>(&'l T::Layout);
+
+impl<T: ModelRow> ReadRow for ReadWith<'_, T> {
+    type Output = Option<Result<T>>;
+    #[inline]
+    fn read<R: RowRead>(self, row: &mut R) -> Self::Output {
+        T::read_with(row, self.0)
     }
 }
 

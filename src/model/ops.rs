@@ -11,8 +11,7 @@ use super::schema;
 use super::shapes::KeyColumn;
 use super::sql::{Dialect, to_sea};
 use super::{Action, Decoder, Model, ModelMeta, ModelRow, Plan, Reply, Step, models};
-#[cfg(feature = "sqlite")]
-use crate::backend::sqlite::LiveRow;
+use crate::backend::InPlaceRow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::placeholders::max_values;
 use crate::row::{FromRow, Row};
@@ -166,9 +165,8 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
         self.out.keep(model);
         Ok(())
     }
-    #[cfg(feature = "sqlite")]
     #[inline]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         match self.decoder.read(row)? {
             Ok(m) => self.out.keep(m),
             Err(e) => return Some(Err(e)),
@@ -570,9 +568,8 @@ impl<P: Plan> Plan for Atomically<P> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.inner.row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.inner.live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        self.inner.in_place(row)
     }
     fn expect(&mut self, rows: usize) {
         self.inner.expect(rows);
@@ -695,8 +692,7 @@ impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> Plan for FoldModels<
         let model = self.decoder.decode(slotted(row)?)?;
         self.fold(model)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         let model = self.decoder.read(row)?;
         Some(model.and_then(|m| self.fold(m)))
     }
@@ -722,9 +718,8 @@ impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> 
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.0.live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        self.0.in_place(row)
     }
     fn expect(&mut self, rows: usize) {
         self.0.expect(rows);
@@ -1105,10 +1100,9 @@ macro_rules! named_plan {
             fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
                 self.0.row(row)
             }
-            #[cfg(feature = "sqlite")]
             #[inline]
-            fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-                self.0.live(row)
+            fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+                self.0.in_place(row)
             }
             fn expect(&mut self, rows: usize) {
                 self.0.expect(rows);
@@ -1289,10 +1283,9 @@ impl<P: Plan> Plan for Either<P> {
     fn left_open(&self) -> bool {
         matches!(self, Either::Plan(p) if p.left_open())
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         match self {
-            Either::Plan(p) => p.live(row),
+            Either::Plan(p) => p.in_place(row),
             Either::Failed(_) => None,
         }
     }

@@ -11,8 +11,7 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-#[cfg(feature = "sqlite")]
-use crate::backend::sqlite::LiveRow;
+use crate::backend::InPlaceRow;
 use crate::backend::{AsyncConn, SharedConn, Sink, SyncConn};
 use crate::error::Result;
 use crate::row::Row;
@@ -77,8 +76,7 @@ pub(crate) trait Plan: Send {
 
     /// Takes one row as [`row`](Self::row) does, read in place from a
     /// SQLite statement; `None` to have it copied and handed to `row`.
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, _row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, _row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         None
     }
 
@@ -116,9 +114,8 @@ impl<P: Plan> Plan for &mut P {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         (**self).row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        (**self).live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        (**self).in_place(row)
     }
     fn expect(&mut self, rows: usize) {
         (**self).expect(rows);
@@ -138,9 +135,8 @@ impl<P: Plan> Sink for Rows<'_, P> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.0.live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        self.0.in_place(row)
     }
     fn expect(&mut self, rows: usize) {
         self.0.expect(rows);
@@ -161,9 +157,8 @@ impl<P: Plan> Plan for ReadOnly<P> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.0.live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        self.0.in_place(row)
     }
     fn expect(&mut self, rows: usize) {
         self.0.expect(rows);

@@ -43,8 +43,7 @@ use super::Decoder;
 use super::plan::{replayed, slotted};
 use super::sql::Dialect;
 use super::{Action, Model, ModelMeta, Plan, Reply, Select, Step};
-#[cfg(feature = "sqlite")]
-use crate::backend::sqlite::LiveRow;
+use crate::backend::InPlaceRow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::Row;
 use crate::value::Value;
@@ -123,8 +122,7 @@ pub(crate) trait Loader<T>: Send {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
     /// One row read in place (SQLite), as [`Plan::live`]: `None` to have
     /// it copied and handed to [`row`](Self::row).
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, _row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, _row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         None
     }
     /// What the parent with this key gets (each key once; `None`, a NULL
@@ -245,8 +243,7 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
         Ok(())
     }
 
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         self.decoder.read_into(row, &mut self.found)
     }
 
@@ -341,11 +338,10 @@ impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
         }
     }
 
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         match &mut self.loader {
-            Some(loader) => loader.live(row),
-            None => self.children.live(row),
+            Some(loader) => loader.in_place(row),
+            None => self.children.in_place(row),
         }
     }
 
@@ -417,11 +413,10 @@ impl<TA, TB, A: Loader<TA>, B: Loader<TB>> Loader<(TA, TB)> for Both<A, B> {
         }
     }
 
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         match self.a_done {
-            false => self.a.live(row),
-            true => self.b.live(row),
+            false => self.a.in_place(row),
+            true => self.b.in_place(row),
         }
     }
 
@@ -437,9 +432,8 @@ impl<T> Loader<T> for BoxedLoader<T> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.0.live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        self.0.in_place(row)
     }
     fn take(&mut self, parent: Option<&Key>) -> T {
         self.0.take(parent)
@@ -483,9 +477,8 @@ impl<TA, TB, TC, L: Loader<(TA, (TB, TC))>> Loader<(TA, TB, TC)> for Flatten<L> 
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         self.0.row(row)
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
-        self.0.live(row)
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        self.0.in_place(row)
     }
     fn take(&mut self, parent: Option<&Key>) -> (TA, TB, TC) {
         let (a, (b, c)) = self.0.take(parent);
@@ -532,10 +525,9 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
             }
         }
     }
-    #[cfg(feature = "sqlite")]
-    fn live(&mut self, row: &mut LiveRow<'_>) -> Option<Result<()>> {
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         match &mut self.loaded {
-            Some((_, loader)) => loader.live(row),
+            Some((_, loader)) => loader.in_place(row),
             None => self.decoder.read_into(row, &mut self.found),
         }
     }

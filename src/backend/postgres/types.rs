@@ -12,6 +12,7 @@ use postgres_protocol::types as wire;
 use postgres_types::{FromSql, IsNull, Kind, ToSql, Type};
 
 use crate::error::{Error, Result};
+use crate::row::{RowRead, in_column, within};
 use crate::types::Numeric;
 use crate::types::{ArrayRef, HStoreRef};
 use crate::value::{RawColumn, Value, ValueRef};
@@ -127,15 +128,15 @@ pub(crate) fn column(row: &tokio_postgres::Row, i: usize) -> Result<PgColumn<'_>
 }
 
 /// A PostgreSQL row read by position, for model decoding.
-impl crate::row::RowRead for tokio_postgres::Row {
+impl RowRead for tokio_postgres::Row {
     #[inline]
     fn take<T: crate::value::FromSql>(&mut self, i: usize) -> Result<T> {
-        crate::row::within(i, self.len())?;
+        within(i, self.len())?;
         let column = column(self, i)?;
-        T::from_column(column).map_err(|e| crate::row::in_column(i, e))
+        T::from_column(column).map_err(|e| in_column(i, e))
     }
     fn is_null(&mut self, i: usize) -> Result<bool> {
-        crate::row::within(i, self.len())?;
+        within(i, self.len())?;
         // The binary form's presence: nothing decoded.
         Ok(column(self, i)?.is_null())
     }

@@ -106,10 +106,10 @@ impl LiteSet {
     }
 
     /// The rows pushed, in order.
-    pub(crate) fn rows(self) -> impl Iterator<Item = LiteRow> {
+    pub(crate) fn rows(self) -> impl Iterator<Item = CopiedRow> {
         let (n, width) = (self.rows, self.columns.len());
         let set = Arc::new(self);
-        (0..n).map(move |k| LiteRow {
+        (0..n).map(move |k| CopiedRow {
             set: set.clone(),
             start: k * width,
         })
@@ -117,17 +117,17 @@ impl LiteSet {
 }
 
 /// One row of a [`LiteSet`].
-pub(crate) struct LiteRow {
+pub(crate) struct CopiedRow {
     set: Arc<LiteSet>,
     start: usize,
 }
 
-impl LiteRow {
+impl CopiedRow {
     /// A row with a set of its own.
     pub(crate) fn single(columns: LiteColumns, row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         let mut set = LiteSet::new(columns);
         set.push(row)?;
-        Ok(LiteRow {
+        Ok(CopiedRow {
             set: Arc::new(set),
             start: 0,
         })
@@ -185,11 +185,27 @@ impl LiteRow {
     }
 }
 
-/// A statement's current row read in place: a sink that decodes a model
-/// from it ([`crate::backend::Sink::live`]) needs no copy of it.
-pub(crate) struct LiveRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
+impl RowRead for CopiedRow {
+    #[inline]
+    fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
+        match self.value_ref(i) {
+            Some(v) => T::from_column(v).map_err(|e| in_column(i, e)),
+            None => Err(out_of_range(i, self.len())),
+        }
+    }
+    fn is_null(&mut self, i: usize) -> Result<bool> {
+        match self.value_ref(i) {
+            Some(v) => Ok(v == ValueRef::Null),
+            None => Err(out_of_range(i, self.len())),
+        }
+    }
+}
 
-impl LiveRow<'_> {
+/// A statement's current row read in place: a sink that decodes a model
+/// from it ([`crate::backend::Sink::in_place`]) needs no copy of it.
+pub(crate) struct CurrentRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
+
+impl CurrentRow<'_> {
     #[inline(always)]
     fn value(&self, i: usize) -> Result<ValueRef<'_>> {
         // `ok()`: the error (its only one: no such column) is dropped on its
@@ -205,7 +221,7 @@ impl LiveRow<'_> {
     }
 }
 
-impl RowRead for LiveRow<'_> {
+impl RowRead for CurrentRow<'_> {
     #[inline(always)]
     fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
         T::from_column(self.value(i)?).map_err(|e| in_column(i, e))

@@ -21,8 +21,9 @@ use std::time::Duration;
 use futures_core::Stream;
 use tokio_postgres::RowStream;
 
-use super::postgres::{Driver, PgBackend, PgClient, counted, drain, hand_over, pg_error};
-use super::{RowSink, SyncConn};
+use super::client::{PgClient, counted, drain, ended, hand_over, pg_error};
+use super::connect::{Driver, PgBackend};
+use crate::backend::{RowSink, SyncConn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
@@ -167,7 +168,7 @@ impl Io {
             if let Some(c) = connection
                 && let Poll::Ready(how) = c.as_mut().poll(cx)
             {
-                super::postgres::ended(how);
+                ended(how);
                 // Dropped: the client's waiting requests fail as closed.
                 *connection = None;
             }
@@ -202,7 +203,7 @@ impl SyncConn for PgSync {
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         let mut out = Vec::new();
-        self.run(stmt, &mut super::keep_rows(&mut out))?;
+        self.run(stmt, &mut crate::backend::keep_rows(&mut out))?;
         Ok(out)
     }
     /// dualdb's decoders: in the runtime, as the rows arrive.

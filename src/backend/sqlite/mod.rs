@@ -17,15 +17,17 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
-use super::lite_rows::{LiteColumns, LiteSet};
-pub(crate) use super::lite_rows::{LiteRow, LiveRow};
+pub(crate) mod rows;
+
 use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn, feed};
+use super::{DriverRow, InPlaceRow};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
-use crate::row::{Row, RowInner};
+use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
 use crate::value::Value;
+use rows::{CopiedRow, CurrentRow, LiteColumns, LiteSet};
 
 /// How to open one connection; cheap to clone into a blocking task.
 #[derive(Clone)]
@@ -336,7 +338,7 @@ pub(crate) struct LiteConn {
     names: RefCell<StmtCache<Arc<[String]>>>,
     /// The buffers of the last row of the last statement, when no one kept
     /// it: the next statement's rows are copied into them.
-    spare: Cell<Option<LiteRow>>,
+    spare: Cell<Option<CopiedRow>>,
 }
 
 impl LiteConn {
@@ -471,24 +473,24 @@ impl LiteConn {
         let mut count = 0;
         while let Some(r) = rows.next()? {
             count += 1;
-            let handed = match sink.live(&mut LiveRow(r)) {
+            let handed = match sink.in_place(&mut InPlaceRow::Lite(CurrentRow(r))) {
                 Some(done) => done,
                 None => {
                     let columns = columns.get_or_insert_with(|| self.columns(stmt, r.as_ref()));
                     if slot.is_none() {
                         slot = self.spare.take().map(|r| Row {
-                            inner: RowInner::Lite(r),
+                            inner: DriverRow::Lite(r),
                         });
                     }
                     let refilled = match &mut slot {
                         Some(Row {
-                            inner: RowInner::Lite(kept),
+                            inner: DriverRow::Lite(kept),
                         }) => kept.refill(columns, r)?,
                         _ => false,
                     };
                     if !refilled {
                         slot = Some(Row {
-                            inner: RowInner::Lite(LiteRow::single(columns.clone(), r)?),
+                            inner: DriverRow::Lite(CopiedRow::single(columns.clone(), r)?),
                         });
                     }
                     sink.row(&mut slot)
@@ -500,7 +502,7 @@ impl LiteConn {
             }
         }
         if let Some(Row {
-            inner: RowInner::Lite(mut last),
+            inner: DriverRow::Lite(mut last),
         }) = slot
             && last.reusable()
         {
@@ -524,7 +526,7 @@ impl LiteConn {
             let rows = set.into_iter().flat_map(LiteSet::rows);
             Ok(rows
                 .map(|r| Row {
-                    inner: RowInner::Lite(r),
+                    inner: DriverRow::Lite(r),
                 })
                 .collect())
         })

@@ -18,6 +18,14 @@
 
 use std::fmt;
 
+mod read;
+
+pub use read::RowRead;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) use read::within;
+pub(crate) use read::{ReadRow, in_column, out_of_range};
+
+use crate::backend::DriverRow;
 use crate::error::{Error, Result};
 use crate::value::{FromSql, ValueRef};
 
@@ -31,16 +39,8 @@ use crate::value::{FromSql, ValueRef};
 /// println!("{row:?}"); // {"n": I64(7), "word": Text(…), "missing": Null}
 /// ```
 pub struct Row {
-    pub(crate) inner: RowInner,
-}
-
-pub(crate) enum RowInner {
-    #[cfg(feature = "postgres")]
-    Pg(tokio_postgres::Row),
-    #[cfg(feature = "mysql")]
-    My(mysql_common::row::Row),
-    #[cfg(feature = "sqlite")]
-    Lite(crate::backend::sqlite::LiteRow),
+    /// The row as its backend's driver gave it; each backend reads its own.
+    pub(crate) inner: DriverRow,
 }
 
 mod sealed {
@@ -72,25 +72,6 @@ impl ColumnIndex for usize {
     }
 }
 
-/// The error of a column position past the row's end.
-pub(crate) fn out_of_range(i: usize, len: usize) -> Error {
-    Error::decode(format!(
-        "column index {i} is out of range for a row of {len} columns"
-    ))
-}
-
-/// `Ok` if a row of `len` columns has column `i`, else its
-/// [`out_of_range`] error.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-#[inline]
-pub(crate) fn within(i: usize, len: usize) -> Result<()> {
-    if i < len {
-        Ok(())
-    } else {
-        Err(out_of_range(i, len))
-    }
-}
-
 impl ColumnIndex for &str {
     fn position(&self, row: &Row) -> Result<usize> {
         (0..row.len())
@@ -108,14 +89,7 @@ impl Row {
     /// assert_eq!(row.len(), 3);
     /// ```
     pub fn len(&self) -> usize {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            RowInner::Pg(r) => r.len(),
-            #[cfg(feature = "mysql")]
-            RowInner::My(r) => r.len(),
-            #[cfg(feature = "sqlite")]
-            RowInner::Lite(r) => r.len(),
-        }
+        self.inner.len()
     }
 
     /// True if the row has no columns.
@@ -138,14 +112,7 @@ impl Row {
     /// assert_eq!(row.column_name(3), None);
     /// ```
     pub fn column_name(&self, i: usize) -> Option<&str> {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            RowInner::Pg(r) => r.columns().get(i).map(|c| c.name()),
-            #[cfg(feature = "mysql")]
-            RowInner::My(r) => crate::backend::mysql::column_name(r, i),
-            #[cfg(feature = "sqlite")]
-            RowInner::Lite(r) => r.column_name(i),
-        }
+        self.inner.column_name(i)
     }
 
     /// The raw value of a column.
@@ -164,19 +131,7 @@ impl Row {
     /// Column `i`'s raw value; an error if the row has no such column.
     #[inline]
     fn value_at(&self, i: usize) -> Result<ValueRef<'_>> {
-        match &self.inner {
-            #[cfg(feature = "postgres")]
-            RowInner::Pg(r) if i < r.len() => crate::backend::pg_types::value_ref(r, i),
-            #[cfg(feature = "mysql")]
-            RowInner::My(r) if i < r.len() => crate::backend::mysql::value_ref(r, i),
-            #[cfg(feature = "sqlite")]
-            RowInner::Lite(r) => match r.value_ref(i) {
-                Some(v) => Ok(v),
-                None => Err(out_of_range(i, self.len())),
-            },
-            #[allow(unreachable_patterns)]
-            _ => Err(out_of_range(i, self.len())),
-        }
+        self.inner.value(i)
     }
 
     /// Decodes a column into `T`; the error names the column.
@@ -205,30 +160,15 @@ impl Row {
     #[doc(hidden)]
     #[inline]
     pub fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {
-        match &mut self.inner {
-            #[cfg(feature = "postgres")]
-            RowInner::Pg(r) => RowRead::take(r, i),
-            #[cfg(feature = "mysql")]
-            RowInner::My(r) => RowRead::take(r, i),
-            #[cfg(feature = "sqlite")]
-            RowInner::Lite(r) => match r.value_ref(i) {
-                Some(v) => T::from_column(v).map_err(|e| in_column(i, e)),
-                None => Err(out_of_range(i, r.len())),
-            },
-        }
+        self.inner.take(i)
     }
-}
 
-/// What model decoding reads a row through: a [`Row`], the driver's own row
-/// (PostgreSQL, MySQL: the backend is then matched once a row, not once a
-/// column), or (SQLite) the statement's current row in place, not copied
-/// out first.
-#[doc(hidden)]
-pub trait RowRead {
-    /// Column `i` as `T` (as [`Row::take`]: it may move text out).
-    fn take<T: FromSql>(&mut self, i: usize) -> Result<T>;
-    /// True if column `i` is NULL.
-    fn is_null(&mut self, i: usize) -> Result<bool>;
+    /// Hands the backend's own row to `read`: the backend is matched once
+    /// for the whole row, not once a column.
+    #[inline]
+    pub(crate) fn read<V: ReadRow>(&mut self, read: V) -> V::Output {
+        self.inner.read(read)
+    }
 }
 
 impl RowRead for Row {
@@ -239,11 +179,6 @@ impl RowRead for Row {
     fn is_null(&mut self, i: usize) -> Result<bool> {
         Ok(matches!(self.value_at(i)?, ValueRef::Null))
     }
-}
-
-/// A decoding error, naming its column.
-pub(crate) fn in_column(index: impl ColumnIndex, e: Error) -> Error {
-    Error::decode(format!("column {index}: {}", e.message())).with_source(e)
 }
 
 impl fmt::Debug for Row {

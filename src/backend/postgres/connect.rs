@@ -1,0 +1,139 @@
+//! Connecting to PostgreSQL, for both halves: the driver's config from
+//! dualdb's, TLS, the whole attempt under the connect deadline, and the
+//! error that names where it tried.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio_postgres::NoTls;
+
+use super::client::{PgClient, describe};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+
+pub(crate) struct PgBackend {
+    config: tokio_postgres::Config,
+    /// Where connections go, for connect errors: `host:port`, comma-separated.
+    targets: String,
+    /// Stale plans seen on this backend's connections ([`PgClient::schema`]).
+    schema: Arc<AtomicU64>,
+    connect_timeout: std::time::Duration,
+    cache_size: usize,
+    /// `prepared_statements`: false sends statements unnamed.
+    prepared: bool,
+    /// Set when TLS is on (`tls_ca_file`).
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+impl PgBackend {
+    pub(crate) fn new(config: &Config) -> Result<Self> {
+        let mut pg: tokio_postgres::Config = config.url.expose().parse().map_err(|e| {
+            Error::config(format!(
+                "invalid PostgreSQL URL {}: {e}",
+                crate::config::redact(config.url.expose())
+            ))
+        })?;
+        pg.connect_timeout(config.connect_timeout);
+        if pg.get_application_name().is_none() {
+            pg.application_name("dualdb");
+        }
+        if let Some(t) = config.statement_timeout {
+            let mut options = pg.get_options().unwrap_or_default().to_owned();
+            if !options.is_empty() {
+                options.push(' ');
+            }
+            options.push_str(&format!("-c statement_timeout={}", t.as_millis().max(1)));
+            pg.options(&options);
+        }
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls_ca_file {
+            Some(ca) => {
+                pg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Some(tokio_postgres_rustls::MakeRustlsConnect::new(
+                    crate::tls::client_config(ca)?,
+                ))
+            }
+            None => None,
+        };
+        Ok(PgBackend {
+            targets: targets(&pg),
+            schema: Arc::new(AtomicU64::new(0)),
+            connect_timeout: config.connect_timeout,
+            config: pg,
+            cache_size: config.statement_cache_size,
+            prepared: config.prepared_statements,
+            #[cfg(feature = "tls")]
+            tls,
+        })
+    }
+}
+
+/// `host:port` of each host the config names, comma-separated.
+fn targets(pg: &tokio_postgres::Config) -> String {
+    let ports = pg.get_ports();
+    let port = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+    let hosts: Vec<String> = (pg.get_hosts().iter().enumerate())
+        .map(|(i, h)| match h {
+            tokio_postgres::config::Host::Tcp(name) => format!("{name}:{}", port(i)),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => format!("{}", path.display()),
+        })
+        .collect();
+    if hosts.is_empty() {
+        "localhost".to_owned()
+    } else {
+        hosts.join(", ")
+    }
+}
+
+impl PgBackend {
+    /// A connect failure: `Connect`, naming where it tried, with the
+    /// server's code if it answered, and the driver's error as the source.
+    fn connect_error(&self, e: tokio_postgres::Error) -> Error {
+        let (_, message, code) = describe(&e);
+        let out = Error::new(
+            ErrorKind::Connect,
+            format!(
+                "cannot connect to PostgreSQL at {}: {message}",
+                self.targets
+            ),
+        );
+        match code {
+            Some(c) => out.with_code(c).with_source(e),
+            None => out.with_source(e),
+        }
+    }
+}
+
+/// A connection's I/O, to be polled until it ends (the client dropped or
+/// the server gone): boxed, so that one type serves with TLS and without.
+pub(super) type Driver =
+    Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>>;
+
+impl PgBackend {
+    /// Connects: the client, and the I/O that the caller must drive. The
+    /// whole attempt (TCP, TLS, start-up) ends by the connect timeout: the
+    /// driver's own covers only the TCP connect.
+    pub(super) async fn open(&self) -> Result<(tokio_postgres::Client, Driver)> {
+        crate::backend::connect_within(self.connect_timeout, async {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &self.tls {
+                let (client, connection) =
+                    (self.config.connect(tls.clone()).await).map_err(|e| self.connect_error(e))?;
+                return Ok((client, Box::pin(connection) as Driver));
+            }
+            let (client, connection) =
+                (self.config.connect(NoTls).await).map_err(|e| self.connect_error(e))?;
+            Ok((client, Box::pin(connection) as Driver))
+        })
+        .await
+    }
+
+    /// `client` with an empty statement cache of this backend's size.
+    pub(super) fn client(&self, client: tokio_postgres::Client) -> PgClient {
+        PgClient::new(client, self.cache_size, self.schema.clone(), self.prepared)
+    }
+}
