@@ -28,8 +28,9 @@ use crate::async_tx::{AsyncTxShared, Scope, plain_scope};
 use crate::backend::{Backend, BoxFuture};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::plan::{Target, drive_async};
-use crate::model::{Dialect, Plan};
+use crate::model::Dialect;
+use crate::plan::Plan;
+use crate::plan::{Target, drive_async};
 use crate::pool::{Lease, PoolStatus, SharedPool};
 use crate::transaction::Guards;
 

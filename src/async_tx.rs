@@ -36,8 +36,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::async_db::AsyncDb;
 use crate::config::BackendKind;
 use crate::error::Result;
-use crate::model::plan::{NoPlan, Target, drive_async};
-use crate::model::{Dialect, Plan};
+use crate::model::Dialect;
+use crate::plan::Plan;
+use crate::plan::{NoPlan, Target, drive_async};
 use crate::pool::Lease;
 use crate::transaction::{
     Guards, Levels, Nesting, Opener, Owner, Turn, TxOp, aborted, finished,

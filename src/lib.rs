@@ -21,6 +21,7 @@ pub mod model;
 // SQLite alone needs only the count check; the lexer serves the servers.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 mod placeholders;
+mod plan;
 pub mod policy;
 mod pool;
 pub mod row;

@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use crate::config::BackendKind;
 use crate::error::Result;
-use crate::model::plan::drive_sync;
-use crate::model::{Dialect, Plan};
+use crate::model::Dialect;
+use crate::plan::{Plan, drive_sync};
 use crate::policy::Policy;
 use crate::pool::{BlockingPool, PoolStatus};
 use crate::runtime::run_blocking;

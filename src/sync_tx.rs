@@ -33,8 +33,8 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::Result;
-use crate::model::plan::drive_sync;
-use crate::model::{Dialect, Plan};
+use crate::model::Dialect;
+use crate::plan::{Plan, drive_sync};
 use crate::pool::PooledConn;
 use crate::runtime::run_blocking;
 use crate::sync_db::SyncDb;

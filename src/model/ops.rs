@@ -4,19 +4,21 @@
 use std::marker::PhantomData;
 
 use super::column::ColumnOf;
-use super::plan::{One, ReadOnly, replayed, slotted, taken};
 use super::prefetch::{Prefetch, Related};
 use super::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use super::schema;
 use super::shapes::KeyColumn;
 use super::sql::{Dialect, to_sea};
-use super::{Action, Decoder, Model, ModelMeta, ModelRow, Plan, Reply, Step, models};
+use super::{Decoder, Model, ModelMeta, ModelRow, models};
 use crate::backend::InPlaceRow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::placeholders::max_values;
+use crate::plan::{
+    Action, Atomically, Map, One, Plan, ReadOnly, Reply, Sequence, Step, either, replayed, slotted,
+    taken,
+};
 use crate::row::{FromRow, Row};
 use crate::statement::{ExecResult, Stmt, at_most_one, exactly_one};
-use crate::transaction::TxOp;
 use crate::value::{ToSql, Value, ValueRef};
 
 fn not_found<M: Model>() -> Error {
@@ -173,29 +175,11 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
         }
         Some(Ok(()))
     }
-    fn expect(&mut self, rows: usize) {
+    fn size_hint(&mut self, rows: usize) {
         self.out.reserve(rows);
     }
     fn read_only(&self) -> bool {
         self.read_only
-    }
-}
-
-/// Runs statements in order and returns the rows changed by the last one
-/// (none, or one from an `Option`, without a vector).
-pub(crate) struct Sequence<I = std::vec::IntoIter<Stmt>>(I);
-
-impl<I: Iterator<Item = Stmt> + Send> Plan for Sequence<I> {
-    type Output = u64;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
-        let last = match reply {
-            Some(r) => r?.done()?.rows_affected,
-            None => 0,
-        };
-        Ok(match self.0.next() {
-            Some(s) => Step::Run(Action::Execute(s)),
-            None => Step::Done(last),
-        })
     }
 }
 
@@ -460,128 +444,6 @@ fn set_generated_keys<M: Model>(rows: &mut [M], done: ExecResult) -> Result<()> 
     Ok(())
 }
 
-/// Runs a plan of several statements all-or-nothing: outside a transaction
-/// in one of its own (`BEGIN` … `COMMIT`, on a connection lent to it alone:
-/// [`Plan::exclusive`]), inside one in a savepoint; on an error, rolled
-/// back and the error returned. A plan of one statement runs as it is.
-pub(crate) struct Atomically<P: Plan> {
-    inner: P,
-    d: Dialect,
-    /// False for a plan of one statement.
-    wrap: bool,
-    state: Atomic<P::Output>,
-    /// Opened, and not yet committed or rolled back.
-    open: bool,
-}
-
-enum Atomic<T> {
-    Start,
-    Opening,
-    Running,
-    Closing(T),
-    Undoing(Error),
-}
-
-/// The savepoint of an [`Atomically`] inside a transaction: a name of its
-/// own (MySQL replaces a savepoint of the same name).
-const BATCH_SAVEPOINT: &str = "dualdb_batch";
-
-impl<P: Plan> Atomically<P> {
-    pub(crate) fn new(d: Dialect, inner: P, statements: usize) -> Self {
-        Atomically {
-            inner,
-            d,
-            wrap: statements > 1,
-            state: Atomic::Start,
-            open: false,
-        }
-    }
-
-    fn run(&self, op: TxOp, savepoint: &str) -> Step<P::Output> {
-        Step::Run(Action::Execute(if self.d.in_tx {
-            Stmt::bare(format!("{savepoint} {BATCH_SAVEPOINT}"))
-        } else {
-            op.stmt(self.d.kind)
-        }))
-    }
-
-    /// What follows a step of the plan inside.
-    fn after(&mut self, step: Result<Step<P::Output>>) -> Result<Step<P::Output>> {
-        match step {
-            Ok(Step::Run(a)) => Ok(Step::Run(a)),
-            Ok(Step::Done(out)) => {
-                self.state = Atomic::Closing(out);
-                Ok(self.run(TxOp::Commit, "RELEASE SAVEPOINT"))
-            }
-            Err(e) => {
-                self.state = Atomic::Undoing(e);
-                Ok(self.run(TxOp::Rollback, "ROLLBACK TO SAVEPOINT"))
-            }
-        }
-    }
-}
-
-impl<P: Plan> Plan for Atomically<P> {
-    type Output = P::Output;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
-        if !self.wrap {
-            return self.inner.step(reply);
-        }
-        match std::mem::replace(&mut self.state, Atomic::Running) {
-            Atomic::Start => {
-                self.state = Atomic::Opening;
-                Ok(self.run(TxOp::Begin, "SAVEPOINT"))
-            }
-            Atomic::Opening => {
-                reply.ok_or_else(replayed)??;
-                self.open = true;
-                let step = self.inner.step(None);
-                self.after(step)
-            }
-            Atomic::Running => {
-                let step = self.inner.step(reply);
-                self.after(step)
-            }
-            Atomic::Closing(out) => match reply.ok_or_else(replayed)? {
-                Ok(_) => {
-                    self.open = false;
-                    Ok(Step::Done(out))
-                }
-                // A failed COMMIT: roll back (SQLite keeps the transaction
-                // open after one).
-                Err(e) => {
-                    self.state = Atomic::Undoing(e);
-                    Ok(self.run(TxOp::Rollback, "ROLLBACK TO SAVEPOINT"))
-                }
-            },
-            Atomic::Undoing(e) => {
-                if matches!(reply, Some(Ok(_))) {
-                    self.open = false;
-                }
-                Err(e)
-            }
-        }
-    }
-    fn read_only(&self) -> bool {
-        self.inner.read_only()
-    }
-    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        self.inner.row(row)
-    }
-    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
-        self.inner.in_place(row)
-    }
-    fn expect(&mut self, rows: usize) {
-        self.inner.expect(rows);
-    }
-    fn exclusive(&self) -> bool {
-        (self.wrap && !self.d.in_tx) || self.inner.exclusive()
-    }
-    fn left_open(&self) -> bool {
-        (self.open && !self.d.in_tx) || self.inner.left_open()
-    }
-}
-
 /// An insert of `rows`, all-or-nothing in however many statements it takes.
 pub(crate) fn insert<M: Model, O: Inserted<M>>(
     d: Dialect,
@@ -589,7 +451,7 @@ pub(crate) fn insert<M: Model, O: Inserted<M>>(
 ) -> Atomically<Insert<M, O>> {
     let insert = Insert::new(d, rows);
     let statements = insert.statements();
-    Atomically::new(d, insert, statements)
+    Atomically::new(d.kind, d.in_tx, insert, statements)
 }
 
 pub(crate) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
@@ -701,37 +563,6 @@ impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> Plan for FoldModels<
     }
 }
 
-/// A plan whose output goes through a function.
-pub(crate) struct Map<P, F>(P, F);
-
-impl<P: Plan, T: Send, F: Fn(P::Output) -> Result<T> + Send> Plan for Map<P, F> {
-    type Output = T;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<T>> {
-        Ok(match self.0.step(reply)? {
-            Step::Run(a) => Step::Run(a),
-            Step::Done(out) => Step::Done((self.1)(out)?),
-        })
-    }
-    fn read_only(&self) -> bool {
-        self.0.read_only()
-    }
-    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        self.0.row(row)
-    }
-    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
-        self.0.in_place(row)
-    }
-    fn expect(&mut self, rows: usize) {
-        self.0.expect(rows);
-    }
-    fn exclusive(&self) -> bool {
-        self.0.exclusive()
-    }
-    fn left_open(&self) -> bool {
-        self.0.left_open()
-    }
-}
-
 fn by_pk<M: Model>(model: &M) -> super::Filter<M> {
     super::Filter::raw_eq(M::META.primary_key, M::META.pk().name, model.primary_key())
 }
@@ -781,7 +612,7 @@ pub(crate) fn delete<M: Model>(
     q.from_table(M::META.table).cond_where(by_pk(model).cond());
     stmts.push(d.query(&q));
     let statements = stmts.len();
-    Atomically::new(d, Sequence(stmts.into_iter()), statements)
+    Atomically::new(d.kind, d.in_tx, Sequence(stmts.into_iter()), statements)
 }
 
 /// Appends, for every dependant of the rows of `parent` matching `rows`, the
@@ -1094,25 +925,7 @@ macro_rules! named_plan {
             fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<$out>> {
                 self.0.step(reply)
             }
-            fn read_only(&self) -> bool {
-                self.0.read_only()
-            }
-            fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-                self.0.row(row)
-            }
-            #[inline]
-            fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
-                self.0.in_place(row)
-            }
-            fn expect(&mut self, rows: usize) {
-                self.0.expect(rows);
-            }
-            fn exclusive(&self) -> bool {
-                self.0.exclusive()
-            }
-            fn left_open(&self) -> bool {
-                self.0.left_open()
-            }
+            crate::plan::forward_hooks!(.0);
         }
     };
 }
@@ -1236,66 +1049,6 @@ macro_rules! manager_methods {
             )*
         }
     };
-}
-
-/// Plans that can fail while being built (bad arguments) still go through a
-/// plan, so the error comes back from the call like any other.
-pub(crate) struct Failed<T>(Option<Error>, PhantomData<fn() -> T>);
-
-impl<T: Send> Plan for Failed<T> {
-    type Output = T;
-    fn step(&mut self, _: Option<Result<Reply>>) -> Result<Step<T>> {
-        Err(self.0.take().unwrap_or_else(replayed))
-    }
-}
-
-/// Either a plan or the error building it.
-pub(crate) enum Either<P: Plan> {
-    Plan(P),
-    Failed(Failed<P::Output>),
-}
-
-impl<P: Plan> Plan for Either<P> {
-    type Output = P::Output;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
-        match self {
-            Either::Plan(p) => p.step(reply),
-            Either::Failed(f) => f.step(reply),
-        }
-    }
-    fn read_only(&self) -> bool {
-        matches!(self, Either::Plan(p) if p.read_only())
-    }
-    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        match self {
-            Either::Plan(p) => p.row(row),
-            Either::Failed(f) => f.row(row),
-        }
-    }
-    fn expect(&mut self, rows: usize) {
-        if let Either::Plan(p) = self {
-            p.expect(rows);
-        }
-    }
-    fn exclusive(&self) -> bool {
-        matches!(self, Either::Plan(p) if p.exclusive())
-    }
-    fn left_open(&self) -> bool {
-        matches!(self, Either::Plan(p) if p.left_open())
-    }
-    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
-        match self {
-            Either::Plan(p) => p.in_place(row),
-            Either::Failed(_) => None,
-        }
-    }
-}
-
-fn either<P: Plan>(r: Result<P>) -> Either<P> {
-    match r {
-        Ok(p) => Either::Plan(p),
-        Err(e) => Either::Failed(Failed(Some(e), PhantomData)),
-    }
 }
 
 manager_methods! {

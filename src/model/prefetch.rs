@@ -40,11 +40,11 @@
 use foldhash::{HashMap, HashMapExt};
 
 use super::Decoder;
-use super::plan::{replayed, slotted};
 use super::sql::Dialect;
-use super::{Action, Model, ModelMeta, Plan, Reply, Select, Step};
+use super::{Model, ModelMeta, Select};
 use crate::backend::InPlaceRow;
 use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{Action, Plan, Reply, Step, replayed, slotted};
 use crate::row::Row;
 use crate::value::Value;
 
@@ -120,7 +120,7 @@ pub(crate) trait Loader<T>: Send {
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Option<Action>>;
     /// One row of the last statement, as it arrives.
     fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
-    /// One row read in place (SQLite), as [`Plan::live`]: `None` to have
+    /// One row read in place (SQLite), as [`Plan::in_place`](crate::plan::Plan::in_place): `None` to have
     /// it copied and handed to [`row`](Self::row).
     fn in_place(&mut self, _row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         None

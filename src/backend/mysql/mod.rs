@@ -12,11 +12,12 @@ use std::time::Duration;
 use mysql_common::params::Params;
 use mysql_common::value::Value as MyValue;
 
-use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn};
+use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
 use crate::backend::DriverRow;
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::placeholders::{check_count, hint};
+use crate::plan::RowSink;
 use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;

@@ -10,8 +10,9 @@ use tokio_postgres::RowStream;
 
 use super::client::{PgClient, counted, drain, ended};
 use super::connect::{Driver, PgBackend};
-use crate::backend::{AsyncConn, BoxFuture, RowSink, SharedConn, keep_rows};
+use crate::backend::{AsyncConn, BoxFuture, SharedConn};
 use crate::error::Result;
+use crate::plan::{RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 

@@ -23,8 +23,9 @@ use tokio_postgres::RowStream;
 
 use super::client::{PgClient, counted, drain, ended, hand_over, pg_error};
 use super::connect::{Driver, PgBackend};
-use crate::backend::{RowSink, SyncConn};
+use crate::backend::SyncConn;
 use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -203,7 +204,7 @@ impl SyncConn for PgSync {
     }
     fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         let mut out = Vec::new();
-        self.run(stmt, &mut crate::backend::keep_rows(&mut out))?;
+        self.run(stmt, &mut keep_rows(&mut out))?;
         Ok(out)
     }
     /// dualdb's decoders: in the runtime, as the rows arrive.

@@ -11,9 +11,10 @@ use tokio_postgres::{RowStream, Statement};
 
 use super::types::implied_type;
 use crate::backend::DriverRow;
-use crate::backend::{RowSink, StmtCache};
+use crate::backend::StmtCache;
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
+use crate::plan::RowSink;
 use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::value::Value;

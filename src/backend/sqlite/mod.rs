@@ -19,10 +19,11 @@ use rusqlite::{ErrorCode, OpenFlags};
 
 pub(crate) mod rows;
 
-use super::{AsyncConn, Backend, BoxFuture, RowSink, StmtCache, SyncConn, feed};
+use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
 use super::{DriverRow, InPlaceRow};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
+use crate::plan::{RowSink, feed};
 use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;

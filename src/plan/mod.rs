@@ -1,0 +1,22 @@
+//! Operations written once, driven twice.
+//!
+//! A [`Plan`] is a small state machine: it yields the next statement to run
+//! ([`Step::Run`]) and consumes its result ([`Reply`]), until it yields its
+//! output ([`Step::Done`]). Everything an operation decides (which SQL, what
+//! to do on a unique violation, how to decode) lives in the plan; the
+//! blocking half's [`drive_sync`] and the async half's [`drive_async`] only
+//! move statements and replies, so the two halves cannot drift apart.
+
+mod combinators;
+mod drive;
+mod sink;
+mod step;
+
+pub(crate) use combinators::{Atomically, Map, NoPlan, One, ReadOnly, Sequence, either};
+pub(crate) use drive::{Target, drive_async, drive_sync};
+#[cfg(feature = "sqlite")]
+pub(crate) use sink::feed;
+pub(crate) use sink::{RowSink, keep_rows};
+pub(crate) use step::{
+    Action, Plan, Reply, Step, forward_hooks, forward_rows, replayed, slotted, taken,
+};

@@ -1,0 +1,62 @@
+//! Where a statement's rows go: a connection hands each row to a [`Sink`]
+//! as it arrives, and a plan, a collection or a caller's fold takes it.
+
+use crate::backend::InPlaceRow;
+use crate::error::Result;
+use crate::row::Row;
+
+/// Where a statement's rows go, one at a time as they arrive. Each comes in
+/// a slot: a sink that keeps the row takes it out; one that only reads it
+/// (decoding a model) leaves it there, and the connection may then reuse its
+/// buffers for the next row (SQLite copies each row out of its statement).
+/// An error from the sink stops the statement and is what it returns.
+pub(crate) type RowSink<'s> = &'s mut dyn Sink;
+
+/// What a [`RowSink`] is: any `FnMut(&mut Option<Row>) -> Result<()>`, or a
+/// plan's rows (the drivers hand a plan its statement's rows), which may
+/// also read a row in place.
+pub(crate) trait Sink: Send {
+    /// Takes one row (see [`RowSink`]).
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()>;
+
+    /// Takes a row read where it lies (a SQLite statement's current row);
+    /// `None` if this sink wants it copied into a [`Row`] and handed to
+    /// [`row`](Self::row). Only SQLite reads rows in place.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    fn in_place(&mut self, _row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        None
+    }
+
+    /// How many rows are coming, told before the first where the connection
+    /// has them all already ([`feed`]): room can be made for them at once.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    fn size_hint(&mut self, _rows: usize) {}
+}
+
+impl<F: FnMut(&mut Option<Row>) -> Result<()> + Send> Sink for F {
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self(row)
+    }
+}
+
+/// A sink that keeps every row in `out`.
+pub(crate) fn keep_rows(
+    out: &mut Vec<Row>,
+) -> impl FnMut(&mut Option<Row>) -> Result<()> + Send + '_ {
+    |slot| {
+        out.extend(slot.take());
+        Ok(())
+    }
+}
+
+/// Hands rows already in memory to `sink`; their count.
+#[cfg(feature = "sqlite")]
+pub(crate) fn feed(rows: impl ExactSizeIterator<Item = Row>, sink: RowSink<'_>) -> Result<u64> {
+    sink.size_hint(rows.len());
+    let mut n = 0;
+    for row in rows {
+        sink.row(&mut Some(row))?;
+        n += 1;
+    }
+    Ok(n)
+}
