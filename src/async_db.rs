@@ -23,14 +23,14 @@
 
 use std::sync::{Arc, RwLock};
 
-use crate::async_pool::{AsyncPool, GetError};
-use crate::async_tx::{AsyncTxShared, Scope, plain_scope};
+use crate::async_scope::{AsyncTxShared, Scope, plain_scope};
 use crate::backend::{Backend, BoxFuture};
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Dialect;
 use crate::plan::Plan;
 use crate::plan::{Target, drive_async};
+use crate::pool::{AsyncPool, GetError};
 use crate::pool::{Lease, PoolStatus, SharedPool};
 use crate::transaction::Guards;
 
@@ -57,7 +57,7 @@ pub struct AsyncDb {
     /// transactions.
     shared: SharedPool,
     /// Where reads outside transactions go, if set.
-    replica: Option<crate::Database>,
+    replica: Option<Arc<AsyncDb>>,
     /// The transaction guards open now, by the task that began each.
     guards: Guards<AsyncTxShared>,
 }
@@ -72,7 +72,7 @@ impl AsyncDb {
         id: u64,
         backend: Arc<dyn Backend>,
         config: Arc<Config>,
-        replica: Option<crate::Database>,
+        replica: Option<Arc<AsyncDb>>,
     ) -> Self {
         AsyncDb {
             id,
@@ -204,7 +204,7 @@ impl AsyncDb {
     fn replica_for(&self, plan: &impl Plan) -> Option<&AsyncDb> {
         let replica = self.replica.as_ref()?;
         let pinned = PINNED.try_with(|p| p.contains(&self.id())).unwrap_or(false);
-        (plan.read_only() && !pinned).then(|| replica.aio())
+        (plan.read_only() && !pinned).then_some(&**replica)
     }
 
     /// Runs `fut` with every read of this database on the primary
@@ -269,7 +269,7 @@ impl AsyncDb {
             pool.close();
         }
         if let Some(replica) = &self.replica {
-            Box::pin(replica.aio().close()).await;
+            Box::pin(replica.close()).await;
         }
     }
 

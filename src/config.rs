@@ -688,23 +688,6 @@ impl Builder {
             sync_check: self.sync_check,
         })
     }
-
-    /// Builds the [`Database`](crate::Database). No I/O: the URL and options
-    /// are checked, and connections open on first use.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let db = dualdb::Database::builder("sqlite::memory:")
-    ///     .sync_pool_size(2)
-    ///     .async_pool_size(8)
-    ///     .acquire_timeout(Duration::from_secs(5))
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(db.sync().query_one("SELECT 1", &[]).unwrap().get::<i64>(0).unwrap(), 1);
-    /// ```
-    pub fn build(self) -> Result<crate::Database> {
-        crate::Database::from_config(self.build_config()?)
-    }
 }
 
 /// The error of a server URL that its readers could split differently

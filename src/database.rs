@@ -1,6 +1,5 @@
 //! [`Database`]: one value, two halves.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::async_db::AsyncDb;
@@ -37,8 +36,11 @@ pub struct Database {
 struct Inner {
     config: Arc<Config>,
     policy: Arc<Policy>,
-    sync: SyncDb,
-    aio: AsyncDb,
+    // In `Arc`s of their own: a database's halves send reads to its
+    // replica's halves, which they hold.
+    sync: Arc<SyncDb>,
+    aio: Arc<AsyncDb>,
+    replica: Option<Database>,
 }
 
 impl Database {
@@ -84,15 +86,21 @@ impl Database {
         let pool = BlockingPool::new(backend.clone(), &config);
         Ok(Database {
             inner: Arc::new(Inner {
-                sync: SyncDb::new(
+                sync: Arc::new(SyncDb::new(
                     policy.clone(),
                     pool,
                     Dialect::new(config.kind, false),
-                    replica.clone(),
-                ),
-                aio: AsyncDb::new(policy.id(), backend, config.clone(), replica),
+                    replica.as_ref().map(|r| r.inner.sync.clone()),
+                )),
+                aio: Arc::new(AsyncDb::new(
+                    policy.id(),
+                    backend,
+                    config.clone(),
+                    replica.as_ref().map(|r| r.inner.aio.clone()),
+                )),
                 config,
                 policy,
+                replica,
             }),
         })
     }
@@ -110,7 +118,7 @@ impl Database {
     /// assert!(dualdb::Database::open("sqlite::memory:").unwrap().replica().is_none());
     /// ```
     pub fn replica(&self) -> Option<&Database> {
-        self.inner.sync.replica()
+        self.inner.replica.as_ref()
     }
 
     /// The blocking half.
@@ -198,15 +206,31 @@ impl Database {
     /// assert!(db.sync().execute("DROP TABLE cleanup", &[]).is_err());
     /// ```
     pub fn allow_sync(&self) -> AllowSyncGuard {
-        self.inner.policy.enter_allowed();
-        AllowSyncGuard {
-            db: self.clone(),
-            _not_send: PhantomData,
-        }
+        let db = self.clone();
+        AllowSyncGuard::new(
+            self.inner.policy.clone(),
+            Box::new(move || db.sync().close_unchecked()),
+        )
     }
+}
 
-    pub(crate) fn policy(&self) -> &Policy {
-        &self.inner.policy
+// Here rather than in config.rs, which knows nothing of what it configures.
+impl Builder {
+    /// Builds the [`Database`]. No I/O: the URL and options
+    /// are checked, and connections open on first use.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("sqlite::memory:")
+    ///     .sync_pool_size(2)
+    ///     .async_pool_size(8)
+    ///     .acquire_timeout(Duration::from_secs(5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.sync().query_one("SELECT 1", &[]).unwrap().get::<i64>(0).unwrap(), 1);
+    /// ```
+    pub fn build(self) -> Result<Database> {
+        Database::from_config(self.build_config()?)
     }
 }
 

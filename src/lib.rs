@@ -9,7 +9,7 @@ extern crate self as dualdb;
 compile_error!("enable at least one of the features `postgres`, `mysql`, `sqlite`");
 
 mod async_db;
-mod async_pool;
+mod async_scope;
 mod async_tx;
 mod backend;
 pub mod config;
@@ -28,6 +28,7 @@ pub mod row;
 mod runtime;
 mod statement;
 mod sync_db;
+mod sync_scope;
 mod sync_tx;
 #[cfg(all(feature = "tls", any(feature = "postgres", feature = "mysql")))]
 mod tls;

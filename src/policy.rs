@@ -26,6 +26,7 @@
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::panic::Location;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -168,8 +169,24 @@ impl Policy {
 /// ```
 #[must_use = "blocking calls are allowed only while the guard lives"]
 pub struct AllowSyncGuard {
-    pub(crate) db: crate::Database,
-    pub(crate) _not_send: PhantomData<*const ()>,
+    policy: Arc<Policy>,
+    /// Closes the blocking half's connections, when the outermost guard of
+    /// its database on this thread ends.
+    close: Box<dyn Fn()>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl AllowSyncGuard {
+    /// Lets blocking calls of `policy`'s database through on this thread
+    /// until the guard drops; then `close` runs, if it was the outermost.
+    pub(crate) fn new(policy: Arc<Policy>, close: Box<dyn Fn()>) -> Self {
+        policy.enter_allowed();
+        AllowSyncGuard {
+            policy,
+            close,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl Drop for AllowSyncGuard {
@@ -177,14 +194,14 @@ impl Drop for AllowSyncGuard {
         let nested = ALLOWED_HERE.with(|a| {
             a.borrow()
                 .iter()
-                .filter(|&&id| id == self.db.policy().id)
+                .filter(|&&id| id == self.policy.id)
                 .count()
                 > 1
         });
         if !nested {
-            self.db.sync().close_unchecked();
+            (self.close)();
         }
-        self.db.policy().leave_allowed();
+        self.policy.leave_allowed();
     }
 }
 

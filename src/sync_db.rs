@@ -26,7 +26,7 @@ use crate::plan::{Plan, drive_sync};
 use crate::policy::Policy;
 use crate::pool::{BlockingPool, PoolStatus};
 use crate::runtime::run_blocking;
-use crate::sync_tx::{Scope, SyncTxShared, plain_scope};
+use crate::sync_scope::{Scope, SyncTxShared, plain_scope};
 use crate::transaction::Guards;
 
 /// The blocking half: `tokio-postgres` (on a runtime of its own), `mysql` or
@@ -44,7 +44,7 @@ pub struct SyncDb {
     pool: BlockingPool,
     dialect: Dialect,
     /// Where reads outside transactions go, if set.
-    replica: Option<crate::Database>,
+    replica: Option<Arc<SyncDb>>,
     /// The transaction guards open now, by the thread that began each.
     guards: Guards<SyncTxShared>,
 }
@@ -59,7 +59,7 @@ impl SyncDb {
         policy: Arc<Policy>,
         pool: BlockingPool,
         dialect: Dialect,
-        replica: Option<crate::Database>,
+        replica: Option<Arc<SyncDb>>,
     ) -> Self {
         SyncDb {
             policy,
@@ -74,16 +74,12 @@ impl SyncDb {
         &self.guards
     }
 
-    pub(crate) fn replica(&self) -> Option<&crate::Database> {
-        self.replica.as_ref()
-    }
-
     /// The replica a read-only plan outside a transaction goes to, unless
     /// this thread pinned the database to its primary.
     fn replica_for(&self, plan: &impl Plan) -> Option<&SyncDb> {
         let replica = self.replica.as_ref()?;
         let pinned = PINNED.with(|p| p.borrow().contains(&self.id()));
-        (plan.read_only() && !pinned).then(|| replica.sync())
+        (plan.read_only() && !pinned).then_some(&**replica)
     }
 
     /// Runs `f` with every read of this database on the primary
@@ -225,7 +221,7 @@ impl SyncDb {
             Ok(())
         });
         if let Some(replica) = &self.replica {
-            replica.sync().close_unchecked();
+            replica.close_unchecked();
         }
     }
 

@@ -28,152 +28,18 @@
 //! assert_eq!(rows.len(), 1);
 //! ```
 
-use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::model::Dialect;
-use crate::plan::{Plan, drive_sync};
-use crate::pool::PooledConn;
+use crate::plan::Plan;
 use crate::runtime::run_blocking;
 use crate::sync_db::SyncDb;
+use crate::sync_scope::{Scope, ScopeGuard, SyncTxShared, TxConn, plain_scope};
 use crate::transaction::{
-    Guards, Levels, Nesting, Opener, Owner, Turn, TxOp, finished, savepoint_outside_transaction,
+    Levels, Nesting, Opener, Owner, TxOp, finished, savepoint_outside_transaction,
 };
-
-/// The connection of a transaction, or of a pinned session, shared by its
-/// levels and its scope.
-pub(crate) struct SyncTxShared {
-    db_id: u64,
-    /// A pinned session (level 0, no transaction of its own), not a
-    /// transaction: at its end the connection is reset, not committed.
-    session: bool,
-    state: Mutex<TxConn>,
-    /// Signalled when a level closes: a statement of an outer level sent
-    /// from another thread waits for its turn ([`Levels::turn`]).
-    turn: Condvar,
-}
-
-struct TxConn {
-    /// `None` once the transaction is over.
-    conn: Option<PooledConn>,
-    levels: Levels,
-}
-
-impl TxConn {
-    fn conn(&mut self) -> Result<&mut PooledConn> {
-        self.conn.as_mut().ok_or_else(finished)
-    }
-}
-
-fn lock(m: &Mutex<TxConn>) -> MutexGuard<'_, TxConn> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Where a call runs inside a transaction: the transaction, and the level
-/// the call speaks for.
-#[derive(Clone)]
-pub(crate) struct Scope {
-    tx: Arc<SyncTxShared>,
-    level: u32,
-}
-
-impl Scope {
-    pub(crate) fn drive<P: Plan>(&self, plan: P) -> Result<P::Output> {
-        self.tx.drive(self.level, plan)
-    }
-
-    /// True inside a transaction; false at a pinned session's own level.
-    pub(crate) fn in_transaction(&self) -> bool {
-        self.level >= 1
-    }
-}
-
-thread_local! {
-    /// The closure scopes open on this thread, innermost last.
-    static SCOPES: RefCell<Vec<Scope>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Where a call through the plain handle of database `db_id` runs: the
-/// innermost guard this thread began inside its closure scope (or outside
-/// any), else the innermost closure scope on this thread, else `None`.
-pub(crate) fn plain_scope(db_id: u64, guards: &Guards<SyncTxShared>) -> Option<Scope> {
-    let scope = SCOPES.with(|s| {
-        s.borrow()
-            .iter()
-            .rev()
-            .find(|t| t.tx.db_id == db_id)
-            .cloned()
-    });
-    let below = scope.as_ref().map_or(0, |s| s.level);
-    match guards.innermost(Owner::thread, scope.as_ref().map(|s| &s.tx), below) {
-        Some((tx, level)) => Some(Scope { tx, level }),
-        None => scope,
-    }
-}
-
-struct ScopeGuard;
-
-impl ScopeGuard {
-    fn enter(scope: Scope) -> Self {
-        SCOPES.with(|s| s.borrow_mut().push(scope));
-        ScopeGuard
-    }
-}
-
-impl Drop for ScopeGuard {
-    fn drop(&mut self) {
-        SCOPES.with(|s| s.borrow_mut().pop());
-    }
-}
-
-impl SyncTxShared {
-    fn new(db: &SyncDb, conn: PooledConn, levels: Levels) -> Arc<Self> {
-        Arc::new(SyncTxShared {
-            db_id: db.id(),
-            session: levels.floor() == 0,
-            state: Mutex::new(TxConn {
-                conn: Some(conn),
-                levels,
-            }),
-            turn: Condvar::new(),
-        })
-    }
-
-    /// Runs `f` on the transaction's connection, off any Tokio worker, once
-    /// statements of `level` may run ([`Levels::turn`]): a statement sent
-    /// from another thread while a block inside `level` is open waits.
-    fn with_conn<T: Send>(
-        &self,
-        level: u32,
-        closing: bool,
-        f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
-    ) -> Result<T> {
-        run_blocking(|| {
-            let mut st = lock(&self.state);
-            loop {
-                match st.levels.turn(level, closing) {
-                    Turn::Go => break,
-                    Turn::Refuse(e) => return Err(e),
-                    Turn::Wait => st = self.turn.wait(st).unwrap_or_else(|e| e.into_inner()),
-                }
-            }
-            f(&mut st)
-        })
-    }
-
-    fn drive<P: Plan>(&self, level: u32, mut plan: P) -> Result<P::Output> {
-        self.with_conn(level, false, |st| {
-            let conn = st.conn()?;
-            let out = drive_sync(&mut **conn, &mut plan);
-            // A session's plan that began a transaction of its own and could
-            // not end it: rolled back at the session's end.
-            conn.in_tx |= plan.left_open();
-            out
-        })
-    }
-}
 
 /// A transaction or savepoint on the blocking half: a guard that rolls back
 /// when dropped uncommitted. It has every Manager operation of
@@ -232,7 +98,7 @@ impl<'a> SyncTx<'a> {
             conn.in_tx = true;
             Ok(conn)
         })?;
-        let shared = SyncTxShared::new(db, conn, Levels::root(opener));
+        let shared = SyncTxShared::new(db.id(), conn, Levels::root(opener));
         Ok(SyncTx::new(db, shared, 1, opener))
     }
 
@@ -240,7 +106,7 @@ impl<'a> SyncTx<'a> {
     /// the caller checked the policy).
     fn begin_session(db: &'a SyncDb) -> Result<Self> {
         let conn = run_blocking(|| db.pool().get())?;
-        let shared = SyncTxShared::new(db, conn, Levels::session());
+        let shared = SyncTxShared::new(db.id(), conn, Levels::session());
         Ok(SyncTx::new(db, shared, 0, Opener::Block))
     }
 

@@ -26,7 +26,8 @@
 //! assert!(rows[1].1.is_none());
 //! ```
 
-use super::{Columns, Model, ModelMeta};
+use super::layout::Columns;
+use super::{Model, ModelMeta};
 use crate::error::{Error, Result};
 use crate::row::{ReadRow, Row, RowRead};
 

@@ -28,6 +28,7 @@ mod carrier;
 mod column;
 mod decode;
 mod joined;
+mod layout;
 pub mod prefetch;
 mod query;
 mod schema;
@@ -37,10 +38,10 @@ pub use shapes::{BuiltSql, select_slots};
 mod sql;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
-#[doc(hidden)]
-pub use decode::{Columns, column_at};
 pub(crate) use decode::{Decoder, models};
 pub use joined::ModelRow;
+#[doc(hidden)]
+pub use layout::{Columns, column_at};
 pub use ops::Executable;
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};

@@ -22,10 +22,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
+use super::slot::AsyncSlot;
+use super::status::PoolStatus;
 use crate::backend::Backend;
 use crate::backend::connect_within;
 use crate::error::{Error, Result};
-use crate::pool::{AsyncSlot, PoolStatus};
 
 /// Why a checkout failed.
 pub(crate) enum GetError {
@@ -302,6 +303,55 @@ impl Drop for Pooled {
             drop(slot);
         } else {
             st.idle.push_back((slot, self.checked_out));
+        }
+    }
+}
+
+/// An async connection lent for one operation or one transaction. Dropped
+/// mid-statement, the connection is closed (its state is unknown); dropped
+/// in a transaction, it is rolled back on a spawned task and then pooled.
+pub(crate) struct Lease(Option<Pooled>);
+
+impl Lease {
+    pub(crate) fn new(obj: Pooled) -> Self {
+        Lease(Some(obj))
+    }
+
+    pub(crate) fn slot(&mut self) -> Result<&mut AsyncSlot> {
+        self.0
+            .as_deref_mut()
+            .ok_or_else(crate::transaction::finished)
+    }
+
+    /// Closes the connection instead of pooling it.
+    pub(crate) fn discard(&mut self) {
+        if let Some(obj) = self.0.take() {
+            obj.discard();
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(mut obj) = self.0.take() else {
+            return;
+        };
+        if obj.busy {
+            obj.discard();
+            return;
+        }
+        if !obj.in_tx {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if obj.roll_back().await.is_err() {
+                        obj.discard();
+                    }
+                });
+            }
+            Err(_) => obj.discard(),
         }
     }
 }
