@@ -1,0 +1,127 @@
+//! [`Executable`]: the queries `execute_query` runs, each with a plan type
+//! of its own.
+
+use super::collect::Collect;
+use super::reads::select;
+use super::writes::{Insert, insert};
+use crate::error::Result;
+use crate::model::Model;
+use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
+use crate::model::sql::Dialect;
+use crate::plan::{Action, Atomically, One, Plan, Reply, Step};
+
+/// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
+/// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
+/// rows with their keys), [`InsertCounted`](crate::model::InsertCounted) (returns
+/// the count).
+///
+/// ```
+/// # dualdb::__doc_fixtures!(users);
+/// # run(async |db| {
+/// let stored: Vec<User> = db.sync().execute_query(User::insert_many(vec![user("a"), user("b")]))?;
+/// let changed: u64 = db.aio().execute_query(User::update_query().set(User::AGE, 30)).await?;
+/// let found: Vec<User> = db.aio().execute_query(User::select().filter(User::AGE.eq(30))).await?;
+/// let deleted: u64 = db.sync().execute_query(User::delete_query())?;
+/// assert_eq!((stored.len(), changed, found.len(), deleted), (2, 2, 2, 2));
+/// # Ok(())
+/// # });
+/// ```
+pub trait Executable: Send {
+    /// What `execute` returns.
+    type Output: Send + 'static;
+    /// The plan `execute` drives: a type of its own, not a boxed one (a
+    /// box was an allocation a call and an indirect call a row).
+    #[doc(hidden)]
+    #[allow(private_bounds)] // `Plan` is the crate's own: sealed
+    type Plan: Plan<Output = Self::Output> + 'static;
+    #[doc(hidden)]
+    fn into_plan(self, d: Dialect) -> Self::Plan;
+}
+
+/// A plan an [`Executable`] names, wrapping one of this module's: an
+/// associated type of a public trait cannot name a crate-private type, and
+/// this one keeps them all in its private field.
+macro_rules! named_plan {
+    ($(#[$doc:meta])* $name:ident <$($g:ident),*> ($inner:ty) -> $out:ty) => {
+        $(#[$doc])*
+        #[doc(hidden)]
+        pub struct $name<$($g: Model),*>($inner);
+
+        impl<$($g: Model),*> std::fmt::Debug for $name<$($g),*> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+
+        impl<$($g: Model),*> Plan for $name<$($g),*> {
+            type Output = $out;
+            #[inline]
+            fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<$out>> {
+                self.0.step(reply)
+            }
+            crate::plan::forward_hooks!(.0);
+        }
+    };
+}
+
+named_plan!(
+    /// [`Select`]'s plan: its models.
+    SelectPlan<M>(Collect<M, Vec<M>>) -> Vec<M>
+);
+named_plan!(
+    /// [`InsertMany`]'s plan: the rows stored.
+    InsertPlan<M>(Atomically<Insert<M, Vec<M>>>) -> Vec<M>
+);
+named_plan!(
+    /// [`UpdateQuery`]'s and [`DeleteQuery`]'s plan: the rows changed.
+    ChangePlan<>(One<u64, fn(Reply) -> Result<u64>>) -> u64
+);
+named_plan!(
+    /// [`InsertCounted`](crate::model::InsertCounted)'s plan: the rows inserted.
+    CountedInsertPlan<M>(Atomically<Insert<M, u64>>) -> u64
+);
+
+impl<M: Model> Executable for Select<M> {
+    type Output = Vec<M>;
+    type Plan = SelectPlan<M>;
+    fn into_plan(self, d: Dialect) -> SelectPlan<M> {
+        SelectPlan(select(d, self))
+    }
+}
+
+/// The rows an `UPDATE` or `DELETE` changed.
+fn rows_changed(r: Reply) -> Result<u64> {
+    Ok(r.done()?.rows_affected)
+}
+
+impl<M: Model> Executable for UpdateQuery<M> {
+    type Output = u64;
+    type Plan = ChangePlan;
+    fn into_plan(self, d: Dialect) -> ChangePlan {
+        ChangePlan(One::new(Action::Execute(self.build(d)), rows_changed))
+    }
+}
+
+impl<M: Model> Executable for DeleteQuery<M> {
+    type Output = u64;
+    type Plan = ChangePlan;
+    fn into_plan(self, d: Dialect) -> ChangePlan {
+        ChangePlan(One::new(Action::Execute(self.build(d)), rows_changed))
+    }
+}
+
+impl<M: Model> Executable for InsertMany<M> {
+    type Output = Vec<M>;
+    type Plan = InsertPlan<M>;
+    fn into_plan(self, d: Dialect) -> InsertPlan<M> {
+        InsertPlan(insert(d, self.rows))
+    }
+}
+
+impl<M: Model> Executable for InsertCounted<M> {
+    type Output = u64;
+    type Plan = CountedInsertPlan<M>;
+    fn into_plan(self, d: Dialect) -> CountedInsertPlan<M> {
+        CountedInsertPlan(insert(d, self.rows))
+    }
+}

@@ -1,0 +1,515 @@
+//! The Manager operations as methods: [`manager_methods!`] gives
+//! [`SyncDb`](crate::SyncDb), [`SyncTx`](crate::SyncTx),
+//! [`AsyncDb`](crate::AsyncDb) and [`AsyncTx`](crate::AsyncTx) one method
+//! each over the same plan, and the list below is every operation with its
+//! documentation.
+
+use super::executable::Executable;
+use super::races::{CreateOrGet, GetOrCreate};
+use super::reads::{count, exists, fold, fold_rows, get, get_or_none, raw, scalar};
+use super::schema::{create_table, drop_table, table_exists, truncate};
+use super::writes::{create, delete, update};
+use crate::error::Result;
+use crate::model::column::ColumnOf;
+use crate::model::prefetch::{Prefetch, Related};
+use crate::model::query::Select;
+use crate::model::{Model, ModelRow};
+use crate::plan::{Action, One, Reply};
+use crate::row::{FromRow, Row};
+use crate::statement::{Stmt, at_most_one, exactly_one};
+use crate::value::ToSql;
+
+/// Gives [`SyncDb`](crate::SyncDb) and [`AsyncDb`](crate::AsyncDb) the same
+/// method for each operation: the blocking one drives the plan on a pooled
+/// blocking connection (after the `allow_sync` check), the async one on a
+/// pooled async connection. The plan is built before the call, so the
+/// returned future does not borrow the arguments.
+macro_rules! manager_methods {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident <$($g:ident),*> (&self $(, $arg:ident : $ty:ty)*) -> $out:ty
+            where [$($bounds:tt)*] = |$d:ident| $plan:expr;
+    )*) => {
+        /// The names of the Manager operations every half and transaction
+        /// handle has (for tests that must cover each one).
+        #[doc(hidden)]
+        pub const MANAGER_OPERATIONS: &[&str] = &[$(stringify!($name)),*];
+        manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@sync crate::SyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@async crate::AsyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@async crate::AsyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+    };
+    (@sync $target:ty; $(
+        $(#[$doc:meta])*
+        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty
+            where [$($bounds:tt)*] = |$d:ident| $plan:expr;
+    )*) => {
+        impl $target {
+            $(
+                $(#[$doc])*
+                #[track_caller]
+                pub fn $name <$($g),*> (&self $(, $arg: $ty)*) -> Result<$out>
+                where $($bounds)*
+                {
+                    let (scope, $d) = self.context();
+                    let plan = $plan;
+                    self.drive(stringify!($name), scope, plan)
+                }
+            )*
+        }
+    };
+    (@async $target:ty; $(
+        $(#[$doc:meta])*
+        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty
+            where [$($bounds:tt)*] = |$d:ident| $plan:expr;
+    )*) => {
+        impl $target {
+            $(
+                $(#[$doc])*
+                pub fn $name <$($g),*> (&self $(, $arg: $ty)*)
+                    -> impl std::future::Future<Output = Result<$out>> + Send + use<'_, $($g),*>
+                where $($bounds)*
+                {
+                    let (scope, $d) = self.context();
+                    self.drive(scope, $plan)
+                }
+            )*
+        }
+    };
+}
+
+manager_methods! {
+    /// Runs a statement and returns the number of rows it changed.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().execute("CREATE TABLE t (x INTEGER)", &[])?;
+    /// let n = db.aio().execute("INSERT INTO t VALUES (?), (?)", &[&1, &2]).await?;
+    /// assert_eq!(n, 2);
+    /// assert_eq!(db.sync().execute("DELETE FROM t", &[])?, 2);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn execute<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64
+        where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
+
+    /// Runs a statement and returns all its rows.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let rows = db.aio().query("SELECT 1 AS n UNION ALL SELECT 2", &[]).await?;
+    /// assert_eq!(rows.len(), 2);
+    /// assert_eq!(db.sync().query("SELECT ?", &[&"x"])?[0].get::<String>(0)?, "x");
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn query<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<Row>
+        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
+
+    /// Runs a statement that must return exactly one row;
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none,
+    /// [`ErrorKind::TooManyRows`](crate::ErrorKind::TooManyRows) if more.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let n: i64 = db.aio().query_one("SELECT COUNT(*) FROM user", &[]).await?.get(0)?;
+    /// assert_eq!(n, 0);
+    /// let err = db.sync().query_one("SELECT 1 UNION ALL SELECT 2", &[]).unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::TooManyRows);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn query_one<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row
+        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| exactly_one(r.rows()?));
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// assert!(db.aio().query_opt("SELECT name FROM user", &[]).await?.is_none());
+    /// db.sync().create(user("ada"))?;
+    /// assert!(db.sync().query_opt("SELECT name FROM user", &[])?.is_some());
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn query_opt<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Option<Row>
+        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| at_most_one(r.rows()?));
+
+    /// `CREATE TABLE IF NOT EXISTS` for the model, with its keys, unique
+    /// columns and foreign keys.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().create_table::<User>()?; // again: IF NOT EXISTS, no error
+    /// db.aio().create_table::<User>().await?;
+    /// assert!(db.aio().table_exists::<User>().await?);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn create_table<M>(&self) -> ()
+        where [M: Model] = |d| create_table::<M>(d);
+
+    /// `DROP TABLE IF EXISTS` for the model.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().drop_table::<Post>()?;
+    /// db.aio().drop_table::<Post>().await?; // IF EXISTS: no error
+    /// assert!(!db.sync().table_exists::<Post>()?);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn drop_table<M>(&self) -> ()
+        where [M: Model] = |d| drop_table::<M>(d);
+
+    /// Whether the model's table exists.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// assert!(db.sync().table_exists::<User>()?);
+    /// db.aio().drop_table::<Post>().await?;
+    /// assert!(!db.aio().table_exists::<Post>().await?);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn table_exists<M>(&self) -> bool
+        where [M: Model] = |d| table_exists::<M>(d);
+
+    /// Deletes every row of the model's table (`TRUNCATE`; `DELETE` on SQLite).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().create(user("ada"))?;
+    /// db.aio().truncate::<User>().await?;
+    /// assert_eq!(db.sync().count(User::select(), false)?, 0);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn truncate<M>(&self) -> ()
+        where [M: Model] = |d| truncate::<M>(d);
+
+    /// The first row matching a query or filter (`User::by_id(1)`,
+    /// `User::NAME.eq("x")`, `User::select()…`);
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if none.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let ada = db.sync().create(user("ada"))?;
+    /// assert_eq!(db.aio().get(User::by_id(ada.id)).await?, ada);
+    /// assert_eq!(db.sync().get(User::NAME.eq("ada"))?, ada);
+    /// let err = db.aio().get(User::NAME.eq("nobody")).await.unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::NotFound);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn get<M, L>(&self, lookup: L) -> M
+        where [M: Model, L: Into<Select<M>>] = |d| get(d, lookup.into());
+
+    /// The first row matching a query or filter, or `None`.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// assert_eq!(db.aio().get_or_none(User::NAME.eq("ada")).await?, None);
+    /// let ada = db.sync().create(user("ada"))?;
+    /// assert_eq!(db.sync().get_or_none(User::NAME.eq("ada"))?, Some(ada));
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn get_or_none<M, L>(&self, lookup: L) -> Option<M>
+        where [M: Model, L: Into<Select<M>>] = |d| get_or_none(d, lookup.into());
+
+    /// Inserts the model and returns it as stored, with its generated key
+    /// (`RETURNING` on PostgreSQL and SQLite, `LAST_INSERT_ID()` on MySQL).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let ada = db.sync().create(user("ada"))?;
+    /// let bob = db.aio().create(user("bob")).await?;
+    /// assert!(ada.id > 0 && bob.id > ada.id); // generated keys filled in
+    /// let err = db.sync().create(user("ada")).unwrap_err(); // name is unique
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::UniqueViolation);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn create<M>(&self, model: M) -> M
+        where [M: Model] = |d| create(d, model);
+
+    /// Updates every column of the model's row (found by primary key);
+    /// returns the rows changed.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let mut ada = db.sync().create(user("ada"))?;
+    /// ada.age = Some(36);
+    /// assert_eq!(db.aio().update(&ada).await?, 1);
+    /// assert_eq!(db.sync().get(User::by_id(ada.id))?.age, Some(36));
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn update<M>(&self, model: &M) -> u64
+        where [M: Model] = |d| update(d, model, None);
+
+    /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let mut ada = db.sync().create(user("ada"))?;
+    /// ada.age = Some(36);
+    /// ada.name = "not saved".into();
+    /// db.aio().update_only(&ada, &[&User::AGE]).await?;
+    /// let stored = db.sync().get(User::by_id(ada.id))?;
+    /// assert_eq!((stored.name.as_str(), stored.age), ("ada", Some(36)));
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn update_only<M>(&self, model: &M, columns: &[&dyn ColumnOf<M>]) -> u64
+        where [M: Model] = |d| update(d, model, Some(columns));
+
+    /// Deletes the model's row; returns the rows deleted.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let ada = db.sync().create(user("ada"))?;
+    /// assert_eq!(db.aio().delete(&ada).await?, 1);
+    /// assert_eq!(db.sync().delete(&ada)?, 0); // already gone
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn delete<M>(&self, model: &M) -> u64
+        where [M: Model] = |d| delete(d, model, false, false);
+
+    /// Deletes the model's row and, first, its dependants through every
+    /// registered foreign key: dependants with a nullable key get it set to
+    /// NULL unless `delete_nullable`, the others are deleted (recursively).
+    /// Returns the rows of the model's own table deleted.
+    ///
+    /// ```rust,standalone_crate
+    /// # // standalone: the model registry would see the other examples' models
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let ada = db.sync().create(user("ada"))?;
+    /// db.sync().create(Post { id: 0, author: ada.id, title: "hello".into() })?;
+    /// // the post goes first (its key is not nullable), then the user
+    /// assert_eq!(db.aio().delete_recursive(&ada, false).await?, 1);
+    /// assert_eq!(db.sync().count(Post::select(), false)?, 0);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn delete_recursive<M>(&self, model: &M, delete_nullable: bool) -> u64
+        where [M: Model] = |d| delete(d, model, true, delete_nullable);
+
+    /// The first row matching `lookup`, or, if there is none, `make()`
+    /// inserted; `true` if it was created. `make` runs only when creating.
+    /// Safe when two callers race on a unique key: the loser gets the
+    /// winner's row.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let make = || User { id: 0, name: "ada".into(), age: None }; // runs only when creating
+    /// let (ada, created) = db.aio().get_or_create(User::NAME.eq("ada"), make).await?;
+    /// assert!(created);
+    /// let (again, created) = db.sync().get_or_create(User::NAME.eq("ada"), || unreachable!())?;
+    /// assert!(!created);
+    /// assert_eq!(again, ada);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn get_or_create<M, L, F>(&self, lookup: L, make: F) -> (M, bool)
+        where [M: Model, L: Into<Select<M>>, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
+
+    /// Inserts the model, or, if a unique column already holds one of its
+    /// values, returns that row; `true` if it was created.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let (ada, created) = db.sync().create_or_get(user("ada"))?;
+    /// assert!(created);
+    /// let (same, created) = db.aio().create_or_get(user("ada")).await?; // name is unique
+    /// assert!(!created);
+    /// assert_eq!(same.id, ada.id);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn create_or_get<M>(&self, model: M) -> (M, bool)
+        where [M: Model] = |d| CreateOrGet::new(d, model);
+
+    /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`] or
+    /// [`DeleteQuery`] the rows changed, an [`InsertMany`] the stored rows.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b"), user("c")]))?;
+    /// let two = db.aio().execute_query(User::select().order_by(User::NAME.desc()).limit(2)).await?;
+    /// assert_eq!(two[0].name, "c");
+    /// assert_eq!(db.sync().execute_query(User::delete_query().filter(User::NAME.ne("a")))?, 2);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn execute_query<Q>(&self, query: Q) -> Q::Output
+        where [Q: Executable] = |d| query.into_plan(d);
+
+    /// Parents and what is related to them through foreign keys: the parent
+    /// query, then one query per sub-query (no N+1). `related` is a
+    /// [`Select`] of a model with a foreign key to `P`, a tuple of such, or
+    /// nested with [`Select::with`]; see [`prefetch`](super::prefetch).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let ada = db.sync().create(user("ada"))?;
+    /// db.sync().create(user("bob"))?;
+    /// for title in ["one", "two"] {
+    ///     db.sync().create(Post { id: 0, author: ada.id, title: title.into() })?;
+    /// }
+    /// // two queries in all, however many users
+    /// let rows = db.aio().prefetch(User::select().order_by(User::NAME.asc()), Post::select()).await?;
+    /// assert_eq!(rows[0].1.len(), 2); // ada's posts
+    /// assert!(rows[1].1.is_empty()); // bob's
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn prefetch<P, R>(&self, parents: Select<P>, related: R) -> Vec<(P, R::Output)>
+        where [P: Model, R: Related<P>] = |d| Prefetch::new(d, parents, related);
+
+    /// `SELECT COUNT(*)` of the query, respecting its `LIMIT`/`OFFSET` unless
+    /// `clear_limit`.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b"), user("c")]))?;
+    /// assert_eq!(db.aio().count(User::select().limit(2), false).await?, 2);
+    /// assert_eq!(db.sync().count(User::select().limit(2), true)?, 3);
+    /// assert_eq!(db.sync().count(User::NAME.eq("b"), false)?, 1);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn count<M, L>(&self, query: L, clear_limit: bool) -> i64
+        where [M: Model, L: Into<Select<M>>] = |d| count(d, query.into(), clear_limit);
+
+    /// Whether the query matches any row.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// assert!(!db.aio().exists(User::NAME.eq("ada")).await?);
+    /// db.sync().create(user("ada"))?;
+    /// assert!(db.sync().exists(User::NAME.eq("ada"))?);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn exists<M, L>(&self, query: L) -> bool
+        where [M: Model, L: Into<Select<M>>] = |d| exists(d, query.into());
+
+    /// The first row of a query on [`Select::fields`], as one value or a
+    /// tuple: `scalar::<_, (i64, Option<i32>)>(User::select().fields([…]))`.
+    /// A query that returns no row gives `None` for an `Option<T>` (a tuple
+    /// of `None`s for a tuple of `Option`s), and a
+    /// [`NotFound`](crate::ErrorKind::NotFound) error for any other type.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// use dualdb::model::Field;
+    /// db.sync().execute_query(User::insert_many(vec![user("a"), user("b")]))?;
+    /// let n: i64 = db.aio().scalar(User::select().fields([Field::count_all()])).await?;
+    /// let (first, last): (String, String) =
+    ///     db.sync().scalar(User::select().fields([User::NAME.min(), User::NAME.max()]))?;
+    /// assert_eq!((n, first.as_str(), last.as_str()), (2, "a", "b"));
+    /// // No row: None for an Option, NotFound otherwise.
+    /// let none: Option<String> = db.aio().scalar(User::select().filter(User::NAME.eq("zed")).fields([User::NAME.field()])).await?;
+    /// assert_eq!(none, None);
+    /// let err = db.sync().scalar::<_, String>(User::select().filter(User::NAME.eq("zed")).fields([User::NAME.field()]));
+    /// assert_eq!(err.unwrap_err().kind(), dualdb::ErrorKind::NotFound);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn scalar<M, T>(&self, query: Select<M>) -> T
+        where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
+
+    /// Runs a statement and folds its rows into `init` with `f`, one row at
+    /// a time as the server sends them: the rows are never all in memory, so
+    /// a million-row export takes no more memory than one row (and the
+    /// driver's buffer). An error from `f` stops the statement and is
+    /// returned; the connection is left clean.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT i FROM n";
+    /// // 100,000 rows, one in memory at a time
+    /// let sum = db.aio().fold_rows(sql, &[], 0i64, |sum, row| Ok(sum + row.get::<i64>(0)?)).await?;
+    /// assert_eq!(sum, 5_000_050_000);
+    /// let (n, last) = db.sync().fold_rows(sql, &[], (0, 0i64), |(n, _), row| Ok((n + 1, row.get(0)?)))?;
+    /// assert_eq!((n, last), (100_000, 100_000));
+    /// // An error from the closure stops the statement:
+    /// let err = db.sync().fold_rows(sql, &[], (), |_, _| Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "enough")));
+    /// assert_eq!(err.unwrap_err().message(), "enough");
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn fold_rows<A, F>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], init: A, f: F) -> A
+        where [A: Send + 'static, F: FnMut(A, Row) -> Result<A> + Send + 'static] = |_d| fold_rows(sql, params, init, f);
+
+    /// [`fold_rows`](Self::fold_rows) over a model query: each row decoded
+    /// into `M` as it arrives (on the read replica, if there is one).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().execute_query(User::insert_many(vec![
+    ///     User { id: 0, name: "ada".into(), age: Some(36) },
+    ///     User { id: 0, name: "bob".into(), age: None },
+    /// ]))?;
+    /// let names = db.aio().fold(User::select().order_by(User::NAME.asc()), String::new(), |mut s, u: User| {
+    ///     s.push_str(&u.name);
+    ///     Ok(s)
+    /// }).await?;
+    /// assert_eq!(names, "adabob");
+    /// let ages: i32 = db.sync().fold(User::select(), 0, |sum, u: User| Ok(sum + u.age.unwrap_or(0)))?;
+    /// assert_eq!(ages, 36);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn fold<M, A, F>(&self, query: Select<M>, init: A, f: F) -> A
+        where [M: Model, A: Send + 'static, F: FnMut(A, M) -> Result<A> + Send + 'static] = |d| fold(d, query, init, f);
+
+    /// Raw SQL, each row mapped to a model by column name, or to a tuple of
+    /// models side by side for a join (see [`ModelRow`](crate::ModelRow)).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().create(user("ada"))?;
+    /// let found: Vec<User> = db.aio().raw("SELECT * FROM user WHERE name LIKE ?", &[&"a%"]).await?;
+    /// assert_eq!(found[0].name, "ada");
+    /// let none: Vec<User> = db.sync().raw("SELECT * FROM user WHERE age > ?", &[&100])?;
+    /// assert!(none.is_empty());
+    /// let joined: Vec<(User, Option<Post>)> = db
+    ///     .aio()
+    ///     .raw("SELECT user.*, post.* FROM user LEFT JOIN post ON post.author = user.id", &[])
+    ///     .await?;
+    /// assert!(joined[0].1.is_none()); // ada has no posts
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn raw<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
+        where [T: ModelRow] = |_d| raw::<T>(sql, params);
+}

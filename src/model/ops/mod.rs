@@ -1,0 +1,16 @@
+//! The Manager operations, each a [`Plan`](crate::plan::Plan) written
+//! once: reading models out of rows ([`collect`]), the reads, the writes,
+//! the races of `get_or_create` and `create_or_get`, the schema calls, the
+//! queries `execute_query` runs ([`executable`]), and the methods both
+//! halves get over them ([`methods`]).
+
+mod collect;
+mod executable;
+mod methods;
+mod races;
+mod reads;
+mod schema;
+mod writes;
+
+pub use executable::Executable;
+pub use methods::MANAGER_OPERATIONS;

@@ -1,0 +1,215 @@
+//! `get_or_create` and `create_or_get`: an insert that may lose a race to
+//! another caller's, and the look-up of the winner's row.
+
+use super::collect::first;
+use super::writes::Insert;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::Model;
+use crate::model::query::Select;
+use crate::model::sql::{Dialect, to_sea};
+use crate::plan::{Action, Plan, Reply, Step, replayed};
+use crate::statement::Stmt;
+
+/// An insert that, inside a transaction, runs in a savepoint: a failed
+/// statement would otherwise abort the whole transaction on PostgreSQL. A
+/// failure is rolled back to the savepoint and then returned.
+struct GuardedInsert<M> {
+    insert: Insert<M, Vec<M>>,
+    d: Dialect,
+    state: GuardState<M>,
+}
+
+enum GuardState<M> {
+    Start,
+    Opening,
+    Running,
+    Releasing(Vec<M>),
+    RollingBack(Error),
+}
+
+const OP_SAVEPOINT: &str = "dualdb_op";
+
+fn savepoint_stmt(verb: &str) -> Action {
+    Action::Execute(Stmt::bare(format!("{verb} {OP_SAVEPOINT}")))
+}
+
+impl<M: Model> GuardedInsert<M> {
+    fn new(d: Dialect, model: M) -> Self {
+        GuardedInsert {
+            insert: Insert::new(d, vec![model]),
+            d,
+            state: GuardState::Start,
+        }
+    }
+
+    /// Like [`Plan::step`], ending in the created row.
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<M>> {
+        let guarded = self.d.in_tx;
+        match std::mem::replace(&mut self.state, GuardState::Running) {
+            GuardState::Start if guarded => {
+                self.state = GuardState::Opening;
+                Ok(Step::Run(savepoint_stmt("SAVEPOINT")))
+            }
+            GuardState::Start => self.inner(None),
+            GuardState::Opening => {
+                reply.ok_or_else(replayed)??;
+                self.inner(None)
+            }
+            GuardState::Running => self.inner(reply),
+            GuardState::Releasing(mut rows) => {
+                reply.ok_or_else(replayed)??;
+                rows.pop().map(Step::Done).ok_or_else(replayed)
+            }
+            GuardState::RollingBack(e) => {
+                reply.ok_or_else(replayed)??;
+                Err(e)
+            }
+        }
+    }
+
+    fn inner(&mut self, reply: Option<Result<Reply>>) -> Result<Step<M>> {
+        let guarded = self.d.in_tx;
+        match self.insert.step(reply) {
+            Ok(Step::Run(a)) => Ok(Step::Run(a)),
+            Ok(Step::Done(rows)) if guarded => {
+                self.state = GuardState::Releasing(rows);
+                Ok(Step::Run(savepoint_stmt("RELEASE SAVEPOINT")))
+            }
+            Ok(Step::Done(mut rows)) => rows.pop().map(Step::Done).ok_or_else(replayed),
+            Err(e) if guarded => {
+                self.state = GuardState::RollingBack(e);
+                Ok(Step::Run(savepoint_stmt("ROLLBACK TO SAVEPOINT")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// get_or_create: select; if absent, insert; if the insert hits a unique
+/// violation (another task won the race), select again, as a locking read
+/// inside a transaction ([`Select::build_locking`]).
+pub(super) struct GetOrCreate<M, F> {
+    d: Dialect,
+    lookup: Select<M>,
+    make: Option<F>,
+    state: GocState<M>,
+}
+
+enum GocState<M> {
+    Start,
+    Selected,
+    Inserting(GuardedInsert<M>),
+    Reselected(Error),
+}
+
+impl<M: Model, F: FnOnce() -> M + Send> GetOrCreate<M, F> {
+    pub(crate) fn new(d: Dialect, lookup: Select<M>, make: F) -> Self {
+        GetOrCreate {
+            d,
+            lookup: lookup.first(),
+            make: Some(make),
+            state: GocState::Start,
+        }
+    }
+
+    fn inserting(
+        &mut self,
+        mut insert: GuardedInsert<M>,
+        reply: Option<Result<Reply>>,
+    ) -> Result<Step<(M, bool)>> {
+        match insert.step(reply) {
+            Ok(Step::Run(a)) => {
+                self.state = GocState::Inserting(insert);
+                Ok(Step::Run(a))
+            }
+            Ok(Step::Done(created)) => Ok(Step::Done((created, true))),
+            Err(e) if e.kind() == ErrorKind::UniqueViolation => {
+                self.state = GocState::Reselected(e);
+                Ok(Step::Run(Action::Query(self.lookup.build_locking(self.d))))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
+    type Output = (M, bool);
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<(M, bool)>> {
+        match std::mem::replace(&mut self.state, GocState::Start) {
+            GocState::Start => {
+                self.state = GocState::Selected;
+                Ok(Step::Run(Action::Query(self.lookup.build(self.d))))
+            }
+            GocState::Selected => {
+                let reply = reply.ok_or_else(replayed)??;
+                if let Some(found) = first::<M>(reply)? {
+                    return Ok(Step::Done((found, false)));
+                }
+                let make = self.make.take().ok_or_else(replayed)?;
+                self.inserting(GuardedInsert::new(self.d, make()), None)
+            }
+            GocState::Inserting(insert) => self.inserting(insert, reply),
+            GocState::Reselected(unique) => {
+                let reply = reply.ok_or_else(replayed)??;
+                match first::<M>(reply)? {
+                    Some(found) => Ok(Step::Done((found, false))),
+                    // The conflict was on another unique column than the lookup's.
+                    None => Err(unique),
+                }
+            }
+        }
+    }
+}
+
+/// create_or_get: insert; on a unique violation, get the row that holds the
+/// conflicting unique values (a locking read inside a transaction).
+pub(super) struct CreateOrGet<M> {
+    d: Dialect,
+    lookup: Option<Select<M>>,
+    insert: GuardedInsert<M>,
+    conflict: Option<Error>,
+}
+
+impl<M: Model> CreateOrGet<M> {
+    pub(crate) fn new(d: Dialect, model: M) -> Self {
+        use sea_query::{Cond, Expr, ExprTrait};
+        let mut any = Cond::any();
+        for (i, c) in M::META.columns.iter().enumerate() {
+            let given_key = c.primary_key && !c.auto_increment;
+            if c.unique || given_key {
+                any = any.add(Expr::col(c.name).eq(Expr::val(to_sea(model.value(i)))));
+            }
+        }
+        let lookup =
+            (!any.is_empty()).then(|| Select::new().filter(crate::model::Filter::new(any)).first());
+        CreateOrGet {
+            d,
+            lookup,
+            insert: GuardedInsert::new(d, model),
+            conflict: None,
+        }
+    }
+}
+
+impl<M: Model> Plan for CreateOrGet<M> {
+    type Output = (M, bool);
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<(M, bool)>> {
+        if let Some(conflict) = self.conflict.take() {
+            let found = first::<M>(reply.ok_or_else(replayed)??)?;
+            return found.map(|m| Step::Done((m, false))).ok_or(conflict);
+        }
+        match self.insert.step(reply) {
+            Ok(Step::Run(a)) => Ok(Step::Run(a)),
+            Ok(Step::Done(created)) => Ok(Step::Done((created, true))),
+            Err(e) if e.kind() == ErrorKind::UniqueViolation => match &self.lookup {
+                Some(lookup) => {
+                    let stmt = lookup.build_locking(self.d);
+                    self.conflict = Some(e);
+                    Ok(Step::Run(Action::Query(stmt)))
+                }
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The reads: `get`, `select`, `count`, `exists`, `scalar`, `raw`, and the
+//! streamed `fold` and `fold_rows`.
+
+use super::collect::{Collect, Found};
+use crate::backend::InPlaceRow;
+use crate::error::{Error, Result};
+use crate::model::query::Select;
+use crate::model::sql::Dialect;
+use crate::model::{Decoder, Model, ModelRow};
+use crate::plan::{Action, One, Plan, ReadOnly, Reply, Step, replayed, slotted, taken};
+use crate::row::{FromRow, Row};
+use crate::statement::Stmt;
+use crate::value::ToSql;
+
+pub(super) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
+    Collect::<M, Found<M>>::select(d, q.first())
+}
+
+pub(super) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
+    Collect::<M, Option<M>>::select(d, q.first())
+}
+
+pub(super) fn select<M: Model>(d: Dialect, q: Select<M>) -> Collect<M, Vec<M>> {
+    Collect::<M, Vec<M>>::select(d, q)
+}
+
+pub(super) fn count<M: Model>(
+    d: Dialect,
+    q: Select<M>,
+    clear_limit: bool,
+) -> impl Plan<Output = i64> {
+    let q = if clear_limit { q.clear_limit() } else { q };
+    ReadOnly(One::new(Action::Query(q.count_statement(d)), |r| {
+        let rows = r.rows()?;
+        rows.first().ok_or_else(Error::not_found)?.get(0)
+    }))
+}
+
+pub(super) fn exists<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = bool> {
+    ReadOnly(One::new(Action::Query(q.exists_statement(d)), |r| {
+        Ok(!r.rows()?.is_empty())
+    }))
+}
+
+pub(super) fn scalar<M: Model, T: FromRow + Send>(
+    d: Dialect,
+    q: Select<M>,
+) -> impl Plan<Output = T> {
+    ReadOnly(One::new(Action::Query(q.first().build(d)), |r| {
+        match r.rows()?.first() {
+            Some(row) => T::from_row(row),
+            None => T::from_no_row(),
+        }
+    }))
+}
+
+pub(super) fn raw<T: ModelRow>(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> impl Plan<Output = Vec<T>> + use<T> {
+    Collect::<T, Vec<T>> {
+        read_only: false,
+        ..Collect::new(Stmt::new(sql, params))
+    }
+}
+
+/// Streams a raw statement's rows into `f` one at a time (`fold_rows`);
+/// raw SQL may write, so it never goes to a replica.
+struct Fold<A, F> {
+    stmt: Option<Stmt>,
+    acc: Option<A>,
+    f: F,
+}
+
+impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A, F> {
+    type Output = A;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<A>> {
+        streamed_step(&mut self.stmt, &mut self.acc, reply)
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let acc = self.acc.take().ok_or_else(replayed)?;
+        self.acc = Some((self.f)(acc, row)?);
+        Ok(())
+    }
+    fn read_only(&self) -> bool {
+        false
+    }
+}
+
+pub(super) fn fold_rows<A: Send, F: FnMut(A, Row) -> Result<A> + Send>(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    init: A,
+    mut f: F,
+) -> impl Plan<Output = A> + use<A, F> {
+    Fold {
+        stmt: Some(Stmt::new(sql, params)),
+        acc: Some(init),
+        f: move |acc, row: &mut Option<Row>| f(acc, row.take().ok_or_else(taken)?),
+    }
+}
+
+pub(super) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
+    d: Dialect,
+    q: Select<M>,
+    init: A,
+    f: F,
+) -> impl Plan<Output = A> + use<M, A, F> {
+    // The statement and decoder of a select (its `out` is not used).
+    let Collect { stmt, decoder, .. } = Collect::<M, Option<M>>::select(d, q);
+    FoldModels {
+        stmt,
+        decoder,
+        acc: Some(init),
+        f,
+    }
+}
+
+/// A fold's step: stream its statement, then hand over what it folded.
+fn streamed_step<A>(
+    stmt: &mut Option<Stmt>,
+    acc: &mut Option<A>,
+    reply: Option<Result<Reply>>,
+) -> Result<Step<A>> {
+    match reply {
+        None => Ok(Step::Run(Action::Stream(stmt.take().ok_or_else(replayed)?))),
+        Some(r) => {
+            r?;
+            Ok(Step::Done(acc.take().ok_or_else(replayed)?))
+        }
+    }
+}
+
+/// Streams a query's models into `f` one at a time (`fold`), decoded as
+/// [`Collect::select`] decodes them: on SQLite, in place.
+struct FoldModels<M: Model, A, F> {
+    stmt: Option<Stmt>,
+    decoder: Decoder<M>,
+    acc: Option<A>,
+    f: F,
+}
+
+impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> FoldModels<M, A, F> {
+    fn fold(&mut self, model: M) -> Result<()> {
+        let acc = self.acc.take().ok_or_else(replayed)?;
+        self.acc = Some((self.f)(acc, model)?);
+        Ok(())
+    }
+}
+
+impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> Plan for FoldModels<M, A, F> {
+    type Output = A;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<A>> {
+        streamed_step(&mut self.stmt, &mut self.acc, reply)
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let model = self.decoder.decode(slotted(row)?)?;
+        self.fold(model)
+    }
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        let model = self.decoder.read(row)?;
+        Some(model.and_then(|m| self.fold(m)))
+    }
+    fn read_only(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,332 @@
+//! The writes: inserts of one row or many (split under the backend's limit
+//! on bound values), `update`, `delete` and the recursive delete.
+
+use std::marker::PhantomData;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::column::ColumnOf;
+use crate::model::query::InsertMany;
+use crate::model::schema;
+use crate::model::shapes::KeyColumn;
+use crate::model::sql::{Dialect, to_sea};
+use crate::model::{Model, ModelMeta, models};
+use crate::placeholders::max_values;
+use crate::plan::{Action, Atomically, Map, One, Plan, Reply, Sequence, Step, replayed};
+use crate::statement::{ExecResult, Stmt};
+use crate::value::{Value, ValueRef};
+
+/// Inserts rows, returning them as stored with their generated keys (or
+/// only their count: [`Inserted`]): in as many statements as the
+/// backend's limit on bound values asks, each of at most `per_statement`
+/// rows. Rows that give their generated key and rows that leave it to the
+/// server go in statements of their own, the first first; the stored rows
+/// come back in the order given. Run inside [`Atomically`], more than one
+/// statement is all-or-nothing (tests/models.rs
+/// `insert_many_splits_under_the_limit`,
+/// `given_keys_of_generated_key_models_are_written`).
+pub(super) struct Insert<M, O> {
+    d: Dialect,
+    /// The rows still to send, of one kind: all give their generated key,
+    /// or all leave it to the server (or the model has none).
+    rows: std::vec::IntoIter<M>,
+    /// Where the input mixes both: the rows that leave their key to the
+    /// server, sent after the others, and where each row came in the
+    /// input. Boxed: rare, and the plan is moved with every call's future.
+    mixed: Option<Box<Mixed<M>>>,
+    per_statement: usize,
+    /// MySQL: the rows of the statement in flight, kept for their keys.
+    sent: Vec<M>,
+    stored: Vec<M>,
+    count: u64,
+    _out: PhantomData<fn() -> O>,
+}
+
+/// An insert whose rows mix given and generated keys ([`Insert`]).
+struct Mixed<M> {
+    generated: std::vec::IntoIter<M>,
+    /// The place in the input of each row, in the order sent.
+    order: Vec<usize>,
+}
+
+/// What an [`Insert`] gives: the stored rows, or only their count.
+pub(super) trait Inserted<M>: Send + Sized {
+    /// The stored rows are wanted, not only their count.
+    const ROWS: bool;
+    fn of(rows: Vec<M>, count: u64) -> Self;
+}
+
+impl<M: Send> Inserted<M> for Vec<M> {
+    const ROWS: bool = true;
+    fn of(rows: Vec<M>, _: u64) -> Self {
+        rows
+    }
+}
+
+impl<M> Inserted<M> for u64 {
+    const ROWS: bool = false;
+    fn of(_: Vec<M>, count: u64) -> Self {
+        count
+    }
+}
+
+impl<M: Model, O: Inserted<M>> Insert<M, O> {
+    pub(crate) fn new(d: Dialect, rows: Vec<M>) -> Self {
+        let width = InsertMany::<M>::width(KeyColumn::Written);
+        let gives = |r: &M| !InsertMany::<M>::generates_key(r);
+        let (rows, mixed) =
+            if !M::META.auto_key() || !rows.iter().any(gives) || rows.iter().all(gives) {
+                (rows, None)
+            } else {
+                let (mut given, mut generated) = (Vec::new(), Vec::new());
+                let (mut given_at, mut generated_at) = (Vec::new(), Vec::new());
+                for (i, row) in rows.into_iter().enumerate() {
+                    if gives(&row) {
+                        given.push(row);
+                        given_at.push(i);
+                    } else {
+                        generated.push(row);
+                        generated_at.push(i);
+                    }
+                }
+                given_at.extend(generated_at);
+                let mixed = Mixed {
+                    generated: generated.into_iter(),
+                    order: given_at,
+                };
+                (given, Some(Box::new(mixed)))
+            };
+        Insert {
+            d,
+            rows: rows.into_iter(),
+            mixed,
+            per_statement: (max_values(d.kind) / width.max(1)).max(1),
+            sent: Vec::new(),
+            stored: Vec::new(),
+            count: 0,
+            _out: PhantomData,
+        }
+    }
+
+    /// The number of statements the insert takes.
+    fn statements(&self) -> usize {
+        let more = self.mixed.as_ref().map_or(0, |m| m.generated.len());
+        self.rows.len().div_ceil(self.per_statement) + more.div_ceil(self.per_statement)
+    }
+
+    /// The next statement's rows: the rest of one kind in the vector they
+    /// came in, or a statement's worth of them.
+    fn batch(&mut self) -> Vec<M> {
+        let rows = match (self.rows.len(), &mut self.mixed) {
+            (0, Some(mixed)) => &mut mixed.generated,
+            _ => &mut self.rows,
+        };
+        if rows.len() == 0 {
+            Vec::new()
+        } else if rows.len() <= self.per_statement {
+            std::mem::take(rows).collect()
+        } else {
+            rows.by_ref().take(self.per_statement).collect()
+        }
+    }
+
+    /// The next statement, or the outcome once every row is sent.
+    fn next(&mut self) -> Result<Step<O>> {
+        let batch = self.batch();
+        if batch.is_empty() {
+            let stored = std::mem::take(&mut self.stored);
+            let stored = match self.mixed.take() {
+                Some(mixed) if O::ROWS => in_order(stored, &mixed.order)?,
+                _ => stored,
+            };
+            return Ok(Step::Done(O::of(stored, self.count)));
+        }
+        // A statement's rows all give their keys or all leave them.
+        if batch.first().is_some_and(InsertMany::<M>::generates_key) {
+            schema::check_generated_key(self.d, M::META)?;
+        }
+        let d = self.d;
+        Ok(Step::Run(match (O::ROWS, d.returning()) {
+            // The stored rows come back: the values move out of these.
+            (true, true) => Action::Query(InsertMany::<M>::build_owned(batch, d, true)?),
+            // MySQL: these rows come back, with their generated keys set.
+            (true, false) => {
+                let stmt = InsertMany::<M>::build(&batch, d, true)?;
+                self.sent = batch;
+                Action::Execute(stmt)
+            }
+            (false, _) => Action::Execute(InsertMany::<M>::build_owned(batch, d, false)?),
+        }))
+    }
+
+    /// Rows stored by one statement.
+    fn keep(&mut self, rows: Vec<M>) {
+        if self.stored.is_empty() {
+            self.stored = rows;
+        } else {
+            self.stored.extend(rows);
+        }
+    }
+}
+
+/// `rows`, sent in the input order `order` gives, put back in input order.
+fn in_order<M>(rows: Vec<M>, order: &[usize]) -> Result<Vec<M>> {
+    if rows.len() != order.len() {
+        return Err(Error::new(
+            ErrorKind::Query,
+            format!("the insert stored {} rows of {}", rows.len(), order.len()),
+        ));
+    }
+    let mut placed: Vec<Option<M>> = std::iter::repeat_with(|| None).take(rows.len()).collect();
+    for (row, &at) in rows.into_iter().zip(order) {
+        placed[at] = Some(row);
+    }
+    placed.into_iter().map(|r| r.ok_or_else(replayed)).collect()
+}
+
+impl<M: Model, O: Inserted<M>> Plan for Insert<M, O> {
+    type Output = O;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<O>> {
+        match reply.transpose()? {
+            None => {}
+            Some(Reply::Rows(stored)) => {
+                self.count += stored.len() as u64;
+                self.keep(models::<M>(stored)?);
+            }
+            Some(Reply::Done(done)) => {
+                self.count += done.rows_affected;
+                if O::ROWS {
+                    let mut rows = std::mem::take(&mut self.sent);
+                    set_generated_keys(&mut rows, done)?;
+                    self.keep(rows);
+                }
+            }
+        }
+        self.next()
+    }
+}
+
+/// MySQL: the generated keys of the rows of one statement, if they left
+/// theirs to the server (the rows of a statement all do, or none does),
+/// from the first the server reports: one statement's are consecutive
+/// under innodb_autoinc_lock_mode 0 and 1 (MariaDB's default).
+fn set_generated_keys<M: Model>(rows: &mut [M], done: ExecResult) -> Result<()> {
+    if !rows.first().is_some_and(InsertMany::<M>::generates_key) {
+        return Ok(());
+    }
+    let first = done
+        .last_insert_id
+        .ok_or_else(|| Error::new(ErrorKind::Query, "the server reported no generated key"))?;
+    for (i, row) in rows.iter_mut().enumerate() {
+        let key = i64::try_from(first + i as u64)
+            .map_err(|_| Error::decode("generated key out of range"))?;
+        row.set_primary_key(ValueRef::I64(key))?;
+    }
+    Ok(())
+}
+
+/// An insert of `rows`, all-or-nothing in however many statements it takes.
+pub(super) fn insert<M: Model, O: Inserted<M>>(
+    d: Dialect,
+    rows: Vec<M>,
+) -> Atomically<Insert<M, O>> {
+    let insert = Insert::new(d, rows);
+    let statements = insert.statements();
+    Atomically::new(d.kind, d.in_tx, insert, statements)
+}
+
+pub(super) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
+    Map(Insert::<M, Vec<M>>::new(d, vec![model]), |mut v: Vec<M>| {
+        v.pop()
+            .ok_or_else(|| Error::new(ErrorKind::Query, "the insert returned no row"))
+    })
+}
+
+fn by_pk<M: Model>(model: &M) -> crate::model::Filter<M> {
+    crate::model::Filter::raw_eq(M::META.primary_key, M::META.pk().name, model.primary_key())
+}
+
+pub(super) fn update<M: Model>(
+    d: Dialect,
+    model: &M,
+    only: Option<&[&dyn ColumnOf<M>]>,
+) -> impl Plan<Output = u64> + use<M> {
+    let mut q = sea_query::Query::update();
+    q.table(M::META.table);
+    for (i, c) in M::META.columns.iter().enumerate() {
+        let listed = only.is_none_or(|cols| cols.iter().any(|col| col.index() == i));
+        if !c.primary_key && listed {
+            q.value(c.name, sea_query::Expr::val(to_sea(model.value(i))));
+        }
+    }
+    q.cond_where(by_pk(model).cond());
+    One::new(Action::Execute(d.query(&q)), |r| {
+        Ok(r.done()?.rows_affected)
+    })
+}
+
+/// Deletes one row; with `recursive`, first its dependants, found through
+/// the registered foreign keys: rows whose foreign key is nullable get it
+/// set to NULL unless `delete_nullable`, the others are deleted, deepest
+/// first, each level selected by a sub-query on the level above; all or
+/// nothing ([`Atomically`]).
+pub(super) fn delete<M: Model>(
+    d: Dialect,
+    model: &M,
+    recursive: bool,
+    delete_nullable: bool,
+) -> Atomically<Sequence> {
+    let mut stmts = Vec::new();
+    if recursive {
+        dependants(
+            d,
+            M::META,
+            by_pk(model).cond(),
+            delete_nullable,
+            &mut Vec::new(),
+            &mut stmts,
+        );
+    }
+    let mut q = sea_query::Query::delete();
+    q.from_table(M::META.table).cond_where(by_pk(model).cond());
+    stmts.push(d.query(&q));
+    let statements = stmts.len();
+    Atomically::new(d.kind, d.in_tx, Sequence(stmts.into_iter()), statements)
+}
+
+/// Appends, for every dependant of the rows of `parent` matching `rows`, the
+/// statements that clear it, deepest first.
+fn dependants(
+    d: Dialect,
+    parent: &'static ModelMeta,
+    rows: sea_query::Condition,
+    delete_nullable: bool,
+    path: &mut Vec<&'static str>,
+    out: &mut Vec<Stmt>,
+) {
+    use sea_query::{Cond, Expr, ExprTrait, Query};
+    if path.contains(&parent.table) {
+        return; // a cycle of foreign keys: the first visit handles it
+    }
+    path.push(parent.table);
+    for (child, fk) in parent.dependents() {
+        let mut parent_keys = Query::select();
+        parent_keys
+            .column(parent.pk().name)
+            .from(parent.table)
+            .cond_where(rows.clone());
+        let child_rows = Cond::all().add(Expr::col(fk.name).in_subquery(parent_keys));
+        if fk.nullable && !delete_nullable {
+            let mut q = Query::update();
+            q.table(child.table)
+                .value(fk.name, Expr::val(to_sea(Value::Null)))
+                .cond_where(child_rows);
+            out.push(d.query(&q));
+        } else {
+            dependants(d, child, child_rows.clone(), delete_nullable, path, out);
+            let mut q = Query::delete();
+            q.from_table(child.table).cond_where(child_rows);
+            out.push(d.query(&q));
+        }
+    }
+    path.pop();
+}
