@@ -28,7 +28,7 @@ struct State {
 }
 
 /// What the pool's connect helpers and borrowers share.
-pub(crate) struct Shared {
+pub(crate) struct Inner {
     backend: Arc<dyn Backend>,
     max_size: usize,
     acquire_timeout: Duration,
@@ -39,7 +39,7 @@ pub(crate) struct Shared {
     freed: Condvar,
 }
 
-impl Shared {
+impl Inner {
     /// Takes back a connection opened or lent under `generation`.
     fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64) {
         if let Some(stale) = self.keep(conn, generation) {
@@ -86,19 +86,19 @@ impl Shared {
 
 /// The blocking half's pool.
 pub(crate) struct BlockingPool {
-    shared: Arc<Shared>,
+    shared: Arc<Inner>,
 }
 
 /// How a lent connection refers to its pool: counted (`Arc`, for one that
 /// outlives the call, as a transaction's does) or borrowed (for the length
 /// of one call, without the two atomic counts of a clone and its drop).
-pub(crate) trait PoolRef: std::ops::Deref<Target = Shared> + Clone + Send {}
-impl PoolRef for Arc<Shared> {}
-impl PoolRef for &Shared {}
+pub(crate) trait PoolRef: std::ops::Deref<Target = Inner> + Clone + Send {}
+impl PoolRef for Arc<Inner> {}
+impl PoolRef for &Inner {}
 
 /// A connection lent out by a [`BlockingPool`]; it goes back on drop, or is
 /// closed if its state is unknown.
-pub(crate) struct PooledConn<P: PoolRef = Arc<Shared>> {
+pub(crate) struct PooledConn<P: PoolRef = Arc<Inner>> {
     pool: P,
     conn: Option<Box<dyn SyncConn>>,
     generation: u64,
@@ -143,7 +143,7 @@ struct Handoff {
 impl BlockingPool {
     pub(crate) fn new(backend: Arc<dyn Backend>, config: &crate::config::Config) -> Self {
         BlockingPool {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Inner {
                 check_idle_after: backend.goes_stale().then_some(config.check_idle_after),
                 backend,
                 max_size: config.sync_pool_size,
@@ -170,7 +170,7 @@ impl BlockingPool {
 
     /// [`get`](Self::get) for one call: the connection refers to the pool
     /// without counting.
-    pub(crate) fn lease(&self) -> Result<PooledConn<&Shared>> {
+    pub(crate) fn lease(&self) -> Result<PooledConn<&Inner>> {
         self.take()
             .map(|(conn, generation)| lend(&*self.shared, conn, generation))
     }
@@ -353,7 +353,7 @@ impl<P: PoolRef> Drop for PooledConn<P> {
     }
 }
 
-impl Drop for Shared {
+impl Drop for Inner {
     fn drop(&mut self) {
         let idle = std::mem::take(&mut lock(&self.state).idle);
         if !idle.is_empty() {

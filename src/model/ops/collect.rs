@@ -75,8 +75,9 @@ impl<M: Send> Kept<M> for Option<M> {
     }
 }
 
-/// The first model, which must be there: `get`'s
-/// [`NotFound`](ErrorKind::NotFound) without a plan around the plan.
+/// The first model, which must be there: no row is `get`'s
+/// [`NotFound`](ErrorKind::NotFound), raised where the rows are kept, so
+/// that `get` needs no second plan to map an `Option` to its error.
 pub(super) struct Found<M>(Option<M>);
 
 impl<M> Default for Found<M> {
