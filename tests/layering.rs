@@ -214,28 +214,27 @@ impl Crate {
 
     /// The file that defines what `segs` names, following re-exports.
     fn resolve(&self, segs: &[String], depth: usize) -> Option<String> {
-        if segs.len() == 1 || segs.is_empty() {
-            if let Some(m) = segs.first().and_then(|name| self.macros.get(name)) {
-                return Some(m.clone());
-            }
+        // An exported macro is named from the crate root: `crate::name!`.
+        if let [name] = segs
+            && let Some(m) = self.macros.get(name)
+        {
+            return Some(m.clone());
         }
         for n in (0..=segs.len()).rev() {
             let module = segs[..n].join("::");
             if !self.modules.contains(&module) {
                 continue;
             }
-            if let (Some(name), true) = (segs.get(n), depth < 8) {
-                if let Some(target) = self.reexports.get(&(module.clone(), name.clone())) {
-                    let root = self.roots.contains(&module);
-                    if let Some(mut abs) = self.absolute(target, &module, root) {
-                        abs.extend(segs[n + 1..].iter().cloned());
-                        if let Some(found) = self.resolve(&abs, depth + 1) {
-                            return Some(found);
-                        }
-                    }
-                }
-            }
-            return Some(module);
+            let reexported = segs
+                .get(n)
+                .filter(|_| depth < 8)
+                .and_then(|name| self.reexports.get(&(module.clone(), name.clone())));
+            let found = reexported.and_then(|target| {
+                let mut abs = self.absolute(target, &module, self.roots.contains(&module))?;
+                abs.extend(segs[n + 1..].iter().cloned());
+                self.resolve(&abs, depth + 1)
+            });
+            return Some(found.unwrap_or(module));
         }
         None
     }
@@ -372,14 +371,12 @@ fn cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
         None
     }
     let mut state = BTreeMap::new();
-    for v in graph.keys() {
-        if !state.contains_key(v.as_str()) {
-            if let Some(c) = visit(v, graph, &mut state, &mut Vec::new()) {
-                return Some(c);
-            }
+    graph.keys().find_map(|v| {
+        if state.contains_key(v.as_str()) {
+            return None;
         }
-    }
-    None
+        visit(v, graph, &mut state, &mut Vec::new())
+    })
 }
 
 fn name(m: &str) -> &str {

@@ -11,6 +11,12 @@
 //! Each figure is the difference of two child processes, one making `LONG`
 //! calls and one `SHORT`, divided by the calls between them: start-up,
 //! connecting and the first statement's preparation fall out.
+//!
+//! `-- --save FILE` writes the results as tab-separated lines; the
+//! committed `benches/results/instructions.tsv` is the latest run and the
+//! baseline. `-- --check` is the gate (ci/test runs it) for a change to a hot
+//! path: it fails if any workload's ratio to its raw driver rose more than
+//! 3% above that baseline's.
 
 use std::process::Command;
 
@@ -97,14 +103,66 @@ fn main() {
         eprintln!("instructions: valgrind is not installed (apt-get install valgrind)");
         return;
     }
+    let check = args.iter().any(|a| a == "--check");
+    let baseline = check.then(baseline);
     println!("| backend | half | workload | rows | dualdb Ir/call | raw Ir/call | ratio |");
     println!("|---|---|---|---|---|---|---|");
+    let mut saved = support::Saved::open("dualdb_ir\traw_ir\tratio");
+    let mut risen = Vec::new();
     for url in support::targets_in("dualdb-instructions.sqlite") {
         sides::each_pair(&url, sides::COUNTED, |p| {
             match (per_call(p, p.ours), per_call(p, p.theirs)) {
-                (Some(a), Some(b)) => println!("{} {a:.0} | {b:.0} | {:.2} |", p.label, a / b),
-                _ => println!("{} failed | | |", p.label),
+                (Some(a), Some(b)) => {
+                    println!("{} {a:.0} | {b:.0} | {:.3} |", p.label, a / b);
+                    saved.line(
+                        &p.key,
+                        &[
+                            format!("{a:.0}"),
+                            format!("{b:.0}"),
+                            format!("{:.4}", a / b),
+                        ],
+                    );
+                    let was = baseline.as_ref().and_then(|base| base.get(&p.key));
+                    if let Some(&was) = was
+                        && a / b > was * 1.03
+                    {
+                        risen.push(format!(
+                            "{}: {was:.3} -> {:.3}",
+                            p.key.replace('\t', " "),
+                            a / b
+                        ));
+                    }
+                }
+                _ => {
+                    println!("{} failed | | |", p.label);
+                    risen.push(format!("{}: not counted", p.key.replace('\t', " ")));
+                }
             }
         });
     }
+    if check {
+        if risen.is_empty() {
+            println!("\nno ratio rose more than 3% above benches/results/instructions.tsv");
+        } else {
+            eprintln!("\nratios more than 3% above benches/results/instructions.tsv:");
+            for r in &risen {
+                eprintln!("  {r}");
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The committed ratios, by pair: `benches/results/instructions.tsv`.
+fn baseline() -> std::collections::HashMap<String, f64> {
+    let path = support::results_dir().join("instructions.tsv");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("--check needs {}: {e}", path.display()));
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            Some((cells[..4].join("\t"), cells.get(6)?.parse().ok()?))
+        })
+        .collect()
 }

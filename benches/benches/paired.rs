@@ -15,6 +15,10 @@
 //!         taskset -a -c -p 0 $p; done >/dev/null;
 //!         taskset -c 0 cargo bench -p dualdb-benches --bench paired'
 //!
+//! `-- --save FILE` also writes the results as tab-separated lines, the
+//! form `benches/results/paired/` keeps and `cargo run -p dualdb-benches
+//! --bin report` turns into BENCHMARKS.md's tables.
+//!
 //! `DUALDB_BENCH_ROUNDS` (default 60) sets the rounds of each pair; a batch
 //! lasts about 20 ms. `DUALDB_PAIRED_CONTROL=1` times dualdb against itself
 //! (both sides dualdb's): every ratio should then be about 1.00, and how far
@@ -120,6 +124,7 @@ fn main() {
         "| backend | half | workload | rows | dualdb µs/call | raw µs/call | ratio (median) | middle half of rounds |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let mut saved = support::Saved::open("dualdb_us\traw_us\tratio\tq25\tq75");
     for url in support::targets() {
         sides::each_pair(&url, sides::TIMED, |p| {
             let theirs = if control { p.ours } else { p.theirs };
@@ -140,6 +145,17 @@ fn main() {
                 quantile(&ratios, 0.5),
                 quantile(&ratios, 0.25),
                 quantile(&ratios, 0.75),
+            );
+            saved.line(
+                &p.key,
+                &[
+                    a * 1e6,
+                    b * 1e6,
+                    quantile(&ratios, 0.5),
+                    quantile(&ratios, 0.25),
+                    quantile(&ratios, 0.75),
+                ]
+                .map(|v| format!("{v:.4}")),
             );
         });
     }

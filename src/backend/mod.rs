@@ -6,7 +6,7 @@
 //! `mysql/row.rs`, `sqlite/rows.rs`) sit below the neutral row and the plans,
 //! which read them through [`RowRead`](crate::row::RowRead); the connections
 //! ([`conn`]'s traits) sit above the plans, whose rows they hand to a
-//! [`Sink`](crate::plan::Sink).
+//! sink (`plan/sink.rs`).
 
 use std::sync::Arc;
 

@@ -93,7 +93,7 @@ impl DriverRow {
 
 /// A row read where it lies, with no copy: SQLite's statement's current
 /// row, handed to a sink that decodes it at once
-/// ([`Sink::in_place`](crate::backend::Sink::in_place)). It has no variant
+/// (`Sink::in_place`, in `plan/sink.rs`). It has no variant
 /// without the `sqlite` feature, and is then never made.
 pub(crate) enum InPlaceRow<'s> {
     #[cfg(feature = "sqlite")]

@@ -85,6 +85,8 @@ pub struct Pair<'a> {
     /// The first four cells of the pair's row in a table: backend, half,
     /// workload, rows shown a call.
     pub label: String,
+    /// The same four, tab-separated: the pair's key in saved results.
+    pub key: String,
 }
 
 /// Calls `f` for each of `workloads` and every half of the backend at
@@ -110,6 +112,7 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
                 ours,
                 theirs,
                 label: format!("| {kind} | {half} | {workload} | {shown} |"),
+                key: format!("{kind}\t{half}\t{workload}\t{shown}"),
             });
         }
     }

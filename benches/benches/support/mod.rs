@@ -194,3 +194,41 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// Where saved results go: the committed `benches/results/`.
+pub fn results_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results")
+}
+
+/// The value of `--NAME VALUE` among the bench's arguments.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).cloned()
+}
+
+/// Results written as they come, one tab-separated line a pair after a
+/// header, to the file given with `--save`; `None` without one.
+pub struct Saved(Option<std::fs::File>);
+
+impl Saved {
+    pub fn open(header: &str) -> Self {
+        Saved(arg("--save").map(|path| {
+            let path = std::path::Path::new(&path);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).unwrap();
+            }
+            let mut f = std::fs::File::create(path).unwrap();
+            use std::io::Write;
+            writeln!(f, "backend\thalf\tworkload\trows\t{header}").unwrap();
+            f
+        }))
+    }
+
+    pub fn line(&mut self, key: &str, values: &[String]) {
+        if let Some(f) = &mut self.0 {
+            use std::io::Write;
+            writeln!(f, "{key}\t{}", values.join("\t")).unwrap();
+        }
+    }
+}

@@ -443,7 +443,7 @@ impl LiteConn {
 
     /// Each row handed to `sink` until it fails (its error in `stopped`);
     /// the number handed. A sink that reads rows in place
-    /// ([`Sink::live`](super::Sink::live)) gets them so; to any other, each
+    /// (`Sink::in_place`) gets them so; to any other, each
     /// row is copied out of the statement, and a row it leaves in the slot
     /// is refilled with the next one, the last one kept for the next
     /// statement: a statement whose rows are only read allocates nothing

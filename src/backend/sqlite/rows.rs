@@ -202,7 +202,7 @@ impl RowRead for CopiedRow {
 }
 
 /// A statement's current row read in place: a sink that decodes a model
-/// from it ([`crate::backend::Sink::in_place`]) needs no copy of it.
+/// from it (`Sink::in_place`, in `plan/sink.rs`) needs no copy of it.
 pub(crate) struct CurrentRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
 
 impl CurrentRow<'_> {

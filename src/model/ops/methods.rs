@@ -349,8 +349,8 @@ manager_methods! {
     fn create_or_get<M>(&self, model: M) -> (M, bool)
         where [M: Model] = |d| CreateOrGet::new(d, model);
 
-    /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`] or
-    /// [`DeleteQuery`] the rows changed, an [`InsertMany`] the stored rows.
+    /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`](crate::model::UpdateQuery) or
+    /// [`DeleteQuery`](crate::model::DeleteQuery) the rows changed, an [`InsertMany`](crate::model::InsertMany) the stored rows.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
@@ -368,7 +368,7 @@ manager_methods! {
     /// Parents and what is related to them through foreign keys: the parent
     /// query, then one query per sub-query (no N+1). `related` is a
     /// [`Select`] of a model with a foreign key to `P`, a tuple of such, or
-    /// nested with [`Select::with`]; see [`prefetch`](super::prefetch).
+    /// nested with [`Select::with`]; see [`prefetch`](crate::model::prefetch).
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);

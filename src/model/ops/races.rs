@@ -103,7 +103,7 @@ enum GocState<M> {
 }
 
 impl<M: Model, F: FnOnce() -> M + Send> GetOrCreate<M, F> {
-    pub(crate) fn new(d: Dialect, lookup: Select<M>, make: F) -> Self {
+    pub(super) fn new(d: Dialect, lookup: Select<M>, make: F) -> Self {
         GetOrCreate {
             d,
             lookup: lookup.first(),
@@ -171,7 +171,7 @@ pub(super) struct CreateOrGet<M> {
 }
 
 impl<M: Model> CreateOrGet<M> {
-    pub(crate) fn new(d: Dialect, model: M) -> Self {
+    pub(super) fn new(d: Dialect, model: M) -> Self {
         use sea_query::{Cond, Expr, ExprTrait};
         let mut any = Cond::any();
         for (i, c) in M::META.columns.iter().enumerate() {

@@ -70,7 +70,7 @@ impl<M> Inserted<M> for u64 {
 }
 
 impl<M: Model, O: Inserted<M>> Insert<M, O> {
-    pub(crate) fn new(d: Dialect, rows: Vec<M>) -> Self {
+    pub(super) fn new(d: Dialect, rows: Vec<M>) -> Self {
         let width = InsertMany::<M>::width(KeyColumn::Written);
         let gives = |r: &M| !InsertMany::<M>::generates_key(r);
         let (rows, mixed) =
