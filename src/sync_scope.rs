@@ -25,6 +25,7 @@ pub(crate) struct SyncTxShared {
     pub(crate) turn: Condvar,
 }
 
+/// A transaction's connection and its open levels, behind its lock.
 pub(crate) struct TxConn {
     /// `None` once the transaction is over.
     pub(crate) conn: Option<PooledConn>,

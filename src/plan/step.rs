@@ -23,6 +23,7 @@ pub(crate) enum Action {
     Stream(Stmt),
 }
 
+/// The reply to a statement whose rows went to a sink: their count.
 pub(super) fn streamed(rows_affected: u64) -> Reply {
     Reply::Done(ExecResult {
         rows_affected,
@@ -37,6 +38,7 @@ pub(crate) enum Reply {
     Done(ExecResult),
 }
 
+/// What a plan does next: run an action, or finish with its output.
 pub(crate) enum Step<T> {
     Run(Action),
     Done(T),
