@@ -15,7 +15,7 @@
 //! aio.execute("INSERT INTO kv VALUES (?, ?)", &[&"a", &1]).await.unwrap();
 //! let row = aio.query_one("SELECT v FROM kv WHERE k = ?", &[&"a"]).await.unwrap();
 //! assert_eq!(row.get::<i64>(0).unwrap(), 1);
-//! db.aio().close().await;
+//! db.aio().close().await.unwrap();
 //! // a later call reconnects
 //! assert_eq!(aio.query("SELECT * FROM kv", &[]).await.unwrap().len(), 1);
 //! # });
@@ -172,11 +172,11 @@ impl AsyncDb {
     /// [`drive_async`]; the plan is the block's own captured value, not
     /// moved into a local (an `async fn` would keep both copies).
     #[allow(clippy::manual_async_fn)] // see above: an `async fn` copies the plan
-    pub(crate) fn drive<P: Plan + 'static>(
+    pub(crate) fn drive<P: Plan>(
         &self,
         scope: Option<Scope>,
         mut plan: P,
-    ) -> impl Future<Output = Result<P::Output>> + Send + '_ {
+    ) -> impl Future<Output = Result<P::Output>> + Send + use<'_, P> {
         async move {
             if let Some(tx) = scope {
                 return Box::pin(tx.drive(plan)).await;
@@ -250,27 +250,30 @@ impl AsyncDb {
     }
 
     /// Drains the pool: idle connections close now, connections in use close
-    /// when they come back, and the next call builds a fresh pool.
+    /// when they come back, and the next call builds a fresh pool. A
+    /// `Result` as the blocking half's [`close`](crate::SyncDb::close)
+    /// (which `allow_sync` may refuse); on this half it does not fail.
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let db = dualdb::Database::open("sqlite::memory:")?;
     /// db.aio().query("SELECT 1", &[]).await?;
-    /// db.aio().close().await;
+    /// db.aio().close().await?;
     /// assert_eq!(db.aio().status().size, 0);
     /// db.aio().query("SELECT 1", &[]).await?; // connects again
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn close(&self) {
+    pub async fn close(&self) -> Result<()> {
         self.shared.close();
         let old = self.pool.write().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pool) = old {
             pool.close();
         }
         if let Some(replica) = &self.replica {
-            Box::pin(replica.close()).await;
+            Box::pin(replica.close()).await?;
         }
+        Ok(())
     }
 
     /// The async pool's statistics (all zero before the first call and after `close`).

@@ -10,7 +10,7 @@
 //!
 //! // The closure form: committed on Ok, rolled back on Err, panic or
 //! // cancellation. Calls through `db.aio()` in this task join it.
-//! aio.atomic(async |tx| {
+//! aio.atomic(async |tx| -> dualdb::Result<()> {
 //!     tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
 //!     db.aio().execute("INSERT INTO t VALUES (2)", &[]).await?; // same transaction
 //!     Ok(())
@@ -29,13 +29,12 @@
 //! # });
 //! ```
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::async_db::AsyncDb;
 use crate::async_scope::{AsyncTxShared, Scope, in_scope, meta, plain_scope};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Dialect;
 use crate::plan::Plan;
 use crate::transaction::{
@@ -223,10 +222,79 @@ impl<'a> AsyncTx<'a> {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn atomic<T, F, Fut>(&mut self, f: F) -> Result<T>
+    pub async fn atomic<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
-        F: FnOnce(AsyncTx<'a>) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        self.nested(f).await
+    }
+
+    /// Runs `f` in a savepoint of this transaction, as
+    /// [`atomic`](Self::atomic) does (peewee's `savepoint()`); on a
+    /// [`session`](AsyncDb::session)'s handle, outside any transaction, a
+    /// [`Usage`](crate::ErrorKind::Usage) error.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let mut tx = a.begin().await?;
+    /// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+    /// let n = tx.savepoint(async |sp| sp.execute("INSERT INTO t VALUES (2)", &[]).await).await?;
+    /// assert_eq!(n, 1);
+    /// tx.commit().await?;
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 2);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn savepoint<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        if self.level == 0 {
+            return Err(savepoint_outside_transaction().into());
+        }
+        self.nested(f).await
+    }
+
+    /// Runs `f` in this transaction, as the same level (peewee's
+    /// `transaction()` inside one: no savepoint); on a
+    /// [`session`](AsyncDb::session)'s handle, a transaction on the
+    /// session's connection.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let db = dualdb::Database::open("sqlite::memory:")?;
+    /// # let a = db.aio();
+    /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+    /// let mut tx = a.begin().await?;
+    /// tx.transaction(async |same| same.execute("INSERT INTO t VALUES (1)", &[]).await).await?;
+    /// assert_eq!(tx.level(), 1);
+    /// tx.rollback().await?; // the joined block's row goes too
+    /// # let n: i64 = a.query_one("SELECT COUNT(*) FROM t", &[]).await?.get(0)?;
+    /// # assert_eq!(n, 0);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
+    {
+        if self.level == 0 {
+            return self.nested(f).await;
+        }
+        f(self).await
+    }
+
+    async fn nested<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
     {
         let child =
             AsyncTx::savepoint_on(self.db, self.shared.clone(), self.level, Opener::Block).await?;
@@ -318,15 +386,18 @@ impl Drop for AsyncTx<'_> {
 }
 
 /// Runs `f` with `tx`'s transaction scoped to this task, then commits on
-/// `Ok` and rolls back on `Err` (the error of `f` wins over a rollback error).
-async fn run_scope<'a, T, F, Fut>(tx: AsyncTx<'a>, f: F) -> Result<T>
+/// `Ok` and rolls back on `Err` (the error of `f` wins over a rollback error,
+/// which is logged).
+async fn run_scope<T, E, F>(tx: AsyncTx<'_>, f: F) -> Result<T, E>
 where
-    F: FnOnce(AsyncTx<'a>) -> Fut,
-    Fut: Future<Output = Result<T>>,
+    F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+    E: From<Error>,
 {
-    let out = in_scope(tx.scope(), f(AsyncTx::view(tx.db, tx.scope()))).await;
+    let scope = tx.scope();
+    let mut view = AsyncTx::view(tx.db, tx.scope());
+    let out = in_scope(scope, f(&mut view)).await;
     match out {
-        Ok(v) => tx.commit().await.map(|()| v),
+        Ok(v) => Ok(tx.commit().await.map(|()| v)?),
         Err(e) => {
             if let Err(rb) = tx.rollback().await {
                 tracing::warn!(target: "dualdb::transaction", error = %rb, "rollback failed");
@@ -370,7 +441,7 @@ impl AsyncDb {
     /// # let db = dualdb::Database::open("sqlite::memory:")?;
     /// # let a = db.aio();
     /// # a.execute("CREATE TABLE t (x INTEGER)", &[]).await?;
-    /// a.atomic(async |tx| {
+    /// a.atomic(async |tx| -> dualdb::Result<()> {
     ///     tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
     ///     db.aio().execute("INSERT INTO t VALUES (2)", &[]).await?; // same task: joins
     ///     Ok(())
@@ -387,10 +458,10 @@ impl AsyncDb {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn atomic<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
+    pub async fn atomic<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(AsyncTx<'a>) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
     {
         self.scope(Nesting::Atomic, f).await
     }
@@ -409,10 +480,10 @@ impl AsyncDb {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn transaction<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
+    pub async fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(AsyncTx<'a>) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
     {
         self.scope(Nesting::Transaction, f).await
     }
@@ -434,10 +505,10 @@ impl AsyncDb {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn savepoint<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
+    pub async fn savepoint<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(AsyncTx<'a>) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
     {
         self.scope(Nesting::Savepoint, f).await
     }
@@ -470,37 +541,38 @@ impl AsyncDb {
     /// # Ok::<(), dualdb::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn session<'a, T, F, Fut>(&'a self, f: F) -> Result<T>
+    pub async fn session<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(AsyncTx<'a>) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
     {
         if let Some(scope) = plain_scope(self.id(), self.guards()) {
-            return f(AsyncTx::view(self, scope)).await;
+            return f(&mut AsyncTx::view(self, scope)).await;
         }
         let mut session = AsyncTx::begin_session(self).await?;
-        let out = in_scope(session.scope(), f(AsyncTx::view(self, session.scope()))).await;
+        let mut view = AsyncTx::view(self, session.scope());
+        let out = in_scope(session.scope(), f(&mut view)).await;
         if let Err(e) = session.finish(true).await {
             tracing::warn!(target: "dualdb::session", error = %e, "session reset failed: connection closed");
         }
         out
     }
 
-    async fn scope<'a, T, F, Fut>(&'a self, nesting: Nesting, f: F) -> Result<T>
+    async fn scope<T, E, F>(&self, nesting: Nesting, f: F) -> Result<T, E>
     where
-        F: FnOnce(AsyncTx<'a>) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        F: AsyncFnOnce(&mut AsyncTx<'_>) -> Result<T, E>,
+        E: From<Error>,
     {
         let tx = match (plain_scope(self.id(), self.guards()), nesting) {
             (Some(scope), Nesting::Transaction) if scope.in_transaction() => {
-                return f(AsyncTx::view(self, scope)).await;
+                return f(&mut AsyncTx::view(self, scope)).await;
             }
             (Some(scope), Nesting::Savepoint) if !scope.in_transaction() => {
-                return Err(savepoint_outside_transaction());
+                return Err(savepoint_outside_transaction().into());
             }
             // A level inside: a savepoint, or a transaction in a session.
             (Some(s), _) => AsyncTx::savepoint_on(self, s.tx, s.level, Opener::Block).await?,
-            (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
+            (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction().into()),
             (None, _) => AsyncTx::begin_root(self, Opener::Block).await?,
         };
         run_scope(tx, f).await

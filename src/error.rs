@@ -71,6 +71,13 @@ pub enum ErrorKind {
     /// The handle was used in a state that does not allow the call (for
     /// example a blocking call from a Tokio runtime that cannot block).
     Usage,
+    /// An I/O error of the caller's own, turned into dualdb's error by `?`
+    /// (a file written inside a [`fold`](crate::AsyncDb::fold)): the
+    /// [`std::io::Error`] is the source.
+    Io,
+    /// Any other error of the caller's, wrapped with [`Error::other`]: the
+    /// wrapped error is the source.
+    Other,
 }
 
 impl fmt::Display for ErrorKind {
@@ -87,6 +94,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Query => "query error",
             ErrorKind::Decode => "decode error",
             ErrorKind::Usage => "usage error",
+            ErrorKind::Io => "I/O error",
+            ErrorKind::Other => "error",
         })
     }
 }
@@ -118,6 +127,10 @@ struct Inner {
     message: String,
     code: Option<String>,
     source: Option<Source>,
+    /// The caller's own error, carried unchanged through a plan from the
+    /// closure that returned it to the method that hands it back
+    /// ([`Error::carrying`], [`Error::into_caller`]).
+    carried: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Error {
@@ -135,7 +148,45 @@ impl Error {
             message: message.into(),
             code: None,
             source: None,
+            carried: None,
         }))
+    }
+
+    /// Wraps an error of the caller's own as kind
+    /// [`Other`](ErrorKind::Other): its `Display` is the message, and it is
+    /// the [`source`](std::error::Error::source), to downcast back.
+    ///
+    /// ```
+    /// use dualdb::{Error, ErrorKind};
+    /// let err = Error::other(std::fmt::Error);
+    /// assert_eq!(err.kind(), ErrorKind::Other);
+    /// let source = std::error::Error::source(&err).unwrap();
+    /// assert!(source.downcast_ref::<std::fmt::Error>().is_some());
+    /// ```
+    pub fn other(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::new(ErrorKind::Other, source.to_string()).with_source(source)
+    }
+
+    /// An error of a closure's own error type `E`, kept whole inside this
+    /// error while it travels through a plan, so that the method that ran
+    /// the closure hands `E` back unchanged ([`into_caller`](Self::into_caller)).
+    pub(crate) fn carrying<E: Send + Sync + 'static>(error: E) -> Self {
+        let mut e = Error::new(ErrorKind::Other, "the caller's error");
+        e.0.carried = Some(Box::new(error));
+        e
+    }
+
+    /// The caller's `E`: the one this error carries, else this error made
+    /// into an `E` (a failure of dualdb's own, before or after the closure).
+    pub(crate) fn into_caller<E: From<Error> + 'static>(mut self) -> E {
+        match self.0.carried.take().map(|c| c.downcast::<E>()) {
+            Some(Ok(e)) => *e,
+            Some(Err(other)) => {
+                self.0.carried = Some(other);
+                E::from(self)
+            }
+            None => E::from(self),
+        }
     }
 
     pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
@@ -158,13 +209,21 @@ impl Error {
             message: self.0.message.clone(),
             code: self.0.code.clone(),
             source: None,
+            carried: None,
         }))
     }
 
-    pub(crate) fn with_source(
-        mut self,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    /// This error with `source` as its
+    /// [`source`](std::error::Error::source): for an application's own
+    /// error under one of dualdb's kinds.
+    ///
+    /// ```
+    /// use dualdb::{Error, ErrorKind};
+    /// let io = std::io::Error::other("disk full");
+    /// let err = Error::new(ErrorKind::Usage, "export failed").with_source(io);
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "disk full");
+    /// ```
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.0.source = Some(Box::new(source));
         self
     }
@@ -269,6 +328,22 @@ impl fmt::Debug for Error {
             d.field("source", &source.to_string());
         }
         d.finish()
+    }
+}
+
+/// `?` on an I/O error inside a closure that returns dualdb's `Result`
+/// (a `fold` writing a file): kind [`Io`](ErrorKind::Io), the I/O error as
+/// the source.
+///
+/// ```
+/// fn read(path: &str) -> dualdb::Result<String> {
+///     Ok(std::fs::read_to_string(path)?)
+/// }
+/// assert_eq!(read("/no/such/file").unwrap_err().kind(), dualdb::ErrorKind::Io);
+/// ```
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, e.to_string()).with_source(e)
     }
 }
 

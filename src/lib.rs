@@ -41,6 +41,7 @@ pub use async_tx::AsyncTx;
 pub use config::{BackendKind, Builder, Config};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
+pub use model::ops::{AsyncExecutor, SyncExecutor};
 pub use model::{Column, Filter, Model, ModelRow, Select};
 pub use policy::{AllowSyncGuard, SyncCheck};
 pub use pool::PoolStatus;

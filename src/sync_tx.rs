@@ -8,7 +8,7 @@
 //! s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
 //!
 //! // The closure form commits on Ok, rolls back on Err or panic.
-//! s.atomic(|tx| {
+//! s.atomic(|tx| -> dualdb::Result<()> {
 //!     tx.execute("INSERT INTO t VALUES (1)", &[])?;
 //!     // nested: a savepoint, rolled back alone
 //!     let inner: dualdb::Result<()> = tx.atomic(|tx| {
@@ -31,7 +31,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Dialect;
 use crate::plan::Plan;
 use crate::runtime::run_blocking;
@@ -207,7 +207,7 @@ impl<'a> SyncTx<'a> {
     /// # let s = db.sync();
     /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
     /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
-    /// s.atomic(|tx| {
+    /// s.atomic(|tx| -> dualdb::Result<()> {
     ///     tx.execute("INSERT INTO t VALUES (1)", &[])?;
     ///     let inner: dualdb::Result<()> = tx.atomic(|sp| {
     ///         sp.execute("INSERT INTO t VALUES (2)", &[])?;
@@ -219,7 +219,10 @@ impl<'a> SyncTx<'a> {
     /// assert_eq!(count(), 1);
     /// ```
     #[track_caller]
-    pub fn atomic<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn atomic<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.nested("atomic", f)
     }
 
@@ -230,23 +233,29 @@ impl<'a> SyncTx<'a> {
     /// # let s = db.sync();
     /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
     /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
-    /// s.atomic(|tx| {
+    /// s.atomic(|tx| -> dualdb::Result<()> {
     ///     tx.savepoint(|sp| sp.execute("INSERT INTO t VALUES (1)", &[]))?;
     ///     Ok(())
     /// }).unwrap();
     /// assert_eq!(count(), 1);
     /// ```
     #[track_caller]
-    pub fn savepoint<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn savepoint<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if self.level == 0 {
+            return Err(savepoint_outside_transaction().into());
+        }
         self.nested("savepoint", f)
     }
 
     #[track_caller]
-    fn nested<T>(
+    fn nested<T, E: From<Error>>(
         &mut self,
         operation: &'static str,
-        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.db.check(operation)?;
         let child = SyncTx::savepoint_on(self.db, self.shared.clone(), self.level, Opener::Block)?;
         run_scope(child, f)
@@ -260,14 +269,20 @@ impl<'a> SyncTx<'a> {
     /// # let s = db.sync();
     /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
     /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
-    /// s.transaction(|tx| {
+    /// s.transaction(|tx| -> dualdb::Result<()> {
     ///     tx.transaction(|same| same.execute("INSERT INTO t VALUES (1)", &[]))?;
     ///     assert_eq!(tx.level(), 1); // flattened: no savepoint
     ///     Ok(())
     /// }).unwrap();
     /// assert_eq!(count(), 1);
     /// ```
-    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn transaction<T, E: From<Error>>(
+        &mut self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        if self.level == 0 {
+            return self.nested("transaction", f);
+        }
         f(self)
     }
 
@@ -386,12 +401,15 @@ impl Drop for SyncTx<'_> {
 /// Runs `f` with `tx` as the thread's scoped transaction, then commits on
 /// `Ok` and rolls back on `Err` (the error of `f` wins over a rollback error).
 /// The policy was checked when the scope was entered.
-fn run_scope<T>(mut tx: SyncTx<'_>, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+fn run_scope<T, E: From<Error>>(
+    mut tx: SyncTx<'_>,
+    f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+) -> Result<T, E> {
     let scope = ScopeGuard::enter(tx.scope());
     let out = f(&mut tx);
     drop(scope);
     match out {
-        Ok(v) => tx.finish(true).map(|()| v),
+        Ok(v) => Ok(tx.finish(true).map(|()| v)?),
         Err(e) => {
             if let Err(rb) = tx.finish(false) {
                 tracing::warn!(target: "dualdb::transaction", error = %rb, "rollback failed");
@@ -433,7 +451,7 @@ impl SyncDb {
     /// # let s = db.sync();
     /// # s.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
     /// # let count = || -> i64 { s.query_one("SELECT COUNT(*) FROM t", &[]).unwrap().get(0).unwrap() };
-    /// s.atomic(|tx| {
+    /// s.atomic(|tx| -> dualdb::Result<()> {
     ///     tx.execute("INSERT INTO t VALUES (1)", &[])?;
     ///     db.sync().execute("INSERT INTO t VALUES (2)", &[])?; // same thread: joins
     ///     Ok(())
@@ -446,7 +464,10 @@ impl SyncDb {
     /// assert_eq!(count(), 2);
     /// ```
     #[track_caller]
-    pub fn atomic<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn atomic<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.scope(Nesting::Atomic, f)
     }
 
@@ -462,7 +483,10 @@ impl SyncDb {
     /// assert_eq!(count(), 1);
     /// ```
     #[track_caller]
-    pub fn transaction<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn transaction<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.scope(Nesting::Transaction, f)
     }
 
@@ -480,7 +504,10 @@ impl SyncDb {
     /// assert_eq!(count(), 1);
     /// ```
     #[track_caller]
-    pub fn savepoint<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn savepoint<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.scope(Nesting::Savepoint, f)
     }
 
@@ -501,7 +528,10 @@ impl SyncDb {
     /// assert_eq!(n, 1);
     /// ```
     #[track_caller]
-    pub fn session<T>(&self, f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>) -> Result<T> {
+    pub fn session<T, E: From<Error>>(
+        &self,
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.check("session")?;
         if let Some(scope) = plain_scope(self.id(), self.guards()) {
             return f(&mut SyncTx::view(self, scope));
@@ -518,11 +548,11 @@ impl SyncDb {
     }
 
     #[track_caller]
-    fn scope<T>(
+    fn scope<T, E: From<Error>>(
         &self,
         nesting: Nesting,
-        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T>,
-    ) -> Result<T> {
+        f: impl FnOnce(&mut SyncTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         self.check(match nesting {
             Nesting::Atomic => "atomic",
             Nesting::Transaction => "transaction",
@@ -534,11 +564,11 @@ impl SyncDb {
                 return f(&mut SyncTx::view(self, scope));
             }
             (Some(scope), Nesting::Savepoint) if !scope.in_transaction() => {
-                return Err(savepoint_outside_transaction());
+                return Err(savepoint_outside_transaction().into());
             }
             // A level inside: a savepoint, or a transaction in a session.
             (Some(s), _) => SyncTx::savepoint_on(self, s.tx, s.level, Opener::Block)?,
-            (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction()),
+            (None, Nesting::Savepoint) => return Err(savepoint_outside_transaction().into()),
             (None, _) => SyncTx::begin_root(self, Opener::Block)?,
         };
         run_scope(tx, f)

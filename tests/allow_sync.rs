@@ -238,7 +238,7 @@ async fn the_async_half_is_not_subject_to_the_policy() {
         assert_eq!(db.allow_sync_mode(), SyncCheck::Error);
         db.aio().query_one("SELECT 1", &[]).await.unwrap();
         db.aio().connect().await.unwrap();
-        db.aio().close().await;
+        db.aio().close().await.unwrap();
     }
 }
 

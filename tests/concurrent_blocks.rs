@@ -137,7 +137,7 @@ async fn run(db: &Database, n: i64, how: How) {
                     check(vec![first])
                 }
             };
-            Ok(ok)
+            Ok::<_, dualdb::Error>(ok)
         })
         .await
         .unwrap_or_else(|e| panic!("{:?} {how:?} of {n}: {e}", db.backend()));
@@ -184,10 +184,10 @@ async fn a_sub_block_dropped_mid_way_rolls_back_alone() {
     for db in isolated_all("dropped_block") {
         setup(&db).await;
         db.aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 tx.execute(&insert(1000), &[]).await?;
                 tokio::select! {
-                    _ = db.aio().atomic(async |sp| {
+                    _ = db.aio().atomic(async |sp| -> dualdb::Result<_> {
                         sp.execute(&insert(1), &[]).await?;
                         std::future::pending::<()>().await;
                         Ok(())

@@ -343,7 +343,7 @@ async fn close_drains_both_pools_and_later_calls_reconnect() {
         assert_eq!(db.sync().status().size, 1);
         assert_eq!(db.aio().status().size, 1);
         db.sync().close().unwrap();
-        db.aio().close().await;
+        db.aio().close().await.unwrap();
         assert_eq!(db.sync().status().size, 0);
         assert_eq!(db.aio().status().size, 0);
         db.sync().query_one("SELECT 1", &[]).unwrap();
@@ -361,7 +361,7 @@ async fn close_drains_both_pools_and_later_calls_reconnect() {
     db.aio().connect().await.unwrap();
     assert_eq!(backends_named(&admin, &app).await, 2);
     db.sync().close().unwrap();
-    db.aio().close().await;
+    db.aio().close().await.unwrap();
     let mut left = 2;
     for _ in 0..100 {
         left = backends_named(&admin, &app).await;

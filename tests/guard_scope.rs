@@ -165,7 +165,7 @@ async fn an_outer_handle_is_refused_while_a_savepoint_guard_is_open() {
     for url in urls() {
         let db = open(&url);
         db.aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 let sp = db.aio().begin().await?;
                 assert_eq!(sp.level(), 2);
                 db.aio().execute("INSERT INTO t VALUES (1)", &[]).await?;
@@ -199,7 +199,7 @@ async fn an_outer_handle_is_refused_while_a_savepoint_guard_is_open() {
                 assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
                 sp.commit()?;
                 tx.execute("INSERT INTO t VALUES (6)", &[])?;
-                Ok(())
+                Ok::<_, dualdb::Error>(())
             })
             .unwrap();
         assert_eq!(count(&db), 3, "{:?}", db.backend());

@@ -600,7 +600,7 @@ async fn scalar_of_no_row_is_none_for_an_option_and_not_found_otherwise() {
             );
         }
         db.aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 assert_eq!(tx.scalar::<User, Option<i32>>(age()).await?, None);
                 assert_eq!(
                     tx.scalar::<User, i32>(age()).await.unwrap_err().kind(),
@@ -617,7 +617,7 @@ async fn scalar_of_no_row_is_none_for_an_option_and_not_found_otherwise() {
                     tx.scalar::<User, i32>(age()).unwrap_err().kind(),
                     ErrorKind::NotFound
                 );
-                Ok(())
+                Ok::<_, dualdb::Error>(())
             })
             .unwrap();
     }
@@ -679,7 +679,7 @@ async fn given_keys_of_generated_key_models_are_written() {
         }
         // In a transaction, both halves.
         db.aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 let u = tx.create(with_id(6001, "j")).await?;
                 assert_eq!(u.id, 6001);
                 // Given keys clear of the ones the server generates next.
@@ -697,7 +697,7 @@ async fn given_keys_of_generated_key_models_are_written() {
                 let stored = tx.execute_query(User::insert_many(mixed))?;
                 assert_eq!(stored[0].id, 7001);
                 assert_eq!(tx.get(User::by_id(stored[1].id))?.username, "n");
-                Ok(())
+                Ok::<_, dualdb::Error>(())
             })
             .unwrap();
         assert_eq!(db.sync().count(User::select(), false).unwrap(), 14);
@@ -777,7 +777,7 @@ async fn insert_many_splits_under_the_limit() {
         }
         // Inside a transaction: the failed batch is undone alone.
         db.aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 let mut failing = bulk(300_000..340_000);
                 failing.last_mut().unwrap().n = 5;
                 let err = tx
@@ -807,7 +807,7 @@ async fn insert_many_splits_under_the_limit() {
                     )?,
                     40_000
                 );
-                Ok(())
+                Ok::<_, dualdb::Error>(())
             })
             .unwrap();
         assert_eq!(bulk_count(&db).await, 220_000, "{:?}", db.backend());

@@ -162,7 +162,7 @@ async fn raw_sql_models_and_transactions_work_through_pgbouncer() {
     })
     .unwrap();
     db.aio()
-        .atomic(async |tx| {
+        .atomic(async |tx| -> dualdb::Result<_> {
             tx.create(Item {
                 id: 0,
                 name: "async kept".into(),

@@ -564,7 +564,7 @@ async fn sqlite_binds_dollar_placeholders_by_their_number() {
         );
     }
     db.aio()
-        .atomic(async |tx| {
+        .atomic(async |tx| -> dualdb::Result<_> {
             let row = tx
                 .query_one("SELECT $2 AS a, $1 AS b", &[&1i64, &2i64])
                 .await?;
@@ -577,7 +577,7 @@ async fn sqlite_binds_dollar_placeholders_by_their_number() {
         .atomic(|tx| {
             let row = tx.query_one("SELECT $2 AS a, $1 AS b", &[&1i64, &2i64])?;
             assert_eq!(row.get::<i64>("a")?, 2);
-            Ok(())
+            Ok::<_, dualdb::Error>(())
         })
         .unwrap();
     let rows = db.sync().query("SELECT a, b FROM t", &[]).unwrap();

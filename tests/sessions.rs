@@ -73,7 +73,7 @@ async fn an_async_session_keeps_its_state_and_leaves_none() {
         let db = open(&url);
         let b = db.backend();
         db.aio()
-            .session(async |mut s| {
+            .session(async |s| -> dualdb::Result<_> {
                 assert_eq!(s.level(), 0);
                 s.execute(&set_var(&db, 7), &[]).await?;
                 // The plain handle, in this task: the same connection.
@@ -136,7 +136,7 @@ async fn an_async_session_keeps_its_state_and_leaves_none() {
         // The same pooled connection (the pool has one), another session:
         // nothing of the last one is left on the servers.
         db.aio()
-            .session(async |s| {
+            .session(async |s| -> dualdb::Result<_> {
                 if b != BackendKind::Sqlite {
                     let v: Option<i64> = s.query_one(get_var(&db), &[]).await?.get(0)?;
                     assert_eq!(v, None, "{b:?}: the setting was reset");
@@ -173,7 +173,7 @@ fn a_blocking_session_keeps_its_state_and_leaves_none() {
         let db = open(&url);
         let b = db.backend();
         db.sync()
-            .session(|s| {
+            .session(|s| -> dualdb::Result<_> {
                 s.execute(&set_var(&db, 9), &[])?;
                 let v: Option<i64> = db.sync().query_one(get_var(&db), &[])?.get(0)?;
                 assert_eq!(v, Some(9), "{b:?}");
@@ -204,7 +204,7 @@ fn a_blocking_session_keeps_its_state_and_leaves_none() {
                     assert_eq!(v, None, "{b:?}: the setting was reset");
                     assert!(s.query("SELECT * FROM scratch", &[]).is_err());
                 }
-                Ok(())
+                Ok::<_, dualdb::Error>(())
             })
             .unwrap();
         assert_eq!(db.sync().status().in_use(), 0);
@@ -220,7 +220,7 @@ async fn a_dropped_session_closes_its_connection() {
         let b = db.backend();
         let cut = tokio::time::timeout(
             std::time::Duration::from_millis(100),
-            db.aio().session(async |s| {
+            db.aio().session(async |s| -> dualdb::Result<_> {
                 s.execute(&set_var(&db, 5), &[]).await?;
                 std::future::pending::<()>().await;
                 Ok(())

@@ -140,7 +140,7 @@ fn blocking_worker(db: Database, until: Instant, ledger: Arc<Mutex<Ledger>>) {
         let r = db.sync().atomic(|tx| {
             tx.execute(&insert, &[&id])?;
             tx.execute(&insert, &[&(id + PAIR)])?;
-            Ok(())
+            Ok::<_, dualdb::Error>(())
         });
         let mut l = ledger.lock().unwrap();
         l.calls += 1;

@@ -53,7 +53,7 @@ async fn rows_arrive_one_at_a_time_on_every_backend_and_half() {
                 fold_rows(sql, &[], (0i64, 0i64, true), |(n, sum, ok), row| {
                     let id: i64 = row.get("id")?;
                     let label: String = row.get("label")?;
-                    Ok((
+                    Ok::<_, dualdb::Error>((
                         n + 1,
                         sum + id,
                         ok && id == n + 1 && label == format!("item {id}"),
@@ -78,7 +78,7 @@ async fn rows_arrive_one_at_a_time_on_every_backend_and_half() {
                     Vec::new(),
                     |mut v, item: Item| {
                         v.push(item.label);
-                        Ok(v)
+                        Ok::<_, dualdb::Error>(v)
                     }
                 )
             )
@@ -92,7 +92,7 @@ async fn rows_arrive_one_at_a_time_on_every_backend_and_half() {
                 db,
                 fold_rows(sql, &[], Vec::new(), |mut kept, row| {
                     kept.push(row);
-                    Ok(kept)
+                    Ok::<_, dualdb::Error>(kept)
                 })
             )
             .unwrap();
@@ -159,7 +159,9 @@ async fn inside_a_transaction_the_fold_sees_its_uncommitted_rows() {
                     .atomic(|tx| {
                         tx.create(extra.clone())?;
                         // through the plain handle: joins the transaction
-                        let n = db.sync().fold(Item::select(), 0, |n, _: Item| Ok(n + 1))?;
+                        let n = db.sync().fold(Item::select(), 0, |n, _: Item| {
+                            Ok::<_, dualdb::Error>(n + 1)
+                        })?;
                         Err::<(), _>(Error::new(ErrorKind::Usage, format!("{n}")))
                     })
                     .unwrap_err(),
@@ -167,7 +169,11 @@ async fn inside_a_transaction_the_fold_sees_its_uncommitted_rows() {
                     .aio()
                     .atomic(async |tx| {
                         tx.create(extra.clone()).await?;
-                        let n = tx.fold(Item::select(), 0, |n, _: Item| Ok(n + 1)).await?;
+                        let n = tx
+                            .fold(Item::select(), 0, |n, _: Item| {
+                                Ok::<_, dualdb::Error>(n + 1)
+                            })
+                            .await?;
                         Err::<(), _>(Error::new(ErrorKind::Usage, format!("{n}")))
                     })
                     .await
@@ -206,7 +212,7 @@ fn a_blocking_folds_closure_may_run_a_runtime_of_its_own() {
                     let one = Item::select().filter(Item::ID.eq(id));
                     assert_eq!(same.sync().count(one, false)?, 1);
                 }
-                Ok((n + 1, outside))
+                Ok::<_, dualdb::Error>((n + 1, outside))
             })
             .unwrap();
         assert_eq!((n, outside), (ROWS, true), "{}", db.backend());

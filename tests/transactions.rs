@@ -49,7 +49,7 @@ fn blocking_nesting_keeps_and_discards_the_right_changes() {
             });
             assert!(inner.is_err());
             tx.savepoint(|tx| tx.execute(&insert(3, "t"), &[]).map(drop))?;
-            Ok(())
+            Ok::<_, dualdb::Error>(())
         })
         .unwrap();
         assert_eq!(values(&db, "t"), vec![1, 3], "{:?}", db.backend());
@@ -96,7 +96,7 @@ async fn async_nesting_keeps_and_discards_the_right_changes() {
     for db in isolated_all("async_nest") {
         let a = db.aio();
         setup(&db, "t");
-        a.atomic(async |mut tx| {
+        a.atomic(async |tx| -> dualdb::Result<_> {
             tx.execute(&insert(1, "t"), &[]).await?;
             let inner = tx
                 .atomic(async |tx| {
@@ -114,7 +114,7 @@ async fn async_nesting_keeps_and_discards_the_right_changes() {
         assert_eq!(values(&db, "t"), vec![1, 3], "{:?}", db.backend());
 
         let r = a
-            .atomic(async |mut tx| {
+            .atomic(async |tx| {
                 tx.execute(&insert(4, "t"), &[]).await?;
                 tx.atomic(async |tx| tx.execute(&insert(5, "t"), &[]).await.map(drop))
                     .await?;
@@ -162,7 +162,7 @@ async fn a_panic_inside_a_scope_rolls_back() {
         let db2 = db.clone();
         let joined = tokio::spawn(async move {
             db2.aio()
-                .atomic(async |tx| {
+                .atomic(async |tx| -> dualdb::Result<_> {
                     tx.execute(&insert(1, "t"), &[]).await?;
                     panic!("boom");
                     #[allow(unreachable_code)]
@@ -180,7 +180,7 @@ async fn a_panic_inside_a_scope_rolls_back() {
                     tx.execute(&insert(2, "t"), &[])?;
                     panic!("boom");
                     #[allow(unreachable_code)]
-                    Ok(())
+                    Ok::<_, dualdb::Error>(())
                 })
             }))
         })
@@ -248,7 +248,11 @@ async fn plain_calls_in_the_same_task_join_spawned_tasks_do_not() {
         assert_eq!(count_async(&db, "t").await, 0, "all rolled back together");
 
         // savepoint() outside any transaction is a usage error.
-        let err = db.aio().savepoint(async |_| Ok(())).await.unwrap_err();
+        let err = db
+            .aio()
+            .savepoint(async |_| Ok::<(), dualdb::Error>(()))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Usage);
 
         // The blocking half: calls on the same thread join, other threads do not.
@@ -266,7 +270,10 @@ async fn plain_calls_in_the_same_task_join_spawned_tasks_do_not() {
         });
         assert!(r.is_err());
         assert_eq!(values(&db, "t"), Vec::<i64>::new());
-        let err = db.sync().savepoint(|_| Ok(())).unwrap_err();
+        let err = db
+            .sync()
+            .savepoint(|_| Ok::<(), dualdb::Error>(()))
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Usage);
     }
 }
@@ -306,7 +313,7 @@ async fn concurrent_transactions_are_isolated() {
         let (a, b) = (db.clone(), db.clone());
         let t1 = tokio::spawn(async move {
             a.aio()
-                .atomic(async |tx| {
+                .atomic(async |tx| -> dualdb::Result<_> {
                     tx.execute(&insert(10, "t"), &[]).await?;
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     Ok(())
@@ -337,7 +344,10 @@ async fn transaction_errors_are_typed_and_leak_nothing() {
             ErrorKind::SyncNotAllowed
         );
         assert_eq!(
-            db.sync().atomic(|_| Ok(())).unwrap_err().kind(),
+            db.sync()
+                .atomic(|_| Ok::<_, dualdb::Error>(()))
+                .unwrap_err()
+                .kind(),
             ErrorKind::SyncNotAllowed
         );
         assert_eq!(db.sync().status().size, 0);
@@ -373,13 +383,13 @@ async fn transaction_errors_are_typed_and_leak_nothing() {
             .atomic(|tx| {
                 tx.execute("INSERT INTO d (x) VALUES (1)", &[])?;
                 tx.execute("INSERT INTO d (x) VALUES (1)", &[])?;
-                Ok(())
+                Ok::<_, dualdb::Error>(())
             })
             .unwrap_err();
         assert_eq!(err.kind(), expected, "{err:?}");
         let err = db
             .aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 tx.execute("INSERT INTO d (x) VALUES (2)", &[]).await?;
                 tx.execute("INSERT INTO d (x) VALUES (2)", &[]).await?;
                 Ok(())
@@ -412,7 +422,7 @@ async fn get_or_create_inside_a_transaction_survives_the_race() {
         reset(&db, common::Half::Async).await;
         db.aio().create(user("taken", 1)).await.unwrap();
         db.aio()
-            .atomic(async |tx| {
+            .atomic(async |tx| -> dualdb::Result<_> {
                 // The lookup misses (other age), the insert hits the unique name.
                 let err = tx
                     .get_or_create(

@@ -574,7 +574,7 @@ fn sqlite_rows_read_in_place_decode_and_fail_as_copied_rows() {
     let folded = || {
         s.fold(InPlace::select(), Vec::new(), |mut v, m: InPlace| {
             v.push(m);
-            Ok(v)
+            Ok::<_, dualdb::Error>(v)
         })
     };
     assert_eq!(folded().unwrap(), expected);

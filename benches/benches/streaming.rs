@@ -83,7 +83,7 @@ fn measure(url: &str, mode: &str, half: &str) {
     let started = Instant::now();
     let fold = |(n, bytes): (i64, usize), row: dualdb::Row| {
         let payload: String = row.get(1)?;
-        Ok((n + 1, bytes + payload.len()))
+        Ok::<_, dualdb::Error>((n + 1, bytes + payload.len()))
     };
     let (n, _) = match (mode, half) {
         ("fold_rows", "blocking") => db.sync().fold_rows(&sql, &[], (0, 0), fold).unwrap(),

@@ -816,7 +816,7 @@ mod tests {
                 &[],
                 None,
                 |_, row| {
-                    Ok(Some((
+                    Ok::<_, dualdb::Error>(Some((
                         row.column_name(0).map(String::from),
                         row.get::<String>(0)?,
                     )))
@@ -862,7 +862,7 @@ mod tests {
         let streamed = s
             .fold_rows("SELECT * FROM t", &[], Vec::new(), move |mut v, row| {
                 v.push(names(&row));
-                Ok(v)
+                Ok::<_, dualdb::Error>(v)
             })
             .unwrap();
         assert_eq!(streamed, [["f", "a", "d"]]);

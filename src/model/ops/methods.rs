@@ -9,7 +9,7 @@ use super::races::{CreateOrGet, GetOrCreate};
 use super::reads::{count, exists, fold, fold_rows, get, get_or_none, raw, scalar};
 use super::schema::{create_table, drop_table, table_exists, truncate};
 use super::writes::{create, delete, update};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::column::ColumnOf;
 use crate::model::prefetch::{Prefetch, Related};
 use crate::model::query::Select;
@@ -19,63 +19,171 @@ use crate::row::{FromRow, Row};
 use crate::statement::{Stmt, at_most_one, exactly_one};
 use crate::value::ToSql;
 
-/// Gives [`SyncDb`](crate::SyncDb) and [`AsyncDb`](crate::AsyncDb) the same
-/// method for each operation: the blocking one drives the plan on a pooled
-/// blocking connection (after the `allow_sync` check), the async one on a
-/// pooled async connection. The plan is built before the call, so the
-/// returned future does not borrow the arguments.
+/// Gives [`SyncDb`](crate::SyncDb) and [`AsyncDb`](crate::AsyncDb), and
+/// their transaction handles, the same method for each operation: the
+/// blocking one drives the plan on a pooled blocking connection (after the
+/// `allow_sync` check), the async one on a pooled async connection. The plan
+/// is built before the call, so the returned future does not borrow the
+/// arguments. It also writes the executor traits ([`SyncExecutor`],
+/// [`AsyncExecutor`]) from the same list, each method calling the handle's
+/// own, so a handle cannot lack one of them (tests/executor.rs).
+///
+/// An entry's `-> T | E` returns `Result<T, E>` for an error type `E` of the
+/// caller's closure, carried through the plan whole
+/// ([`Error::into_caller`](crate::Error)).
 macro_rules! manager_methods {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident <$($g:ident),*> (&self $(, $arg:ident : $ty:ty)*) -> $out:ty
+        fn $name:ident <$($g:ident),*> (&self $(, $arg:ident : $ty:ty)*) -> $out:ty $(| $err:ident)?
             where [$($bounds:tt)*] = |$d:ident| $plan:expr;
     )*) => {
         /// The names of the Manager operations every half and transaction
         /// handle has (for tests that must cover each one).
         #[doc(hidden)]
         pub const MANAGER_OPERATIONS: &[&str] = &[$(stringify!($name)),*];
-        manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
-        manager_methods!(@sync crate::SyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
-        manager_methods!(@async crate::AsyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
-        manager_methods!(@async crate::AsyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out where [$($bounds)*] = |$d| $plan;)*);
+
+        /// The Manager operations and raw SQL of the blocking half, for a
+        /// function written once that takes the database's blocking half, a
+        /// transaction or a savepoint: `fn register(db: &impl SyncExecutor)`.
+        /// Each method is the handle's own method of the same name
+        /// ([`SyncDb`](crate::SyncDb)'s documents them); sealed: dualdb's
+        /// handles are its only implementations.
+        ///
+        /// ```
+        /// use dualdb::{Database, SyncExecutor};
+        ///
+        /// fn add(db: &impl SyncExecutor, x: i64) -> dualdb::Result<u64> {
+        ///     db.execute("INSERT INTO t VALUES (?)", &[&x])
+        /// }
+        ///
+        /// let db = Database::open("sqlite::memory:")?;
+        /// db.sync().execute("CREATE TABLE t (x INTEGER)", &[])?;
+        /// add(db.sync(), 1)?; // the database
+        /// db.sync().atomic(|tx| add(tx, 2))?; // a transaction
+        /// db.sync().atomic(|tx| tx.atomic(|sp| add(sp, 3)))?; // a savepoint
+        /// let n: i64 = db.sync().query_one("SELECT SUM(x) FROM t", &[])?.get(0)?;
+        /// assert_eq!(n, 6);
+        /// # Ok::<(), dualdb::Error>(())
+        /// ```
+        pub trait SyncExecutor: sealed::Sealed {
+            $(
+                #[doc = concat!("See [`SyncDb::", stringify!($name), "`](crate::SyncDb::", stringify!($name), ").")]
+                fn $name <$($g),*> (&self $(, $arg: $ty)*) -> manager_methods!(@ret $out $(, $err)?)
+                where $($bounds)*;
+            )*
+        }
+
+        /// The Manager operations and raw SQL of the async half, for a
+        /// function written once that takes the database's async half, a
+        /// transaction or a savepoint: `async fn register(db: &impl
+        /// AsyncExecutor)`. Each method is the handle's own method of the
+        /// same name ([`AsyncDb`](crate::AsyncDb)'s documents them); its
+        /// future is `Send`, so a generic function's future can be spawned.
+        /// Sealed: dualdb's handles are its only implementations.
+        ///
+        /// ```
+        /// use dualdb::{AsyncExecutor, Database};
+        ///
+        /// async fn add(db: &impl AsyncExecutor, x: i64) -> dualdb::Result<u64> {
+        ///     db.execute("INSERT INTO t VALUES (?)", &[&x]).await
+        /// }
+        ///
+        /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+        /// let db = Database::open("sqlite::memory:")?;
+        /// db.aio().execute("CREATE TABLE t (x INTEGER)", &[]).await?;
+        /// add(db.aio(), 1).await?; // the database
+        /// db.aio().atomic(async |tx| add(tx, 2).await).await?; // a transaction
+        /// db.aio().atomic(async |tx| tx.atomic(async |sp| add(sp, 3).await).await).await?; // a savepoint
+        /// let n: i64 = db.aio().query_one("SELECT SUM(x) FROM t", &[]).await?.get(0)?;
+        /// assert_eq!(n, 6);
+        /// # Ok::<(), dualdb::Error>(())
+        /// # }).unwrap();
+        /// ```
+        pub trait AsyncExecutor: sealed::Sealed + Sync {
+            $(
+                #[doc = concat!("See [`AsyncDb::", stringify!($name), "`](crate::AsyncDb::", stringify!($name), ").")]
+                fn $name <$($g),*> (&self $(, $arg: $ty)*)
+                    -> impl std::future::Future<Output = manager_methods!(@ret $out $(, $err)?)> + Send
+                where $($bounds)*;
+            )*
+        }
+
+        manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out $(| $err)? where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@sync crate::SyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out $(| $err)? where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@async crate::AsyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out $(| $err)? where [$($bounds)*] = |$d| $plan;)*);
+        manager_methods!(@async crate::AsyncTx<'_>; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out $(| $err)? where [$($bounds)*] = |$d| $plan;)*);
     };
+    (@ret $out:ty) => { Result<$out> };
+    (@ret $out:ty, $err:ident) => { Result<$out, $err> };
     (@sync $target:ty; $(
         $(#[$doc:meta])*
-        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty
+        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty $(| $err:ident)?
             where [$($bounds:tt)*] = |$d:ident| $plan:expr;
     )*) => {
         impl $target {
             $(
                 $(#[$doc])*
                 #[track_caller]
-                pub fn $name <$($g),*> (&self $(, $arg: $ty)*) -> Result<$out>
+                pub fn $name <$($g),*> (&self $(, $arg: $ty)*) -> manager_methods!(@ret $out $(, $err)?)
                 where $($bounds)*
                 {
                     let (scope, $d) = self.context();
                     let plan = $plan;
-                    self.drive(stringify!($name), scope, plan)
+                    let out = self.drive(stringify!($name), scope, plan);
+                    $(let out = out.map_err(crate::Error::into_caller::<$err>);)?
+                    out
+                }
+            )*
+        }
+        impl sealed::Sealed for $target {}
+        impl SyncExecutor for $target {
+            $(
+                #[track_caller]
+                fn $name <$($g),*> (&self $(, $arg: $ty)*) -> manager_methods!(@ret $out $(, $err)?)
+                where $($bounds)*
+                {
+                    <$target>::$name::<$($g),*>(self $(, $arg)*)
                 }
             )*
         }
     };
     (@async $target:ty; $(
         $(#[$doc:meta])*
-        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty
+        fn $name:ident <$($g:ident),*> ($($arg:ident : $ty:ty),*) -> $out:ty $(| $err:ident)?
             where [$($bounds:tt)*] = |$d:ident| $plan:expr;
     )*) => {
         impl $target {
             $(
                 $(#[$doc])*
                 pub fn $name <$($g),*> (&self $(, $arg: $ty)*)
-                    -> impl std::future::Future<Output = Result<$out>> + Send + use<'_, $($g),*>
+                    -> impl std::future::Future<Output = manager_methods!(@ret $out $(, $err)?)> + Send + use<'_, $($g),*>
                 where $($bounds)*
                 {
                     let (scope, $d) = self.context();
-                    self.drive(scope, $plan)
+                    let out = self.drive(scope, $plan);
+                    $(let out = async move { out.await.map_err(crate::Error::into_caller::<$err>) };)?
+                    out
+                }
+            )*
+        }
+        impl sealed::Sealed for $target {}
+        impl AsyncExecutor for $target {
+            $(
+                fn $name <$($g),*> (&self $(, $arg: $ty)*)
+                    -> impl std::future::Future<Output = manager_methods!(@ret $out $(, $err)?)> + Send
+                where $($bounds)*
+                {
+                    <$target>::$name::<$($g),*>(self $(, $arg)*)
                 }
             )*
         }
     };
+}
+
+/// Keeps the executor traits dualdb's own: a new operation is then not a
+/// breaking change.
+mod sealed {
+    pub trait Sealed {}
 }
 
 manager_methods! {
@@ -330,7 +438,7 @@ manager_methods! {
     /// # });
     /// ```
     fn get_or_create<M, L, F>(&self, lookup: L, make: F) -> (M, bool)
-        where [M: Model, L: Into<Select<M>>, F: FnOnce() -> M + Send + 'static] = |d| GetOrCreate::new(d, lookup.into(), make);
+        where [M: Model, L: Into<Select<M>>, F: FnOnce() -> M + Send] = |d| GetOrCreate::new(d, lookup.into(), make);
 
     /// Inserts the model, or, if a unique column already holds one of its
     /// values, returns that row; `true` if it was created.
@@ -442,7 +550,7 @@ manager_methods! {
     /// # });
     /// ```
     fn scalar<M, T>(&self, query: Select<M>) -> T
-        where [M: Model, T: FromRow + Send + 'static] = |d| scalar::<M, T>(d, query);
+        where [M: Model, T: FromRow + Send] = |d| scalar::<M, T>(d, query);
 
     /// Runs a statement and folds its rows into `init` with `f`, one row at
     /// a time as the server sends them: the rows are never all in memory, so
@@ -455,9 +563,9 @@ manager_methods! {
     /// # run(async |db| {
     /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT i FROM n";
     /// // 100,000 rows, one in memory at a time
-    /// let sum = db.aio().fold_rows(sql, &[], 0i64, |sum, row| Ok(sum + row.get::<i64>(0)?)).await?;
+    /// let sum = db.aio().fold_rows(sql, &[], 0i64, |sum, row| Ok::<_, dualdb::Error>(sum + row.get::<i64>(0)?)).await?;
     /// assert_eq!(sum, 5_000_050_000);
-    /// let (n, last) = db.sync().fold_rows(sql, &[], (0, 0i64), |(n, _), row| Ok((n + 1, row.get(0)?)))?;
+    /// let (n, last) = db.sync().fold_rows(sql, &[], (0, 0i64), |(n, _), row| Ok::<_, dualdb::Error>((n + 1, row.get(0)?)))?;
     /// assert_eq!((n, last), (100_000, 100_000));
     /// // An error from the closure stops the statement:
     /// let err = db.sync().fold_rows(sql, &[], (), |_, _| Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "enough")));
@@ -465,8 +573,8 @@ manager_methods! {
     /// # Ok(())
     /// # });
     /// ```
-    fn fold_rows<A, F>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], init: A, f: F) -> A
-        where [A: Send + 'static, F: FnMut(A, Row) -> Result<A> + Send + 'static] = |_d| fold_rows(sql, params, init, f);
+    fn fold_rows<A, E, F>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], init: A, f: F) -> A | E
+        where [A: Send, E: From<Error> + Send + Sync + 'static, F: FnMut(A, Row) -> Result<A, E> + Send] = |_d| fold_rows(sql, params, init, f);
 
     /// [`fold_rows`](Self::fold_rows) over a model query: each row decoded
     /// into `M` as it arrives (on the read replica, if there is one).
@@ -480,16 +588,16 @@ manager_methods! {
     /// ]))?;
     /// let names = db.aio().fold(User::select().order_by(User::NAME.asc()), String::new(), |mut s, u: User| {
     ///     s.push_str(&u.name);
-    ///     Ok(s)
+    ///     Ok::<_, dualdb::Error>(s)
     /// }).await?;
     /// assert_eq!(names, "adabob");
-    /// let ages: i32 = db.sync().fold(User::select(), 0, |sum, u: User| Ok(sum + u.age.unwrap_or(0)))?;
+    /// let ages: i32 = db.sync().fold(User::select(), 0, |sum, u: User| Ok::<_, dualdb::Error>(sum + u.age.unwrap_or(0)))?;
     /// assert_eq!(ages, 36);
     /// # Ok(())
     /// # });
     /// ```
-    fn fold<M, A, F>(&self, query: Select<M>, init: A, f: F) -> A
-        where [M: Model, A: Send + 'static, F: FnMut(A, M) -> Result<A> + Send + 'static] = |d| fold(d, query, init, f);
+    fn fold<M, A, E, F>(&self, query: Select<M>, init: A, f: F) -> A | E
+        where [M: Model, A: Send, E: From<Error> + Send + Sync + 'static, F: FnMut(A, M) -> Result<A, E> + Send] = |d| fold(d, query, init, f);
 
     /// Raw SQL, each row mapped to a model by column name, or to a tuple of
     /// models side by side for a join (see [`ModelRow`](crate::ModelRow)).

@@ -13,4 +13,4 @@ mod schema;
 mod writes;
 
 pub use executable::Executable;
-pub use methods::MANAGER_OPERATIONS;
+pub use methods::{AsyncExecutor, MANAGER_OPERATIONS, SyncExecutor};

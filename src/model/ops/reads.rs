@@ -87,25 +87,41 @@ impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A
     }
 }
 
-pub(super) fn fold_rows<A: Send, F: FnMut(A, Row) -> Result<A> + Send>(
+pub(super) fn fold_rows<A, E, F>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
     init: A,
     mut f: F,
-) -> impl Plan<Output = A> + use<A, F> {
+) -> impl Plan<Output = A> + use<A, E, F>
+where
+    A: Send,
+    E: Send + Sync + 'static,
+    F: FnMut(A, Row) -> Result<A, E> + Send,
+{
     Fold {
         stmt: Some(Stmt::new(sql, params)),
         acc: Some(init),
-        f: move |acc, row: &mut Option<Row>| f(acc, row.take().ok_or_else(taken)?),
+        f: move |acc, row: &mut Option<Row>| {
+            f(acc, row.take().ok_or_else(taken)?).map_err(Error::carrying)
+        },
     }
 }
 
-pub(super) fn fold<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send>(
+/// `f`'s own error carried whole through the plan (the method hands it back
+/// with [`Error::into_caller`]).
+pub(super) fn fold<M, A, E, F>(
     d: Dialect,
     q: Select<M>,
     init: A,
-    f: F,
-) -> impl Plan<Output = A> + use<M, A, F> {
+    mut f: F,
+) -> impl Plan<Output = A> + use<M, A, E, F>
+where
+    M: Model,
+    A: Send,
+    E: Send + Sync + 'static,
+    F: FnMut(A, M) -> Result<A, E> + Send,
+{
+    let f = move |acc, model| f(acc, model).map_err(Error::carrying);
     // The statement and decoder of a select (its `out` is not used).
     let Collect { stmt, decoder, .. } = Collect::<M, Option<M>>::select(d, q);
     FoldModels {
