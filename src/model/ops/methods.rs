@@ -556,7 +556,10 @@ manager_methods! {
     /// a time as the server sends them: the rows are never all in memory, so
     /// a million-row export takes no more memory than one row (and the
     /// driver's buffer). An error from `f` stops the statement and is
-    /// returned; the connection is left clean.
+    /// returned as it was; the connection is left clean. `f` may return the
+    /// caller's own error type (`E: From<dualdb::Error>`; `'static`, as it
+    /// travels inside dualdb's error until the call hands it back); where
+    /// nothing names it, write `Ok::<_, dualdb::Error>(…)`.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
