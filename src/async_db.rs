@@ -81,6 +81,7 @@ impl AsyncDb {
                 backend.clone(),
                 config.shared_connections,
                 config.connect_timeout,
+                config.lifetimes.max_lifetime,
             ),
             backend,
             config,

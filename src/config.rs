@@ -24,6 +24,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -96,8 +97,40 @@ pub struct Config {
     pub(crate) replica: Option<Secret>,
     pub(crate) shared_connections: usize,
     pub(crate) check_idle_after: Duration,
+    pub(crate) lifetimes: Lifetimes,
+    /// Statements run on every new connection, and again after a session's
+    /// reset.
+    pub(crate) after_connect: Arc<[String]>,
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
     pub(crate) sync_check: SyncCheck,
+}
+
+/// How long pooled connections live: [`Builder::max_lifetime`],
+/// [`Builder::idle_timeout`], [`Builder::min_idle`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Lifetimes {
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) min_idle: usize,
+}
+
+impl Lifetimes {
+    /// Whether a pool needs its keeper (a thread or task that closes
+    /// expired idle connections and opens up to `min_idle`).
+    pub(crate) fn need_keeper(&self) -> bool {
+        *self != Lifetimes::default()
+    }
+
+    /// How often the keeper looks: a quarter of the shortest limit, within
+    /// 10 ms and 1 s.
+    pub(crate) fn period(&self) -> Duration {
+        let shortest = [self.max_lifetime, self.idle_timeout]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(Duration::from_secs(1));
+        (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
 }
 
 impl Config {
@@ -214,6 +247,45 @@ impl Config {
     pub fn check_idle_after(&self) -> Duration {
         self.check_idle_after
     }
+    /// The longest a pooled connection lives ([`Builder::max_lifetime`]).
+    ///
+    /// ```
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.max_lifetime(), None);
+    /// ```
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.lifetimes.max_lifetime
+    }
+    /// How long an idle connection is kept ([`Builder::idle_timeout`]).
+    ///
+    /// ```
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.idle_timeout(), None);
+    /// ```
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.lifetimes.idle_timeout
+    }
+    /// The idle connections each pool keeps open ([`Builder::min_idle`]).
+    ///
+    /// ```
+    /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
+    /// assert_eq!(config.min_idle(), 0);
+    /// ```
+    pub fn min_idle(&self) -> usize {
+        self.lifetimes.min_idle
+    }
+    /// The statements run on every new connection ([`Builder::after_connect`]).
+    ///
+    /// ```
+    /// let config = dualdb::Database::builder("sqlite::memory:")
+    ///     .after_connect("PRAGMA foreign_keys = ON")
+    ///     .build_config()
+    ///     .unwrap();
+    /// assert_eq!(config.after_connect(), ["PRAGMA foreign_keys = ON"]);
+    /// ```
+    pub fn after_connect(&self) -> &[String] {
+        &self.after_connect
+    }
     /// The CA file TLS connections are verified against, if TLS is on.
     ///
     /// ```
@@ -244,6 +316,11 @@ impl fmt::Debug for Config {
             )
             .field("shared_connections", &self.shared_connections)
             .field("check_idle_after", &self.check_idle_after)
+            .field("max_lifetime", &self.lifetimes.max_lifetime)
+            .field("idle_timeout", &self.lifetimes.idle_timeout)
+            .field("min_idle", &self.lifetimes.min_idle)
+            // Their count only: a statement may hold a secret (`SET ROLE`).
+            .field("after_connect", &self.after_connect.len())
             .field("tls_ca_file", &self.tls_ca_file)
             .field("sync_check", &self.sync_check)
             .finish()
@@ -407,6 +484,8 @@ pub struct Builder {
     replica: Option<Secret>,
     shared_connections: usize,
     check_idle_after: Duration,
+    lifetimes: Lifetimes,
+    after_connect: Vec<String>,
     tls_ca_file: Option<std::path::PathBuf>,
     sync_check: SyncCheck,
 }
@@ -425,6 +504,8 @@ impl Builder {
             replica: None,
             shared_connections: 4,
             check_idle_after: Duration::from_secs(1),
+            lifetimes: Lifetimes::default(),
+            after_connect: Vec::new(),
             tls_ca_file: None,
             sync_check: SyncCheck::Off,
         }
@@ -579,6 +660,85 @@ impl Builder {
         self
     }
 
+    /// Runs `sql` on every new connection of both halves (and PostgreSQL's
+    /// shared connections) before it is used, and again after a
+    /// [`session`](crate::AsyncDb::session) resets one: session setup such
+    /// as `SET search_path TO app`, `SET time_zone = '+00:00'` or SQLite's
+    /// `PRAGMA`s. Called again, it adds a statement; they run in order. A
+    /// statement that fails fails the connect, with a
+    /// [`Connect`](crate::ErrorKind::Connect) error naming its number (not
+    /// its text, which may hold a secret). A list of statements rather than
+    /// a closure, so that one definition serves both halves. Behind
+    /// PgBouncer in transaction pooling, session settings do not stick:
+    /// put them in the role's defaults (`ALTER ROLE … SET`).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = dualdb::Database::builder("sqlite::memory:")
+    ///     .after_connect("PRAGMA cache_size = -4096")
+    ///     .build()?;
+    /// let sync: i64 = db.sync().query_one("PRAGMA cache_size", &[])?.get(0)?;
+    /// let aio: i64 = db.aio().query_one("PRAGMA cache_size", &[]).await?.get(0)?;
+    /// assert_eq!((sync, aio), (-4096, -4096));
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn after_connect(mut self, sql: impl Into<String>) -> Self {
+        self.after_connect.push(sql.into());
+        self
+    }
+
+    /// Closes a pooled connection once it is older than `d` (default: never):
+    /// when it comes back to the pool, or while it is idle. A connection in
+    /// a transaction is never closed under it; it is replaced when the
+    /// transaction ends. PostgreSQL's shared connections are replaced at
+    /// their first use past it. For load balancers that rebalance by
+    /// reconnecting, and credentials that rotate.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("sqlite::memory:")
+    ///     .max_lifetime(Duration::from_secs(1800))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.config().max_lifetime(), Some(Duration::from_secs(1800)));
+    /// ```
+    pub fn max_lifetime(mut self, d: Duration) -> Self {
+        self.lifetimes.max_lifetime = Some(d);
+        self
+    }
+
+    /// Closes a connection that sat idle in its pool longer than `d`
+    /// (default: never), keeping [`min_idle`](Self::min_idle) of them. Not
+    /// PostgreSQL's shared connections, which stay open.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = dualdb::Database::builder("sqlite::memory:")
+    ///     .idle_timeout(Duration::from_secs(600))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(db.config().idle_timeout(), Some(Duration::from_secs(600)));
+    /// ```
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.lifetimes.idle_timeout = Some(d);
+        self
+    }
+
+    /// Keeps at least `n` connections open in each half's pool (default 0),
+    /// opened in the background once the pool is first used, so a burst
+    /// after a quiet spell does not wait for connects. At most the pool's
+    /// size.
+    ///
+    /// ```
+    /// let db = dualdb::Database::builder("sqlite::memory:").min_idle(2).build().unwrap();
+    /// assert_eq!(db.config().min_idle(), 2);
+    /// ```
+    pub fn min_idle(mut self, n: usize) -> Self {
+        self.lifetimes.min_idle = n;
+        self
+    }
+
     /// Connects with TLS (feature `tls`: rustls), verifying the server's
     /// certificate and host name against the CA certificates in this PEM
     /// file; a server whose certificate does not verify is a `Connect`
@@ -650,6 +810,8 @@ impl Builder {
             ("acquire_timeout", Some(self.acquire_timeout)),
             ("connect_timeout", Some(self.connect_timeout)),
             ("statement_timeout", self.statement_timeout),
+            ("max_lifetime", self.lifetimes.max_lifetime),
+            ("idle_timeout", self.lifetimes.idle_timeout),
         ] {
             if d == Some(Duration::ZERO) {
                 return Err(Error::config(format!("{name} must be greater than zero")));
@@ -684,6 +846,8 @@ impl Builder {
             replica: self.replica.clone(),
             shared_connections: self.shared_connections,
             check_idle_after: self.check_idle_after,
+            lifetimes: self.lifetimes,
+            after_connect: self.after_connect.clone().into(),
             tls_ca_file: self.tls_ca_file.clone(),
             sync_check: self.sync_check,
         })

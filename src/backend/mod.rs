@@ -23,22 +23,29 @@ pub(crate) mod sqlite;
 mod cache;
 mod conn;
 mod row;
+mod setup;
 pub(crate) use cache::StmtCache;
 pub(crate) use conn::{AsyncConn, Backend, BoxFuture, SharedConn, SyncConn, connect_within};
 pub(crate) use row::{DriverRow, InPlaceRow};
 
 /// The backend the config names, if its feature is compiled in.
 pub(crate) fn open(config: &Config) -> Result<Arc<dyn Backend>> {
-    match config.kind {
+    let backend: Arc<dyn Backend> = match config.kind {
         #[cfg(feature = "postgres")]
-        BackendKind::Postgres => Ok(Arc::new(postgres::PgBackend::new(config)?)),
+        BackendKind::Postgres => Arc::new(postgres::PgBackend::new(config)?),
         #[cfg(feature = "mysql")]
-        BackendKind::Mysql => Ok(Arc::new(mysql::MyBackend::new(config)?)),
+        BackendKind::Mysql => Arc::new(mysql::MyBackend::new(config)?),
         #[cfg(feature = "sqlite")]
-        BackendKind::Sqlite => Ok(Arc::new(sqlite::LiteBackend::new(config)?)),
+        BackendKind::Sqlite => Arc::new(sqlite::LiteBackend::new(config)?),
         #[allow(unreachable_patterns)]
-        other => Err(crate::Error::config(format!(
-            "dualdb was built without the `{other}` feature"
-        ))),
-    }
+        other => {
+            return Err(crate::Error::config(format!(
+                "dualdb was built without the `{other}` feature"
+            )));
+        }
+    };
+    Ok(setup::WithSetup::wrap(
+        backend,
+        config.after_connect.clone(),
+    ))
 }

@@ -3,11 +3,12 @@
 //! on a helper thread given up at the connect timeout (a file-backed SQLite
 //! connection on the calling thread), each failure keeping its typed error.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use super::status::PoolStatus;
 use crate::backend::{Backend, SyncConn};
+use crate::config::Lifetimes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::run_blocking;
 
@@ -17,9 +18,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// An idle connection, when it came back (if the backend's go stale or
+/// idle connections time out) and when it was opened (if connections have
+/// a maximum lifetime): the clock is read only for a limit that is set.
+struct Idle {
+    conn: Box<dyn SyncConn>,
+    since: Option<Instant>,
+    born: Option<Instant>,
+}
+
 struct State {
-    /// Idle connections and when each came back (if the backend's go stale).
-    idle: Vec<(Box<dyn SyncConn>, Option<Instant>)>,
+    idle: Vec<Idle>,
     /// Open connections, idle, lent out or being opened.
     open: usize,
     waiting: usize,
@@ -35,30 +44,51 @@ pub(crate) struct Inner {
     connect_timeout: Duration,
     /// `check_idle_after`, if the backend's connections go stale.
     check_idle_after: Option<Duration>,
+    lifetimes: Lifetimes,
     state: Mutex<State>,
     freed: Condvar,
 }
 
 impl Inner {
     /// Takes back a connection opened or lent under `generation`.
-    fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64) {
-        if let Some(stale) = self.keep(conn, generation) {
+    fn give_back(&self, conn: Box<dyn SyncConn>, generation: u64, born: Option<Instant>) {
+        if let Some(stale) = self.keep(conn, generation, born) {
             drop(stale);
             self.release();
         }
     }
 
+    /// When a connection opened now was born, if its age matters.
+    fn birth(&self) -> Option<Instant> {
+        self.lifetimes.max_lifetime.map(|_| Instant::now())
+    }
+
+    /// Whether a connection born at `born` outlived the maximum lifetime.
+    fn expired(&self, born: Option<Instant>) -> bool {
+        matches!((born, self.lifetimes.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max)
+    }
+
     /// Keeps `conn` idle, unless the pool was closed since it was lent
-    /// (`generation` is not the pool's): then it is handed back, for the
-    /// caller to close (which may block) and [`release`](Self::release).
-    fn keep(&self, conn: Box<dyn SyncConn>, generation: u64) -> Option<Box<dyn SyncConn>> {
-        let now = self.check_idle_after.map(|_| Instant::now());
+    /// (`generation` is not the pool's) or it outlived its maximum
+    /// lifetime: then it is handed back, for the caller to close (which may
+    /// block) and [`release`](Self::release).
+    fn keep(
+        &self,
+        conn: Box<dyn SyncConn>,
+        generation: u64,
+        born: Option<Instant>,
+    ) -> Option<Box<dyn SyncConn>> {
+        if self.expired(born) {
+            return Some(conn);
+        }
+        let timed = self.check_idle_after.is_some() || self.lifetimes.idle_timeout.is_some();
+        let since = timed.then(Instant::now);
         let mut st = lock(&self.state);
         if generation != st.generation {
             return Some(conn);
         }
         let wake = st.waiting > 0;
-        st.idle.push((conn, now));
+        st.idle.push(Idle { conn, since, born });
         drop(st);
         self.wake(wake);
         None
@@ -106,6 +136,8 @@ pub(crate) struct PooledConn<P: PoolRef = Arc<Inner>> {
     pub(crate) in_tx: bool,
     /// Close it instead of pooling it (a failed COMMIT or ROLLBACK).
     pub(crate) discard: bool,
+    /// When it was opened, if connections have a maximum lifetime.
+    born: Option<Instant>,
 }
 
 impl<P: PoolRef> std::ops::Deref for PooledConn<P> {
@@ -122,13 +154,17 @@ impl<P: PoolRef> std::ops::DerefMut for PooledConn<P> {
     }
 }
 
-fn lend<P: PoolRef>(pool: P, conn: Box<dyn SyncConn>, generation: u64) -> PooledConn<P> {
+/// A connection the pool lends, with its generation and birth.
+type Taken = (Box<dyn SyncConn>, u64, Option<Instant>);
+
+fn lend<P: PoolRef>(pool: P, (conn, generation, born): Taken) -> PooledConn<P> {
     PooledConn {
         pool,
         conn: Some(conn),
         generation,
         in_tx: false,
         discard: false,
+        born,
     }
 }
 
@@ -142,9 +178,10 @@ struct Handoff {
 
 impl BlockingPool {
     pub(crate) fn new(backend: Arc<dyn Backend>, config: &crate::config::Config) -> Self {
-        BlockingPool {
+        let pool = BlockingPool {
             shared: Arc::new(Inner {
                 check_idle_after: backend.goes_stale().then_some(config.check_idle_after),
+                lifetimes: config.lifetimes,
                 backend,
                 max_size: config.sync_pool_size,
                 acquire_timeout: config.acquire_timeout,
@@ -157,46 +194,58 @@ impl BlockingPool {
                 }),
                 freed: Condvar::new(),
             }),
+        };
+        if config.lifetimes.need_keeper() {
+            let weak = Arc::downgrade(&pool.shared);
+            // Without the thread, limits still hold at checkout and return;
+            // only idle connections would wait for the next call.
+            let _ = std::thread::Builder::new()
+                .name("dualdb-pool-keeper".into())
+                .spawn(move || keep_pool(weak));
         }
+        pool
     }
 
     /// Lends a connection: an idle one, a new one if under the limit, or the
     /// first one freed within the acquire timeout. Must run inside
     /// [`run_blocking`].
     pub(crate) fn get(&self) -> Result<PooledConn> {
-        self.take()
-            .map(|(conn, generation)| lend(self.shared.clone(), conn, generation))
+        self.take().map(|taken| lend(self.shared.clone(), taken))
     }
 
     /// [`get`](Self::get) for one call: the connection refers to the pool
     /// without counting.
     pub(crate) fn lease(&self) -> Result<PooledConn<&Inner>> {
-        self.take()
-            .map(|(conn, generation)| lend(&*self.shared, conn, generation))
+        self.take().map(|taken| lend(&*self.shared, taken))
     }
 
     /// An idle connection, a new one if under the limit, or the first one
     /// freed within the acquire timeout; with the pool's generation it was
     /// lent under.
-    fn take(&self) -> Result<(Box<dyn SyncConn>, u64)> {
+    fn take(&self) -> Result<Taken> {
         let shared = &*self.shared;
         // Read the clock only once this call has to wait.
         let mut deadline = None;
         let mut st = lock(&shared.state);
         loop {
-            if let Some((mut conn, since)) = st.idle.pop() {
+            if let Some(Idle {
+                mut conn,
+                since,
+                born,
+            }) = st.idle.pop()
+            {
                 let generation = st.generation;
                 let fresh = match (since, shared.check_idle_after) {
                     (Some(since), Some(after)) => since.elapsed() <= after,
                     _ => true,
                 };
-                if fresh {
-                    return Ok((conn, generation));
+                if fresh && !shared.expired(born) {
+                    return Ok((conn, generation, born));
                 }
                 // Idle a while: the server may have dropped it.
                 drop(st);
-                if conn.ping().is_ok() {
-                    return Ok((conn, generation));
+                if !shared.expired(born) && conn.ping().is_ok() {
+                    return Ok((conn, generation, born));
                 }
                 drop(conn);
                 st = lock(&shared.state);
@@ -207,7 +256,8 @@ impl BlockingPool {
                 st.open += 1;
                 let generation = st.generation;
                 drop(st);
-                return self.open(generation).map(|conn| (conn, generation));
+                let born = shared.birth();
+                return self.open(generation).map(|conn| (conn, generation, born));
             }
             let now = Instant::now();
             let deadline = *deadline.get_or_insert(now + shared.acquire_timeout);
@@ -251,7 +301,10 @@ impl BlockingPool {
                 if h.abandoned {
                     drop(h);
                     match result {
-                        Ok(conn) => shared.give_back(conn, generation),
+                        Ok(conn) => {
+                            let born = shared.birth();
+                            shared.give_back(conn, generation, born)
+                        }
                         Err(_) => shared.release(),
                     }
                 } else {
@@ -325,12 +378,12 @@ impl<P: PoolRef> Drop for PooledConn<P> {
             return;
         };
         let (in_tx, discard) = (self.in_tx, self.discard);
-        let generation = self.generation;
+        let (generation, born) = (self.generation, self.born);
         let mut reusable = !std::thread::panicking() && !discard && conn.is_usable();
         if reusable && !in_tx {
             // Nothing to roll back: keeping it does not block, and only a
             // connection the pool no longer wants is closed below.
-            match self.pool.keep(conn, generation) {
+            match self.pool.keep(conn, generation, born) {
                 None => return,
                 Some(stale) => (conn, reusable) = (stale, false),
             }
@@ -343,7 +396,7 @@ impl<P: PoolRef> Drop for PooledConn<P> {
                 reusable = conn.execute(crate::transaction::rollback_stmt()).is_ok();
             }
             if reusable {
-                pool.give_back(conn, generation);
+                pool.give_back(conn, generation, born);
             } else {
                 drop(conn);
                 pool.release();
@@ -364,5 +417,69 @@ impl Drop for Inner {
                 Ok(())
             });
         }
+    }
+}
+
+/// The pool's keeper thread: every [`Lifetimes::period`], closes the idle
+/// connections past the maximum lifetime, and those idle past the idle
+/// timeout beyond `min_idle`, then opens connections until `min_idle` are
+/// idle (within the pool's size). It ends with the pool.
+fn keep_pool(pool: Weak<Inner>) {
+    let Some(period) = pool.upgrade().map(|p| p.lifetimes.period()) else {
+        return;
+    };
+    loop {
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        let lifetimes = pool.lifetimes;
+        let expired: Vec<Idle> = {
+            let mut st = lock(&pool.state);
+            let total = st.idle.len();
+            let mut kept = Vec::with_capacity(total);
+            let mut expired = Vec::new();
+            // Oldest returns first: those are the ones that time out.
+            for idle in std::mem::take(&mut st.idle) {
+                let timed_out = matches!(
+                    (idle.since, lifetimes.idle_timeout),
+                    (Some(since), Some(limit)) if since.elapsed() > limit
+                );
+                // Closing it leaves at least `min_idle`.
+                let surplus = total - expired.len() > lifetimes.min_idle;
+                if pool.expired(idle.born) || (timed_out && surplus) {
+                    expired.push(idle);
+                } else {
+                    kept.push(idle);
+                }
+            }
+            st.idle = kept;
+            st.open -= expired.len();
+            expired
+        };
+        drop(expired);
+        loop {
+            let generation = {
+                let mut st = lock(&pool.state);
+                if st.idle.len() >= lifetimes.min_idle || st.open >= pool.max_size {
+                    break;
+                }
+                st.open += 1;
+                st.generation
+            };
+            let born = pool.birth();
+            // Within the connect timeout; the slot is given back on failure.
+            let opener = BlockingPool {
+                shared: pool.clone(),
+            };
+            match opener.open(generation) {
+                Ok(conn) => pool.give_back(conn, generation, born),
+                Err(e) => {
+                    tracing::debug!(target: "dualdb::pool", error = %e, "min_idle connect failed");
+                    break;
+                }
+            }
+        }
+        drop(pool);
+        std::thread::sleep(period);
     }
 }

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
@@ -26,6 +26,7 @@ use super::slot::AsyncSlot;
 use super::status::PoolStatus;
 use crate::backend::Backend;
 use crate::backend::connect_within;
+use crate::config::Lifetimes;
 use crate::error::{Error, Result};
 
 /// Why a checkout failed.
@@ -47,6 +48,11 @@ struct Inner {
     connect_timeout: Duration,
     /// A connection not checked out for longer than this is pinged first.
     check_idle_after: Duration,
+    lifetimes: Lifetimes,
+    /// The keeper task (see [`keep_pool`]), if the lifetimes need one: on
+    /// the runtime of the pool's first checkout, and again on a later one's
+    /// if that runtime has ended.
+    keeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// One permit per connection lent out or being opened.
     permits: Arc<Semaphore>,
     state: Mutex<State>,
@@ -116,6 +122,8 @@ impl AsyncPool {
             acquire_timeout: config.acquire_timeout,
             connect_timeout: config.connect_timeout,
             check_idle_after: config.check_idle_after,
+            lifetimes: config.lifetimes,
+            keeper: Mutex::new(None),
             permits: Arc::new(Semaphore::new(max_size)),
             state: Mutex::new(State {
                 idle: VecDeque::new(),
@@ -138,6 +146,9 @@ impl AsyncPool {
         // boxed: their timers would otherwise be in every checkout's future,
         // and so in every async call's, copied as it moves.
         let inner = &*self.0;
+        if inner.lifetimes.need_keeper() {
+            self.keep_kept();
+        }
         let permit = match inner.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(TryAcquireError::Closed) => return Err(GetError::Closed),
@@ -186,6 +197,17 @@ impl AsyncPool {
         }
     }
 
+    /// Starts the keeper task on this runtime unless one runs.
+    fn keep_kept(&self) {
+        let mut keeper = self.0.keeper.lock().unwrap_or_else(|e| e.into_inner());
+        if keeper.as_ref().is_some_and(|k| !k.is_finished()) {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            *keeper = Some(rt.spawn(keep_pool(Arc::downgrade(&self.0))));
+        }
+    }
+
     /// Closes the idle connections and refuses checkouts; connections lent
     /// out are closed when they come back.
     pub(crate) fn close(&self) {
@@ -217,7 +239,13 @@ impl Inner {
             conn,
             busy: false,
             in_tx: false,
+            born: self.lifetimes.max_lifetime.map(|_| Instant::now()),
         })
+    }
+
+    /// Whether a connection born at `born` outlived the maximum lifetime.
+    fn expired(&self, born: Option<Instant>) -> bool {
+        matches!((born, self.lifetimes.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max)
     }
 
     /// A permit, waited for at most the acquire timeout.
@@ -235,7 +263,7 @@ impl Inner {
     /// Whether an idle connection, idle for `idle`, can be lent as it is,
     /// needs a round trip first ([`check`](Self::check)), or is closed.
     fn fit(&self, mut slot: AsyncSlot, idle: Duration) -> Fit {
-        if slot.busy || !slot.conn.is_usable() {
+        if slot.busy || !slot.conn.is_usable() || self.expired(slot.born) {
             Fit::Unfit
         } else if slot.in_tx || idle > self.check_idle_after {
             Fit::Check(slot, idle)
@@ -296,8 +324,11 @@ impl Drop for Pooled {
         let Some(slot) = self.slot.take() else {
             return;
         };
+        // A connection past its lifetime is closed as it comes back (one
+        // in a transaction comes back when the transaction ends).
+        let expired = self.pool.0.expired(slot.born);
         let mut st = lock(&self.pool.0.state);
-        if st.closed {
+        if st.closed || expired {
             st.size -= 1;
             drop(st);
             drop(slot);
@@ -353,5 +384,73 @@ impl Drop for Lease {
             }
             Err(_) => obj.discard(),
         }
+    }
+}
+
+/// The pool's keeper task: every [`Lifetimes::period`], closes the idle
+/// connections past the maximum lifetime, and those idle past the idle
+/// timeout beyond `min_idle` (idle time counted from their last checkout),
+/// then opens connections until `min_idle` are idle (within the pool's
+/// size). It ends with the pool, or with its runtime.
+async fn keep_pool(pool: Weak<Inner>) {
+    let Some(period) = pool.upgrade().map(|p| p.lifetimes.period()) else {
+        return;
+    };
+    loop {
+        let Some(inner) = pool.upgrade() else {
+            return;
+        };
+        let lifetimes = inner.lifetimes;
+        let expired: Vec<(AsyncSlot, Instant)> = {
+            let mut st = lock(&inner.state);
+            if st.closed {
+                return;
+            }
+            let total = st.idle.len();
+            let mut kept = VecDeque::with_capacity(total);
+            let mut expired = Vec::new();
+            // Oldest first: those are the ones that time out.
+            for (slot, last) in std::mem::take(&mut st.idle) {
+                let timed_out = lifetimes.idle_timeout.is_some_and(|t| last.elapsed() > t);
+                let surplus = total - expired.len() > lifetimes.min_idle;
+                if inner.expired(slot.born) || (timed_out && surplus) {
+                    expired.push((slot, last));
+                } else {
+                    kept.push_back((slot, last));
+                }
+            }
+            st.idle = kept;
+            st.size -= expired.len();
+            expired
+        };
+        drop(expired);
+        loop {
+            {
+                let mut st = lock(&inner.state);
+                if st.closed || st.idle.len() >= lifetimes.min_idle || st.size >= inner.max_size {
+                    break;
+                }
+                st.size += 1;
+            }
+            let mut counted = Counted {
+                pool: &inner,
+                armed: true,
+            };
+            match inner.open().await {
+                Ok(slot) => {
+                    let mut st = lock(&inner.state);
+                    if !st.closed {
+                        counted.armed = false;
+                        st.idle.push_back((slot, Instant::now()));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(target: "dualdb::pool", error = %e, "min_idle connect failed");
+                    break;
+                }
+            }
+        }
+        drop(inner);
+        tokio::time::sleep(period).await;
     }
 }

@@ -24,11 +24,19 @@ use crate::error::{Error, ErrorKind, Result};
 pub(crate) struct SharedPool {
     backend: Arc<dyn Backend>,
     connect_timeout: Duration,
+    /// A shared connection older than this is replaced at its next use.
+    max_lifetime: Option<Duration>,
     slots: Vec<SharedSlot>,
 }
 
+/// A shared connection, and when it was opened if its age matters.
+type Opened = (
+    Arc<dyn crate::backend::SharedConn>,
+    Option<std::time::Instant>,
+);
+
 struct SharedSlot {
-    conn: std::sync::RwLock<Option<Arc<dyn crate::backend::SharedConn>>>,
+    conn: std::sync::RwLock<Option<Opened>>,
     /// One connect at a time per slot; the count of attempts made, and the
     /// failure of the last if it failed. Callers that waited while an
     /// attempt ran take its outcome instead of making one of their own, so
@@ -65,7 +73,12 @@ impl Drop for InFlight<'_> {
 
 impl SharedPool {
     /// `size` shared connections if the backend has them, else none.
-    pub(crate) fn new(backend: Arc<dyn Backend>, size: usize, connect_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        backend: Arc<dyn Backend>,
+        size: usize,
+        connect_timeout: Duration,
+        max_lifetime: Option<Duration>,
+    ) -> Self {
         let size = if backend.connect_shared().is_some() {
             size
         } else {
@@ -74,6 +87,7 @@ impl SharedPool {
         SharedPool {
             backend,
             connect_timeout,
+            max_lifetime,
             slots: (0..size)
                 .map(|_| SharedSlot {
                     conn: std::sync::RwLock::new(None),
@@ -84,9 +98,14 @@ impl SharedPool {
         }
     }
 
-    fn current(slot: &SharedSlot) -> Option<Arc<dyn crate::backend::SharedConn>> {
+    /// The slot's connection, if it is usable and not past its lifetime
+    /// (in-flight statements on a replaced one finish on it: each holds it).
+    fn current(&self, slot: &SharedSlot) -> Option<Arc<dyn crate::backend::SharedConn>> {
         let conn = slot.conn.read().unwrap_or_else(|e| e.into_inner()).clone();
-        conn.filter(|c| c.is_usable())
+        let (conn, born) = conn?;
+        let expired =
+            matches!((born, self.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max);
+        (conn.is_usable() && !expired).then_some(conn)
     }
 
     /// The shared connection with the fewest statements in flight, opened
@@ -103,7 +122,7 @@ impl SharedPool {
 
     /// The slot's connection, opened if it has none or a broken one.
     async fn ready(&self, slot: &SharedSlot) -> Result<Arc<dyn crate::backend::SharedConn>> {
-        if let Some(c) = Self::current(slot) {
+        if let Some(c) = self.current(slot) {
             return Ok(c);
         }
         // Boxed: the connect's timer and lock would otherwise be in every
@@ -121,7 +140,7 @@ impl SharedPool {
         };
         let limit = self.connect_timeout;
         let mut state = connect_within(limit, async { Ok(slot.connecting.lock().await) }).await?;
-        if let Some(c) = Self::current(slot) {
+        if let Some(c) = self.current(slot) {
             return Ok(c);
         }
         if made != state.0
@@ -137,7 +156,8 @@ impl SharedPool {
         state.0 += 1;
         let conn = opened.inspect_err(|e| state.1 = Some(e.copy()))?;
         state.1 = None;
-        *slot.conn.write().unwrap_or_else(|e| e.into_inner()) = Some(conn.clone());
+        let born = self.max_lifetime.map(|_| std::time::Instant::now());
+        *slot.conn.write().unwrap_or_else(|e| e.into_inner()) = Some((conn.clone(), born));
         Ok(conn)
     }
 
@@ -157,7 +177,7 @@ impl SharedPool {
     pub(crate) fn open(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| Self::current(s).is_some())
+            .filter(|s| self.current(s).is_some())
             .count()
     }
 }

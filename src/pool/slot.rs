@@ -12,6 +12,8 @@ pub(crate) struct AsyncSlot {
     pub(crate) busy: bool,
     /// A transaction is open on it: rolled back before reuse.
     pub(crate) in_tx: bool,
+    /// When it was opened, if connections have a maximum lifetime.
+    pub(crate) born: Option<std::time::Instant>,
 }
 
 impl AsyncSlot {

@@ -1,0 +1,157 @@
+//! [`Builder::after_connect`](crate::Builder::after_connect): a backend
+//! whose every new connection runs the session setup statements before it
+//! is lent, and runs them again after a session's reset (which clears
+//! session settings). Only a database with such statements wraps its
+//! backend, so the others pay nothing for it (tests/pool_lifetimes.rs).
+
+use std::sync::Arc;
+
+use super::conn::{AsyncConn, Backend, BoxFuture, SharedConn, SyncConn};
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::RowSink;
+use crate::row::Row;
+use crate::statement::{ExecResult, Stmt};
+
+/// A backend whose connections run `sql` when opened.
+pub(crate) struct WithSetup {
+    inner: Arc<dyn Backend>,
+    sql: Arc<[String]>,
+}
+
+impl WithSetup {
+    pub(crate) fn wrap(inner: Arc<dyn Backend>, sql: Arc<[String]>) -> Arc<dyn Backend> {
+        if sql.is_empty() {
+            return inner;
+        }
+        Arc::new(WithSetup { inner, sql })
+    }
+}
+
+/// The error of setup statement `i` (counted from 1): named by its number,
+/// never its text (a statement may hold a secret).
+fn failed(i: usize, e: Error) -> Error {
+    Error::new(
+        ErrorKind::Connect,
+        format!("after_connect statement {} failed: {}", i + 1, e.message()),
+    )
+    .with_source(e)
+}
+
+fn setup_sync(conn: &mut dyn SyncConn, sql: &[String]) -> Result<()> {
+    for (i, s) in sql.iter().enumerate() {
+        conn.execute(Stmt::new(s, &[])).map_err(|e| failed(i, e))?;
+    }
+    Ok(())
+}
+
+async fn setup_async(conn: &mut dyn AsyncConn, sql: &[String]) -> Result<()> {
+    for (i, s) in sql.iter().enumerate() {
+        conn.execute(Stmt::new(s, &[]))
+            .await
+            .map_err(|e| failed(i, e))?;
+    }
+    Ok(())
+}
+
+impl Backend for WithSetup {
+    fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
+        let mut conn = self.inner.connect_sync()?;
+        setup_sync(&mut *conn, &self.sql)?;
+        Ok(Box::new(SetupSync {
+            conn,
+            sql: self.sql.clone(),
+        }))
+    }
+    fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
+        Box::pin(async move {
+            let mut conn = self.inner.connect_async().await?;
+            setup_async(&mut *conn, &self.sql).await?;
+            Ok(Box::new(SetupAsync {
+                conn,
+                sql: self.sql.clone(),
+            }) as Box<dyn AsyncConn>)
+        })
+    }
+    fn connect_shared(&self) -> Option<BoxFuture<'_, Result<Arc<dyn SharedConn>>>> {
+        let connect = self.inner.connect_shared()?;
+        Some(Box::pin(async move {
+            let conn = connect.await?;
+            for (i, s) in self.sql.iter().enumerate() {
+                conn.execute(Stmt::new(s, &[]))
+                    .await
+                    .map_err(|e| failed(i, e))?;
+            }
+            Ok(conn)
+        }))
+    }
+    fn goes_stale(&self) -> bool {
+        self.inner.goes_stale()
+    }
+    fn connect_may_hang(&self) -> bool {
+        self.inner.connect_may_hang()
+    }
+}
+
+/// A blocking connection that sets its session up again after a reset.
+struct SetupSync {
+    conn: Box<dyn SyncConn>,
+    sql: Arc<[String]>,
+}
+
+impl SyncConn for SetupSync {
+    fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
+        self.conn.execute(stmt)
+    }
+    fn query(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
+        self.conn.query(stmt)
+    }
+    fn query_rows(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.conn.query_rows(stmt, sink)
+    }
+    fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
+        self.conn.query_each(stmt, sink)
+    }
+    fn is_usable(&mut self) -> bool {
+        self.conn.is_usable()
+    }
+    fn ping(&mut self) -> Result<()> {
+        self.conn.ping()
+    }
+    fn reset_session(&mut self) -> Result<()> {
+        self.conn.reset_session()?;
+        setup_sync(&mut *self.conn, &self.sql)
+    }
+}
+
+/// An async connection that sets its session up again after a reset.
+struct SetupAsync {
+    conn: Box<dyn AsyncConn>,
+    sql: Arc<[String]>,
+}
+
+impl AsyncConn for SetupAsync {
+    fn execute(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<ExecResult>> {
+        self.conn.execute(stmt)
+    }
+    fn query(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<Vec<Row>>> {
+        self.conn.query(stmt)
+    }
+    fn query_rows<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        self.conn.query_rows(stmt, sink)
+    }
+    fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
+        self.conn.query_each(stmt, sink)
+    }
+    fn is_usable(&mut self) -> bool {
+        self.conn.is_usable()
+    }
+    fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
+        self.conn.ping()
+    }
+    fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.conn.reset_session().await?;
+            setup_async(&mut *self.conn, &self.sql).await
+        })
+    }
+}
