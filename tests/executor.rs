@@ -68,6 +68,12 @@ async fn one_function_serves_the_database_a_transaction_and_a_savepoint() {
             .atomic(|tx| register_sync(tx, "d").map(drop))
             .unwrap();
         assert_eq!(names(&db), ["a", "b", "d"], "{b:?}");
+        // allow_sync still names the caller's line through the trait.
+        db.set_allow_sync(dualdb::SyncCheck::Error);
+        let err = SyncExecutor::count(db.sync(), User::select(), false).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::SyncNotAllowed);
+        assert!(err.to_string().contains("executor.rs"), "{err}");
+        db.set_allow_sync(dualdb::SyncCheck::Off);
 
         // Async: the same on the other half.
         register_async(db.aio(), "e").await.unwrap();
