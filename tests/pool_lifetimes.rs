@@ -307,6 +307,26 @@ async fn idle_connections_time_out_down_to_min_idle_which_is_kept_open() {
             db.aio().status()
         );
 
+        // A light load (a call every 50 ms, each half) does not keep every
+        // connection alive: the pools lend their newest idle connection, so
+        // the others time out while it runs.
+        let until = Instant::now() + Duration::from_millis(1200);
+        while Instant::now() < until {
+            db.sync().query("SELECT 1", &[]).unwrap();
+            db.aio().query("SELECT 1", &[]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            db.sync().status().size <= 2,
+            "{b:?}: {:?}",
+            db.sync().status()
+        );
+        assert!(
+            db.aio().status().size <= 2,
+            "{b:?}: {:?}",
+            db.aio().status()
+        );
+
         // Past the idle timeout: down to min_idle on each half.
         eventually("blocking idle connections closed down to min_idle", || {
             db.sync().status().size == 1

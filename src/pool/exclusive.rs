@@ -2,7 +2,8 @@
 //! PostgreSQL transactions).
 //!
 //! A semaphore of `max_size` permits bounds the connections lent out or
-//! being opened; idle ones wait in a queue, oldest first. A checkout takes a
+//! being opened; idle ones wait in a queue, lent oldest first (newest first
+//! under an idle timeout). A checkout takes a
 //! permit (without waiting when one is free; else for at most the acquire
 //! timeout), then an idle connection, checked as it leaves (see
 //! [`AsyncPool::get`]), or a new one within the connect timeout. A returned
@@ -161,7 +162,15 @@ impl AsyncPool {
                 if st.closed {
                     return Err(GetError::Closed);
                 }
-                let next = st.idle.pop_front();
+                // Oldest first spreads the calls over every connection;
+                // with an idle timeout, the newest, so that a light load
+                // keeps few connections warm and the rest time out
+                // (tests/pool_lifetimes.rs).
+                let next = if inner.lifetimes.idle_timeout.is_some() {
+                    st.idle.pop_back()
+                } else {
+                    st.idle.pop_front()
+                };
                 if next.is_none() {
                     st.size += 1;
                 }
