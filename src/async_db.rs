@@ -21,7 +21,7 @@
 //! # });
 //! ```
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use crate::async_scope::{AsyncTxShared, Scope, plain_scope};
 use crate::backend::{Backend, BoxFuture};
@@ -60,6 +60,9 @@ pub struct AsyncDb {
     replica: Option<Arc<AsyncDb>>,
     /// The transaction guards open now, by the task that began each.
     guards: Guards<AsyncTxShared>,
+    /// This half, as the `Arc` its database holds: a row stream's statement
+    /// future owns it, so that it can finish on a task of its own.
+    me: Weak<AsyncDb>,
 }
 
 tokio::task_local! {
@@ -73,9 +76,11 @@ impl AsyncDb {
         backend: Arc<dyn Backend>,
         config: Arc<Config>,
         replica: Option<Arc<AsyncDb>>,
+        me: Weak<AsyncDb>,
     ) -> Self {
         AsyncDb {
             id,
+            me,
             replica,
             shared: SharedPool::new(
                 backend.clone(),
@@ -88,6 +93,11 @@ impl AsyncDb {
             pool: RwLock::new(None),
             guards: Guards::default(),
         }
+    }
+
+    /// This half as an owned `Arc` (see [`AsyncDb::me`]).
+    pub(crate) fn owned(&self) -> Option<Arc<AsyncDb>> {
+        self.me.upgrade()
     }
 
     pub(crate) fn guards(&self) -> &Guards<AsyncTxShared> {

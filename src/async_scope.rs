@@ -4,6 +4,7 @@
 //! in the task that began it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::BackendKind;
@@ -25,6 +26,9 @@ pub(crate) struct AsyncTxShared {
     /// Woken when a level closes: statements and sub-blocks waiting for
     /// their turn ([`Levels::turn`]) look again.
     pub(crate) turn: tokio::sync::Notify,
+    /// Row streams open on the transaction: its other statements are
+    /// refused meanwhile ([`crate::RowStream`]).
+    pub(crate) streams: Arc<AtomicUsize>,
 }
 
 pub(crate) struct Meta {
@@ -112,6 +116,7 @@ impl AsyncTxShared {
                 pending: Vec::new(),
             }),
             turn: tokio::sync::Notify::new(),
+            streams: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -122,6 +127,11 @@ impl AsyncTxShared {
         level: u32,
         closing: bool,
     ) -> Result<tokio::sync::MutexGuard<'_, Option<Lease>>> {
+        if self.streams.load(Ordering::Acquire) > 0 {
+            // The stream holds the connection until its reader is done:
+            // waiting here would wait for ourselves (tests/streaming.rs).
+            return Err(crate::stream::stream_open());
+        }
         loop {
             let lease = self.lease.lock().await;
             let turn = || meta(&self.meta).levels.turn(level, closing);

@@ -129,6 +129,12 @@ impl<'a> AsyncTx<'a> {
         Ok(AsyncTx::new(db, shared, level, opener))
     }
 
+    /// The transaction's shared state and this handle's level, for a
+    /// statement future that owns them (a row stream's).
+    pub(crate) fn scope_parts(&self) -> (Arc<AsyncTxShared>, u32) {
+        (self.shared.clone(), self.level)
+    }
+
     /// Where plain calls inside this handle's closure run.
     fn scope(&self) -> Scope {
         Scope {

@@ -92,12 +92,15 @@ impl Database {
                     Dialect::new(config.kind, false),
                     replica.as_ref().map(|r| r.inner.sync.clone()),
                 )),
-                aio: Arc::new(AsyncDb::new(
-                    policy.id(),
-                    backend,
-                    config.clone(),
-                    replica.as_ref().map(|r| r.inner.aio.clone()),
-                )),
+                aio: Arc::new_cyclic(|me| {
+                    AsyncDb::new(
+                        policy.id(),
+                        backend,
+                        config.clone(),
+                        replica.as_ref().map(|r| r.inner.aio.clone()),
+                        me.clone(),
+                    )
+                }),
                 config,
                 policy,
                 replica,

@@ -76,7 +76,7 @@ impl SyncDb {
 
     /// The replica a read-only plan outside a transaction goes to, unless
     /// this thread pinned the database to its primary.
-    fn replica_for(&self, plan: &impl Plan) -> Option<&SyncDb> {
+    pub(crate) fn replica_for(&self, plan: &impl Plan) -> Option<&SyncDb> {
         let replica = self.replica.as_ref()?;
         let pinned = PINNED.with(|p| p.borrow().contains(&self.id()));
         (plan.read_only() && !pinned).then_some(&**replica)

@@ -4,6 +4,7 @@
 //! on the thread that began it.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::Result;
@@ -23,6 +24,9 @@ pub(crate) struct SyncTxShared {
     /// Signalled when a level closes: a statement of an outer level sent
     /// from another thread waits for its turn ([`Levels::turn`]).
     pub(crate) turn: Condvar,
+    /// Row iterators open on the transaction: its other statements are
+    /// refused meanwhile ([`crate::RowIter`]).
+    pub(crate) streams: Arc<AtomicUsize>,
 }
 
 /// A transaction's connection and its open levels, behind its lock.
@@ -109,6 +113,7 @@ impl SyncTxShared {
                 levels,
             }),
             turn: Condvar::new(),
+            streams: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -121,6 +126,11 @@ impl SyncTxShared {
         closing: bool,
         f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
     ) -> Result<T> {
+        if self.streams.load(Ordering::Acquire) > 0 {
+            // The iterator's thread holds the connection until its reader
+            // is done: waiting here would wait for ourselves.
+            return Err(crate::stream::stream_open());
+        }
         run_blocking(|| {
             let mut st = lock(&self.state);
             loop {

@@ -139,6 +139,18 @@ impl<'a> SyncTx<'a> {
         }
     }
 
+    /// The `allow_sync` check of a blocking call on this transaction.
+    #[track_caller]
+    pub(crate) fn check(&self, operation: &'static str) -> Result<()> {
+        self.db.check(operation)
+    }
+
+    /// The transaction's shared state and this handle's level, for a
+    /// statement run on a thread of its own (a row iterator's).
+    pub(crate) fn scope_parts(&self) -> (Arc<SyncTxShared>, u32) {
+        (self.shared.clone(), self.level)
+    }
+
     fn scope(&self) -> Scope {
         Scope {
             tx: self.shared.clone(),

@@ -69,6 +69,12 @@ const ENTRY_POINTS: &[Entry] = &[
     ("transaction", |s| s.transaction(|_| Ok(()))),
     ("savepoint", |s| s.atomic(|tx| tx.savepoint(|_| Ok(())))),
     ("close", |s| s.close()),
+    ("fetch", |s| {
+        s.fetch(User::select()).next().transpose().map(drop)
+    }),
+    ("fetch_rows", |s| {
+        s.fetch_rows("SELECT 1", &[]).next().transpose().map(drop)
+    }),
 ];
 
 type TxEntry = (&'static str, fn(&mut SyncTx<'_>) -> dualdb::Result<()>);

@@ -19,6 +19,7 @@
 //! form `benches/results/paired/` keeps and `cargo run -p dualdb-benches
 //! --bin report` turns into BENCHMARKS.md's tables.
 //!
+//! `DUALDB_BENCH_ONLY=stream,fold` times only the workloads named.
 //! `DUALDB_BENCH_ROUNDS` (default 60) sets the rounds of each pair; a batch
 //! lasts about 20 ms. `DUALDB_PAIRED_CONTROL=1` times dualdb against itself
 //! (both sides dualdb's): every ratio should then be about 1.00, and how far
@@ -125,8 +126,18 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut saved = support::Saved::open("dualdb_us\traw_us\tratio\tq25\tq75");
+    // `DUALDB_BENCH_ONLY=stream,fold` times those workloads alone.
+    let only = std::env::var("DUALDB_BENCH_ONLY").ok();
+    let workloads: Vec<sides::Workload> = sides::TIMED
+        .iter()
+        .filter(|w| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n == w.0))
+        })
+        .copied()
+        .collect();
     for url in support::targets() {
-        sides::each_pair(&url, sides::TIMED, |p| {
+        sides::each_pair(&url, &workloads, |p| {
             let theirs = if control { p.ours } else { p.theirs };
             let mut ours = Timed {
                 calls: sides::side(p.url, p.ours, p.workload, p.rows),

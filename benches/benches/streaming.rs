@@ -1,5 +1,6 @@
 //! Peak memory of reading 1,000,000 rows: `fold_rows` (one row at a time)
-//! against `query` (all rows collected), on each backend and half. Each
+//! and `fetch_rows` (a row stream or iterator) against `query` (all rows
+//! collected), on each backend and half. Each
 //! measurement runs in a child process of its own and reports its peak
 //! resident set (`VmHWM`), so one does not inflate the next.
 //!
@@ -90,6 +91,20 @@ fn measure(url: &str, mode: &str, half: &str) {
         ("fold_rows", _) => rt
             .block_on(db.aio().fold_rows(&sql, &[], (0, 0), fold))
             .unwrap(),
+        ("fetch_rows", "blocking") => db
+            .sync()
+            .fetch_rows(&sql, &[])
+            .try_fold((0, 0), |acc, row| fold(acc, row?))
+            .unwrap(),
+        ("fetch_rows", _) => {
+            use futures::TryStreamExt;
+            rt.block_on(
+                db.aio()
+                    .fetch_rows(&sql, &[])
+                    .try_fold((0, 0), async |acc, row| fold(acc, row)),
+            )
+            .unwrap()
+        }
         (_, "blocking") => {
             let rows = db.sync().query(&sql, &[]).unwrap();
             rows.into_iter().try_fold((0, 0), fold).unwrap()
@@ -116,9 +131,9 @@ fn main() {
         return; // `cargo bench --no-run` / `cargo test --benches`
     }
     println!(
-        "| backend | half | fold_rows: peak MiB above baseline | query (all rows): peak MiB | fold_rows s | query s |"
+        "| backend | half | fold_rows: peak MiB above baseline | fetch_rows: peak MiB | query (all rows): peak MiB | fold_rows s | fetch_rows s | query s |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, url) in urls() {
         fill(&Database::open(&url).unwrap());
         for half in ["blocking", "async"] {
@@ -137,8 +152,11 @@ fn main() {
                 (mib.to_string(), secs.to_string())
             };
             let (fold_mib, fold_s) = run("fold_rows");
+            let (fetch_mib, fetch_s) = run("fetch_rows");
             let (query_mib, query_s) = run("query");
-            println!("| {name} | {half} | {fold_mib} | {query_mib} | {fold_s} | {query_s} |");
+            println!(
+                "| {name} | {half} | {fold_mib} | {fetch_mib} | {query_mib} | {fold_s} | {fetch_s} | {query_s} |"
+            );
         }
     }
 }

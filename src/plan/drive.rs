@@ -24,6 +24,12 @@ impl<P: Plan> Sink for Rows<'_, P> {
     fn size_hint(&mut self, rows: usize) {
         self.0.size_hint(rows);
     }
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
+        self.0.poll_ready(cx)
+    }
+    fn pending(&mut self) {
+        self.0.pending();
+    }
 }
 
 /// The span of one statement, when anyone listens: its SQL (never its bound

@@ -1,6 +1,9 @@
 //! Where a statement's rows go: a connection hands each row to a [`Sink`]
 //! as it arrives, and a plan, a collection or a caller's fold takes it.
 
+use std::future::Future;
+use std::task::{Context, Poll};
+
 use crate::backend::InPlaceRow;
 use crate::error::Result;
 use crate::row::Row;
@@ -31,6 +34,40 @@ pub(crate) trait Sink: Send {
     /// has them all already ([`feed`]): room can be made for them at once.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     fn size_hint(&mut self, _rows: usize) {}
+
+    /// Whether the sink takes another row now; `Pending` holds the async
+    /// drivers' loops before they read the next one, which is a row
+    /// stream's backpressure ([`next_row`]). Always ready but for a stream.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// The connection has no row ready and is about to wait for one: a row
+    /// stream hands over the rows it holds.
+    fn pending(&mut self) {}
+}
+
+/// The next row, polled with `poll` (a driver's read of one row) once
+/// `sink` takes rows; `sink` hears when the read has to wait. Every async
+/// driver loop reads its rows through it (tests/row_streams.rs): one poll
+/// function a row, so that a sink that is always ready (all but a row
+/// stream) costs a call a row.
+pub(crate) fn next_row<T>(
+    sink: RowSink<'_>,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
+) -> impl Future<Output = Result<T>> {
+    std::future::poll_fn(move |cx| {
+        match sink.poll_ready(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        let r = poll(cx);
+        if r.is_pending() {
+            sink.pending();
+        }
+        r.map(Ok)
+    })
 }
 
 impl<F: FnMut(&mut Option<Row>) -> Result<()> + Send> Sink for F {

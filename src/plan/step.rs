@@ -76,6 +76,16 @@ pub(crate) trait Plan: Send {
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     fn size_hint(&mut self, _rows: usize) {}
 
+    /// Whether the plan takes another row now
+    /// ([`Sink::poll_ready`](super::sink::Sink::poll_ready)).
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    /// The connection waits for the next row
+    /// ([`Sink::pending`](super::sink::Sink::pending)).
+    fn pending(&mut self) {}
+
     /// True if the plan needs a connection to itself: it opens a
     /// transaction of its own, which statements of other tasks on a shared
     /// connection would run inside.
@@ -92,7 +102,8 @@ pub(crate) trait Plan: Send {
 }
 
 /// Forwards the hooks through which a plan takes rows ([`Plan::row`],
-/// [`Plan::in_place`], [`Plan::size_hint`]) to the plan it wraps: `self`
+/// [`Plan::in_place`], [`Plan::size_hint`], [`Plan::poll_ready`],
+/// [`Plan::pending`]) to the plan it wraps: `self`
 /// followed by the tokens given, as in `forward_rows!(.0)`. Every wrapper
 /// uses it or [`forward_hooks!`], so none forgets a hook and silently loses
 /// the in-place read of SQLite rows (benches/instructions, the SQLite
@@ -114,6 +125,15 @@ macro_rules! forward_rows {
         }
         fn size_hint(&mut self, rows: usize) {
             self $($inner)+ .size_hint(rows)
+        }
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<$crate::error::Result<()>> {
+            self $($inner)+ .poll_ready(cx)
+        }
+        fn pending(&mut self) {
+            self $($inner)+ .pending()
         }
     };
 }
@@ -158,6 +178,12 @@ impl<P: Plan> Plan for &mut P {
     }
     fn size_hint(&mut self, rows: usize) {
         (**self).size_hint(rows);
+    }
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<()>> {
+        (**self).poll_ready(cx)
+    }
+    fn pending(&mut self) {
+        (**self).pending();
     }
     fn exclusive(&self) -> bool {
         (**self).exclusive()

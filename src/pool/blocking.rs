@@ -213,6 +213,14 @@ impl BlockingPool {
         self.take().map(|taken| lend(self.shared.clone(), taken))
     }
 
+    /// Another handle on this pool, for a thread of its own (a row
+    /// iterator's).
+    pub(crate) fn handle(&self) -> BlockingPool {
+        BlockingPool {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// [`get`](Self::get) for one call: the connection refers to the pool
     /// without counting.
     pub(crate) fn lease(&self) -> Result<PooledConn<&Inner>> {

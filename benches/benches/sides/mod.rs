@@ -50,6 +50,8 @@ pub const TIMED: &[Workload] = &[
     ("insert", 100, 1),
     ("medium", MEDIUM_USERS, 4),
     ("associations", 100, 1),
+    ("stream", 10_000, 200),
+    ("fold", 10_000, 200),
 ];
 
 /// The medium query's users (half of them black-haired, every fourth with a
@@ -132,6 +134,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "insert" => insert(url, side, rows as usize),
         "medium" => medium(url, side),
         "associations" => loading(url, side),
+        "stream" | "fold" => stream(url, side, workload == "fold"),
         _ => select(url, side, workload == "get"),
     }
 }
@@ -261,6 +264,128 @@ fn select(url: &str, side: &str, get: bool) -> Calls {
                         .collect::<Result<Vec<Raw>, _>>()
                         .unwrap()
                         .len()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// Every row of `bench_users` read as it arrives, decoded and counted,
+/// never all in memory: dualdb's row stream or iterator (`fetch`), or its
+/// `fold`, against the raw driver's own streaming (tokio-postgres'
+/// `query_raw`, mysql_async's `exec_stream`, the blocking drivers' row
+/// iterators).
+fn stream(url: &str, side: &str, fold: bool) -> Calls {
+    use futures::StreamExt as _;
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = "SELECT id, name, hair_color FROM bench_users";
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| match fold {
+                true => s
+                    .fold(BenchUser::select(), 0, |n, u: BenchUser| {
+                        Ok::<_, dualdb::Error>(n + usize::from(!u.name.is_empty()))
+                    })
+                    .unwrap(),
+                false => s
+                    .fetch(BenchUser::select())
+                    .map(|u| usize::from(!u.unwrap().name.is_empty()))
+                    .sum(),
+            })
+            .sum()
+        }),
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| match fold {
+            true => db
+                .aio()
+                .fold(BenchUser::select(), 0, |n, u: BenchUser| {
+                    Ok::<_, dualdb::Error>(n + usize::from(!u.name.is_empty()))
+                })
+                .await
+                .unwrap(),
+            false => {
+                // Read as the raw side reads its stream.
+                let mut users = db.aio().fetch(BenchUser::select());
+                let mut n = 0;
+                while let Some(u) = users.next().await {
+                    n += usize::from(!u.unwrap().name.is_empty());
+                }
+                n
+            }
+        }),
+        ("raw_async", BackendKind::Postgres) => {
+            let (rt, c) = pg_async(url, sql);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let rows = c.query_raw(&*st, std::iter::empty::<i32>()).await.unwrap();
+                let mut rows = std::pin::pin!(rows);
+                let mut n = 0;
+                while let Some(r) = rows.next().await {
+                    let r = r.unwrap();
+                    let u: Raw = (r.get(0), r.get(1), r.get(2));
+                    n += usize::from(!u.1.is_empty());
+                }
+                n
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                let mut rows = c.exec_stream::<Raw, _, _>(sql, ()).await.unwrap();
+                let mut n = 0;
+                while let Some(u) = rows.next().await {
+                    n += usize::from(!u.unwrap().1.is_empty());
+                }
+                n
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(sql).unwrap();
+            Box::new(move |keys| {
+                use postgres::fallible_iterator::FallibleIterator as _;
+                keys.map(|_| {
+                    let mut rows = c.query_raw(&st, std::iter::empty::<i32>()).unwrap();
+                    let mut n = 0;
+                    while let Some(r) = rows.next().unwrap() {
+                        let u: Raw = (r.get(0), r.get(1), r.get(2));
+                        n += usize::from(!u.1.is_empty());
+                    }
+                    n
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    c.exec_iter(sql, ())
+                        .unwrap()
+                        .map(|r| {
+                            let u: Raw = mysql::from_row(r.unwrap());
+                            usize::from(!u.1.is_empty())
+                        })
+                        .sum::<usize>()
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut st = c.prepare_cached(sql).unwrap();
+                    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    };
+                    st.query_map([], row)
+                        .unwrap()
+                        .map(|u| usize::from(!u.unwrap().1.is_empty()))
+                        .sum::<usize>()
                 })
                 .sum()
             })

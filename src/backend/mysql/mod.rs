@@ -17,7 +17,7 @@ use crate::backend::DriverRow;
 use crate::config::{BackendKind, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::placeholders::{check_count, hint};
-use crate::plan::RowSink;
+use crate::plan::{RowSink, next_row};
 use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
@@ -671,7 +671,13 @@ impl MyAsync {
                 .await
                 .map_err(&mut fail)?;
             let mut n = 0;
-            while let Some(row) = result.next().await.map_err(&mut fail)? {
+            loop {
+                let next = std::pin::pin!(result.next());
+                let mut next = next;
+                let row = next_row(&mut *sink, |cx| next.as_mut().poll(cx)).await?;
+                let Some(row) = row.map_err(&mut fail)? else {
+                    break;
+                };
                 sink.row(&mut Some(Row {
                     inner: DriverRow::My(row),
                 }))?;

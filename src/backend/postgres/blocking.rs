@@ -127,12 +127,17 @@ impl PgSync {
             // Rows taken before a failure are not handed over: the
             // statement failed.
             let ended = ended.inspect_err(|_| batch.clear())?;
+            // Short of a full batch: the next row has not arrived.
+            let waits = batch.len() < BATCH;
             for row in batch.drain(..) {
                 hand_over(&mut *sink, row)?;
                 n += 1;
             }
             if ended {
                 return Ok(n);
+            }
+            if waits {
+                sink.pending();
             }
         }
     }

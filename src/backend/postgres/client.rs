@@ -14,7 +14,7 @@ use crate::backend::DriverRow;
 use crate::backend::StmtCache;
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::RowSink;
+use crate::plan::{RowSink, next_row};
 use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::value::Value;
@@ -234,7 +234,11 @@ pub(super) async fn drain(stream: RowStream, sink: RowSink<'_>) -> Result<(u64, 
     use futures_core::Stream;
     let mut stream = std::pin::pin!(stream);
     let mut n = 0;
-    while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+    loop {
+        let next = next_row(&mut *sink, |cx| stream.as_mut().poll_next(cx));
+        let Some(r) = next.await? else {
+            break;
+        };
         hand_over(sink, r.map_err(pg_error)?)?;
         n += 1;
     }

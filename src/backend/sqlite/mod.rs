@@ -23,7 +23,7 @@ use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
 use super::{DriverRow, InPlaceRow};
 use crate::config::{BackendKind, Config, SqliteTarget};
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{RowSink, feed};
+use crate::plan::{RowSink, feed, next_row};
 use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
@@ -645,7 +645,16 @@ impl AsyncConn for LiteAsync {
             });
             let receive = async {
                 let mut failed = None;
-                while let Some(row) = rx.recv().await {
+                loop {
+                    let row = match next_row(&mut *sink, |cx| rx.poll_recv(cx)).await {
+                        Ok(Some(row)) => row,
+                        Ok(None) => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            rx.close();
+                            break;
+                        }
+                    };
                     if let Err(e) = sink.row(&mut Some(row)) {
                         failed = Some(e);
                         rx.close();

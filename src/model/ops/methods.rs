@@ -71,6 +71,10 @@ macro_rules! manager_methods {
                 fn $name <$($g),*> (&self $(, $arg: $ty)*) -> manager_methods!(@ret $out $(, $err)?)
                 where $($bounds)*;
             )*
+            /// See [`SyncDb::fetch`](crate::SyncDb::fetch).
+            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowIter<'_, M>;
+            /// See [`SyncDb::fetch_rows`](crate::SyncDb::fetch_rows).
+            fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, Row>;
         }
 
         /// The Manager operations and raw SQL of the async half, for a
@@ -106,6 +110,10 @@ macro_rules! manager_methods {
                     -> impl std::future::Future<Output = manager_methods!(@ret $out $(, $err)?)> + Send
                 where $($bounds)*;
             )*
+            /// See [`AsyncDb::fetch`](crate::AsyncDb::fetch).
+            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowStream<'_, M>;
+            /// See [`AsyncDb::fetch_rows`](crate::AsyncDb::fetch_rows).
+            fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row>;
         }
 
         manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out $(| $err)? where [$($bounds)*] = |$d| $plan;)*);
@@ -145,6 +153,14 @@ macro_rules! manager_methods {
                     <$target>::$name::<$($g),*>(self $(, $arg)*)
                 }
             )*
+            #[track_caller]
+            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowIter<'_, M> {
+                <$target>::fetch(self, query)
+            }
+            #[track_caller]
+            fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, Row> {
+                <$target>::fetch_rows(self, sql, params)
+            }
         }
     };
     (@async $target:ty; $(
@@ -176,6 +192,12 @@ macro_rules! manager_methods {
                     <$target>::$name::<$($g),*>(self $(, $arg)*)
                 }
             )*
+            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowStream<'_, M> {
+                <$target>::fetch(self, query)
+            }
+            fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row> {
+                <$target>::fetch_rows(self, sql, params)
+            }
         }
     };
 }

@@ -6,6 +6,7 @@
 
 mod collect;
 mod executable;
+mod fetch;
 mod methods;
 mod races;
 mod reads;

@@ -1,0 +1,506 @@
+//! `fetch` and `fetch_rows`: a query's models, or a statement's rows, as a
+//! [`RowStream`] on the async half and a [`RowIter`] on the blocking half,
+//! on the database or a transaction alike. On the async half the plan
+//! decodes rows into batches that the stream takes; on the blocking half it
+//! sends each into a bounded channel from a thread of its own
+//! (`src/stream.rs` says why).
+
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::task::{Context, Poll};
+
+use super::collect::Collect;
+use crate::async_db::AsyncDb;
+use crate::async_tx::AsyncTx;
+use crate::error::Result;
+use crate::model::Model;
+use crate::model::query::Select;
+use crate::plan::drive_sync;
+use crate::plan::{Action, Plan, Reply, Step, replayed, slotted, taken};
+use crate::row::Row;
+use crate::statement::Stmt;
+use crate::stream::{BATCH, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
+use crate::sync_db::SyncDb;
+use crate::sync_tx::SyncTx;
+use crate::value::ToSql;
+
+/// Runs one statement, its rows decoded into batches handed to a stream.
+pub(crate) struct Fetch<T, D> {
+    stmt: Option<Stmt>,
+    decode: D,
+    batch: Vec<T>,
+    shelf: Arc<Shelf<T>>,
+    read_only: bool,
+}
+
+impl<T, D> Fetch<T, D> {
+    fn flush(&mut self) {
+        self.shelf.put(&mut self.batch);
+    }
+}
+
+impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for Fetch<T, D> {
+    type Output = ();
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<()>> {
+        match reply {
+            None => {
+                self.shelf.started();
+                let stmt = self.stmt.take().ok_or_else(replayed)?;
+                Ok(Step::Run(Action::Stream(stmt)))
+            }
+            Some(r) => {
+                self.flush();
+                self.shelf.ended();
+                r?;
+                Ok(Step::Done(()))
+            }
+        }
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        if self.shelf.dropped() {
+            return Err(dropped());
+        }
+        let item = (self.decode)(row)?;
+        self.batch.push(item);
+        Ok(())
+    }
+    /// Holds the driver while a full batch waits for the stream; never once
+    /// the stream is gone (the producer then runs on a task of its own, and
+    /// nobody would poll it again).
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.batch.len() >= BATCH && !self.shelf.dropped() {
+            self.flush();
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+    fn pending(&mut self) {
+        self.flush();
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+    /// A stream reads at its reader's pace: never on a connection shared
+    /// with other tasks, whose statements would wait behind it.
+    fn exclusive(&self) -> bool {
+        true
+    }
+}
+
+fn models<M: Model>(
+    d: crate::model::Dialect,
+    q: Select<M>,
+    shelf: Arc<Shelf<M>>,
+) -> impl Plan<Output = ()> + use<M> {
+    let Collect {
+        stmt, mut decoder, ..
+    } = Collect::<M, Option<M>>::select(d, q);
+    Fetch {
+        stmt,
+        decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
+        batch: Vec::new(),
+        shelf,
+        read_only: true,
+    }
+}
+
+fn rows(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    shelf: Arc<Shelf<Row>>,
+) -> impl Plan<Output = ()> + use<> {
+    Fetch {
+        stmt: Some(Stmt::new(sql, params)),
+        decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
+        batch: Vec::new(),
+        shelf,
+        // Raw SQL may write: never on a replica.
+        read_only: false,
+    }
+}
+
+impl AsyncDb {
+    /// The models of a query as a [`RowStream`], read as the server sends
+    /// them: memory stays flat for any number of rows, and a reader that
+    /// stops early (`take(10)`, a client gone) stops the statement. On the
+    /// read replica, if there is one; inside this task's transaction, if one
+    /// is open. For an HTTP body, map the models to bytes
+    /// (`axum::body::Body::from_stream`).
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.aio().execute_query(User::insert_many((0..1000).map(|i| user(&format!("u{i}"))).collect())).await?;
+    /// let mut users = db.aio().fetch(User::select().order_by(User::ID.asc()));
+    /// let mut n = 0;
+    /// while let Some(user) = users.try_next().await? {
+    ///     n += 1; // one batch of rows in memory at a time
+    ///     # let _ = user;
+    /// }
+    /// assert_eq!(n, 1000);
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'_, M> {
+        let (scope, d) = self.context();
+        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
+        let shelf = Shelf::new(open_in);
+        let plan = models(d, query.into(), shelf.clone());
+        match self.owned() {
+            Some(db) => RowStream::new(Box::pin(async move { db.drive(scope, plan).await }), shelf),
+            None => RowStream::failed(gone()),
+        }
+    }
+
+    /// A statement's rows as a [`RowStream`], as [`fetch`](Self::fetch)
+    /// streams models (raw SQL may write: never on the replica).
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) SELECT i FROM n";
+    /// let sum = db
+    ///     .aio()
+    ///     .fetch_rows(sql, &[])
+    ///     .try_fold(0i64, async |sum, row| Ok(sum + row.get::<i64>(0)?))
+    ///     .await?;
+    /// assert_eq!(sum, 50_005_000);
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'_, Row> {
+        let (scope, _) = self.context();
+        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
+        let shelf = Shelf::new(open_in);
+        let plan = rows(sql, params, shelf.clone());
+        match self.owned() {
+            Some(db) => RowStream::new(Box::pin(async move { db.drive(scope, plan).await }), shelf),
+            None => RowStream::failed(gone()),
+        }
+    }
+}
+
+fn gone() -> crate::Error {
+    crate::Error::new(
+        crate::ErrorKind::Usage,
+        "internal: the async half outlived its database",
+    )
+}
+
+impl AsyncTx<'_> {
+    /// [`AsyncDb::fetch`] inside this transaction. While the stream is open,
+    /// the transaction's other statements are a
+    /// [`Usage`](crate::ErrorKind::Usage) error: read it to the end or drop
+    /// it first.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let tx = db.aio().begin().await?;
+    /// tx.create(user("ada")).await?;
+    /// let seen: Vec<User> = tx.fetch(User::select()).try_collect().await?; // sees its own write
+    /// assert_eq!(seen.len(), 1);
+    /// tx.rollback().await?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'_, M> {
+        let ((), d) = self.context();
+        let (shared, level) = self.scope_parts();
+        let shelf = Shelf::new(Some(shared.streams.clone()));
+        let plan = models(d, query.into(), shelf.clone());
+        RowStream::new(
+            Box::pin(async move { shared.drive(level, plan).await }),
+            shelf,
+        )
+    }
+
+    /// [`AsyncDb::fetch_rows`] inside this transaction.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let tx = db.aio().begin().await?;
+    /// let rows: Vec<dualdb::Row> = tx.fetch_rows("SELECT 1 UNION ALL SELECT 2", &[]).try_collect().await?;
+    /// assert_eq!(rows.len(), 2);
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'_, Row> {
+        let (shared, level) = self.scope_parts();
+        let shelf = Shelf::new(Some(shared.streams.clone()));
+        let plan = rows(sql, params, shelf.clone());
+        RowStream::new(
+            Box::pin(async move { shared.drive(level, plan).await }),
+            shelf,
+        )
+    }
+}
+
+/// Runs one statement on a row iterator's thread, its rows decoded into
+/// batches sent to the iterator: when a batch is full, when the driver
+/// waits for the next row, and at the end; a send that fails (the iterator
+/// is gone) stops the statement.
+struct Deliver<T, D> {
+    stmt: Option<Stmt>,
+    decode: D,
+    batch: Vec<T>,
+    /// Set on the iterator's thread, once the channel exists.
+    send: Option<SyncSender<Sent<T>>>,
+    shelf: Arc<Shelf<T>>,
+    read_only: bool,
+}
+
+impl<T, D> Deliver<T, D> {
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let send = self.send.as_ref().ok_or_else(replayed)?;
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(THREAD_BATCH));
+        send.send(Ok(batch)).map_err(|_| dropped())
+    }
+}
+
+impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for Deliver<T, D> {
+    type Output = ();
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<()>> {
+        match reply {
+            None => {
+                self.shelf.started();
+                let stmt = self.stmt.take().ok_or_else(replayed)?;
+                Ok(Step::Run(Action::Stream(stmt)))
+            }
+            Some(r) => {
+                let flushed = self.flush();
+                self.shelf.ended();
+                r?;
+                flushed?;
+                Ok(Step::Done(()))
+            }
+        }
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let item = (self.decode)(row)?;
+        self.batch.push(item);
+        if self.batch.len() >= THREAD_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+    /// The driver waits for its next row: what arrived goes to the reader
+    /// now. A failed send is the iterator gone: the next full batch's send
+    /// stops the statement.
+    fn pending(&mut self) {
+        let _ = self.flush();
+    }
+    fn read_only(&self) -> bool {
+        self.read_only
+    }
+}
+
+/// Where a row iterator's statement runs.
+enum Runs {
+    /// In a transaction, at a level of it.
+    Tx(Arc<crate::sync_scope::SyncTxShared>, u32),
+    /// On a connection of the pool (the replica's, for a model read).
+    Pooled(crate::pool::BlockingPool),
+}
+
+/// The work of a row iterator's thread: the plan run where it belongs, and
+/// its error, if any, sent last (unless the iterator is gone).
+fn work<T, D>(runs: Runs, mut plan: Deliver<T, D>) -> Work<T>
+where
+    T: Send + 'static,
+    D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+{
+    Box::new(move |send: SyncSender<Sent<T>>| {
+        plan.send = Some(send.clone());
+        let out = match runs {
+            Runs::Tx(shared, level) => shared.drive(level, &mut plan),
+            Runs::Pooled(pool) => pool.get().and_then(|mut conn| {
+                let out = drive_sync(&mut *conn, &mut plan);
+                conn.in_tx = plan.left_open();
+                out
+            }),
+        };
+        drop(plan);
+        if let Err(e) = out {
+            // Fails, unseen, if the iterator is gone (the error is then
+            // the one that stopped the statement for it).
+            let _ = send.send(Err(e));
+        }
+    })
+}
+
+impl SyncDb {
+    /// The models of a query as a [`RowIter`], read as the server sends
+    /// them: memory stays flat for any number of rows, and a loop that stops
+    /// early stops the statement. On the read replica, if there is one;
+    /// inside this thread's transaction, if one is open. The `allow_sync`
+    /// check is made here, once.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().execute_query(User::insert_many((0..1000).map(|i| user(&format!("u{i}"))).collect()))?;
+    /// let mut n = 0;
+    /// for user in db.sync().fetch(User::select()) {
+    ///     let _user = user?; // a batch of rows in memory at most
+    ///     n += 1;
+    /// }
+    /// assert_eq!(n, 1000);
+    /// // Stopping early stops the statement:
+    /// let first: Vec<User> = db.sync().fetch(User::select()).take(3).collect::<dualdb::Result<_>>()?;
+    /// assert_eq!(first.len(), 3);
+    /// # Ok(())
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowIter<'_, M> {
+        if let Err(e) = self.check("fetch") {
+            return RowIter::failed(e);
+        }
+        let (scope, d) = self.context();
+        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
+        let shelf = Shelf::new(open_in);
+        let Collect {
+            stmt, mut decoder, ..
+        } = Collect::<M, Option<M>>::select(d, query.into());
+        let plan = Deliver {
+            stmt,
+            decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
+            batch: Vec::with_capacity(THREAD_BATCH),
+            send: None,
+            shelf: shelf.clone(),
+            read_only: true,
+        };
+        self.iterate(scope, plan, shelf)
+    }
+
+    /// A statement's rows as a [`RowIter`], as [`fetch`](Self::fetch)
+    /// reads models (raw SQL may write: never on the replica).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) SELECT i FROM n";
+    /// let mut sum = 0i64;
+    /// for row in db.sync().fetch_rows(sql, &[]) {
+    ///     sum += row?.get::<i64>(0)?;
+    /// }
+    /// assert_eq!(sum, 50_005_000);
+    /// # Ok(())
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowIter<'_, Row> {
+        if let Err(e) = self.check("fetch_rows") {
+            return RowIter::failed(e);
+        }
+        let (scope, _) = self.context();
+        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
+        let shelf = Shelf::new(open_in);
+        let plan = Deliver {
+            stmt: Some(Stmt::new(sql, params)),
+            decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
+            batch: Vec::with_capacity(THREAD_BATCH),
+            send: None,
+            shelf: shelf.clone(),
+            read_only: false,
+        };
+        self.iterate(scope, plan, shelf)
+    }
+
+    fn iterate<'a, T, D>(
+        &'a self,
+        scope: Option<crate::sync_scope::Scope>,
+        plan: Deliver<T, D>,
+        shelf: Arc<Shelf<T>>,
+    ) -> RowIter<'a, T>
+    where
+        T: Send + 'static,
+        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+    {
+        let runs = match scope {
+            Some(s) => Runs::Tx(s.tx, s.level),
+            None => Runs::Pooled(self.replica_for(&plan).unwrap_or(self).pool().handle()),
+        };
+        RowIter::new(work(runs, plan), shelf)
+    }
+}
+
+impl SyncTx<'_> {
+    /// [`SyncDb::fetch`] inside this transaction. While the iterator is
+    /// open, the transaction's other statements are a
+    /// [`Usage`](crate::ErrorKind::Usage) error: read it to the end or drop
+    /// it first.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let tx = db.sync().begin()?;
+    /// tx.create(user("ada"))?;
+    /// let seen = tx.fetch(User::select()).collect::<dualdb::Result<Vec<User>>>()?; // sees its own write
+    /// assert_eq!(seen.len(), 1);
+    /// tx.rollback()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowIter<'_, M> {
+        if let Err(e) = self.check("fetch") {
+            return RowIter::failed(e);
+        }
+        let ((), d) = self.context();
+        let (shared, level) = self.scope_parts();
+        let shelf = Shelf::new(Some(shared.streams.clone()));
+        let Collect {
+            stmt, mut decoder, ..
+        } = Collect::<M, Option<M>>::select(d, query.into());
+        let plan = Deliver {
+            stmt,
+            decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
+            batch: Vec::with_capacity(THREAD_BATCH),
+            send: None,
+            shelf: shelf.clone(),
+            read_only: true,
+        };
+        RowIter::new(work(Runs::Tx(shared, level), plan), shelf)
+    }
+
+    /// [`SyncDb::fetch_rows`] inside this transaction.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// let tx = db.sync().begin()?;
+    /// let n = tx.fetch_rows("SELECT 1 UNION ALL SELECT 2", &[]).count();
+    /// assert_eq!(n, 2);
+    /// tx.commit()?;
+    /// # Ok(())
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowIter<'_, Row> {
+        if let Err(e) = self.check("fetch_rows") {
+            return RowIter::failed(e);
+        }
+        let (shared, level) = self.scope_parts();
+        let shelf = Shelf::new(Some(shared.streams.clone()));
+        let plan = Deliver {
+            stmt: Some(Stmt::new(sql, params)),
+            decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
+            batch: Vec::with_capacity(THREAD_BATCH),
+            send: None,
+            shelf: shelf.clone(),
+            read_only: false,
+        };
+        RowIter::new(work(Runs::Tx(shared, level), plan), shelf)
+    }
+}

@@ -1,0 +1,240 @@
+//! `fetch` and `fetch_rows`: a `Stream` on the async half and an
+//! `Iterator` on the blocking half, on every backend, in and out of
+//! transactions: every row in order; dropped at random points, the
+//! connection is left clean (pools of one connection, so the next call gets
+//! the same one, or a fresh one); while one is open in a transaction, the
+//! transaction's other statements are refused rather than left waiting.
+
+mod common;
+
+use common::{Lcg, isolated_url, urls};
+use dualdb::{Database, Error, ErrorKind, Model};
+use futures::{StreamExt, TryStreamExt};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "fetched")]
+struct Item {
+    #[model(primary_key)]
+    id: i64,
+    label: String,
+}
+
+const ROWS: i64 = 1_000;
+
+fn open(url: &str, name: &str) -> Database {
+    Database::builder(&isolated_url(url, name))
+        .sync_pool_size(1)
+        .async_pool_size(1)
+        .shared_connections(1)
+        .build()
+        .unwrap()
+}
+
+async fn fill(db: &Database) {
+    db.aio().drop_table::<Item>().await.unwrap();
+    db.aio().create_table::<Item>().await.unwrap();
+    let items = (1..=ROWS)
+        .map(|id| Item {
+            id,
+            label: format!("item {id}"),
+        })
+        .collect();
+    db.aio()
+        .execute_query(Item::insert_many(items))
+        .await
+        .unwrap();
+}
+
+fn in_order(ids: &[i64]) -> bool {
+    ids.iter().enumerate().all(|(i, id)| *id == i as i64 + 1)
+}
+
+const SQL: &str = "SELECT id, label FROM fetched ORDER BY id";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_row_in_order_on_both_halves_in_and_out_of_transactions() {
+    for url in urls() {
+        let db = open(&url, "fetch_all");
+        fill(&db).await;
+        let b = db.backend();
+        let q = || Item::select().order_by(Item::ID.asc());
+
+        let ids: Vec<i64> = db
+            .aio()
+            .fetch(q())
+            .map_ok(|i| i.id)
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(ids.len() == ROWS as usize && in_order(&ids), "{b:?} async");
+        let ids: Vec<i64> = db
+            .aio()
+            .fetch_rows(SQL, &[])
+            .and_then(async |r| r.get::<i64>("id"))
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(
+            ids.len() == ROWS as usize && in_order(&ids),
+            "{b:?} async rows"
+        );
+        let ids: Vec<i64> = db.sync().fetch(q()).map(|i| i.unwrap().id).collect();
+        assert!(
+            ids.len() == ROWS as usize && in_order(&ids),
+            "{b:?} blocking"
+        );
+        let ids: Vec<i64> = db
+            .sync()
+            .fetch_rows(SQL, &[])
+            .map(|r| r.unwrap().get::<i64>("id").unwrap())
+            .collect();
+        assert!(
+            ids.len() == ROWS as usize && in_order(&ids),
+            "{b:?} blocking rows"
+        );
+
+        // In a transaction: its own uncommitted rows, through its handle
+        // and through the plain handle that joins it.
+        let tx = db.aio().begin().await.unwrap();
+        tx.execute("DELETE FROM fetched WHERE id > 10", &[])
+            .await
+            .unwrap();
+        let n = tx.fetch(q()).count().await;
+        assert_eq!(n, 10, "{b:?}");
+        let n = db.aio().fetch_rows(SQL, &[]).count().await;
+        assert_eq!(n, 10, "{b:?}: the plain handle joins");
+        tx.rollback().await.unwrap();
+        let tx = db.sync().begin().unwrap();
+        tx.execute("DELETE FROM fetched WHERE id > 20", &[])
+            .unwrap();
+        assert_eq!(tx.fetch(q()).count(), 20, "{b:?}");
+        assert_eq!(db.sync().fetch_rows(SQL, &[]).count(), 20, "{b:?}");
+        tx.rollback().unwrap();
+        assert_eq!(db.sync().fetch(q()).count(), ROWS as usize);
+
+        // A decode error ends the stream after the rows before it.
+        let bad: Vec<Result<i64, Error>> = db
+            .aio()
+            .fetch_rows(SQL, &[])
+            .map(|r| r.and_then(|r| r.get::<i64>("label")))
+            .collect()
+            .await;
+        assert_eq!(bad[0].as_ref().unwrap_err().kind(), ErrorKind::Decode);
+        let err = db
+            .sync()
+            .fetch_rows("SELECT * FROM no_such_table", &[])
+            .next();
+        assert_eq!(err.unwrap().unwrap_err().kind(), ErrorKind::Query, "{b:?}");
+        let err = db
+            .aio()
+            .fetch_rows("SELECT * FROM no_such_table", &[])
+            .next()
+            .await;
+        assert_eq!(err.unwrap().unwrap_err().kind(), ErrorKind::Query, "{b:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_at_random_points_the_connection_is_left_clean() {
+    let mut rng = Lcg(0x5eed);
+    for url in urls() {
+        let db = open(&url, "fetch_drop");
+        fill(&db).await;
+        let b = db.backend();
+        for round in 0..12 {
+            // Across batch boundaries, and before the first row.
+            let k = (rng.next() % 300) as usize;
+            let q = Item::select().order_by(Item::ID.asc());
+
+            // Out of a transaction: the next call on the one connection.
+            let got = db.aio().fetch(q.clone()).take(k).count().await;
+            assert_eq!(got, k);
+            let n: i64 = db
+                .aio()
+                .query_one("SELECT COUNT(*) FROM fetched", &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(n, ROWS, "{b:?} round {round}, async after {k}");
+            let got = db.sync().fetch_rows(SQL, &[]).take(k).count();
+            assert_eq!(got, k);
+            let n: i64 = db
+                .sync()
+                .query_one("SELECT COUNT(*) FROM fetched", &[])
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(n, ROWS, "{b:?} round {round}, blocking after {k}");
+
+            // In a transaction: it goes on after the drop, and commits.
+            let id = 10_000 + round;
+            let tx = db.aio().begin().await.unwrap();
+            let mut s = tx.fetch(q.clone());
+            for _ in 0..k {
+                s.next().await.unwrap().unwrap();
+            }
+            drop(s);
+            tx.execute(&format!("INSERT INTO fetched VALUES ({id}, 'async')"), &[])
+                .await
+                .unwrap_or_else(|e| panic!("{b:?} round {round}, after {k}: {e}"));
+            tx.commit().await.unwrap();
+            let tx = db.sync().begin().unwrap();
+            let mut it = tx.fetch_rows(SQL, &[]);
+            for _ in 0..k {
+                it.next().unwrap().unwrap();
+            }
+            drop(it);
+            tx.execute(
+                &format!("INSERT INTO fetched VALUES ({}, 'blocking')", id + 100),
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("{b:?} round {round}, after {k}: {e}"));
+            tx.commit().unwrap();
+            db.sync()
+                .execute("DELETE FROM fetched WHERE id > 9999", &[])
+                .unwrap();
+        }
+        // Every connection that came back is idle and usable.
+        assert!(db.sync().status().size <= 1 && db.aio().status().in_use() == 0);
+        let n: i64 = db
+            .aio()
+            .query_one("SELECT COUNT(*) FROM fetched", &[])
+            .await
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, ROWS);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactions_statement_while_its_stream_is_open_is_refused() {
+    for url in urls() {
+        let db = open(&url, "fetch_open");
+        fill(&db).await;
+        let b = db.backend();
+        let tx = db.aio().begin().await.unwrap();
+        let mut s = tx.fetch_rows(SQL, &[]);
+        s.next().await.unwrap().unwrap();
+        let err = tx.execute("DELETE FROM fetched", &[]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{b:?}: {err}");
+        let err = db.aio().query("SELECT 1", &[]).await.unwrap_err(); // joins: refused too
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert_eq!(s.count().await, ROWS as usize - 1); // the rest, then free
+        tx.execute("DELETE FROM fetched WHERE id = 1", &[])
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+
+        let tx = db.sync().begin().unwrap();
+        let mut it = tx.fetch(Item::select());
+        it.next().unwrap().unwrap();
+        let err = tx.execute("DELETE FROM fetched", &[]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{b:?}: {err}");
+        drop(it);
+        tx.execute("DELETE FROM fetched WHERE id = 1", &[]).unwrap();
+        tx.rollback().unwrap();
+        assert_eq!(db.sync().fetch(Item::select()).count(), ROWS as usize);
+    }
+}
