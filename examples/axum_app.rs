@@ -2,7 +2,9 @@
 //!
 //! - `POST /?name=…` creates a row and returns it as JSON;
 //! - `GET /?id=…` returns one, or 404;
-//! - `GET /create?name=…` gets or creates one inside a transaction.
+//! - `GET /create?name=…` gets or creates one inside a transaction;
+//! - `GET /all` streams every row as a line of JSON, read from the database
+//!   as the response is written.
 //!
 //! The table and seed rows are made the blocking way before the server
 //! starts; then blocking calls are refused (`SyncCheck::Error`).
@@ -104,11 +106,27 @@ async fn get_or_create(
     Ok(Json(obj))
 }
 
+/// Every row, one JSON line each, streamed: the rows are read as the client
+/// takes the body, never all in memory.
+async fn all(State(db): State<Database>) -> Response {
+    use futures::TryStreamExt;
+    let lines = db
+        .aio()
+        .fetch(TestNameModel::select().order_by(TestNameModel::ID.asc()))
+        .map_ok(|m| {
+            let mut line = serde_json::to_vec(&m).unwrap_or_default();
+            line.push(b'\n');
+            axum::body::Bytes::from(line)
+        });
+    axum::body::Body::from_stream(lines).into_response()
+}
+
 /// The service's routes on a database.
 pub fn app(db: Database) -> Router {
     Router::new()
         .route("/", get(get_by_id).post(create))
         .route("/create", get(get_or_create))
+        .route("/all", get(all))
         .with_state(db)
 }
 

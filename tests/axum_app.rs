@@ -1,6 +1,7 @@
 //! The axum example, started on loopback and driven over HTTP on every
 //! backend: create by name, get by id (404 when missing), get-or-create in a
-//! transaction; then a short load from a second process (wrk) with no errors.
+//! transaction, every row streamed as JSON lines; then a short load from a
+//! second process (wrk) with no errors.
 
 #[allow(dead_code)]
 #[path = "../examples/axum_app.rs"]
@@ -9,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use dualdb::{Database, SyncCheck};
+use dualdb::{Database, Model as _, SyncCheck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One HTTP/1.1 request; the status code and the body.
@@ -81,6 +82,23 @@ async fn the_axum_example_serves_every_backend() {
         let (_, first) = http(port, "GET", "/create?name=made").await;
         let (_, again) = http(port, "GET", "/create?name=made").await;
         assert_eq!(first, again, "get-or-create returns the same row twice");
+
+        // Every row, streamed as JSON lines (chunked).
+        let (status, body) = http(port, "GET", "/all").await;
+        assert_eq!(status, 200, "{body}");
+        let names: Vec<String> = body
+            .lines()
+            // Between the chunks' size lines.
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| Some(v.get("name")?.as_str()?.to_string()))
+            .collect();
+        let stored = db
+            .aio()
+            .count(axum_app::TestNameModel::select(), false)
+            .await
+            .unwrap();
+        assert_eq!(names.len() as i64, stored, "{:?}: {body}", db.backend());
+        assert_eq!(names[0], "TestNameModel id=1");
 
         // A short load from a second process.
         if let Some(report) = tokio::task::spawn_blocking(move || wrk_on(port))

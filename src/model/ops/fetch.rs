@@ -124,8 +124,9 @@ impl AsyncDb {
     /// them: memory stays flat for any number of rows, and a reader that
     /// stops early (`take(10)`, a client gone) stops the statement. On the
     /// read replica, if there is one; inside this task's transaction, if one
-    /// is open. For an HTTP body, map the models to bytes
-    /// (`axum::body::Body::from_stream`).
+    /// is open. The stream owns what it needs (`'static`): a handler can
+    /// return it as an HTTP body, its models mapped to bytes
+    /// (`axum::body::Body::from_stream`; examples/axum_app.rs).
     ///
     /// ```
     /// use futures::TryStreamExt;
@@ -142,7 +143,7 @@ impl AsyncDb {
     /// # Ok(())
     /// # });
     /// ```
-    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'_, M> {
+    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'static, M> {
         let (scope, d) = self.context();
         let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
         let shelf = Shelf::new(open_in);
@@ -170,7 +171,7 @@ impl AsyncDb {
     /// # Ok(())
     /// # });
     /// ```
-    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'_, Row> {
+    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'static, Row> {
         let (scope, _) = self.context();
         let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
         let shelf = Shelf::new(open_in);
@@ -362,7 +363,7 @@ impl SyncDb {
     /// # });
     /// ```
     #[track_caller]
-    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowIter<'_, M> {
+    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowIter<'static, M> {
         if let Err(e) = self.check("fetch") {
             return RowIter::failed(e);
         }
@@ -399,7 +400,7 @@ impl SyncDb {
     /// # });
     /// ```
     #[track_caller]
-    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowIter<'_, Row> {
+    pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowIter<'static, Row> {
         if let Err(e) = self.check("fetch_rows") {
             return RowIter::failed(e);
         }
@@ -417,12 +418,12 @@ impl SyncDb {
         self.iterate(scope, plan, shelf)
     }
 
-    fn iterate<'a, T, D>(
-        &'a self,
+    fn iterate<T, D>(
+        &self,
         scope: Option<crate::sync_scope::Scope>,
         plan: Deliver<T, D>,
         shelf: Arc<Shelf<T>>,
-    ) -> RowIter<'a, T>
+    ) -> RowIter<'static, T>
     where
         T: Send + 'static,
         D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
