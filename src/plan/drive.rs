@@ -30,6 +30,9 @@ impl<P: Plan> Sink for Rows<'_, P> {
     fn pending(&mut self) {
         self.0.pending();
     }
+    fn paced(&self) -> bool {
+        self.0.paced()
+    }
 }
 
 /// The span of one statement, when anyone listens: its SQL (never its bound

@@ -45,6 +45,14 @@ pub(crate) trait Sink: Send {
     /// The connection has no row ready and is about to wait for one: a row
     /// stream hands over the rows it holds.
     fn pending(&mut self) {}
+
+    /// True for a sink that sets the pace ([`poll_ready`](Self::poll_ready),
+    /// [`pending`](Self::pending)): the async drivers read its rows through
+    /// [`next_row`], every other sink's as before, without the two calls a
+    /// row (benches/instructions, the async 1,000-row selects).
+    fn paced(&self) -> bool {
+        false
+    }
 }
 
 /// The next row, polled with `poll` (a driver's read of one row) once

@@ -86,6 +86,12 @@ pub(crate) trait Plan: Send {
     /// ([`Sink::pending`](super::sink::Sink::pending)).
     fn pending(&mut self) {}
 
+    /// True if the plan sets the pace of its rows
+    /// ([`Sink::paced`](super::sink::Sink::paced)).
+    fn paced(&self) -> bool {
+        false
+    }
+
     /// True if the plan needs a connection to itself: it opens a
     /// transaction of its own, which statements of other tasks on a shared
     /// connection would run inside.
@@ -134,6 +140,9 @@ macro_rules! forward_rows {
         }
         fn pending(&mut self) {
             self $($inner)+ .pending()
+        }
+        fn paced(&self) -> bool {
+            self $($inner)+ .paced()
         }
     };
 }
@@ -184,6 +193,9 @@ impl<P: Plan> Plan for &mut P {
     }
     fn pending(&mut self) {
         (**self).pending();
+    }
+    fn paced(&self) -> bool {
+        (**self).paced()
     }
     fn exclusive(&self) -> bool {
         (**self).exclusive()

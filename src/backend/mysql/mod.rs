@@ -671,10 +671,14 @@ impl MyAsync {
                 .await
                 .map_err(&mut fail)?;
             let mut n = 0;
+            let paced = sink.paced();
             loop {
-                let next = std::pin::pin!(result.next());
-                let mut next = next;
-                let row = next_row(&mut *sink, |cx| next.as_mut().poll(cx)).await?;
+                let row = if paced {
+                    let mut next = std::pin::pin!(result.next());
+                    next_row(&mut *sink, |cx| next.as_mut().poll(cx)).await?
+                } else {
+                    result.next().await
+                };
                 let Some(row) = row.map_err(&mut fail)? else {
                     break;
                 };

@@ -234,13 +234,20 @@ pub(super) async fn drain(stream: RowStream, sink: RowSink<'_>) -> Result<(u64, 
     use futures_core::Stream;
     let mut stream = std::pin::pin!(stream);
     let mut n = 0;
-    loop {
-        let next = next_row(&mut *sink, |cx| stream.as_mut().poll_next(cx));
-        let Some(r) = next.await? else {
-            break;
-        };
-        hand_over(sink, r.map_err(pg_error)?)?;
-        n += 1;
+    if sink.paced() {
+        loop {
+            let next = next_row(&mut *sink, |cx| stream.as_mut().poll_next(cx));
+            let Some(r) = next.await? else {
+                break;
+            };
+            hand_over(sink, r.map_err(pg_error)?)?;
+            n += 1;
+        }
+    } else {
+        while let Some(r) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            hand_over(sink, r.map_err(pg_error)?)?;
+            n += 1;
+        }
     }
     Ok((n, stream.rows_affected().unwrap_or(0)))
 }

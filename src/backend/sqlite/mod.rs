@@ -645,8 +645,14 @@ impl AsyncConn for LiteAsync {
             });
             let receive = async {
                 let mut failed = None;
+                let paced = sink.paced();
                 loop {
-                    let row = match next_row(&mut *sink, |cx| rx.poll_recv(cx)).await {
+                    let next = if paced {
+                        next_row(&mut *sink, |cx| rx.poll_recv(cx)).await
+                    } else {
+                        Ok(rx.recv().await)
+                    };
+                    let row = match next {
                         Ok(Some(row)) => row,
                         Ok(None) => break,
                         Err(e) => {

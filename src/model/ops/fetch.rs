@@ -77,6 +77,9 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
     fn pending(&mut self) {
         self.flush();
     }
+    fn paced(&self) -> bool {
+        true
+    }
     fn read_only(&self) -> bool {
         self.read_only
     }
