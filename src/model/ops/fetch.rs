@@ -2,7 +2,7 @@
 //! [`RowStream`] on the async half and a [`RowIter`] on the blocking half,
 //! on the database or a transaction alike. On the async half the plan
 //! decodes rows into batches that the stream takes; on the blocking half it
-//! sends each into a bounded channel from a thread of its own
+//! sends batches through a bounded channel from a thread of its own
 //! (`src/stream.rs` says why).
 
 use std::sync::Arc;
