@@ -1,8 +1,8 @@
 //! `fetch` and `fetch_rows`: a query's models, or a statement's rows, as a
 //! [`RowStream`] on the async half and a [`RowIter`] on the blocking half,
-//! on the database or a transaction alike. On the async half the plan
-//! decodes rows into batches that the stream takes; on the blocking half it
-//! sends batches through a bounded channel from a thread of its own
+//! on the database or a transaction alike. One plan serves all four: it
+//! decodes rows into batches and hands them to the stream through a shelf,
+//! or, on a row iterator's thread, through a bounded channel
 //! (`src/stream.rs` says why).
 
 use std::sync::Arc;
@@ -11,31 +11,106 @@ use std::task::{Context, Poll};
 
 use super::collect::Collect;
 use crate::async_db::AsyncDb;
+use crate::async_scope::Scope as AsyncScope;
 use crate::async_tx::AsyncTx;
 use crate::error::Result;
-use crate::model::Model;
 use crate::model::query::Select;
+use crate::model::{Dialect, Model};
 use crate::plan::drive_sync;
 use crate::plan::{Action, Plan, Reply, Step, replayed, slotted, taken};
 use crate::row::Row;
 use crate::statement::Stmt;
 use crate::stream::{BATCH, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
 use crate::sync_db::SyncDb;
+use crate::sync_scope::{Scope as SyncScope, SyncTxShared};
 use crate::sync_tx::SyncTx;
 use crate::value::ToSql;
 
-/// Runs one statement, its rows decoded into batches handed to a stream.
+/// A statement, how each of its rows becomes an item, and whether it only
+/// reads (a replica may serve it).
+struct Source<D> {
+    stmt: Option<Stmt>,
+    decode: D,
+    read_only: bool,
+}
+
+/// A query's models, decoded as `Collect` decodes them.
+fn models<M: Model>(
+    d: Dialect,
+    q: Select<M>,
+) -> Source<impl FnMut(&mut Option<Row>) -> Result<M> + Send + 'static + use<M>> {
+    let Collect {
+        stmt, mut decoder, ..
+    } = Collect::<M, Option<M>>::select(d, q);
+    Source {
+        stmt,
+        decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
+        read_only: true,
+    }
+}
+
+/// A statement's rows as they come; raw SQL may write: never on a replica.
+fn rows(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Source<impl FnMut(&mut Option<Row>) -> Result<Row> + Send + 'static + use<>> {
+    Source {
+        stmt: Some(Stmt::new(sql, params)),
+        decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
+        read_only: false,
+    }
+}
+
+/// Runs one statement, its rows decoded into batches: for a stream, put on
+/// its shelf (`send` is `None`); on a row iterator's thread, sent through
+/// its channel. A batch goes when it is full, when the driver waits for the
+/// next row, and at the end.
 pub(crate) struct Fetch<T, D> {
     stmt: Option<Stmt>,
     decode: D,
     batch: Vec<T>,
     shelf: Arc<Shelf<T>>,
     read_only: bool,
+    /// A row iterator's channel, set on its thread.
+    send: Option<SyncSender<Sent<T>>>,
 }
 
 impl<T, D> Fetch<T, D> {
-    fn flush(&mut self) {
-        self.shelf.put(&mut self.batch);
+    fn new(source: Source<D>, shelf: Arc<Shelf<T>>) -> Self {
+        Fetch {
+            stmt: source.stmt,
+            decode: source.decode,
+            batch: Vec::new(),
+            shelf,
+            read_only: source.read_only,
+            send: None,
+        }
+    }
+
+    /// The rows a batch holds before it goes.
+    fn batch_size(&self) -> usize {
+        if self.send.is_some() {
+            THREAD_BATCH
+        } else {
+            BATCH
+        }
+    }
+
+    /// Hands the batch over; an error only when a row iterator is gone.
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        match &self.send {
+            None => {
+                self.shelf.put(&mut self.batch);
+                Ok(())
+            }
+            Some(send) => {
+                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(THREAD_BATCH));
+                send.send(Ok(batch)).map_err(|_| dropped())
+            }
+        }
     }
 }
 
@@ -49,9 +124,10 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
                 Ok(Step::Run(Action::Stream(stmt)))
             }
             Some(r) => {
-                self.flush();
+                let flushed = self.flush();
                 self.shelf.ended();
                 r?;
+                flushed?;
                 Ok(Step::Done(()))
             }
         }
@@ -62,23 +138,31 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
         }
         let item = (self.decode)(row)?;
         self.batch.push(item);
+        // A stream's full batch waits in `poll_ready` instead.
+        if self.send.is_some() && self.batch.len() >= THREAD_BATCH {
+            self.flush()?;
+        }
         Ok(())
     }
-    /// Holds the driver while a full batch waits for the stream; never once
-    /// the stream is gone (the producer then runs on a task of its own, and
-    /// nobody would poll it again).
+    /// Holds the driver while a stream's full batch waits for the stream;
+    /// never once the stream is gone (the producer then runs on a task of
+    /// its own, and nobody would poll it again).
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.batch.len() >= BATCH && !self.shelf.dropped() {
-            self.flush();
+        if self.batch.len() >= self.batch_size() && !self.shelf.dropped() {
+            self.flush()?;
             return Poll::Pending;
         }
         Poll::Ready(Ok(()))
     }
+    /// The driver waits for its next row: what arrived goes to the reader
+    /// now. A failed send is the iterator gone: the next row stops the
+    /// statement.
     fn pending(&mut self) {
-        self.flush();
+        let _ = self.flush();
     }
+    /// Only a stream holds the async drivers' loops.
     fn paced(&self) -> bool {
-        true
+        self.send.is_none()
     }
     fn read_only(&self) -> bool {
         self.read_only
@@ -87,38 +171,6 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
     /// with other tasks, whose statements would wait behind it.
     fn exclusive(&self) -> bool {
         true
-    }
-}
-
-fn models<M: Model>(
-    d: crate::model::Dialect,
-    q: Select<M>,
-    shelf: Arc<Shelf<M>>,
-) -> impl Plan<Output = ()> + use<M> {
-    let Collect {
-        stmt, mut decoder, ..
-    } = Collect::<M, Option<M>>::select(d, q);
-    Fetch {
-        stmt,
-        decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
-        batch: Vec::new(),
-        shelf,
-        read_only: true,
-    }
-}
-
-fn rows(
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-    shelf: Arc<Shelf<Row>>,
-) -> impl Plan<Output = ()> + use<> {
-    Fetch {
-        stmt: Some(Stmt::new(sql, params)),
-        decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
-        batch: Vec::new(),
-        shelf,
-        // Raw SQL may write: never on a replica.
-        read_only: false,
     }
 }
 
@@ -148,13 +200,7 @@ impl AsyncDb {
     /// ```
     pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'static, M> {
         let (scope, d) = self.context();
-        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
-        let shelf = Shelf::new(open_in);
-        let plan = models(d, query.into(), shelf.clone());
-        match self.owned() {
-            Some(db) => RowStream::new(Box::pin(async move { db.drive(scope, plan).await }), shelf),
-            None => RowStream::failed(gone()),
-        }
+        self.stream(scope, models(d, query.into()))
     }
 
     /// A statement's rows as a [`RowStream`], as [`fetch`](Self::fetch)
@@ -176,9 +222,18 @@ impl AsyncDb {
     /// ```
     pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'static, Row> {
         let (scope, _) = self.context();
-        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
-        let shelf = Shelf::new(open_in);
-        let plan = rows(sql, params, shelf.clone());
+        self.stream(scope, rows(sql, params))
+    }
+
+    /// `source` as a stream, in `scope`'s transaction or out of any; its
+    /// producer owns this half, so the stream is `'static`.
+    fn stream<T, D>(&self, scope: Option<AsyncScope>, source: Source<D>) -> RowStream<'static, T>
+    where
+        T: Send + 'static,
+        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+    {
+        let shelf = Shelf::new(scope.as_ref().map(|s| s.tx.streams.clone()));
+        let plan = Fetch::new(source, shelf.clone());
         match self.owned() {
             Some(db) => RowStream::new(Box::pin(async move { db.drive(scope, plan).await }), shelf),
             None => RowStream::failed(gone()),
@@ -213,13 +268,7 @@ impl AsyncTx<'_> {
     /// ```
     pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'_, M> {
         let ((), d) = self.context();
-        let (shared, level) = self.scope_parts();
-        let shelf = Shelf::new(Some(shared.streams.clone()));
-        let plan = models(d, query.into(), shelf.clone());
-        RowStream::new(
-            Box::pin(async move { shared.drive(level, plan).await }),
-            shelf,
-        )
+        self.stream(models(d, query.into()))
     }
 
     /// [`AsyncDb::fetch_rows`] inside this transaction.
@@ -236,9 +285,17 @@ impl AsyncTx<'_> {
     /// # });
     /// ```
     pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'_, Row> {
+        self.stream(rows(sql, params))
+    }
+
+    fn stream<T, D>(&self, source: Source<D>) -> RowStream<'_, T>
+    where
+        T: Send + 'static,
+        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+    {
         let (shared, level) = self.scope_parts();
         let shelf = Shelf::new(Some(shared.streams.clone()));
-        let plan = rows(sql, params, shelf.clone());
+        let plan = Fetch::new(source, shelf.clone());
         RowStream::new(
             Box::pin(async move { shared.drive(level, plan).await }),
             shelf,
@@ -246,85 +303,32 @@ impl AsyncTx<'_> {
     }
 }
 
-/// Runs one statement on a row iterator's thread, its rows decoded into
-/// batches sent to the iterator: when a batch is full, when the driver
-/// waits for the next row, and at the end; a send that fails (the iterator
-/// is gone) stops the statement.
-struct Deliver<T, D> {
-    stmt: Option<Stmt>,
-    decode: D,
-    batch: Vec<T>,
-    /// Set on the iterator's thread, once the channel exists.
-    send: Option<SyncSender<Sent<T>>>,
-    shelf: Arc<Shelf<T>>,
-    read_only: bool,
-}
-
-impl<T, D> Deliver<T, D> {
-    fn flush(&mut self) -> Result<()> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        let send = self.send.as_ref().ok_or_else(replayed)?;
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(THREAD_BATCH));
-        send.send(Ok(batch)).map_err(|_| dropped())
-    }
-}
-
-impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for Deliver<T, D> {
-    type Output = ();
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<()>> {
-        match reply {
-            None => {
-                self.shelf.started();
-                let stmt = self.stmt.take().ok_or_else(replayed)?;
-                Ok(Step::Run(Action::Stream(stmt)))
-            }
-            Some(r) => {
-                let flushed = self.flush();
-                self.shelf.ended();
-                r?;
-                flushed?;
-                Ok(Step::Done(()))
-            }
-        }
-    }
-    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        let item = (self.decode)(row)?;
-        self.batch.push(item);
-        if self.batch.len() >= THREAD_BATCH {
-            self.flush()?;
-        }
-        Ok(())
-    }
-    /// The driver waits for its next row: what arrived goes to the reader
-    /// now. A failed send is the iterator gone: the next full batch's send
-    /// stops the statement.
-    fn pending(&mut self) {
-        let _ = self.flush();
-    }
-    fn read_only(&self) -> bool {
-        self.read_only
-    }
-}
-
 /// Where a row iterator's statement runs.
 enum Runs {
     /// In a transaction, at a level of it.
-    Tx(Arc<crate::sync_scope::SyncTxShared>, u32),
+    Tx(Arc<SyncTxShared>, u32),
     /// On a connection of the pool (the replica's, for a model read).
     Pooled(crate::pool::BlockingPool),
 }
 
-/// The work of a row iterator's thread: the plan run where it belongs, and
-/// its error, if any, sent last (unless the iterator is gone).
-fn work<T, D>(runs: Runs, mut plan: Deliver<T, D>) -> Work<T>
+/// `source` as a row iterator whose thread runs it where `runs` says, in
+/// `open_in`'s transaction if any; its error, if any, is sent last (unless
+/// the iterator is gone).
+fn iterate<T, D>(
+    runs: impl FnOnce(&Fetch<T, D>) -> Runs,
+    open_in: Option<&SyncTxShared>,
+    source: Source<D>,
+) -> RowIter<'static, T>
 where
     T: Send + 'static,
     D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
 {
-    Box::new(move |send: SyncSender<Sent<T>>| {
+    let shelf = Shelf::new(open_in.map(|tx| tx.streams.clone()));
+    let mut plan = Fetch::new(source, shelf.clone());
+    let runs = runs(&plan);
+    let work: Work<T> = Box::new(move |send: SyncSender<Sent<T>>| {
         plan.send = Some(send.clone());
+        plan.batch.reserve(THREAD_BATCH);
         let out = match runs {
             Runs::Tx(shared, level) => shared.drive(level, &mut plan),
             Runs::Pooled(pool) => pool.get().and_then(|mut conn| {
@@ -339,7 +343,8 @@ where
             // the one that stopped the statement for it).
             let _ = send.send(Err(e));
         }
-    })
+    });
+    RowIter::new(work, shelf)
 }
 
 impl SyncDb {
@@ -371,20 +376,7 @@ impl SyncDb {
             return RowIter::failed(e);
         }
         let (scope, d) = self.context();
-        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
-        let shelf = Shelf::new(open_in);
-        let Collect {
-            stmt, mut decoder, ..
-        } = Collect::<M, Option<M>>::select(d, query.into());
-        let plan = Deliver {
-            stmt,
-            decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
-            batch: Vec::with_capacity(THREAD_BATCH),
-            send: None,
-            shelf: shelf.clone(),
-            read_only: true,
-        };
-        self.iterate(scope, plan, shelf)
+        self.iterate(scope, models(d, query.into()))
     }
 
     /// A statement's rows as a [`RowIter`], as [`fetch`](Self::fetch)
@@ -408,34 +400,25 @@ impl SyncDb {
             return RowIter::failed(e);
         }
         let (scope, _) = self.context();
-        let open_in = scope.as_ref().map(|s| s.tx.streams.clone());
-        let shelf = Shelf::new(open_in);
-        let plan = Deliver {
-            stmt: Some(Stmt::new(sql, params)),
-            decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
-            batch: Vec::with_capacity(THREAD_BATCH),
-            send: None,
-            shelf: shelf.clone(),
-            read_only: false,
-        };
-        self.iterate(scope, plan, shelf)
+        self.iterate(scope, rows(sql, params))
     }
 
-    fn iterate<T, D>(
-        &self,
-        scope: Option<crate::sync_scope::Scope>,
-        plan: Deliver<T, D>,
-        shelf: Arc<Shelf<T>>,
-    ) -> RowIter<'static, T>
+    /// `source` as a row iterator: in `scope`'s transaction, or on a pooled
+    /// connection (the replica's, for a read).
+    fn iterate<T, D>(&self, scope: Option<SyncScope>, source: Source<D>) -> RowIter<'static, T>
     where
         T: Send + 'static,
         D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
     {
-        let runs = match scope {
-            Some(s) => Runs::Tx(s.tx, s.level),
-            None => Runs::Pooled(self.replica_for(&plan).unwrap_or(self).pool().handle()),
-        };
-        RowIter::new(work(runs, plan), shelf)
+        let open_in = scope.as_ref().map(|s| s.tx.clone());
+        iterate(
+            |plan| match scope {
+                Some(s) => Runs::Tx(s.tx, s.level),
+                None => Runs::Pooled(self.replica_for(plan).unwrap_or(self).pool().handle()),
+            },
+            open_in.as_deref(),
+            source,
+        )
     }
 }
 
@@ -462,20 +445,7 @@ impl SyncTx<'_> {
             return RowIter::failed(e);
         }
         let ((), d) = self.context();
-        let (shared, level) = self.scope_parts();
-        let shelf = Shelf::new(Some(shared.streams.clone()));
-        let Collect {
-            stmt, mut decoder, ..
-        } = Collect::<M, Option<M>>::select(d, query.into());
-        let plan = Deliver {
-            stmt,
-            decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
-            batch: Vec::with_capacity(THREAD_BATCH),
-            send: None,
-            shelf: shelf.clone(),
-            read_only: true,
-        };
-        RowIter::new(work(Runs::Tx(shared, level), plan), shelf)
+        self.iterate(models(d, query.into()))
     }
 
     /// [`SyncDb::fetch_rows`] inside this transaction.
@@ -495,16 +465,15 @@ impl SyncTx<'_> {
         if let Err(e) = self.check("fetch_rows") {
             return RowIter::failed(e);
         }
+        self.iterate(rows(sql, params))
+    }
+
+    fn iterate<T, D>(&self, source: Source<D>) -> RowIter<'_, T>
+    where
+        T: Send + 'static,
+        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+    {
         let (shared, level) = self.scope_parts();
-        let shelf = Shelf::new(Some(shared.streams.clone()));
-        let plan = Deliver {
-            stmt: Some(Stmt::new(sql, params)),
-            decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
-            batch: Vec::with_capacity(THREAD_BATCH),
-            send: None,
-            shelf: shelf.clone(),
-            read_only: false,
-        };
-        RowIter::new(work(Runs::Tx(shared, level), plan), shelf)
+        iterate(|_| Runs::Tx(shared.clone(), level), Some(&shared), source)
     }
 }
