@@ -86,7 +86,7 @@ impl AsyncDb {
                 backend.clone(),
                 config.shared_connections,
                 config.connect_timeout,
-                config.lifetimes.max_lifetime,
+                config.lifetimes,
             ),
             backend,
             config,

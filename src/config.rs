@@ -121,6 +121,32 @@ impl Lifetimes {
         *self != Lifetimes::default()
     }
 
+    /// When a connection opened now was born, if its age matters (the clock
+    /// is read only when there is a maximum lifetime).
+    pub(crate) fn birth(&self) -> Option<std::time::Instant> {
+        self.max_lifetime.map(|_| std::time::Instant::now())
+    }
+
+    /// Whether a connection born at `born` outlived the maximum lifetime.
+    pub(crate) fn outlived(&self, born: Option<std::time::Instant>) -> bool {
+        matches!((born, self.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max)
+    }
+
+    /// Whether a pool's keeper closes an idle connection born at `born` and
+    /// idle since `since`, with `idle` connections idle (this one
+    /// included): past its lifetime, or past the idle timeout while more
+    /// than `min_idle` are idle.
+    pub(crate) fn closes_idle(
+        &self,
+        born: Option<std::time::Instant>,
+        since: Option<std::time::Instant>,
+        idle: usize,
+    ) -> bool {
+        let timed_out =
+            matches!((since, self.idle_timeout), (Some(s), Some(limit)) if s.elapsed() > limit);
+        self.outlived(born) || (timed_out && idle > self.min_idle)
+    }
+
     /// How often the keeper looks: a quarter of the shortest limit, within
     /// 10 ms and 1 s.
     pub(crate) fn period(&self) -> Duration {

@@ -58,16 +58,6 @@ impl Inner {
         }
     }
 
-    /// When a connection opened now was born, if its age matters.
-    fn birth(&self) -> Option<Instant> {
-        self.lifetimes.max_lifetime.map(|_| Instant::now())
-    }
-
-    /// Whether a connection born at `born` outlived the maximum lifetime.
-    fn expired(&self, born: Option<Instant>) -> bool {
-        matches!((born, self.lifetimes.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max)
-    }
-
     /// Keeps `conn` idle, unless the pool was closed since it was lent
     /// (`generation` is not the pool's) or it outlived its maximum
     /// lifetime: then it is handed back, for the caller to close (which may
@@ -78,7 +68,7 @@ impl Inner {
         generation: u64,
         born: Option<Instant>,
     ) -> Option<Box<dyn SyncConn>> {
-        if self.expired(born) {
+        if self.lifetimes.outlived(born) {
             return Some(conn);
         }
         let timed = self.check_idle_after.is_some() || self.lifetimes.idle_timeout.is_some();
@@ -247,12 +237,12 @@ impl BlockingPool {
                     (Some(since), Some(after)) => since.elapsed() <= after,
                     _ => true,
                 };
-                if fresh && !shared.expired(born) {
+                if fresh && !shared.lifetimes.outlived(born) {
                     return Ok((conn, generation, born));
                 }
                 // Idle a while: the server may have dropped it.
                 drop(st);
-                if !shared.expired(born) && conn.ping().is_ok() {
+                if !shared.lifetimes.outlived(born) && conn.ping().is_ok() {
                     return Ok((conn, generation, born));
                 }
                 drop(conn);
@@ -264,7 +254,7 @@ impl BlockingPool {
                 st.open += 1;
                 let generation = st.generation;
                 drop(st);
-                let born = shared.birth();
+                let born = shared.lifetimes.birth();
                 return self.open(generation).map(|conn| (conn, generation, born));
             }
             let now = Instant::now();
@@ -310,7 +300,7 @@ impl BlockingPool {
                     drop(h);
                     match result {
                         Ok(conn) => {
-                            let born = shared.birth();
+                            let born = shared.lifetimes.birth();
                             shared.give_back(conn, generation, born)
                         }
                         Err(_) => shared.release(),
@@ -448,13 +438,7 @@ fn keep_pool(pool: Weak<Inner>) {
             let mut expired = Vec::new();
             // Oldest returns first: those are the ones that time out.
             for idle in std::mem::take(&mut st.idle) {
-                let timed_out = matches!(
-                    (idle.since, lifetimes.idle_timeout),
-                    (Some(since), Some(limit)) if since.elapsed() > limit
-                );
-                // Closing it leaves at least `min_idle`.
-                let surplus = total - expired.len() > lifetimes.min_idle;
-                if pool.expired(idle.born) || (timed_out && surplus) {
+                if lifetimes.closes_idle(idle.born, idle.since, total - expired.len()) {
                     expired.push(idle);
                 } else {
                     kept.push(idle);
@@ -474,7 +458,7 @@ fn keep_pool(pool: Weak<Inner>) {
                 st.open += 1;
                 st.generation
             };
-            let born = pool.birth();
+            let born = pool.lifetimes.birth();
             // Within the connect timeout; the slot is given back on failure.
             let opener = BlockingPool {
                 shared: pool.clone(),

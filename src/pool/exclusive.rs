@@ -248,13 +248,8 @@ impl Inner {
             conn,
             busy: false,
             in_tx: false,
-            born: self.lifetimes.max_lifetime.map(|_| Instant::now()),
+            born: self.lifetimes.birth(),
         })
-    }
-
-    /// Whether a connection born at `born` outlived the maximum lifetime.
-    fn expired(&self, born: Option<Instant>) -> bool {
-        matches!((born, self.lifetimes.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max)
     }
 
     /// A permit, waited for at most the acquire timeout.
@@ -272,7 +267,7 @@ impl Inner {
     /// Whether an idle connection, idle for `idle`, can be lent as it is,
     /// needs a round trip first ([`check`](Self::check)), or is closed.
     fn fit(&self, mut slot: AsyncSlot, idle: Duration) -> Fit {
-        if slot.busy || !slot.conn.is_usable() || self.expired(slot.born) {
+        if slot.busy || !slot.conn.is_usable() || self.lifetimes.outlived(slot.born) {
             Fit::Unfit
         } else if slot.in_tx || idle > self.check_idle_after {
             Fit::Check(slot, idle)
@@ -335,7 +330,7 @@ impl Drop for Pooled {
         };
         // A connection past its lifetime is closed as it comes back (one
         // in a transaction comes back when the transaction ends).
-        let expired = self.pool.0.expired(slot.born);
+        let expired = self.pool.0.lifetimes.outlived(slot.born);
         let mut st = lock(&self.pool.0.state);
         if st.closed || expired {
             st.size -= 1;
@@ -420,9 +415,7 @@ async fn keep_pool(pool: Weak<Inner>) {
             let mut expired = Vec::new();
             // Oldest first: those are the ones that time out.
             for (slot, last) in std::mem::take(&mut st.idle) {
-                let timed_out = lifetimes.idle_timeout.is_some_and(|t| last.elapsed() > t);
-                let surplus = total - expired.len() > lifetimes.min_idle;
-                if inner.expired(slot.born) || (timed_out && surplus) {
+                if lifetimes.closes_idle(slot.born, Some(last), total - expired.len()) {
                     expired.push((slot, last));
                 } else {
                     kept.push_back((slot, last));

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::backend::{Backend, connect_within};
+use crate::config::Lifetimes;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The shared connections of the async half (PostgreSQL): statements outside
@@ -24,8 +25,9 @@ use crate::error::{Error, ErrorKind, Result};
 pub(crate) struct SharedPool {
     backend: Arc<dyn Backend>,
     connect_timeout: Duration,
-    /// A shared connection older than this is replaced at its next use.
-    max_lifetime: Option<Duration>,
+    /// A shared connection past its maximum lifetime is replaced at its
+    /// next use.
+    lifetimes: Lifetimes,
     slots: Vec<SharedSlot>,
 }
 
@@ -77,7 +79,7 @@ impl SharedPool {
         backend: Arc<dyn Backend>,
         size: usize,
         connect_timeout: Duration,
-        max_lifetime: Option<Duration>,
+        lifetimes: Lifetimes,
     ) -> Self {
         let size = if backend.connect_shared().is_some() {
             size
@@ -87,7 +89,7 @@ impl SharedPool {
         SharedPool {
             backend,
             connect_timeout,
-            max_lifetime,
+            lifetimes,
             slots: (0..size)
                 .map(|_| SharedSlot {
                     conn: std::sync::RwLock::new(None),
@@ -103,9 +105,7 @@ impl SharedPool {
     fn current(&self, slot: &SharedSlot) -> Option<Arc<dyn crate::backend::SharedConn>> {
         let conn = slot.conn.read().unwrap_or_else(|e| e.into_inner()).clone();
         let (conn, born) = conn?;
-        let expired =
-            matches!((born, self.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max);
-        (conn.is_usable() && !expired).then_some(conn)
+        (conn.is_usable() && !self.lifetimes.outlived(born)).then_some(conn)
     }
 
     /// The shared connection with the fewest statements in flight, opened
@@ -156,7 +156,7 @@ impl SharedPool {
         state.0 += 1;
         let conn = opened.inspect_err(|e| state.1 = Some(e.copy()))?;
         state.1 = None;
-        let born = self.max_lifetime.map(|_| std::time::Instant::now());
+        let born = self.lifetimes.birth();
         *slot.conn.write().unwrap_or_else(|e| e.into_inner()) = Some((conn.clone(), born));
         Ok(conn)
     }
