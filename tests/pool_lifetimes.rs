@@ -13,37 +13,31 @@ use dualdb::{BackendKind, Database, Error, ErrorKind, SyncExecutor};
 
 /// A number that tells a connection from another: the server's session id,
 /// or on SQLite a random number kept in a temporary table (one per
-/// connection).
+/// connection), made by the first statement given here.
+fn id_sql(kind: BackendKind) -> (Option<&'static str>, &'static str) {
+    match kind {
+        BackendKind::Postgres => (None, "SELECT CAST(pg_backend_pid() AS BIGINT)"),
+        BackendKind::Mysql => (None, "SELECT CAST(CONNECTION_ID() AS SIGNED)"),
+        _ => (
+            Some("CREATE TEMP TABLE IF NOT EXISTS conn_id AS SELECT abs(random()) AS id"),
+            "SELECT id FROM conn_id",
+        ),
+    }
+}
+
 async fn conn_id_async(db: &impl dualdb::AsyncExecutor, kind: BackendKind) -> i64 {
-    let sql = match kind {
-        BackendKind::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT)",
-        BackendKind::Mysql => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
-        _ => {
-            db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS conn_id AS SELECT abs(random()) AS id",
-                &[],
-            )
-            .await
-            .unwrap();
-            "SELECT id FROM conn_id"
-        }
-    };
+    let (setup, sql) = id_sql(kind);
+    if let Some(setup) = setup {
+        db.execute(setup, &[]).await.unwrap();
+    }
     db.query_one(sql, &[]).await.unwrap().get(0).unwrap()
 }
 
 fn conn_id_sync(db: &impl SyncExecutor, kind: BackendKind) -> i64 {
-    let sql = match kind {
-        BackendKind::Postgres => "SELECT CAST(pg_backend_pid() AS BIGINT)",
-        BackendKind::Mysql => "SELECT CAST(CONNECTION_ID() AS SIGNED)",
-        _ => {
-            db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS conn_id AS SELECT abs(random()) AS id",
-                &[],
-            )
-            .unwrap();
-            "SELECT id FROM conn_id"
-        }
-    };
+    let (setup, sql) = id_sql(kind);
+    if let Some(setup) = setup {
+        db.execute(setup, &[]).unwrap();
+    }
     db.query_one(sql, &[]).unwrap().get(0).unwrap()
 }
 
