@@ -29,6 +29,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::policy::SyncCheck;
+pub use crate::tls::TlsMode;
+use crate::tls::{TlsSettings, UrlSpelling};
 
 /// Which database server a [`Database`](crate::Database) talks to.
 ///
@@ -101,7 +103,10 @@ pub struct Config {
     /// Statements run on every new connection, and again after a session's
     /// reset.
     pub(crate) after_connect: Arc<[String]>,
-    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
+    /// TLS for `url`: its own parameters, overridden by the builder's.
+    pub(crate) tls: TlsSettings,
+    /// TLS for `replica`, the same way.
+    pub(crate) replica_tls: TlsSettings,
     pub(crate) sync_check: SyncCheck,
 }
 
@@ -312,15 +317,31 @@ impl Config {
     pub fn after_connect(&self) -> &[String] {
         &self.after_connect
     }
-    /// The CA file TLS connections are verified against, if TLS is on.
+    /// The CA file TLS connections verify the server with, if one was
+    /// given (in the URL or to the builder); without one, verifying modes
+    /// use the system's roots.
     ///
     /// ```
-    /// use std::time::Duration;
     /// let config = dualdb::Database::builder("sqlite::memory:").build_config().unwrap();
     /// assert_eq!(config.tls_ca_file(), None);
     /// ```
     pub fn tls_ca_file(&self) -> Option<&std::path::Path> {
-        self.tls_ca_file.as_deref()
+        self.tls.ca_file.as_deref()
+    }
+    /// The [`TlsMode`] connections use, from the URL's `sslmode` /
+    /// `ssl-mode` and the builder (see [`Builder::tls_mode`]).
+    ///
+    /// ```
+    /// use dualdb::TlsMode;
+    /// let config = dualdb::Database::builder("postgres://app@127.0.0.1/app?sslmode=prefer")
+    ///     .build_config()
+    ///     .unwrap();
+    /// assert_eq!(config.tls_mode(), TlsMode::Prefer);
+    /// // Taken out of the URL the driver reads.
+    /// assert!(!config.redacted_url().contains("sslmode"));
+    /// ```
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls.mode()
     }
 }
 
@@ -347,7 +368,7 @@ impl fmt::Debug for Config {
             .field("min_idle", &self.lifetimes.min_idle)
             // Their count only: a statement may hold a secret (`SET ROLE`).
             .field("after_connect", &self.after_connect.len())
-            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls", &self.tls)
             .field("sync_check", &self.sync_check)
             .finish()
     }
@@ -512,7 +533,7 @@ pub struct Builder {
     check_idle_after: Duration,
     lifetimes: Lifetimes,
     after_connect: Vec<String>,
-    tls_ca_file: Option<std::path::PathBuf>,
+    tls: TlsSettings,
     sync_check: SyncCheck,
 }
 
@@ -532,7 +553,7 @@ impl Builder {
             check_idle_after: Duration::from_secs(1),
             lifetimes: Lifetimes::default(),
             after_connect: Vec::new(),
-            tls_ca_file: None,
+            tls: TlsSettings::default(),
             sync_check: SyncCheck::Off,
         }
     }
@@ -765,11 +786,33 @@ impl Builder {
         self
     }
 
-    /// Connects with TLS (feature `tls`: rustls), verifying the server's
-    /// certificate and host name against the CA certificates in this PEM
-    /// file; a server whose certificate does not verify is a `Connect`
-    /// error. PostgreSQL and MySQL; SQLite ignores it. Without the `tls`
-    /// feature, building fails with a `Config` error.
+    /// How connections use TLS (feature `tls`: rustls); see [`TlsMode`]
+    /// for each mode's meaning and the default. Wins over the URL's
+    /// `sslmode` (PostgreSQL) or `ssl-mode` (MySQL). PostgreSQL and MySQL;
+    /// SQLite ignores it. A mode that needs TLS without the `tls` feature
+    /// is a `Config` error when building.
+    ///
+    /// ```
+    /// use dualdb::TlsMode;
+    /// let built = dualdb::Database::builder("mysql://app@127.0.0.1/app?ssl-mode=DISABLED")
+    ///     .tls_mode(TlsMode::Require)
+    ///     .build_config();
+    /// if cfg!(feature = "tls") {
+    ///     assert_eq!(built.unwrap().tls_mode(), TlsMode::Require);
+    /// } else {
+    ///     assert_eq!(built.unwrap_err().kind(), dualdb::ErrorKind::Config);
+    /// }
+    /// ```
+    pub fn tls_mode(mut self, mode: TlsMode) -> Self {
+        self.tls.mode = Some(mode);
+        self
+    }
+
+    /// The CA certificates (a PEM file) that verify the server, instead of
+    /// the system's roots; the URL's `sslrootcert` (PostgreSQL) or `ssl-ca`
+    /// (MySQL) says the same. Without a mode, giving one means
+    /// [`TlsMode::VerifyFull`]. The file is read when building: an
+    /// unreadable one is a `Config` error before any I/O.
     ///
     /// ```
     /// let built = dualdb::Database::builder("postgres://app@127.0.0.1/app")
@@ -779,7 +822,29 @@ impl Builder {
     /// assert_eq!(built.unwrap_err().kind(), dualdb::ErrorKind::Config);
     /// ```
     pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
-        self.tls_ca_file = Some(path.into());
+        self.tls.ca_file = Some(path.into());
+        self
+    }
+
+    /// A client certificate (chain) and its private key, PEM files, sent
+    /// to servers that ask for one (PostgreSQL's `cert` authentication,
+    /// MySQL's `REQUIRE X509`); the URL's `sslcert` and `sslkey`
+    /// (PostgreSQL) or `ssl-cert` and `ssl-key` (MySQL) say the same.
+    /// Without a mode, giving one means [`TlsMode::VerifyFull`]. Read when
+    /// building; errors name the file, never the key's contents.
+    ///
+    /// ```
+    /// let built = dualdb::Database::builder("postgres://app@127.0.0.1/app")
+    ///     .tls_client_cert("/etc/app/client.pem", "/etc/app/client.key")
+    ///     .build();
+    /// assert_eq!(built.unwrap_err().kind(), dualdb::ErrorKind::Config);
+    /// ```
+    pub fn tls_client_cert(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls.client_cert = Some((cert.into(), key.into()));
         self
     }
 
@@ -843,9 +908,6 @@ impl Builder {
                 return Err(Error::config(format!("{name} must be greater than zero")));
             }
         }
-        if self.tls_ca_file.is_some() && !cfg!(feature = "tls") {
-            return Err(Error::config("tls_ca_file needs dualdb's `tls` feature"));
-        }
         let url = self.url.expose();
         let (kind, sqlite) = parse_scheme(url)?;
         server_url_unambiguous(kind, url)?;
@@ -858,9 +920,17 @@ impl Builder {
                 )));
             }
         }
+        let (url, tls) = self.take_tls(kind, &self.url)?;
+        let (replica, replica_tls) = match &self.replica {
+            Some(replica) => {
+                let (url, tls) = self.take_tls(kind, replica)?;
+                (Some(url), tls)
+            }
+            None => (None, TlsSettings::default()),
+        };
         Ok(Config {
             kind,
-            url: self.url.clone(),
+            url,
             sqlite,
             sync_pool_size: self.sync_pool_size,
             async_pool_size: self.async_pool_size,
@@ -869,14 +939,30 @@ impl Builder {
             statement_timeout: self.statement_timeout,
             statement_cache_size: self.statement_cache_size,
             prepared_statements: self.prepared_statements,
-            replica: self.replica.clone(),
+            replica,
             shared_connections: self.shared_connections,
             check_idle_after: self.check_idle_after,
             lifetimes: self.lifetimes,
             after_connect: self.after_connect.clone().into(),
-            tls_ca_file: self.tls_ca_file.clone(),
+            tls,
+            replica_tls,
             sync_check: self.sync_check,
         })
+    }
+
+    /// `url` without its TLS parameters, and the TLS settings for it: the
+    /// URL's, overridden by the builder's, checked against this build.
+    /// SQLite has no TLS: its URL and settings are left alone.
+    fn take_tls(&self, kind: BackendKind, url: &Secret) -> Result<(Secret, TlsSettings)> {
+        let spelling = match kind {
+            BackendKind::Sqlite => return Ok((url.clone(), TlsSettings::default())),
+            BackendKind::Postgres => UrlSpelling::Libpq,
+            BackendKind::Mysql => UrlSpelling::Mysql,
+        };
+        let (url, from_url) = crate::tls::take_from_url(url.expose(), spelling)?;
+        let tls = from_url.overridden_by(&self.tls);
+        tls.check()?;
+        Ok((Secret(url), tls))
     }
 }
 

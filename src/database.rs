@@ -76,6 +76,7 @@ impl Database {
         let replica = match &config.replica {
             Some(url) => Some(Database::from_config(Config {
                 url: url.clone(),
+                tls: config.replica_tls.clone(),
                 replica: None,
                 ..config.clone()
             })?),

@@ -31,7 +31,6 @@ mod stream;
 mod sync_db;
 mod sync_scope;
 mod sync_tx;
-#[cfg(all(feature = "tls", any(feature = "postgres", feature = "mysql")))]
 mod tls;
 mod transaction;
 pub mod types;
@@ -39,7 +38,7 @@ pub mod value;
 
 pub use async_db::AsyncDb;
 pub use async_tx::AsyncTx;
-pub use config::{BackendKind, Builder, Config};
+pub use config::{BackendKind, Builder, Config, TlsMode};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
 pub use model::ops::{AsyncExecutor, SyncExecutor};

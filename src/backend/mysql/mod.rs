@@ -24,25 +24,56 @@ use crate::types::temporal;
 use crate::value::Value;
 
 pub(crate) mod row;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub(crate) struct MyBackend {
-    /// One pair of driver options per host of the URL (`h1:p1,h2:p2`).
-    hosts: Vec<(mysql::Opts, mysql_async::Opts)>,
+    /// The driver options for each host of the URL (`h1:p1,h2:p2`).
+    hosts: Vec<HostOpts>,
     /// Where the next connection goes first: connections are spread over
     /// the hosts in turn, and a host that refuses is skipped.
     next: AtomicUsize,
     connect_timeout: Duration,
     statement_timeout: Option<Duration>,
     cache_size: usize,
+    /// Holds what the TLS options refer to (the system roots' file).
+    #[cfg(feature = "tls")]
+    _tls: Option<tls::MyTls>,
+}
+
+/// One host's driver options, blocking and async.
+struct HostOpts {
+    sync: mysql::Opts,
+    aio: mysql_async::Opts,
+    /// `TlsMode::Prefer`: the same options without TLS, for a server that
+    /// offers none.
+    plain: Option<(mysql::Opts, mysql_async::Opts)>,
+    /// `TlsMode::VerifyCa`, async half: `aio` with the name the server's
+    /// certificate carries, once learned (`tls::name_in_certificate`).
+    #[cfg(feature = "tls")]
+    aio_named: std::sync::Mutex<Option<mysql_async::Opts>>,
+    #[cfg(feature = "tls")]
+    verify_ca: Option<mysql_async::SslOpts>,
 }
 
 impl MyBackend {
     pub(crate) fn new(config: &Config) -> Result<Self> {
+        #[cfg(feature = "tls")]
+        let tls = tls::MyTls::new(&config.tls)?;
         let hosts = crate::config::split_hosts(config.url.expose())
             .iter()
-            .map(|url| host_opts(url, config))
+            .map(|url| {
+                host_opts(
+                    url,
+                    config,
+                    #[cfg(feature = "tls")]
+                    tls.as_ref(),
+                )
+            })
             .collect::<Result<_>>()?;
         Ok(MyBackend {
+            #[cfg(feature = "tls")]
+            _tls: tls,
             hosts,
             next: AtomicUsize::new(0),
             connect_timeout: config.connect_timeout,
@@ -52,7 +83,7 @@ impl MyBackend {
     }
 
     /// The hosts in the order the next connection tries them.
-    fn hosts_in_turn(&self) -> impl Iterator<Item = &(mysql::Opts, mysql_async::Opts)> {
+    fn hosts_in_turn(&self) -> impl Iterator<Item = &HostOpts> {
         let n = self.hosts.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         (0..n).map(move |k| &self.hosts[(start + k) % n])
@@ -60,7 +91,11 @@ impl MyBackend {
 }
 
 /// The blocking and async driver options for one host's URL.
-fn host_opts(url: &str, config: &Config) -> Result<(mysql::Opts, mysql_async::Opts)> {
+fn host_opts(
+    url: &str,
+    config: &Config,
+    #[cfg(feature = "tls")] tls: Option<&tls::MyTls>,
+) -> Result<HostOpts> {
     // mysql_async and mysql know only the `mysql` scheme.
     let url = match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("mariadb") => {
@@ -87,25 +122,31 @@ fn host_opts(url: &str, config: &Config) -> Result<(mysql::Opts, mysql_async::Op
     let async_opts = mysql_async::OptsBuilder::from_opts(async_opts)
         .stmt_cache_size(config.statement_cache_size);
     #[cfg(feature = "tls")]
-    let (sync_opts, async_opts) = match &config.tls_ca_file {
-        Some(ca) => {
-            // Fail early, with a clear error, on an unreadable CA file.
-            crate::tls::client_config(ca)?;
-            // TLS applies to TCP only: never switch to the local socket.
-            (
-                sync_opts.prefer_socket(false).ssl_opts(Some(
-                    mysql::SslOpts::default().with_root_cert_path(Some(ca.clone())),
-                )),
-                async_opts.prefer_socket(false).ssl_opts(Some(
-                    mysql_async::SslOpts::default()
-                        .with_root_certs(vec![ca.clone().into()])
-                        .with_disable_built_in_roots(true),
-                )),
-            )
-        }
-        None => (sync_opts, async_opts),
-    };
-    Ok((sync_opts.into(), async_opts.into()))
+    if let Some(tls) = tls {
+        // TLS applies to TCP only: never switch to the local socket.
+        let (sync_opts, async_opts) = (
+            sync_opts.prefer_socket(false),
+            async_opts.prefer_socket(false),
+        );
+        let plain = (tls.mode == crate::config::TlsMode::Prefer)
+            .then(|| (sync_opts.clone().into(), async_opts.clone().into()));
+        return Ok(HostOpts {
+            sync: sync_opts.ssl_opts(Some(tls.sync.clone())).into(),
+            aio: async_opts.ssl_opts(Some(tls.aio.clone())).into(),
+            plain,
+            aio_named: std::sync::Mutex::new(None),
+            verify_ca: (tls.mode == crate::config::TlsMode::VerifyCa).then(|| tls.aio.clone()),
+        });
+    }
+    Ok(HostOpts {
+        sync: sync_opts.into(),
+        aio: async_opts.into(),
+        plain: None,
+        #[cfg(feature = "tls")]
+        aio_named: std::sync::Mutex::new(None),
+        #[cfg(feature = "tls")]
+        verify_ca: None,
+    })
 }
 
 /// The statements that set a statement timeout: MariaDB's first, then
@@ -135,6 +176,14 @@ fn connect_error(target: &str, err: &Error) -> Error {
     }
 }
 
+/// The error of a server that offers no TLS where the mode requires it.
+fn no_tls() -> Error {
+    Error::new(
+        ErrorKind::Connect,
+        "the server does not offer TLS, which the TLS mode requires",
+    )
+}
+
 /// Where a host's options connect: `host:port`, or the socket path.
 fn target(host: &str, port: u16, socket: Option<&str>) -> String {
     match socket {
@@ -159,8 +208,8 @@ fn no_io_timeouts(conn: &mysql::Conn) -> std::io::Result<()> {
 impl Backend for MyBackend {
     fn connect_sync(&self) -> Result<Box<dyn SyncConn>> {
         let mut last = None;
-        for (opts, _) in self.hosts_in_turn() {
-            match self.connect_sync_to(opts) {
+        for host in self.hosts_in_turn() {
+            match self.connect_sync_to(host) {
                 Ok(conn) => return Ok(conn),
                 Err(e) => last = Some(e),
             }
@@ -171,8 +220,8 @@ impl Backend for MyBackend {
     fn connect_async(&self) -> BoxFuture<'_, Result<Box<dyn AsyncConn>>> {
         Box::pin(async move {
             let mut last = None;
-            for (_, opts) in self.hosts_in_turn() {
-                match self.connect_async_to(opts).await {
+            for host in self.hosts_in_turn() {
+                match self.connect_async_to(host).await {
                     Ok(conn) => return Ok(conn),
                     Err(e) => last = Some(e),
                 }
@@ -183,15 +232,28 @@ impl Backend for MyBackend {
 }
 
 impl MyBackend {
-    fn connect_sync_to(&self, opts: &mysql::Opts) -> Result<Box<dyn SyncConn>> {
+    fn connect_sync_to(&self, host: &HostOpts) -> Result<Box<dyn SyncConn>> {
+        let opts = &host.sync;
         let target = target(
             &opts.get_ip_or_hostname(),
             opts.get_tcp_port(),
             opts.get_socket(),
         );
         let failed = |e: Error| connect_error(&target, &e);
-        let conn = mysql::Conn::new(opts.clone())
-            .map_err(|e| connect_error(&target, &sync_error_plain(&e)).with_source(e))?;
+        let conn = match (mysql::Conn::new(opts.clone()), &host.plain) {
+            // `Prefer`, and the server offers no TLS (tests/tls.rs).
+            (Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)), Some(plain)) => {
+                mysql::Conn::new(plain.0.clone())
+            }
+            (tried, _) => tried,
+        }
+        .map_err(|e| {
+            let plain = match e {
+                mysql::Error::DriverError(mysql::DriverError::TlsNotSupported) => no_tls(),
+                _ => sync_error_plain(&e),
+            };
+            connect_error(&target, &plain).with_source(e)
+        })?;
         let mut conn = MySync {
             conn,
             broken: false,
@@ -216,10 +278,50 @@ impl MyBackend {
         Ok(Box::new(conn))
     }
 
-    async fn connect_async_to(&self, opts: &mysql_async::Opts) -> Result<Box<dyn AsyncConn>> {
+    async fn connect_async_to(&self, host: &HostOpts) -> Result<Box<dyn AsyncConn>> {
+        let opts = &host.aio;
         let target = target(opts.ip_or_hostname(), opts.tcp_port(), opts.socket());
         let failed = |e: Error| connect_error(&target, &e);
-        let conn = tokio::time::timeout(self.connect_timeout, mysql_async::Conn::new(opts.clone()))
+        #[cfg(feature = "tls")]
+        let first_opts = (host.aio_named.lock().map(|o| o.clone()).unwrap_or(None))
+            .unwrap_or_else(|| opts.clone());
+        #[cfg(not(feature = "tls"))]
+        let first_opts = opts.clone();
+        let connect = async {
+            let first = mysql_async::Conn::new(first_opts).await;
+            #[cfg(feature = "tls")]
+            let first = match (&first, &host.verify_ca) {
+                (Err(e), Some(ssl)) => match tls::name_in_certificate(e) {
+                    Some(name) => {
+                        let ssl = ssl.clone().with_danger_tls_hostname_override(Some(name));
+                        let named: mysql_async::Opts =
+                            mysql_async::OptsBuilder::from_opts(opts.clone())
+                                .ssl_opts(Some(ssl))
+                                .into();
+                        let again = mysql_async::Conn::new(named.clone()).await;
+                        if again.is_ok()
+                            && let Ok(mut slot) = host.aio_named.lock()
+                        {
+                            *slot = Some(named);
+                        }
+                        again
+                    }
+                    None => first,
+                },
+                _ => first,
+            };
+            match (first, &host.plain) {
+                // `Prefer`, and the server offers no TLS (tests/tls.rs).
+                (
+                    Err(mysql_async::Error::Driver(
+                        mysql_async::DriverError::NoClientSslFlagFromServer,
+                    )),
+                    Some(plain),
+                ) => mysql_async::Conn::new(plain.1.clone()).await,
+                (tried, _) => tried,
+            }
+        };
+        let conn = tokio::time::timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| {
                 Error::new(
@@ -230,7 +332,15 @@ impl MyBackend {
                     ),
                 )
             })?
-            .map_err(|e| connect_error(&target, &async_error_plain(&e)).with_source(e))?;
+            .map_err(|e| {
+                let plain = match e {
+                    mysql_async::Error::Driver(
+                        mysql_async::DriverError::NoClientSslFlagFromServer,
+                    ) => no_tls(),
+                    _ => async_error_plain(&e),
+                };
+                connect_error(&target, &plain).with_source(e)
+            })?;
         let mut conn = MyAsync {
             conn,
             broken: false,

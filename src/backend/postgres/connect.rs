@@ -23,7 +23,7 @@ pub(crate) struct PgBackend {
     cache_size: usize,
     /// `prepared_statements`: false sends statements unnamed.
     prepared: bool,
-    /// Set when TLS is on (`tls_ca_file`).
+    /// Set unless the TLS mode is `Disable`.
     #[cfg(feature = "tls")]
     tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
@@ -49,14 +49,23 @@ impl PgBackend {
             pg.options(&options);
         }
         #[cfg(feature = "tls")]
-        let tls = match &config.tls_ca_file {
-            Some(ca) => {
-                pg.ssl_mode(tokio_postgres::config::SslMode::Require);
-                Some(tokio_postgres_rustls::MakeRustlsConnect::new(
-                    crate::tls::client_config(ca)?,
-                ))
+        let tls = {
+            use crate::config::TlsMode;
+            use tokio_postgres::config::SslMode;
+            match config.tls.mode() {
+                TlsMode::Disable => None,
+                mode => {
+                    // `Prefer` falls back to plain text where the server
+                    // refuses TLS; the others fail the connect.
+                    pg.ssl_mode(match mode {
+                        TlsMode::Prefer => SslMode::Prefer,
+                        _ => SslMode::Require,
+                    });
+                    Some(tokio_postgres_rustls::MakeRustlsConnect::new(
+                        crate::tls::verify::client_config(&config.tls)?,
+                    ))
+                }
             }
-            None => None,
         };
         Ok(PgBackend {
             targets: targets(&pg),
