@@ -189,6 +189,9 @@ impl AsyncDb {
         mut plan: P,
     ) -> impl Future<Output = Result<P::Output>> + Send + use<'_, P> {
         async move {
+            if let Some(e) = plan.failed() {
+                return Err(e);
+            }
             if let Some(tx) = scope {
                 return Box::pin(tx.drive(plan)).await;
             }
@@ -241,6 +244,30 @@ impl AsyncDb {
         let mut pinned = PINNED.try_with(|p| p.clone()).unwrap_or_default();
         pinned.push(self.id());
         PINNED.scope(pinned, fut).await
+    }
+
+    /// A listener on `channels` (PostgreSQL LISTEN), a `Stream` on a
+    /// connection of its own outside the pool, that connects again and
+    /// listens again when its connection is lost: see
+    /// [`Listener`](crate::Listener). Channels are named as
+    /// [`notify`](Self::notify) names them, case and all. Other backends
+    /// have no notifications: a `Usage` error before any I/O.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let db = dualdb::Database::open("sqlite::memory:")?;
+    /// let err = db.aio().listen(["orders"]).await.unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::Usage);
+    /// # Ok::<(), dualdb::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn listen<I, S>(&self, channels: I) -> Result<crate::Listener>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let channels = channels.into_iter().map(Into::into).collect();
+        crate::Listener::open(self.backend.clone(), channels).await
     }
 
     /// Opens a connection now, so that a bad address or password shows at

@@ -17,6 +17,7 @@ mod database;
 mod doc_fixtures;
 mod error;
 pub mod guide;
+pub mod listen;
 pub mod model;
 // SQLite alone needs only the count check; the lexer serves the servers.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
@@ -41,6 +42,7 @@ pub use async_tx::AsyncTx;
 pub use config::{BackendKind, Builder, Config, TlsMode};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
+pub use listen::{ListenEvent, Listener, Notification, SyncListener};
 pub use model::ops::{AsyncExecutor, SyncExecutor};
 pub use model::{Column, Filter, Model, ModelRow, Select};
 pub use policy::{AllowSyncGuard, SyncCheck};

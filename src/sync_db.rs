@@ -155,13 +155,13 @@ impl SyncDb {
         scope: Option<Scope>,
         mut plan: P,
     ) -> Result<P::Output> {
+        self.check(operation)?;
+        if let Some(e) = plan.failed() {
+            return Err(e);
+        }
         match scope {
-            Some(tx) => {
-                self.check(operation)?;
-                tx.drive(plan)
-            }
+            Some(tx) => tx.drive(plan),
             None => {
-                self.check(operation)?;
                 let db = self.replica_for(&plan).unwrap_or(self);
                 db.drive_pooled(&mut plan)
             }
@@ -196,6 +196,28 @@ impl SyncDb {
     pub fn connect(&self) -> Result<()> {
         self.policy.check("connect")?;
         run_blocking(|| self.pool.connect())
+    }
+
+    /// A listener on `channels` (PostgreSQL LISTEN), on a connection of its
+    /// own outside the pool, that connects again and listens again when its
+    /// connection is lost: see [`SyncListener`](crate::SyncListener).
+    /// Channels are named as `notify` names them, case and all. Other
+    /// backends have no notifications: a `Usage` error before any I/O.
+    ///
+    /// ```
+    /// let db = dualdb::Database::open("sqlite::memory:").unwrap();
+    /// let err = db.sync().listen(["orders"]).unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::Usage);
+    /// ```
+    #[track_caller]
+    pub fn listen<I, S>(&self, channels: I) -> Result<crate::SyncListener>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.policy.check("listen")?;
+        let channels = channels.into_iter().map(Into::into).collect();
+        crate::SyncListener::open(self.pool.backend().clone(), channels, self.policy.clone())
     }
 
     /// Closes the idle connections; connections in use close when they come

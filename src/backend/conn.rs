@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::listen::event::Notification;
 use crate::plan::{RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
@@ -95,6 +96,23 @@ pub(crate) trait SharedConn: Send + Sync {
 /// A connect, given up with a `Connect` error after `limit`: its future is
 /// dropped then, and its socket closed with it, so no attempt outlives its
 /// deadline (tests/connect.rs `a_silent_server_holds_no_slot_past_the_connect_timeout`).
+/// A connection kept to LISTEN (PostgreSQL): its statements, and the
+/// notifications it receives, which only its owner polls.
+pub(crate) trait NotifyConn: Send {
+    /// Runs `sql` (`LISTEN`, `UNLISTEN`, session setup), keeping the
+    /// notifications that arrive meanwhile in `into`.
+    fn run<'a>(
+        &'a mut self,
+        sql: &'a str,
+        into: &'a mut std::collections::VecDeque<Notification>,
+    ) -> BoxFuture<'a, Result<()>>;
+    /// The next notification; an error once the connection has ended.
+    fn poll_notification(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<Notification>>;
+}
+
 pub(crate) async fn connect_within<T>(
     limit: std::time::Duration,
     connect: impl Future<Output = Result<T>>,
@@ -127,5 +145,10 @@ pub(crate) trait Backend: Send + Sync {
     /// connects on the caller's thread and starts none.
     fn connect_may_hang(&self) -> bool {
         true
+    }
+    /// A connection to LISTEN on; `None` where the backend has no
+    /// notifications (all but PostgreSQL).
+    fn connect_notify(&self) -> Option<BoxFuture<'_, Result<Box<dyn NotifyConn>>>> {
+        None
     }
 }

@@ -25,7 +25,9 @@ mod conn;
 mod row;
 mod setup;
 pub(crate) use cache::StmtCache;
-pub(crate) use conn::{AsyncConn, Backend, BoxFuture, SharedConn, SyncConn, connect_within};
+pub(crate) use conn::{
+    AsyncConn, Backend, BoxFuture, NotifyConn, SharedConn, SyncConn, connect_within,
+};
 pub(crate) use row::{DriverRow, InPlaceRow};
 
 /// The backend the config names, if its feature is compiled in.

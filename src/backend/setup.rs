@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::conn::{AsyncConn, Backend, BoxFuture, SharedConn, SyncConn};
+use super::conn::{AsyncConn, Backend, BoxFuture, NotifyConn, SharedConn, SyncConn};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::RowSink;
 use crate::row::Row;
@@ -89,6 +89,17 @@ impl Backend for WithSetup {
     }
     fn connect_may_hang(&self) -> bool {
         self.inner.connect_may_hang()
+    }
+    fn connect_notify(&self) -> Option<BoxFuture<'_, Result<Box<dyn NotifyConn>>>> {
+        let connect = self.inner.connect_notify()?;
+        Some(Box::pin(async move {
+            let mut conn = connect.await?;
+            let mut early = std::collections::VecDeque::new();
+            for (i, s) in self.sql.iter().enumerate() {
+                conn.run(s, &mut early).await.map_err(|e| failed(i, e))?;
+            }
+            Ok(conn)
+        }))
     }
 }
 

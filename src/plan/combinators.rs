@@ -237,6 +237,9 @@ impl<T: Send> Plan for Failed<T> {
     fn step(&mut self, _: Option<Result<Reply>>) -> Result<Step<T>> {
         Err(self.0.take().unwrap_or_else(replayed))
     }
+    fn failed(&mut self) -> Option<Error> {
+        self.0.take()
+    }
 }
 
 /// Either a plan or the error building it.
@@ -270,6 +273,12 @@ impl<P: Plan> Plan for Either<P> {
     }
     fn exclusive(&self) -> bool {
         matches!(self, Either::Plan(p) if p.exclusive())
+    }
+    fn failed(&mut self) -> Option<Error> {
+        match self {
+            Either::Plan(p) => p.failed(),
+            Either::Failed(f) => f.failed(),
+        }
     }
     fn left_open(&self) -> bool {
         matches!(self, Either::Plan(p) if p.left_open())

@@ -2,7 +2,7 @@
 //! back ([`Reply`]), and the hooks through which it takes rows.
 
 use crate::backend::InPlaceRow;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -105,6 +105,14 @@ pub(crate) trait Plan: Send {
     fn left_open(&self) -> bool {
         false
     }
+
+    /// The error of a plan that failed while it was built (bad input),
+    /// taken before the plan is given a connection, so that bad input
+    /// costs no I/O (tests/listen.rs: `notify` on a backend without it, at
+    /// an address where nothing listens).
+    fn failed(&mut self) -> Option<Error> {
+        None
+    }
 }
 
 /// Forwards the hooks through which a plan takes rows ([`Plan::row`],
@@ -164,6 +172,9 @@ macro_rules! forward_hooks {
         fn left_open(&self) -> bool {
             self $($inner)+ .left_open()
         }
+        fn failed(&mut self) -> Option<$crate::error::Error> {
+            self $($inner)+ .failed()
+        }
     };
 }
 pub(crate) use forward_hooks;
@@ -196,6 +207,9 @@ impl<P: Plan> Plan for &mut P {
     }
     fn paced(&self) -> bool {
         (**self).paced()
+    }
+    fn failed(&mut self) -> Option<Error> {
+        (**self).failed()
     }
     fn exclusive(&self) -> bool {
         (**self).exclusive()

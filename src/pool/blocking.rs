@@ -342,6 +342,11 @@ impl BlockingPool {
     }
 
     /// Opens one connection now if none is open, to surface connect errors early.
+    /// The backend this pool opens connections with.
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.shared.backend
+    }
+
     pub(crate) fn connect(&self) -> Result<()> {
         self.lease().map(drop)
     }

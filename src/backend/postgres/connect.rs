@@ -122,21 +122,87 @@ impl PgBackend {
 pub(super) type Driver =
     Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>>;
 
+/// A connection's I/O as the stream of what the server sends unasked
+/// (notifications, notices), polled by its owner: a LISTEN connection.
+pub(super) type Messages = Pin<
+    Box<
+        dyn futures_core::Stream<
+                Item = std::result::Result<tokio_postgres::AsyncMessage, tokio_postgres::Error>,
+            > + Send,
+    >,
+>;
+
+/// What a new connection's I/O becomes, whichever stream type TLS gave it.
+pub(super) trait Wrap {
+    type Io;
+    fn wrap<T>(connection: tokio_postgres::Connection<tokio_postgres::Socket, T>) -> Self::Io
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+}
+
+/// I/O driven to its end by a task or a runtime of its own.
+pub(super) struct AsDriver;
+
+impl Wrap for AsDriver {
+    type Io = Driver;
+    fn wrap<T>(connection: tokio_postgres::Connection<tokio_postgres::Socket, T>) -> Driver
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(connection)
+    }
+}
+
+/// I/O polled message by message.
+pub(super) struct AsMessages;
+
+impl Wrap for AsMessages {
+    type Io = Messages;
+    fn wrap<T>(connection: tokio_postgres::Connection<tokio_postgres::Socket, T>) -> Messages
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(MessageStream(Box::new(connection)))
+    }
+}
+
+/// `Connection::poll_message` as a stream (boxed: the connection need not
+/// be `Unpin`).
+struct MessageStream<T>(Box<tokio_postgres::Connection<tokio_postgres::Socket, T>>);
+
+impl<T> futures_core::Stream for MessageStream<T>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    type Item = std::result::Result<tokio_postgres::AsyncMessage, tokio_postgres::Error>;
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_message(cx)
+    }
+}
+
 impl PgBackend {
     /// Connects: the client, and the I/O that the caller must drive. The
     /// whole attempt (TCP, TLS, start-up) ends by the connect timeout: the
     /// driver's own covers only the TCP connect.
     pub(super) async fn open(&self) -> Result<(tokio_postgres::Client, Driver)> {
+        self.open_as::<AsDriver>().await
+    }
+
+    /// [`open`](Self::open), the I/O wrapped by `W`.
+    pub(super) async fn open_as<W: Wrap>(&self) -> Result<(tokio_postgres::Client, W::Io)> {
         crate::backend::connect_within(self.connect_timeout, async {
             #[cfg(feature = "tls")]
             if let Some(tls) = &self.tls {
                 let (client, connection) =
                     (self.config.connect(tls.clone()).await).map_err(|e| self.connect_error(e))?;
-                return Ok((client, Box::pin(connection) as Driver));
+                return Ok((client, W::wrap(connection)));
             }
             let (client, connection) =
                 (self.config.connect(NoTls).await).map_err(|e| self.connect_error(e))?;
-            Ok((client, Box::pin(connection) as Driver))
+            Ok((client, W::wrap(connection)))
         })
         .await
     }

@@ -224,6 +224,25 @@ manager_methods! {
     fn execute<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64
         where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
 
+    /// Sends a notification on `channel` with `payload` to every session
+    /// listening to it (PostgreSQL's `pg_notify`; see
+    /// [`AsyncDb::listen`](crate::AsyncDb::listen)). In a transaction it
+    /// is sent at commit, and not at all if the transaction rolls back.
+    /// Other backends have no notifications: a `Usage` error before any
+    /// I/O.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// // The fixtures' database is SQLite, which has none.
+    /// let err = db.aio().notify("orders", "42").await.unwrap_err();
+    /// assert_eq!(err.kind(), dualdb::ErrorKind::Usage);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn notify<>(&self, channel: &str, payload: &str) -> ()
+        where [] = |d| crate::plan::either(notify(d, channel, payload));
+
     /// Runs a statement and returns all its rows.
     ///
     /// ```
@@ -645,4 +664,20 @@ manager_methods! {
     /// ```
     fn raw<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
         where [T: ModelRow] = |_d| raw::<T>(sql, params);
+}
+
+/// `pg_notify(channel, payload)`, or the error of a backend without it.
+fn notify(
+    d: crate::model::Dialect,
+    channel: &str,
+    payload: &str,
+) -> Result<impl crate::plan::Plan<Output = ()> + use<>> {
+    if d.kind != crate::BackendKind::Postgres {
+        return Err(Error::new(
+            crate::ErrorKind::Usage,
+            format!("NOTIFY is PostgreSQL's: {} has no notifications", d.kind),
+        ));
+    }
+    let stmt = Stmt::new("SELECT pg_notify($1, $2)", &[&channel, &payload]);
+    Ok(One::new(Action::Execute(stmt), |r| r.done().map(|_| ())))
 }
