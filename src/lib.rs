@@ -43,7 +43,7 @@ pub use config::{BackendKind, Builder, Config, TlsMode};
 pub use database::Database;
 pub use error::{Error, ErrorKind, Result};
 pub use listen::{ListenEvent, Listener, Notification, SyncListener};
-pub use model::ops::{AsyncExecutor, SyncExecutor};
+pub use model::ops::{AsyncExecutor, CopyRow, SyncExecutor};
 pub use model::{Column, Filter, Model, ModelRow, Select};
 pub use policy::{AllowSyncGuard, SyncCheck};
 pub use pool::PoolStatus;

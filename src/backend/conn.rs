@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::listen::event::Notification;
-use crate::plan::{RowSink, keep_rows};
+use crate::plan::{CopyIn, CopyIo, RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -51,6 +51,20 @@ pub(crate) trait SyncConn: Send {
     fn reset_session(&mut self) -> Result<()> {
         Ok(())
     }
+    /// A COPY IN (PostgreSQL); the plans check the backend first, so the
+    /// others never get here.
+    fn copy_in(&mut self, _: CopyIn, _: &mut dyn CopyIo) -> Result<u64> {
+        Err(no_copy())
+    }
+    /// A COPY OUT, as [`copy_in`](Self::copy_in): the bytes it wrote.
+    fn copy_out(&mut self, _: &Stmt, _: &mut dyn CopyIo) -> Result<u64> {
+        Err(no_copy())
+    }
+}
+
+/// The error of COPY where the backend has none.
+pub(crate) fn no_copy() -> crate::Error {
+    crate::Error::new(crate::ErrorKind::Usage, "COPY is PostgreSQL's")
 }
 
 /// One connection of the async half.
@@ -75,6 +89,14 @@ pub(crate) trait AsyncConn: Send {
     /// [`SyncConn::reset_session`], on the async half.
     fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
+    }
+    /// See [`SyncConn::copy_in`].
+    fn copy_in<'a>(&'a mut self, _: CopyIn, _: &'a mut dyn CopyIo) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async { Err(no_copy()) })
+    }
+    /// See [`SyncConn::copy_out`].
+    fn copy_out<'a>(&'a mut self, _: Stmt, _: &'a mut dyn CopyIo) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async { Err(no_copy()) })
     }
 }
 

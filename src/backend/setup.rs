@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::conn::{AsyncConn, Backend, BoxFuture, NotifyConn, SharedConn, SyncConn};
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::RowSink;
+use crate::plan::{CopyIn, CopyIo, RowSink};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -132,6 +132,12 @@ impl SyncConn for SetupSync {
         self.conn.reset_session()?;
         setup_sync(&mut *self.conn, &self.sql)
     }
+    fn copy_in(&mut self, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
+        self.conn.copy_in(copy, io)
+    }
+    fn copy_out(&mut self, stmt: &Stmt, io: &mut dyn CopyIo) -> Result<u64> {
+        self.conn.copy_out(stmt, io)
+    }
 }
 
 /// An async connection that sets its session up again after a reset.
@@ -164,5 +170,19 @@ impl AsyncConn for SetupAsync {
             self.conn.reset_session().await?;
             setup_async(&mut *self.conn, &self.sql).await
         })
+    }
+    fn copy_in<'a>(
+        &'a mut self,
+        copy: CopyIn,
+        io: &'a mut dyn CopyIo,
+    ) -> BoxFuture<'a, Result<u64>> {
+        self.conn.copy_in(copy, io)
+    }
+    fn copy_out<'a>(
+        &'a mut self,
+        stmt: Stmt,
+        io: &'a mut dyn CopyIo,
+    ) -> BoxFuture<'a, Result<u64>> {
+        self.conn.copy_out(stmt, io)
     }
 }

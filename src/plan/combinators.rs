@@ -280,6 +280,21 @@ impl<P: Plan> Plan for Either<P> {
             Either::Failed(f) => f.failed(),
         }
     }
+    fn poll_copy(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<super::step::CopyChunk>>> {
+        match self {
+            Either::Plan(p) => p.poll_copy(cx),
+            Either::Failed(_) => std::task::Poll::Ready(None),
+        }
+    }
+    fn copy_out(&mut self, chunk: &[u8]) -> Result<()> {
+        match self {
+            Either::Plan(p) => p.copy_out(chunk),
+            Either::Failed(_) => Ok(()),
+        }
+    }
     fn left_open(&self) -> bool {
         matches!(self, Either::Plan(p) if p.left_open())
     }

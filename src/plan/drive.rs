@@ -5,14 +5,31 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::sink::Sink;
-use super::step::{Action, Plan, Reply, Step, streamed};
+use super::sink::{CopyIo, Sink};
+use super::step::{Action, CopyChunk, Plan, Reply, Step, streamed};
 use crate::backend::{AsyncConn, InPlaceRow, SharedConn, SyncConn};
 use crate::error::Result;
 use crate::row::Row;
 
 /// A plan as the sink of its statement's rows.
 struct Rows<'p, P>(&'p mut P);
+
+/// A plan as the data of the COPY it runs (read by PostgreSQL's
+/// connections only).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+struct Copying<'p, P>(&'p mut P);
+
+impl<P: Plan> CopyIo for Copying<'_, P> {
+    fn poll_chunk(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<CopyChunk>>> {
+        self.0.poll_copy(cx)
+    }
+    fn chunk_out(&mut self, chunk: &[u8]) -> Result<()> {
+        self.0.copy_out(chunk)
+    }
+}
 
 impl<P: Plan> Sink for Rows<'_, P> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
@@ -57,11 +74,7 @@ impl Traced {
         {
             return None;
         }
-        let sql = match action {
-            Action::Query(s) | Action::Rows(s) | Action::Execute(s) | Action::Stream(s) => {
-                s.sql.as_str()
-            }
-        };
+        let sql = action.sql();
         let span = tracing::debug_span!(
             target: "dualdb::sql",
             "statement",
@@ -105,6 +118,8 @@ pub(crate) fn drive_sync<P: Plan>(conn: &mut dyn SyncConn, plan: &mut P) -> Resu
             Action::Execute(s) => conn.execute(s).map(Reply::Done),
             Action::Rows(s) => conn.query_rows(&s, &mut Rows(plan)).map(streamed),
             Action::Stream(s) => conn.query_each(&s, &mut Rows(plan)).map(streamed),
+            Action::CopyIn(c) => conn.copy_in(c, &mut Copying(plan)).map(streamed),
+            Action::CopyOut(s) => conn.copy_out(&s, &mut Copying(plan)).map(streamed),
         };
         if let Some(t) = &traced {
             t.record(&r);
@@ -135,6 +150,17 @@ impl Target<'_> {
             (Target::Shared(c), Action::Stream(s)) => {
                 c.query_each(s, &mut sink).await.map(streamed)
             }
+            (Target::Owned(c), Action::CopyIn(copy)) => {
+                c.copy_in(copy, &mut Copying(plan)).await.map(streamed)
+            }
+            (Target::Owned(c), Action::CopyOut(s)) => {
+                c.copy_out(s, &mut Copying(plan)).await.map(streamed)
+            }
+            // COPY plans are exclusive: never on a shared connection.
+            (Target::Shared(_), Action::CopyIn(_) | Action::CopyOut(_)) => Err(crate::Error::new(
+                crate::ErrorKind::Usage,
+                "COPY on a shared connection",
+            )),
         }
     }
 }

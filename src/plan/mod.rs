@@ -16,7 +16,8 @@ pub(crate) use combinators::{Atomically, Map, NoPlan, One, ReadOnly, Sequence, e
 pub(crate) use drive::{Target, drive_async, drive_sync};
 #[cfg(feature = "sqlite")]
 pub(crate) use sink::feed;
-pub(crate) use sink::{RowSink, keep_rows, next_row};
+pub(crate) use sink::{CopyIo, RowSink, keep_rows, next_row};
 pub(crate) use step::{
-    Action, Plan, Reply, Step, forward_hooks, forward_rows, replayed, slotted, taken,
+    Action, CopyChunk, CopyIn, Plan, Reply, Step, forward_hooks, forward_rows, replayed, slotted,
+    taken,
 };

@@ -105,3 +105,17 @@ pub(crate) fn feed(rows: impl ExactSizeIterator<Item = Row>, sink: RowSink<'_>) 
     }
     Ok(n)
 }
+
+/// A COPY's plan, as the connection running it sees it: where a COPY IN's
+/// data comes from and a COPY OUT's output goes (PostgreSQL's
+/// connections only).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) trait CopyIo: Send {
+    /// See [`Plan::poll_copy`](super::Plan::poll_copy).
+    fn poll_chunk(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<super::CopyChunk>>>;
+    /// See [`Plan::copy_out`](super::Plan::copy_out).
+    fn chunk_out(&mut self, chunk: &[u8]) -> Result<()>;
+}

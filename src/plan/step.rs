@@ -21,6 +21,44 @@ pub(crate) enum Action {
     /// Run a statement and hand its rows to [`Plan::row`] one at a time as
     /// they arrive, never all in memory; the reply is the row count.
     Stream(Stmt),
+    /// Run a `COPY … FROM STDIN` (PostgreSQL), sending what
+    /// [`Plan::poll_copy`] gives; the reply is the row count.
+    CopyIn(CopyIn),
+    /// Run a `COPY … TO STDOUT` (PostgreSQL), handing its output to
+    /// [`Plan::copy_out`] a chunk at a time; the reply is the byte count.
+    CopyOut(Stmt),
+}
+
+/// What a COPY IN sends (read by PostgreSQL's connections only).
+#[derive(Debug)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) enum CopyIn {
+    /// The caller's `COPY` statement, sent data in its own format.
+    Raw(Stmt),
+    /// Rows of values into `table`'s `columns` (quoted), sent in the
+    /// binary format as the columns' types take them.
+    Rows { table: String, columns: String },
+}
+
+/// One piece of a COPY IN's data (read by PostgreSQL's connections only).
+#[derive(Debug)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) enum CopyChunk {
+    Bytes(Vec<u8>),
+    Row(Vec<crate::value::Value>),
+}
+
+impl Action {
+    /// The SQL the action sends first (for its span).
+    pub(crate) fn sql(&self) -> &str {
+        match self {
+            Action::Query(s) | Action::Rows(s) | Action::Execute(s) | Action::Stream(s) => {
+                s.sql.as_str()
+            }
+            Action::CopyIn(CopyIn::Raw(s)) | Action::CopyOut(s) => s.sql.as_str(),
+            Action::CopyIn(CopyIn::Rows { table, .. }) => table,
+        }
+    }
 }
 
 /// The reply to a statement whose rows went to a sink: their count.
@@ -113,6 +151,21 @@ pub(crate) trait Plan: Send {
     fn failed(&mut self) -> Option<Error> {
         None
     }
+
+    /// The next piece of an [`Action::CopyIn`]'s data, `None` at its end.
+    /// The blocking half polls with a waker that never wakes: its sources
+    /// (iterators) are always ready.
+    fn poll_copy(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<CopyChunk>>> {
+        std::task::Poll::Ready(None)
+    }
+
+    /// A chunk of an [`Action::CopyOut`]'s output.
+    fn copy_out(&mut self, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Forwards the hooks through which a plan takes rows ([`Plan::row`],
@@ -175,6 +228,15 @@ macro_rules! forward_hooks {
         fn failed(&mut self) -> Option<$crate::error::Error> {
             self $($inner)+ .failed()
         }
+        fn poll_copy(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<$crate::error::Result<$crate::plan::CopyChunk>>> {
+            self $($inner)+ .poll_copy(cx)
+        }
+        fn copy_out(&mut self, chunk: &[u8]) -> $crate::error::Result<()> {
+            self $($inner)+ .copy_out(chunk)
+        }
     };
 }
 pub(crate) use forward_hooks;
@@ -210,6 +272,15 @@ impl<P: Plan> Plan for &mut P {
     }
     fn failed(&mut self) -> Option<Error> {
         (**self).failed()
+    }
+    fn poll_copy(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<CopyChunk>>> {
+        (**self).poll_copy(cx)
+    }
+    fn copy_out(&mut self, chunk: &[u8]) -> Result<()> {
+        (**self).copy_out(chunk)
     }
     fn exclusive(&self) -> bool {
         (**self).exclusive()

@@ -12,7 +12,7 @@ use super::client::{PgClient, counted, drain, ended};
 use super::connect::{Driver, PgBackend};
 use crate::backend::{AsyncConn, BoxFuture, SharedConn};
 use crate::error::Result;
-use crate::plan::{RowSink, keep_rows};
+use crate::plan::{CopyIn, CopyIo, RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -170,6 +170,20 @@ impl AsyncConn for PgAsync {
     }
     fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.pg.reset_session())
+    }
+    fn copy_in<'a>(
+        &'a mut self,
+        copy: CopyIn,
+        io: &'a mut dyn CopyIo,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(super::copy::copy_in_async(self.pg.raw(), copy, io))
+    }
+    fn copy_out<'a>(
+        &'a mut self,
+        stmt: Stmt,
+        io: &'a mut dyn CopyIo,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { super::copy::copy_out_async(self.pg.raw(), &stmt.sql, io).await })
     }
 }
 

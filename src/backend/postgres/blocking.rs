@@ -23,9 +23,10 @@ use tokio_postgres::RowStream;
 
 use super::client::{PgClient, counted, drain, ended, hand_over, pg_error};
 use super::connect::{Driver, PgBackend};
+use super::copy::{self, Writer};
 use crate::backend::SyncConn;
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{RowSink, keep_rows};
+use crate::plan::{CopyIn, CopyIo, RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -202,7 +203,64 @@ impl Drop for Io {
     }
 }
 
+impl PgSync {
+    /// COPY IN: a batch of the caller's items taken outside the runtime,
+    /// then sent inside it ([`copy`](super::copy)).
+    fn run_copy_in(&mut self, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
+        let client = self.pg.raw();
+        let mut writer = self.io.block_on(Writer::start(client, copy))?;
+        let mut batch = Vec::with_capacity(copy::BATCH);
+        loop {
+            let ended = copy::take_items(io, &mut batch)?;
+            self.io.block_on(async {
+                for chunk in batch.drain(..) {
+                    writer.write(chunk).await?;
+                }
+                Ok(())
+            })?;
+            if ended {
+                return self.io.block_on(writer.finish());
+            }
+        }
+    }
+
+    /// COPY OUT: the chunks that arrived taken inside the runtime, then
+    /// handed to the caller outside it.
+    fn run_copy_out(&mut self, stmt: &Stmt, io: &mut dyn CopyIo) -> Result<u64> {
+        let client = self.pg.raw();
+        let mut stream = pin!(None::<tokio_postgres::CopyOutStream>);
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        loop {
+            let ended = self.io.block_on(async {
+                if stream.is_none() {
+                    let out = client.copy_out(stmt.sql.as_str()).await.map_err(pg_error)?;
+                    stream.set(Some(out));
+                }
+                std::future::poll_fn(|cx| match stream.as_mut().as_pin_mut() {
+                    Some(s) => copy::take_chunks(s, &mut batch, cx),
+                    None => Poll::Ready(Ok(true)),
+                })
+                .await
+            })?;
+            for chunk in batch.drain(..) {
+                bytes += chunk.len() as u64;
+                io.chunk_out(&chunk)?;
+            }
+            if ended {
+                return Ok(bytes);
+            }
+        }
+    }
+}
+
 impl SyncConn for PgSync {
+    fn copy_in(&mut self, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
+        self.run_copy_in(copy, io)
+    }
+    fn copy_out(&mut self, stmt: &Stmt, io: &mut dyn CopyIo) -> Result<u64> {
+        self.run_copy_out(stmt, io)
+    }
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         let (_, affected) = self.run(&stmt, &mut |_: &mut Option<Row>| Ok(()))?;
         Ok(counted(affected))

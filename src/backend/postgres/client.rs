@@ -187,6 +187,11 @@ impl PgClient {
         give_up.map(|e| Err(crate::placeholders::hint(BackendKind::Postgres, sql, e)))
     }
 
+    /// The driver's client, for what goes past dualdb's statements (COPY).
+    pub(super) fn raw(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+
     pub(super) fn is_closed(&self) -> bool {
         self.client.is_closed()
     }

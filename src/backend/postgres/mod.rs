@@ -13,6 +13,7 @@ mod aio;
 mod blocking;
 mod client;
 mod connect;
+mod copy;
 mod listen;
 pub(crate) mod types;
 

@@ -75,6 +75,12 @@ macro_rules! manager_methods {
             fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowIter<'_, M>;
             /// See [`SyncDb::fetch_rows`](crate::SyncDb::fetch_rows).
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, Row>;
+            /// See [`SyncDb::copy_in`](crate::SyncDb::copy_in).
+            fn copy_in<I, B>(&self, sql: &str, data: I) -> Result<u64>
+            where I: IntoIterator<Item = B>, I::IntoIter: Send, B: Into<Vec<u8>>;
+            /// See [`SyncDb::copy_in_rows`](crate::SyncDb::copy_in_rows).
+            fn copy_in_rows<I, R>(&self, table: &str, columns: &[&str], rows: I) -> Result<u64>
+            where I: IntoIterator<Item = R>, I::IntoIter: Send, R: crate::CopyRow;
         }
 
         /// The Manager operations and raw SQL of the async half, for a
@@ -114,6 +120,12 @@ macro_rules! manager_methods {
             fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowStream<'_, M>;
             /// See [`AsyncDb::fetch_rows`](crate::AsyncDb::fetch_rows).
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row>;
+            /// See [`AsyncDb::copy_in`](crate::AsyncDb::copy_in).
+            fn copy_in<S, B>(&self, sql: &str, data: S) -> impl std::future::Future<Output = Result<u64>> + Send
+            where S: futures_core::Stream<Item = B> + Send, B: Into<Vec<u8>>;
+            /// See [`AsyncDb::copy_in_rows`](crate::AsyncDb::copy_in_rows).
+            fn copy_in_rows<S, R>(&self, table: &str, columns: &[&str], rows: S) -> impl std::future::Future<Output = Result<u64>> + Send
+            where S: futures_core::Stream<Item = R> + Send, R: crate::CopyRow;
         }
 
         manager_methods!(@sync crate::SyncDb; $($(#[$doc])* fn $name <$($g),*> ($($arg: $ty),*) -> $out $(| $err)? where [$($bounds)*] = |$d| $plan;)*);
@@ -161,6 +173,18 @@ macro_rules! manager_methods {
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, Row> {
                 <$target>::fetch_rows(self, sql, params)
             }
+            #[track_caller]
+            fn copy_in<I, B>(&self, sql: &str, data: I) -> Result<u64>
+            where I: IntoIterator<Item = B>, I::IntoIter: Send, B: Into<Vec<u8>>
+            {
+                <$target>::copy_in(self, sql, data)
+            }
+            #[track_caller]
+            fn copy_in_rows<I, R>(&self, table: &str, columns: &[&str], rows: I) -> Result<u64>
+            where I: IntoIterator<Item = R>, I::IntoIter: Send, R: crate::CopyRow
+            {
+                <$target>::copy_in_rows(self, table, columns, rows)
+            }
         }
     };
     (@async $target:ty; $(
@@ -197,6 +221,16 @@ macro_rules! manager_methods {
             }
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row> {
                 <$target>::fetch_rows(self, sql, params)
+            }
+            fn copy_in<S, B>(&self, sql: &str, data: S) -> impl std::future::Future<Output = Result<u64>> + Send
+            where S: futures_core::Stream<Item = B> + Send, B: Into<Vec<u8>>
+            {
+                <$target>::copy_in(self, sql, data)
+            }
+            fn copy_in_rows<S, R>(&self, table: &str, columns: &[&str], rows: S) -> impl std::future::Future<Output = Result<u64>> + Send
+            where S: futures_core::Stream<Item = R> + Send, R: crate::CopyRow
+            {
+                <$target>::copy_in_rows(self, table, columns, rows)
             }
         }
     };
@@ -242,6 +276,25 @@ manager_methods! {
     /// ```
     fn notify<>(&self, channel: &str, payload: &str) -> ()
         where [] = |d| crate::plan::either(notify(d, channel, payload));
+
+    /// Runs `sql`, a `COPY … TO STDOUT` (PostgreSQL), handing its output
+    /// to `f` a chunk at a time as the server sends it (in the format the
+    /// statement names), never all in memory; returns the bytes written.
+    /// An error from `f` stops the COPY and comes back unchanged. On the
+    /// blocking half `f` runs outside the connection's runtime, so it may
+    /// block. Other backends: a `Usage` error before any I/O.
+    ///
+    /// ```no_run
+    /// # fn f(db: dualdb::Database) -> dualdb::Result<()> {
+    /// use std::io::Write;
+    /// let mut file = std::fs::File::create("people.csv")?;
+    /// let bytes = db.sync().copy_out("COPY people TO STDOUT (FORMAT csv)", |chunk| {
+    ///     file.write_all(chunk).map_err(dualdb::Error::from)
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    fn copy_out<E, F>(&self, sql: &str, f: F) -> u64 | E
+        where [E: From<Error> + Send + Sync + 'static, F: FnMut(&[u8]) -> Result<(), E> + Send] = |d| crate::plan::either(super::copy::copy_out(d, sql, f));
 
     /// Runs a statement and returns all its rows.
     ///

@@ -1,10 +1,11 @@
 //! The Manager operations, each a [`Plan`](crate::plan::Plan) written
 //! once: reading models out of rows ([`collect`]), the reads, the writes,
 //! the races of `get_or_create` and `create_or_get`, the schema calls, the
-//! queries `execute_query` runs ([`executable`]), and the methods both
-//! halves get over them ([`methods`]).
+//! queries `execute_query` runs ([`executable`]), PostgreSQL's COPY
+//! ([`copy`]), and the methods both halves get over them ([`methods`]).
 
 mod collect;
+mod copy;
 mod executable;
 mod fetch;
 mod methods;
@@ -13,5 +14,6 @@ mod reads;
 mod schema;
 mod writes;
 
+pub use copy::CopyRow;
 pub use executable::Executable;
 pub use methods::{AsyncExecutor, MANAGER_OPERATIONS, SyncExecutor};
