@@ -77,6 +77,30 @@ const ENTRY_POINTS: &[Entry] = &[
     }),
 ];
 
+/// The blocking entry points PostgreSQL alone serves: refused under Error
+/// everywhere before any I/O, run when allowed on PostgreSQL, a `Usage`
+/// error elsewhere.
+const POSTGRES_ENTRY_POINTS: &[Entry] = &[
+    ("notify", |s| s.notify("allow_sync", "")),
+    ("listen", |s| s.listen(["allow_sync"]).map(drop)),
+    ("copy_out", |s| {
+        s.copy_out("COPY (SELECT 1) TO STDOUT", |_| Ok::<_, dualdb::Error>(()))
+            .map(drop)
+    }),
+    ("copy_in", |s| {
+        let sql = format!("COPY {} (username) FROM STDIN", User::META.table);
+        s.copy_in(&sql, std::iter::empty::<&str>()).map(drop)
+    }),
+    ("copy_in_rows", |s| {
+        s.copy_in_rows(
+            User::META.table,
+            &["username"],
+            std::iter::empty::<(String,)>(),
+        )
+        .map(drop)
+    }),
+];
+
 type TxEntry = (&'static str, fn(&mut SyncTx<'_>) -> dualdb::Result<()>);
 
 /// The blocking entry points of a transaction handle: its own steps, and a
@@ -92,7 +116,9 @@ const TX_ENTRY_POINTS: &[TxEntry] = &[
 
 #[test]
 fn every_entry_point_is_listed() {
-    let listed: Vec<&str> = ENTRY_POINTS.iter().map(|(n, _)| *n).collect();
+    let listed: Vec<&str> = (ENTRY_POINTS.iter().chain(POSTGRES_ENTRY_POINTS))
+        .map(|(n, _)| *n)
+        .collect();
     for op in dualdb::__private::MANAGER_OPERATIONS {
         assert!(
             listed.contains(op),
@@ -105,7 +131,7 @@ fn every_entry_point_is_listed() {
 fn error_refuses_every_blocking_entry_point_before_any_io() {
     for db in common::isolated_all("policy") {
         db.set_allow_sync(SyncCheck::Error);
-        for (name, call) in ENTRY_POINTS {
+        for (name, call) in ENTRY_POINTS.iter().chain(POSTGRES_ENTRY_POINTS) {
             let err = call(db.sync()).unwrap_err();
             assert_eq!(
                 err.kind(),
@@ -124,6 +150,17 @@ fn error_refuses_every_blocking_entry_point_before_any_io() {
         futures::executor::block_on(reset(&db, Half::Sync));
         for (name, call) in ENTRY_POINTS {
             call(db.sync()).unwrap_or_else(|e| panic!("{name} on {:?}: {e}", db.backend()));
+        }
+        for (name, call) in POSTGRES_ENTRY_POINTS {
+            match (call(db.sync()), db.backend()) {
+                (Ok(()), dualdb::BackendKind::Postgres) => {}
+                (Err(e), dualdb::BackendKind::Postgres) => panic!("{name}: {e}"),
+                (r, kind) => assert_eq!(
+                    r.unwrap_err().kind(),
+                    ErrorKind::Usage,
+                    "{name} on {kind:?}"
+                ),
+            }
         }
 
         // A transaction's own steps and operations are checked too; its

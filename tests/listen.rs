@@ -120,6 +120,14 @@ fn the_blocking_listener_is_an_iterator() {
         })
         .collect();
     assert_eq!(got, ["0", "1", "2"]);
+    // Each wait is a blocking call under allow_sync.
+    db.set_allow_sync(dualdb::SyncCheck::Error);
+    let err = listener
+        .recv_timeout(Duration::from_millis(10))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SyncNotAllowed);
+    assert!(err.to_string().contains("listen.rs"), "{err}");
+    db.set_allow_sync(dualdb::SyncCheck::Off);
     // Also from inside a Tokio runtime (it drives a runtime of its own).
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -302,10 +310,17 @@ async fn an_unreachable_server_gives_errors_and_the_listener_recovers() {
         let err = next(&mut listener).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Connect, "{err:?}");
     }
+    // A channel added while the server is out of reach is listened to
+    // once it is back.
+    let added = unique("added");
+    listener.listen(&added).await.unwrap();
     relay.restore();
     assert_eq!(next(&mut listener).await.unwrap(), ListenEvent::Reconnected);
     db.aio().notify(&channel, "2").await.unwrap();
     assert_eq!(notification(&mut listener).await.payload(), "2");
+    db.aio().notify(&added, "3").await.unwrap();
+    let n = notification(&mut listener).await;
+    assert_eq!((n.channel(), n.payload()), (added.as_str(), "3"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

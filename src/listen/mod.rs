@@ -150,10 +150,19 @@ impl Listener {
         if self.channels.iter().any(|c| c == channel) {
             return Ok(());
         }
-        if let State::Connected(conn) = &mut self.state {
-            conn.run(&sql, &mut self.early).await?;
-        }
         self.channels.push(channel.to_owned());
+        match &mut self.state {
+            State::Connected(conn) => {
+                if let Err(e) = conn.run(&sql, &mut self.early).await {
+                    self.channels.pop();
+                    return Err(e);
+                }
+            }
+            // The attempt under way listens to the channels it was given:
+            // start it again with this one.
+            State::Connecting(_) => self.reconnect(),
+            State::Pausing(_) => {}
+        }
         Ok(())
     }
 
@@ -164,6 +173,9 @@ impl Listener {
             conn.run(&sql, &mut self.early).await?;
         }
         self.channels.retain(|c| c != channel);
+        if let State::Connecting(_) = self.state {
+            self.reconnect();
+        }
         self.early.retain(|n| n.channel != channel);
         Ok(())
     }
@@ -314,6 +326,7 @@ impl SyncListener {
     }
 
     /// Listens to one more channel.
+    #[track_caller]
     pub fn listen(&mut self, channel: &str) -> Result<()> {
         self.policy.check("listen")?;
         let (inner, runtime) = self.parts()?;
@@ -321,6 +334,7 @@ impl SyncListener {
     }
 
     /// Stops listening to a channel.
+    #[track_caller]
     pub fn unlisten(&mut self, channel: &str) -> Result<()> {
         self.policy.check("unlisten")?;
         let (inner, runtime) = self.parts()?;
@@ -329,6 +343,7 @@ impl SyncListener {
 
     /// Waits for the next event. An `Err` (a failed reconnect) does not
     /// end the listener: call again to retry.
+    #[track_caller]
     pub fn recv(&mut self) -> Result<ListenEvent> {
         self.policy.check("recv")?;
         let (inner, runtime) = self.parts()?;
@@ -338,6 +353,7 @@ impl SyncListener {
     }
 
     /// Waits at most `timeout` for the next event: `None` if none came.
+    #[track_caller]
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<ListenEvent>> {
         self.policy.check("recv_timeout")?;
         let (inner, runtime) = self.parts()?;

@@ -184,7 +184,10 @@ pub(crate) fn take_from_url(url: &str, spelling: UrlSpelling) -> Result<(String,
     let (mut cert, mut key) = (None, None);
     let mut kept = Vec::new();
     for pair in query.split('&') {
-        let Some((name, value)) = url::form_urlencoded::parse(pair.as_bytes()).next() else {
+        // Percent-decoded as a URL's query is (`+` stays `+`, as libpq
+        // reads it), not as a form's.
+        let decoded = pair.replace('+', "%2B");
+        let Some((name, value)) = url::form_urlencoded::parse(decoded.as_bytes()).next() else {
             kept.push(pair);
             continue;
         };
@@ -227,7 +230,7 @@ mod tests {
     #[test]
     fn tls_parameters_leave_the_url_and_the_rest_stays() {
         let (url, s) = take_from_url(
-            "postgres://u:p%40w@h:5432/db?application_name=a%20b&sslmode=verify-ca&sslrootcert=%2Fetc%2Fca.pem&connect_timeout=3",
+            "postgres://u:p%40w@h:5432/db?application_name=a%20b&sslmode=verify-ca&sslrootcert=%2Fetc%2Fc+a.pem&connect_timeout=3",
             UrlSpelling::Libpq,
         )
         .unwrap();
@@ -238,7 +241,7 @@ mod tests {
         assert_eq!(s.mode, Some(TlsMode::VerifyCa));
         assert_eq!(
             s.ca_file.as_deref(),
-            Some(std::path::Path::new("/etc/ca.pem"))
+            Some(std::path::Path::new("/etc/c+a.pem"))
         );
         assert_eq!(s.client_cert, None);
 
