@@ -52,6 +52,7 @@ pub const TIMED: &[Workload] = &[
     ("associations", 100, 1),
     ("stream", 10_000, 200),
     ("fold", 10_000, 200),
+    ("copy", 1_000, 20),
 ];
 
 /// The medium query's users (half of them black-haired, every fourth with a
@@ -99,6 +100,10 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
     let kind = db.backend();
     associations::drop_tables(&db);
     for &(workload, rows, scale) in workloads {
+        // COPY is PostgreSQL's.
+        if workload == "copy" && kind != BackendKind::Postgres {
+            continue;
+        }
         setup(&db, workload, rows);
         let shown = match workload {
             "get" => 1,
@@ -135,6 +140,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "medium" => medium(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" => stream(url, side, workload == "fold"),
+        "copy" => copy(url, side, rows as usize),
         _ => select(url, side, workload == "get"),
     }
 }
@@ -148,6 +154,11 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
         }
         "medium" => fill(db, rows, 1, 0, 4),
         "associations" => fill(db, rows, 10, 10, 1),
+        "copy" => {
+            let sql = "CREATE UNLOGGED TABLE IF NOT EXISTS bench_copy (id BIGINT, name TEXT)";
+            db.sync().execute(sql, &[]).unwrap();
+            db.sync().execute("TRUNCATE bench_copy", &[]).unwrap();
+        }
         _ => support::setup_rows(db, rows),
     }
 }
@@ -393,6 +404,70 @@ fn stream(url: &str, side: &str, fold: bool) -> Calls {
     }
 }
 
+/// `rows` rows of `(id, name)` a call into `bench_copy` by PostgreSQL's
+/// binary COPY: dualdb's `copy_in_rows` (an iterator, or a stream on the
+/// async half) against the drivers' own `BinaryCopyInWriter`.
+fn copy(url: &str, side: &str, rows: usize) -> Calls {
+    let names: Vec<String> = (0..rows).map(|i| format!("name {i}")).collect();
+    let data = move |k: usize| {
+        let names = names.clone();
+        (0..rows).map(move |i| ((k * rows + i) as i64, names[i].clone()))
+    };
+    let sql = "COPY bench_copy (id, name) FROM STDIN (FORMAT binary)";
+    let types = [postgres::types::Type::INT8, postgres::types::Type::TEXT];
+    match side {
+        "dualdb" => {
+            let db = Database::open(url).unwrap();
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let n = db
+                        .sync()
+                        .copy_in_rows("bench_copy", &["id", "name"], data(k));
+                    n.unwrap() as usize
+                })
+                .sum()
+            })
+        }
+        "dualdb_async" => on_runtime(
+            runtime(),
+            Database::open(url).unwrap(),
+            async move |db, k| {
+                let rows = futures::stream::iter(data(k));
+                db.aio()
+                    .copy_in_rows("bench_copy", &["id", "name"], rows)
+                    .await
+                    .unwrap() as usize
+            },
+        ),
+        "raw_async" => {
+            let (rt, c) = pg_async(url, "SELECT 1");
+            on_runtime(rt, c, async move |(c, _), k| {
+                let sink = c.copy_in(sql).await.unwrap();
+                let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+                let mut writer = std::pin::pin!(writer);
+                for (id, name) in data(k) {
+                    writer.as_mut().write(&[&id, &name]).await.unwrap();
+                }
+                writer.finish().await.unwrap() as usize
+            })
+        }
+        _ => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let sink = c.copy_in(sql).unwrap();
+                    let mut writer = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+                    for (id, name) in data(k) {
+                        writer.write(&[&id, &name]).unwrap();
+                    }
+                    writer.finish().unwrap() as usize
+                })
+                .sum()
+            })
+        }
+    }
+}
+
 /// The insert workload: `rows` rows a statement, no rows read back, the
 /// count of rows changed back.
 fn insert(url: &str, side: &str, rows: usize) -> Calls {
@@ -600,6 +675,9 @@ fn loading(url: &str, side: &str) -> Calls {
 /// 1,000 users, no posts referring to them.
 fn restore(db: &Database) {
     associations::drop_tables(db);
+    db.sync()
+        .execute("DROP TABLE IF EXISTS bench_copy", &[])
+        .unwrap();
     support::setup(db);
 }
 

@@ -176,7 +176,7 @@ impl AsyncConn for PgAsync {
         copy: CopyIn,
         io: &'a mut dyn CopyIo,
     ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(super::copy::copy_in_async(self.pg.raw(), copy, io))
+        Box::pin(super::copy::copy_in_async(&self.pg, copy, io))
     }
     fn copy_out<'a>(
         &'a mut self,

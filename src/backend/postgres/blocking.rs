@@ -207,8 +207,7 @@ impl PgSync {
     /// COPY IN: a batch of the caller's items taken outside the runtime,
     /// then sent inside it ([`copy`](super::copy)).
     fn run_copy_in(&mut self, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
-        let client = self.pg.raw();
-        let mut writer = self.io.block_on(Writer::start(client, copy))?;
+        let mut writer = self.io.block_on(Writer::start(&self.pg, copy))?;
         let mut batch = Vec::with_capacity(copy::BATCH);
         loop {
             let ended = copy::take_items(io, &mut batch)?;

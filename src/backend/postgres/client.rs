@@ -187,6 +187,19 @@ impl PgClient {
         give_up.map(|e| Err(crate::placeholders::hint(BackendKind::Postgres, sql, e)))
     }
 
+    /// The types of the columns `sql` returns: COPY's binary rows are
+    /// written by them. The statement goes through the cache (unnamed and
+    /// closed at once with `prepared_statements(false)`), so a repeated
+    /// COPY of the same columns costs no round trip for them
+    /// (benches/paired, the `copy` workload).
+    pub(super) async fn column_types(&self, sql: &str) -> Result<Vec<Type>> {
+        let st = match self.prepared {
+            true => self.prepare(&SqlText::Owned(sql.to_owned())).await?,
+            false => self.client.prepare(sql).await.map_err(pg_error)?,
+        };
+        Ok(st.columns().iter().map(|c| c.type_().clone()).collect())
+    }
+
     /// The driver's client, for what goes past dualdb's statements (COPY).
     pub(super) fn raw(&self) -> &tokio_postgres::Client {
         &self.client

@@ -18,9 +18,9 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
-use super::client::pg_error;
+use super::client::{PgClient, pg_error};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{CopyChunk, CopyIn, CopyIo};
 
@@ -40,19 +40,17 @@ pub(super) enum Writer {
 impl Writer {
     /// Sends the COPY statement (for rows, after learning the columns'
     /// types from the table).
-    pub(super) async fn start(client: &Client, copy: CopyIn) -> Result<Writer> {
+    pub(super) async fn start(pg: &PgClient, copy: CopyIn) -> Result<Writer> {
+        let client = pg.raw();
         match copy {
             CopyIn::Raw(stmt) => {
                 let sink = client.copy_in(stmt.sql.as_str()).await.map_err(pg_error)?;
                 Ok(Writer::Raw(Box::pin(sink)))
             }
             CopyIn::Rows { table, columns } => {
-                let probe = format!("SELECT {columns} FROM {table}");
-                let types: Vec<Type> = (client.prepare(&probe).await.map_err(pg_error)?)
-                    .columns()
-                    .iter()
-                    .map(|c| c.type_().clone())
-                    .collect();
+                let types = pg
+                    .column_types(&format!("SELECT {columns} FROM {table}"))
+                    .await?;
                 let sql = format!("COPY {table} ({columns}) FROM STDIN (FORMAT binary)");
                 let sink = client.copy_in(sql.as_str()).await.map_err(pg_error)?;
                 Ok(Writer::Rows {
@@ -104,12 +102,8 @@ impl Writer {
 }
 
 /// COPY IN on the async half: the data polled from `io` as it is sent.
-pub(super) async fn copy_in_async(
-    client: &Client,
-    copy: CopyIn,
-    io: &mut dyn CopyIo,
-) -> Result<u64> {
-    let mut writer = Writer::start(client, copy).await?;
+pub(super) async fn copy_in_async(pg: &PgClient, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
+    let mut writer = Writer::start(pg, copy).await?;
     while let Some(chunk) = poll_fn(|cx| io.poll_chunk(cx)).await {
         writer.write(chunk?).await?;
     }
