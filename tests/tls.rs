@@ -248,8 +248,9 @@ async fn a_client_certificate_signs_in_the_user_it_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prefer_falls_back_to_plain_text_where_the_server_has_no_tls() {
-    // Servers started without TLS: the replication primary and Galera.
-    let plain = server_url("DUALDB_PG_PRIMARY_URL")
+    // Servers started without TLS: the replication standby (the primary
+    // may be stopped by the failover test) and Galera.
+    let plain = server_url("DUALDB_PG_STANDBY_URL")
         .into_iter()
         .chain(server_url("DUALDB_GALERA_URL"));
     for url in plain {

@@ -20,12 +20,19 @@ pub(super) struct PgNotify {
     /// Kept alive: dropping it would end the connection.
     client: tokio_postgres::Client,
     messages: Messages,
+    /// The connection ended (its last message was an error or the end):
+    /// the driver must not be polled again.
+    ended: bool,
 }
 
 impl PgNotify {
     pub(super) async fn connect(backend: &PgBackend) -> Result<PgNotify> {
         let (client, messages) = backend.open_as::<AsMessages>().await?;
-        Ok(PgNotify { client, messages })
+        Ok(PgNotify {
+            client,
+            messages,
+            ended: false,
+        })
     }
 }
 
@@ -43,11 +50,12 @@ fn read(
         // Notices (warnings the server sends unasked) are not for the listener.
         Some(Ok(_)) => Ok(None),
         Some(Err(e)) => Err(pg_error(e)),
-        None => Err(Error::new(
-            ErrorKind::Connect,
-            "the LISTEN connection was closed",
-        )),
+        None => Err(closed()),
     }
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Connect, "the LISTEN connection was closed")
 }
 
 impl NotifyConn for PgNotify {
@@ -57,13 +65,25 @@ impl NotifyConn for PgNotify {
         into: &'a mut VecDeque<Notification>,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let PgNotify { client, messages } = self;
+            let PgNotify {
+                client,
+                messages,
+                ended,
+            } = self;
+            if *ended {
+                return Err(closed());
+            }
             let mut done = pin!(client.batch_execute(sql));
             std::future::poll_fn(|cx| {
                 // The I/O first: it delivers the statement's reply.
                 while let Poll::Ready(message) = messages.as_mut().poll_next(cx) {
-                    if let Some(n) = read(message)? {
-                        into.push_back(n);
+                    match read(message) {
+                        Ok(Some(n)) => into.push_back(n),
+                        Ok(None) => {}
+                        Err(e) => {
+                            *ended = true;
+                            return Poll::Ready(Err(e));
+                        }
                     }
                 }
                 done.as_mut().poll(cx).map_err(pg_error)
@@ -73,10 +93,18 @@ impl NotifyConn for PgNotify {
     }
 
     fn poll_notification(&mut self, cx: &mut Context<'_>) -> Poll<Result<Notification>> {
+        if self.ended {
+            return Poll::Ready(Err(closed()));
+        }
         loop {
             let message = std::task::ready!(self.messages.as_mut().poll_next(cx));
-            if let Some(n) = read(message).transpose() {
-                return Poll::Ready(n);
+            match read(message) {
+                Ok(Some(n)) => return Poll::Ready(Ok(n)),
+                Ok(None) => {}
+                Err(e) => {
+                    self.ended = true;
+                    return Poll::Ready(Err(e));
+                }
             }
         }
     }
