@@ -159,7 +159,11 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
             db.sync().execute(sql, &[]).unwrap();
             db.sync().execute("TRUNCATE bench_copy", &[]).unwrap();
         }
-        _ => support::setup_rows(db, rows),
+        _ => {
+            // After `associations`, posts would still point at the users.
+            associations::drop_tables(db);
+            support::setup_rows(db, rows);
+        }
     }
 }
 
