@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{mysql_url, pg_url, table};
+use common::{pg_url, table};
 use dualdb::{Database, Error, ErrorKind, Value};
 
 fn setup(db: &Database, name: &str) -> String {
@@ -389,12 +389,7 @@ async fn several_copies_at_once() {
 
 #[tokio::test]
 async fn other_backends_refuse_before_any_io() {
-    let mut urls = vec![
-        "sqlite::memory:".to_owned(),
-        "mysql://u:p@127.0.0.1:1/db".to_owned(),
-    ];
-    urls.extend(mysql_url());
-    for url in urls {
+    for url in common::non_postgres_urls() {
         let db = Database::open(&url).unwrap();
         let errors = [
             db.sync().copy_in("COPY t FROM STDIN", ["1\n"]).unwrap_err(),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{mysql_url, pg_url};
+use common::pg_url;
 use dualdb::{Database, Error, ErrorKind, ListenEvent, Listener, Notification};
 use futures::StreamExt;
 
@@ -370,14 +370,7 @@ async fn many_listeners_at_once_each_hear_every_notification() {
 
 #[tokio::test]
 async fn other_backends_refuse_before_any_io() {
-    // Nothing listens at port 1: a Usage error, not a Connect one, shows
-    // that no connection was tried.
-    let mut urls = vec![
-        "sqlite::memory:".to_owned(),
-        "mysql://u:p@127.0.0.1:1/db".to_owned(),
-    ];
-    urls.extend(mysql_url());
-    for url in urls {
+    for url in common::non_postgres_urls() {
         let db = Database::open(&url).unwrap();
         assert_eq!(
             db.aio().listen(["a"]).await.unwrap_err().kind(),

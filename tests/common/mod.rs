@@ -34,6 +34,18 @@ pub fn pg_url() -> Option<String> {
     server_url("DUALDB_PG_URL")
 }
 
+/// Databases of the backends without PostgreSQL's extras (LISTEN, COPY):
+/// SQLite, a MySQL address where nothing listens (an error that is not
+/// `Connect` there shows no connection was tried), and the MySQL server.
+pub fn non_postgres_urls() -> Vec<String> {
+    let mut urls = vec![
+        "sqlite::memory:".to_owned(),
+        "mysql://u:p@127.0.0.1:1/db".to_owned(),
+    ];
+    urls.extend(mysql_url());
+    urls
+}
+
 pub fn mysql_url() -> Option<String> {
     server_url("DUALDB_MYSQL_URL")
 }

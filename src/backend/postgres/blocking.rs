@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -23,10 +23,10 @@ use tokio_postgres::RowStream;
 
 use super::client::{PgClient, counted, drain, ended, hand_over, pg_error};
 use super::connect::{Driver, PgBackend};
-use super::copy::{self, Writer};
+use super::copy::Writer;
 use crate::backend::SyncConn;
 use crate::error::{Error, ErrorKind, Result};
-use crate::plan::{CopyIn, CopyIo, RowSink, keep_rows};
+use crate::plan::{CopyChunk, CopyIn, CopyIo, RowSink, keep_rows};
 use crate::row::Row;
 use crate::statement::{ExecResult, Stmt};
 
@@ -144,16 +144,19 @@ impl PgSync {
     }
 }
 
-/// Takes the rows that have arrived, at least one and at most [`BATCH`]:
-/// true once the stream has ended.
-fn take_batch(
-    mut stream: Pin<&mut RowStream>,
-    batch: &mut Vec<tokio_postgres::Row>,
+/// Takes what has arrived (rows, or COPY OUT chunks), at least one and at
+/// most [`BATCH`]: true once the stream has ended.
+fn take_batch<T, S>(
+    mut stream: Pin<&mut S>,
+    batch: &mut Vec<T>,
     cx: &mut Context<'_>,
-) -> Poll<Result<bool>> {
+) -> Poll<Result<bool>>
+where
+    S: Stream<Item = std::result::Result<T, tokio_postgres::Error>>,
+{
     while batch.len() < BATCH {
         match stream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(row))) => batch.push(row),
+            Poll::Ready(Some(Ok(item))) => batch.push(item),
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(pg_error(e))),
             Poll::Ready(None) => return Poll::Ready(Ok(true)),
             Poll::Pending if batch.is_empty() => return Poll::Pending,
@@ -161,6 +164,26 @@ fn take_batch(
         }
     }
     Poll::Ready(Ok(false))
+}
+
+/// Up to [`BATCH`] of the blocking caller's items, taken on this thread
+/// (outside any runtime): true once they have ended.
+fn take_items(io: &mut dyn CopyIo, batch: &mut Vec<CopyChunk>) -> Result<bool> {
+    let mut cx = Context::from_waker(Waker::noop());
+    while batch.len() < BATCH {
+        match io.poll_chunk(&mut cx) {
+            Poll::Ready(Some(chunk)) => batch.push(chunk?),
+            Poll::Ready(None) => return Ok(true),
+            // Iterators are always ready; nothing else reaches this half.
+            Poll::Pending => {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "a blocking COPY's data was not ready",
+                ));
+            }
+        }
+    }
+    Ok(false)
 }
 
 impl Io {
@@ -208,9 +231,9 @@ impl PgSync {
     /// then sent inside it ([`copy`](super::copy)).
     fn run_copy_in(&mut self, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
         let mut writer = self.io.block_on(Writer::start(&self.pg, copy))?;
-        let mut batch = Vec::with_capacity(copy::BATCH);
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
-            let ended = copy::take_items(io, &mut batch)?;
+            let ended = take_items(io, &mut batch)?;
             self.io.block_on(async {
                 for chunk in batch.drain(..) {
                     writer.write(chunk).await?;
@@ -237,7 +260,7 @@ impl PgSync {
                     stream.set(Some(out));
                 }
                 std::future::poll_fn(|cx| match stream.as_mut().as_pin_mut() {
-                    Some(s) => copy::take_chunks(s, &mut batch, cx),
+                    Some(s) => take_batch(s, &mut batch, cx),
                     None => Poll::Ready(Ok(true)),
                 })
                 .await

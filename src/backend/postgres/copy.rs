@@ -1,9 +1,10 @@
 //! COPY IN and COPY OUT for both halves. The async half polls its plan for
 //! the data as it sends (`CopyIo::poll_chunk`, a caller's `Stream`); the
-//! blocking half takes a batch of the caller's items outside its runtime,
-//! then sends them in one runtime entry, and hands COPY OUT's chunks to
-//! the caller's closure outside it too, a batch at a time: the caller's
-//! code may block as it likes (tests/copy.rs reads and writes both ways).
+//! blocking half (`blocking.rs`) takes a batch of the caller's items
+//! outside its runtime, then sends them in one runtime entry, and hands
+//! COPY OUT's chunks to the caller's closure outside it too, a batch at a
+//! time: the caller's code may block as it likes (tests/copy.rs reads and
+//! writes both ways).
 //!
 //! An error (the caller's, a value the column cannot take, the server's)
 //! drops the COPY unfinished, which makes tokio-postgres send `CopyFail`:
@@ -11,7 +12,6 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -23,10 +23,6 @@ use tokio_postgres::types::ToSql;
 use super::client::{PgClient, pg_error};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{CopyChunk, CopyIn, CopyIo};
-
-/// How many of the caller's items (or COPY OUT chunks) the blocking half
-/// moves per runtime entry.
-pub(super) const BATCH: usize = 256;
 
 /// A COPY IN under way.
 pub(super) enum Writer {
@@ -120,43 +116,4 @@ pub(super) async fn copy_out_async(client: &Client, sql: &str, io: &mut dyn Copy
         io.chunk_out(&chunk)?;
     }
     Ok(bytes)
-}
-
-/// Up to [`BATCH`] of the blocking caller's items, taken on this thread
-/// (outside any runtime): true once they have ended.
-pub(super) fn take_items(io: &mut dyn CopyIo, batch: &mut Vec<CopyChunk>) -> Result<bool> {
-    let mut cx = Context::from_waker(Waker::noop());
-    while batch.len() < BATCH {
-        match io.poll_chunk(&mut cx) {
-            Poll::Ready(Some(chunk)) => batch.push(chunk?),
-            Poll::Ready(None) => return Ok(true),
-            // Iterators are always ready; nothing else reaches this half.
-            Poll::Pending => {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    "a blocking COPY's data was not ready",
-                ));
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// The COPY OUT chunks that have arrived, at least one and at most
-/// [`BATCH`]: true once the output has ended.
-pub(super) fn take_chunks(
-    mut stream: Pin<&mut tokio_postgres::CopyOutStream>,
-    batch: &mut Vec<Bytes>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<bool>> {
-    while batch.len() < BATCH {
-        match stream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => batch.push(chunk),
-            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(pg_error(e))),
-            Poll::Ready(None) => return Poll::Ready(Ok(true)),
-            Poll::Pending if batch.is_empty() => return Poll::Pending,
-            Poll::Pending => break,
-        }
-    }
-    Poll::Ready(Ok(false))
 }
