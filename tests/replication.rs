@@ -1,6 +1,7 @@
 //! PostgreSQL streaming replication (a primary and a hot standby that
 //! `ci/test` starts from the Debian binaries): reads outside transactions go
-//! to the standby, everything else to the primary, `on_primary` pins a task
+//! to the standby, everything else (locking reads among them) to the
+//! primary, `on_primary` pins a task
 //! or thread to the primary; then a multi-host URL with
 //! `target_session_attrs=read-write` fails over when the primary stops and
 //! the standby is promoted, losing no acknowledged write.
@@ -107,6 +108,18 @@ async fn routing(primary: &str, standby: &str) {
                 .is_none()
         );
         assert!(!call!(half, db, exists(Doc::by_id(doc.id))).unwrap());
+        // ...locking reads go to the primary (the standby could not lock)...
+        let locked = call!(half, db, get(Doc::by_id(doc.id).for_update())).unwrap();
+        assert_eq!(locked, doc, "{half:?}: a locking read went to the standby");
+        let shared = Doc::by_id(doc.id).for_share().skip_locked();
+        assert!(call!(half, db, exists(shared.clone())).unwrap());
+        let title: String = call!(
+            half,
+            db,
+            scalar(shared.fields([Doc::TITLE.field()]))
+        )
+        .unwrap();
+        assert_eq!(title, doc.title);
         // ...raw SQL goes to the primary...
         let rows = half
             .query(

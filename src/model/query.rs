@@ -60,6 +60,56 @@ pub struct Select<M> {
     /// A boxed slice, not a vector: a `Select` of at most 128 bytes is
     /// moved without a call to `memcpy` (every `get` moves one a few times).
     fields: Option<Box<[Field<M>]>>,
+    /// What few queries ask for (`DISTINCT`, a row lock), boxed for the
+    /// same reason.
+    extras: Option<Box<Extras>>,
+}
+
+/// The parts of a [`Select`] that few queries use.
+#[derive(Clone, Default, Debug)]
+struct Extras {
+    distinct: bool,
+    lock: Option<Lock>,
+}
+
+/// A row lock a [`Select`] takes (`FOR UPDATE`, `FOR SHARE`), and what it
+/// does about rows another transaction has locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Lock {
+    exclusive: bool,
+    wait: LockWait,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LockWait {
+    /// Waits for them (the servers' lock timeouts apply).
+    Wait,
+    /// Leaves them out (`SKIP LOCKED`).
+    SkipLocked,
+    /// Fails at once (`NOWAIT`).
+    NoWait,
+}
+
+impl Lock {
+    /// The clause after the statement on `kind`; none on SQLite, whose
+    /// transactions hold the database's write lock from their `BEGIN
+    /// IMMEDIATE` (tests/locks.rs runs the job queue there too).
+    fn clause(self, kind: BackendKind) -> &'static str {
+        use LockWait::*;
+        match (kind, self.exclusive, self.wait) {
+            (BackendKind::Sqlite, ..) => "",
+            (_, true, Wait) => " FOR UPDATE",
+            (_, true, SkipLocked) => " FOR UPDATE SKIP LOCKED",
+            (_, true, NoWait) => " FOR UPDATE NOWAIT",
+            (BackendKind::Postgres, false, Wait) => " FOR SHARE",
+            (BackendKind::Postgres, false, SkipLocked) => " FOR SHARE SKIP LOCKED",
+            (BackendKind::Postgres, false, NoWait) => " FOR SHARE NOWAIT",
+            // MariaDB has no `FOR SHARE`; MySQL 8 reads this too.
+            (_, false, Wait) => " LOCK IN SHARE MODE",
+            (_, false, SkipLocked) => " LOCK IN SHARE MODE SKIP LOCKED",
+            (_, false, NoWait) => " LOCK IN SHARE MODE NOWAIT",
+        }
+    }
 }
 
 impl<M> Clone for Select<M> {
@@ -70,6 +120,7 @@ impl<M> Clone for Select<M> {
             limit: self.limit,
             offset: self.offset,
             fields: self.fields.clone(),
+            extras: self.extras.clone(),
         }
     }
 }
@@ -110,6 +161,7 @@ impl<M: Model> Select<M> {
             limit: None,
             offset: None,
             fields: None,
+            extras: None,
         }
     }
 
@@ -174,6 +226,126 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// Page `page` (counted from 1, as peewee's `paginate`) of `per_page`
+    /// rows: `LIMIT per_page OFFSET (page - 1) * per_page`; page 0 is
+    /// page 1. Give an order, or the pages may overlap.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let q = |page| Book::select().order_by(Book::PAGES.asc()).paginate(page, 2);
+    /// let titles = |page| -> Vec<String> {
+    ///     s.execute_query(q(page)).unwrap().into_iter().map(|b| b.title).collect()
+    /// };
+    /// assert_eq!(titles(1), ["Notes", "Dune"]);
+    /// assert_eq!(titles(2), ["Emma"]);
+    /// assert!(titles(3).is_empty());
+    /// ```
+    pub fn paginate(mut self, page: u64, per_page: u64) -> Self {
+        self.limit = Some(per_page);
+        self.offset = Some(page.saturating_sub(1).saturating_mul(per_page));
+        self
+    }
+
+    /// `SELECT DISTINCT`: equal rows once. With [`fields`](Self::fields),
+    /// the distinct values of those expressions; `count` counts the
+    /// distinct rows.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// s.execute_query(Book::insert_many(vec![Book { id: 0, title: "Dune".into(), pages: 1, year: None }])).unwrap();
+    /// let titles = Book::select().fields([Book::TITLE.field()]).distinct();
+    /// assert_eq!(s.count(titles, false).unwrap(), 3); // four books, three titles
+    /// ```
+    pub fn distinct(mut self) -> Self {
+        self.extras_mut().distinct = true;
+        self
+    }
+
+    /// `FOR UPDATE`: inside a transaction, the rows read stay locked against
+    /// other transactions' writes and locking reads until it ends (outside
+    /// one, the lock ends with the statement). Never sent to a read
+    /// replica. On SQLite it adds nothing: a transaction there holds the
+    /// whole database's write lock from its start.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// s.atomic(|tx| {
+    ///     let mut dune = tx.get(Book::select().filter(Book::TITLE.eq("Dune")).for_update())?;
+    ///     dune.pages += 1; // no other transaction changes it meanwhile
+    ///     tx.update(&dune)
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn for_update(mut self) -> Self {
+        self.lock_as(true);
+        self
+    }
+
+    /// `FOR SHARE` (MySQL/MariaDB: `LOCK IN SHARE MODE`): the rows read stay
+    /// locked against other transactions' writes, not their shared reads,
+    /// until this transaction ends. As [`for_update`](Self::for_update)
+    /// otherwise.
+    pub fn for_share(mut self) -> Self {
+        self.lock_as(false);
+        self
+    }
+
+    /// Leaves out rows another transaction has locked instead of waiting
+    /// for them (`SKIP LOCKED`): the job-queue read, each worker taking rows
+    /// no other worker holds. On the lock asked for, or `FOR UPDATE` if none
+    /// was. PostgreSQL, MariaDB 10.6+ and MySQL 8+ (for a shared lock, MySQL
+    /// 8 needs `FOR SHARE`, which MariaDB lacks: use `for_update` there).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let job = s.atomic(|tx| {
+    ///     let next = Book::select().order_by(Book::ID.asc()).skip_locked();
+    ///     let Some(book) = tx.get_or_none(next)? else { return Ok(None) };
+    ///     tx.delete(&book)?; // claimed: no other worker saw it
+    ///     Ok(Some(book.title))
+    /// });
+    /// assert!(job.unwrap().is_some());
+    /// ```
+    pub fn skip_locked(mut self) -> Self {
+        self.lock_waits(LockWait::SkipLocked);
+        self
+    }
+
+    /// Fails at once if a row is locked by another transaction instead of
+    /// waiting (`NOWAIT`): a [`Query`](crate::ErrorKind::Query) error with
+    /// the server's code (PostgreSQL `55P03`, MariaDB `1205`). On the lock
+    /// asked for, or `FOR UPDATE` if none was. PostgreSQL, MariaDB 10.3+,
+    /// MySQL 8+.
+    pub fn nowait(mut self) -> Self {
+        self.lock_waits(LockWait::NoWait);
+        self
+    }
+
+    fn extras_mut(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_default()
+    }
+
+    fn lock_as(&mut self, exclusive: bool) {
+        let lock = &mut self.extras_mut().lock;
+        let wait = lock.map_or(LockWait::Wait, |l| l.wait);
+        *lock = Some(Lock { exclusive, wait });
+    }
+
+    fn lock_waits(&mut self, wait: LockWait) {
+        let lock = &mut self.extras_mut().lock;
+        let exclusive = lock.is_none_or(|l| l.exclusive);
+        *lock = Some(Lock { exclusive, wait });
+    }
+
+    /// True if the query takes a row lock: it runs on the primary.
+    pub(crate) fn locks(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| e.lock.is_some())
+    }
+
+    fn is_distinct(&self) -> bool {
+        self.extras.as_ref().is_some_and(|e| e.distinct)
+    }
+
     /// Selects these expressions instead of the model's columns (for
     /// `scalar`).
     ///
@@ -201,6 +373,9 @@ impl<M: Model> Select<M> {
     pub(crate) fn statement(&self) -> SelectStatement {
         let mut q = Query::select();
         q.from(M::META.table);
+        if self.is_distinct() {
+            q.distinct();
+        }
         match &self.fields {
             Some(fields) => {
                 for f in fields {
@@ -235,7 +410,7 @@ impl<M: Model> Select<M> {
     /// look-up after a lost insert race (tests/races.rs).
     pub(crate) fn build_locking(&self, d: Dialect) -> Stmt {
         let mut stmt = self.build(d);
-        if d.in_tx {
+        if d.in_tx && !self.locks() {
             match d.kind {
                 BackendKind::Postgres => stmt.sql.push_str(" FOR SHARE"),
                 BackendKind::Mysql => stmt.sql.push_str(" LOCK IN SHARE MODE"),
@@ -276,6 +451,7 @@ impl<M: Model> Select<M> {
     /// of them: then its only bound value is its filter's, if any.
     fn cached_sql(&self, d: Dialect) -> Option<SqlText> {
         if self.fields.is_some()
+            || self.extras.is_some()
             || !self.order.is_empty()
             || self.offset.is_some()
             || self.limit.is_some_and(|n| n != 1)
@@ -310,6 +486,9 @@ impl<M: Model> Select<M> {
         }
         if let Some(n) = self.offset {
             stmt.sql.push_str(&format!(" OFFSET {n}"));
+        }
+        if let Some(lock) = self.extras.as_ref().and_then(|e| e.lock) {
+            stmt.sql.push_str(lock.clause(d.kind));
         }
         stmt
     }
@@ -401,10 +580,14 @@ impl<M: Model> Select<M> {
     }
 
     /// `SELECT COUNT(*)` of this query; wraps it when it has a limit.
+    /// Takes no row lock: PostgreSQL refuses one with an aggregate.
     pub(crate) fn count_statement(&self, d: Dialect) -> Stmt {
         let mut inner = self.clone();
         inner.order.clear();
-        if inner.has_limit() {
+        if let Some(extras) = &mut inner.extras {
+            extras.lock = None;
+        }
+        if inner.has_limit() || inner.is_distinct() {
             let mut stmt = inner.build(d);
             stmt.sql = format!("SELECT COUNT(*) FROM ({}) AS dualdb_count", stmt.sql).into();
             stmt

@@ -59,23 +59,39 @@ impl Plan for NoPlan {
     }
 }
 
-/// A plan that only reads.
-pub(crate) struct ReadOnly<P>(pub(crate) P);
+/// A plan that only reads (a read replica may serve it), unless it takes
+/// row locks (`FOR UPDATE`), which only the primary can hold
+/// (tests/replication.rs `locking_reads_go_to_the_primary`).
+pub(crate) struct ReadOnly<P> {
+    plan: P,
+    locks: bool,
+}
+
+impl<P> ReadOnly<P> {
+    pub(crate) fn new(plan: P) -> Self {
+        ReadOnly { plan, locks: false }
+    }
+
+    /// `plan`, read-only unless it `locks`.
+    pub(crate) fn unless(locks: bool, plan: P) -> Self {
+        ReadOnly { plan, locks }
+    }
+}
 
 impl<P: Plan> Plan for ReadOnly<P> {
     type Output = P::Output;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<P::Output>> {
-        self.0.step(reply)
+        self.plan.step(reply)
     }
     fn read_only(&self) -> bool {
-        true
+        !self.locks
     }
-    forward_rows!(.0);
+    forward_rows!(.plan);
     fn exclusive(&self) -> bool {
-        self.0.exclusive()
+        self.plan.exclusive()
     }
     fn left_open(&self) -> bool {
-        self.0.left_open()
+        self.plan.left_open()
     }
 }
 

@@ -122,17 +122,21 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
     /// The models of a query: where it names no fields of its own, its
     /// columns are the model's, in the model's order, so the decoder need
     /// not look for them, nor the rows carry their names.
+    /// A locking read is not read-only: it never goes to a replica.
     pub(super) fn select(d: Dialect, q: Select<M>) -> Self {
         let out = K::for_limit(q.row_limit());
+        let read_only = !q.locks();
         if q.selects_model_columns() {
             Collect {
                 decoder: Decoder::in_model_order(),
                 out,
+                read_only,
                 ..Collect::new(q.into_stmt(d).by_position())
             }
         } else {
             Collect {
                 out,
+                read_only,
                 ..Collect::new(q.into_stmt(d))
             }
         }

@@ -40,12 +40,15 @@ fn models<M: Model>(
     q: Select<M>,
 ) -> Source<impl FnMut(&mut Option<Row>) -> Result<M> + Send + 'static + use<M>> {
     let Collect {
-        stmt, mut decoder, ..
+        stmt,
+        mut decoder,
+        read_only,
+        ..
     } = Collect::<M, Option<M>>::select(d, q);
     Source {
         stmt,
         decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
-        read_only: true,
+        read_only,
     }
 }
 

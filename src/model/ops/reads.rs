@@ -30,28 +30,31 @@ pub(super) fn count<M: Model>(
     clear_limit: bool,
 ) -> impl Plan<Output = i64> {
     let q = if clear_limit { q.clear_limit() } else { q };
-    ReadOnly(One::new(Action::Query(q.count_statement(d)), |r| {
+    ReadOnly::new(One::new(Action::Query(q.count_statement(d)), |r| {
         let rows = r.rows()?;
         rows.first().ok_or_else(Error::not_found)?.get(0)
     }))
 }
 
 pub(super) fn exists<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = bool> {
-    ReadOnly(One::new(Action::Query(q.exists_statement(d)), |r| {
+    let plan = One::new(Action::Query(q.exists_statement(d)), |r| {
         Ok(!r.rows()?.is_empty())
-    }))
+    });
+    ReadOnly::unless(q.locks(), plan)
 }
 
 pub(super) fn scalar<M: Model, T: FromRow + Send>(
     d: Dialect,
     q: Select<M>,
 ) -> impl Plan<Output = T> {
-    ReadOnly(One::new(Action::Query(q.first().build(d)), |r| {
+    let locks = q.locks();
+    let plan = One::new(Action::Query(q.first().build(d)), |r| {
         match r.rows()?.first() {
             Some(row) => T::from_row(row),
             None => T::from_no_row(),
         }
-    }))
+    });
+    ReadOnly::unless(locks, plan)
 }
 
 pub(super) fn raw<T: ModelRow>(
