@@ -298,7 +298,7 @@ impl<M: Model> Select<M> {
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(books: db, s);
-    /// let job = s.atomic(|tx| {
+    /// let job = s.atomic(|tx| -> dualdb::Result<_> {
     ///     let next = Book::select().order_by(Book::ID.asc()).skip_locked();
     ///     let Some(book) = tx.get_or_none(next)? else { return Ok(None) };
     ///     tx.delete(&book)?; // claimed: no other worker saw it
