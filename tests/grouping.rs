@@ -54,9 +54,18 @@ async fn distinct_and_pages() {
         for half in HALVES {
             let by_id = || Pet::select().order_by(Pet::ID.asc());
             let page = |n| by_id().paginate(n, 3);
-            assert_eq!(ids(&call!(half, db, execute_query(page(1))).unwrap()), all[..3]);
-            assert_eq!(ids(&call!(half, db, execute_query(page(2))).unwrap()), all[3..6]);
-            assert_eq!(ids(&call!(half, db, execute_query(page(3))).unwrap()), all[6..]);
+            assert_eq!(
+                ids(&call!(half, db, execute_query(page(1))).unwrap()),
+                all[..3]
+            );
+            assert_eq!(
+                ids(&call!(half, db, execute_query(page(2))).unwrap()),
+                all[3..6]
+            );
+            assert_eq!(
+                ids(&call!(half, db, execute_query(page(3))).unwrap()),
+                all[6..]
+            );
             assert!(call!(half, db, execute_query(page(4))).unwrap().is_empty());
             assert_eq!(
                 ids(&call!(half, db, execute_query(page(0))).unwrap()),

@@ -113,12 +113,7 @@ async fn routing(primary: &str, standby: &str) {
         assert_eq!(locked, doc, "{half:?}: a locking read went to the standby");
         let shared = Doc::by_id(doc.id).for_share().skip_locked();
         assert!(call!(half, db, exists(shared.clone())).unwrap());
-        let title: String = call!(
-            half,
-            db,
-            scalar(shared.fields([Doc::TITLE.field()]))
-        )
-        .unwrap();
+        let title: String = call!(half, db, scalar(shared.fields([Doc::TITLE.field()]))).unwrap();
         assert_eq!(title, doc.title);
         // ...raw SQL goes to the primary...
         let rows = half

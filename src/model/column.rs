@@ -197,21 +197,6 @@ impl<M: Model, T> Column<M, T> {
     pub fn le(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(col(self.name).lte(val(v.to_sql())))
     }
-    /// `column IN (values…)`; an empty list matches nothing.
-    ///
-    /// ```
-    /// # dualdb::__doc_fixtures!(books: db, s);
-    /// assert_eq!(s.count(Book::TITLE.is_in(["Dune", "Emma", "Ulysses"]), false).unwrap(), 2);
-    /// assert_eq!(s.count(Book::TITLE.is_in(Vec::<&str>::new()), false).unwrap(), 0);
-    /// ```
-    pub fn is_in<V: Compatible<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
-        let values: Vec<Expr> = values.into_iter().map(|v| val(v.to_sql())).collect();
-        if values.is_empty() {
-            // Literal, not `$1 = $2`: PostgreSQL cannot type two bare parameters.
-            return self.filter(Expr::cust("1 = 0"));
-        }
-        self.filter(col(self.name).is_in(values))
-    }
     /// `column IS NULL`
     ///
     /// ```

@@ -27,6 +27,7 @@
 mod carrier;
 mod column;
 mod decode;
+mod expr;
 mod joined;
 mod layout;
 pub mod prefetch;
@@ -36,9 +37,11 @@ mod shapes;
 #[doc(hidden)]
 pub use shapes::{BuiltSql, select_slots};
 mod sql;
+mod subquery;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
+pub use expr::{Expr, IntoExpr, Numeric, Text};
 pub use joined::ModelRow;
 #[doc(hidden)]
 pub use layout::{Columns, column_at};
@@ -46,6 +49,7 @@ pub use ops::Executable;
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 pub use sql::Dialect;
+pub use subquery::InValues;
 
 pub(crate) mod ops;
 

@@ -26,6 +26,7 @@ use sea_query::{Expr, Query, SelectStatement};
 
 use super::Model;
 use super::column::{Column, Compatible, Field, Filter, Order};
+use super::expr::IntoExpr;
 use super::shapes::{self, KeyColumn, Shape};
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
@@ -395,6 +396,23 @@ impl<M: Model> Select<M> {
         q
     }
 
+    /// The query as a sub-query yielding one column: its fields, or its
+    /// model's primary key; `LIMIT` and `OFFSET` bound, no lock.
+    pub(crate) fn subquery(&self) -> SelectStatement {
+        let mut q = self.statement();
+        if self.fields.is_none() {
+            q.clear_selects();
+            q.column(M::META.pk().name);
+        }
+        if let Some(n) = self.limit {
+            q.limit(n);
+        }
+        if let Some(n) = self.offset {
+            q.offset(n);
+        }
+        q
+    }
+
     /// The statement, with `LIMIT`/`OFFSET` written as literals: sea-query
     /// binds them, and a bound `LIMIT ?` makes SQLite plan the query slower
     /// than the lookup itself runs (benches/paired, the SQLite get).
@@ -614,8 +632,14 @@ impl<M: Model> Select<M> {
 /// assert_eq!(s.execute_query(q).unwrap(), 1);
 /// ```
 pub struct UpdateQuery<M> {
-    sets: Vec<(&'static str, Value)>,
+    sets: Vec<(&'static str, SetTo)>,
     filter: Option<Filter<M>>,
+}
+
+/// What a column is set to: a value (bound), or an expression.
+enum SetTo {
+    Value(Value),
+    Expr(Expr),
 }
 
 impl<M> std::fmt::Debug for UpdateQuery<M> {
@@ -644,7 +668,28 @@ impl<M: Model> UpdateQuery<M> {
     /// assert_eq!(s.get(Book::PAGES.eq(100)).unwrap().title, "Notes, 2nd ed.");
     /// ```
     pub fn set<T>(mut self, column: Column<M, T>, value: impl Compatible<T>) -> Self {
-        self.sets.push((column.name(), value.to_sql()));
+        self.sets
+            .push((column.name(), SetTo::Value(value.to_sql())));
+        self
+    }
+
+    /// `SET column = expression`, computed by the server from the row's
+    /// columns (peewee's `Post.update(views=Post.views + 1)`): no read
+    /// before the write, so no update is lost to a concurrent one.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let q = Book::update_query()
+    ///     .set_expr(Book::PAGES, Book::PAGES * 2 + 1)
+    ///     .set_expr(Book::TITLE, Book::TITLE.upper())
+    ///     .filter(Book::YEAR.is_null());
+    /// assert_eq!(s.execute_query(q).unwrap(), 1);
+    /// let notes = s.get(Book::YEAR.is_null()).unwrap();
+    /// assert_eq!((notes.title.as_str(), notes.pages), ("NOTES", 181));
+    /// ```
+    pub fn set_expr<T>(mut self, column: Column<M, T>, expr: impl IntoExpr<M, T>) -> Self {
+        self.sets
+            .push((column.name(), SetTo::Expr(expr.into_sea())));
         self
     }
 
@@ -663,8 +708,11 @@ impl<M: Model> UpdateQuery<M> {
     pub(crate) fn build(self, d: Dialect) -> Stmt {
         let mut q = Query::update();
         q.table(M::META.table);
-        for (c, v) in self.sets {
-            q.value(c, Expr::val(to_sea(v)));
+        for (c, to) in self.sets {
+            match to {
+                SetTo::Value(v) => q.value(c, Expr::val(to_sea(v))),
+                SetTo::Expr(e) => q.value(c, e),
+            };
         }
         if let Some(f) = self.filter {
             q.cond_where(f.cond());

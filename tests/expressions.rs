@@ -1,0 +1,220 @@
+//! Expressions (`+ - * /`, `lower`, `upper`, `coalesce`) in filters,
+//! selected fields and `set_expr` updates, on both halves of every
+//! backend, in and out of transactions, checked against the rows stored:
+//!
+//! - concurrent `set_expr(VIEWS, VIEWS + 1)` updates lose no increment
+//!   (the reason to compute on the server);
+//! - injection payloads bound through every new path are stored and
+//!   compared as the text they are, and the table survives.
+
+mod common;
+
+use common::{HALVES, Half, isolated_all};
+use dualdb::{Database, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "expr_items")]
+struct Item {
+    #[model(primary_key, auto)]
+    id: i64,
+    name: String,
+    nick: Option<String>,
+    qty: i32,
+    price: f64,
+    views: i64,
+    rank: Option<i32>,
+}
+
+fn item(name: &str, qty: i32, price: f64, rank: Option<i32>) -> Item {
+    Item {
+        id: 0,
+        name: name.into(),
+        nick: None,
+        qty,
+        price,
+        views: 0,
+        rank,
+    }
+}
+
+async fn fresh(db: &Database) {
+    db.aio().drop_table::<Item>().await.unwrap();
+    db.aio().create_table::<Item>().await.unwrap();
+    let rows = vec![
+        item("Apple", 3, 0.5, Some(2)),
+        item("Pear", 10, 0.25, None),
+        item("Fig", 7, 2.0, Some(1)),
+    ];
+    db.aio()
+        .execute_query(Item::insert_many(rows))
+        .await
+        .unwrap();
+}
+
+async fn by_name(db: &Database, name: &str) -> Item {
+    db.aio().get(Item::NAME.eq(name)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expressions_filter_select_and_update() {
+    for db in isolated_all("expressions") {
+        for half in HALVES {
+            fresh(&db).await;
+            let what = format!("{:?} {half:?}", db.backend());
+            // Filters on arithmetic.
+            let n = call!(half, db, count((Item::QTY * 2).gt(10), false)).unwrap();
+            assert_eq!(n, 2, "{what}");
+            let n = call!(half, db, count((Item::QTY - 3).eq(0), false)).unwrap();
+            assert_eq!(n, 1, "{what}");
+            let n = call!(half, db, count((Item::PRICE * 4.0).le(2.0), false)).unwrap();
+            assert_eq!(n, 2, "{what}");
+            let n = call!(half, db, count((Item::PRICE / 0.5).ge(4.0), false)).unwrap();
+            assert_eq!(n, 1, "{what}");
+            // Column against column, through an expression.
+            let n = call!(half, db, count((Item::QTY + 0).gt(Item::QTY - 1), false)).unwrap();
+            assert_eq!(n, 3, "{what}");
+            // Text functions and coalesce.
+            let n = call!(half, db, count(Item::NAME.lower().eq("apple"), false)).unwrap();
+            assert_eq!(n, 1, "{what}");
+            let n = call!(half, db, count(Item::NAME.upper().eq("FIG"), false)).unwrap();
+            assert_eq!(n, 1, "{what}");
+            let n = call!(half, db, count(Item::RANK.coalesce(0).eq(0), false)).unwrap();
+            assert_eq!(n, 1, "{what}: one NULL rank");
+            // An expression as a selected field.
+            let q = Item::select()
+                .filter(Item::NAME.eq("Fig"))
+                .fields([(Item::QTY * 3 + 1).field(), Item::NAME.upper().field()]);
+            let (x, upper): (i32, String) = call!(half, db, scalar(q)).unwrap();
+            assert_eq!((x, upper.as_str()), (22, "FIG"), "{what}");
+
+            // Updates computed by the server, filtered by an expression.
+            let q = Item::update_query()
+                .set_expr(Item::QTY, Item::QTY * 2 + 1)
+                .set_expr(Item::NAME, Item::NAME.upper())
+                .set_expr(Item::RANK, Item::RANK.coalesce(9))
+                .filter((Item::QTY * 2).gt(10));
+            assert_eq!(call!(half, db, execute_query(q)).unwrap(), 2, "{what}");
+            let pear = db.aio().get(Item::NAME.eq("PEAR")).await.unwrap();
+            assert_eq!((pear.qty, pear.rank), (21, Some(9)), "{what}");
+            let fig = db.aio().get(Item::NAME.eq("FIG")).await.unwrap();
+            assert_eq!((fig.qty, fig.rank), (15, Some(1)), "{what}");
+            let apple = by_name(&db, "Apple").await;
+            assert_eq!((apple.qty, apple.rank), (3, Some(2)), "{what}: not matched");
+        }
+    }
+}
+
+/// Tasks (or threads) each adding 1 to one row's views through
+/// `set_expr`: no increment is lost, as it would be with read, add, write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_increments_are_all_kept() {
+    const WORKERS: i64 = 6;
+    const EACH: i64 = 10;
+    for db in isolated_all("expr_increments") {
+        fresh(&db).await;
+        let bump = || {
+            Item::update_query()
+                .set_expr(Item::VIEWS, Item::VIEWS + 1)
+                .filter(Item::NAME.eq("Apple"))
+        };
+        let tasks: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    for _ in 0..EACH {
+                        db.aio().execute_query(bump()).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..EACH {
+                        db.sync().execute_query(bump()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        let apple = by_name(&db, "Apple").await;
+        assert_eq!(apple.views, 2 * WORKERS * EACH, "{:?}", db.backend());
+    }
+}
+
+/// Inside transactions: an expression update is seen by the transaction,
+/// undone by its rollback, kept by its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expression_updates_in_transactions() {
+    for db in isolated_all("expr_tx") {
+        fresh(&db).await;
+        let add = |n: i32| {
+            Item::update_query()
+                .set_expr(Item::QTY, Item::QTY + n)
+                .filter(Item::NAME.eq("Fig"))
+        };
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                tx.execute_query(add(100)).await?;
+                let n = tx.count((Item::QTY - 100).eq(7), false).await?;
+                assert_eq!(n, 1);
+                Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(by_name(&db, "Fig").await.qty, 7, "{:?}", db.backend());
+        db.sync().atomic(|tx| tx.execute_query(add(5))).unwrap();
+        db.aio()
+            .atomic(async |tx| tx.execute_query(add(1)).await)
+            .await
+            .unwrap();
+        assert_eq!(by_name(&db, "Fig").await.qty, 13, "{:?}", db.backend());
+    }
+}
+
+const PAYLOADS: [&str; 4] = [
+    "'; DROP TABLE expr_items; --",
+    "\" OR 1=1 --",
+    "` OR ``=`",
+    "\\'); DELETE FROM expr_items; --",
+];
+
+/// Payloads bound through `set_expr`, `coalesce`, `lower`/`upper`
+/// comparisons and `is_in`/`not_in`: stored and matched as text, nothing
+/// else changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injection_payloads_stay_values() {
+    for db in isolated_all("expr_injection") {
+        for half in HALVES {
+            fresh(&db).await;
+            let what = format!("{:?} {half:?}", db.backend());
+            for p in PAYLOADS {
+                let q = Item::update_query()
+                    .set_expr(Item::NICK, p)
+                    .filter(Item::NAME.eq("Apple"));
+                assert_eq!(call!(half, db, execute_query(q)).unwrap(), 1, "{what}");
+                assert_eq!(by_name(&db, "Apple").await.nick.as_deref(), Some(p));
+                let n = call!(half, db, count(Item::NICK.coalesce(p).eq(p), false)).unwrap();
+                assert_eq!(n, 3, "{what}: {p}");
+                let n = call!(half, db, count(Item::NAME.lower().eq(p), false)).unwrap();
+                assert_eq!(n, 0, "{what}: {p}");
+                let n = call!(half, db, count(Item::NAME.upper().ne(p), false)).unwrap();
+                assert_eq!(n, 3, "{what}: {p}");
+                let n = call!(half, db, count(Item::NICK.is_in([p, "x"]), false)).unwrap();
+                assert_eq!(n, 1, "{what}: {p}");
+                let n = call!(half, db, count(Item::NAME.not_in([p]), false)).unwrap();
+                assert_eq!(n, 3, "{what}: {p}");
+            }
+            assert_eq!(call!(half, db, count(Item::select(), false)).unwrap(), 3);
+            if half == Half::Sync {
+                assert_eq!(db.sync().status().in_use(), 0);
+            }
+        }
+    }
+}
