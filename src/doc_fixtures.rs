@@ -9,6 +9,9 @@
 /// `__doc_fixtures!(users: db, s)` defines the same models and binds `db` to
 /// a SQLite database with both tables and `s` to its blocking half.
 ///
+/// `__doc_fixtures!(posts: db, s)` is `users: db, s` with users ann, bob
+/// and cy, and posts "hello" and "again" by ann and "mine" by bob.
+///
 /// `__doc_fixtures!(books: db, s)` defines `Book` and binds `db` to a SQLite
 /// database and `s` to its blocking half, the table holding three books;
 /// `__doc_fixtures!(no books: db, s)` leaves the table empty.
@@ -57,6 +60,13 @@ macro_rules! __doc_fixtures {
         let $s = $db.sync();
         $s.create_table::<User>().unwrap();
         $s.create_table::<Post>().unwrap();
+    };
+    (posts: $db:ident, $s:ident) => {
+        $crate::__doc_fixtures!(users: $db, $s);
+        let [ann, bob, _cy] = ["ann", "bob", "cy"].map(|n| $s.create(user(n)).unwrap());
+        for (author, title) in [(&ann, "hello"), (&ann, "again"), (&bob, "mine")] {
+            $s.create(Post { id: 0, author: author.id, title: title.into() }).unwrap();
+        }
     };
     (books: $db:ident, $s:ident) => {
         $crate::__doc_fixtures!(no books: $db, $s);

@@ -23,8 +23,8 @@ use std::marker::PhantomData;
 
 use sea_query::{Cond, Condition, Expr, ExprTrait};
 
-use super::Model;
 use super::sql::to_sea;
+use super::{Model, ModelMeta};
 use crate::value::{ToSql, Value};
 
 /// A typed handle on column `T` of model `M`, made by `#[derive(Model)]` as
@@ -102,8 +102,11 @@ impl<M, T> ColumnOf<M> for Column<M, T> {
     }
 }
 
-fn col(name: &'static str) -> Expr {
-    Expr::col(name)
+/// `"table"."column"`: every column a filter, field, order or expression
+/// names is qualified with its model's table, so that it means one column
+/// in a join (tests/joins.rs).
+pub(crate) fn qualified(table: &'static str, column: &'static str) -> Expr {
+    Expr::col((table, column))
 }
 
 fn val(v: Value) -> Expr {
@@ -139,6 +142,11 @@ impl<M: Model, T> Column<M, T> {
         self.name
     }
 
+    /// The column as sea-query names it: qualified with its table.
+    pub(crate) fn sea(self) -> Expr {
+        qualified(M::META.table, self.name)
+    }
+
     fn filter(self, e: Expr) -> Filter<M> {
         Filter::new(Cond::all().add(e))
     }
@@ -159,7 +167,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.count(Book::TITLE.ne("Emma"), false).unwrap(), 2);
     /// ```
     pub fn ne(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(col(self.name).ne(val(v.to_sql())))
+        self.filter(self.sea().ne(val(v.to_sql())))
     }
     /// `column > value`
     ///
@@ -168,7 +176,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.count(Book::PAGES.gt(412), false).unwrap(), 1);
     /// ```
     pub fn gt(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(col(self.name).gt(val(v.to_sql())))
+        self.filter(self.sea().gt(val(v.to_sql())))
     }
     /// `column >= value`
     ///
@@ -177,7 +185,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.count(Book::PAGES.ge(412), false).unwrap(), 2);
     /// ```
     pub fn ge(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(col(self.name).gte(val(v.to_sql())))
+        self.filter(self.sea().gte(val(v.to_sql())))
     }
     /// `column < value`
     ///
@@ -186,7 +194,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.count(Book::YEAR.lt(1900), false).unwrap(), 1);
     /// ```
     pub fn lt(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(col(self.name).lt(val(v.to_sql())))
+        self.filter(self.sea().lt(val(v.to_sql())))
     }
     /// `column <= value`
     ///
@@ -195,7 +203,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.count(Book::PAGES.le(90), false).unwrap(), 1);
     /// ```
     pub fn le(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(col(self.name).lte(val(v.to_sql())))
+        self.filter(self.sea().lte(val(v.to_sql())))
     }
     /// `column IS NULL`
     ///
@@ -204,7 +212,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::YEAR.is_null()).unwrap().title, "Notes");
     /// ```
     pub fn is_null(self) -> Filter<M> {
-        self.filter(col(self.name).is_null())
+        self.filter(self.sea().is_null())
     }
     /// `column IS NOT NULL`
     ///
@@ -213,7 +221,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.count(Book::YEAR.is_not_null(), false).unwrap(), 2);
     /// ```
     pub fn is_not_null(self) -> Filter<M> {
-        self.filter(col(self.name).is_not_null())
+        self.filter(self.sea().is_not_null())
     }
     /// `column LIKE pattern` (`%` and `_` are wildcards).
     ///
@@ -222,7 +230,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::TITLE.like("D%")).unwrap().title, "Dune");
     /// ```
     pub fn like(self, pattern: &str) -> Filter<M> {
-        self.filter(col(self.name).like(pattern))
+        self.filter(self.sea().like(pattern))
     }
     /// Ascending order on this column.
     ///
@@ -232,7 +240,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(thin_first[0].title, "Notes");
     /// ```
     pub fn asc(self) -> Order<M> {
-        Order::new(self.name, sea_query::Order::Asc)
+        Order::new(M::META.table, self.name, sea_query::Order::Asc)
     }
     /// Descending order on this column.
     ///
@@ -242,7 +250,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(thick_first[0].title, "Emma");
     /// ```
     pub fn desc(self) -> Order<M> {
-        Order::new(self.name, sea_query::Order::Desc)
+        Order::new(M::META.table, self.name, sea_query::Order::Desc)
     }
     /// The column itself, as a selected field.
     ///
@@ -254,7 +262,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(title, "Notes");
     /// ```
     pub fn field(self) -> Field<M> {
-        Field::new(col(self.name))
+        Field::new(self.sea())
     }
     /// `COUNT(column)`: non-NULL values.
     ///
@@ -264,7 +272,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(with_year, 2);
     /// ```
     pub fn count(self) -> Field<M> {
-        Field::new(col(self.name).count())
+        Field::new(self.sea().count())
     }
     /// `MAX(column)`
     ///
@@ -274,7 +282,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(most, 474);
     /// ```
     pub fn max(self) -> Field<M> {
-        Field::new(col(self.name).max())
+        Field::new(self.sea().max())
     }
     /// `MIN(column)`
     ///
@@ -284,7 +292,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(first, Some(1815));
     /// ```
     pub fn min(self) -> Field<M> {
-        Field::new(col(self.name).min())
+        Field::new(self.sea().min())
     }
     /// `SUM(column)`
     ///
@@ -294,11 +302,13 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(total, 976);
     /// ```
     pub fn sum(self) -> Field<M> {
-        Field::new(col(self.name).sum())
+        Field::new(self.sea().sum())
     }
 }
 
-/// A `WHERE` condition on model `M`. Combine with `&`, `|` and `!`.
+/// A `WHERE` condition on model `M`. Combine with `&`, `|` and `!`, with
+/// filters on other models too (for a join: the query checks, before it
+/// runs, that it names every model its filters do).
 ///
 /// ```
 /// # dualdb::__doc_fixtures!(books: db, s);
@@ -307,8 +317,15 @@ impl<M: Model, T> Column<M, T> {
 /// ```
 pub struct Filter<M> {
     pub(crate) kind: FilterKind,
+    /// The models other than `M` the condition names, if any: boxed, as
+    /// most filters name none and a `Select` is moved whole.
+    others: Option<Box<Others>>,
     _model: PhantomData<fn() -> M>,
 }
+
+/// The models a filter names besides its own, in a box of one pointer.
+#[derive(Clone, Default)]
+struct Others(Vec<&'static ModelMeta>);
 
 /// A filter's condition. `column = value`, the commonest by far, stays
 /// unbuilt so that a query made of it alone can take its SQL from the cache
@@ -324,6 +341,7 @@ impl<M> Clone for Filter<M> {
     fn clone(&self) -> Self {
         Filter {
             kind: self.kind.clone(),
+            others: self.others.clone(),
             _model: PhantomData,
         }
     }
@@ -339,6 +357,7 @@ impl<M> Filter<M> {
     pub(crate) fn new(cond: Condition) -> Self {
         Filter {
             kind: FilterKind::Cond(cond),
+            others: None,
             _model: PhantomData,
         }
     }
@@ -347,15 +366,8 @@ impl<M> Filter<M> {
     pub(crate) fn raw_eq(index: usize, column: &'static str, v: Value) -> Self {
         Filter {
             kind: FilterKind::Eq(index, column, v),
+            others: None,
             _model: PhantomData,
-        }
-    }
-
-    /// The condition, built.
-    pub(crate) fn cond(self) -> Condition {
-        match self.kind {
-            FilterKind::Eq(_, column, v) => Cond::all().add(col(column).eq(val(v))),
-            FilterKind::Cond(c) => c,
         }
     }
 
@@ -376,47 +388,107 @@ impl<M> Filter<M> {
         }
     }
 
-    /// Both conditions.
+    /// The models other than `M` the condition names.
+    pub(crate) fn others(&self) -> &[&'static ModelMeta] {
+        self.others.as_deref().map_or(&[], |o| o.0.as_slice())
+    }
+}
+
+impl<M: Model> Filter<M> {
+    /// The condition, built.
+    pub(crate) fn cond(self) -> Condition {
+        match self.kind {
+            FilterKind::Eq(_, column, v) => {
+                Cond::all().add(qualified(M::META.table, column).eq(val(v)))
+            }
+            FilterKind::Cond(c) => c,
+        }
+    }
+
+    /// The same condition as a filter of model `K`, naming `M` among its
+    /// other models if `M` is not `K` (a filter of `K` itself is kept as it
+    /// is, for the cache of built shapes).
+    pub(crate) fn retag<K: Model>(self) -> Filter<K> {
+        if std::any::TypeId::of::<M>() == std::any::TypeId::of::<K>() {
+            return Filter {
+                kind: self.kind,
+                others: self.others,
+                _model: PhantomData,
+            };
+        }
+        let mut others = self.others.clone().unwrap_or_default();
+        others.0.retain(|m| m.table != K::META.table);
+        if !others.0.iter().any(|m| m.table == M::META.table) {
+            others.0.push(M::META);
+        }
+        Filter {
+            kind: FilterKind::Cond(self.cond()),
+            others: (!others.0.is_empty()).then_some(others),
+            _model: PhantomData,
+        }
+    }
+
+    /// Both conditions (of this model or another).
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(books: db, s);
     /// let f = Book::PAGES.gt(100).and(Book::YEAR.lt(1900));
     /// assert_eq!(s.get(f).unwrap().title, "Emma");
     /// ```
-    pub fn and(self, other: Filter<M>) -> Self {
-        Filter::new(Cond::all().add(self.cond()).add(other.cond()))
+    pub fn and<N: Model>(self, other: Filter<N>) -> Self {
+        self.combine(Cond::all(), other)
     }
 
-    /// Either condition.
+    /// Either condition (of this model or another).
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(books: db, s);
     /// let f = Book::PAGES.lt(100).or(Book::YEAR.lt(1900));
     /// assert_eq!(s.count(f, false).unwrap(), 2);
     /// ```
-    pub fn or(self, other: Filter<M>) -> Self {
-        Filter::new(Cond::any().add(self.cond()).add(other.cond()))
+    pub fn or<N: Model>(self, other: Filter<N>) -> Self {
+        self.combine(Cond::any(), other)
+    }
+
+    fn combine<N: Model>(self, cond: Condition, other: Filter<N>) -> Self {
+        let other = other.retag::<M>();
+        let mut others = self.others.clone();
+        for m in other.others() {
+            let list = &mut others.get_or_insert_default().0;
+            if !list.iter().any(|o| o.table == m.table) {
+                list.push(m);
+            }
+        }
+        Filter {
+            kind: FilterKind::Cond(cond.add(self.cond()).add(other.cond())),
+            others,
+            _model: PhantomData,
+        }
     }
 }
 
-impl<M> std::ops::BitAnd for Filter<M> {
+impl<M: Model, N: Model> std::ops::BitAnd<Filter<N>> for Filter<M> {
     type Output = Filter<M>;
-    fn bitand(self, rhs: Self) -> Self {
+    fn bitand(self, rhs: Filter<N>) -> Self {
         self.and(rhs)
     }
 }
 
-impl<M> std::ops::BitOr for Filter<M> {
+impl<M: Model, N: Model> std::ops::BitOr<Filter<N>> for Filter<M> {
     type Output = Filter<M>;
-    fn bitor(self, rhs: Self) -> Self {
+    fn bitor(self, rhs: Filter<N>) -> Self {
         self.or(rhs)
     }
 }
 
-impl<M> std::ops::Not for Filter<M> {
+impl<M: Model> std::ops::Not for Filter<M> {
     type Output = Filter<M>;
     fn not(self) -> Self {
-        Filter::new(self.cond().not())
+        let others = self.others.clone();
+        Filter {
+            others,
+            ..Filter::new(self.cond().not())
+        }
     }
 }
 
@@ -429,6 +501,7 @@ impl<M> std::ops::Not for Filter<M> {
 /// ```
 #[derive(Debug)]
 pub struct Order<M> {
+    pub(crate) table: &'static str,
     pub(crate) column: &'static str,
     pub(crate) order: sea_query::Order,
     _model: PhantomData<fn() -> M>,
@@ -436,17 +509,23 @@ pub struct Order<M> {
 
 impl<M> Clone for Order<M> {
     fn clone(&self) -> Self {
-        Order::new(self.column, self.order.clone())
+        Order::new(self.table, self.column, self.order.clone())
     }
 }
 
 impl<M> Order<M> {
-    fn new(column: &'static str, order: sea_query::Order) -> Self {
+    fn new(table: &'static str, column: &'static str, order: sea_query::Order) -> Self {
         Order {
+            table,
             column,
             order,
             _model: PhantomData,
         }
+    }
+
+    /// The same term in a query of model `K`.
+    pub(crate) fn retag<K>(self) -> Order<K> {
+        Order::new(self.table, self.column, self.order)
     }
 }
 

@@ -86,6 +86,11 @@ pub trait ModelRow: Sized + Send + 'static {
     fn read_with<R: RowRead>(_row: &mut R, _layout: &Self::Layout) -> Option<Result<Self>> {
         None
     }
+
+    /// The models this type reads, in the order of their columns (for
+    /// [`Select::models`](super::Select::models)).
+    #[doc(hidden)]
+    fn metas(out: &mut Vec<&'static ModelMeta>);
 }
 
 /// Checks that `meta`'s columns stand in order from `offset`.
@@ -150,6 +155,10 @@ impl<M: Model> ModelRow for M {
     fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
         M::read_in(row, layout)
     }
+
+    fn metas(out: &mut Vec<&'static ModelMeta>) {
+        out.push(M::META);
+    }
 }
 
 impl<M: Model> ModelRow for Option<M> {
@@ -176,6 +185,10 @@ impl<M: Model> ModelRow for Option<M> {
             Ok(false) => Some(M::read_in(row, layout)?.map(Some)),
             Err(e) => Some(Err(e)),
         }
+    }
+
+    fn metas(out: &mut Vec<&'static ModelMeta>) {
+        out.push(M::META);
     }
 }
 
@@ -209,6 +222,10 @@ macro_rules! tuple {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
                 },)+)))
+            }
+
+            fn metas(out: &mut Vec<&'static ModelMeta>) {
+                $($t::metas(out);)+
             }
         }
     };

@@ -28,6 +28,7 @@ mod carrier;
 mod column;
 mod decode;
 mod expr;
+mod join;
 mod joined;
 mod layout;
 pub mod prefetch;
@@ -38,6 +39,7 @@ mod shapes;
 pub use shapes::{BuiltSql, select_slots};
 mod sql;
 mod subquery;
+mod tuples;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
@@ -50,6 +52,7 @@ pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 pub use sql::Dialect;
 pub use subquery::InValues;
+pub use tuples::SelectModels;
 
 pub(crate) mod ops;
 
@@ -187,7 +190,7 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// A query for the row whose primary key is `key`.
     fn by_id(key: impl crate::ToSql) -> Select<Self> {
-        Select::new().filter(Filter::raw_eq(
+        Select::new().filter(Filter::<Self>::raw_eq(
             Self::META.primary_key,
             Self::META.pk().name,
             key.to_sql(),

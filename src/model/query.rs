@@ -24,18 +24,19 @@
 
 use sea_query::{Expr, Query, SelectStatement};
 
-use super::Model;
 use super::column::{Column, Compatible, Field, Filter, Order};
 use super::expr::IntoExpr;
+use super::join::{self, Join};
 use super::shapes::{self, KeyColumn, Shape};
 use super::sql::{Dialect, to_sea};
+use super::{Model, ModelMeta};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::statement::{Params, SqlText, Stmt};
 use crate::value::Value;
 
 /// ANDs `f` into an optional filter.
-fn and_filter<M>(slot: &mut Option<Filter<M>>, f: Filter<M>) {
+fn and_filter<M: Model>(slot: &mut Option<Filter<M>>, f: Filter<M>) {
     *slot = Some(match slot.take() {
         Some(old) => old.and(f),
         None => f,
@@ -58,19 +59,40 @@ pub struct Select<M> {
     order: Vec<Order<M>>,
     limit: Option<u64>,
     offset: Option<u64>,
-    /// A boxed slice, not a vector: a `Select` of at most 128 bytes is
-    /// moved without a call to `memcpy` (every `get` moves one a few times).
-    fields: Option<Box<[Field<M>]>>,
-    /// What few queries ask for (`DISTINCT`, a row lock), boxed for the
-    /// same reason.
-    extras: Option<Box<Extras>>,
+    /// What few queries ask for (fields, joins, `DISTINCT`, a row lock),
+    /// boxed: a `Select` of at most 128 bytes is moved without a call to
+    /// `memcpy` (every `get` moves one a few times).
+    extras: Option<Box<Extras<M>>>,
 }
 
 /// The parts of a [`Select`] that few queries use.
-#[derive(Clone, Default, Debug)]
-struct Extras {
+struct Extras<M> {
+    fields: Option<Box<[Field<M>]>>,
+    joins: Vec<Join>,
     distinct: bool,
     lock: Option<Lock>,
+}
+
+impl<M> Default for Extras<M> {
+    fn default() -> Self {
+        Extras {
+            fields: None,
+            joins: Vec::new(),
+            distinct: false,
+            lock: None,
+        }
+    }
+}
+
+impl<M> Clone for Extras<M> {
+    fn clone(&self) -> Self {
+        Extras {
+            fields: self.fields.clone(),
+            joins: self.joins.clone(),
+            distinct: self.distinct,
+            lock: self.lock,
+        }
+    }
 }
 
 /// A row lock a [`Select`] takes (`FOR UPDATE`, `FOR SHARE`), and what it
@@ -120,7 +142,6 @@ impl<M> Clone for Select<M> {
             order: self.order.clone(),
             limit: self.limit,
             offset: self.offset,
-            fields: self.fields.clone(),
             extras: self.extras.clone(),
         }
     }
@@ -161,7 +182,6 @@ impl<M: Model> Select<M> {
             order: Vec::new(),
             limit: None,
             offset: None,
-            fields: None,
             extras: None,
         }
     }
@@ -173,8 +193,8 @@ impl<M: Model> Select<M> {
     /// let q = Book::select().filter(Book::PAGES.gt(100)).filter(Book::YEAR.gt(1900));
     /// assert_eq!(s.get(q).unwrap().title, "Dune");
     /// ```
-    pub fn filter(mut self, f: Filter<M>) -> Self {
-        and_filter(&mut self.filter, f);
+    pub fn filter<N: Model>(mut self, f: Filter<N>) -> Self {
+        and_filter(&mut self.filter, f.retag());
         self
     }
 
@@ -185,9 +205,107 @@ impl<M: Model> Select<M> {
     /// let q = Book::select().order_by(Book::PAGES.asc());
     /// assert_eq!(s.get(q).unwrap().title, "Notes");
     /// ```
-    pub fn order_by(mut self, o: Order<M>) -> Self {
-        self.order.push(o);
+    pub fn order_by<N: Model>(mut self, o: Order<N>) -> Self {
+        self.order.push(o.retag());
         self
+    }
+
+    /// `INNER JOIN N ON …`, the condition inferred from the foreign key
+    /// (`references`) between `N` and a model already in the query, in
+    /// either direction. No such key, or more than one, is a
+    /// [`Usage`](ErrorKind::Usage) error before the query runs: give the
+    /// columns with [`join_on`](Self::join_on). Filters and orders may then
+    /// name `N`'s columns; [`models`](Self::models) reads its rows too.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let by_ann = Post::select().join::<User>().filter(User::NAME.eq("ann"));
+    /// assert_eq!(s.execute_query(by_ann).unwrap().len(), 2);
+    /// ```
+    pub fn join<N: Model>(self) -> Self {
+        self.add_join(|before| Join::inferred(before, N::META, false))
+    }
+
+    /// `LEFT OUTER JOIN N ON …`, inferred as [`join`](Self::join) does:
+    /// rows of the query with no match in `N` stay, with NULLs for `N`
+    /// (read them as `Option<N>` with [`models`](Self::models)).
+    pub fn left_outer_join<N: Model>(self) -> Self {
+        self.add_join(|before| Join::inferred(before, N::META, true))
+    }
+
+    /// `INNER JOIN N ON from = to`: `from` a column of a model in the query,
+    /// `to` one of `N`, of the same type.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let q = User::select().join_on(User::ID, Post::AUTHOR).filter(Post::TITLE.eq("hello"));
+    /// assert_eq!(s.get(q).unwrap().name, "ann");
+    /// ```
+    pub fn join_on<A: Model, N: Model, T>(self, from: Column<A, T>, to: Column<N, T>) -> Self {
+        self.add_join(|before| {
+            Join::on_columns(before, (A::META, from.name()), N::META, to.name(), false)
+        })
+    }
+
+    /// `LEFT OUTER JOIN N ON from = to`, as [`join_on`](Self::join_on).
+    pub fn left_outer_join_on<A: Model, N: Model, T>(
+        self,
+        from: Column<A, T>,
+        to: Column<N, T>,
+    ) -> Self {
+        self.add_join(|before| {
+            Join::on_columns(before, (A::META, from.name()), N::META, to.name(), true)
+        })
+    }
+
+    fn add_join(mut self, join: impl FnOnce(&[&'static ModelMeta]) -> Join) -> Self {
+        let join = join(&self.models_read());
+        self.extras_mut().joins.push(join);
+        self
+    }
+
+    fn joins(&self) -> &[Join] {
+        self.extras.as_ref().map_or(&[], |e| &e.joins)
+    }
+
+    /// The models the query reads from: its own, then the joined ones.
+    pub(crate) fn models_read(&self) -> Vec<&'static ModelMeta> {
+        std::iter::once(M::META)
+            .chain(self.joins().iter().map(|j| j.meta))
+            .collect()
+    }
+
+    /// The check before the query runs: its joins resolved, and every model
+    /// its filter and orders name (and `selected`) among those it reads.
+    pub(crate) fn check(&self, selected: &[&'static ModelMeta]) -> Result<()> {
+        let filter_others = self.filter.as_ref().map_or(&[][..], Filter::others);
+        if self.extras.is_none()
+            && filter_others.is_empty()
+            && selected.is_empty()
+            && self.order.iter().all(|o| o.table == M::META.table)
+        {
+            return Ok(());
+        }
+        let from = self.models_read();
+        let orders = self.order.iter().filter_map(|o| {
+            let meta = from.iter().copied().find(|m| m.table == o.table);
+            match meta {
+                Some(_) => None,
+                None => Some(o.table),
+            }
+        });
+        if let Some(table) = orders.into_iter().next() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "an order names table {table}, which the query of {} does not read from: join it first",
+                    M::META.name
+                ),
+            ));
+        }
+        let named = (filter_others.iter().map(|&m| ("a filter", m)))
+            .chain(selected.iter().map(|&m| ("the selected models", m)));
+        join::check(M::META, self.joins(), &from, named)
     }
 
     /// `LIMIT n`.
@@ -322,8 +440,12 @@ impl<M: Model> Select<M> {
         self
     }
 
-    fn extras_mut(&mut self) -> &mut Extras {
+    fn extras_mut(&mut self) -> &mut Extras<M> {
         self.extras.get_or_insert_default()
+    }
+
+    fn selected_fields(&self) -> Option<&[Field<M>]> {
+        self.extras.as_ref().and_then(|e| e.fields.as_deref())
     }
 
     fn lock_as(&mut self, exclusive: bool) {
@@ -358,7 +480,7 @@ impl<M: Model> Select<M> {
     /// assert_eq!((title.as_str(), pages), ("Emma", 474));
     /// ```
     pub fn fields(mut self, fields: impl IntoIterator<Item = Field<M>>) -> Self {
-        self.fields = Some(fields.into_iter().collect());
+        self.extras_mut().fields = Some(fields.into_iter().collect());
         self
     }
 
@@ -371,27 +493,49 @@ impl<M: Model> Select<M> {
         self.limit.is_some() || self.offset.is_some()
     }
 
+    /// The statement, reading the model's columns (qualified when the
+    /// query joins others), or its fields, or `models`' columns if given.
     pub(crate) fn statement(&self) -> SelectStatement {
+        self.statement_of(None)
+    }
+
+    /// The statement reading `models`' columns, each model's in its order
+    /// (for [`models`](Self::models)).
+    pub(crate) fn statement_of(&self, models: Option<&[&'static ModelMeta]>) -> SelectStatement {
         let mut q = Query::select();
         q.from(M::META.table);
         if self.is_distinct() {
             q.distinct();
         }
-        match &self.fields {
-            Some(fields) => {
+        let joins = self.joins();
+        match (models, self.selected_fields()) {
+            (Some(models), _) => {
+                for m in models {
+                    q.columns(m.columns.iter().map(|c| (m.table, c.name)));
+                }
+            }
+            (None, Some(fields)) => {
                 for f in fields {
                     q.expr(f.expr.clone());
                 }
             }
-            None => {
+            (None, None) if joins.is_empty() => {
                 q.columns(M::META.columns.iter().map(|c| c.name));
+            }
+            (None, None) => {
+                q.columns(M::META.columns.iter().map(|c| (M::META.table, c.name)));
+            }
+        }
+        for j in joins {
+            if let Ok(on) = &j.on {
+                q.join(j.kind(), j.meta.table, on.clone());
             }
         }
         if let Some(f) = &self.filter {
             q.cond_where(f.clone().cond());
         }
         for o in &self.order {
-            q.order_by(o.column, o.order.clone());
+            q.order_by((o.table, o.column), o.order.clone());
         }
         q
     }
@@ -400,9 +544,9 @@ impl<M: Model> Select<M> {
     /// model's primary key; `LIMIT` and `OFFSET` bound, no lock.
     pub(crate) fn subquery(&self) -> SelectStatement {
         let mut q = self.statement();
-        if self.fields.is_none() {
+        if self.selected_fields().is_none() {
             q.clear_selects();
-            q.column(M::META.pk().name);
+            q.column((M::META.table, M::META.pk().name));
         }
         if let Some(n) = self.limit {
             q.limit(n);
@@ -468,8 +612,7 @@ impl<M: Model> Select<M> {
     /// The SQL of this query from the cache of built shapes, if it has one
     /// of them: then its only bound value is its filter's, if any.
     fn cached_sql(&self, d: Dialect) -> Option<SqlText> {
-        if self.fields.is_some()
-            || self.extras.is_some()
+        if self.extras.is_some()
             || !self.order.is_empty()
             || self.offset.is_some()
             || self.limit.is_some_and(|n| n != 1)
@@ -493,7 +636,14 @@ impl<M: Model> Select<M> {
     }
 
     fn build_fresh(&self, d: Dialect) -> Stmt {
-        let mut stmt = d.query(&self.statement());
+        self.build_of(d, None)
+    }
+
+    /// The statement reading `models`' columns if given (see
+    /// [`statement_of`](Self::statement_of)), its `LIMIT`, `OFFSET` and
+    /// lock written after.
+    pub(crate) fn build_of(&self, d: Dialect, models: Option<&[&'static ModelMeta]>) -> Stmt {
+        let mut stmt = d.query(&self.statement_of(models));
         match (self.limit, self.offset) {
             (Some(n), _) => stmt.sql.push_str(&format!(" LIMIT {n}")),
             // MySQL and SQLite need a LIMIT before an OFFSET.
@@ -525,7 +675,7 @@ impl<M: Model> Select<M> {
             && self.order.is_empty()
             && self.limit.is_none()
             && self.offset.is_none()
-            && self.fields.is_none();
+            && self.extras.is_none();
         if let Some(base) = plain.then(|| self.cached_sql(d)).flatten() {
             let mut sql = String::with_capacity(base.len() + name.len() + 16 + 6 * keys.len());
             sql.push_str(&base);
@@ -559,8 +709,8 @@ impl<M: Model> Select<M> {
             sql.push(')');
             return (Stmt::with(sql, keys).by_position(), true);
         }
-        let within = Filter::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
-            Expr::col(name),
+        let within = Filter::<M>::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
+            Expr::col((M::META.table, name)),
             keys.into_iter().map(|v| Expr::val(to_sea(v))),
         )));
         let q = self.clone().filter(within);
@@ -570,7 +720,7 @@ impl<M: Model> Select<M> {
     /// True if the statement selects the model's columns, in its order
     /// (no fields of its own).
     pub(crate) fn selects_model_columns(&self) -> bool {
-        self.fields.is_none()
+        self.selected_fields().is_none()
     }
 
     /// The first row only (keeps a smaller limit). A filter `column =
@@ -610,7 +760,7 @@ impl<M: Model> Select<M> {
             stmt.sql = format!("SELECT COUNT(*) FROM ({}) AS dualdb_count", stmt.sql).into();
             stmt
         } else {
-            inner.fields = Some(Box::new([Field::count_all()]));
+            inner.extras_mut().fields = Some(Box::new([Field::count_all()]));
             inner.build(d)
         }
     }
@@ -619,7 +769,7 @@ impl<M: Model> Select<M> {
     pub(crate) fn exists_statement(&self, d: Dialect) -> Stmt {
         let mut q = self.clone();
         q.order.clear();
-        q.fields = Some(Box::new([Field::new(Expr::cust("1"))]));
+        q.extras_mut().fields = Some(Box::new([Field::new(Expr::cust("1"))]));
         q.first().build(d)
     }
 }
@@ -705,7 +855,10 @@ impl<M: Model> UpdateQuery<M> {
         self
     }
 
-    pub(crate) fn build(self, d: Dialect) -> Stmt {
+    /// A filter naming another model is a [`Usage`](ErrorKind::Usage)
+    /// error: an update reads no other table (filter through a sub-query).
+    pub(crate) fn build(self, d: Dialect) -> Result<Stmt> {
+        no_other_models::<M>(self.filter.as_ref(), "an update")?;
         let mut q = Query::update();
         q.table(M::META.table);
         for (c, to) in self.sets {
@@ -717,7 +870,24 @@ impl<M: Model> UpdateQuery<M> {
         if let Some(f) = self.filter {
             q.cond_where(f.cond());
         }
-        d.query(&q)
+        Ok(d.query(&q))
+    }
+}
+
+/// The error of an update's or a delete's filter naming another model.
+fn no_other_models<M: Model>(filter: Option<&Filter<M>>, what: &str) -> Result<()> {
+    match filter.and_then(|f| f.others().first()) {
+        None => Ok(()),
+        Some(other) => Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{what} of {} filters on {}, which it does not read: filter through a \
+                 sub-query instead (`column.is_in({}::select().filter(…))`)",
+                M::META.name,
+                other.name,
+                other.name
+            ),
+        )),
     }
 }
 
@@ -755,13 +925,16 @@ impl<M: Model> DeleteQuery<M> {
         self
     }
 
-    pub(crate) fn build(self, d: Dialect) -> Stmt {
+    /// A filter naming another model is a [`Usage`](ErrorKind::Usage)
+    /// error, as for an update.
+    pub(crate) fn build(self, d: Dialect) -> Result<Stmt> {
+        no_other_models::<M>(self.filter.as_ref(), "a delete")?;
         let mut q = Query::delete();
         q.from_table(M::META.table);
         if let Some(f) = self.filter {
             q.cond_where(f.cond());
         }
-        d.query(&q)
+        Ok(d.query(&q))
     }
 }
 
@@ -1012,10 +1185,11 @@ mod tests {
             for n in [1, 2, 4] {
                 let keys = keys[..n].to_vec();
                 let (ours, in_order) = Book::select().where_in(2, keys.clone(), d);
-                let within = Filter::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
-                    Expr::col("pages"),
-                    keys.iter().cloned().map(|v| Expr::val(to_sea(v))),
-                )));
+                let within =
+                    Filter::<Book>::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
+                        Expr::col("pages"),
+                        keys.iter().cloned().map(|v| Expr::val(to_sea(v))),
+                    )));
                 let sea = Book::select().filter(within).build_fresh(d);
                 assert!(in_order);
                 assert_eq!((&ours.sql, &ours.params), (&sea.sql, &sea.params), "{kind}");

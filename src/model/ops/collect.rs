@@ -122,11 +122,14 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
     /// The models of a query: where it names no fields of its own, its
     /// columns are the model's, in the model's order, so the decoder need
     /// not look for them, nor the rows carry their names.
-    /// A locking read is not read-only: it never goes to a replica.
-    pub(super) fn select(d: Dialect, q: Select<M>) -> Self {
+    /// A locking read is not read-only: it never goes to a replica. A query
+    /// naming a model it does not read from (or a join that cannot be made)
+    /// is its [`Usage`](ErrorKind::Usage) error, before any I/O.
+    pub(super) fn select(d: Dialect, q: Select<M>) -> Result<Self> {
+        q.check(&[])?;
         let out = K::for_limit(q.row_limit());
         let read_only = !q.locks();
-        if q.selects_model_columns() {
+        Ok(if q.selects_model_columns() {
             Collect {
                 decoder: Decoder::in_model_order(),
                 out,
@@ -139,7 +142,7 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
                 read_only,
                 ..Collect::new(q.into_stmt(d))
             }
-        }
+        })
     }
 }
 

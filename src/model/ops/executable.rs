@@ -5,10 +5,11 @@ use super::collect::Collect;
 use super::reads::select;
 use super::writes::{Insert, insert};
 use crate::error::Result;
-use crate::model::Model;
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::sql::Dialect;
-use crate::plan::{Action, Atomically, One, Plan, Reply, Step};
+use crate::model::tuples::SelectModels;
+use crate::model::{Model, ModelRow};
+use crate::plan::{Action, Atomically, Either, One, Plan, Reply, Step, either};
 
 /// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
 /// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
@@ -66,7 +67,7 @@ macro_rules! named_plan {
 
 named_plan!(
     /// [`Select`]'s plan: its models.
-    SelectPlan<M>(Collect<M, Vec<M>>) -> Vec<M>
+    SelectPlan<M>(Either<Collect<M, Vec<M>>>) -> Vec<M>
 );
 named_plan!(
     /// [`InsertMany`]'s plan: the rows stored.
@@ -74,12 +75,43 @@ named_plan!(
 );
 named_plan!(
     /// [`UpdateQuery`]'s and [`DeleteQuery`]'s plan: the rows changed.
-    ChangePlan<>(One<u64, fn(Reply) -> Result<u64>>) -> u64
+    ChangePlan<>(Either<One<u64, fn(Reply) -> Result<u64>>>) -> u64
 );
 named_plan!(
     /// [`InsertCounted`](crate::model::InsertCounted)'s plan: the rows inserted.
     CountedInsertPlan<M>(Atomically<Insert<M, u64>>) -> u64
 );
+
+/// [`SelectModels`]'s plan: its rows as tuples of models.
+#[doc(hidden)]
+pub struct ModelsPlan<T: ModelRow>(Either<Collect<T, Vec<T>>>);
+
+impl<T: ModelRow> std::fmt::Debug for ModelsPlan<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModelsPlan")
+    }
+}
+
+impl<T: ModelRow> Plan for ModelsPlan<T> {
+    type Output = Vec<T>;
+    #[inline]
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<T>>> {
+        self.0.step(reply)
+    }
+    crate::plan::forward_hooks!(.0);
+}
+
+impl<M: Model, T: ModelRow> Executable for SelectModels<M, T> {
+    type Output = Vec<T>;
+    type Plan = ModelsPlan<T>;
+    fn into_plan(self, d: Dialect) -> ModelsPlan<T> {
+        let read_only = !self.locks();
+        ModelsPlan(either(self.build(d).map(|stmt| Collect {
+            read_only,
+            ..Collect::new(stmt)
+        })))
+    }
+}
 
 impl<M: Model> Executable for Select<M> {
     type Output = Vec<M>;
@@ -98,7 +130,9 @@ impl<M: Model> Executable for UpdateQuery<M> {
     type Output = u64;
     type Plan = ChangePlan;
     fn into_plan(self, d: Dialect) -> ChangePlan {
-        ChangePlan(One::new(Action::Execute(self.build(d)), rows_changed))
+        ChangePlan(either(self.build(d).map(|stmt| {
+            One::new(Action::Execute(stmt), rows_changed as fn(_) -> _)
+        })))
     }
 }
 
@@ -106,7 +140,9 @@ impl<M: Model> Executable for DeleteQuery<M> {
     type Output = u64;
     type Plan = ChangePlan;
     fn into_plan(self, d: Dialect) -> ChangePlan {
-        ChangePlan(One::new(Action::Execute(self.build(d)), rows_changed))
+        ChangePlan(either(self.build(d).map(|stmt| {
+            One::new(Action::Execute(stmt), rows_changed as fn(_) -> _)
+        })))
     }
 }
 

@@ -32,6 +32,8 @@ struct Source<D> {
     stmt: Option<Stmt>,
     decode: D,
     read_only: bool,
+    /// The query's error, found before it runs.
+    failed: Option<crate::Error>,
 }
 
 /// A query's models, decoded as `Collect` decodes them.
@@ -39,16 +41,15 @@ fn models<M: Model>(
     d: Dialect,
     q: Select<M>,
 ) -> Source<impl FnMut(&mut Option<Row>) -> Result<M> + Send + 'static + use<M>> {
-    let Collect {
-        stmt,
-        mut decoder,
-        read_only,
-        ..
-    } = Collect::<M, Option<M>>::select(d, q);
+    let (stmt, mut decoder, read_only, failed) = match Collect::<M, Option<M>>::select(d, q) {
+        Ok(c) => (c.stmt, c.decoder, c.read_only, None),
+        Err(e) => (None, crate::model::Decoder::new(), true, Some(e)),
+    };
     Source {
         stmt,
         decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
         read_only,
+        failed,
     }
 }
 
@@ -61,6 +62,7 @@ fn rows(
         stmt: Some(Stmt::new(sql, params)),
         decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
         read_only: false,
+        failed: None,
     }
 }
 
@@ -70,6 +72,7 @@ fn rows(
 /// next row, and at the end.
 pub(crate) struct Fetch<T, D> {
     stmt: Option<Stmt>,
+    failed: Option<crate::Error>,
     decode: D,
     batch: Vec<T>,
     shelf: Arc<Shelf<T>>,
@@ -82,6 +85,7 @@ impl<T, D> Fetch<T, D> {
     fn new(source: Source<D>, shelf: Arc<Shelf<T>>) -> Self {
         Fetch {
             stmt: source.stmt,
+            failed: source.failed,
             decode: source.decode,
             batch: Vec::new(),
             shelf,
@@ -122,6 +126,9 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<()>> {
         match reply {
             None => {
+                if let Some(e) = self.failed.take() {
+                    return Err(e);
+                }
                 self.shelf.started();
                 let stmt = self.stmt.take().ok_or_else(replayed)?;
                 Ok(Step::Run(Action::Stream(stmt)))
@@ -169,6 +176,9 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
     }
     fn read_only(&self) -> bool {
         self.read_only
+    }
+    fn failed(&mut self) -> Option<crate::Error> {
+        self.failed.take()
     }
     /// A stream reads at its reader's pace: never on a connection shared
     /// with other tasks, whose statements would wait behind it.

@@ -588,7 +588,9 @@ manager_methods! {
     /// # });
     /// ```
     fn prefetch<P, R>(&self, parents: Select<P>, related: R) -> Vec<(P, R::Output)>
-        where [P: Model, R: Related<P>] = |d| Prefetch::new(d, parents, related);
+        where [P: Model, R: Related<P>] = |d| {
+            crate::plan::either(parents.check(&[]).map(|()| Prefetch::new(d, parents, related)))
+        };
 
     /// `SELECT COUNT(*)` of the query, respecting its `LIMIT`/`OFFSET` unless
     /// `clear_limit`.

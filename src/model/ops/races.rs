@@ -180,8 +180,11 @@ impl<M: Model> CreateOrGet<M> {
                 any = any.add(Expr::col(c.name).eq(Expr::val(to_sea(model.value(i)))));
             }
         }
-        let lookup =
-            (!any.is_empty()).then(|| Select::new().filter(crate::model::Filter::new(any)).first());
+        let lookup = (!any.is_empty()).then(|| {
+            Select::new()
+                .filter(crate::model::Filter::<M>::new(any))
+                .first()
+        });
         CreateOrGet {
             d,
             lookup,

@@ -7,21 +7,23 @@ use crate::error::{Error, Result};
 use crate::model::query::Select;
 use crate::model::sql::Dialect;
 use crate::model::{Decoder, Model, ModelRow};
-use crate::plan::{Action, One, Plan, ReadOnly, Reply, Step, replayed, slotted, taken};
+use crate::plan::{
+    Action, Either, One, Plan, ReadOnly, Reply, Step, either, replayed, slotted, taken,
+};
 use crate::row::{FromRow, Row};
 use crate::statement::Stmt;
 use crate::value::ToSql;
 
 pub(super) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    Collect::<M, Found<M>>::select(d, q.first())
+    either(Collect::<M, Found<M>>::select(d, q.first()))
 }
 
 pub(super) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    Collect::<M, Option<M>>::select(d, q.first())
+    either(Collect::<M, Option<M>>::select(d, q.first()))
 }
 
-pub(super) fn select<M: Model>(d: Dialect, q: Select<M>) -> Collect<M, Vec<M>> {
-    Collect::<M, Vec<M>>::select(d, q)
+pub(super) fn select<M: Model>(d: Dialect, q: Select<M>) -> Either<Collect<M, Vec<M>>> {
+    either(Collect::<M, Vec<M>>::select(d, q))
 }
 
 pub(super) fn count<M: Model>(
@@ -30,31 +32,37 @@ pub(super) fn count<M: Model>(
     clear_limit: bool,
 ) -> impl Plan<Output = i64> {
     let q = if clear_limit { q.clear_limit() } else { q };
-    ReadOnly::new(One::new(Action::Query(q.count_statement(d)), |r| {
-        let rows = r.rows()?;
-        rows.first().ok_or_else(Error::not_found)?.get(0)
+    either(q.check(&[]).map(|()| {
+        ReadOnly::new(One::new(Action::Query(q.count_statement(d)), |r| {
+            let rows = r.rows()?;
+            rows.first().ok_or_else(Error::not_found)?.get(0)
+        }))
     }))
 }
 
 pub(super) fn exists<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = bool> {
-    let plan = One::new(Action::Query(q.exists_statement(d)), |r| {
-        Ok(!r.rows()?.is_empty())
-    });
-    ReadOnly::unless(q.locks(), plan)
+    either(q.check(&[]).map(|()| {
+        let plan = One::new(Action::Query(q.exists_statement(d)), |r| {
+            Ok(!r.rows()?.is_empty())
+        });
+        ReadOnly::unless(q.locks(), plan)
+    }))
 }
 
 pub(super) fn scalar<M: Model, T: FromRow + Send>(
     d: Dialect,
     q: Select<M>,
 ) -> impl Plan<Output = T> {
-    let locks = q.locks();
-    let plan = One::new(Action::Query(q.first().build(d)), |r| {
-        match r.rows()?.first() {
-            Some(row) => T::from_row(row),
-            None => T::from_no_row(),
-        }
-    });
-    ReadOnly::unless(locks, plan)
+    either(q.check(&[]).map(|()| {
+        let locks = q.locks();
+        let plan = One::new(Action::Query(q.first().build(d)), |r| {
+            match r.rows()?.first() {
+                Some(row) => T::from_row(row),
+                None => T::from_no_row(),
+            }
+        });
+        ReadOnly::unless(locks, plan)
+    }))
 }
 
 pub(super) fn raw<T: ModelRow>(
@@ -126,13 +134,12 @@ where
 {
     let f = move |acc, model| f(acc, model).map_err(Error::carrying);
     // The statement and decoder of a select (its `out` is not used).
-    let Collect { stmt, decoder, .. } = Collect::<M, Option<M>>::select(d, q);
-    FoldModels {
-        stmt,
-        decoder,
+    either(Collect::<M, Option<M>>::select(d, q).map(|c| FoldModels {
+        stmt: c.stmt,
+        decoder: c.decoder,
         acc: Some(init),
         f,
-    }
+    }))
 }
 
 /// A fold's step: stream its statement, then hand over what it folded.
