@@ -240,7 +240,11 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(thin_first[0].title, "Notes");
     /// ```
     pub fn asc(self) -> Order<M> {
-        Order::new(M::META.table, self.name, sea_query::Order::Asc)
+        Order::new(
+            M::META.table,
+            OrderBy::Column(self.name),
+            sea_query::Order::Asc,
+        )
     }
     /// Descending order on this column.
     ///
@@ -250,7 +254,11 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(thick_first[0].title, "Emma");
     /// ```
     pub fn desc(self) -> Order<M> {
-        Order::new(M::META.table, self.name, sea_query::Order::Desc)
+        Order::new(
+            M::META.table,
+            OrderBy::Column(self.name),
+            sea_query::Order::Desc,
+        )
     }
     /// The column itself, as a selected field.
     ///
@@ -303,6 +311,29 @@ impl<M: Model, T> Column<M, T> {
     /// ```
     pub fn sum(self) -> Field<M> {
         Field::new(self.sea().sum())
+    }
+    /// `AVG(column)`: read it as `f64` (or `Option<f64>`, NULL over no
+    /// rows); PostgreSQL and MySQL compute an exact decimal, which decodes
+    /// into a float.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let mean: f64 = s.scalar(Book::select().fields([Book::PAGES.avg()])).unwrap();
+    /// assert!((mean - 325.33).abs() < 0.01);
+    /// ```
+    pub fn avg(self) -> Field<M> {
+        Field::new(self.sea().avg())
+    }
+    /// `COUNT(DISTINCT column)`: the different non-NULL values.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// s.create(Book { id: 0, title: "Dune".into(), pages: 1, year: None }).unwrap();
+    /// let titles: i64 = s.scalar(Book::select().fields([Book::TITLE.count_distinct()])).unwrap();
+    /// assert_eq!(titles, 3);
+    /// ```
+    pub fn count_distinct(self) -> Field<M> {
+        Field::new(self.sea().count_distinct())
     }
 }
 
@@ -501,23 +532,31 @@ impl<M: Model> std::ops::Not for Filter<M> {
 /// ```
 #[derive(Debug)]
 pub struct Order<M> {
+    /// The table of the model ordered by (for the query's check).
     pub(crate) table: &'static str,
-    pub(crate) column: &'static str,
+    pub(crate) by: OrderBy,
     pub(crate) order: sea_query::Order,
     _model: PhantomData<fn() -> M>,
 }
 
+/// What an [`Order`] sorts by: a column, or an expression (an aggregate).
+#[derive(Debug, Clone)]
+pub(crate) enum OrderBy {
+    Column(&'static str),
+    Expr(Expr),
+}
+
 impl<M> Clone for Order<M> {
     fn clone(&self) -> Self {
-        Order::new(self.table, self.column, self.order.clone())
+        Order::new(self.table, self.by.clone(), self.order.clone())
     }
 }
 
 impl<M> Order<M> {
-    fn new(table: &'static str, column: &'static str, order: sea_query::Order) -> Self {
+    fn new(table: &'static str, by: OrderBy, order: sea_query::Order) -> Self {
         Order {
             table,
-            column,
+            by,
             order,
             _model: PhantomData,
         }
@@ -525,7 +564,7 @@ impl<M> Order<M> {
 
     /// The same term in a query of model `K`.
     pub(crate) fn retag<K>(self) -> Order<K> {
-        Order::new(self.table, self.column, self.order)
+        Order::new(self.table, self.by, self.order)
     }
 }
 
@@ -575,5 +614,66 @@ impl<M> Field<M> {
     /// ```
     pub fn count_all() -> Self {
         Field::new(Expr::col(sea_query::Asterisk).count())
+    }
+}
+
+impl<M: Model> Field<M> {
+    fn compare(self, op: fn(Expr, Expr) -> Expr, v: impl ToSql) -> Filter<M> {
+        Filter::new(Cond::all().add(op(self.expr, val(v.to_sql()))))
+    }
+
+    /// `field = value`: for a `HAVING` on an aggregate
+    /// (`Post::ID.count().gt(2)`), or any selected expression.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// // users with two posts
+    /// let q = User::select().join::<Post>().group_by(User::ID).having(Post::ID.count().eq(2));
+    /// assert_eq!(s.execute_query(q).unwrap()[0].name, "ann");
+    /// ```
+    pub fn eq(self, v: impl ToSql) -> Filter<M> {
+        self.compare(|a, b| a.eq(b), v)
+    }
+    /// `field <> value`
+    pub fn ne(self, v: impl ToSql) -> Filter<M> {
+        self.compare(|a, b| a.ne(b), v)
+    }
+    /// `field > value`
+    pub fn gt(self, v: impl ToSql) -> Filter<M> {
+        self.compare(|a, b| a.gt(b), v)
+    }
+    /// `field >= value`
+    pub fn ge(self, v: impl ToSql) -> Filter<M> {
+        self.compare(|a, b| a.gte(b), v)
+    }
+    /// `field < value`
+    pub fn lt(self, v: impl ToSql) -> Filter<M> {
+        self.compare(|a, b| a.lt(b), v)
+    }
+    /// `field <= value`
+    pub fn le(self, v: impl ToSql) -> Filter<M> {
+        self.compare(|a, b| a.lte(b), v)
+    }
+    /// Ascending order on this field (an aggregate, say).
+    pub fn asc(self) -> Order<M> {
+        Order::new(
+            M::META.table,
+            OrderBy::Expr(self.expr),
+            sea_query::Order::Asc,
+        )
+    }
+    /// Descending order on this field.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let busiest = User::select().join::<Post>().group_by(User::ID).order_by(Post::ID.count().desc());
+    /// assert_eq!(s.get(busiest).unwrap().name, "ann");
+    /// ```
+    pub fn desc(self) -> Order<M> {
+        Order::new(
+            M::META.table,
+            OrderBy::Expr(self.expr),
+            sea_query::Order::Desc,
+        )
     }
 }

@@ -92,17 +92,17 @@ impl<M, T, V: Compatible<T>> IntoExpr<M, T> for V {
 
 /// The Rust types arithmetic applies to: the integer, float and decimal
 /// columns, nullable or not (NULL in, NULL out).
-pub trait Numeric {}
+pub trait Arithmetic {}
 
-macro_rules! numeric {
+macro_rules! arithmetic_types {
     ($($t:ty),* $(,)?) => {$(
-        impl Numeric for $t {}
-        impl Numeric for Option<$t> {}
+        impl Arithmetic for $t {}
+        impl Arithmetic for Option<$t> {}
     )*};
 }
-numeric!(i8, i16, i32, i64, f32, f64);
+arithmetic_types!(i8, i16, i32, i64, f32, f64);
 #[cfg(feature = "decimal")]
-numeric!(rust_decimal::Decimal);
+arithmetic_types!(rust_decimal::Decimal);
 
 /// The text types `lower` and `upper` apply to.
 pub trait Text {}
@@ -111,13 +111,13 @@ impl Text for Option<String> {}
 
 macro_rules! arithmetic {
     ($($op:ident $method:ident $sea:ident),* $(,)?) => {$(
-        impl<M, T: Numeric, R: IntoExpr<M, T>> std::ops::$op<R> for Column<M, T> {
+        impl<M, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Column<M, T> {
             type Output = Expr<M, T>;
             fn $method(self, rhs: R) -> Expr<M, T> {
                 Expr::new(IntoExpr::<M, T>::into_sea(self).$sea(rhs.into_sea()))
             }
         }
-        impl<M, T: Numeric, R: IntoExpr<M, T>> std::ops::$op<R> for Expr<M, T> {
+        impl<M, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Expr<M, T> {
             type Output = Expr<M, T>;
             fn $method(self, rhs: R) -> Expr<M, T> {
                 Expr::new(self.expr.$sea(rhs.into_sea()))

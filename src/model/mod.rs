@@ -34,6 +34,7 @@ mod layout;
 pub mod prefetch;
 mod query;
 mod schema;
+mod selection;
 mod shapes;
 #[doc(hidden)]
 pub use shapes::{BuiltSql, select_slots};
@@ -43,16 +44,17 @@ mod tuples;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
-pub use expr::{Expr, IntoExpr, Numeric, Text};
+pub use expr::{Arithmetic, Expr, IntoExpr, Text};
 pub use joined::ModelRow;
 #[doc(hidden)]
 pub use layout::{Columns, column_at};
 pub use ops::Executable;
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
+pub use selection::Selection;
 pub use sql::Dialect;
 pub use subquery::InValues;
-pub use tuples::SelectModels;
+pub use tuples::{SelectFields, SelectModels};
 
 pub(crate) mod ops;
 

@@ -24,9 +24,10 @@
 
 use sea_query::{Expr, Query, SelectStatement};
 
-use super::column::{Column, Compatible, Field, Filter, Order};
+use super::column::{Column, Compatible, Field, Filter, Order, OrderBy};
 use super::expr::IntoExpr;
 use super::join::{self, Join};
+use super::selection::Selection;
 use super::shapes::{self, KeyColumn, Shape};
 use super::sql::{Dialect, to_sea};
 use super::{Model, ModelMeta};
@@ -69,6 +70,10 @@ pub struct Select<M> {
 struct Extras<M> {
     fields: Option<Box<[Field<M>]>>,
     joins: Vec<Join>,
+    group_by: Vec<sea_query::Expr>,
+    having: Option<Filter<M>>,
+    /// The models `group_by` names, for the check.
+    grouped: Vec<&'static ModelMeta>,
     distinct: bool,
     lock: Option<Lock>,
 }
@@ -78,6 +83,9 @@ impl<M> Default for Extras<M> {
         Extras {
             fields: None,
             joins: Vec::new(),
+            group_by: Vec::new(),
+            having: None,
+            grouped: Vec::new(),
             distinct: false,
             lock: None,
         }
@@ -89,10 +97,22 @@ impl<M> Clone for Extras<M> {
         Extras {
             fields: self.fields.clone(),
             joins: self.joins.clone(),
+            group_by: self.group_by.clone(),
+            having: self.having.clone(),
+            grouped: self.grouped.clone(),
             distinct: self.distinct,
             lock: self.lock,
         }
     }
+}
+
+/// What a statement reads: the model's columns, the columns of several
+/// models in order, or expressions.
+#[derive(Clone, Copy)]
+pub(crate) enum Reads<'a> {
+    Model,
+    Models(&'a [&'static ModelMeta]),
+    Exprs(&'a [(sea_query::Expr, &'static ModelMeta)]),
 }
 
 /// A row lock a [`Select`] takes (`FOR UPDATE`, `FOR SHARE`), and what it
@@ -258,6 +278,50 @@ impl<M: Model> Select<M> {
         })
     }
 
+    /// `GROUP BY` these columns or expressions, of any model in the query:
+    /// one ([`Column`], [`Expr`](super::Expr)) or a tuple of them. With
+    /// [`having`](Self::having) and the aggregates of
+    /// [`select_fields`](Self::select_fields) or [`order_by`](Self::order_by).
+    /// PostgreSQL and SQLite accept a model's other columns where its primary
+    /// key is grouped by (the model itself can be read); MySQL too, unless
+    /// `ONLY_FULL_GROUP_BY` without that rule.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let per_user = User::select()
+    ///     .join::<Post>()
+    ///     .group_by(User::ID)
+    ///     .order_by(User::NAME.asc())
+    ///     .select_fields((User::NAME, Post::ID.count()));
+    /// let counts: Vec<(String, i64)> = s.execute_query(per_user).unwrap();
+    /// assert_eq!(counts, [("ann".to_string(), 2), ("bob".to_string(), 1)]);
+    /// ```
+    pub fn group_by(mut self, by: impl Selection) -> Self {
+        let mut exprs = Vec::new();
+        by.exprs(&mut exprs);
+        let extras = self.extras_mut();
+        for (e, model) in exprs {
+            extras.group_by.push(e);
+            extras.grouped.push(model);
+        }
+        self
+    }
+
+    /// `HAVING`: a condition on the groups, typically on an aggregate
+    /// (`Post::ID.count().gt(2)`), of any model in the query; ANDed with
+    /// any before it.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let prolific = User::select().join::<Post>().group_by(User::ID).having(Post::ID.count().ge(2));
+    /// assert_eq!(s.execute_query(prolific).unwrap().len(), 1);
+    /// ```
+    pub fn having<N: Model>(mut self, f: Filter<N>) -> Self {
+        let f = f.retag::<M>();
+        and_filter(&mut self.extras_mut().having, f);
+        self
+    }
+
     fn add_join(mut self, join: impl FnOnce(&[&'static ModelMeta]) -> Join) -> Self {
         let join = join(&self.models_read());
         self.extras_mut().joins.push(join);
@@ -303,8 +367,17 @@ impl<M: Model> Select<M> {
                 ),
             ));
         }
+        let (grouped, having) = match &self.extras {
+            Some(e) => (
+                &e.grouped[..],
+                e.having.as_ref().map_or(&[][..], Filter::others),
+            ),
+            None => (&[][..], &[][..]),
+        };
         let named = (filter_others.iter().map(|&m| ("a filter", m)))
-            .chain(selected.iter().map(|&m| ("the selected models", m)));
+            .chain(selected.iter().map(|&m| ("the selection", m)))
+            .chain(grouped.iter().map(|&m| ("the grouping", m)))
+            .chain(having.iter().map(|&m| ("the having", m)));
         join::check(M::META, self.joins(), &from, named)
     }
 
@@ -496,33 +569,41 @@ impl<M: Model> Select<M> {
     /// The statement, reading the model's columns (qualified when the
     /// query joins others), or its fields, or `models`' columns if given.
     pub(crate) fn statement(&self) -> SelectStatement {
-        self.statement_of(None)
+        self.statement_of(Reads::Model)
     }
 
-    /// The statement reading `models`' columns, each model's in its order
-    /// (for [`models`](Self::models)).
-    pub(crate) fn statement_of(&self, models: Option<&[&'static ModelMeta]>) -> SelectStatement {
+    /// The statement reading what `reads` says: the model's columns (or its
+    /// fields), several models' columns each in its order (for
+    /// `models`), or expressions (for `select_fields`).
+    pub(crate) fn statement_of(&self, reads: Reads<'_>) -> SelectStatement {
         let mut q = Query::select();
         q.from(M::META.table);
         if self.is_distinct() {
             q.distinct();
         }
         let joins = self.joins();
-        match (models, self.selected_fields()) {
-            (Some(models), _) => {
+        let own_columns =
+            joins.is_empty() && self.extras.as_ref().is_none_or(|e| e.group_by.is_empty());
+        match (reads, self.selected_fields()) {
+            (Reads::Models(models), _) => {
                 for m in models {
                     q.columns(m.columns.iter().map(|c| (m.table, c.name)));
                 }
             }
-            (None, Some(fields)) => {
+            (Reads::Exprs(exprs), _) => {
+                for (e, _) in exprs {
+                    q.expr(e.clone());
+                }
+            }
+            (Reads::Model, Some(fields)) => {
                 for f in fields {
                     q.expr(f.expr.clone());
                 }
             }
-            (None, None) if joins.is_empty() => {
+            (Reads::Model, None) if own_columns => {
                 q.columns(M::META.columns.iter().map(|c| c.name));
             }
-            (None, None) => {
+            (Reads::Model, None) => {
                 q.columns(M::META.columns.iter().map(|c| (M::META.table, c.name)));
             }
         }
@@ -534,8 +615,19 @@ impl<M: Model> Select<M> {
         if let Some(f) = &self.filter {
             q.cond_where(f.clone().cond());
         }
+        if let Some(e) = &self.extras {
+            if !e.group_by.is_empty() {
+                q.add_group_by(e.group_by.iter().cloned());
+            }
+            if let Some(h) = &e.having {
+                q.cond_having(h.clone().cond());
+            }
+        }
         for o in &self.order {
-            q.order_by((o.table, o.column), o.order.clone());
+            match &o.by {
+                OrderBy::Column(column) => q.order_by((o.table, *column), o.order.clone()),
+                OrderBy::Expr(e) => q.order_by_expr(e.clone(), o.order.clone()),
+            };
         }
         q
     }
@@ -636,14 +728,14 @@ impl<M: Model> Select<M> {
     }
 
     fn build_fresh(&self, d: Dialect) -> Stmt {
-        self.build_of(d, None)
+        self.build_of(d, Reads::Model)
     }
 
     /// The statement reading `models`' columns if given (see
     /// [`statement_of`](Self::statement_of)), its `LIMIT`, `OFFSET` and
     /// lock written after.
-    pub(crate) fn build_of(&self, d: Dialect, models: Option<&[&'static ModelMeta]>) -> Stmt {
-        let mut stmt = d.query(&self.statement_of(models));
+    pub(crate) fn build_of(&self, d: Dialect, reads: Reads<'_>) -> Stmt {
+        let mut stmt = d.query(&self.statement_of(reads));
         match (self.limit, self.offset) {
             (Some(n), _) => stmt.sql.push_str(&format!(" LIMIT {n}")),
             // MySQL and SQLite need a LIMIT before an OFFSET.

@@ -1,15 +1,19 @@
-//! [`SelectModels`]: a [`Select`] whose rows are read as tuples of the
-//! models it joins (`(Post, User)`, `(Post, Option<User>)` for a left
-//! join), each model's columns listed by the query in its own order, so
-//! that no column list is written by hand.
+//! [`SelectModels`] and [`SelectFields`]: a [`Select`] whose rows are read
+//! as tuples of the models it joins (`(Post, User)`, `(Post, Option<User>)`
+//! for a left join), each model's columns listed by the query in its own
+//! order so that no column list is written by hand; or as tuples of values
+//! (`(String, i64)` for `(User::NAME, Post::ID.count())`), peewee's
+//! `.tuples()`.
 
 use std::marker::PhantomData;
 
 use super::joined::ModelRow;
-use super::query::Select;
+use super::query::{Reads, Select};
+use super::selection::Selection;
 use super::sql::Dialect;
 use super::{Model, ModelMeta};
 use crate::error::Result;
+use crate::row::FromRow;
 use crate::statement::Stmt;
 
 /// A [`Select`] on `M` read as rows of `T`, a tuple of the models it reads
@@ -74,7 +78,79 @@ impl<M: Model, T: ModelRow> SelectModels<M, T> {
         let mut metas: Vec<&'static ModelMeta> = Vec::new();
         T::metas(&mut metas);
         self.select.check(&metas)?;
-        Ok(self.select.build_of(d, Some(&metas)))
+        Ok(self.select.build_of(d, Reads::Models(&metas)))
+    }
+
+    /// True if the query takes row locks (it then runs on the primary).
+    pub(crate) fn locks(&self) -> bool {
+        self.select.locks()
+    }
+}
+
+/// A [`Select`] on `M` read as rows of values `R` (a value, or a tuple):
+/// made by [`Select::select_fields`], run by `execute_query`, which returns
+/// `Vec<R>`. A value that does not fit its Rust type (a count into `i8`
+/// that overflows, text into `i64`) is a [`Decode`](crate::ErrorKind::Decode)
+/// error, never a truncation.
+pub struct SelectFields<M, R> {
+    pub(crate) select: Select<M>,
+    exprs: Vec<(sea_query::Expr, &'static ModelMeta)>,
+    _row: PhantomData<fn() -> R>,
+}
+
+impl<M, R> std::fmt::Debug for SelectFields<M, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelectFields")
+            .field("select", &self.select)
+            .field("fields", &self.exprs.len())
+            .finish()
+    }
+}
+
+impl<M, R> Clone for SelectFields<M, R> {
+    fn clone(&self) -> Self {
+        SelectFields {
+            select: self.select.clone(),
+            exprs: self.exprs.clone(),
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> Select<M> {
+    /// The rows as values: `fields` is a column, an expression or an
+    /// aggregate of any model in the query, or a tuple of them, and each row
+    /// decodes into `R`, the matching Rust value or tuple (peewee's
+    /// `.select(…).tuples()`). Each model named must be one the query reads
+    /// from, or the query is a [`Usage`](crate::ErrorKind::Usage) error
+    /// before it runs.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let q = Post::select()
+    ///     .join::<User>()
+    ///     .order_by(Post::ID.asc())
+    ///     .select_fields((Post::TITLE, User::NAME.upper()));
+    /// let rows: Vec<(String, String)> = s.execute_query(q).unwrap();
+    /// assert_eq!(rows[2], ("mine".to_string(), "BOB".to_string()));
+    /// ```
+    pub fn select_fields<R: FromRow>(self, fields: impl Selection) -> SelectFields<M, R> {
+        let mut exprs = Vec::new();
+        fields.exprs(&mut exprs);
+        SelectFields {
+            select: self,
+            exprs,
+            _row: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, R: FromRow> SelectFields<M, R> {
+    /// The statement reading the fields.
+    pub(crate) fn build(&self, d: Dialect) -> Result<Stmt> {
+        let models: Vec<&'static ModelMeta> = self.exprs.iter().map(|(_, m)| *m).collect();
+        self.select.check(&models)?;
+        Ok(self.select.build_of(d, Reads::Exprs(&self.exprs)))
     }
 
     /// True if the query takes row locks (it then runs on the primary).

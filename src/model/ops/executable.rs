@@ -7,9 +7,10 @@ use super::writes::{Insert, insert};
 use crate::error::Result;
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::sql::Dialect;
-use crate::model::tuples::SelectModels;
+use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::{Model, ModelRow};
-use crate::plan::{Action, Atomically, Either, One, Plan, Reply, Step, either};
+use crate::plan::{Action, Atomically, Either, One, Plan, ReadOnly, Reply, Step, either};
+use crate::row::FromRow;
 
 /// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
 /// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
@@ -109,6 +110,45 @@ impl<M: Model, T: ModelRow> Executable for SelectModels<M, T> {
         ModelsPlan(either(self.build(d).map(|stmt| Collect {
             read_only,
             ..Collect::new(stmt)
+        })))
+    }
+}
+
+/// The rows of a reply as values.
+fn rows_as<R: FromRow>(reply: Reply) -> Result<Vec<R>> {
+    reply.rows()?.iter().map(R::from_row).collect()
+}
+
+/// [`SelectFields`]'s plan: its rows as values.
+#[doc(hidden)]
+pub struct FieldsPlan<R: Send>(Either<ReadOnly<One<Vec<R>, RowsAs<R>>>>);
+
+/// How a [`FieldsPlan`] reads its reply: [`rows_as`].
+type RowsAs<R> = fn(Reply) -> Result<Vec<R>>;
+
+impl<R: Send> std::fmt::Debug for FieldsPlan<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldsPlan")
+    }
+}
+
+impl<R: Send> Plan for FieldsPlan<R> {
+    type Output = Vec<R>;
+    #[inline]
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<R>>> {
+        self.0.step(reply)
+    }
+    crate::plan::forward_hooks!(.0);
+}
+
+impl<M: Model, R: FromRow + Send + 'static> Executable for SelectFields<M, R> {
+    type Output = Vec<R>;
+    type Plan = FieldsPlan<R>;
+    fn into_plan(self, d: Dialect) -> FieldsPlan<R> {
+        let locks = self.locks();
+        FieldsPlan(either(self.build(d).map(|stmt| {
+            let plan = One::new(Action::Query(stmt), rows_as::<R> as fn(_) -> _);
+            ReadOnly::unless(locks, plan)
         })))
     }
 }

@@ -1,0 +1,54 @@
+//! [`Selection`]: the columns, expressions and aggregates a query selects
+//! or groups by, of any of its models, one or a tuple of them
+//! (`(Post::ID, User::NAME, Post::ID.count())`).
+
+use super::column::{Column, Field};
+use super::expr::Expr;
+use super::{Model, ModelMeta};
+
+/// What [`select_fields`](super::Select::select_fields) reads and
+/// [`group_by`](super::Select::group_by) groups by: a [`Column`], an
+/// [`Expr`] or a [`Field`] (an aggregate such as `Post::ID.count()`) of any
+/// model, or a tuple of up to eight of them.
+pub trait Selection {
+    /// Each expression, with the model it is of (for the query's check).
+    #[doc(hidden)]
+    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>);
+}
+
+impl<X: Model, T> Selection for Column<X, T> {
+    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
+        out.push((self.sea(), X::META));
+    }
+}
+
+impl<X: Model, T> Selection for Expr<X, T> {
+    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
+        out.push((self.expr, X::META));
+    }
+}
+
+impl<X: Model> Selection for Field<X> {
+    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
+        out.push((self.expr, X::META));
+    }
+}
+
+macro_rules! tuple {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Selection),+> Selection for ($($t,)+) {
+            fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
+                $(self.$i.exprs(out);)+
+            }
+        }
+    };
+}
+
+tuple!(A 0);
+tuple!(A 0, B 1);
+tuple!(A 0, B 1, C 2);
+tuple!(A 0, B 1, C 2, D 3);
+tuple!(A 0, B 1, C 2, D 3, E 4);
+tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
