@@ -19,7 +19,8 @@ use std::marker::PhantomData;
 
 use sea_query::{ExprTrait, Func};
 
-use super::column::{Column, ColumnOf, Compatible, Field, Filter};
+use super::Model;
+use super::column::{Column, Compatible, Field, Filter};
 use super::sql::to_sea;
 
 /// An SQL expression of Rust type `T` over model `M`'s columns: made from a
@@ -59,9 +60,9 @@ pub trait IntoExpr<M, T> {
     fn into_sea(self) -> sea_query::Expr;
 }
 
-impl<M, T> IntoExpr<M, T> for Column<M, T> {
+impl<M: Model, T> IntoExpr<M, T> for Column<M, T> {
     fn into_sea(self) -> sea_query::Expr {
-        sea_query::Expr::col(ColumnOf::<M>::name(&self))
+        self.sea()
     }
 }
 
@@ -78,9 +79,9 @@ impl<M, T> IntoExpr<M, Option<T>> for Expr<M, T> {
     }
 }
 
-impl<M, T> IntoExpr<M, Option<T>> for Column<M, T> {
+impl<M: Model, T> IntoExpr<M, Option<T>> for Column<M, T> {
     fn into_sea(self) -> sea_query::Expr {
-        sea_query::Expr::col(ColumnOf::<M>::name(&self))
+        self.sea()
     }
 }
 
@@ -111,7 +112,7 @@ impl Text for Option<String> {}
 
 macro_rules! arithmetic {
     ($($op:ident $method:ident $sea:ident),* $(,)?) => {$(
-        impl<M, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Column<M, T> {
+        impl<M: Model, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Column<M, T> {
             type Output = Expr<M, T>;
             fn $method(self, rhs: R) -> Expr<M, T> {
                 Expr::new(IntoExpr::<M, T>::into_sea(self).$sea(rhs.into_sea()))
@@ -127,7 +128,7 @@ macro_rules! arithmetic {
 }
 arithmetic!(Add add add, Sub sub sub, Mul mul mul, Div div div);
 
-impl<M, T: Text> Column<M, T> {
+impl<M: Model, T: Text> Column<M, T> {
     /// `LOWER(column)`
     ///
     /// ```
@@ -161,7 +162,7 @@ impl<M, T: Text> Expr<M, T> {
     }
 }
 
-impl<M, T> Column<M, Option<T>> {
+impl<M: Model, T> Column<M, Option<T>> {
     /// `COALESCE(column, value)`: the column, or `value` where it is NULL
     /// (no longer nullable).
     ///
@@ -171,14 +172,13 @@ impl<M, T> Column<M, Option<T>> {
     /// assert_eq!(undated, 1);
     /// ```
     pub fn coalesce(self, value: impl IntoExpr<M, T>) -> Expr<M, T> {
-        let column = sea_query::Expr::col(ColumnOf::<M>::name(&self));
-        Expr::new(Func::coalesce([column, value.into_sea()]).into())
+        Expr::new(Func::coalesce([self.sea(), value.into_sea()]).into())
     }
 }
 
-impl<M, T> From<Column<M, T>> for Expr<M, T> {
+impl<M: Model, T> From<Column<M, T>> for Expr<M, T> {
     fn from(c: Column<M, T>) -> Self {
-        Expr::new(sea_query::Expr::col(ColumnOf::<M>::name(&c)))
+        Expr::new(c.sea())
     }
 }
 

@@ -41,6 +41,7 @@ pub use shapes::{BuiltSql, select_slots};
 mod sql;
 mod subquery;
 mod tuples;
+mod upsert;
 
 pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
@@ -55,6 +56,7 @@ pub use selection::Selection;
 pub use sql::Dialect;
 pub use subquery::InValues;
 pub use tuples::{SelectFields, SelectModels};
+pub use upsert::{Upsert, Upserted};
 
 pub(crate) mod ops;
 
@@ -192,7 +194,7 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// A query for the row whose primary key is `key`.
     fn by_id(key: impl crate::ToSql) -> Select<Self> {
-        Select::new().filter(Filter::<Self>::raw_eq(
+        Select::from(Filter::<Self>::raw_eq(
             Self::META.primary_key,
             Self::META.pk().name,
             key.to_sql(),

@@ -183,8 +183,12 @@ impl<M: Model> Default for Select<M> {
 }
 
 impl<M: Model> From<Filter<M>> for Select<M> {
+    #[inline]
     fn from(f: Filter<M>) -> Self {
-        Select::new().filter(f)
+        Select {
+            filter: Some(f),
+            ..Select::new()
+        }
     }
 }
 
@@ -341,15 +345,22 @@ impl<M: Model> Select<M> {
 
     /// The check before the query runs: its joins resolved, and every model
     /// its filter and orders name (and `selected`) among those it reads.
+    /// A query of its own model alone (the usual one) passes at once.
+    #[inline]
     pub(crate) fn check(&self, selected: &[&'static ModelMeta]) -> Result<()> {
-        let filter_others = self.filter.as_ref().map_or(&[][..], Filter::others);
         if self.extras.is_none()
-            && filter_others.is_empty()
             && selected.is_empty()
-            && self.order.iter().all(|o| o.table == M::META.table)
+            && self.filter.as_ref().is_none_or(|f| f.others().is_empty())
+            && self.order.is_empty()
         {
             return Ok(());
         }
+        self.check_models(selected)
+    }
+
+    #[inline(never)]
+    fn check_models(&self, selected: &[&'static ModelMeta]) -> Result<()> {
+        let filter_others = self.filter.as_ref().map_or(&[][..], Filter::others);
         let from = self.models_read();
         let orders = self.order.iter().filter_map(|o| {
             let meta = from.iter().copied().find(|m| m.table == o.table);

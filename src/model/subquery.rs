@@ -77,7 +77,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::PAGES.is_in(of_1965)).unwrap().title, "Dune");
     /// ```
     pub fn is_in(self, values: impl InValues<T>) -> Filter<M> {
-        let column = sea_query::Expr::col(self.name());
+        let column = self.sea();
         Filter::new(Cond::all().add(values.condition(column, false)))
     }
 
@@ -92,7 +92,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::ID.not_in(long)).unwrap().title, "Notes");
     /// ```
     pub fn not_in(self, values: impl InValues<T>) -> Filter<M> {
-        let column = sea_query::Expr::col(self.name());
+        let column = self.sea();
         Filter::new(Cond::all().add(values.condition(column, true)))
     }
 }

@@ -105,6 +105,10 @@ pub(super) struct Collect<M: ModelRow, K = Vec<M>> {
     pub(super) out: K,
     /// False for raw SQL, which may write.
     pub(super) read_only: bool,
+    /// The query's error, found before it runs (a join that cannot be
+    /// made): the plan fails with it before any I/O. A field, not an
+    /// `Either` around the plan, which would dispatch each of its rows.
+    pub(super) failed: Option<Error>,
 }
 
 impl<M: ModelRow, K: Kept<M>> Collect<M, K> {
@@ -114,6 +118,18 @@ impl<M: ModelRow, K: Kept<M>> Collect<M, K> {
             decoder: Decoder::new(),
             out: K::default(),
             read_only: true,
+            failed: None,
+        }
+    }
+
+    /// A plan that fails with `error` before any I/O.
+    pub(super) fn failing(error: Error) -> Self {
+        Collect {
+            stmt: None,
+            decoder: Decoder::new(),
+            out: K::default(),
+            read_only: true,
+            failed: Some(error),
         }
     }
 }
@@ -125,11 +141,13 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
     /// A locking read is not read-only: it never goes to a replica. A query
     /// naming a model it does not read from (or a join that cannot be made)
     /// is its [`Usage`](ErrorKind::Usage) error, before any I/O.
-    pub(super) fn select(d: Dialect, q: Select<M>) -> Result<Self> {
-        q.check(&[])?;
+    pub(super) fn select(d: Dialect, q: Select<M>) -> Self {
+        if let Err(e) = q.check(&[]) {
+            return Collect::failing(e);
+        }
         let out = K::for_limit(q.row_limit());
         let read_only = !q.locks();
-        Ok(if q.selects_model_columns() {
+        if q.selects_model_columns() {
             Collect {
                 decoder: Decoder::in_model_order(),
                 out,
@@ -142,7 +160,7 @@ impl<M: Model, K: Kept<M>> Collect<M, K> {
                 read_only,
                 ..Collect::new(q.into_stmt(d))
             }
-        })
+        }
     }
 }
 
@@ -150,9 +168,10 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
     type Output = K::Out;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<K::Out>> {
         match reply {
-            None => Ok(Step::Run(Action::Rows(
-                self.stmt.take().ok_or_else(replayed)?,
-            ))),
+            None => match self.stmt.take() {
+                Some(stmt) => Ok(Step::Run(Action::Rows(stmt))),
+                None => Err(self.failed.take().unwrap_or_else(replayed)),
+            },
             Some(r) => {
                 r?;
                 std::mem::take(&mut self.out).finish().map(Step::Done)
@@ -177,5 +196,8 @@ impl<M: ModelRow, K: Kept<M>> Plan for Collect<M, K> {
     }
     fn read_only(&self) -> bool {
         self.read_only
+    }
+    fn failed(&mut self) -> Option<Error> {
+        self.failed.take()
     }
 }

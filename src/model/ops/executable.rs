@@ -3,11 +3,13 @@
 
 use super::collect::Collect;
 use super::reads::select;
+use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
 use crate::error::Result;
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::sql::Dialect;
 use crate::model::tuples::{SelectFields, SelectModels};
+use crate::model::upsert::{Upsert, Upserted};
 use crate::model::{Model, ModelRow};
 use crate::plan::{Action, Atomically, Either, One, Plan, ReadOnly, Reply, Step, either};
 use crate::row::FromRow;
@@ -68,7 +70,7 @@ macro_rules! named_plan {
 
 named_plan!(
     /// [`Select`]'s plan: its models.
-    SelectPlan<M>(Either<Collect<M, Vec<M>>>) -> Vec<M>
+    SelectPlan<M>(Collect<M, Vec<M>>) -> Vec<M>
 );
 named_plan!(
     /// [`InsertMany`]'s plan: the rows stored.
@@ -85,7 +87,7 @@ named_plan!(
 
 /// [`SelectModels`]'s plan: its rows as tuples of models.
 #[doc(hidden)]
-pub struct ModelsPlan<T: ModelRow>(Either<Collect<T, Vec<T>>>);
+pub struct ModelsPlan<T: ModelRow>(Collect<T, Vec<T>>);
 
 impl<T: ModelRow> std::fmt::Debug for ModelsPlan<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,10 +109,13 @@ impl<M: Model, T: ModelRow> Executable for SelectModels<M, T> {
     type Plan = ModelsPlan<T>;
     fn into_plan(self, d: Dialect) -> ModelsPlan<T> {
         let read_only = !self.locks();
-        ModelsPlan(either(self.build(d).map(|stmt| Collect {
-            read_only,
-            ..Collect::new(stmt)
-        })))
+        ModelsPlan(match self.build(d) {
+            Ok(stmt) => Collect {
+                read_only,
+                ..Collect::new(stmt)
+            },
+            Err(e) => Collect::failing(e),
+        })
     }
 }
 
@@ -149,6 +154,23 @@ impl<M: Model, R: FromRow + Send + 'static> Executable for SelectFields<M, R> {
         FieldsPlan(either(self.build(d).map(|stmt| {
             let plan = One::new(Action::Query(stmt), rows_as::<R> as fn(_) -> _);
             ReadOnly::unless(locks, plan)
+        })))
+    }
+}
+
+named_plan!(
+    /// [`Upsert`]'s plan: what it stored.
+    UpsertPlanOf<M>(Either<Atomically<UpsertPlan<M>>>) -> Upserted<M>
+);
+
+impl<M: Model> Executable for Upsert<M> {
+    type Output = Upserted<M>;
+    type Plan = UpsertPlanOf<M>;
+    fn into_plan(self, d: Dialect) -> UpsertPlanOf<M> {
+        UpsertPlanOf(either(self.build(d).map(|built| {
+            let plan = UpsertPlan::new(built);
+            let statements = plan.len();
+            Atomically::new(d.kind, d.in_tx, plan, statements)
         })))
     }
 }

@@ -41,10 +41,13 @@ fn models<M: Model>(
     d: Dialect,
     q: Select<M>,
 ) -> Source<impl FnMut(&mut Option<Row>) -> Result<M> + Send + 'static + use<M>> {
-    let (stmt, mut decoder, read_only, failed) = match Collect::<M, Option<M>>::select(d, q) {
-        Ok(c) => (c.stmt, c.decoder, c.read_only, None),
-        Err(e) => (None, crate::model::Decoder::new(), true, Some(e)),
-    };
+    let Collect {
+        stmt,
+        mut decoder,
+        read_only,
+        failed,
+        ..
+    } = Collect::<M, Option<M>>::select(d, q);
     Source {
         stmt,
         decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),

@@ -1,6 +1,6 @@
 //! The Manager operations, each a [`Plan`](crate::plan::Plan) written
 //! once: reading models out of rows ([`collect`]), the reads, the writes,
-//! the races of `get_or_create` and `create_or_get`, the schema calls, the
+//! the races of `get_or_create` and `create_or_get`, upserts, the schema calls, the
 //! queries `execute_query` runs ([`executable`]), PostgreSQL's COPY
 //! ([`copy`]), and the methods both halves get over them ([`methods`]).
 
@@ -12,6 +12,7 @@ mod methods;
 mod races;
 mod reads;
 mod schema;
+mod upserts;
 mod writes;
 
 pub use copy::CopyRow;

@@ -7,23 +7,21 @@ use crate::error::{Error, Result};
 use crate::model::query::Select;
 use crate::model::sql::Dialect;
 use crate::model::{Decoder, Model, ModelRow};
-use crate::plan::{
-    Action, Either, One, Plan, ReadOnly, Reply, Step, either, replayed, slotted, taken,
-};
+use crate::plan::{Action, One, Plan, ReadOnly, Reply, Step, either, replayed, slotted, taken};
 use crate::row::{FromRow, Row};
 use crate::statement::Stmt;
 use crate::value::ToSql;
 
 pub(super) fn get<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = M> {
-    either(Collect::<M, Found<M>>::select(d, q.first()))
+    Collect::<M, Found<M>>::select(d, q.first())
 }
 
 pub(super) fn get_or_none<M: Model>(d: Dialect, q: Select<M>) -> impl Plan<Output = Option<M>> {
-    either(Collect::<M, Option<M>>::select(d, q.first()))
+    Collect::<M, Option<M>>::select(d, q.first())
 }
 
-pub(super) fn select<M: Model>(d: Dialect, q: Select<M>) -> Either<Collect<M, Vec<M>>> {
-    either(Collect::<M, Vec<M>>::select(d, q))
+pub(super) fn select<M: Model>(d: Dialect, q: Select<M>) -> Collect<M, Vec<M>> {
+    Collect::<M, Vec<M>>::select(d, q)
 }
 
 pub(super) fn count<M: Model>(
@@ -134,12 +132,14 @@ where
 {
     let f = move |acc, model| f(acc, model).map_err(Error::carrying);
     // The statement and decoder of a select (its `out` is not used).
-    either(Collect::<M, Option<M>>::select(d, q).map(|c| FoldModels {
+    let c = Collect::<M, Option<M>>::select(d, q);
+    let plan = FoldModels {
         stmt: c.stmt,
         decoder: c.decoder,
         acc: Some(init),
         f,
-    }))
+    };
+    either(c.failed.map_or(Ok(plan), Err))
 }
 
 /// A fold's step: stream its statement, then hand over what it folded.
