@@ -1,5 +1,5 @@
-//! `distinct`, `paginate`, `group_by`, `having`, aggregates and
-//! `select_fields` on both halves of every backend, in and out of
+//! `distinct`, `paginate`, `union`, `union_all`, `intersect`, `except`,
+//! `group_by`, `having`, aggregates and `select_fields` on both halves of every backend, in and out of
 //! transactions, checked against the rows stored.
 
 mod common;
@@ -297,5 +297,68 @@ async fn groups_having_and_aggregates() {
             })
             .unwrap_err();
         assert_eq!(db.aio().execute_query(per_kind()).await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unions_intersections_and_differences() {
+    for db in isolated_all("grouping_sets") {
+        db.aio().create_table::<Pet>().await.unwrap();
+        db.aio()
+            .execute_query(Pet::insert_many(pets()))
+            .await
+            .unwrap();
+        let cats = || Pet::select().filter(Pet::KIND.eq("cat"));
+        let anns = || Pet::select().filter(Pet::OWNER.eq("ann"));
+        let ages = |pets: Vec<Pet>| -> Vec<i32> {
+            let mut a: Vec<i32> = pets.into_iter().map(|p| p.age).collect();
+            a.sort_unstable();
+            a
+        };
+        for half in HALVES {
+            let what = format!("{:?} {half:?}", db.backend());
+            let got = call!(half, db, execute_query(cats().union(anns()))).unwrap();
+            assert_eq!(ages(got), [1, 3, 5, 6, 7], "{what}");
+            let got = call!(half, db, execute_query(cats().union_all(anns()))).unwrap();
+            assert_eq!(ages(got), [1, 3, 3, 5, 6, 7], "{what}");
+            let got = call!(half, db, execute_query(cats().intersect(anns()))).unwrap();
+            assert_eq!(ages(got), [3], "{what}");
+            let got = call!(half, db, execute_query(cats().except(anns()))).unwrap();
+            assert_eq!(ages(got), [1, 6, 7], "{what}");
+            // The first query's order and limit apply to the whole.
+            let q = cats().union(anns()).order_by(Pet::AGE.desc()).limit(2);
+            let got: Vec<i32> = call!(half, db, execute_query(q))
+                .unwrap()
+                .into_iter()
+                .map(|p| p.age)
+                .collect();
+            assert_eq!(got, [7, 6], "{what}");
+            assert_eq!(
+                call!(half, db, count(cats().union(anns()), false)).unwrap(),
+                5
+            );
+            assert!(call!(half, db, exists(cats().intersect(anns()))).unwrap());
+            let none = Pet::select().filter(Pet::KIND.eq("fish"));
+            assert!(!call!(half, db, exists(none.intersect(anns()))).unwrap());
+            // A joined part with an order of its own is refused before I/O.
+            let q = cats().union(anns().order_by(Pet::AGE.asc()));
+            let err = call!(half, db, execute_query(q)).unwrap_err();
+            assert_eq!(err.kind(), dualdb::ErrorKind::Usage, "{what}: {err}");
+        }
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                tx.execute_query(Pet::delete_query().filter(Pet::AGE.eq(3)))
+                    .await?;
+                let got = tx.execute_query(cats().intersect(anns())).await?;
+                assert!(got.is_empty());
+                Err(dualdb::Error::new(ErrorKind::Usage, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        let got = db
+            .sync()
+            .atomic(|tx| tx.execute_query(cats().except(anns())))
+            .unwrap();
+        assert_eq!(ages(got), [1, 6, 7]);
     }
 }

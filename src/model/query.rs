@@ -72,6 +72,8 @@ struct Extras<M> {
     joins: Vec<Join>,
     group_by: Vec<sea_query::Expr>,
     having: Option<Filter<M>>,
+    /// `UNION`, `INTERSECT`, `EXCEPT` with other selects of the model.
+    compounds: Vec<(sea_query::UnionType, Select<M>)>,
     /// The models `group_by` names, for the check.
     grouped: Vec<&'static ModelMeta>,
     distinct: bool,
@@ -85,6 +87,7 @@ impl<M> Default for Extras<M> {
             joins: Vec::new(),
             group_by: Vec::new(),
             having: None,
+            compounds: Vec::new(),
             grouped: Vec::new(),
             distinct: false,
             lock: None,
@@ -99,6 +102,7 @@ impl<M> Clone for Extras<M> {
             joins: self.joins.clone(),
             group_by: self.group_by.clone(),
             having: self.having.clone(),
+            compounds: self.compounds.clone(),
             grouped: self.grouped.clone(),
             distinct: self.distinct,
             lock: self.lock,
@@ -360,6 +364,16 @@ impl<M: Model> Select<M> {
 
     #[inline(never)]
     fn check_models(&self, selected: &[&'static ModelMeta]) -> Result<()> {
+        for (_, part) in self.extras.as_ref().map_or(&[][..], |e| &e.compounds[..]) {
+            if !part.order.is_empty() || part.has_limit() || part.locks() {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "a query joined by union, intersect or except takes no order, limit, offset or \
+                     lock of its own: give them to the first query, for the whole",
+                ));
+            }
+            part.check(selected)?;
+        }
         let filter_others = self.filter.as_ref().map_or(&[][..], Filter::others);
         let from = self.models_read();
         let orders = self.order.iter().filter_map(|o| {
@@ -634,13 +648,64 @@ impl<M: Model> Select<M> {
                 q.cond_having(h.clone().cond());
             }
         }
+        let compounds = self.extras.as_ref().map_or(&[][..], |e| &e.compounds[..]);
+        for (kind, other) in compounds {
+            q.union(*kind, other.statement_of(reads));
+        }
         for o in &self.order {
             match &o.by {
+                // After a UNION the order names the result's columns.
+                OrderBy::Column(column) if !compounds.is_empty() => {
+                    q.order_by(*column, o.order.clone())
+                }
                 OrderBy::Column(column) => q.order_by((o.table, *column), o.order.clone()),
                 OrderBy::Expr(e) => q.order_by_expr(e.clone(), o.order.clone()),
             };
         }
         q
+    }
+
+    fn compound(mut self, kind: sea_query::UnionType, other: Select<M>) -> Self {
+        self.extras_mut().compounds.push((kind, other));
+        self
+    }
+
+    /// `UNION`: the rows of either query, each once (peewee's `|`). The
+    /// order, limit and offset of this query apply to the whole; `other`'s
+    /// must have none (a [`Usage`](ErrorKind::Usage) error before the query
+    /// runs: MySQL and SQLite order the parts differently).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let q = Book::select().filter(Book::PAGES.lt(100)).union(Book::select().filter(Book::YEAR.lt(1900)));
+    /// let titles: Vec<String> = s.execute_query(q.order_by(Book::TITLE.asc())).unwrap().into_iter().map(|b| b.title).collect();
+    /// assert_eq!(titles, ["Emma", "Notes"]);
+    /// ```
+    pub fn union(self, other: Select<M>) -> Self {
+        self.compound(sea_query::UnionType::Distinct, other)
+    }
+
+    /// `UNION ALL`: the rows of both queries, duplicates kept (peewee's `+`).
+    pub fn union_all(self, other: Select<M>) -> Self {
+        self.compound(sea_query::UnionType::All, other)
+    }
+
+    /// `INTERSECT`: the rows both queries return (peewee's `&`). MariaDB
+    /// 10.3+, MySQL 8.0.31+.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let q = Book::select().filter(Book::PAGES.gt(100)).intersect(Book::select().filter(Book::YEAR.lt(1900)));
+    /// assert_eq!(s.get(q).unwrap().title, "Emma");
+    /// ```
+    pub fn intersect(self, other: Select<M>) -> Self {
+        self.compound(sea_query::UnionType::Intersect, other)
+    }
+
+    /// `EXCEPT`: this query's rows that `other` does not return (peewee's
+    /// `-`). MariaDB 10.3+, MySQL 8.0.31+.
+    pub fn except(self, other: Select<M>) -> Self {
+        self.compound(sea_query::UnionType::Except, other)
     }
 
     /// The query as a sub-query yielding one column: its fields, or its
@@ -851,14 +916,15 @@ impl<M: Model> Select<M> {
     }
 
     /// `SELECT COUNT(*)` of this query; wraps it when it has a limit.
-    /// Takes no row lock: PostgreSQL refuses one with an aggregate.
+    /// Takes no row lock: PostgreSQL refuses one with an aggregate. A query
+    /// with a limit, `DISTINCT`, groups or a `UNION` is counted from outside.
     pub(crate) fn count_statement(&self, d: Dialect) -> Stmt {
         let mut inner = self.clone();
         inner.order.clear();
         if let Some(extras) = &mut inner.extras {
             extras.lock = None;
         }
-        if inner.has_limit() || inner.is_distinct() {
+        if inner.has_limit() || inner.is_distinct() || inner.groups_or_compounds() {
             let mut stmt = inner.build(d);
             stmt.sql = format!("SELECT COUNT(*) FROM ({}) AS dualdb_count", stmt.sql).into();
             stmt
@@ -872,8 +938,21 @@ impl<M: Model> Select<M> {
     pub(crate) fn exists_statement(&self, d: Dialect) -> Stmt {
         let mut q = self.clone();
         q.order.clear();
+        if q.extras.as_ref().is_some_and(|e| !e.compounds.is_empty()) {
+            let mut stmt = q.build(d);
+            stmt.sql = format!("SELECT 1 FROM ({}) AS dualdb_exists LIMIT 1", stmt.sql).into();
+            return stmt;
+        }
         q.extras_mut().fields = Some(Box::new([Field::new(Expr::cust("1"))]));
         q.first().build(d)
+    }
+
+    /// True if the query groups its rows or joins others' by `UNION` and the
+    /// like: a count counts its rows from outside.
+    fn groups_or_compounds(&self) -> bool {
+        self.extras
+            .as_ref()
+            .is_some_and(|e| !e.group_by.is_empty() || !e.compounds.is_empty())
     }
 }
 
@@ -961,7 +1040,25 @@ impl<M: Model> UpdateQuery<M> {
     /// A filter naming another model is a [`Usage`](ErrorKind::Usage)
     /// error: an update reads no other table (filter through a sub-query).
     pub(crate) fn build(self, d: Dialect) -> Result<Stmt> {
+        let (mut q, filter) = self.parts()?;
+        if let Some(c) = filter {
+            q.cond_where(c);
+        }
+        Ok(d.query(&q))
+    }
+
+    /// The `UPDATE` with its `SET`s and no `WHERE`, and the filter's
+    /// condition: checked as [`build`](Self::build) checks.
+    pub(crate) fn parts(
+        self,
+    ) -> Result<(sea_query::UpdateStatement, Option<sea_query::Condition>)> {
         no_other_models::<M>(self.filter.as_ref(), "an update")?;
+        if self.sets.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("an update of {} sets no column", M::META.name),
+            ));
+        }
         let mut q = Query::update();
         q.table(M::META.table);
         for (c, to) in self.sets {
@@ -970,10 +1067,7 @@ impl<M: Model> UpdateQuery<M> {
                 SetTo::Expr(e) => q.value(c, e),
             };
         }
-        if let Some(f) = self.filter {
-            q.cond_where(f.cond());
-        }
-        Ok(d.query(&q))
+        Ok((q, self.filter.map(Filter::cond)))
     }
 }
 
@@ -1031,13 +1125,18 @@ impl<M: Model> DeleteQuery<M> {
     /// A filter naming another model is a [`Usage`](ErrorKind::Usage)
     /// error, as for an update.
     pub(crate) fn build(self, d: Dialect) -> Result<Stmt> {
-        no_other_models::<M>(self.filter.as_ref(), "a delete")?;
         let mut q = Query::delete();
         q.from_table(M::META.table);
-        if let Some(f) = self.filter {
-            q.cond_where(f.cond());
+        if let Some(c) = self.condition()? {
+            q.cond_where(c);
         }
         Ok(d.query(&q))
+    }
+
+    /// The filter's condition, checked as [`build`](Self::build) checks.
+    pub(crate) fn condition(self) -> Result<Option<sea_query::Condition>> {
+        no_other_models::<M>(self.filter.as_ref(), "a delete")?;
+        Ok(self.filter.map(Filter::cond))
     }
 }
 

@@ -3,10 +3,12 @@
 
 use super::collect::Collect;
 use super::reads::select;
+use super::returning::ReturningPlan;
 use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
 use crate::error::Result;
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
+use crate::model::returning::{Change, Returning};
 use crate::model::sql::Dialect;
 use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::upsert::{Upsert, Upserted};
@@ -172,6 +174,39 @@ impl<M: Model> Executable for Upsert<M> {
             let statements = plan.len();
             Atomically::new(d.kind, d.in_tx, plan, statements)
         })))
+    }
+}
+
+named_plan!(
+    /// [`Returning`]'s plan: the rows changed.
+    ReturningPlanOf<M>(Either<Atomically<ReturningPlan<M>>>) -> Vec<M>
+);
+
+/// The plan of an update or delete returning its rows, from its parts.
+fn returning<M: Model>(
+    d: Dialect,
+    parts: Result<(Change, Option<sea_query::Condition>)>,
+) -> ReturningPlanOf<M> {
+    ReturningPlanOf(either(parts.map(|(change, filter)| {
+        let plan = ReturningPlan::new(d, change, filter);
+        let statements = plan.statements();
+        Atomically::new(d.kind, d.in_tx, plan, statements)
+    })))
+}
+
+impl<M: Model> Executable for Returning<UpdateQuery<M>> {
+    type Output = Vec<M>;
+    type Plan = ReturningPlanOf<M>;
+    fn into_plan(self, d: Dialect) -> ReturningPlanOf<M> {
+        returning(d, self.parts())
+    }
+}
+
+impl<M: Model> Executable for Returning<DeleteQuery<M>> {
+    type Output = Vec<M>;
+    type Plan = ReturningPlanOf<M>;
+    fn into_plan(self, d: Dialect) -> ReturningPlanOf<M> {
+        returning(d, self.parts())
     }
 }
 

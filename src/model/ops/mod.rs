@@ -11,6 +11,7 @@ mod fetch;
 mod methods;
 mod races;
 mod reads;
+mod returning;
 mod schema;
 mod upserts;
 mod writes;
