@@ -26,8 +26,8 @@ pub struct Returning<Q> {
 
 /// What a [`Returning`] changes, built.
 pub(crate) enum Change {
-    /// `UPDATE` with its `SET`s and no `WHERE`.
-    Update(UpdateStatement),
+    /// `UPDATE` with its `SET`s and no `WHERE` (boxed: the plan moves).
+    Update(Box<UpdateStatement>),
     Delete,
 }
 
@@ -62,7 +62,7 @@ impl<M: Model> DeleteQuery<M> {
 impl<M: Model> Returning<UpdateQuery<M>> {
     pub(crate) fn parts(self) -> Result<(Change, Option<Condition>)> {
         let (update, filter) = self.query.parts()?;
-        Ok((Change::Update(update), filter))
+        Ok((Change::Update(Box::new(update)), filter))
     }
 }
 

@@ -76,7 +76,7 @@ impl<M: Model> ReturningPlan<M> {
                     q.cond_where(c);
                 }
                 q.returning(back);
-                self.d.query(&q)
+                self.d.query(&*q)
             }
             Change::Delete => {
                 let mut q = Query::delete();
@@ -109,7 +109,7 @@ impl<M: Model> ReturningPlan<M> {
         let stmt = match self.change.take().ok_or_else(replayed)? {
             Change::Update(mut q) => {
                 q.cond_where(Self::by_keys(keys));
-                self.d.query(&q)
+                self.d.query(&*q)
             }
             Change::Delete => {
                 let mut q = Query::delete();
