@@ -1,5 +1,6 @@
 //! `is_in` and `not_in` with a sub-query, in selects, updates and deletes,
-//! on both halves of every backend, in and out of transactions, checked
+//! and correlated `filter_exists` / `filter_not_exists`, on both halves of
+//! every backend, in and out of transactions, checked
 //! against the rows stored. A sub-query with a `LIMIT` works on MariaDB
 //! too (it is read from a derived table there and everywhere).
 
@@ -181,5 +182,71 @@ async fn subqueries_see_the_transactions_rows() {
             .unwrap_err();
         assert_eq!(db.aio().count(Author::select(), false).await.unwrap(), 3);
         assert_eq!(db.aio().count(Book::select(), false).await.unwrap(), 3);
+    }
+}
+
+/// Correlated EXISTS and NOT EXISTS: the sub-query names the outer query's
+/// model through `eq_col`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exists_and_not_exists() {
+    for db in isolated_all("subqueries_exists") {
+        fresh(&db).await;
+        for half in HALVES {
+            let what = format!("{:?} {half:?}", db.backend());
+            let books_of = || Book::select().filter(Book::AUTHOR_ID.eq_col(Author::ID));
+            let q = Author::select().filter_exists(books_of());
+            assert_eq!(
+                names(call!(half, db, execute_query(q)).unwrap()),
+                ["ann", "bob"],
+                "{what}"
+            );
+            let q = Author::select().filter_not_exists(books_of());
+            assert_eq!(
+                names(call!(half, db, execute_query(q)).unwrap()),
+                ["cy"],
+                "{what}"
+            );
+            // With a condition of its own: authors of a book over 250 pages.
+            let q = Author::select().filter_exists(books_of().filter(Book::PAGES.gt(250)));
+            assert_eq!(
+                names(call!(half, db, execute_query(q)).unwrap()),
+                ["ann"],
+                "{what}"
+            );
+            assert_eq!(
+                call!(
+                    half,
+                    db,
+                    count(Author::select().filter_not_exists(Book::select()), false)
+                )
+                .unwrap(),
+                0,
+                "{what}: an uncorrelated sub-query with rows"
+            );
+            // The sub-query alone names a model it does not read: refused.
+            let err = call!(half, db, execute_query(books_of())).unwrap_err();
+            assert_eq!(err.kind(), dualdb::ErrorKind::Usage, "{what}: {err}");
+        }
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                let cy = tx.get(Author::NAME.eq("cy")).await?;
+                tx.create(Book {
+                    id: 0,
+                    author_id: cy.id,
+                    title: "C1".into(),
+                    pages: 10,
+                })
+                .await?;
+                let books_of = Book::select().filter(Book::AUTHOR_ID.eq_col(Author::ID));
+                let q = Author::select().filter_not_exists(books_of);
+                assert!(tx.execute_query(q).await?.is_empty());
+                Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        let q = Author::select()
+            .filter_not_exists(Book::select().filter(Book::AUTHOR_ID.eq_col(Author::ID)));
+        let lonely = db.sync().atomic(|tx| tx.execute_query(q)).unwrap();
+        assert_eq!(names(lonely), ["cy"]);
     }
 }

@@ -160,6 +160,25 @@ impl<M: Model, T> Column<M, T> {
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
         Filter::raw_eq(self.index, self.name, v.to_sql())
     }
+    /// `column = other`, a column of another model (or this one) of the
+    /// same type: a join's condition in a filter, or a correlated
+    /// sub-query's link to the query around it
+    /// ([`filter_exists`](super::Select::filter_exists)).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let q = User::select().filter_exists(Post::select().filter(Post::AUTHOR.eq_col(User::ID)));
+    /// assert_eq!(s.count(q, false).unwrap(), 2); // ann and bob wrote posts
+    /// ```
+    pub fn eq_col<N: Model>(self, other: Column<N, T>) -> Filter<M> {
+        let cond = Cond::all().add(self.sea().eq(other.sea()));
+        let others = if N::META.table == M::META.table {
+            Vec::new()
+        } else {
+            vec![N::META]
+        };
+        Filter::naming(cond, others)
+    }
     /// `column <> value`
     ///
     /// ```
@@ -416,6 +435,14 @@ impl<M> Filter<M> {
         match &self.kind {
             FilterKind::Eq(index, _, v) => Some((*index, v)),
             FilterKind::Cond(_) => None,
+        }
+    }
+
+    /// `cond`, naming `others` besides `M`.
+    pub(crate) fn naming(cond: Condition, others: Vec<&'static ModelMeta>) -> Self {
+        Filter {
+            others: (!others.is_empty()).then(|| Box::new(Others(others))),
+            ..Filter::new(cond)
         }
     }
 

@@ -665,6 +665,46 @@ impl<M: Model> Select<M> {
         q
     }
 
+    /// `WHERE EXISTS (sub)`: rows for which `sub` finds a row; `sub` may
+    /// name this query's models (`Post::AUTHOR.eq_col(User::ID)`), which
+    /// makes it correlated. peewee's `.where(fn.EXISTS(sub))`.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let wrote = |u| Post::select().filter(Post::AUTHOR.eq_col(User::ID)).filter(Post::TITLE.eq(u));
+    /// let q = User::select().filter_exists(wrote("mine"));
+    /// assert_eq!(s.get(q).unwrap().name, "bob");
+    /// ```
+    pub fn filter_exists<N: Model>(self, sub: Select<N>) -> Self {
+        let f = exists_filter::<M, N>(sub, false);
+        self.filter(f)
+    }
+
+    /// `WHERE NOT EXISTS (sub)`: rows for which `sub` finds none.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// let q = User::select().filter_not_exists(Post::select().filter(Post::AUTHOR.eq_col(User::ID)));
+    /// assert_eq!(s.get(q).unwrap().name, "cy");
+    /// ```
+    pub fn filter_not_exists<N: Model>(self, sub: Select<N>) -> Self {
+        let f = exists_filter::<M, N>(sub, true);
+        self.filter(f)
+    }
+
+    /// The models a filter names that this query does not read: for a
+    /// correlated sub-query, the outer query's.
+    fn outer_models(&self) -> Vec<&'static ModelMeta> {
+        let from = self.models_read();
+        self.filter
+            .as_ref()
+            .map_or(&[][..], Filter::others)
+            .iter()
+            .copied()
+            .filter(|m| !from.iter().any(|f| f.table == m.table))
+            .collect()
+    }
+
     fn compound(mut self, kind: sea_query::UnionType, other: Select<M>) -> Self {
         self.extras_mut().compounds.push((kind, other));
         self
@@ -954,6 +994,23 @@ impl<M: Model> Select<M> {
             .as_ref()
             .is_some_and(|e| !e.group_by.is_empty() || !e.compounds.is_empty())
     }
+}
+
+/// `[NOT] EXISTS (sub)` as a filter of the outer query's `M`, naming the
+/// outer models `sub` refers to (checked against the outer query).
+fn exists_filter<M: Model, N: Model>(sub: Select<N>, negated: bool) -> Filter<M> {
+    let outer: Vec<&'static ModelMeta> = sub
+        .outer_models()
+        .into_iter()
+        .filter(|m| m.table != M::META.table)
+        .collect();
+    let exists = Expr::exists(sub.subquery());
+    let e = if negated {
+        sea_query::ExprTrait::not(exists)
+    } else {
+        exists
+    };
+    Filter::naming(sea_query::Cond::all().add(e), outer)
 }
 
 /// `UPDATE` of model `M`'s rows matching a filter.
