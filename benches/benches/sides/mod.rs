@@ -49,6 +49,7 @@ pub const TIMED: &[Workload] = &[
     ("insert", 50, 1),
     ("insert", 100, 1),
     ("medium", MEDIUM_USERS, 4),
+    ("join", 1_000, 20),
     ("associations", 100, 1),
     ("stream", 10_000, 200),
     ("fold", 10_000, 200),
@@ -138,6 +139,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
     match workload {
         "insert" => insert(url, side, rows as usize),
         "medium" => medium(url, side),
+        "join" => join(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" => stream(url, side, workload == "fold"),
         "copy" => copy(url, side, rows as usize),
@@ -153,6 +155,7 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
             db.sync().create_table::<Inserted>().unwrap();
         }
         "medium" => fill(db, rows, 1, 0, 4),
+        "join" => fill(db, rows, 1, 0, 1),
         "associations" => fill(db, rows, 10, 10, 1),
         "copy" => {
             let sql = "CREATE UNLOGGED TABLE IF NOT EXISTS bench_copy (id BIGINT, name TEXT)";
@@ -623,6 +626,88 @@ fn medium(url: &str, side: &str) -> Calls {
                 keys.map(|_| {
                     let mut st = c.prepare_cached(&sql).unwrap();
                     let rows = st.query_map(["black"], |r| lite_joined(r).map(split));
+                    rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// The raw side's SQL of the `join` workload: what dualdb's typed join
+/// writes, each model's columns in order.
+const JOIN_SQL: &str = "SELECT bench_users.id, bench_users.name, bench_users.hair_color, \
+    bench_posts.id, bench_posts.user_id, bench_posts.title, bench_posts.body \
+    FROM bench_users INNER JOIN bench_posts ON bench_users.id = bench_posts.user_id";
+
+/// A join of two models, 1,000 rows a call into `(user, post)` tuples:
+/// dualdb's `join::<BenchPost>().models()` against the raw drivers running
+/// the same SQL and decoding the same seven columns.
+fn join(url: &str, side: &str) -> Calls {
+    type Pair = (BenchUser, BenchPost);
+    let q = || BenchUser::select().join::<BenchPost>().models::<Pair>();
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let both = |(id, name, hair, p_id, p_user, p_title, p_body): Joined| {
+        ((id, name, hair), (p_id, p_user, p_title, p_body))
+    };
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.execute_query(q()).unwrap().len()).sum()
+        }),
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            db.aio().execute_query(q()).await.unwrap().len()
+        }),
+        ("raw_async", BackendKind::Postgres) => {
+            let (rt, c) = pg_async(url, JOIN_SQL);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let rows = c.query(&*st, &[]).await.unwrap();
+                rows.iter()
+                    .map(|r| both(pg_joined(r)))
+                    .collect::<Vec<_>>()
+                    .len()
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                let rows: Vec<Joined> = c.exec(JOIN_SQL, ()).await.unwrap();
+                rows.into_iter().map(both).collect::<Vec<_>>().len()
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(JOIN_SQL).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows = c.query(&st, &[]).unwrap();
+                    rows.iter()
+                        .map(|r| both(pg_joined(r)))
+                        .collect::<Vec<_>>()
+                        .len()
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows: Vec<Joined> = c.exec(JOIN_SQL, ()).unwrap();
+                    rows.into_iter().map(both).collect::<Vec<_>>().len()
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut st = c.prepare_cached(JOIN_SQL).unwrap();
+                    let rows = st.query_map([], |r| lite_joined(r).map(both));
                     rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
                 })
                 .sum()

@@ -1,0 +1,165 @@
+//! peewee's "Querying" examples (a user and their tweets) in dualdb, on
+//! both halves: joins, rows as tuples of models, grouping, sub-queries,
+//! expression updates, upserts, `RETURNING`, set operations and row locks.
+//!
+//!     cargo run --example queries                      # SQLite in memory
+//!     DATABASE_URL=postgres://… cargo run --example queries
+
+use dualdb::{Database, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "example_user")]
+struct User {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(unique, max_length = 50)]
+    username: String,
+    visits: i64,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "example_tweet")]
+struct Tweet {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = User)]
+    user: i64,
+    message: String,
+    likes: i64,
+}
+
+fn user(name: &str) -> User {
+    User {
+        id: 0,
+        username: name.into(),
+        visits: 0,
+    }
+}
+
+#[tokio::main]
+async fn main() -> dualdb::Result<()> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".into());
+    let db = Database::open(&url)?;
+
+    // Setup, the blocking way.
+    let s = db.sync();
+    s.drop_table::<Tweet>()?;
+    s.drop_table::<User>()?;
+    s.create_table::<User>()?;
+    s.create_table::<Tweet>()?;
+    let users = s.execute_query(User::insert_many(vec![
+        user("huey"),
+        user("mickey"),
+        user("zaizee"),
+    ]))?;
+    let tweet = |u: &User, message: &str, likes| Tweet {
+        id: 0,
+        user: u.id,
+        message: message.into(),
+        likes,
+    };
+    s.execute_query(Tweet::insert_many(vec![
+        tweet(&users[0], "meow", 3),
+        tweet(&users[0], "hiss", 12),
+        tweet(&users[0], "purr", 7),
+        tweet(&users[1], "woof", 1),
+    ]))?;
+
+    // The async half from here on.
+    let a = db.aio();
+
+    // Tweet.select().join(User).where(User.username == 'huey')
+    let huey = Tweet::select()
+        .join::<User>()
+        .filter(User::USERNAME.eq("huey"))
+        .order_by(Tweet::LIKES.desc());
+    let messages: Vec<String> = a
+        .execute_query(huey)
+        .await?
+        .into_iter()
+        .map(|t| t.message)
+        .collect();
+    assert_eq!(messages, ["hiss", "purr", "meow"]);
+
+    // Tweet.select(Tweet, User).join(User): rows as tuples of models.
+    let pairs = a
+        .execute_query(
+            Tweet::select()
+                .join::<User>()
+                .order_by(Tweet::ID.asc())
+                .models::<(Tweet, User)>(),
+        )
+        .await?;
+    assert_eq!(pairs[3].1.username, "mickey");
+
+    // Users and their tweet counts, with a LEFT OUTER JOIN (zaizee has none),
+    // more than one tweet, the most first.
+    let counts = User::select()
+        .left_outer_join::<Tweet>()
+        .group_by(User::ID)
+        .order_by(Tweet::ID.count().desc())
+        .order_by(User::USERNAME.asc())
+        .select_fields((User::USERNAME, Tweet::ID.count()));
+    let counts: Vec<(String, i64)> = a.execute_query(counts).await?;
+    assert_eq!(counts[0], ("huey".to_string(), 3));
+    assert_eq!(counts[2], ("zaizee".to_string(), 0));
+    let prolific = User::select()
+        .join::<Tweet>()
+        .group_by(User::ID)
+        .having(Tweet::ID.count().gt(1));
+    assert_eq!(a.get(prolific).await?.username, "huey");
+
+    // Sub-queries: users who tweeted something liked more than 10 times,
+    // and users who never tweeted.
+    let liked = Tweet::select()
+        .filter(Tweet::LIKES.gt(10))
+        .fields([Tweet::USER.field()]);
+    assert_eq!(a.get(User::ID.is_in(liked)).await?.username, "huey");
+    let silent =
+        User::select().filter_not_exists(Tweet::select().filter(Tweet::USER.eq_col(User::ID)));
+    assert_eq!(a.get(silent).await?.username, "zaizee");
+
+    // Tweet.update(likes=Tweet.likes + 1): computed by the server, returning
+    // the rows as stored.
+    let liked = a
+        .execute_query(
+            Tweet::update_query()
+                .set_expr(Tweet::LIKES, Tweet::LIKES + 1)
+                .filter(Tweet::MESSAGE.eq("woof"))
+                .returning(),
+        )
+        .await?;
+    assert_eq!(liked[0].likes, 2);
+
+    // An upsert counting visits: inserted once, then counted up.
+    for _ in 0..3 {
+        let visit = User::insert_many(vec![User {
+            visits: 1,
+            ..user("mickey")
+        }])
+        .on_conflict(&[&User::USERNAME])
+        .set_expr(User::VISITS, User::VISITS + 1);
+        a.execute_query(visit).await?;
+    }
+    assert_eq!(a.get(User::USERNAME.eq("mickey")).await?.visits, 3);
+
+    // Set operations, paging and a locking read in a transaction.
+    let either = Tweet::select()
+        .filter(Tweet::LIKES.gt(10))
+        .union(Tweet::select().filter(Tweet::MESSAGE.eq("woof")));
+    assert_eq!(a.count(either, false).await?, 2);
+    let page2 = Tweet::select().order_by(Tweet::ID.asc()).paginate(2, 3);
+    assert_eq!(a.execute_query(page2).await?.len(), 1);
+    let claimed = a
+        .atomic(async |tx| -> dualdb::Result<_> {
+            let next = Tweet::select().order_by(Tweet::ID.asc()).skip_locked();
+            let t = tx.get(next).await?;
+            tx.delete(&t).await?;
+            Ok(t.message)
+        })
+        .await?;
+    assert_eq!(claimed, "meow");
+
+    println!("queries: every example ran on {}", db.backend());
+    Ok(())
+}
