@@ -117,32 +117,18 @@ async fn concurrent_increments_are_all_kept() {
                 .set_expr(Item::VIEWS, Item::VIEWS + 1)
                 .filter(Item::NAME.eq("Apple"))
         };
-        let tasks: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    for _ in 0..EACH {
-                        db.aio().execute_query(bump()).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        let threads: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let db = db.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..EACH {
-                        db.sync().execute_query(bump()).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        for t in threads {
-            t.join().unwrap();
-        }
+        common::both_halves_at_once(
+            &db,
+            WORKERS,
+            EACH,
+            move |db| async move {
+                db.aio().execute_query(bump()).await.unwrap();
+            },
+            move |db| {
+                db.sync().execute_query(bump()).unwrap();
+            },
+        )
+        .await;
         let apple = by_name(&db, "Apple").await;
         assert_eq!(apple.views, 2 * WORKERS * EACH, "{:?}", db.backend());
     }

@@ -158,32 +158,18 @@ async fn concurrent_counters_lose_nothing() {
                 .on_conflict(&[&Counter::NAME])
                 .set_expr(Counter::HITS, Counter::HITS + 1)
         };
-        let tasks: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let db = db.clone();
-                tokio::spawn(async move {
-                    for _ in 0..EACH {
-                        db.aio().execute_query(visit()).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        let threads: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let db = db.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..EACH {
-                        db.sync().execute_query(visit()).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-        for t in threads {
-            t.join().unwrap();
-        }
+        common::both_halves_at_once(
+            &db,
+            WORKERS,
+            EACH,
+            move |db| async move {
+                db.aio().execute_query(visit()).await.unwrap();
+            },
+            move |db| {
+                db.sync().execute_query(visit()).unwrap();
+            },
+        )
+        .await;
         assert_eq!(
             stored(&db, "page").await.hits,
             2 * WORKERS * EACH,

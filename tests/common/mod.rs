@@ -437,3 +437,45 @@ impl WriteLoad {
         (acked, errors)
     }
 }
+
+/// Runs `workers` tasks on the async half and as many threads on the
+/// blocking half at once, each making `each` calls: `on_async(db)` awaited
+/// in a task, `on_sync(&db)` in a thread; returns when all are done.
+pub async fn both_halves_at_once<F, Fut, G>(
+    db: &Database,
+    workers: i64,
+    each: i64,
+    on_async: F,
+    on_sync: G,
+) where
+    F: Fn(Database) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+    G: Fn(&Database) + Clone + Send + 'static,
+{
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (db, on_async) = (db.clone(), on_async.clone());
+            tokio::spawn(async move {
+                for _ in 0..each {
+                    on_async(db.clone()).await;
+                }
+            })
+        })
+        .collect();
+    let threads: Vec<_> = (0..workers)
+        .map(|_| {
+            let (db, on_sync) = (db.clone(), on_sync.clone());
+            std::thread::spawn(move || {
+                for _ in 0..each {
+                    on_sync(&db);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+}

@@ -48,18 +48,18 @@ pub trait Executable: Send {
 /// associated type of a public trait cannot name a crate-private type, and
 /// this one keeps them all in its private field.
 macro_rules! named_plan {
-    ($(#[$doc:meta])* $name:ident <$($g:ident),*> ($inner:ty) -> $out:ty) => {
+    ($(#[$doc:meta])* $name:ident <$($g:ident: $bound:path),*> ($inner:ty) -> $out:ty) => {
         $(#[$doc])*
         #[doc(hidden)]
-        pub struct $name<$($g: Model),*>($inner);
+        pub struct $name<$($g: $bound),*>($inner);
 
-        impl<$($g: Model),*> std::fmt::Debug for $name<$($g),*> {
+        impl<$($g: $bound),*> std::fmt::Debug for $name<$($g),*> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(stringify!($name))
             }
         }
 
-        impl<$($g: Model),*> Plan for $name<$($g),*> {
+        impl<$($g: $bound),*> Plan for $name<$($g),*> {
             type Output = $out;
             #[inline]
             fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<$out>> {
@@ -72,11 +72,11 @@ macro_rules! named_plan {
 
 named_plan!(
     /// [`Select`]'s plan: its models.
-    SelectPlan<M>(Collect<M, Vec<M>>) -> Vec<M>
+    SelectPlan<M: Model>(Collect<M, Vec<M>>) -> Vec<M>
 );
 named_plan!(
     /// [`InsertMany`]'s plan: the rows stored.
-    InsertPlan<M>(Atomically<Insert<M, Vec<M>>>) -> Vec<M>
+    InsertPlan<M: Model>(Atomically<Insert<M, Vec<M>>>) -> Vec<M>
 );
 named_plan!(
     /// [`UpdateQuery`]'s and [`DeleteQuery`]'s plan: the rows changed.
@@ -84,27 +84,13 @@ named_plan!(
 );
 named_plan!(
     /// [`InsertCounted`](crate::model::InsertCounted)'s plan: the rows inserted.
-    CountedInsertPlan<M>(Atomically<Insert<M, u64>>) -> u64
+    CountedInsertPlan<M: Model>(Atomically<Insert<M, u64>>) -> u64
 );
 
-/// [`SelectModels`]'s plan: its rows as tuples of models.
-#[doc(hidden)]
-pub struct ModelsPlan<T: ModelRow>(Collect<T, Vec<T>>);
-
-impl<T: ModelRow> std::fmt::Debug for ModelsPlan<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ModelsPlan")
-    }
-}
-
-impl<T: ModelRow> Plan for ModelsPlan<T> {
-    type Output = Vec<T>;
-    #[inline]
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<T>>> {
-        self.0.step(reply)
-    }
-    crate::plan::forward_hooks!(.0);
-}
+named_plan!(
+    /// [`SelectModels`]'s plan: its rows as tuples of models.
+    ModelsPlan<T: ModelRow>(Collect<T, Vec<T>>) -> Vec<T>
+);
 
 impl<M: Model, T: ModelRow> Executable for SelectModels<M, T> {
     type Output = Vec<T>;
@@ -126,27 +112,13 @@ fn rows_as<R: FromRow>(reply: Reply) -> Result<Vec<R>> {
     reply.rows()?.iter().map(R::from_row).collect()
 }
 
-/// [`SelectFields`]'s plan: its rows as values.
-#[doc(hidden)]
-pub struct FieldsPlan<R: Send>(Either<ReadOnly<One<Vec<R>, RowsAs<R>>>>);
+named_plan!(
+    /// [`SelectFields`]'s plan: its rows as values.
+    FieldsPlan<R: Send>(Either<ReadOnly<One<Vec<R>, RowsAs<R>>>>) -> Vec<R>
+);
 
 /// How a [`FieldsPlan`] reads its reply: [`rows_as`].
 type RowsAs<R> = fn(Reply) -> Result<Vec<R>>;
-
-impl<R: Send> std::fmt::Debug for FieldsPlan<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FieldsPlan")
-    }
-}
-
-impl<R: Send> Plan for FieldsPlan<R> {
-    type Output = Vec<R>;
-    #[inline]
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<R>>> {
-        self.0.step(reply)
-    }
-    crate::plan::forward_hooks!(.0);
-}
 
 impl<M: Model, R: FromRow + Send + 'static> Executable for SelectFields<M, R> {
     type Output = Vec<R>;
@@ -162,7 +134,7 @@ impl<M: Model, R: FromRow + Send + 'static> Executable for SelectFields<M, R> {
 
 named_plan!(
     /// [`Upsert`]'s plan: what it stored.
-    UpsertPlanOf<M>(Either<Atomically<UpsertPlan<M>>>) -> Upserted<M>
+    UpsertPlanOf<M: Model>(Either<Atomically<UpsertPlan<M>>>) -> Upserted<M>
 );
 
 impl<M: Model> Executable for Upsert<M> {
@@ -179,7 +151,7 @@ impl<M: Model> Executable for Upsert<M> {
 
 named_plan!(
     /// [`Returning`]'s plan: the rows changed.
-    ReturningPlanOf<M>(Either<Atomically<ReturningPlan<M>>>) -> Vec<M>
+    ReturningPlanOf<M: Model>(Either<Atomically<ReturningPlan<M>>>) -> Vec<M>
 );
 
 /// The plan of an update or delete returning its rows, from its parts.
