@@ -355,7 +355,7 @@ impl<M: Model> Select<M> {
         if self.extras.is_none()
             && selected.is_empty()
             && self.filter.as_ref().is_none_or(|f| f.others().is_empty())
-            && self.order.is_empty()
+            && self.order.iter().all(|o| o.table == M::META.table)
         {
             return Ok(());
         }
