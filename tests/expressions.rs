@@ -204,3 +204,224 @@ async fn injection_payloads_stay_values() {
         }
     }
 }
+
+/// `case`, `concat` and (with chrono) `date`, selected, filtered on, ordered
+/// by and written by `set_expr`, on both halves, in and out of
+/// transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_and_concat_select_filter_order_and_update() {
+    use dualdb::model::case;
+    let size = || {
+        case(Item::QTY.gt(5), "many")
+            .when(Item::QTY.gt(2), "some")
+            .otherwise("few")
+    };
+    for db in isolated_all("expr_case") {
+        for half in HALVES {
+            fresh(&db).await;
+            let what = format!("{:?} {half:?}", db.backend());
+            // Selected, with the branch values bound.
+            let q = Item::select()
+                .order_by(Item::NAME.asc())
+                .select_fields((Item::NAME, size()));
+            let rows: Vec<(String, String)> = call!(half, db, execute_query(q)).unwrap();
+            let seen: Vec<(&str, &str)> =
+                rows.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            assert_eq!(
+                seen,
+                [("Apple", "some"), ("Fig", "many"), ("Pear", "many")],
+                "{what}"
+            );
+            // No ELSE: NULL where no branch holds.
+            let q = Item::select()
+                .order_by(Item::NAME.asc())
+                .select_fields(case(Item::QTY.gt(8), Item::NAME).end());
+            let rows: Vec<Option<String>> = call!(half, db, execute_query(q)).unwrap();
+            assert_eq!(rows, [None, None, Some("Pear".to_string())], "{what}");
+            // In a filter and an order: a NULL rank counts as 100.
+            let ranked = || case(Item::RANK.is_null(), 100).otherwise(Item::QTY);
+            let n = call!(half, db, count(ranked().gt(50), false)).unwrap();
+            assert_eq!(n, 1, "{what}");
+            let q = Item::select().order_by(ranked().field().desc());
+            let got = call!(half, db, execute_query(q)).unwrap();
+            let names: Vec<&str> = got.iter().map(|i| i.name.as_str()).collect();
+            assert_eq!(names, ["Pear", "Fig", "Apple"], "{what}");
+            // Concatenation: a NULL counts as empty text on every backend.
+            let q = Item::select().order_by(Item::NAME.asc()).select_fields((
+                Item::NAME.concat("-").concat(size()),
+                Item::NICK.concat("!"),
+            ));
+            let rows: Vec<(String, String)> = call!(half, db, execute_query(q)).unwrap();
+            assert_eq!(
+                rows[0],
+                ("Apple-some".to_string(), "!".to_string()),
+                "{what}"
+            );
+            assert_eq!(rows[2].0, "Pear-many", "{what}");
+            let n = call!(
+                half,
+                db,
+                count(Item::NAME.lower().concat("x").eq("figx"), false)
+            )
+            .unwrap();
+            assert_eq!(n, 1, "{what}");
+            // Written by the server.
+            let q = Item::update_query()
+                .set_expr(Item::NICK, Item::NAME.concat("/").concat(size()))
+                .set_expr(Item::QTY, case(Item::QTY.gt(5), 0).otherwise(Item::QTY));
+            assert_eq!(call!(half, db, execute_query(q)).unwrap(), 3, "{what}");
+            let fig = by_name(&db, "Fig").await;
+            assert_eq!(
+                (fig.nick.as_deref(), fig.qty),
+                (Some("Fig/many"), 0),
+                "{what}"
+            );
+            let apple = by_name(&db, "Apple").await;
+            assert_eq!(
+                (apple.nick.as_deref(), apple.qty),
+                (Some("Apple/some"), 3),
+                "{what}"
+            );
+            for p in PAYLOADS {
+                let q = Item::select()
+                    .filter(Item::NAME.eq("Fig"))
+                    .select_fields((Item::NAME.concat(p), case(Item::QTY.eq(0), p).otherwise("")));
+                let rows: Vec<(String, String)> = call!(half, db, execute_query(q)).unwrap();
+                assert_eq!(rows, [(format!("Fig{p}"), p.to_string())], "{what}");
+            }
+            assert_eq!(call!(half, db, count(Item::select(), false)).unwrap(), 3);
+        }
+        // In transactions: the transaction's rows, rolled back or kept.
+        let what = format!("{:?}", db.backend());
+        fresh(&db).await;
+        let mark = || Item::update_query().set_expr(Item::NICK, Item::NAME.concat("*"));
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                tx.execute_query(mark()).await?;
+                let q = Item::select()
+                    .filter(Item::NICK.eq("Fig*"))
+                    .select_fields(size());
+                let got: Vec<String> = tx.execute_query(q).await?;
+                assert_eq!(got, ["many"], "{what}");
+                Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(by_name(&db, "Fig").await.nick, None, "{what}");
+        db.sync()
+            .atomic(|tx| -> dualdb::Result<()> {
+                tx.execute_query(mark())?;
+                let q = Item::select()
+                    .filter(Item::NICK.eq("Pear*"))
+                    .select_fields(size());
+                let got: Vec<String> = tx.execute_query(q)?;
+                assert_eq!(got, ["many"], "{what}");
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            by_name(&db, "Fig").await.nick.as_deref(),
+            Some("Fig*"),
+            "{what}"
+        );
+    }
+}
+
+/// A `case` or `concat` naming a table the query does not read is a
+/// `Usage` error before any I/O.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_naming_an_unread_table_fails_before_any_io() {
+    use dualdb::model::{Alias, case};
+    const OTHER: Alias<Item> = Alias::new("other");
+    let db = Database::builder("postgres://nobody:secret@127.0.0.1:1/none")
+        .connect_timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    for half in HALVES {
+        let q = Item::select().select_fields(case(OTHER.col(Item::QTY).gt(1), 1).otherwise(0));
+        let r: dualdb::Result<Vec<i32>> = call!(half, db, execute_query(q));
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{e}");
+        assert!(e.to_string().contains("Item as other"), "{e}");
+        let q = Item::update_query().set_expr(Item::NAME, Item::NAME.concat(OTHER.col(Item::NAME)));
+        let e = call!(half, db, execute_query(q)).unwrap_err();
+        assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{e}");
+    }
+}
+
+#[cfg(feature = "chrono")]
+mod dates {
+    use super::common::{HALVES, isolated_all};
+    use crate::call;
+    use chrono::{NaiveDate, NaiveDateTime};
+    use dualdb::Model;
+    use dualdb::model::Field;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "expr_visits")]
+    struct Visit {
+        #[model(primary_key, auto)]
+        id: i64,
+        at: NaiveDateTime,
+        left: Option<NaiveDateTime>,
+    }
+
+    fn at(day: u32, h: u32, m: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2024, 3, day)
+            .unwrap()
+            .and_hms_opt(h, m, s)
+            .unwrap()
+    }
+
+    /// `date()` groups and filters by the day, on both halves, in and out of
+    /// a transaction.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn date_groups_and_filters_by_the_day() {
+        let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+        for db in isolated_all("expr_dates") {
+            db.aio().drop_table::<Visit>().await.unwrap();
+            db.aio().create_table::<Visit>().await.unwrap();
+            let visit = |at, left| Visit { id: 0, at, left };
+            db.aio()
+                .execute_query(Visit::insert_many(vec![
+                    visit(at(1, 10, 0, 0), Some(at(1, 11, 0, 0))),
+                    visit(at(1, 23, 59, 59), None),
+                    visit(at(2, 0, 0, 1), Some(at(3, 0, 30, 0))),
+                ]))
+                .await
+                .unwrap();
+            for half in HALVES {
+                let what = format!("{:?} {half:?}", db.backend());
+                let q = Visit::select()
+                    .group_by(Visit::AT.date())
+                    .order_by(Visit::AT.date().field().asc())
+                    .select_fields((Visit::AT.date(), Field::<Visit>::count_all()));
+                let rows: Vec<(NaiveDate, i64)> = call!(half, db, execute_query(q)).unwrap();
+                assert_eq!(rows, [(day(1), 2), (day(2), 1)], "{what}");
+                let n = call!(half, db, count(Visit::AT.date().eq(day(2)), false)).unwrap();
+                assert_eq!(n, 1, "{what}");
+                // A nullable timestamp's date is nullable.
+                let q = Visit::select()
+                    .order_by(Visit::ID.asc())
+                    .select_fields(Visit::LEFT.date());
+                let rows: Vec<Option<NaiveDate>> = call!(half, db, execute_query(q)).unwrap();
+                assert_eq!(rows, [Some(day(1)), None, Some(day(3))], "{what}");
+            }
+            let what = format!("{:?}", db.backend());
+            db.sync()
+                .atomic(|tx| -> dualdb::Result<()> {
+                    tx.create(visit(at(2, 12, 0, 0), None))?;
+                    let n = tx.count(Visit::AT.date().eq(day(2)), false)?;
+                    assert_eq!(n, 2, "{what}");
+                    Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
+                })
+                .unwrap_err();
+            let n = db
+                .aio()
+                .count(Visit::AT.date().eq(day(2)), false)
+                .await
+                .unwrap();
+            assert_eq!(n, 1, "{what}");
+        }
+    }
+}

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{HALVES, isolated_all};
+use common::{HALVES, Half, isolated_all};
 use dualdb::{Database, ErrorKind, Model};
 use futures::TryStreamExt;
 
@@ -248,6 +248,64 @@ async fn joins_filter_order_and_read_tuples() {
         assert_eq!(titles(&streamed), ["b1"]);
         let iterated: Vec<Post> = db.sync().fetch(q).collect::<Result<_, _>>().unwrap();
         assert_eq!(titles(&iterated), ["b1"]);
+        // Tuples of models and of values stream too, on both halves and in
+        // transactions, as execute_query reads them.
+        let pairs = || {
+            Post::select()
+                .join::<Author>()
+                .order_by(Post::ID.asc())
+                .models::<(Post, Author)>()
+        };
+        let values = || {
+            Author::select()
+                .left_outer_join::<Post>()
+                .order_by(Author::NAME.asc())
+                .order_by(Post::ID.asc())
+                .select_fields((Author::NAME, Post::TITLE))
+        };
+        let want = call!(Half::Async, db, execute_query(pairs())).unwrap();
+        let streamed: Vec<(Post, Author)> = db.aio().fetch(pairs()).try_collect().await.unwrap();
+        assert_eq!(streamed, want);
+        let iterated: Vec<(Post, Author)> =
+            db.sync().fetch(pairs()).collect::<Result<_, _>>().unwrap();
+        assert_eq!(iterated, want);
+        let named: Vec<(String, Option<String>)> =
+            db.aio().fetch(values()).try_collect().await.unwrap();
+        let seen: Vec<(&str, Option<&str>)> = named
+            .iter()
+            .map(|(a, t)| (a.as_str(), t.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("ann", Some("a1")),
+                ("ann", Some("a2")),
+                ("bob", Some("b1")),
+                ("cy", None)
+            ]
+        );
+        let in_tx: Vec<(String, Option<String>)> = db
+            .sync()
+            .atomic(|tx| tx.fetch(values()).collect::<Result<_, _>>())
+            .unwrap();
+        assert_eq!(in_tx, named);
+        let in_tx: Vec<(Post, Author)> = db
+            .aio()
+            .atomic(async |tx| tx.fetch(pairs()).try_collect().await)
+            .await
+            .unwrap();
+        assert_eq!(in_tx, want);
+        // A tuple query that fails its check fails the stream, before I/O.
+        let bad = Post::select().models::<(Post, Author)>();
+        let err = db
+            .aio()
+            .fetch(bad.clone())
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+        let err = db.sync().fetch(bad).next().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     }
 }
 
@@ -333,7 +391,10 @@ async fn bad_joins_fail_before_any_io() {
             let q = Post::select().filter(Post::VIEWS.gt(1) & Comment::BODY.eq("x"));
             usage(call!(half, db, exists(q)).unwrap_err(), "Comment");
             let q = Post::select().order_by(Author::NAME.asc());
-            usage(call!(half, db, get_or_none(q)).unwrap_err(), "join_authors");
+            usage(
+                call!(half, db, get_or_none(q)).unwrap_err(),
+                "an order names Author",
+            );
             let q = Post::select().join::<Author>().models::<(Post, Comment)>();
             usage(call!(half, db, execute_query(q)).unwrap_err(), "Comment");
             // join_on from a model not in the query yet.

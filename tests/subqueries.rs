@@ -250,3 +250,112 @@ async fn exists_and_not_exists() {
         assert_eq!(names(lonely), ["cy"]);
     }
 }
+
+/// A scalar sub-query (`single_value`), correlated or not, as a selected
+/// value, in a filter and in an order, on both halves, in and out of a
+/// transaction; and sub-queries that fail their own check make the query
+/// around them a `Usage` error before any I/O.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scalar_subqueries_select_filter_and_order() {
+    use dualdb::model::Field;
+    let books_of = || Book::select().filter(Book::AUTHOR_ID.eq_col(Author::ID));
+    let count_of = || {
+        books_of()
+            .fields([Field::count_all()])
+            .single_value::<i64>()
+    };
+    let longest = || {
+        books_of()
+            .fields([Book::PAGES.max()])
+            .single_value::<Option<i32>>()
+    };
+    for db in isolated_all("subqueries_scalar") {
+        fresh(&db).await;
+        for half in HALVES {
+            let what = format!("{:?} {half:?}", db.backend());
+            let q = Author::select()
+                .order_by(Author::NAME.asc())
+                .select_fields((Author::NAME, count_of(), longest()));
+            let rows: Vec<(String, i64, Option<i32>)> = call!(half, db, execute_query(q)).unwrap();
+            assert_eq!(
+                rows,
+                [
+                    ("ann".to_string(), 2, Some(300)),
+                    ("bob".to_string(), 1, Some(200)),
+                    ("cy".to_string(), 0, None)
+                ],
+                "{what}"
+            );
+            // In a filter, and ordered by.
+            let q = Author::select()
+                .filter(count_of().ge(1))
+                .order_by(longest().field().asc());
+            let got: Vec<String> = call!(half, db, execute_query(q))
+                .unwrap()
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            assert_eq!(got, ["bob", "ann"], "{what}");
+            // Uncorrelated: books longer than the shortest book by bob.
+            let bobs = Book::select()
+                .join_on(Book::AUTHOR_ID, Author::ID)
+                .filter(Author::NAME.eq("bob"))
+                .fields([Book::PAGES.min()])
+                .single_value::<i32>();
+            let q = Book::select().filter(bobs.lt(Book::PAGES));
+            assert_eq!(
+                titles(call!(half, db, execute_query(q)).unwrap()),
+                ["A2"],
+                "{what}"
+            );
+            // A sub-query whose own join cannot be made, in each place a
+            // sub-query goes: refused before the query runs.
+            let broken = || Book::select().join::<Book>().fields([Book::ID.count()]);
+            let q = Author::select().select_fields(broken().single_value::<i64>());
+            let r: dualdb::Result<Vec<i64>> = call!(half, db, execute_query(q));
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+            assert!(e.to_string().contains("alias"), "{what}: {e}");
+            let q = Author::select().filter_exists(Book::select().join::<Book>());
+            let e = call!(half, db, execute_query(q)).unwrap_err();
+            assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+            let q = Author::select().filter(Author::ID.is_in(Book::select().join::<Book>()));
+            let e = call!(half, db, count(q, false)).unwrap_err();
+            assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+            let q = Author::delete_query().filter(Author::ID.not_in(Book::select().join::<Book>()));
+            let e = call!(half, db, execute_query(q)).unwrap_err();
+            assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+            // A correlated sub-query used where the table it names is not read.
+            let q = Book::select().select_fields(count_of());
+            let r: dualdb::Result<Vec<i64>> = call!(half, db, execute_query(q));
+            let e = r.unwrap_err();
+            assert!(e.to_string().contains("Author"), "{what}: {e}");
+            assert_eq!(call!(half, db, count(Author::select(), false)).unwrap(), 3);
+        }
+        let what = format!("{:?}", db.backend());
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                let cy = tx.get(Author::NAME.eq("cy")).await?;
+                tx.create(Book {
+                    id: 0,
+                    author_id: cy.id,
+                    title: "C1".into(),
+                    pages: 10,
+                })
+                .await?;
+                let q = Author::select()
+                    .filter(Author::NAME.eq("cy"))
+                    .select_fields(count_of());
+                let n: Vec<i64> = tx.execute_query(q).await?;
+                assert_eq!(n, [1], "{what}");
+                Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        let q = Author::select()
+            .filter(Author::NAME.eq("cy"))
+            .select_fields(count_of());
+        let n: Vec<i64> = db.sync().atomic(|tx| tx.execute_query(q)).unwrap();
+        assert_eq!(n, [0], "{what}");
+    }
+}

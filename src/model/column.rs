@@ -23,8 +23,9 @@ use std::marker::PhantomData;
 
 use sea_query::{Cond, Condition, Expr, ExprTrait};
 
+use super::Model;
+use super::source::{Alias, Names, Source};
 use super::sql::to_sea;
-use super::{Model, ModelMeta};
 use crate::value::{ToSql, Value};
 
 /// A typed handle on column `T` of model `M`, made by `#[derive(Model)]` as
@@ -39,6 +40,8 @@ use crate::value::{ToSql, Value};
 pub struct Column<M, T> {
     index: usize,
     name: &'static str,
+    /// The table's alias in the query, for a column of an [`Alias`].
+    alias: Option<&'static str>,
     _types: PhantomData<fn() -> (M, T)>,
 }
 
@@ -72,6 +75,14 @@ impl Compatible<String> for &str {}
 impl Compatible<Option<String>> for &str {}
 impl Compatible<String> for &String {}
 
+/// Column types that can be compared with `=` (in a join's condition,
+/// [`eq_col`](Column::eq_col)): the same type, nullable or not, so that a
+/// nullable foreign key (`Option<i64>`) joins a key (`i64`).
+pub trait Comparable<U> {}
+impl<T> Comparable<T> for T {}
+impl<T> Comparable<Option<T>> for T {}
+impl<T> Comparable<T> for Option<T> {}
+
 /// Any column of model `M`, whatever its type: for lists of columns such as
 /// [`update_only`](crate::SyncDb::update_only)'s.
 ///
@@ -102,6 +113,17 @@ impl<M, T> ColumnOf<M> for Column<M, T> {
     }
 }
 
+impl<M: Model> Alias<M> {
+    /// Column `c` of this alias's table: `alias.col(User::NAME)` is
+    /// `"editor"."name"`.
+    pub const fn col<T>(self, c: Column<M, T>) -> Column<M, T> {
+        Column {
+            alias: Some(self.name),
+            ..c
+        }
+    }
+}
+
 /// `"table"."column"`: every column a filter, field, order or expression
 /// names is qualified with its model's table, so that it means one column
 /// in a join (tests/joins.rs).
@@ -128,7 +150,24 @@ impl<M: Model, T> Column<M, T> {
         Column {
             index,
             name,
+            alias: None,
             _types: PhantomData,
+        }
+    }
+
+    /// The table this column is read from in a query.
+    pub(crate) fn source(&self) -> Source {
+        Source {
+            meta: M::META,
+            alias: self.alias,
+        }
+    }
+
+    /// The tables a piece made of this column names.
+    pub(crate) fn names(&self) -> Names {
+        match self.alias {
+            None => Names::Own,
+            Some(_) => Names::one(self.source(), M::META),
         }
     }
 
@@ -142,13 +181,14 @@ impl<M: Model, T> Column<M, T> {
         self.name
     }
 
-    /// The column as sea-query names it: qualified with its table.
+    /// The column as sea-query names it: qualified with its table (or the
+    /// table's alias).
     pub(crate) fn sea(self) -> Expr {
-        qualified(M::META.table, self.name)
+        qualified(self.source().name(), self.name)
     }
 
     fn filter(self, e: Expr) -> Filter<M> {
-        Filter::new(Cond::all().add(e))
+        Filter::naming(Cond::all().add(e), self.names())
     }
 
     /// `column = value`
@@ -158,7 +198,10 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::TITLE.eq("Emma")).unwrap().pages, 474);
     /// ```
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
-        Filter::raw_eq(self.index, self.name, v.to_sql())
+        match self.alias {
+            None => Filter::raw_eq(self.index, self.name, v.to_sql()),
+            Some(_) => self.filter(self.sea().eq(val(v.to_sql()))),
+        }
     }
     /// `column = other`, a column of another model (or this one) of the
     /// same type: a join's condition in a filter, or a correlated
@@ -170,14 +213,15 @@ impl<M: Model, T> Column<M, T> {
     /// let q = User::select().filter_exists(Post::select().filter(Post::AUTHOR.eq_col(User::ID)));
     /// assert_eq!(s.count(q, false).unwrap(), 2); // ann and bob wrote posts
     /// ```
-    pub fn eq_col<N: Model>(self, other: Column<N, T>) -> Filter<M> {
+    pub fn eq_col<N: Model, U>(self, other: Column<N, U>) -> Filter<M>
+    where
+        T: Comparable<U>,
+    {
         let cond = Cond::all().add(self.sea().eq(other.sea()));
-        let others = if N::META.table == M::META.table {
-            Vec::new()
-        } else {
-            vec![N::META]
-        };
-        Filter::naming(cond, others)
+        Filter::naming(
+            cond,
+            Names::of(vec![self.source(), other.source()], M::META),
+        )
     }
     /// `column <> value`
     ///
@@ -260,8 +304,8 @@ impl<M: Model, T> Column<M, T> {
     /// ```
     pub fn asc(self) -> Order<M> {
         Order::new(
-            M::META.table,
-            OrderBy::Column(self.name),
+            self.names(),
+            OrderBy::Column(self.source().name(), self.name),
             sea_query::Order::Asc,
         )
     }
@@ -274,8 +318,8 @@ impl<M: Model, T> Column<M, T> {
     /// ```
     pub fn desc(self) -> Order<M> {
         Order::new(
-            M::META.table,
-            OrderBy::Column(self.name),
+            self.names(),
+            OrderBy::Column(self.source().name(), self.name),
             sea_query::Order::Desc,
         )
     }
@@ -289,7 +333,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(title, "Notes");
     /// ```
     pub fn field(self) -> Field<M> {
-        Field::new(self.sea())
+        Field::naming(self.sea(), self.names())
     }
     /// `COUNT(column)`: non-NULL values.
     ///
@@ -299,7 +343,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(with_year, 2);
     /// ```
     pub fn count(self) -> Field<M> {
-        Field::new(self.sea().count())
+        Field::naming(self.sea().count(), self.names())
     }
     /// `MAX(column)`
     ///
@@ -309,7 +353,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(most, 474);
     /// ```
     pub fn max(self) -> Field<M> {
-        Field::new(self.sea().max())
+        Field::naming(self.sea().max(), self.names())
     }
     /// `MIN(column)`
     ///
@@ -319,7 +363,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(first, Some(1815));
     /// ```
     pub fn min(self) -> Field<M> {
-        Field::new(self.sea().min())
+        Field::naming(self.sea().min(), self.names())
     }
     /// `SUM(column)`
     ///
@@ -329,7 +373,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(total, 976);
     /// ```
     pub fn sum(self) -> Field<M> {
-        Field::new(self.sea().sum())
+        Field::naming(self.sea().sum(), self.names())
     }
     /// `AVG(column)`: read it as `f64` (or `Option<f64>`, NULL over no
     /// rows); PostgreSQL and MySQL compute an exact decimal, which decodes
@@ -341,7 +385,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert!((mean - 325.33).abs() < 0.01);
     /// ```
     pub fn avg(self) -> Field<M> {
-        Field::new(self.sea().avg())
+        Field::naming(self.sea().avg(), self.names())
     }
     /// `COUNT(DISTINCT column)`: the different non-NULL values.
     ///
@@ -352,7 +396,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(titles, 3);
     /// ```
     pub fn count_distinct(self) -> Field<M> {
-        Field::new(self.sea().count_distinct())
+        Field::naming(self.sea().count_distinct(), self.names())
     }
 }
 
@@ -367,15 +411,10 @@ impl<M: Model, T> Column<M, T> {
 /// ```
 pub struct Filter<M> {
     pub(crate) kind: FilterKind,
-    /// The models other than `M` the condition names, if any: boxed, as
-    /// most filters name none and a `Select` is moved whole.
-    others: Option<Box<Others>>,
+    /// The tables the condition names (most often `M`'s alone).
+    names: Names,
     _model: PhantomData<fn() -> M>,
 }
-
-/// The models a filter names besides its own, in a box of one pointer.
-#[derive(Clone, Default)]
-struct Others(Vec<&'static ModelMeta>);
 
 /// A filter's condition. `column = value`, the commonest by far, stays
 /// unbuilt so that a query made of it alone can take its SQL from the cache
@@ -391,7 +430,7 @@ impl<M> Clone for Filter<M> {
     fn clone(&self) -> Self {
         Filter {
             kind: self.kind.clone(),
-            others: self.others.clone(),
+            names: self.names.clone(),
             _model: PhantomData,
         }
     }
@@ -407,7 +446,7 @@ impl<M> Filter<M> {
     pub(crate) fn new(cond: Condition) -> Self {
         Filter {
             kind: FilterKind::Cond(cond),
-            others: None,
+            names: Names::Own,
             _model: PhantomData,
         }
     }
@@ -416,7 +455,7 @@ impl<M> Filter<M> {
     pub(crate) fn raw_eq(index: usize, column: &'static str, v: Value) -> Self {
         Filter {
             kind: FilterKind::Eq(index, column, v),
-            others: None,
+            names: Names::Own,
             _model: PhantomData,
         }
     }
@@ -438,17 +477,17 @@ impl<M> Filter<M> {
         }
     }
 
-    /// `cond`, naming `others` besides `M`.
-    pub(crate) fn naming(cond: Condition, others: Vec<&'static ModelMeta>) -> Self {
+    /// `cond`, naming the tables `names`.
+    pub(crate) fn naming(cond: Condition, names: Names) -> Self {
         Filter {
-            others: (!others.is_empty()).then(|| Box::new(Others(others))),
+            names,
             ..Filter::new(cond)
         }
     }
 
-    /// The models other than `M` the condition names.
-    pub(crate) fn others(&self) -> &[&'static ModelMeta] {
-        self.others.as_deref().map_or(&[], |o| o.0.as_slice())
+    /// The tables the condition names.
+    pub(crate) fn names(&self) -> &Names {
+        &self.names
     }
 }
 
@@ -470,18 +509,14 @@ impl<M: Model> Filter<M> {
         if std::any::TypeId::of::<M>() == std::any::TypeId::of::<K>() {
             return Filter {
                 kind: self.kind,
-                others: self.others,
+                names: self.names,
                 _model: PhantomData,
             };
         }
-        let mut others = self.others.clone().unwrap_or_default();
-        others.0.retain(|m| m.table != K::META.table);
-        if !others.0.iter().any(|m| m.table == M::META.table) {
-            others.0.push(M::META);
-        }
+        let names = self.names.clone().retag(M::META, K::META);
         Filter {
             kind: FilterKind::Cond(self.cond()),
-            others: (!others.0.is_empty()).then_some(others),
+            names,
             _model: PhantomData,
         }
     }
@@ -508,18 +543,13 @@ impl<M: Model> Filter<M> {
         self.combine(Cond::any(), other)
     }
 
-    fn combine<N: Model>(self, cond: Condition, other: Filter<N>) -> Self {
-        let other = other.retag::<M>();
-        let mut others = self.others.clone();
-        for m in other.others() {
-            let list = &mut others.get_or_insert_default().0;
-            if !list.iter().any(|o| o.table == m.table) {
-                list.push(m);
-            }
-        }
+    fn combine<N: Model>(mut self, cond: Condition, other: Filter<N>) -> Self {
+        let mut other = other.retag::<M>();
+        let names =
+            std::mem::take(&mut self.names).union(std::mem::take(&mut other.names), M::META);
         Filter {
             kind: FilterKind::Cond(cond.add(self.cond()).add(other.cond())),
-            others,
+            names,
             _model: PhantomData,
         }
     }
@@ -542,11 +572,8 @@ impl<M: Model, N: Model> std::ops::BitOr<Filter<N>> for Filter<M> {
 impl<M: Model> std::ops::Not for Filter<M> {
     type Output = Filter<M>;
     fn not(self) -> Self {
-        let others = self.others.clone();
-        Filter {
-            others,
-            ..Filter::new(self.cond().not())
-        }
+        let names = self.names.clone();
+        Filter::naming(self.cond().not(), names)
     }
 }
 
@@ -559,39 +586,42 @@ impl<M: Model> std::ops::Not for Filter<M> {
 /// ```
 #[derive(Debug)]
 pub struct Order<M> {
-    /// The table of the model ordered by (for the query's check).
-    pub(crate) table: &'static str,
+    /// The tables the term names (for the query's check).
+    pub(crate) names: Names,
     pub(crate) by: OrderBy,
     pub(crate) order: sea_query::Order,
     _model: PhantomData<fn() -> M>,
 }
 
-/// What an [`Order`] sorts by: a column, or an expression (an aggregate).
+/// What an [`Order`] sorts by: a column (its table or alias, and its
+/// name), or an expression (an aggregate).
 #[derive(Debug, Clone)]
 pub(crate) enum OrderBy {
-    Column(&'static str),
+    Column(&'static str, &'static str),
     Expr(Expr),
 }
 
 impl<M> Clone for Order<M> {
     fn clone(&self) -> Self {
-        Order::new(self.table, self.by.clone(), self.order.clone())
+        Order::new(self.names.clone(), self.by.clone(), self.order.clone())
     }
 }
 
 impl<M> Order<M> {
-    fn new(table: &'static str, by: OrderBy, order: sea_query::Order) -> Self {
+    fn new(names: Names, by: OrderBy, order: sea_query::Order) -> Self {
         Order {
-            table,
+            names,
             by,
             order,
             _model: PhantomData,
         }
     }
+}
 
+impl<M: Model> Order<M> {
     /// The same term in a query of model `K`.
-    pub(crate) fn retag<K>(self) -> Order<K> {
-        Order::new(self.table, self.by, self.order)
+    pub(crate) fn retag<K: Model>(self) -> Order<K> {
+        Order::new(self.names.retag(M::META, K::META), self.by, self.order)
     }
 }
 
@@ -608,12 +638,14 @@ impl<M> Order<M> {
 /// ```
 pub struct Field<M> {
     pub(crate) expr: Expr,
+    /// The tables the expression names.
+    pub(crate) names: Names,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M> Clone for Field<M> {
     fn clone(&self) -> Self {
-        Field::new(self.expr.clone())
+        Field::naming(self.expr.clone(), self.names.clone())
     }
 }
 
@@ -624,9 +656,11 @@ impl<M> std::fmt::Debug for Field<M> {
 }
 
 impl<M> Field<M> {
-    pub(crate) fn new(expr: Expr) -> Self {
+    /// `expr`, naming the tables `names`.
+    pub(crate) fn naming(expr: Expr, names: Names) -> Self {
         Field {
             expr,
+            names,
             _model: PhantomData,
         }
     }
@@ -640,13 +674,13 @@ impl<M> Field<M> {
     /// assert_eq!(n, 2);
     /// ```
     pub fn count_all() -> Self {
-        Field::new(Expr::col(sea_query::Asterisk).count())
+        Field::naming(Expr::col(sea_query::Asterisk).count(), Names::Nothing)
     }
 }
 
 impl<M: Model> Field<M> {
     fn compare(self, op: fn(Expr, Expr) -> Expr, v: impl ToSql) -> Filter<M> {
-        Filter::new(Cond::all().add(op(self.expr, val(v.to_sql()))))
+        Filter::naming(Cond::all().add(op(self.expr, val(v.to_sql()))), self.names)
     }
 
     /// `field = value`: for a `HAVING` on an aggregate
@@ -683,11 +717,7 @@ impl<M: Model> Field<M> {
     }
     /// Ascending order on this field (an aggregate, say).
     pub fn asc(self) -> Order<M> {
-        Order::new(
-            M::META.table,
-            OrderBy::Expr(self.expr),
-            sea_query::Order::Asc,
-        )
+        Order::new(self.names, OrderBy::Expr(self.expr), sea_query::Order::Asc)
     }
     /// Descending order on this field.
     ///
@@ -697,10 +727,6 @@ impl<M: Model> Field<M> {
     /// assert_eq!(s.get(busiest).unwrap().name, "ann");
     /// ```
     pub fn desc(self) -> Order<M> {
-        Order::new(
-            M::META.table,
-            OrderBy::Expr(self.expr),
-            sea_query::Order::Desc,
-        )
+        Order::new(self.names, OrderBy::Expr(self.expr), sea_query::Order::Desc)
     }
 }

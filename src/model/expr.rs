@@ -21,6 +21,7 @@ use sea_query::{ExprTrait, Func};
 
 use super::Model;
 use super::column::{Column, Compatible, Field, Filter};
+use super::source::Names;
 use super::sql::to_sea;
 
 /// An SQL expression of Rust type `T` over model `M`'s columns: made from a
@@ -29,12 +30,14 @@ use super::sql::to_sea;
 /// [`coalesce`](Column::coalesce)).
 pub struct Expr<M, T> {
     pub(crate) expr: sea_query::Expr,
+    /// The tables the expression names.
+    pub(crate) names: Names,
     _types: PhantomData<fn() -> (M, T)>,
 }
 
 impl<M, T> Clone for Expr<M, T> {
     fn clone(&self) -> Self {
-        Expr::new(self.expr.clone())
+        Expr::new(self.expr.clone(), self.names.clone())
     }
 }
 
@@ -45,9 +48,10 @@ impl<M, T> std::fmt::Debug for Expr<M, T> {
 }
 
 impl<M, T> Expr<M, T> {
-    fn new(expr: sea_query::Expr) -> Self {
+    pub(crate) fn new(expr: sea_query::Expr, names: Names) -> Self {
         Expr {
             expr,
+            names,
             _types: PhantomData,
         }
     }
@@ -56,39 +60,50 @@ impl<M, T> Expr<M, T> {
 /// What an expression of type `T` over model `M` can be made of: a column
 /// of that type, an expression of it, or a value (bound).
 pub trait IntoExpr<M, T> {
+    /// The expression, and the tables it names.
     #[doc(hidden)]
-    fn into_sea(self) -> sea_query::Expr;
+    fn into_parts(self) -> (sea_query::Expr, Names);
 }
 
 impl<M: Model, T> IntoExpr<M, T> for Column<M, T> {
-    fn into_sea(self) -> sea_query::Expr {
-        self.sea()
+    fn into_parts(self) -> (sea_query::Expr, Names) {
+        (self.sea(), self.names())
     }
 }
 
 impl<M, T> IntoExpr<M, T> for Expr<M, T> {
-    fn into_sea(self) -> sea_query::Expr {
-        self.expr
+    fn into_parts(self) -> (sea_query::Expr, Names) {
+        (self.expr, self.names)
     }
 }
 
 /// A non-null expression fits a nullable column.
 impl<M, T> IntoExpr<M, Option<T>> for Expr<M, T> {
-    fn into_sea(self) -> sea_query::Expr {
-        self.expr
+    fn into_parts(self) -> (sea_query::Expr, Names) {
+        (self.expr, self.names)
     }
 }
 
 impl<M: Model, T> IntoExpr<M, Option<T>> for Column<M, T> {
-    fn into_sea(self) -> sea_query::Expr {
-        self.sea()
+    fn into_parts(self) -> (sea_query::Expr, Names) {
+        (self.sea(), self.names())
     }
 }
 
 impl<M, T, V: Compatible<T>> IntoExpr<M, T> for V {
-    fn into_sea(self) -> sea_query::Expr {
-        sea_query::Expr::val(to_sea(self.to_sql()))
+    fn into_parts(self) -> (sea_query::Expr, Names) {
+        (sea_query::Expr::val(to_sea(self.to_sql())), Names::Nothing)
     }
+}
+
+/// `op(a, b)` of two parts, naming both's tables, in an expression of `M`.
+fn joined<M: Model, T>(
+    a: impl IntoExpr<M, T>,
+    b: impl IntoExpr<M, T>,
+    op: impl FnOnce(sea_query::Expr, sea_query::Expr) -> sea_query::Expr,
+) -> (sea_query::Expr, Names) {
+    let ((a, an), (b, bn)) = (a.into_parts(), b.into_parts());
+    (op(a, b), an.union(bn, M::META))
 }
 
 /// The Rust types arithmetic applies to: the integer, float and decimal
@@ -115,13 +130,14 @@ macro_rules! arithmetic {
         impl<M: Model, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Column<M, T> {
             type Output = Expr<M, T>;
             fn $method(self, rhs: R) -> Expr<M, T> {
-                Expr::new(IntoExpr::<M, T>::into_sea(self).$sea(rhs.into_sea()))
+                Expr::from(self).$method(rhs)
             }
         }
-        impl<M, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Expr<M, T> {
+        impl<M: Model, T: Arithmetic, R: IntoExpr<M, T>> std::ops::$op<R> for Expr<M, T> {
             type Output = Expr<M, T>;
             fn $method(self, rhs: R) -> Expr<M, T> {
-                Expr::new(self.expr.$sea(rhs.into_sea()))
+                let (e, names) = joined::<M, T>(self, rhs, |a, b| a.$sea(b));
+                Expr::new(e, names)
             }
         }
     )*};
@@ -153,12 +169,12 @@ impl<M: Model, T: Text> Column<M, T> {
 impl<M, T: Text> Expr<M, T> {
     /// `LOWER(expression)`
     pub fn lower(self) -> Expr<M, T> {
-        Expr::new(Func::lower(self.expr).into())
+        Expr::new(Func::lower(self.expr).into(), self.names)
     }
 
     /// `UPPER(expression)`
     pub fn upper(self) -> Expr<M, T> {
-        Expr::new(Func::upper(self.expr).into())
+        Expr::new(Func::upper(self.expr).into(), self.names)
     }
 }
 
@@ -172,23 +188,26 @@ impl<M: Model, T> Column<M, Option<T>> {
     /// assert_eq!(undated, 1);
     /// ```
     pub fn coalesce(self, value: impl IntoExpr<M, T>) -> Expr<M, T> {
-        Expr::new(Func::coalesce([self.sea(), value.into_sea()]).into())
+        let (value, names) = value.into_parts();
+        let names = self.names().union(names, M::META);
+        Expr::new(Func::coalesce([self.sea(), value]).into(), names)
     }
 }
 
 impl<M: Model, T> From<Column<M, T>> for Expr<M, T> {
     fn from(c: Column<M, T>) -> Self {
-        Expr::new(c.sea())
+        Expr::new(c.sea(), c.names())
     }
 }
 
-impl<M, T> Expr<M, T> {
+impl<M: Model, T> Expr<M, T> {
     fn compare(
         self,
         op: fn(sea_query::Expr, sea_query::Expr) -> sea_query::Expr,
         rhs: impl IntoExpr<M, T>,
     ) -> Filter<M> {
-        Filter::new(sea_query::Cond::all().add(op(self.expr, rhs.into_sea())))
+        let (e, names) = joined::<M, T>(self, rhs, op);
+        Filter::naming(sea_query::Cond::all().add(e), names)
     }
 
     /// `expression = value` (or another expression or column of the type).
@@ -225,6 +244,192 @@ impl<M, T> Expr<M, T> {
     /// assert_eq!(doubled, 824);
     /// ```
     pub fn field(self) -> Field<M> {
-        Field::new(self.expr)
+        Field::naming(self.expr, self.names)
+    }
+}
+
+impl<M: Model, T: Text> Column<M, T> {
+    /// The column's text followed by `other`'s, peewee's `concat` (`||`):
+    /// `CONCAT(COALESCE(a, ''), COALESCE(b, ''))`, so that a NULL counts as
+    /// empty text on every backend (MySQL's `CONCAT` alone would give NULL,
+    /// PostgreSQL's and SQLite's skip it). Chain it for more parts.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// let q = Book::select()
+    ///     .filter(Book::PAGES.eq(412))
+    ///     .select_fields(Book::TITLE.concat(" (").concat(Book::TITLE.upper()).concat(")"));
+    /// let label: Vec<String> = s.execute_query(q).unwrap();
+    /// assert_eq!(label, ["Dune (DUNE)"]);
+    /// ```
+    pub fn concat(self, other: impl IntoExpr<M, String>) -> Expr<M, String> {
+        let (a, names) = (self.sea(), self.names());
+        concat(a, names, other)
+    }
+}
+
+impl<M: Model, T: Text> Expr<M, T> {
+    /// The expression's text followed by `other`'s: see
+    /// [`Column::concat`].
+    pub fn concat(self, other: impl IntoExpr<M, String>) -> Expr<M, String> {
+        concat(self.expr, self.names, other)
+    }
+}
+
+fn concat<M: Model>(
+    a: sea_query::Expr,
+    names: Names,
+    b: impl IntoExpr<M, String>,
+) -> Expr<M, String> {
+    let (b, b_names) = b.into_parts();
+    let text = |e: sea_query::Expr| -> sea_query::Expr {
+        Func::coalesce([e, sea_query::Expr::val("")]).into()
+    };
+    let e = Func::cust("CONCAT").args([text(a), text(b)]).into();
+    Expr::new(e, names.union(b_names, M::META))
+}
+
+/// The date and time types [`date`](Column::date) applies to, and the
+/// date type it gives for each.
+pub trait Temporal {
+    /// The date part's type.
+    type Date;
+}
+
+#[cfg(any(feature = "chrono", feature = "time"))]
+macro_rules! temporal {
+    ($($t:ty => $d:ty),* $(,)?) => {$(
+        impl Temporal for $t {
+            type Date = $d;
+        }
+        impl Temporal for Option<$t> {
+            type Date = Option<$d>;
+        }
+    )*};
+}
+#[cfg(feature = "chrono")]
+temporal!(
+    chrono::NaiveDateTime => chrono::NaiveDate,
+    chrono::DateTime<chrono::Utc> => chrono::NaiveDate,
+    chrono::NaiveDate => chrono::NaiveDate,
+);
+#[cfg(feature = "time")]
+temporal!(
+    time::PrimitiveDateTime => time::Date,
+    time::OffsetDateTime => time::Date,
+    time::Date => time::Date,
+);
+
+impl<M: Model, T: Temporal> Column<M, T> {
+    /// The column's date, its time of day cut off: `DATE(column)`, which
+    /// all three backends have (for grouping by day: peewee's
+    /// `fn.date_trunc('day', …)`). Read it as a date type (`NaiveDate`,
+    /// `time::Date`); a zoned timestamp's day is the session time zone's.
+    /// Truncation to the month, year or hour has no SQL that all three
+    /// share (MySQL has no `date_trunc`, SQLite neither it nor `EXTRACT`):
+    /// filter those by ranges, or write raw SQL per backend.
+    pub fn date(self) -> Expr<M, T::Date> {
+        Expr::new(Func::cust("DATE").arg(self.sea()).into(), self.names())
+    }
+}
+
+/// What a [`case`] branch gives, and the type it has: a column or an
+/// expression of type `T`, or a value (`&str` is text, `String`).
+pub trait Then<M> {
+    /// The branch's Rust type.
+    type Type;
+    #[doc(hidden)]
+    fn into_then(self) -> (sea_query::Expr, Names);
+}
+
+impl<M: Model, T> Then<M> for Column<M, T> {
+    type Type = T;
+    fn into_then(self) -> (sea_query::Expr, Names) {
+        (self.sea(), self.names())
+    }
+}
+
+impl<M: Model, T> Then<M> for Expr<M, T> {
+    type Type = T;
+    fn into_then(self) -> (sea_query::Expr, Names) {
+        (self.expr, self.names)
+    }
+}
+
+macro_rules! then_values {
+    ($($v:ty => $t:ty),* $(,)?) => {$(
+        impl<M> Then<M> for $v {
+            type Type = $t;
+            fn into_then(self) -> (sea_query::Expr, Names) {
+                (sea_query::Expr::val(to_sea(crate::value::ToSql::to_sql(&self))), Names::Nothing)
+            }
+        }
+    )*};
+}
+then_values!(&str => String, String => String, bool => bool, i8 => i8, i16 => i16,
+    i32 => i32, i64 => i64, f32 => f32, f64 => f64);
+
+/// `CASE WHEN cond THEN value … END`, peewee's `Case(None, [(cond, value),
+/// …], default)`: the value of the first branch whose condition holds.
+/// Add branches with [`when`](Case::when), then end with
+/// [`otherwise`](Case::otherwise) (the value where none holds) or
+/// [`end`](Case::end) (NULL there). The first branch's value sets the
+/// type; conditions may name any table of the query.
+///
+/// ```
+/// # dualdb::__doc_fixtures!(books: db, s);
+/// use dualdb::model::case;
+/// let size = case(Book::PAGES.gt(400), "long")
+///     .when(Book::PAGES.gt(100), "medium")
+///     .otherwise("short");
+/// let q = Book::select().order_by(Book::TITLE.asc()).select_fields((Book::TITLE, size));
+/// let rows: Vec<(String, String)> = s.execute_query(q).unwrap();
+/// assert_eq!(rows[2], ("Notes".to_string(), "short".to_string()));
+/// ```
+pub fn case<M: Model, V: Then<M>>(cond: Filter<M>, then: V) -> Case<M, V::Type> {
+    Case {
+        case: sea_query::CaseStatement::default(),
+        names: Names::Nothing,
+        _types: PhantomData,
+    }
+    .branch(cond, then.into_then())
+}
+
+/// A `CASE` expression being built: see [`case`].
+pub struct Case<M, T> {
+    case: sea_query::CaseStatement,
+    names: Names,
+    _types: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> std::fmt::Debug for Case<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Case").finish_non_exhaustive()
+    }
+}
+
+impl<M: Model, T> Case<M, T> {
+    fn branch(mut self, cond: Filter<M>, (then, names): (sea_query::Expr, Names)) -> Self {
+        let names = names.union(cond.names().clone(), M::META);
+        self.names = std::mem::take(&mut self.names).union(names, M::META);
+        self.case = self.case.case(cond.cond(), then);
+        self
+    }
+
+    /// Another branch, tried after those before it.
+    pub fn when<N: Model>(self, cond: Filter<N>, then: impl IntoExpr<M, T>) -> Self {
+        self.branch(cond.retag::<M>(), then.into_parts())
+    }
+
+    /// The value where no branch's condition holds.
+    pub fn otherwise(self, value: impl IntoExpr<M, T>) -> Expr<M, T> {
+        let (e, names) = value.into_parts();
+        let names = self.names.union(names, M::META);
+        Expr::new(self.case.finally(e).into(), names)
+    }
+
+    /// NULL where no branch's condition holds.
+    pub fn end(self) -> Expr<M, Option<T>> {
+        Expr::new(self.case.into(), self.names)
     }
 }

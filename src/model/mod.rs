@@ -37,6 +37,7 @@ mod returning;
 mod schema;
 mod selection;
 mod shapes;
+mod source;
 #[doc(hidden)]
 pub use shapes::{BuiltSql, select_slots};
 mod sql;
@@ -44,17 +45,18 @@ mod subquery;
 mod tuples;
 mod upsert;
 
-pub use column::{Column, ColumnOf, Compatible, Field, Filter, Order};
+pub use column::{Column, ColumnOf, Comparable, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
-pub use expr::{Arithmetic, Expr, IntoExpr, Text};
+pub use expr::{Arithmetic, Case, Expr, IntoExpr, Temporal, Text, Then, case};
 pub use joined::ModelRow;
 #[doc(hidden)]
 pub use layout::{Columns, column_at};
-pub use ops::Executable;
+pub use ops::{Executable, Fetchable};
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 pub use returning::Returning;
 pub use selection::Selection;
+pub use source::Alias;
 pub use sql::Dialect;
 pub use subquery::InValues;
 pub use tuples::{SelectFields, SelectModels};

@@ -24,13 +24,14 @@
 
 use sea_query::{Expr, Query, SelectStatement};
 
-use super::column::{Column, Compatible, Field, Filter, Order, OrderBy};
+use super::Model;
+use super::column::{Column, Comparable, Compatible, Field, Filter, Order, OrderBy};
 use super::expr::IntoExpr;
 use super::join::{self, Join};
-use super::selection::Selection;
+use super::selection::{Selected, Selection};
 use super::shapes::{self, KeyColumn, Shape};
+use super::source::{Names, Source};
 use super::sql::{Dialect, to_sea};
-use super::{Model, ModelMeta};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::statement::{Params, SqlText, Stmt};
@@ -75,7 +76,7 @@ struct Extras<M> {
     /// `UNION`, `INTERSECT`, `EXCEPT` with other selects of the model.
     compounds: Vec<(sea_query::UnionType, Select<M>)>,
     /// The models `group_by` names, for the check.
-    grouped: Vec<&'static ModelMeta>,
+    grouped: Vec<Names>,
     distinct: bool,
     lock: Option<Lock>,
 }
@@ -115,8 +116,8 @@ impl<M> Clone for Extras<M> {
 #[derive(Clone, Copy)]
 pub(crate) enum Reads<'a> {
     Model,
-    Models(&'a [&'static ModelMeta]),
-    Exprs(&'a [(sea_query::Expr, &'static ModelMeta)]),
+    Models(&'a [Source]),
+    Exprs(&'a [Selected]),
 }
 
 /// A row lock a [`Select`] takes (`FOR UPDATE`, `FOR SHARE`), and what it
@@ -261,28 +262,47 @@ impl<M: Model> Select<M> {
         self.add_join(|before| Join::inferred(before, N::META, true))
     }
 
-    /// `INNER JOIN N ON from = to`: `from` a column of a model in the query,
-    /// `to` one of `N`, of the same type.
+    /// `INNER JOIN N ON from = to`: `from` a column of a table in the
+    /// query, `to` one of `N`, of the same type (nullable or not). `to` may
+    /// be a column of an [`Alias`](super::Alias) of `N`
+    /// (`editor.col(User::ID)`): `N` is then joined under that name, as
+    /// many times as it has aliases.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(posts: db, s);
     /// let q = User::select().join_on(User::ID, Post::AUTHOR).filter(Post::TITLE.eq("hello"));
     /// assert_eq!(s.get(q).unwrap().name, "ann");
     /// ```
-    pub fn join_on<A: Model, N: Model, T>(self, from: Column<A, T>, to: Column<N, T>) -> Self {
+    pub fn join_on<A: Model, N: Model, T: Comparable<U>, U>(
+        self,
+        from: Column<A, T>,
+        to: Column<N, U>,
+    ) -> Self {
         self.add_join(|before| {
-            Join::on_columns(before, (A::META, from.name()), N::META, to.name(), false)
+            Join::on_columns(
+                before,
+                (from.source(), from.name()),
+                to.source(),
+                to.name(),
+                false,
+            )
         })
     }
 
     /// `LEFT OUTER JOIN N ON from = to`, as [`join_on`](Self::join_on).
-    pub fn left_outer_join_on<A: Model, N: Model, T>(
+    pub fn left_outer_join_on<A: Model, N: Model, T: Comparable<U>, U>(
         self,
         from: Column<A, T>,
-        to: Column<N, T>,
+        to: Column<N, U>,
     ) -> Self {
         self.add_join(|before| {
-            Join::on_columns(before, (A::META, from.name()), N::META, to.name(), true)
+            Join::on_columns(
+                before,
+                (from.source(), from.name()),
+                to.source(),
+                to.name(),
+                true,
+            )
         })
     }
 
@@ -308,9 +328,9 @@ impl<M: Model> Select<M> {
         let mut exprs = Vec::new();
         by.exprs(&mut exprs);
         let extras = self.extras_mut();
-        for (e, model) in exprs {
+        for (e, names) in exprs {
             extras.group_by.push(e);
-            extras.grouped.push(model);
+            extras.grouped.push(Names::nested(names, M::META));
         }
         self
     }
@@ -330,7 +350,7 @@ impl<M: Model> Select<M> {
         self
     }
 
-    fn add_join(mut self, join: impl FnOnce(&[&'static ModelMeta]) -> Join) -> Self {
+    fn add_join(mut self, join: impl FnOnce(&[Source]) -> Join) -> Self {
         let join = join(&self.models_read());
         self.extras_mut().joins.push(join);
         self
@@ -340,10 +360,11 @@ impl<M: Model> Select<M> {
         self.extras.as_ref().map_or(&[], |e| &e.joins)
     }
 
-    /// The models the query reads from: its own, then the joined ones.
-    pub(crate) fn models_read(&self) -> Vec<&'static ModelMeta> {
-        std::iter::once(M::META)
-            .chain(self.joins().iter().map(|j| j.meta))
+    /// The tables the query reads from: its model's own, then the joined
+    /// ones.
+    pub(crate) fn models_read(&self) -> Vec<Source> {
+        std::iter::once(Source::own(M::META))
+            .chain(self.joins().iter().map(|j| j.target))
             .collect()
     }
 
@@ -351,11 +372,11 @@ impl<M: Model> Select<M> {
     /// its filter and orders name (and `selected`) among those it reads.
     /// A query of its own model alone (the usual one) passes at once.
     #[inline]
-    pub(crate) fn check(&self, selected: &[&'static ModelMeta]) -> Result<()> {
+    pub(crate) fn check(&self, selected: &[Source]) -> Result<()> {
         if self.extras.is_none()
             && selected.is_empty()
-            && self.filter.as_ref().is_none_or(|f| f.others().is_empty())
-            && self.order.iter().all(|o| o.table == M::META.table)
+            && self.filter.as_ref().is_none_or(|f| f.names().own_only())
+            && self.order.iter().all(|o| o.names.own_only())
         {
             return Ok(());
         }
@@ -363,7 +384,20 @@ impl<M: Model> Select<M> {
     }
 
     #[inline(never)]
-    fn check_models(&self, selected: &[&'static ModelMeta]) -> Result<()> {
+    fn check_models(&self, selected: &[Source]) -> Result<()> {
+        self.check_compounds(selected)?;
+        let named = self
+            .named()
+            .map_err(|why| Error::new(ErrorKind::Usage, why))?;
+        let named = named
+            .into_iter()
+            .chain(selected.iter().map(|&m| ("the selection", m)));
+        join::check(M::META, self.joins(), &self.models_read(), named)
+    }
+
+    /// The parts of a `UNION` and the like take no order, limit or lock of
+    /// their own, and each passes the check.
+    fn check_compounds(&self, selected: &[Source]) -> Result<()> {
         for (_, part) in self.extras.as_ref().map_or(&[][..], |e| &e.compounds[..]) {
             if !part.order.is_empty() || part.has_limit() || part.locks() {
                 return Err(Error::new(
@@ -374,36 +408,53 @@ impl<M: Model> Select<M> {
             }
             part.check(selected)?;
         }
-        let filter_others = self.filter.as_ref().map_or(&[][..], Filter::others);
-        let from = self.models_read();
-        let orders = self.order.iter().filter_map(|o| {
-            let meta = from.iter().copied().find(|m| m.table == o.table);
-            match meta {
-                Some(_) => None,
-                None => Some(o.table),
-            }
-        });
-        if let Some(table) = orders.into_iter().next() {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!(
-                    "an order names table {table}, which the query of {} does not read from: join it first",
-                    M::META.name
-                ),
-            ));
-        }
-        let (grouped, having) = match &self.extras {
-            Some(e) => (
-                &e.grouped[..],
-                e.having.as_ref().map_or(&[][..], Filter::others),
-            ),
-            None => (&[][..], &[][..]),
+        Ok(())
+    }
+
+    /// Every table the query's filter, orders, fields, grouping and having
+    /// name, with what names it; or why a sub-query in one of them fails.
+    fn named(&self) -> std::result::Result<Vec<(&'static str, Source)>, String> {
+        let mut out = Vec::new();
+        let mut add = |what: &'static str, names: &Names| -> std::result::Result<(), String> {
+            out.extend(names.resolve(M::META)?.into_iter().map(|s| (what, s)));
+            Ok(())
         };
-        let named = (filter_others.iter().map(|&m| ("a filter", m)))
-            .chain(selected.iter().map(|&m| ("the selection", m)))
-            .chain(grouped.iter().map(|&m| ("the grouping", m)))
-            .chain(having.iter().map(|&m| ("the having", m)));
-        join::check(M::META, self.joins(), &from, named)
+        if let Some(f) = &self.filter {
+            add("a filter", f.names())?;
+        }
+        for o in &self.order {
+            add("an order", &o.names)?;
+        }
+        if let Some(e) = &self.extras {
+            for f in e.fields.iter().flatten() {
+                add("a field", &f.names)?;
+            }
+            for g in &e.grouped {
+                add("the grouping", g)?;
+            }
+            if let Some(h) = &e.having {
+                add("the having", h.names())?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The check of this query as a sub-query of another: the tables it
+    /// names and does not read are the query around it's (a correlated
+    /// sub-query), for that query's check; anything else wrong is why it
+    /// fails.
+    pub(crate) fn nested_check(&self) -> std::result::Result<Vec<Source>, String> {
+        let why = |e: Error| e.to_string();
+        self.check_compounds(&[]).map_err(why)?;
+        join::check(M::META, self.joins(), &[], []).map_err(why)?;
+        let from = self.models_read();
+        let mut outer: Vec<Source> = Vec::new();
+        for (_, s) in self.named()? {
+            if !from.iter().any(|f| f.is(&s)) && !outer.iter().any(|o| o.is(&s)) {
+                outer.push(s);
+            }
+        }
+        Ok(outer)
     }
 
     /// `LIMIT n`.
@@ -612,7 +663,7 @@ impl<M: Model> Select<M> {
         match (reads, self.selected_fields()) {
             (Reads::Models(models), _) => {
                 for m in models {
-                    q.columns(m.columns.iter().map(|c| (m.table, c.name)));
+                    q.columns(m.meta.columns.iter().map(|c| (m.name(), c.name)));
                 }
             }
             (Reads::Exprs(exprs), _) => {
@@ -634,7 +685,10 @@ impl<M: Model> Select<M> {
         }
         for j in joins {
             if let Ok(on) = &j.on {
-                q.join(j.kind(), j.meta.table, on.clone());
+                match j.target.alias {
+                    None => q.join(j.kind(), j.target.meta.table, on.clone()),
+                    Some(alias) => q.join_as(j.kind(), j.target.meta.table, alias, on.clone()),
+                };
             }
         }
         if let Some(f) = &self.filter {
@@ -655,10 +709,10 @@ impl<M: Model> Select<M> {
         for o in &self.order {
             match &o.by {
                 // After a UNION the order names the result's columns.
-                OrderBy::Column(column) if !compounds.is_empty() => {
+                OrderBy::Column(_, column) if !compounds.is_empty() => {
                     q.order_by(*column, o.order.clone())
                 }
-                OrderBy::Column(column) => q.order_by((o.table, *column), o.order.clone()),
+                OrderBy::Column(table, column) => q.order_by((*table, *column), o.order.clone()),
                 OrderBy::Expr(e) => q.order_by_expr(e.clone(), o.order.clone()),
             };
         }
@@ -690,19 +744,6 @@ impl<M: Model> Select<M> {
     pub fn filter_not_exists<N: Model>(self, sub: Select<N>) -> Self {
         let f = exists_filter::<M, N>(sub, true);
         self.filter(f)
-    }
-
-    /// The models a filter names that this query does not read: for a
-    /// correlated sub-query, the outer query's.
-    fn outer_models(&self) -> Vec<&'static ModelMeta> {
-        let from = self.models_read();
-        self.filter
-            .as_ref()
-            .map_or(&[][..], Filter::others)
-            .iter()
-            .copied()
-            .filter(|m| !from.iter().any(|f| f.table == m.table))
-            .collect()
     }
 
     fn compound(mut self, kind: sea_query::UnionType, other: Select<M>) -> Self {
@@ -983,7 +1024,7 @@ impl<M: Model> Select<M> {
             stmt.sql = format!("SELECT 1 FROM ({}) AS dualdb_exists LIMIT 1", stmt.sql).into();
             return stmt;
         }
-        q.extras_mut().fields = Some(Box::new([Field::new(Expr::cust("1"))]));
+        q.extras_mut().fields = Some(Box::new([Field::naming(Expr::cust("1"), Names::Nothing)]));
         q.first().build(d)
     }
 
@@ -999,11 +1040,7 @@ impl<M: Model> Select<M> {
 /// `[NOT] EXISTS (sub)` as a filter of the outer query's `M`, naming the
 /// outer models `sub` refers to (checked against the outer query).
 fn exists_filter<M: Model, N: Model>(sub: Select<N>, negated: bool) -> Filter<M> {
-    let outer: Vec<&'static ModelMeta> = sub
-        .outer_models()
-        .into_iter()
-        .filter(|m| m.table != M::META.table)
-        .collect();
+    let outer = Names::nested(sub.nested_check(), M::META);
     let exists = Expr::exists(sub.subquery());
     let e = if negated {
         sea_query::ExprTrait::not(exists)
@@ -1028,7 +1065,9 @@ pub struct UpdateQuery<M> {
 /// What a column is set to: a value (bound), or an expression.
 enum SetTo {
     Value(Value),
-    Expr(Expr),
+    /// An expression, and the tables it names (`M`'s alone, or it is a
+    /// `Usage` error).
+    Expr((Expr, Names)),
 }
 
 impl<M> std::fmt::Debug for UpdateQuery<M> {
@@ -1078,7 +1117,7 @@ impl<M: Model> UpdateQuery<M> {
     /// ```
     pub fn set_expr<T>(mut self, column: Column<M, T>, expr: impl IntoExpr<M, T>) -> Self {
         self.sets
-            .push((column.name(), SetTo::Expr(expr.into_sea())));
+            .push((column.name(), SetTo::Expr(expr.into_parts())));
         self
     }
 
@@ -1110,6 +1149,11 @@ impl<M: Model> UpdateQuery<M> {
         self,
     ) -> Result<(sea_query::UpdateStatement, Option<sea_query::Condition>)> {
         no_other_models::<M>(self.filter.as_ref(), "an update")?;
+        for (_, to) in &self.sets {
+            if let SetTo::Expr((_, names)) = to {
+                names.only_own(M::META, "an update")?;
+            }
+        }
         if self.sets.is_empty() {
             return Err(Error::new(
                 ErrorKind::Usage,
@@ -1121,7 +1165,7 @@ impl<M: Model> UpdateQuery<M> {
         for (c, to) in self.sets {
             match to {
                 SetTo::Value(v) => q.value(c, Expr::val(to_sea(v))),
-                SetTo::Expr(e) => q.value(c, e),
+                SetTo::Expr((e, _)) => q.value(c, e),
             };
         }
         Ok((q, self.filter.map(Filter::cond)))
@@ -1130,19 +1174,7 @@ impl<M: Model> UpdateQuery<M> {
 
 /// The error of an update's or a delete's filter naming another model.
 fn no_other_models<M: Model>(filter: Option<&Filter<M>>, what: &str) -> Result<()> {
-    match filter.and_then(|f| f.others().first()) {
-        None => Ok(()),
-        Some(other) => Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "{what} of {} filters on {}, which it does not read: filter through a \
-                 sub-query instead (`column.is_in({}::select().filter(…))`)",
-                M::META.name,
-                other.name,
-                other.name
-            ),
-        )),
-    }
+    filter.map_or(Ok(()), |f| f.names().only_own(M::META, what))
 }
 
 /// `DELETE` of model `M`'s rows matching a filter.

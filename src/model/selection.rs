@@ -2,42 +2,47 @@
 //! or groups by, of any of its models, one or a tuple of them
 //! (`(Post::ID, User::NAME, Post::ID.count())`).
 
+use super::Model;
 use super::column::{Column, Field};
 use super::expr::Expr;
-use super::{Model, ModelMeta};
+use super::source::Source;
+
+/// A selected expression, and the tables it names (or why a sub-query in
+/// it fails).
+pub(crate) type Selected = (sea_query::Expr, std::result::Result<Vec<Source>, String>);
 
 /// What [`select_fields`](super::Select::select_fields) reads and
 /// [`group_by`](super::Select::group_by) groups by: a [`Column`], an
 /// [`Expr`] or a [`Field`] (an aggregate such as `Post::ID.count()`) of any
 /// model, or a tuple of up to eight of them.
 pub trait Selection {
-    /// Each expression, with the model it is of (for the query's check).
+    /// Each expression, with the tables it names (for the query's check).
     #[doc(hidden)]
-    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>);
+    fn exprs(self, out: &mut Vec<Selected>);
 }
 
 impl<X: Model, T> Selection for Column<X, T> {
-    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
-        out.push((self.sea(), X::META));
+    fn exprs(self, out: &mut Vec<Selected>) {
+        out.push((self.sea(), Ok(vec![self.source()])));
     }
 }
 
 impl<X: Model, T> Selection for Expr<X, T> {
-    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
-        out.push((self.expr, X::META));
+    fn exprs(self, out: &mut Vec<Selected>) {
+        out.push((self.expr, self.names.resolve(X::META)));
     }
 }
 
 impl<X: Model> Selection for Field<X> {
-    fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
-        out.push((self.expr, X::META));
+    fn exprs(self, out: &mut Vec<Selected>) {
+        out.push((self.expr, self.names.resolve(X::META)));
     }
 }
 
 macro_rules! tuple {
     ($($t:ident $i:tt),+) => {
         impl<$($t: Selection),+> Selection for ($($t,)+) {
-            fn exprs(self, out: &mut Vec<(sea_query::Expr, &'static ModelMeta)>) {
+            fn exprs(self, out: &mut Vec<Selected>) {
                 $(self.$i.exprs(out);)+
             }
         }

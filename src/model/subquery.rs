@@ -7,17 +7,25 @@ use sea_query::{Cond, ExprTrait};
 
 use super::Model;
 use super::column::{Column, Compatible, Filter};
+use super::expr::Expr;
 use super::query::Select;
+use super::source::{Names, Source};
 use super::sql::to_sea;
 use crate::value::ToSql;
+
+/// The tables of the query around a sub-query that it names, or why it
+/// fails its own check.
+pub(crate) type Outer = std::result::Result<Vec<Source>, String>;
 
 /// What [`is_in`](Column::is_in) and [`not_in`](Column::not_in) compare a
 /// column of type `T` with: values of that type (any iterable), or a
 /// [`Select`] of one column (its [`fields`](Select::fields), or its
 /// model's primary key if it names none).
 pub trait InValues<T> {
+    /// The condition on `column`, and the tables of the query around it
+    /// that a sub-query names (correlated).
     #[doc(hidden)]
-    fn condition(self, column: sea_query::Expr, negated: bool) -> sea_query::Expr;
+    fn condition(self, column: sea_query::Expr, negated: bool) -> (sea_query::Expr, Outer);
 }
 
 impl<T, I> InValues<T> for I
@@ -25,21 +33,21 @@ where
     I: IntoIterator,
     I::Item: Compatible<T>,
 {
-    fn condition(self, column: sea_query::Expr, negated: bool) -> sea_query::Expr {
+    fn condition(self, column: sea_query::Expr, negated: bool) -> (sea_query::Expr, Outer) {
         let values: Vec<sea_query::Expr> = self
             .into_iter()
             .map(|v| sea_query::Expr::val(to_sea(v.to_sql())))
             .collect();
-        if values.is_empty() {
+        let e = if values.is_empty() {
             // Literals, not `$1 = $2`: PostgreSQL cannot type two bare
             // parameters. Nothing is in an empty list.
-            return sea_query::Expr::cust(if negated { "1 = 1" } else { "1 = 0" });
-        }
-        if negated {
+            sea_query::Expr::cust(if negated { "1 = 1" } else { "1 = 0" })
+        } else if negated {
             column.is_not_in(values)
         } else {
             column.is_in(values)
-        }
+        };
+        (e, Ok(Vec::new()))
     }
 }
 
@@ -47,7 +55,8 @@ impl<T, N: Model> InValues<T> for Select<N> {
     /// A sub-query with `LIMIT` or `OFFSET` is read from a derived table:
     /// MySQL and MariaDB take no `LIMIT` in an `IN` sub-query directly
     /// (tests/subqueries.rs runs one on every backend).
-    fn condition(self, column: sea_query::Expr, negated: bool) -> sea_query::Expr {
+    fn condition(self, column: sea_query::Expr, negated: bool) -> (sea_query::Expr, Outer) {
+        let outer = self.nested_check();
         let mut sub = self.subquery();
         if self.has_limit() {
             let mut outer = sea_query::Query::select();
@@ -56,11 +65,12 @@ impl<T, N: Model> InValues<T> for Select<N> {
                 .from_subquery(sub, "dualdb_in");
             sub = outer;
         }
-        if negated {
+        let e = if negated {
             column.not_in_subquery(sub)
         } else {
             column.in_subquery(sub)
-        }
+        };
+        (e, outer)
     }
 }
 
@@ -77,8 +87,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::PAGES.is_in(of_1965)).unwrap().title, "Dune");
     /// ```
     pub fn is_in(self, values: impl InValues<T>) -> Filter<M> {
-        let column = self.sea();
-        Filter::new(Cond::all().add(values.condition(column, false)))
+        self.in_filter(values, false)
     }
 
     /// `column NOT IN (values…)` or `column NOT IN (SELECT …)`; an empty
@@ -92,7 +101,41 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(s.get(Book::ID.not_in(long)).unwrap().title, "Notes");
     /// ```
     pub fn not_in(self, values: impl InValues<T>) -> Filter<M> {
-        let column = self.sea();
-        Filter::new(Cond::all().add(values.condition(column, true)))
+        self.in_filter(values, true)
+    }
+
+    fn in_filter(self, values: impl InValues<T>, negated: bool) -> Filter<M> {
+        let (e, outer) = values.condition(self.sea(), negated);
+        let names = Names::nested(outer, M::META).union(self.names(), M::META);
+        Filter::naming(Cond::all().add(e), names)
+    }
+}
+
+impl<N: Model> Select<N> {
+    /// The query as one value inside another (a scalar sub-query,
+    /// diesel's `single_value`): its one field (its
+    /// [`fields`](Select::fields), or its model's key) in the row it finds,
+    /// for [`select_fields`](Select::select_fields) or a filter of the
+    /// query around it, which it may name (a correlated sub-query). Read it
+    /// as `Option<T>` unless it always finds a row (an aggregate such as a
+    /// count does). It must find at most one row: PostgreSQL and MySQL fail
+    /// the query (a [`Database`](crate::ErrorKind::Database) error) when it
+    /// finds more, SQLite takes the first; give it a `limit(1)` if it may.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(posts: db, s);
+    /// use dualdb::model::Field;
+    /// let posts = Post::select().filter(Post::AUTHOR.eq_col(User::ID)).fields([Field::count_all()]);
+    /// let q = User::select()
+    ///     .filter(posts.clone().single_value::<i64>().ge(1))
+    ///     .order_by(User::NAME.asc())
+    ///     .select_fields((User::NAME, posts.single_value::<i64>()));
+    /// let rows: Vec<(String, i64)> = s.execute_query(q).unwrap();
+    /// assert_eq!(rows, [("ann".to_string(), 2), ("bob".to_string(), 1)]);
+    /// ```
+    pub fn single_value<T>(self) -> Expr<N, T> {
+        let names = Names::nested(self.nested_check(), N::META);
+        let sub = sea_query::Expr::SubQuery(None, Box::new(self.subquery().into()));
+        Expr::new(sub, names)
     }
 }

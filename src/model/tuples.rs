@@ -9,10 +9,11 @@ use std::marker::PhantomData;
 
 use super::joined::ModelRow;
 use super::query::{Reads, Select};
-use super::selection::Selection;
+use super::selection::{Selected, Selection};
+use super::source::Source;
 use super::sql::Dialect;
 use super::{Model, ModelMeta};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::row::FromRow;
 use crate::statement::Stmt;
 
@@ -77,8 +78,39 @@ impl<M: Model, T: ModelRow> SelectModels<M, T> {
     pub(crate) fn build(&self, d: Dialect) -> Result<Stmt> {
         let mut metas: Vec<&'static ModelMeta> = Vec::new();
         T::metas(&mut metas);
-        self.select.check(&metas)?;
-        Ok(self.select.build_of(d, Reads::Models(&metas)))
+        let sources = self.sources(&metas)?;
+        self.select.check(&sources)?;
+        Ok(self.select.build_of(d, Reads::Models(&sources)))
+    }
+
+    /// The table each of `T`'s models is read from: the n-th time a model
+    /// appears in `T`, the n-th time the query reads it (its own table or
+    /// an alias, in the order they were joined).
+    fn sources(&self, metas: &[&'static ModelMeta]) -> Result<Vec<Source>> {
+        let from = self.select.models_read();
+        let mut sources = Vec::with_capacity(metas.len());
+        for (i, m) in metas.iter().enumerate() {
+            let nth = metas[..i].iter().filter(|o| o.table == m.table).count();
+            let read = from.iter().filter(|s| s.meta.table == m.table);
+            match read.clone().nth(nth) {
+                Some(s) => sources.push(*s),
+                // Not read at all: the check names it.
+                None if nth == 0 => sources.push(Source::own(m)),
+                None => {
+                    return Err(Error::new(
+                        ErrorKind::Usage,
+                        format!(
+                            "the rows take {} {} times and the query reads it {} times: \
+                             join it again under an alias",
+                            m.name,
+                            nth + 1,
+                            read.count()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(sources)
     }
 
     /// True if the query takes row locks (it then runs on the primary).
@@ -94,7 +126,7 @@ impl<M: Model, T: ModelRow> SelectModels<M, T> {
 /// error, never a truncation.
 pub struct SelectFields<M, R> {
     pub(crate) select: Select<M>,
-    exprs: Vec<(sea_query::Expr, &'static ModelMeta)>,
+    exprs: Vec<Selected>,
     _row: PhantomData<fn() -> R>,
 }
 
@@ -148,7 +180,13 @@ impl<M: Model> Select<M> {
 impl<M: Model, R: FromRow> SelectFields<M, R> {
     /// The statement reading the fields.
     pub(crate) fn build(&self, d: Dialect) -> Result<Stmt> {
-        let models: Vec<&'static ModelMeta> = self.exprs.iter().map(|(_, m)| *m).collect();
+        let mut models: Vec<Source> = Vec::new();
+        for (_, named) in &self.exprs {
+            let named = named
+                .as_ref()
+                .map_err(|why| Error::new(ErrorKind::Usage, why.clone()))?;
+            models.extend(named.iter().copied());
+        }
         self.select.check(&models)?;
         Ok(self.select.build_of(d, Reads::Exprs(&self.exprs)))
     }

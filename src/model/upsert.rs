@@ -13,6 +13,7 @@ use super::Model;
 use super::column::{Column, ColumnOf, Compatible};
 use super::expr::IntoExpr;
 use super::query::InsertMany;
+use super::source::Names;
 use super::sql::{Dialect, to_sea};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -42,7 +43,9 @@ enum Set {
     /// The value the insert brought (`EXCLUDED.col`, MySQL `VALUES(col)`).
     Preserved,
     Value(Value),
-    Expr(Expr),
+    /// An expression, and the tables it names (`M`'s alone, or it is a
+    /// `Usage` error).
+    Expr((Expr, Names)),
 }
 
 impl<M> std::fmt::Debug for Upsert<M> {
@@ -148,7 +151,8 @@ impl<M: Model> Upsert<M> {
     /// assert_eq!(s.get(User::NAME.eq("ann")).unwrap().age, Some(3));
     /// ```
     pub fn set_expr<T>(mut self, column: Column<M, T>, expr: impl IntoExpr<M, T>) -> Self {
-        self.sets.push((column.name(), Set::Expr(expr.into_sea())));
+        self.sets
+            .push((column.name(), Set::Expr(expr.into_parts())));
         self
     }
 
@@ -162,6 +166,11 @@ impl<M: Model> Upsert<M> {
             ignore,
         } = self;
         let ignore = ignore || sets.is_empty();
+        for (_, set) in &sets {
+            if let Set::Expr((_, names)) = set {
+                names.only_own(M::META, "an upsert")?;
+            }
+        }
         if !ignore && target.is_empty() {
             return Err(usage("on_conflict: give the conflict's columns"));
         }
@@ -207,7 +216,7 @@ impl<M: Model> Upsert<M> {
                     match set {
                         Set::Preserved => on.update_column(*column),
                         Set::Value(v) => on.value(*column, Expr::val(to_sea(v.clone()))),
-                        Set::Expr(e) => on.value(*column, e.clone()),
+                        Set::Expr((e, _)) => on.value(*column, e.clone()),
                     };
                 }
             }

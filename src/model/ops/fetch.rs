@@ -5,6 +5,7 @@
 //! or, on a row iterator's thread, through a bounded channel
 //! (`src/stream.rs` says why).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 use std::task::{Context, Poll};
@@ -14,11 +15,13 @@ use crate::async_db::AsyncDb;
 use crate::async_scope::Scope as AsyncScope;
 use crate::async_tx::AsyncTx;
 use crate::error::Result;
+use crate::model::column::Filter;
 use crate::model::query::Select;
-use crate::model::{Dialect, Model};
+use crate::model::tuples::{SelectFields, SelectModels};
+use crate::model::{Decoder, Dialect, Model, ModelRow};
 use crate::plan::drive_sync;
 use crate::plan::{Action, Plan, Reply, Step, replayed, slotted, taken};
-use crate::row::Row;
+use crate::row::{FromRow, Row};
 use crate::statement::Stmt;
 use crate::stream::{BATCH, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
 use crate::sync_db::SyncDb;
@@ -28,7 +31,8 @@ use crate::value::ToSql;
 
 /// A statement, how each of its rows becomes an item, and whether it only
 /// reads (a replica may serve it).
-struct Source<D> {
+#[doc(hidden)]
+pub struct Source<D> {
     stmt: Option<Stmt>,
     decode: D,
     read_only: bool,
@@ -36,23 +40,142 @@ struct Source<D> {
     failed: Option<crate::Error>,
 }
 
-/// A query's models, decoded as `Collect` decodes them.
-fn models<M: Model>(
-    d: Dialect,
-    q: Select<M>,
-) -> Source<impl FnMut(&mut Option<Row>) -> Result<M> + Send + 'static + use<M>> {
-    let Collect {
-        stmt,
-        mut decoder,
-        read_only,
-        failed,
-        ..
-    } = Collect::<M, Option<M>>::select(d, q);
-    Source {
-        stmt,
-        decode: move |row: &mut Option<Row>| decoder.decode(slotted(row)?),
-        read_only,
-        failed,
+impl<D> std::fmt::Debug for Source<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").finish_non_exhaustive()
+    }
+}
+
+impl<D> Source<D> {
+    /// A built query read by `decode`, or its error.
+    fn of(built: Result<Stmt>, decode: D, read_only: bool) -> Self {
+        let (stmt, failed) = match built {
+            Ok(stmt) => (Some(stmt), None),
+            Err(e) => (None, Some(e)),
+        };
+        Source {
+            stmt,
+            decode,
+            read_only,
+            failed,
+        }
+    }
+}
+
+/// How a row becomes one item of a stream: a closure, or one of the named
+/// decoders a [`Fetchable`] names.
+pub(crate) trait DecodeRow<T> {
+    fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T>;
+}
+
+impl<T, F: FnMut(&mut Option<Row>) -> Result<T>> DecodeRow<T> for F {
+    #[inline]
+    fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T> {
+        self(row)
+    }
+}
+
+/// Rows as models, or tuples of models, decoded as `Collect` decodes them.
+#[doc(hidden)]
+pub struct ModelsOf<T: ModelRow>(Decoder<T>);
+
+impl<T: ModelRow> std::fmt::Debug for ModelsOf<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModelsOf")
+    }
+}
+
+impl<T: ModelRow> DecodeRow<T> for ModelsOf<T> {
+    #[inline]
+    fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T> {
+        self.0.decode(slotted(row)?)
+    }
+}
+
+/// Rows as values (`FromRow`).
+#[doc(hidden)]
+pub struct ValuesOf<R>(PhantomData<fn() -> R>);
+
+impl<R> std::fmt::Debug for ValuesOf<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ValuesOf")
+    }
+}
+
+impl<R: FromRow> DecodeRow<R> for ValuesOf<R> {
+    fn decode_row(&mut self, row: &mut Option<Row>) -> Result<R> {
+        R::from_row(slotted(row)?)
+    }
+}
+
+/// What `fetch` streams: a [`Select`] or a filter (models), a
+/// [`SelectModels`] (tuples of models) or a [`SelectFields`] (values), each
+/// item decoded as `execute_query` decodes its rows.
+///
+/// ```
+/// use futures::TryStreamExt;
+/// # dualdb::__doc_fixtures!(users);
+/// # run(async |db| {
+/// db.aio().execute_query(User::insert_many(vec![user("ann"), user("bob")])).await?;
+/// let q = User::select().order_by(User::NAME.asc()).select_fields((User::NAME, User::AGE));
+/// let rows: Vec<(String, Option<i32>)> = db.aio().fetch(q.clone()).try_collect().await?;
+/// assert_eq!(rows[1].0, "bob");
+/// let names: Vec<(String, Option<i32>)> = db.sync().fetch(q).collect::<dualdb::Result<_>>()?;
+/// assert_eq!(names, rows);
+/// # Ok(())
+/// # });
+/// ```
+pub trait Fetchable: Send {
+    /// One item of the stream.
+    type Item: Send + 'static;
+    #[doc(hidden)]
+    #[allow(private_bounds)] // `DecodeRow` is the crate's own: sealed
+    type Decode: DecodeRow<Self::Item> + Send + 'static;
+    #[doc(hidden)]
+    fn into_source(self, d: Dialect) -> Source<Self::Decode>;
+}
+
+impl<M: Model> Fetchable for Select<M> {
+    type Item = M;
+    type Decode = ModelsOf<M>;
+    fn into_source(self, d: Dialect) -> Source<ModelsOf<M>> {
+        let Collect {
+            stmt,
+            decoder,
+            read_only,
+            failed,
+            ..
+        } = Collect::<M, Option<M>>::select(d, self);
+        Source {
+            stmt,
+            decode: ModelsOf(decoder),
+            read_only,
+            failed,
+        }
+    }
+}
+
+impl<M: Model> Fetchable for Filter<M> {
+    type Item = M;
+    type Decode = ModelsOf<M>;
+    fn into_source(self, d: Dialect) -> Source<ModelsOf<M>> {
+        Select::from(self).into_source(d)
+    }
+}
+
+impl<M: Model, T: ModelRow> Fetchable for SelectModels<M, T> {
+    type Item = T;
+    type Decode = ModelsOf<T>;
+    fn into_source(self, d: Dialect) -> Source<ModelsOf<T>> {
+        Source::of(self.build(d), ModelsOf(Decoder::new()), !self.locks())
+    }
+}
+
+impl<M: Model, R: FromRow + Send + 'static> Fetchable for SelectFields<M, R> {
+    type Item = R;
+    type Decode = ValuesOf<R>;
+    fn into_source(self, d: Dialect) -> Source<ValuesOf<R>> {
+        Source::of(self.build(d), ValuesOf(PhantomData), !self.locks())
     }
 }
 
@@ -124,7 +247,7 @@ impl<T, D> Fetch<T, D> {
     }
 }
 
-impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for Fetch<T, D> {
+impl<T: Send + 'static, D: DecodeRow<T> + Send> Plan for Fetch<T, D> {
     type Output = ();
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<()>> {
         match reply {
@@ -149,7 +272,7 @@ impl<T: Send + 'static, D: FnMut(&mut Option<Row>) -> Result<T> + Send> Plan for
         if self.shelf.dropped() {
             return Err(dropped());
         }
-        let item = (self.decode)(row)?;
+        let item = self.decode.decode_row(row)?;
         self.batch.push(item);
         // A stream's full batch waits in `poll_ready` instead.
         if self.send.is_some() && self.batch.len() >= THREAD_BATCH {
@@ -214,9 +337,9 @@ impl AsyncDb {
     /// # Ok(())
     /// # });
     /// ```
-    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'static, M> {
+    pub fn fetch<Q: Fetchable>(&self, query: Q) -> RowStream<'static, Q::Item> {
         let (scope, d) = self.context();
-        self.stream(scope, models(d, query.into()))
+        self.stream(scope, query.into_source(d))
     }
 
     /// A statement's rows as a [`RowStream`], as [`fetch`](Self::fetch)
@@ -246,7 +369,7 @@ impl AsyncDb {
     fn stream<T, D>(&self, scope: Option<AsyncScope>, source: Source<D>) -> RowStream<'static, T>
     where
         T: Send + 'static,
-        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+        D: DecodeRow<T> + Send + 'static,
     {
         let shelf = Shelf::new(scope.as_ref().map(|s| s.tx.streams.clone()));
         let plan = Fetch::new(source, shelf.clone());
@@ -282,9 +405,9 @@ impl AsyncTx<'_> {
     /// # Ok(())
     /// # });
     /// ```
-    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowStream<'_, M> {
+    pub fn fetch<Q: Fetchable>(&self, query: Q) -> RowStream<'_, Q::Item> {
         let ((), d) = self.context();
-        self.stream(models(d, query.into()))
+        self.stream(query.into_source(d))
     }
 
     /// [`AsyncDb::fetch_rows`] inside this transaction.
@@ -307,7 +430,7 @@ impl AsyncTx<'_> {
     fn stream<T, D>(&self, source: Source<D>) -> RowStream<'_, T>
     where
         T: Send + 'static,
-        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+        D: DecodeRow<T> + Send + 'static,
     {
         let (shared, level) = self.scope_parts();
         let shelf = Shelf::new(Some(shared.streams.clone()));
@@ -337,7 +460,7 @@ fn iterate<T, D>(
 ) -> RowIter<'static, T>
 where
     T: Send + 'static,
-    D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+    D: DecodeRow<T> + Send + 'static,
 {
     let shelf = Shelf::new(open_in.map(|tx| tx.streams.clone()));
     let mut plan = Fetch::new(source, shelf.clone());
@@ -387,12 +510,12 @@ impl SyncDb {
     /// # });
     /// ```
     #[track_caller]
-    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowIter<'static, M> {
+    pub fn fetch<Q: Fetchable>(&self, query: Q) -> RowIter<'static, Q::Item> {
         if let Err(e) = self.check("fetch") {
             return RowIter::failed(e);
         }
         let (scope, d) = self.context();
-        self.iterate(scope, models(d, query.into()))
+        self.iterate(scope, query.into_source(d))
     }
 
     /// A statement's rows as a [`RowIter`], as [`fetch`](Self::fetch)
@@ -424,7 +547,7 @@ impl SyncDb {
     fn iterate<T, D>(&self, scope: Option<SyncScope>, source: Source<D>) -> RowIter<'static, T>
     where
         T: Send + 'static,
-        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+        D: DecodeRow<T> + Send + 'static,
     {
         let open_in = scope.as_ref().map(|s| s.tx.clone());
         iterate(
@@ -456,12 +579,12 @@ impl SyncTx<'_> {
     /// # });
     /// ```
     #[track_caller]
-    pub fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> RowIter<'_, M> {
+    pub fn fetch<Q: Fetchable>(&self, query: Q) -> RowIter<'_, Q::Item> {
         if let Err(e) = self.check("fetch") {
             return RowIter::failed(e);
         }
         let ((), d) = self.context();
-        self.iterate(models(d, query.into()))
+        self.iterate(query.into_source(d))
     }
 
     /// [`SyncDb::fetch_rows`] inside this transaction.
@@ -487,7 +610,7 @@ impl SyncTx<'_> {
     fn iterate<T, D>(&self, source: Source<D>) -> RowIter<'_, T>
     where
         T: Send + 'static,
-        D: FnMut(&mut Option<Row>) -> Result<T> + Send + 'static,
+        D: DecodeRow<T> + Send + 'static,
     {
         let (shared, level) = self.scope_parts();
         iterate(|_| Runs::Tx(shared.clone(), level), Some(&shared), source)

@@ -5,6 +5,7 @@
 //! documentation.
 
 use super::executable::Executable;
+use super::fetch::Fetchable;
 use super::races::{CreateOrGet, GetOrCreate};
 use super::reads::{count, exists, fold, fold_rows, get, get_or_none, raw, scalar};
 use super::schema::{create_table, drop_table, table_exists, truncate};
@@ -72,7 +73,7 @@ macro_rules! manager_methods {
                 where $($bounds)*;
             )*
             /// See [`SyncDb::fetch`](crate::SyncDb::fetch).
-            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowIter<'_, M>;
+            fn fetch<Q: Fetchable>(&self, query: Q) -> crate::RowIter<'_, Q::Item>;
             /// See [`SyncDb::fetch_rows`](crate::SyncDb::fetch_rows).
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, Row>;
             /// See [`SyncDb::copy_in`](crate::SyncDb::copy_in).
@@ -117,7 +118,7 @@ macro_rules! manager_methods {
                 where $($bounds)*;
             )*
             /// See [`AsyncDb::fetch`](crate::AsyncDb::fetch).
-            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowStream<'_, M>;
+            fn fetch<Q: Fetchable>(&self, query: Q) -> crate::RowStream<'_, Q::Item>;
             /// See [`AsyncDb::fetch_rows`](crate::AsyncDb::fetch_rows).
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row>;
             /// See [`AsyncDb::copy_in`](crate::AsyncDb::copy_in).
@@ -166,7 +167,7 @@ macro_rules! manager_methods {
                 }
             )*
             #[track_caller]
-            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowIter<'_, M> {
+            fn fetch<Q: Fetchable>(&self, query: Q) -> crate::RowIter<'_, Q::Item> {
                 <$target>::fetch(self, query)
             }
             #[track_caller]
@@ -216,7 +217,7 @@ macro_rules! manager_methods {
                     <$target>::$name::<$($g),*>(self $(, $arg)*)
                 }
             )*
-            fn fetch<M: Model>(&self, query: impl Into<Select<M>>) -> crate::RowStream<'_, M> {
+            fn fetch<Q: Fetchable>(&self, query: Q) -> crate::RowStream<'_, Q::Item> {
                 <$target>::fetch(self, query)
             }
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row> {

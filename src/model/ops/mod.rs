@@ -18,4 +18,5 @@ mod writes;
 
 pub use copy::CopyRow;
 pub use executable::Executable;
+pub use fetch::Fetchable;
 pub use methods::{AsyncExecutor, MANAGER_OPERATIONS, SyncExecutor};
