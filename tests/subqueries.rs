@@ -359,3 +359,88 @@ async fn scalar_subqueries_select_filter_and_order() {
         assert_eq!(n, [0], "{what}");
     }
 }
+
+/// A query over a sub-query's rows (`Select::from_subquery`): ordered,
+/// counted, grouped, joined and filtered on both halves, in and out of a
+/// transaction; an inner query with fields of its own, or a lock, is a
+/// `Usage` error before any I/O.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_over_a_subquerys_rows() {
+    use dualdb::Select;
+    use dualdb::model::Field;
+    let longest_two = || Book::select().order_by(Book::PAGES.desc()).limit(2);
+    for db in isolated_all("subqueries_from") {
+        fresh(&db).await;
+        for half in HALVES {
+            let what = format!("{:?} {half:?}", db.backend());
+            let q = Select::from_subquery(longest_two()).order_by(Book::TITLE.asc());
+            let got: Vec<String> = call!(half, db, execute_query(q))
+                .unwrap()
+                .into_iter()
+                .map(|b| b.title)
+                .collect();
+            assert_eq!(got, ["A2", "B1"], "{what}");
+            let q = Select::from_subquery(longest_two());
+            assert_eq!(call!(half, db, count(q, false)).unwrap(), 2, "{what}");
+            // Grouped over the derived table, and joined to another table.
+            let q = Select::from_subquery(longest_two())
+                .join_on(Book::AUTHOR_ID, Author::ID)
+                .group_by(Author::NAME)
+                .order_by(Author::NAME.asc())
+                .select_fields((Author::NAME, Field::<Book>::count_all(), Book::PAGES.sum()));
+            let rows: Vec<(String, i64, i64)> = call!(half, db, execute_query(q)).unwrap();
+            assert_eq!(
+                rows,
+                [("ann".to_string(), 1, 300), ("bob".to_string(), 1, 200)],
+                "{what}"
+            );
+            // A filter outside on what the inner query found, paged.
+            let q = Select::from_subquery(Book::select().filter(Book::PAGES.ge(200)))
+                .filter(Book::TITLE.like("A%"))
+                .paginate(1, 10);
+            assert_eq!(
+                titles(call!(half, db, execute_query(q)).unwrap()),
+                ["A2"],
+                "{what}"
+            );
+            // Misuse, refused before the query runs.
+            let usage = |e: dualdb::Error| {
+                assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+                assert!(e.to_string().contains("from_subquery"), "{what}: {e}");
+            };
+            let q = Select::from_subquery(Book::select().fields([Book::TITLE.field()]));
+            usage(call!(half, db, execute_query(q)).unwrap_err());
+            let q = Select::from_subquery(longest_two().for_update());
+            usage(call!(half, db, execute_query(q)).unwrap_err());
+            let q = Select::from_subquery(longest_two()).for_update();
+            usage(call!(half, db, execute_query(q)).unwrap_err());
+            let q = Select::from_subquery(Book::select().join::<Book>());
+            let e = call!(half, db, execute_query(q)).unwrap_err();
+            assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+        }
+        let what = format!("{:?}", db.backend());
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                let cy = tx.get(Author::NAME.eq("cy")).await?;
+                tx.create(Book {
+                    id: 0,
+                    author_id: cy.id,
+                    title: "C1".into(),
+                    pages: 900,
+                })
+                .await?;
+                let got = tx
+                    .execute_query(Select::from_subquery(longest_two()))
+                    .await?;
+                assert_eq!(titles(got), ["A2", "C1"], "{what}");
+                Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        let got = db
+            .sync()
+            .atomic(|tx| tx.execute_query(Select::from_subquery(longest_two())))
+            .unwrap();
+        assert_eq!(titles(got), ["A2", "B1"], "{what}");
+    }
+}

@@ -79,6 +79,9 @@ struct Extras<M> {
     grouped: Vec<Names>,
     distinct: bool,
     lock: Option<Lock>,
+    /// The query whose rows this one reads, in place of the model's table
+    /// ([`Select::from_subquery`]).
+    from: Option<Box<Select<M>>>,
 }
 
 impl<M> Default for Extras<M> {
@@ -92,6 +95,7 @@ impl<M> Default for Extras<M> {
             grouped: Vec::new(),
             distinct: false,
             lock: None,
+            from: None,
         }
     }
 }
@@ -107,6 +111,7 @@ impl<M> Clone for Extras<M> {
             grouped: self.grouped.clone(),
             distinct: self.distinct,
             lock: self.lock,
+            from: self.from.clone(),
         }
     }
 }
@@ -386,6 +391,7 @@ impl<M: Model> Select<M> {
     #[inline(never)]
     fn check_models(&self, selected: &[Source]) -> Result<()> {
         self.check_compounds(selected)?;
+        self.check_from()?;
         let named = self
             .named()
             .map_err(|why| Error::new(ErrorKind::Usage, why))?;
@@ -393,6 +399,33 @@ impl<M: Model> Select<M> {
             .into_iter()
             .chain(selected.iter().map(|&m| ("the selection", m)));
         join::check(M::META, self.joins(), &self.models_read(), named)
+    }
+
+    /// A query read [`from_subquery`](Self::from_subquery): the inner one
+    /// passes its own check and reads its model's columns; neither takes a
+    /// row lock (written after the statement, it would lock the outer
+    /// query's rows, which PostgreSQL refuses for a derived table).
+    fn check_from(&self) -> Result<()> {
+        let Some(inner) = self.extras.as_ref().and_then(|e| e.from.as_deref()) else {
+            return Ok(());
+        };
+        let usage = |why: &str| {
+            Err(Error::new(
+                ErrorKind::Usage,
+                format!("from_subquery: {why}"),
+            ))
+        };
+        if inner.selected_fields().is_some() {
+            return usage(
+                "the inner query reads fields of its own: it must read its model's columns",
+            );
+        }
+        if self.locks() || inner.locks() {
+            return usage(
+                "row locks are not taken through a derived table: lock the rows in a query of its own",
+            );
+        }
+        inner.check(&[])
     }
 
     /// The parts of a `UNION` and the like take no order, limit or lock of
@@ -455,6 +488,28 @@ impl<M: Model> Select<M> {
             }
         }
         Ok(outer)
+    }
+
+    /// A query reading the rows of `inner` (a derived table, `SELECT … FROM
+    /// (SELECT …) AS table`) in place of the model's table, peewee's
+    /// `.from_(subquery)`: filter, order, group, join, count or page what
+    /// `inner` found, with the model's own columns, which name the derived
+    /// table's (it takes the model's table name). `inner` reads its model's
+    /// columns (no [`fields`](Self::fields)), and neither query takes a row
+    /// lock; else a [`Usage`](ErrorKind::Usage) error before any I/O.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// // The two thickest books, by title:
+    /// let thickest = Book::select().order_by(Book::PAGES.desc()).limit(2);
+    /// let q = dualdb::Select::from_subquery(thickest).order_by(Book::TITLE.asc());
+    /// let titles: Vec<String> = s.execute_query(q).unwrap().into_iter().map(|b| b.title).collect();
+    /// assert_eq!(titles, ["Dune", "Emma"]);
+    /// ```
+    pub fn from_subquery(inner: Select<M>) -> Self {
+        let mut q = Select::new();
+        q.extras_mut().from = Some(Box::new(inner));
+        q
     }
 
     /// `LIMIT n`.
@@ -653,7 +708,10 @@ impl<M: Model> Select<M> {
     /// `models`), or expressions (for `select_fields`).
     pub(crate) fn statement_of(&self, reads: Reads<'_>) -> SelectStatement {
         let mut q = Query::select();
-        q.from(M::META.table);
+        match self.extras.as_ref().and_then(|e| e.from.as_deref()) {
+            Some(inner) => q.from_subquery(inner.derived(), M::META.table),
+            None => q.from(M::META.table),
+        };
         if self.is_distinct() {
             q.distinct();
         }
@@ -787,6 +845,19 @@ impl<M: Model> Select<M> {
     /// `-`). MariaDB 10.3+, MySQL 8.0.31+.
     pub fn except(self, other: Select<M>) -> Self {
         self.compound(sea_query::UnionType::Except, other)
+    }
+
+    /// The query as a derived table: its model's columns (named as the
+    /// model names them), `LIMIT` and `OFFSET` bound.
+    fn derived(&self) -> SelectStatement {
+        let mut q = self.statement();
+        if let Some(n) = self.limit {
+            q.limit(n);
+        }
+        if let Some(n) = self.offset {
+            q.offset(n);
+        }
+        q
     }
 
     /// The query as a sub-query yielding one column: its fields, or its
