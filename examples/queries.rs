@@ -1,11 +1,14 @@
 //! peewee's "Querying" examples (a user and their tweets) in dualdb, on
-//! both halves: joins, rows as tuples of models, grouping, sub-queries,
-//! expression updates, upserts, `RETURNING`, set operations and row locks.
+//! both halves: joins (a model twice, under an alias), rows as tuples of
+//! models, grouping, sub-queries (scalar and in `FROM`), `case` and
+//! `concat`, expression updates, upserts, `RETURNING`, set operations and
+//! row locks.
 //!
 //!     cargo run --example queries                      # SQLite in memory
 //!     DATABASE_URL=postgres://… cargo run --example queries
 
-use dualdb::{Database, Model};
+use dualdb::model::{Alias, Field, case};
+use dualdb::{Database, Model, Select};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "example_user")]
@@ -142,6 +145,48 @@ async fn main() -> dualdb::Result<()> {
         a.execute_query(visit).await?;
     }
     assert_eq!(a.get(User::USERNAME.eq("mickey")).await?.visits, 3);
+
+    // Case(None, [(Tweet.likes > 10, 'hot')], 'cold') and `||`.
+    let hot = case(Tweet::LIKES.gt(10), "hot").otherwise("cold");
+    let labels: Vec<String> = a
+        .execute_query(
+            Tweet::select()
+                .order_by(Tweet::ID.asc())
+                .select_fields(Tweet::MESSAGE.concat(": ").concat(hot)),
+        )
+        .await?;
+    assert_eq!(labels[1], "hiss: hot");
+
+    // A scalar sub-query as a column: each user's tweet count.
+    let tweets = Tweet::select()
+        .filter(Tweet::USER.eq_col(User::ID))
+        .fields([Field::count_all()]);
+    let counted: Vec<(String, i64)> = a
+        .execute_query(
+            User::select()
+                .order_by(User::USERNAME.asc())
+                .select_fields((User::USERNAME, tweets.single_value::<i64>())),
+        )
+        .await?;
+    assert_eq!(counted[0], ("huey".to_string(), 3));
+
+    // A model joined twice (Tweet.alias()): tweets beside a hot tweet of the
+    // same user.
+    const HOT: Alias<Tweet> = Alias::new("hot");
+    let near_hot = Tweet::select()
+        .join_on(Tweet::USER, HOT.col(Tweet::USER))
+        .filter(HOT.col(Tweet::LIKES).gt(10) & Tweet::LIKES.le(10));
+    assert_eq!(a.count(near_hot, false).await?, 2);
+
+    // Model.select().from_(subquery): the two most liked, by message.
+    let top = Tweet::select().order_by(Tweet::LIKES.desc()).limit(2);
+    let top: Vec<String> = a
+        .execute_query(Select::from_subquery(top).order_by(Tweet::MESSAGE.asc()))
+        .await?
+        .into_iter()
+        .map(|t| t.message)
+        .collect();
+    assert_eq!(top, ["hiss", "purr"]);
 
     // Set operations, paging and a locking read in a transaction.
     let either = Tweet::select()
