@@ -57,6 +57,10 @@ pub use value::{FromSql, ToSql, Value, ValueRef};
 /// `#[derive(Model)]`: see [`Model`] and [`dualdb_derive::Model`].
 pub use dualdb_derive::Model;
 
+/// `#[derive(FromRow)]`: see [`FromRow`](trait@FromRow) and
+/// [`dualdb_derive::FromRow`].
+pub use dualdb_derive::FromRow;
+
 /// `#[derive(SqlEnum)]`: a Rust enum of unit variants stored as text.
 ///
 /// Each variant is stored as its name in snake case, or as
@@ -85,5 +89,6 @@ pub use dualdb_derive::SqlEnum;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::ops::MANAGER_OPERATIONS;
+    pub use crate::row::derived::{column, column_or_default, flattened};
     pub use inventory;
 }

@@ -216,22 +216,10 @@ async fn aliases_in_transactions() {
 /// that is not there, the error is still `Usage`, not `Connect`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misused_aliases_fail_before_any_io() {
-    let dead = [
-        "postgres://nobody:secret@127.0.0.1:1/none",
-        "mysql://nobody:secret@127.0.0.1:1/none",
-    ];
-    let live = common::urls();
-    for url in dead.iter().map(|u| u.to_string()).chain(live) {
-        let db = Database::builder(&url)
-            .connect_timeout(std::time::Duration::from_millis(300))
-            .build()
-            .unwrap();
+    for (url, db) in common::dead_and_live() {
         for half in HALVES {
             let what = format!("{url} {half:?}");
-            let usage = |r: dualdb::Error, says: &str| {
-                assert_eq!(r.kind(), ErrorKind::Usage, "{what}: {r}");
-                assert!(r.to_string().contains(says), "{what}: {r}");
-            };
+            let usage = |r: dualdb::Error, says: &str| common::assert_usage(&r, says, &what);
             // The alias is not joined: in a filter, an order, a selection.
             let q = Doc::select()
                 .join_on(Doc::AUTHOR, Person::ID)

@@ -333,19 +333,17 @@ async fn case_and_concat_select_filter_order_and_update() {
 async fn case_naming_an_unread_table_fails_before_any_io() {
     use dualdb::model::{Alias, case};
     const OTHER: Alias<Item> = Alias::new("other");
-    let db = Database::builder("postgres://nobody:secret@127.0.0.1:1/none")
-        .connect_timeout(std::time::Duration::from_millis(300))
-        .build()
-        .unwrap();
-    for half in HALVES {
-        let q = Item::select().select_fields(case(OTHER.col(Item::QTY).gt(1), 1).otherwise(0));
-        let r: dualdb::Result<Vec<i32>> = call!(half, db, execute_query(q));
-        let e = r.unwrap_err();
-        assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{e}");
-        assert!(e.to_string().contains("Item as other"), "{e}");
-        let q = Item::update_query().set_expr(Item::NAME, Item::NAME.concat(OTHER.col(Item::NAME)));
-        let e = call!(half, db, execute_query(q)).unwrap_err();
-        assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{e}");
+    for (url, db) in common::dead_and_live() {
+        for half in HALVES {
+            let what = format!("{url} {half:?}");
+            let q = Item::select().select_fields(case(OTHER.col(Item::QTY).gt(1), 1).otherwise(0));
+            let r: dualdb::Result<Vec<i32>> = call!(half, db, execute_query(q));
+            common::assert_usage(&r.unwrap_err(), "Item as other", &what);
+            let q =
+                Item::update_query().set_expr(Item::NAME, Item::NAME.concat(OTHER.col(Item::NAME)));
+            let e = call!(half, db, execute_query(q)).unwrap_err();
+            common::assert_usage(&e, "Item as other", &what);
+        }
     }
 }
 

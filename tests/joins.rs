@@ -119,6 +119,14 @@ async fn fresh(db: &Database) {
     .unwrap();
 }
 
+/// Each author with each of their posts, by name then post: cy has none.
+const EVERY_AUTHORS_POSTS: [(&str, Option<&str>); 4] = [
+    ("ann", Some("a1")),
+    ("ann", Some("a2")),
+    ("bob", Some("b1")),
+    ("cy", None),
+];
+
 fn titles(posts: &[Post]) -> Vec<&str> {
     posts.iter().map(|p| p.title.as_str()).collect()
 }
@@ -183,16 +191,7 @@ async fn joins_filter_order_and_read_tuples() {
                 .iter()
                 .map(|(a, p)| (a.name.as_str(), p.as_ref().map(|p| p.title.as_str())))
                 .collect();
-            assert_eq!(
-                seen,
-                [
-                    ("ann", Some("a1")),
-                    ("ann", Some("a2")),
-                    ("bob", Some("b1")),
-                    ("cy", None)
-                ],
-                "{what}"
-            );
+            assert_eq!(seen, EVERY_AUTHORS_POSTS, "{what}");
             // Three models: comments with their posts and authors.
             let q = Comment::select()
                 .join::<Post>()
@@ -275,15 +274,7 @@ async fn joins_filter_order_and_read_tuples() {
             .iter()
             .map(|(a, t)| (a.as_str(), t.as_deref()))
             .collect();
-        assert_eq!(
-            seen,
-            [
-                ("ann", Some("a1")),
-                ("ann", Some("a2")),
-                ("bob", Some("b1")),
-                ("cy", None)
-            ]
-        );
+        assert_eq!(seen, EVERY_AUTHORS_POSTS);
         let in_tx: Vec<(String, Option<String>)> = db
             .sync()
             .atomic(|tx| tx.fetch(values()).collect::<Result<_, _>>())
@@ -363,22 +354,10 @@ async fn joins_in_transactions() {
 /// there, the error is still `Usage`, not `Connect`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_joins_fail_before_any_io() {
-    let dead = [
-        "postgres://nobody:secret@127.0.0.1:1/none",
-        "mysql://nobody:secret@127.0.0.1:1/none",
-    ];
-    let live = common::urls();
-    for url in dead.iter().map(|u| u.to_string()).chain(live) {
-        let db = Database::builder(&url)
-            .connect_timeout(std::time::Duration::from_millis(300))
-            .build()
-            .unwrap();
+    for (url, db) in common::dead_and_live() {
         for half in HALVES {
             let what = format!("{url} {half:?}");
-            let usage = |r: dualdb::Error, says: &str| {
-                assert_eq!(r.kind(), ErrorKind::Usage, "{what}: {r}");
-                assert!(r.to_string().contains(says), "{what}: {r}");
-            };
+            let usage = |r: dualdb::Error, says: &str| common::assert_usage(&r, says, &what);
             // No foreign key between the models.
             let q = Post::select().join::<Note>();
             usage(call!(half, db, execute_query(q)).unwrap_err(), "join_on");

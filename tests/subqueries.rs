@@ -42,22 +42,25 @@ async fn fresh(db: &Database) -> Vec<Author> {
         .execute_query(Author::insert_many(authors.to_vec()))
         .await
         .unwrap();
-    let book = |a: &Author, title: &str, pages| Book {
-        id: 0,
-        author_id: a.id,
-        title: title.into(),
-        pages,
-    };
     let books = vec![
-        book(&authors[0], "A1", 100),
-        book(&authors[0], "A2", 300),
-        book(&authors[1], "B1", 200),
+        book(authors[0].id, "A1", 100),
+        book(authors[0].id, "A2", 300),
+        book(authors[1].id, "B1", 200),
     ];
     db.aio()
         .execute_query(Book::insert_many(books))
         .await
         .unwrap();
     authors
+}
+
+fn book(author_id: i64, title: &str, pages: i32) -> Book {
+    Book {
+        id: 0,
+        author_id,
+        title: title.into(),
+        pages,
+    }
 }
 
 fn titles(books: Vec<Book>) -> Vec<String> {
@@ -157,13 +160,7 @@ async fn subqueries_see_the_transactions_rows() {
                         name: "dee".into(),
                     })
                     .await?;
-                tx.create(Book {
-                    id: 0,
-                    author_id: dee.id,
-                    title: "D1".into(),
-                    pages: 50,
-                })
-                .await?;
+                tx.create(book(dee.id, "D1", 50)).await?;
                 let d = Author::select().filter(Author::NAME.eq("dee"));
                 let q = Book::select().filter(Book::AUTHOR_ID.is_in(d));
                 assert_eq!(titles(tx.execute_query(q).await?), ["D1"], "{what}");
@@ -230,13 +227,7 @@ async fn exists_and_not_exists() {
         db.aio()
             .atomic(async |tx| -> dualdb::Result<()> {
                 let cy = tx.get(Author::NAME.eq("cy")).await?;
-                tx.create(Book {
-                    id: 0,
-                    author_id: cy.id,
-                    title: "C1".into(),
-                    pages: 10,
-                })
-                .await?;
+                tx.create(book(cy.id, "C1", 10)).await?;
                 let books_of = Book::select().filter(Book::AUTHOR_ID.eq_col(Author::ID));
                 let q = Author::select().filter_not_exists(books_of);
                 assert!(tx.execute_query(q).await?.is_empty());
@@ -336,13 +327,7 @@ async fn scalar_subqueries_select_filter_and_order() {
         db.aio()
             .atomic(async |tx| -> dualdb::Result<()> {
                 let cy = tx.get(Author::NAME.eq("cy")).await?;
-                tx.create(Book {
-                    id: 0,
-                    author_id: cy.id,
-                    title: "C1".into(),
-                    pages: 10,
-                })
-                .await?;
+                tx.create(book(cy.id, "C1", 10)).await?;
                 let q = Author::select()
                     .filter(Author::NAME.eq("cy"))
                     .select_fields(count_of());
@@ -422,13 +407,7 @@ async fn queries_over_a_subquerys_rows() {
         db.aio()
             .atomic(async |tx| -> dualdb::Result<()> {
                 let cy = tx.get(Author::NAME.eq("cy")).await?;
-                tx.create(Book {
-                    id: 0,
-                    author_id: cy.id,
-                    title: "C1".into(),
-                    pages: 900,
-                })
-                .await?;
+                tx.create(book(cy.id, "C1", 900)).await?;
                 let got = tx
                     .execute_query(Select::from_subquery(longest_two()))
                     .await?;

@@ -425,3 +425,126 @@ fn expand_enum(input: DeriveInput) -> syn::Result<TokenStream2> {
         }
     })
 }
+
+/// Derives `dualdb::FromRow` for a struct: a struct with named fields reads
+/// each field from the column of its name, a tuple struct its fields from
+/// the columns in order. See `dualdb::FromRow` for the attributes.
+///
+/// Field attributes, inside `#[row(...)]`:
+/// - `rename = "column"`: the column's name (default: the field's);
+/// - `default`: `Default::default()` where the row has no such column;
+/// - `flatten`: the field is itself `FromRow`, read from the same row.
+///
+/// `Option<T>` fields take NULL as `None`.
+#[proc_macro_derive(FromRow, attributes(row))]
+pub fn derive_from_row(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    match expand_from_row(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// How a field of a `FromRow` struct is read.
+enum RowField {
+    Column { name: String, default: bool },
+    Flatten,
+}
+
+fn row_field(f: &syn::Field) -> syn::Result<RowField> {
+    let mut name = f
+        .ident
+        .as_ref()
+        .map(|i| i.to_string().trim_start_matches("r#").to_string());
+    let (mut default, mut flatten) = (false, false);
+    for attr in f.attrs.iter().filter(|a| a.path().is_ident("row")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                name = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("default") {
+                default = true;
+            } else if meta.path.is_ident("flatten") {
+                flatten = true;
+            } else {
+                return Err(meta.error(
+                    "unknown row attribute; expected `rename = \"...\"`, `default` or `flatten`",
+                ));
+            }
+            Ok(())
+        })?;
+    }
+    match (flatten, name) {
+        (true, _) if default => Err(syn::Error::new(
+            f.span(),
+            "#[row(flatten)] and #[row(default)] do not go together",
+        )),
+        (true, _) => Ok(RowField::Flatten),
+        (false, Some(name)) => Ok(RowField::Column { name, default }),
+        (false, None) if default => Err(syn::Error::new(
+            f.span(),
+            "#[row(default)] needs a named field (a column to look for)",
+        )),
+        (false, None) => Ok(RowField::Column {
+            name: String::new(),
+            default: false,
+        }),
+    }
+}
+
+fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "#[derive(FromRow)] does not support generic structs",
+        ));
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new(
+            input.span(),
+            "#[derive(FromRow)] needs a struct",
+        ));
+    };
+    let struct_name = name.to_string();
+    let mut reads = Vec::new();
+    for (i, f) in data.fields.iter().enumerate() {
+        let ty = &f.ty;
+        let field_name = f
+            .ident
+            .as_ref()
+            .map_or_else(|| i.to_string(), |i| i.to_string());
+        let read = match row_field(f)? {
+            RowField::Flatten => quote! {
+                ::dualdb::__private::flattened::<#ty>(row, #struct_name, #field_name)?
+            },
+            RowField::Column {
+                name,
+                default: true,
+            } => quote! {
+                ::dualdb::__private::column_or_default::<#ty>(row, #name, #struct_name, #field_name)?
+            },
+            RowField::Column { name, .. } if f.ident.is_some() => quote! {
+                ::dualdb::__private::column::<#ty, &str>(row, #name, #struct_name, #field_name)?
+            },
+            RowField::Column { .. } => quote! {
+                ::dualdb::__private::column::<#ty, usize>(row, #i, #struct_name, #field_name)?
+            },
+        };
+        reads.push(match &f.ident {
+            Some(ident) => quote! { #ident: #read },
+            None => read,
+        });
+    }
+    let body = match &data.fields {
+        Fields::Named(_) => quote! { #name { #(#reads),* } },
+        Fields::Unnamed(_) => quote! { #name ( #(#reads),* ) },
+        Fields::Unit => quote! { #name },
+    };
+    Ok(quote! {
+        impl ::dualdb::FromRow for #name {
+            fn from_row(row: &::dualdb::Row) -> ::dualdb::Result<Self> {
+                ::std::result::Result::Ok(#body)
+            }
+        }
+    })
+}

@@ -18,6 +18,8 @@
 
 use std::fmt;
 
+#[doc(hidden)]
+pub mod derived;
 mod read;
 
 pub use read::RowRead;
@@ -196,7 +198,9 @@ impl fmt::Debug for Row {
 }
 
 /// Builds a value from a whole row: any [`FromSql`] type from the first
-/// column, or a tuple from the first columns in order. Used by `scalar`.
+/// column, a tuple from the first columns in order, or a struct with
+/// `#[derive(FromRow)]`. Used by `query_as`, `fetch_as`, `scalar` and the
+/// builder's `select_fields`.
 ///
 /// ```
 /// use dualdb::{Database, FromRow};
@@ -205,6 +209,40 @@ impl fmt::Debug for Row {
 /// let row = db.sync().query_one("SELECT 1, 'a'", &[]).unwrap();
 /// assert_eq!(<(i64, String)>::from_row(&row).unwrap(), (1, "a".to_string()));
 /// assert_eq!(i64::from_row(&row).unwrap(), 1);
+/// ```
+///
+/// The derive reads a struct's fields from the columns of their names
+/// (a tuple struct's from the columns in order). Field attributes:
+/// `#[row(rename = "column")]`, `#[row(default)]` (`Default::default()`
+/// where the row has no such column), `#[row(flatten)]` (a field that is
+/// itself `FromRow`, read from the same row); an `Option<T>` field takes
+/// NULL as `None`. A missing or ill-typed column is a
+/// [`Decode`](crate::ErrorKind::Decode) error naming the field and the
+/// column.
+///
+/// ```
+/// use dualdb::{Database, FromRow};
+///
+/// #[derive(FromRow, Debug, PartialEq)]
+/// struct Place { city: String }
+///
+/// #[derive(FromRow, Debug, PartialEq)]
+/// struct Visit {
+///     #[row(rename = "who")]
+///     name: String,
+///     #[row(default)]
+///     stars: i64,
+///     note: Option<String>,
+///     #[row(flatten)]
+///     place: Place,
+/// }
+///
+/// let db = Database::open("sqlite::memory:").unwrap();
+/// let sql = "SELECT 'ann' AS who, NULL AS note, 'Oslo' AS city";
+/// let v: Vec<Visit> = db.sync().query_as(sql, &[]).unwrap();
+/// assert_eq!(v[0], Visit { name: "ann".into(), stars: 0, note: None, place: Place { city: "Oslo".into() } });
+/// let err = db.sync().query_as::<Visit>("SELECT 1 AS note", &[]).unwrap_err();
+/// assert!(err.to_string().contains("Visit.name"), "{err}");
 /// ```
 pub trait FromRow: Sized {
     /// Decodes the row.

@@ -479,3 +479,48 @@ pub async fn both_halves_at_once<F, Fut, G>(
         t.join().unwrap();
     }
 }
+
+/// Databases on servers that are not there (PostgreSQL and MySQL on a
+/// closed port, a short connect timeout) and on every live backend, each
+/// with its URL: a check made before any I/O gives the same error on all.
+pub fn dead_and_live() -> Vec<(String, Database)> {
+    let dead = [
+        "postgres://nobody:secret@127.0.0.1:1/none",
+        "mysql://nobody:secret@127.0.0.1:1/none",
+    ];
+    dead.iter()
+        .map(|u| u.to_string())
+        .chain(urls())
+        .map(|url| {
+            let db = Database::builder(&url)
+                .connect_timeout(std::time::Duration::from_millis(300))
+                .build()
+                .unwrap();
+            (url, db)
+        })
+        .collect()
+}
+
+/// Asserts that `e` is a `Usage` error saying `says`.
+pub fn assert_usage(e: &dualdb::Error, says: &str, what: &str) {
+    assert_eq!(e.kind(), dualdb::ErrorKind::Usage, "{what}: {e}");
+    assert!(e.to_string().contains(says), "{what}: {e}");
+}
+
+/// `sql` written with `?` placeholders, in `db`'s backend's style (`$1`,
+/// `$2`, … on PostgreSQL).
+pub fn placeholders(db: &Database, sql: &str) -> String {
+    if db.backend() != BackendKind::Postgres {
+        return sql.to_string();
+    }
+    let mut n = 0;
+    sql.chars()
+        .map(|c| match c {
+            '?' => {
+                n += 1;
+                format!("${n}")
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}

@@ -179,6 +179,17 @@ impl<M: Model, R: FromRow + Send + 'static> Fetchable for SelectFields<M, R> {
     }
 }
 
+/// A statement's rows decoded into `T` (`FromRow`); raw SQL may write:
+/// never on a replica.
+fn rows_as<T: FromRow>(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Source<ValuesOf<T>> {
+    Source {
+        stmt: Some(Stmt::new(sql, params)),
+        decode: ValuesOf(PhantomData),
+        read_only: false,
+        failed: None,
+    }
+}
+
 /// A statement's rows as they come; raw SQL may write: never on a replica.
 fn rows(
     sql: &str,
@@ -364,6 +375,31 @@ impl AsyncDb {
         self.stream(scope, rows(sql, params))
     }
 
+    /// A statement's rows as a [`RowStream`] of `T`, each decoded as
+    /// [`query_as`](Self::query_as) decodes it (sqlx's `fetch` of a
+    /// `query_as`).
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// #[derive(dualdb::FromRow)]
+    /// struct N { i: i64 }
+    /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) SELECT i FROM n";
+    /// let sum = db.aio().fetch_as::<N>(sql, &[]).try_fold(0, async |sum, n| Ok(sum + n.i)).await?;
+    /// assert_eq!(sum, 5050);
+    /// # Ok(())
+    /// # });
+    /// ```
+    pub fn fetch_as<T: FromRow + Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> RowStream<'static, T> {
+        let (scope, _) = self.context();
+        self.stream(scope, rows_as(sql, params))
+    }
+
     /// `source` as a stream, in `scope`'s transaction or out of any; its
     /// producer owns this half, so the stream is `'static`.
     fn stream<T, D>(&self, scope: Option<AsyncScope>, source: Source<D>) -> RowStream<'static, T>
@@ -425,6 +461,15 @@ impl AsyncTx<'_> {
     /// ```
     pub fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> RowStream<'_, Row> {
         self.stream(rows(sql, params))
+    }
+
+    /// [`AsyncDb::fetch_as`] inside this transaction.
+    pub fn fetch_as<T: FromRow + Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> RowStream<'_, T> {
+        self.stream(rows_as(sql, params))
     }
 
     fn stream<T, D>(&self, source: Source<D>) -> RowStream<'_, T>
@@ -542,6 +587,33 @@ impl SyncDb {
         self.iterate(scope, rows(sql, params))
     }
 
+    /// A statement's rows as a [`RowIter`] of `T`, each decoded as
+    /// [`query_as`](Self::query_as) decodes it.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// #[derive(dualdb::FromRow)]
+    /// struct N(i64);
+    /// let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) SELECT i FROM n";
+    /// let sum: i64 = db.sync().fetch_as::<N>(sql, &[]).map(|n| n.map(|n| n.0)).sum::<dualdb::Result<i64>>()?;
+    /// assert_eq!(sum, 5050);
+    /// # Ok(())
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn fetch_as<T: FromRow + Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> RowIter<'static, T> {
+        if let Err(e) = self.check("fetch_as") {
+            return RowIter::failed(e);
+        }
+        let (scope, _) = self.context();
+        self.iterate(scope, rows_as(sql, params))
+    }
+
     /// `source` as a row iterator: in `scope`'s transaction, or on a pooled
     /// connection (the replica's, for a read).
     fn iterate<T, D>(&self, scope: Option<SyncScope>, source: Source<D>) -> RowIter<'static, T>
@@ -605,6 +677,19 @@ impl SyncTx<'_> {
             return RowIter::failed(e);
         }
         self.iterate(rows(sql, params))
+    }
+
+    /// [`SyncDb::fetch_as`] inside this transaction.
+    #[track_caller]
+    pub fn fetch_as<T: FromRow + Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> RowIter<'_, T> {
+        if let Err(e) = self.check("fetch_as") {
+            return RowIter::failed(e);
+        }
+        self.iterate(rows_as(sql, params))
     }
 
     fn iterate<T, D>(&self, source: Source<D>) -> RowIter<'_, T>

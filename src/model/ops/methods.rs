@@ -76,6 +76,8 @@ macro_rules! manager_methods {
             fn fetch<Q: Fetchable>(&self, query: Q) -> crate::RowIter<'_, Q::Item>;
             /// See [`SyncDb::fetch_rows`](crate::SyncDb::fetch_rows).
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, Row>;
+            /// See [`SyncDb::fetch_as`](crate::SyncDb::fetch_as).
+            fn fetch_as<T: FromRow + Send + 'static>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, T>;
             /// See [`SyncDb::copy_in`](crate::SyncDb::copy_in).
             fn copy_in<I, B>(&self, sql: &str, data: I) -> Result<u64>
             where I: IntoIterator<Item = B>, I::IntoIter: Send, B: Into<Vec<u8>>;
@@ -121,6 +123,8 @@ macro_rules! manager_methods {
             fn fetch<Q: Fetchable>(&self, query: Q) -> crate::RowStream<'_, Q::Item>;
             /// See [`AsyncDb::fetch_rows`](crate::AsyncDb::fetch_rows).
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row>;
+            /// See [`AsyncDb::fetch_as`](crate::AsyncDb::fetch_as).
+            fn fetch_as<T: FromRow + Send + 'static>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, T>;
             /// See [`AsyncDb::copy_in`](crate::AsyncDb::copy_in).
             fn copy_in<S, B>(&self, sql: &str, data: S) -> impl std::future::Future<Output = Result<u64>> + Send
             where S: futures_core::Stream<Item = B> + Send, B: Into<Vec<u8>>;
@@ -175,6 +179,10 @@ macro_rules! manager_methods {
                 <$target>::fetch_rows(self, sql, params)
             }
             #[track_caller]
+            fn fetch_as<T: FromRow + Send + 'static>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowIter<'_, T> {
+                <$target>::fetch_as(self, sql, params)
+            }
+            #[track_caller]
             fn copy_in<I, B>(&self, sql: &str, data: I) -> Result<u64>
             where I: IntoIterator<Item = B>, I::IntoIter: Send, B: Into<Vec<u8>>
             {
@@ -222,6 +230,9 @@ macro_rules! manager_methods {
             }
             fn fetch_rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, Row> {
                 <$target>::fetch_rows(self, sql, params)
+            }
+            fn fetch_as<T: FromRow + Send + 'static>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> crate::RowStream<'_, T> {
+                <$target>::fetch_as(self, sql, params)
             }
             fn copy_in<S, B>(&self, sql: &str, data: S) -> impl std::future::Future<Output = Result<u64>> + Send
             where S: futures_core::Stream<Item = B> + Send, B: Into<Vec<u8>>
@@ -310,6 +321,27 @@ manager_methods! {
     /// ```
     fn query<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<Row>
         where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
+
+    /// Runs a statement and decodes each row into `T` (sqlx's `query_as`,
+    /// peewee's `Model.raw(…).dicts()` typed): a `#[derive(FromRow)]` struct
+    /// (by column name), a tuple (by position) or one value. A missing or
+    /// ill-typed column is a [`Decode`](crate::ErrorKind::Decode) error
+    /// naming the column and the field.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// #[derive(dualdb::FromRow, Debug, PartialEq)]
+    /// struct Tally { label: String, #[row(rename = "n")] count: i64 }
+    /// let rows: Vec<Tally> = db.aio().query_as("SELECT 'users' AS label, COUNT(*) AS n FROM user", &[]).await?;
+    /// assert_eq!(rows, [Tally { label: "users".into(), count: 0 }]);
+    /// let pairs: Vec<(i64, String)> = db.sync().query_as("SELECT 1, 'a'", &[])?;
+    /// assert_eq!(pairs, [(1, "a".to_string())]);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn query_as<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
+        where [T: FromRow + Send + 'static] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| r.rows()?.iter().map(T::from_row).collect());
 
     /// Runs a statement that must return exactly one row;
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none,

@@ -1,0 +1,46 @@
+//! What `#[derive(FromRow)]` writes calls to: a field read from its column
+//! (by name, or by position in a tuple struct), a field left to its
+//! `Default` where the row has no such column, a flattened field read from
+//! the whole row. A missing or ill-typed column is a
+//! [`Decode`](crate::ErrorKind::Decode) error naming the struct's field and
+//! the column (tests/from_row.rs).
+
+use super::{ColumnIndex, FromRow, Row};
+use crate::error::{Error, Result};
+use crate::value::FromSql;
+
+/// Field `field` of struct `of`, from `column`.
+#[inline]
+pub fn column<T: FromSql, I: ColumnIndex>(
+    row: &Row,
+    column: I,
+    of: &str,
+    field: &str,
+) -> Result<T> {
+    row.get::<T>(column).map_err(|e| in_field(e, of, field))
+}
+
+/// Field `field` of struct `of`, from `column` if the row has it, else
+/// `T::default()`.
+pub fn column_or_default<T: FromSql + Default>(
+    row: &Row,
+    column: &str,
+    of: &str,
+    field: &str,
+) -> Result<T> {
+    if (0..row.len()).any(|i| row.column_name(i) == Some(column)) {
+        self::column(row, column, of, field)
+    } else {
+        Ok(T::default())
+    }
+}
+
+/// Field `field` of struct `of`, itself read from the whole row.
+pub fn flattened<T: FromRow>(row: &Row, of: &str, field: &str) -> Result<T> {
+    T::from_row(row).map_err(|e| in_field(e, of, field))
+}
+
+#[cold]
+fn in_field(e: Error, of: &str, field: &str) -> Error {
+    Error::decode(format!("{of}.{field}: {}", e.message())).with_source(e)
+}
