@@ -524,7 +524,7 @@ fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
                 ::dualdb::__private::column_or_default::<#ty>(row, #name, #struct_name, #field_name)?
             },
             RowField::Column { name, .. } if f.ident.is_some() => quote! {
-                ::dualdb::__private::column::<#ty, &str>(row, #name, #struct_name, #field_name)?
+                ::dualdb::__private::column_named::<#ty>(row, #name, #i, #struct_name, #field_name)?
             },
             RowField::Column { .. } => quote! {
                 ::dualdb::__private::column::<#ty, usize>(row, #i, #struct_name, #field_name)?

@@ -37,6 +37,21 @@ impl DriverRow {
         }
     }
 
+    /// True if column `i` is named `name` (MySQL's names compared as the
+    /// bytes they are, not checked as UTF-8 first).
+    #[inline]
+    pub(crate) fn column_is(&self, i: usize, name: &str) -> bool {
+        match self {
+            #[cfg(feature = "mysql")]
+            DriverRow::My(r) => r
+                .columns_ref()
+                .get(i)
+                .is_some_and(|c| c.name_ref() == name.as_bytes()),
+            #[allow(unreachable_patterns)]
+            _ => self.column_name(i) == Some(name),
+        }
+    }
+
     pub(crate) fn column_name(&self, i: usize) -> Option<&str> {
         match self {
             #[cfg(feature = "postgres")]

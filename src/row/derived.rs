@@ -5,11 +5,32 @@
 //! [`Decode`](crate::ErrorKind::Decode) error naming the struct's field and
 //! the column (tests/from_row.rs).
 
-use super::{ColumnIndex, FromRow, Row};
+use super::{ColumnIndex, FromRow, Row, in_column};
 use crate::error::{Error, Result};
 use crate::value::FromSql;
 
-/// Field `field` of struct `of`, from `column`.
+/// Field `field` of struct `of`, from the column named `name`: looked for
+/// first at `hint`, the field's place in the struct, where a query that
+/// lists the columns in the struct's order has it (one comparison a field,
+/// not a search; benches/paired `query_as`).
+#[inline]
+pub fn column_named<T: FromSql>(
+    row: &Row,
+    name: &str,
+    hint: usize,
+    of: &str,
+    field: &str,
+) -> Result<T> {
+    if row.column_is(hint, name) {
+        let value = row.value(hint).map_err(|e| in_field(e, of, field))?;
+        T::from_sql(value).map_err(|e| in_field(in_column(name, e), of, field))
+    } else {
+        column(row, name, of, field)
+    }
+}
+
+/// Field `field` of struct `of`, from `column` (a name, or a position in a
+/// tuple struct).
 #[inline]
 pub fn column<T: FromSql, I: ColumnIndex>(
     row: &Row,

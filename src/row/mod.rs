@@ -117,6 +117,12 @@ impl Row {
         self.inner.column_name(i)
     }
 
+    /// True if column `i` is named `name`.
+    #[inline]
+    pub(crate) fn column_is(&self, i: usize, name: &str) -> bool {
+        self.inner.column_is(i, name)
+    }
+
     /// The raw value of a column.
     ///
     /// ```

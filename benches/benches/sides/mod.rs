@@ -50,6 +50,8 @@ pub const TIMED: &[Workload] = &[
     ("insert", 100, 1),
     ("medium", MEDIUM_USERS, 4),
     ("join", 1_000, 20),
+    ("query_as", 1, 1),
+    ("query_as", 1_000, 20),
     ("associations", 100, 1),
     ("stream", 10_000, 200),
     ("fold", 10_000, 200),
@@ -140,6 +142,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "insert" => insert(url, side, rows as usize),
         "medium" => medium(url, side),
         "join" => join(url, side),
+        "query_as" => query_as(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" => stream(url, side, workload == "fold"),
         "copy" => copy(url, side, rows as usize),
@@ -286,6 +289,36 @@ fn select(url: &str, side: &str, get: bool) -> Calls {
                 .sum()
             })
         }
+    }
+}
+
+/// A struct that is no model, read by column name (its fields are read
+/// by the decoding timed, as the raw sides' tuples are, and by nothing
+/// after).
+#[allow(dead_code)]
+#[derive(dualdb::FromRow)]
+struct UserRow {
+    id: i32,
+    name: String,
+    hair_color: Option<String>,
+}
+
+/// Every row of `bench_users` by `query_as` into a `#[derive(FromRow)]`
+/// struct (its fields by column name) against the raw drivers' decoding of
+/// the same rows by position (the `trivial` select's raw sides).
+fn query_as(url: &str, side: &str) -> Calls {
+    let db = Database::open(url).unwrap();
+    let sql = "SELECT id, name, hair_color FROM bench_users";
+    let seen = |rows: Vec<UserRow>| rows.len();
+    match side {
+        "dualdb" => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| seen(s.query_as(sql, &[]).unwrap())).sum()
+        }),
+        "dualdb_async" => on_runtime(runtime(), db, async move |db, _| {
+            seen(db.aio().query_as(sql, &[]).await.unwrap())
+        }),
+        _ => select(url, side, false),
     }
 }
 
