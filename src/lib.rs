@@ -89,6 +89,9 @@ pub use dualdb_derive::SqlEnum;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::model::ops::MANAGER_OPERATIONS;
-    pub use crate::row::derived::{column, column_named, column_or_default, flattened};
+    pub use crate::row::RowRead;
+    pub use crate::row::derived::{
+        column, column_named, column_or_default, flattened, take_at, take_named,
+    };
     pub use inventory;
 }

@@ -44,6 +44,15 @@ struct Report {
 #[derive(FromRow, Debug, PartialEq)]
 struct Pair(String, i64);
 
+/// No flattened field: each column at its field's place is taken from the
+/// row rather than copied, wherever the query puts it.
+#[derive(FromRow, Debug, PartialEq)]
+struct Plain {
+    name: String,
+    nick: Option<String>,
+    city: String,
+}
+
 async fn fresh(db: &Database) {
     db.aio().drop_table::<Person>().await.unwrap();
     db.aio().create_table::<Person>().await.unwrap();
@@ -99,6 +108,29 @@ async fn derived_structs_read_raw_sql_and_builder_rows() {
             let sql = common::placeholders(&db, sql);
             let got: Vec<Pair> = call!(half, db, query_as(&sql, &[&"Rome"])).unwrap();
             assert_eq!(got, [Pair("Oslo".into(), 2)], "{what}");
+            // In the struct's order, in another, and streamed.
+            let in_order = "SELECT name, nick, city FROM from_row_people ORDER BY name";
+            let shuffled = "SELECT city, name, nick FROM from_row_people ORDER BY name";
+            let a: Vec<Plain> = call!(half, db, query_as(in_order, &[])).unwrap();
+            let b: Vec<Plain> = call!(half, db, query_as(shuffled, &[])).unwrap();
+            assert_eq!(a, b, "{what}");
+            assert_eq!(
+                a[0],
+                Plain {
+                    name: "ann".into(),
+                    nick: Some("a".into()),
+                    city: "Oslo".into()
+                },
+                "{what}"
+            );
+            let bad = "SELECT nick AS name, nick, city FROM from_row_people ORDER BY name";
+            let r: dualdb::Result<Vec<Plain>> = call!(half, db, query_as(bad, &[]));
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Decode, "{what}: {e}");
+            assert!(
+                e.to_string().contains("Plain.name") && e.to_string().contains("column name"),
+                "{what}: {e}"
+            );
             // The builder's columns, by name.
             #[derive(FromRow, Debug, PartialEq)]
             struct NameNick {
@@ -128,6 +160,14 @@ async fn derived_structs_read_raw_sql_and_builder_rows() {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(iterated, want);
+        let sql = "SELECT name, nick, city FROM from_row_people ORDER BY name";
+        let plain: Vec<Plain> = db.aio().fetch_as(sql, &[]).try_collect().await.unwrap();
+        let again: Vec<Plain> = db
+            .sync()
+            .fetch_as(sql, &[])
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!((plain.len(), &plain), (3, &again));
     }
 }
 

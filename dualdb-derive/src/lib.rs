@@ -507,13 +507,25 @@ fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
     };
     let struct_name = name.to_string();
     let mut reads = Vec::new();
+    // `from_row_mut`'s: a named field at its place is taken, not copied.
+    let mut takes = Vec::new();
     for (i, f) in data.fields.iter().enumerate() {
         let ty = &f.ty;
         let field_name = f
             .ident
             .as_ref()
             .map_or_else(|| i.to_string(), |i| i.to_string());
-        let read = match row_field(f)? {
+        let spec = row_field(f)?;
+        let take = match &spec {
+            RowField::Column {
+                name,
+                default: false,
+            } if f.ident.is_some() => Some(quote! {
+                ::dualdb::__private::take_named::<#ty>(row, #name, #i, #struct_name, #field_name)?
+            }),
+            _ => None,
+        };
+        let read = match spec {
             RowField::Flatten => quote! {
                 ::dualdb::__private::flattened::<#ty>(row, #struct_name, #field_name)?
             },
@@ -530,21 +542,75 @@ fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
                 ::dualdb::__private::column::<#ty, usize>(row, #i, #struct_name, #field_name)?
             },
         };
-        reads.push(match &f.ident {
-            Some(ident) => quote! { #ident: #read },
-            None => read,
-        });
+        let take = take.unwrap_or_else(|| read.clone());
+        match &f.ident {
+            Some(ident) => {
+                reads.push(quote! { #ident: #read });
+                takes.push(quote! { #ident: #take });
+            }
+            None => {
+                reads.push(read);
+                takes.push(take);
+            }
+        }
     }
-    let body = match &data.fields {
-        Fields::Named(_) => quote! { #name { #(#reads),* } },
-        Fields::Unnamed(_) => quote! { #name ( #(#reads),* ) },
+    let build = |fields: &[TokenStream2]| match &data.fields {
+        Fields::Named(_) => quote! { #name { #(#fields),* } },
+        Fields::Unnamed(_) => quote! { #name ( #(#fields),* ) },
         Fields::Unit => quote! { #name },
     };
+    // A flattened field may read a column another field reads too: with one,
+    // every column is read, none taken.
+    let flattens = data
+        .fields
+        .iter()
+        .any(|f| matches!(row_field(f), Ok(RowField::Flatten)));
+    let takes = if flattens { &reads } else { &takes };
+    let (body, body_mut) = (build(&reads), build(takes));
+    // A struct of plain named fields (no `default`, no `flatten`) can be read
+    // by position from a row whose names were checked once.
+    let mut in_order = Vec::new();
+    let mut ordered = Vec::new();
+    for (i, f) in data.fields.iter().enumerate() {
+        match (&f.ident, row_field(f)?) {
+            (
+                Some(ident),
+                RowField::Column {
+                    name,
+                    default: false,
+                },
+            ) => {
+                let ty = &f.ty;
+                let field_name = ident.to_string();
+                ordered.push(quote! {
+                    #ident: ::dualdb::__private::take_at::<#ty, R>(row, #i, #name, #struct_name, #field_name)?
+                });
+                in_order.push(name);
+            }
+            _ => {
+                in_order.clear();
+                break;
+            }
+        }
+    }
+    let in_order = (!in_order.is_empty()).then(|| {
+        quote! {
+            const IN_ORDER: ::std::option::Option<&'static [&'static str]> =
+                ::std::option::Option::Some(&[#(#in_order),*]);
+            fn read_in_order<R: ::dualdb::__private::RowRead>(row: &mut R) -> ::dualdb::Result<Self> {
+                ::std::result::Result::Ok(#name { #(#ordered),* })
+            }
+        }
+    });
     Ok(quote! {
         impl ::dualdb::FromRow for #name {
             fn from_row(row: &::dualdb::Row) -> ::dualdb::Result<Self> {
                 ::std::result::Result::Ok(#body)
             }
+            fn from_row_mut(row: &mut ::dualdb::Row) -> ::dualdb::Result<Self> {
+                ::std::result::Result::Ok(#body_mut)
+            }
+            #in_order
         }
     })
 }

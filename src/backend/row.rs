@@ -119,6 +119,19 @@ pub(crate) enum InPlaceRow<'s> {
 }
 
 #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
+impl InPlaceRow<'_> {
+    /// True if the row's first columns are named `names`, in order.
+    pub(crate) fn names_are(&self, names: &[&str]) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            InPlaceRow::Lite(r) => r.names_are(names),
+            #[cfg(not(feature = "sqlite"))]
+            InPlaceRow::Never(never, _) => match *never {},
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "sqlite"), allow(unused_variables))]
 impl RowRead for InPlaceRow<'_> {
     // Always inlined, with SQLite's own: one variant, so no match is left
     // (benches/instructions, SQLite's 1,000-row select, guards it).

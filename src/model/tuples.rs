@@ -55,7 +55,9 @@ impl<M: Model> Select<M> {
     /// `join::<User>()`, `(User, Option<Post>)` after a left outer join
     /// (`None` where no post matched). Each model named must be one the
     /// query reads from, or the query is a [`Usage`](crate::ErrorKind::Usage)
-    /// error before it runs.
+    /// error before it runs. A model the query reads twice (joined again
+    /// under an [`Alias`](super::Alias)) may appear twice: the n-th time it
+    /// appears in `T` is the n-th time the query reads it, in join order.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(posts: db, s);

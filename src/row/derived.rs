@@ -5,7 +5,7 @@
 //! [`Decode`](crate::ErrorKind::Decode) error naming the struct's field and
 //! the column (tests/from_row.rs).
 
-use super::{ColumnIndex, FromRow, Row, in_column};
+use super::{ColumnIndex, FromRow, Row, RowRead, in_column};
 use crate::error::{Error, Result};
 use crate::value::FromSql;
 
@@ -24,6 +24,25 @@ pub fn column_named<T: FromSql>(
     if row.column_is(hint, name) {
         let value = row.value(hint).map_err(|e| in_field(e, of, field))?;
         T::from_sql(value).map_err(|e| in_field(in_column(name, e), of, field))
+    } else {
+        column(row, name, of, field)
+    }
+}
+
+/// [`column_named`] for a row read once: the column at its place is taken
+/// out of the row (decoded by the backend's own path, its text moved where
+/// the driver's row owns it), not copied.
+#[inline]
+pub fn take_named<T: FromSql>(
+    row: &mut Row,
+    name: &str,
+    hint: usize,
+    of: &str,
+    field: &str,
+) -> Result<T> {
+    if row.column_is(hint, name) {
+        row.take(hint)
+            .map_err(|e| in_field(in_column(name, e), of, field))
     } else {
         column(row, name, of, field)
     }
@@ -54,6 +73,20 @@ pub fn column_or_default<T: FromSql + Default>(
     } else {
         Ok(T::default())
     }
+}
+
+/// Field `field` of struct `of`, column `i` of a row whose names were
+/// checked (`FromRow::read_in_order`), named `name` in an error.
+#[inline]
+pub fn take_at<T: FromSql, R: RowRead>(
+    row: &mut R,
+    i: usize,
+    name: &str,
+    of: &str,
+    field: &str,
+) -> Result<T> {
+    row.take(i)
+        .map_err(|e| in_field(in_column(name, e), of, field))
 }
 
 /// Field `field` of struct `of`, itself read from the whole row.

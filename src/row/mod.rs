@@ -123,6 +123,11 @@ impl Row {
         self.inner.column_is(i, name)
     }
 
+    /// True if the row's first columns are named `names`, in order.
+    pub(crate) fn names_are(&self, names: &[&str]) -> bool {
+        names.iter().enumerate().all(|(i, n)| self.column_is(i, n))
+    }
+
     /// The raw value of a column.
     ///
     /// ```
@@ -253,6 +258,32 @@ impl fmt::Debug for Row {
 pub trait FromRow: Sized {
     /// Decodes the row.
     fn from_row(row: &Row) -> Result<Self>;
+
+    /// Decodes the row, which is not read again: a column's text may be
+    /// moved out of it rather than copied. `query_as` and `fetch_as` call
+    /// this; the derive writes it, and any other type has `from_row`'s.
+    #[doc(hidden)]
+    #[inline]
+    fn from_row_mut(row: &mut Row) -> Result<Self> {
+        Self::from_row(row)
+    }
+
+    /// The column names a row must have, in this order from its first
+    /// column, for [`read_in_order`](Self::read_in_order) to read it: the
+    /// derive's, for a struct of plain named fields; `None` for any other.
+    #[doc(hidden)]
+    const IN_ORDER: Option<&'static [&'static str]> = None;
+
+    /// Reads a row whose columns are [`IN_ORDER`](Self::IN_ORDER)'s, by
+    /// position, wherever the row lies (SQLite's current row, in place):
+    /// `query_as` checks the names once a statement, not once a row.
+    #[doc(hidden)]
+    fn read_in_order<R: RowRead>(_row: &mut R) -> Result<Self> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Usage,
+            "internal: read_in_order of a type with no column order",
+        ))
+    }
 
     /// What a query that returned no row gives where one row was asked
     /// for (`scalar`): by default a [`NotFound`](crate::ErrorKind::NotFound)

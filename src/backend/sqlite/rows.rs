@@ -206,6 +206,16 @@ impl RowRead for CopiedRow {
 pub(crate) struct CurrentRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
 
 impl CurrentRow<'_> {
+    /// True if the statement's first columns are named `names`, in order.
+    pub(crate) fn names_are(&self, names: &[&str]) -> bool {
+        let st = self.0.as_ref();
+        st.column_count() >= names.len()
+            && names
+                .iter()
+                .enumerate()
+                .all(|(i, n)| st.column_name(i).is_ok_and(|c| c == *n))
+    }
+
     #[inline(always)]
     fn value(&self, i: usize) -> Result<ValueRef<'_>> {
         // `ok()`: the error (its only one: no such column) is dropped on its

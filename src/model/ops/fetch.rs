@@ -104,7 +104,7 @@ impl<R> std::fmt::Debug for ValuesOf<R> {
 
 impl<R: FromRow> DecodeRow<R> for ValuesOf<R> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<R> {
-        R::from_row(slotted(row)?)
+        R::from_row_mut(slotted(row)?)
     }
 }
 

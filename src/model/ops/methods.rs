@@ -7,7 +7,7 @@
 use super::executable::Executable;
 use super::fetch::Fetchable;
 use super::races::{CreateOrGet, GetOrCreate};
-use super::reads::{count, exists, fold, fold_rows, get, get_or_none, raw, scalar};
+use super::reads::{count, exists, fold, fold_rows, get, get_or_none, query_as, raw, scalar};
 use super::schema::{create_table, drop_table, table_exists, truncate};
 use super::writes::{create, delete, update};
 use crate::error::{Error, Result};
@@ -341,7 +341,7 @@ manager_methods! {
     /// # });
     /// ```
     fn query_as<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
-        where [T: FromRow + Send + 'static] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| r.rows()?.iter().map(T::from_row).collect());
+        where [T: FromRow + Send + 'static] = |_d| query_as::<T>(sql, params);
 
     /// Runs a statement that must return exactly one row;
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) if it returns none,

@@ -191,3 +191,60 @@ impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> Plan for FoldModels<
         true
     }
 }
+
+/// `query_as`: each row decoded into `T` as it arrives, not kept as a
+/// [`Row`] first (benches/paired `query_as`). Raw SQL may write: never on
+/// a replica.
+pub(super) struct QueryAs<T> {
+    stmt: Option<Stmt>,
+    out: Vec<T>,
+    /// Whether the statement's columns are `T::IN_ORDER`'s, found at its
+    /// first row: then every row is read by position (in place on SQLite),
+    /// with no names looked at.
+    in_order: Option<bool>,
+}
+
+pub(super) fn query_as<T: FromRow>(sql: &str, params: &[&(dyn ToSql + Sync)]) -> QueryAs<T> {
+    QueryAs {
+        stmt: Some(Stmt::new(sql, params)),
+        out: Vec::new(),
+        in_order: None,
+    }
+}
+
+impl<T: FromRow + Send> Plan for QueryAs<T> {
+    type Output = Vec<T>;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<T>>> {
+        match reply {
+            None => Ok(Step::Run(Action::Rows(
+                self.stmt.take().ok_or_else(replayed)?,
+            ))),
+            Some(r) => {
+                r?;
+                Ok(Step::Done(std::mem::take(&mut self.out)))
+            }
+        }
+    }
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        let row = slotted(row)?;
+        let item = match T::IN_ORDER {
+            Some(names) if *self.in_order.get_or_insert_with(|| row.names_are(names)) => {
+                T::read_in_order(row)?
+            }
+            _ => T::from_row_mut(row)?,
+        };
+        self.out.push(item);
+        Ok(())
+    }
+    #[inline]
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        let names = T::IN_ORDER?;
+        if !*self.in_order.get_or_insert_with(|| row.names_are(names)) {
+            return None;
+        }
+        Some(T::read_in_order(row).map(|item| self.out.push(item)))
+    }
+    fn size_hint(&mut self, rows: usize) {
+        self.out.reserve(rows);
+    }
+}
