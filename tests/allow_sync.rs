@@ -59,6 +59,7 @@ const ENTRY_POINTS: &[Entry] = &[
     ("query", |s| s.query("SELECT 1", &[]).map(drop)),
     ("query_one", |s| s.query_one("SELECT 1", &[]).map(drop)),
     ("query_opt", |s| s.query_opt("SELECT 1", &[]).map(drop)),
+    ("query_as", |s| s.query_as::<i64>("SELECT 1", &[]).map(drop)),
     ("delete", |s| s.delete(&ada()).map(drop)),
     ("delete_recursive", |s| {
         s.delete_recursive(&ada(), false).map(drop)
@@ -74,6 +75,12 @@ const ENTRY_POINTS: &[Entry] = &[
     }),
     ("fetch_rows", |s| {
         s.fetch_rows("SELECT 1", &[]).next().transpose().map(drop)
+    }),
+    ("fetch_as", |s| {
+        s.fetch_as::<i64>("SELECT 1", &[])
+            .next()
+            .transpose()
+            .map(drop)
     }),
 ];
 

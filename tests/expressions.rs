@@ -371,11 +371,14 @@ mod dates {
             .unwrap()
     }
 
-    /// `date()` groups and filters by the day, on both halves, in and out of
-    /// a transaction.
+    /// `date()`, `month_start()` and `year_start()` group and filter by the
+    /// day, month and year, on both halves, in and out of a transaction.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn date_groups_and_filters_by_the_day() {
         let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // The last second of 2023.
+        let eve = ymd(2023, 12, 31).and_hms_opt(23, 59, 59).unwrap();
         for db in isolated_all("expr_dates") {
             db.aio().drop_table::<Visit>().await.unwrap();
             db.aio().create_table::<Visit>().await.unwrap();
@@ -385,6 +388,7 @@ mod dates {
                     visit(at(1, 10, 0, 0), Some(at(1, 11, 0, 0))),
                     visit(at(1, 23, 59, 59), None),
                     visit(at(2, 0, 0, 1), Some(at(3, 0, 30, 0))),
+                    visit(eve, Some(eve)),
                 ]))
                 .await
                 .unwrap();
@@ -395,7 +399,26 @@ mod dates {
                     .order_by(Visit::AT.date().field().asc())
                     .select_fields((Visit::AT.date(), Field::<Visit>::count_all()));
                 let rows: Vec<(NaiveDate, i64)> = call!(half, db, execute_query(q)).unwrap();
-                assert_eq!(rows, [(day(1), 2), (day(2), 1)], "{what}");
+                assert_eq!(
+                    rows,
+                    [(ymd(2023, 12, 31), 1), (day(1), 2), (day(2), 1)],
+                    "{what}"
+                );
+                // By month and by year.
+                let q = Visit::select()
+                    .group_by(Visit::AT.month_start())
+                    .order_by(Visit::AT.month_start().field().asc())
+                    .select_fields((Visit::AT.month_start(), Field::<Visit>::count_all()));
+                let rows: Vec<(NaiveDate, i64)> = call!(half, db, execute_query(q)).unwrap();
+                assert_eq!(rows, [(ymd(2023, 12, 1), 1), (day(1), 3)], "{what}");
+                let q = Visit::select()
+                    .group_by(Visit::AT.year_start())
+                    .order_by(Visit::AT.year_start().field().desc())
+                    .select_fields((Visit::AT.year_start(), Field::<Visit>::count_all()));
+                let rows: Vec<(NaiveDate, i64)> = call!(half, db, execute_query(q)).unwrap();
+                assert_eq!(rows, [(ymd(2024, 1, 1), 3), (ymd(2023, 1, 1), 1)], "{what}");
+                let n = call!(half, db, count(Visit::AT.month_start().eq(day(1)), false)).unwrap();
+                assert_eq!(n, 3, "{what}");
                 let n = call!(half, db, count(Visit::AT.date().eq(day(2)), false)).unwrap();
                 assert_eq!(n, 1, "{what}");
                 // A nullable timestamp's date is nullable.
@@ -403,7 +426,23 @@ mod dates {
                     .order_by(Visit::ID.asc())
                     .select_fields(Visit::LEFT.date());
                 let rows: Vec<Option<NaiveDate>> = call!(half, db, execute_query(q)).unwrap();
-                assert_eq!(rows, [Some(day(1)), None, Some(day(3))], "{what}");
+                assert_eq!(
+                    rows,
+                    [Some(day(1)), None, Some(day(3)), Some(ymd(2023, 12, 31))],
+                    "{what}"
+                );
+                let q = Visit::select()
+                    .order_by(Visit::ID.asc())
+                    .select_fields((Visit::LEFT.month_start(), Visit::LEFT.year_start()));
+                let rows: Vec<(Option<NaiveDate>, Option<NaiveDate>)> =
+                    call!(half, db, execute_query(q)).unwrap();
+                let (march, y24) = (Some(day(1)), Some(ymd(2024, 1, 1)));
+                let dec = (Some(ymd(2023, 12, 1)), Some(ymd(2023, 1, 1)));
+                assert_eq!(
+                    rows,
+                    [(march, y24), (None, None), (march, y24), dec],
+                    "{what}"
+                );
             }
             let what = format!("{:?}", db.backend());
             db.sync()
@@ -411,6 +450,8 @@ mod dates {
                     tx.create(visit(at(2, 12, 0, 0), None))?;
                     let n = tx.count(Visit::AT.date().eq(day(2)), false)?;
                     assert_eq!(n, 2, "{what}");
+                    let n = tx.count(Visit::AT.month_start().eq(day(1)), false)?;
+                    assert_eq!(n, 4, "{what}");
                     Err(dualdb::Error::new(dualdb::ErrorKind::Usage, "roll back"))
                 })
                 .unwrap_err();

@@ -505,7 +505,7 @@ impl<M: Model> Filter<M> {
     /// The same condition as a filter of model `K`, naming `M` among its
     /// other models if `M` is not `K` (a filter of `K` itself is kept as it
     /// is, for the cache of built shapes).
-    pub(crate) fn retag<K: Model>(self) -> Filter<K> {
+    pub(crate) fn retag<K: Model>(mut self) -> Filter<K> {
         if std::any::TypeId::of::<M>() == std::any::TypeId::of::<K>() {
             return Filter {
                 kind: self.kind,
@@ -513,7 +513,7 @@ impl<M: Model> Filter<M> {
                 _model: PhantomData,
             };
         }
-        let names = self.names.clone().retag(M::META, K::META);
+        let names = std::mem::take(&mut self.names).retag(M::META, K::META);
         Filter {
             kind: FilterKind::Cond(self.cond()),
             names,
@@ -571,8 +571,8 @@ impl<M: Model, N: Model> std::ops::BitOr<Filter<N>> for Filter<M> {
 
 impl<M: Model> std::ops::Not for Filter<M> {
     type Output = Filter<M>;
-    fn not(self) -> Self {
-        let names = self.names.clone();
+    fn not(mut self) -> Self {
+        let names = std::mem::take(&mut self.names);
         Filter::naming(self.cond().not(), names)
     }
 }

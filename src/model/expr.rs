@@ -325,11 +325,46 @@ impl<M: Model, T: Temporal> Column<M, T> {
     /// all three backends have (for grouping by day: peewee's
     /// `fn.date_trunc('day', …)`). Read it as a date type (`NaiveDate`,
     /// `time::Date`); a zoned timestamp's day is the session time zone's.
-    /// Truncation to the month, year or hour has no SQL that all three
-    /// share (MySQL has no `date_trunc`, SQLite neither it nor `EXTRACT`):
-    /// filter those by ranges, or write raw SQL per backend.
+    /// [`month_start`](Self::month_start) and
+    /// [`year_start`](Self::year_start) truncate further; truncation to the
+    /// hour or minute has no SQL text all three share (SQLite has no
+    /// function that makes a timestamp of text): filter by ranges there.
     pub fn date(self) -> Expr<M, T::Date> {
         Expr::new(Func::cust("DATE").arg(self.sea()).into(), self.names())
+    }
+
+    /// The first day of the column's month (peewee's
+    /// `fn.date_trunc('month', …)`), as a date; NULL stays NULL.
+    ///
+    /// MySQL has no `date_trunc` and SQLite neither it nor `EXTRACT`, so
+    /// this is the one text all three read alike: the column's text (ISO
+    /// `YYYY-MM-DD…` on each; on PostgreSQL under `DateStyle` ISO, its
+    /// default) cut to the month, and read back as a date.
+    pub fn month_start(self) -> Expr<M, T::Date> {
+        self.truncated(7, "'-01'")
+    }
+
+    /// The first day of the column's year (peewee's
+    /// `fn.date_trunc('year', …)`), as a date; NULL stays NULL. See
+    /// [`month_start`](Self::month_start) for how.
+    pub fn year_start(self) -> Expr<M, T::Date> {
+        self.truncated(4, "'-01-01'")
+    }
+
+    /// `CASE WHEN c IS NULL THEN NULL ELSE DATE(CONCAT(SUBSTR(CONCAT(c), 1,
+    /// keep), rest)) END`: the literals are the crate's own, not input.
+    fn truncated(self, keep: u8, rest: &'static str) -> Expr<M, T::Date> {
+        use sea_query::Expr as E;
+        let text: E = Func::cust("CONCAT").arg(self.sea()).into();
+        let cut: E = Func::cust("SUBSTR")
+            .args([text, E::cust("1"), E::cust(keep.to_string())])
+            .into();
+        let date: E = Func::cust("DATE")
+            .arg(Func::cust("CONCAT").args([cut, E::cust(rest)]))
+            .into();
+        let null = sea_query::Cond::all().add(self.sea().is_null());
+        let e = E::case(null, E::cust("NULL")).finally(date).into();
+        Expr::new(e, self.names())
     }
 }
 
