@@ -44,6 +44,14 @@ struct Report {
 #[derive(FromRow, Debug, PartialEq)]
 struct Pair(String, i64);
 
+/// Two fields of one column: each reads it (none takes it from the other).
+#[derive(FromRow, Debug, PartialEq)]
+struct Twice {
+    name: String,
+    #[row(rename = "name")]
+    again: String,
+}
+
 /// No flattened field: each column at its field's place is taken from the
 /// row rather than copied, wherever the query puts it.
 #[derive(FromRow, Debug, PartialEq)]
@@ -130,6 +138,20 @@ async fn derived_structs_read_raw_sql_and_builder_rows() {
             assert!(
                 e.to_string().contains("Plain.name") && e.to_string().contains("column name"),
                 "{what}: {e}"
+            );
+            let twice: Vec<Twice> = call!(
+                half,
+                db,
+                query_as("SELECT name FROM from_row_people ORDER BY name", &[])
+            )
+            .unwrap();
+            assert_eq!(
+                twice[0],
+                Twice {
+                    name: "ann".into(),
+                    again: "ann".into()
+                },
+                "{what}"
             );
             // The builder's columns, by name.
             #[derive(FromRow, Debug, PartialEq)]

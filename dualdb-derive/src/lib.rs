@@ -559,13 +559,20 @@ fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
         Fields::Unnamed(_) => quote! { #name ( #(#fields),* ) },
         Fields::Unit => quote! { #name },
     };
-    // A flattened field may read a column another field reads too: with one,
-    // every column is read, none taken.
-    let flattens = data
-        .fields
-        .iter()
-        .any(|f| matches!(row_field(f), Ok(RowField::Flatten)));
-    let takes = if flattens { &reads } else { &takes };
+    // A flattened field may read a column another field reads too, and so
+    // may two fields of one name: then every column is read, none taken.
+    let mut names = Vec::new();
+    let mut shared = false;
+    for f in &data.fields {
+        match row_field(f)? {
+            RowField::Flatten => shared = true,
+            RowField::Column { name, .. } => {
+                shared |= names.contains(&name);
+                names.push(name);
+            }
+        }
+    }
+    let takes = if shared { &reads } else { &takes };
     let (body, body_mut) = (build(&reads), build(takes));
     // A struct of plain named fields (no `default`, no `flatten`) can be read
     // by position from a row whose names were checked once.

@@ -119,7 +119,7 @@ impl<N: Model> Select<N> {
     /// query around it, which it may name (a correlated sub-query). Read it
     /// as `Option<T>` unless it always finds a row (an aggregate such as a
     /// count does). It must find at most one row: PostgreSQL and MySQL fail
-    /// the query (a [`Database`](crate::ErrorKind::Database) error) when it
+    /// the query (a [`Query`](crate::ErrorKind::Query) error) when it
     /// finds more, SQLite takes the first; give it a `limit(1)` if it may.
     ///
     /// ```
