@@ -6,6 +6,7 @@
 //! the column (tests/from_row.rs).
 
 use super::{ColumnIndex, FromRow, Row, RowRead, in_column};
+use crate::backend::InPlaceRow;
 use crate::error::{Error, Result};
 use crate::value::FromSql;
 
@@ -22,11 +23,18 @@ pub fn column_named<T: FromSql>(
     field: &str,
 ) -> Result<T> {
     if row.column_is(hint, name) {
-        let value = row.value(hint).map_err(|e| in_field(e, of, field))?;
-        T::from_sql(value).map_err(|e| in_field(in_column(name, e), of, field))
+        at(row, hint, name, of, field)
     } else {
         column(row, name, of, field)
     }
+}
+
+/// Field `field` of struct `of`, from column `i`, named `name` in an
+/// error.
+#[inline]
+fn at<T: FromSql>(row: &Row, i: usize, name: &str, of: &str, field: &str) -> Result<T> {
+    let value = row.value(i).map_err(|e| in_field(e, of, field))?;
+    T::from_sql(value).map_err(|e| in_field(in_column(name, e), of, field))
 }
 
 /// [`column_named`] for a row read once: the column at its place is taken
@@ -41,8 +49,7 @@ pub fn take_named<T: FromSql>(
     field: &str,
 ) -> Result<T> {
     if row.column_is(hint, name) {
-        row.take(hint)
-            .map_err(|e| in_field(in_column(name, e), of, field))
+        take_at(row, hint, name, of, field)
     } else {
         column(row, name, of, field)
     }
@@ -68,10 +75,9 @@ pub fn column_or_default<T: FromSql + Default>(
     of: &str,
     field: &str,
 ) -> Result<T> {
-    if (0..row.len()).any(|i| row.column_name(i) == Some(column)) {
-        self::column(row, column, of, field)
-    } else {
-        Ok(T::default())
+    match (0..row.len()).find(|&i| row.column_is(i, column)) {
+        Some(i) => at(row, i, column, of, field),
+        None => Ok(T::default()),
     }
 }
 
@@ -97,4 +103,43 @@ pub fn flattened<T: FromRow>(row: &Row, of: &str, field: &str) -> Result<T> {
 #[cold]
 fn in_field(e: Error, of: &str, field: &str) -> Error {
     Error::decode(format!("{of}.{field}: {}", e.message())).with_source(e)
+}
+
+/// How the rows of one statement become `T`s: a struct with
+/// [`FromRow::IN_ORDER`] whose names the statement's first row has, in
+/// order, is read by position from then on (in place on SQLite), with no
+/// name looked at again; any other row by `from_row_mut`. `query_as` and
+/// `fetch_as` share it (benches/paired `query_as`).
+#[derive(Debug, Default)]
+pub(crate) struct InOrder {
+    /// Whether the statement's columns are `T::IN_ORDER`'s, found at its
+    /// first row.
+    checked: Option<bool>,
+}
+
+impl InOrder {
+    /// One row, as it came.
+    #[inline]
+    pub(crate) fn read<T: FromRow>(&mut self, row: &mut Row) -> Result<T> {
+        match T::IN_ORDER {
+            Some(names) if *self.checked.get_or_insert_with(|| row.names_are(names)) => {
+                T::read_in_order(row)
+            }
+            _ => T::from_row_mut(row),
+        }
+    }
+
+    /// One row where it lies; `None` to have it copied and given to
+    /// [`read`](Self::read).
+    #[inline]
+    pub(crate) fn read_in_place<T: FromRow>(
+        &mut self,
+        row: &mut InPlaceRow<'_>,
+    ) -> Option<Result<T>> {
+        let names = T::IN_ORDER?;
+        if !*self.checked.get_or_insert_with(|| row.names_are(names)) {
+            return None;
+        }
+        Some(T::read_in_order(row))
+    }
 }

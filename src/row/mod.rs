@@ -22,6 +22,7 @@ use std::fmt;
 pub mod derived;
 mod read;
 
+pub(crate) use derived::InOrder;
 pub use read::RowRead;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) use read::within;

@@ -21,7 +21,7 @@ use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::{Decoder, Dialect, Model, ModelRow};
 use crate::plan::drive_sync;
 use crate::plan::{Action, Plan, Reply, Step, replayed, slotted, taken};
-use crate::row::{FromRow, Row};
+use crate::row::{FromRow, InOrder, Row};
 use crate::statement::Stmt;
 use crate::stream::{BATCH, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
 use crate::sync_db::SyncDb;
@@ -92,9 +92,15 @@ impl<T: ModelRow> DecodeRow<T> for ModelsOf<T> {
     }
 }
 
-/// Rows as values (`FromRow`).
+/// Rows as values (`FromRow`), read as `query_as` reads them.
 #[doc(hidden)]
-pub struct ValuesOf<R>(PhantomData<fn() -> R>);
+pub struct ValuesOf<R>(InOrder, PhantomData<fn() -> R>);
+
+impl<R> Default for ValuesOf<R> {
+    fn default() -> Self {
+        ValuesOf(InOrder::default(), PhantomData)
+    }
+}
 
 impl<R> std::fmt::Debug for ValuesOf<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -104,7 +110,7 @@ impl<R> std::fmt::Debug for ValuesOf<R> {
 
 impl<R: FromRow> DecodeRow<R> for ValuesOf<R> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<R> {
-        R::from_row_mut(slotted(row)?)
+        self.0.read(slotted(row)?)
     }
 }
 
@@ -175,19 +181,14 @@ impl<M: Model, R: FromRow + Send + 'static> Fetchable for SelectFields<M, R> {
     type Item = R;
     type Decode = ValuesOf<R>;
     fn into_source(self, d: Dialect) -> Source<ValuesOf<R>> {
-        Source::of(self.build(d), ValuesOf(PhantomData), !self.locks())
+        Source::of(self.build(d), ValuesOf::default(), !self.locks())
     }
 }
 
 /// A statement's rows decoded into `T` (`FromRow`); raw SQL may write:
 /// never on a replica.
 fn rows_as<T: FromRow>(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Source<ValuesOf<T>> {
-    Source {
-        stmt: Some(Stmt::new(sql, params)),
-        decode: ValuesOf(PhantomData),
-        read_only: false,
-        failed: None,
-    }
+    Source::of(Ok(Stmt::new(sql, params)), ValuesOf::default(), false)
 }
 
 /// A statement's rows as they come; raw SQL may write: never on a replica.

@@ -8,7 +8,7 @@ use crate::model::query::Select;
 use crate::model::sql::Dialect;
 use crate::model::{Decoder, Model, ModelRow};
 use crate::plan::{Action, One, Plan, ReadOnly, Reply, Step, either, replayed, slotted, taken};
-use crate::row::{FromRow, Row};
+use crate::row::{FromRow, InOrder, Row};
 use crate::statement::Stmt;
 use crate::value::ToSql;
 
@@ -198,17 +198,14 @@ impl<M: Model, A: Send, F: FnMut(A, M) -> Result<A> + Send> Plan for FoldModels<
 pub(super) struct QueryAs<T> {
     stmt: Option<Stmt>,
     out: Vec<T>,
-    /// Whether the statement's columns are `T::IN_ORDER`'s, found at its
-    /// first row: then every row is read by position (in place on SQLite),
-    /// with no names looked at.
-    in_order: Option<bool>,
+    rows: InOrder,
 }
 
 pub(super) fn query_as<T: FromRow>(sql: &str, params: &[&(dyn ToSql + Sync)]) -> QueryAs<T> {
     QueryAs {
         stmt: Some(Stmt::new(sql, params)),
         out: Vec::new(),
-        in_order: None,
+        rows: InOrder::default(),
     }
 }
 
@@ -226,23 +223,14 @@ impl<T: FromRow + Send> Plan for QueryAs<T> {
         }
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        let row = slotted(row)?;
-        let item = match T::IN_ORDER {
-            Some(names) if *self.in_order.get_or_insert_with(|| row.names_are(names)) => {
-                T::read_in_order(row)?
-            }
-            _ => T::from_row_mut(row)?,
-        };
+        let item = self.rows.read(slotted(row)?)?;
         self.out.push(item);
         Ok(())
     }
     #[inline]
     fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
-        let names = T::IN_ORDER?;
-        if !*self.in_order.get_or_insert_with(|| row.names_are(names)) {
-            return None;
-        }
-        Some(T::read_in_order(row).map(|item| self.out.push(item)))
+        let item = self.rows.read_in_place(row)?;
+        Some(item.map(|item| self.out.push(item)))
     }
     fn size_hint(&mut self, rows: usize) {
         self.out.reserve(rows);
