@@ -149,8 +149,7 @@ impl Opener {
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(connect)?;
         // WAL lets readers of one half run beside a writer of the other.
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            .map_err(connect)?;
+        wal(&conn, self.busy_timeout).map_err(connect)?;
         if self.is_temp {
             conn.pragma_update(None, "synchronous", "OFF")
                 .map_err(connect)?;
@@ -169,6 +168,28 @@ impl Opener {
             names: RefCell::new(StmtCache::new(self.cache_size)),
             spare: Cell::new(None),
         })
+    }
+}
+
+/// Puts the database in WAL mode. Connections opening a new file at once
+/// all switch it, and SQLite answers the losers `SQLITE_BUSY` at once,
+/// without its busy handler (which could deadlock there): the switch is
+/// tried again, briefly apart, until the busy timeout has passed
+/// (tests/runtime.rs opens eight at once).
+fn wal(conn: &rusqlite::Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && start.elapsed() < busy_timeout =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done,
+        }
     }
 }
 
