@@ -56,6 +56,17 @@ pub enum BackendKind {
     Sqlite,
 }
 
+impl BackendKind {
+    /// Whether the blocking half's connections have cursors
+    /// (`SyncConn::open_cursor`): SQLite's driver steps a statement a row a
+    /// call, so a row iterator reads its rows on the reader's own thread;
+    /// the other blocking drivers hand rows over only inside their own
+    /// loops.
+    pub(crate) fn has_cursors(self) -> bool {
+        self == BackendKind::Sqlite
+    }
+}
+
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

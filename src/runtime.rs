@@ -19,6 +19,13 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// True where [`run_blocking`] has to hand each call to a helper thread
+/// (inside a current-thread runtime): a row iterator then reads its whole
+/// statement on one thread of its own rather than a thread a batch.
+pub(crate) fn blocking_needs_thread() -> bool {
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+}
+
 /// Runs `f`, which may block, without upsetting a Tokio runtime the caller is in.
 pub(crate) fn run_blocking<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     match Handle::try_current() {

@@ -265,17 +265,30 @@ pub(crate) type Work<T> = Box<dyn FnOnce(SyncSender<Sent<T>>) + Send + 'static>;
 /// Batches a [`RowIter`]'s thread may send ahead of its reader.
 const BATCHES_AHEAD: usize = 2;
 
+/// A row iterator's statement read on the reader's own thread, a batch at a
+/// time, where the backend's driver steps a statement a row a call
+/// (SQLite's cursors). Dropped before its statement ended, it stops the
+/// statement and leaves the connection clean.
+pub(crate) trait Pull<T>: Send {
+    /// The next rows, into `out` (empty); `false` once the statement ended
+    /// (its last rows may be in `out`), after which it is not called again.
+    fn pull(&mut self, out: &mut Vec<T>) -> Result<bool>;
+}
+
 /// The models or rows of one statement on the blocking half, as the server
 /// sends them: made by [`SyncDb::fetch`](crate::SyncDb::fetch) and
 /// [`fetch_rows`](crate::SyncDb::fetch_rows) (and the same on a
-/// transaction). An [`Iterator`] of `Result<T>`. The blocking drivers hand
-/// rows over inside their own loops, so the statement runs on a thread of
-/// its own, started by the first `next()`. The thread sends rows in batches
-/// of up to 256 (a thread hop a row would cost more than the row), and a
+/// transaction). An [`Iterator`] of `Result<T>`, whose statement starts at
+/// the first `next()`. On SQLite its rows are read on the reader's own
+/// thread, 64 at a time as the reader needs them, and the connection goes
+/// back to the pool once the last is read. The PostgreSQL and MySQL
+/// blocking drivers hand rows over only inside their own loops, so there
+/// the statement runs on a thread of its own, which sends rows in batches of
+/// up to 256 (a thread hop a row would cost more than the row), and a
 /// shorter one whenever PostgreSQL's next row has not arrived yet; MySQL's
 /// blocking driver does not tell, so there a slow query's rows come 256 at a
-/// time or at its end. The thread waits while two batches are unread:
-/// memory stays flat however many rows there are. It ends after an error.
+/// time or at its end. The thread waits while two batches are unread. Either
+/// way memory stays flat however many rows there are. It ends after an error.
 /// Dropped part-way, its statement is stopped and its connection left
 /// clean before `drop` returns. While an iterator of a transaction is open,
 /// the transaction's other statements are a
@@ -298,7 +311,9 @@ const BATCHES_AHEAD: usize = 2;
 pub struct RowIter<'a, T> {
     work: Option<Work<T>>,
     rows: Option<Receiver<Sent<T>>>,
-    batch: std::vec::IntoIter<T>,
+    /// The statement read on this thread instead, until it ends.
+    pull: Option<Box<dyn Pull<T>>>,
+    ready: VecDeque<T>,
     worker: Option<std::thread::JoinHandle<()>>,
     shelf: Arc<Shelf<T>>,
     error: Option<Error>,
@@ -310,7 +325,22 @@ impl<T: Send + 'static> RowIter<'_, T> {
         RowIter {
             work: Some(work),
             rows: None,
-            batch: Vec::new().into_iter(),
+            pull: None,
+            ready: VecDeque::new(),
+            worker: None,
+            shelf,
+            error: None,
+            _handle: PhantomData,
+        }
+    }
+
+    /// An iterator that reads its statement on the reader's thread.
+    pub(crate) fn pulled(pull: Box<dyn Pull<T>>, shelf: Arc<Shelf<T>>) -> Self {
+        RowIter {
+            work: None,
+            rows: None,
+            pull: Some(pull),
+            ready: VecDeque::new(),
             worker: None,
             shelf,
             error: None,
@@ -323,7 +353,8 @@ impl<T: Send + 'static> RowIter<'_, T> {
         RowIter {
             work: None,
             rows: None,
-            batch: Vec::new().into_iter(),
+            pull: None,
+            ready: VecDeque::new(),
             worker: None,
             shelf: Shelf::new(None),
             error: Some(error),
@@ -363,11 +394,28 @@ impl<T: Send + 'static> Iterator for RowIter<'_, T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
-        if let Some(row) = self.batch.next() {
+        if let Some(row) = self.ready.pop_front() {
             return Some(Ok(row));
         }
         if let Some(e) = self.error.take() {
             return Some(Err(e));
+        }
+        if let Some(pull) = &mut self.pull {
+            // The batch's buffer is the last one's: no pull allocates once
+            // the first has.
+            let mut batch = Vec::from(std::mem::take(&mut self.ready));
+            let pulled = pull.pull(&mut batch);
+            self.ready = VecDeque::from(batch);
+            match pulled {
+                Ok(true) => {}
+                Ok(false) => self.pull = None,
+                // After the rows decoded before it.
+                Err(e) => {
+                    self.pull = None;
+                    self.error = Some(e);
+                }
+            }
+            return self.next();
         }
         if let Some(work) = self.work.take()
             && let Err(e) = self.start(work)
@@ -383,7 +431,7 @@ impl<T: Send + 'static> Iterator for RowIter<'_, T> {
         match received {
             Ok((rows, Some(Ok(batch)))) => {
                 self.rows = Some(rows);
-                self.batch = batch.into_iter();
+                self.ready = VecDeque::from(batch);
                 self.next()
             }
             Ok((_, Some(Err(e)))) => {
@@ -403,8 +451,10 @@ impl<T> Drop for RowIter<'_, T> {
     fn drop(&mut self) {
         self.shelf.dropped.store(true, Ordering::Release);
         self.shelf.ended();
-        // The thread's next send fails, which stops its statement; then
-        // its connection is back, clean, before this returns.
+        // A statement read here is stopped by its pull's drop. A thread's
+        // next send fails, which stops its statement; then its connection
+        // is back, clean, before this returns.
+        drop(self.pull.take());
         drop(self.rows.take());
         if let Some(worker) = self.worker.take() {
             let _ = crate::runtime::run_blocking(move || {
@@ -418,7 +468,7 @@ impl<T> Drop for RowIter<'_, T> {
 impl<T> std::fmt::Debug for RowIter<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowIter")
-            .field("running", &self.worker.is_some())
+            .field("running", &(self.worker.is_some() || self.pull.is_some()))
             .finish()
     }
 }

@@ -126,11 +126,40 @@ impl SyncTxShared {
         closing: bool,
         f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
     ) -> Result<T> {
-        if self.streams.load(Ordering::Acquire) > 0 {
-            // The iterator's thread holds the connection until its reader
+        if self.streams_open() {
+            // A row iterator's thread holds the connection until its reader
             // is done: waiting here would wait for ourselves.
             return Err(crate::stream::stream_open());
         }
+        self.locked(level, closing, true, f)
+    }
+
+    /// [`with_conn`](Self::with_conn) for the open cursor of a row iterator
+    /// of this transaction: its own reads go on while it is open.
+    pub(crate) fn reading<T: Send>(
+        &self,
+        level: u32,
+        f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
+    ) -> Result<T> {
+        self.locked(level, false, false, f)
+    }
+
+    fn streams_open(&self) -> bool {
+        self.streams.load(Ordering::Acquire) > 0
+    }
+
+    /// Runs `f` under the connection's lock once `level` may run; refused,
+    /// if `refuse_open`, while a row iterator's cursor is open: a cursor
+    /// holds its statement open on the connection between its reads, not
+    /// the lock, so it is checked again here, where streams open and close
+    /// (tests/row_streams.rs, two iterators of one transaction).
+    fn locked<T: Send>(
+        &self,
+        level: u32,
+        closing: bool,
+        refuse_open: bool,
+        f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
+    ) -> Result<T> {
         run_blocking(|| {
             let mut st = lock(&self.state);
             loop {
@@ -139,6 +168,9 @@ impl SyncTxShared {
                     Turn::Refuse(e) => return Err(e),
                     Turn::Wait => st = self.turn.wait(st).unwrap_or_else(|e| e.into_inner()),
                 }
+            }
+            if refuse_open && self.streams_open() {
+                return Err(crate::stream::stream_open());
             }
             f(&mut st)
         })

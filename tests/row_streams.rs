@@ -238,3 +238,153 @@ async fn a_transactions_statement_while_its_stream_is_open_is_refused() {
         assert_eq!(db.sync().fetch(Item::select()).count(), ROWS as usize);
     }
 }
+
+/// Rows 1..=n, the `k`-th failing to decode (its `v` is NULL).
+fn mixed(n: i64, k: i64) -> String {
+    format!(
+        "SELECT id, CASE WHEN id = {k} THEN NULL ELSE id END AS v FROM fetched WHERE id <= {n} ORDER BY id"
+    )
+}
+
+#[derive(dualdb::FromRow, Debug)]
+struct Numbered {
+    id: i64,
+    v: i64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_iterator_ends_at_an_error_part_way_and_its_connection_is_clean() {
+    for url in urls() {
+        let db = open(&url, "fetch_midway");
+        fill(&db).await;
+        let b = db.backend();
+        // A decode error at row 150 (past the first reads of a batch): the
+        // rows before it, the error, then nothing; the one connection then
+        // runs the next statement, in and out of a transaction.
+        for in_tx in [false, true] {
+            let tx = in_tx.then(|| db.sync().begin().unwrap());
+            let items: Vec<dualdb::Result<Numbered>> = match &tx {
+                Some(tx) => tx.fetch_as::<Numbered>(&mixed(300, 150), &[]).collect(),
+                None => db
+                    .sync()
+                    .fetch_as::<Numbered>(&mixed(300, 150), &[])
+                    .collect(),
+            };
+            assert_eq!(items.len(), 150, "{b:?} in_tx {in_tx}");
+            for (i, r) in items[..149].iter().enumerate() {
+                let n = r.as_ref().unwrap_or_else(|e| panic!("{b:?} row {i}: {e}"));
+                assert!(n.id == i as i64 + 1 && n.v == n.id, "{b:?}: {n:?}");
+            }
+            let err = items[149].as_ref().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{b:?}: {err}");
+            let n: i64 = match &tx {
+                Some(tx) => tx.query_one("SELECT COUNT(*) FROM fetched", &[]),
+                None => db.sync().query_one("SELECT COUNT(*) FROM fetched", &[]),
+            }
+            .unwrap()
+            .get(0)
+            .unwrap();
+            assert_eq!(n, ROWS, "{b:?} in_tx {in_tx}");
+            if let Some(tx) = tx {
+                tx.commit().unwrap();
+            }
+        }
+        // The same statement again reads every row: the stopped one left
+        // nothing behind (SQLite keeps the statement for the next run).
+        let ids: Vec<i64> = db
+            .sync()
+            .fetch_as::<Numbered>(&mixed(300, 0), &[])
+            .map(|n| n.unwrap().id)
+            .collect();
+        assert!(ids.len() == 300 && in_order(&ids), "{b:?}");
+        // A server error after rows have come (SQLite fails at the row).
+        let sql = match b {
+            dualdb::BackendKind::Sqlite => {
+                "SELECT id, json(CASE WHEN id = 200 THEN 'not json' ELSE '1' END) FROM fetched ORDER BY id"
+            }
+            dualdb::BackendKind::Postgres => {
+                "SELECT id, CASE WHEN id = 200 THEN 1 / (id - id) ELSE 1 END FROM fetched ORDER BY id"
+            }
+            // MariaDB's 1/0 and bad JSON are NULL: a scalar sub-query of
+            // two rows fails instead.
+            _ => {
+                "SELECT id, (SELECT 1 UNION ALL SELECT 2 FROM DUAL WHERE id = 200) FROM fetched ORDER BY id"
+            }
+        };
+        let got: Vec<dualdb::Result<dualdb::Row>> = db.sync().fetch_rows(sql, &[]).collect();
+        let last = got.last().unwrap();
+        assert_eq!(
+            last.as_ref().unwrap_err().kind(),
+            ErrorKind::Query,
+            "{b:?}: {} rows",
+            got.len()
+        );
+        assert!(got[..got.len() - 1].iter().all(Result::is_ok));
+        assert_eq!(
+            db.sync().fetch_rows(SQL, &[]).count(),
+            ROWS as usize,
+            "{b:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_iterator_of_a_transaction_is_refused_while_the_first_is_open() {
+    for url in urls() {
+        let db = open(&url, "fetch_two");
+        fill(&db).await;
+        let b = db.backend();
+        let tx = db.sync().begin().unwrap();
+        let mut first = tx.fetch_rows(SQL, &[]);
+        assert_eq!(first.next().unwrap().unwrap().get::<i64>(0).unwrap(), 1);
+        // Refused, not run beside it (which would stop the first's statement).
+        let mut second = tx.fetch(Item::select());
+        let err = second.next().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage, "{b:?}: {err}");
+        assert!(second.next().is_none());
+        drop(second);
+        // From other threads too, at once: each refused, the first unharmed.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let err = tx.fetch_rows(SQL, &[]).next().unwrap().unwrap_err();
+                    assert_eq!(err.kind(), ErrorKind::Usage);
+                });
+            }
+        });
+        let rest: Vec<i64> = first.map(|r| r.unwrap().get::<i64>(0).unwrap()).collect();
+        assert_eq!(rest.len(), ROWS as usize - 1, "{b:?}");
+        assert!(rest.iter().enumerate().all(|(i, id)| *id == i as i64 + 2));
+        assert_eq!(tx.fetch(Item::select()).count(), ROWS as usize);
+        tx.commit().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iterator_read_part_way_leaves_the_pools_other_connections_free() {
+    for url in urls() {
+        let db = Database::builder(&isolated_url(&url, "fetch_hold"))
+            .sync_pool_size(2)
+            .build()
+            .unwrap();
+        fill(&db).await;
+        let b = db.backend();
+        let mut it = db.sync().fetch_rows(SQL, &[]);
+        let mut ids = vec![it.next().unwrap().unwrap().get::<i64>(0).unwrap()];
+        // A write on the other connection while the iterator is open.
+        db.sync()
+            .execute("UPDATE fetched SET label = 'changed' WHERE id = 1", &[])
+            .unwrap();
+        ids.extend(it.map(|r| r.unwrap().get::<i64>(0).unwrap()));
+        assert!(ids.len() == ROWS as usize && in_order(&ids), "{b:?}");
+        // Both connections idle again.
+        assert_eq!(db.sync().status().in_use(), 0, "{b:?}");
+        let label: String = db
+            .sync()
+            .query_one("SELECT label FROM fetched WHERE id = 1", &[])
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(label, "changed");
+    }
+}

@@ -76,6 +76,17 @@ impl<S> StmtCache<S> {
         let _ = self.keep(sql, stmt);
     }
 
+    /// The statement for `sql`, taken out (SQLite's open cursor holds its
+    /// statement so until it closes).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn take(&mut self, sql: &SqlText) -> Option<S> {
+        let hash = sql.hash();
+        if self.map.get(&hash).is_some_and(|(text, _)| text.same(sql)) {
+            return self.map.remove(&hash).map(|(_, s)| s);
+        }
+        None
+    }
+
     /// Keeps `stmt` for `sql` as [`insert`](Self::insert) does and returns
     /// it in place; handed back if the cache keeps nothing.
     pub(crate) fn keep(&mut self, sql: &SqlText, stmt: S) -> std::result::Result<&mut S, S> {

@@ -40,6 +40,27 @@ pub(crate) trait SyncConn: Send {
     /// caller's code (`fold`), which may block: it runs outside any
     /// runtime of the driver's.
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64>;
+    /// Starts `stmt` as a cursor: [`cursor_rows`](Self::cursor_rows) then
+    /// reads its rows at the reader's pace, the statement left open on this
+    /// connection in between (a row iterator's, on the reader's own thread).
+    /// Only backends whose driver reads a row a call have cursors
+    /// ([`has_cursors`](crate::config::BackendKind::has_cursors)); the
+    /// others' row iterators run their statements on a thread of their own.
+    fn open_cursor(&mut self, _stmt: &Stmt) -> Result<()> {
+        Err(crate::Error::new(
+            crate::ErrorKind::Usage,
+            "internal: this backend has no cursors",
+        ))
+    }
+    /// Up to `max` rows of the open cursor, handed to `sink`; `true` once
+    /// its statement ended, when the cursor is closed (as it is after an
+    /// error, the sink's included).
+    fn cursor_rows(&mut self, _sink: RowSink<'_>, _max: usize) -> Result<bool> {
+        Ok(true)
+    }
+    /// Stops the open cursor's statement, if any: the connection is clean
+    /// for the next one.
+    fn close_cursor(&mut self) {}
     /// False once the connection must not go back to the pool.
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.

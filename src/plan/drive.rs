@@ -57,13 +57,19 @@ impl<P: Plan> Sink for Rows<'_, P> {
 /// Nobody listening, the statement enters no span and reads no clock (each
 /// costs more than a small call's own work with `tracing`'s `log` feature
 /// on, as axum turns it on; benches/instructions counts a call so).
-struct Traced {
+pub(crate) struct Traced {
     span: tracing::Span,
     started: Instant,
 }
 
 impl Traced {
     fn start(action: &Action) -> Option<Self> {
+        Self::statement(action.sql())
+    }
+
+    /// The span of a statement of `sql` (a row iterator's cursor, which no
+    /// plan driver runs), if anyone listens.
+    pub(crate) fn statement(sql: &str) -> Option<Self> {
         // The span macro's own first test, plus the one of its `log` path
         // (tracing's `log` feature: records go to a `log` logger while no
         // tracing subscriber is set). With neither listening, the macro
@@ -74,7 +80,6 @@ impl Traced {
         {
             return None;
         }
-        let sql = action.sql();
         let span = tracing::debug_span!(
             target: "dualdb::sql",
             "statement",
@@ -89,11 +94,16 @@ impl Traced {
     }
 
     fn record(&self, reply: &Result<Reply>) {
-        if let Ok(r) = reply {
-            let rows = match r {
-                Reply::Rows(rows) => rows.len() as u64,
-                Reply::Done(d) => d.rows_affected,
-            };
+        let rows = reply.as_ref().ok().map(|r| match r {
+            Reply::Rows(rows) => rows.len() as u64,
+            Reply::Done(d) => d.rows_affected,
+        });
+        self.ended(rows);
+    }
+
+    /// The statement ended, with `rows` rows if it succeeded.
+    pub(crate) fn ended(&self, rows: Option<u64>) {
+        if let Some(rows) = rows {
             self.span.record("rows", rows);
         }
         let elapsed = self.started.elapsed().as_micros() as u64;

@@ -13,10 +13,10 @@ mod sink;
 mod step;
 
 pub(crate) use combinators::{Atomically, Either, Map, NoPlan, One, ReadOnly, Sequence, either};
-pub(crate) use drive::{Target, drive_async, drive_sync};
+pub(crate) use drive::{Target, Traced, drive_async, drive_sync};
 #[cfg(feature = "sqlite")]
 pub(crate) use sink::feed;
-pub(crate) use sink::{CopyIo, RowSink, keep_rows, next_row};
+pub(crate) use sink::{CopyIo, RowSink, Sink, keep_rows, next_row};
 pub(crate) use step::{
     Action, CopyChunk, CopyIn, Plan, Reply, Step, forward_hooks, forward_rows, replayed, slotted,
     taken,

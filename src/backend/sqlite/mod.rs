@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rusqlite::types::{ToSqlOutput, ValueRef as LiteRef};
 use rusqlite::{ErrorCode, OpenFlags};
 
+mod cursor;
 pub(crate) mod rows;
 
 use super::{AsyncConn, Backend, BoxFuture, StmtCache, SyncConn};
@@ -162,11 +163,15 @@ impl Opener {
         }
         let cache_size = self.cache_size;
         Ok(LiteConn {
-            cell: LiteCell::new(conn, |_| RefCell::new(StmtCache::new(cache_size))),
+            cell: LiteCell::new(conn, |_| Prepared {
+                kept: RefCell::new(StmtCache::new(cache_size)),
+                cursor: RefCell::new(None),
+            }),
             deadline,
             statement_timeout: self.statement_timeout,
             names: RefCell::new(StmtCache::new(self.cache_size)),
             spare: Cell::new(None),
+            cursor_open: false,
         })
     }
 }
@@ -321,8 +326,12 @@ impl<'v> Iterator for BoundIter<'v> {
     }
 }
 
-/// A connection's prepared statements, by SQL text.
-type Prepared<'c> = RefCell<StmtCache<Kept<'c>>>;
+/// A connection's prepared statements, by SQL text, and the statement of
+/// its open cursor, if any (taken out of them until the cursor closes).
+struct Prepared<'c> {
+    kept: RefCell<StmtCache<Kept<'c>>>,
+    cursor: RefCell<Option<cursor::Open<'c>>>,
+}
 
 self_cell::self_cell!(
     /// A rusqlite connection and the statements prepared on it, which
@@ -361,6 +370,10 @@ pub(crate) struct LiteConn {
     /// The buffers of the last row of the last statement, when no one kept
     /// it: the next statement's rows are copied into them.
     spare: Cell<Option<CopiedRow>>,
+    /// A cursor is open (`Prepared::cursor` holds its statement): known
+    /// here without entering the cell, for the check on every return to
+    /// the pool.
+    cursor_open: bool,
 }
 
 impl LiteConn {
@@ -374,13 +387,7 @@ impl LiteConn {
         stmt: &Stmt,
         f: impl FnOnce(&mut rusqlite::Statement<'_>, Bound<'_>) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        // Anything but a number is bound as text or a blob, which SQLite copies.
-        let copied = stmt.params.iter().any(|v| {
-            !matches!(
-                v,
-                Value::Null | Value::Bool(_) | Value::I64(_) | Value::F64(_)
-            )
-        });
+        let copied = copies(&stmt.params);
         let run = |k: &mut Kept<'_>| {
             let out = f(&mut k.st, Bound::new(&stmt.params, k.numbered.as_deref())?);
             if copied {
@@ -388,8 +395,8 @@ impl LiteConn {
             }
             out
         };
-        self.cell.with_dependent(|conn, kept| {
-            let mut kept = kept.borrow_mut();
+        self.cell.with_dependent(|conn, prepared| {
+            let mut kept = prepared.kept.borrow_mut();
             if let Some(k) = kept.get_mut(&stmt.sql) {
                 return run(k);
             }
@@ -490,46 +497,16 @@ impl LiteConn {
         stopped: &mut Option<Error>,
     ) -> rusqlite::Result<u64> {
         let mut rows = st.query(rusqlite::params_from_iter(values))?;
-        let mut columns = None;
-        let mut slot: Option<Row> = None;
+        let mut handed = Handed::default();
         let mut count = 0;
         while let Some(r) = rows.next()? {
             count += 1;
-            let handed = match sink.in_place(&mut InPlaceRow::Lite(CurrentRow(r))) {
-                Some(done) => done,
-                None => {
-                    let columns = columns.get_or_insert_with(|| self.columns(stmt, r.as_ref()));
-                    if slot.is_none() {
-                        slot = self.spare.take().map(|r| Row {
-                            inner: DriverRow::Lite(r),
-                        });
-                    }
-                    let refilled = match &mut slot {
-                        Some(Row {
-                            inner: DriverRow::Lite(kept),
-                        }) => kept.refill(columns, r)?,
-                        _ => false,
-                    };
-                    if !refilled {
-                        slot = Some(Row {
-                            inner: DriverRow::Lite(CopiedRow::single(columns.clone(), r)?),
-                        });
-                    }
-                    sink.row(&mut slot)
-                }
-            };
-            if let Err(e) = handed {
+            if let Err(e) = handed.hand(self, (&stmt.sql, stmt.positional), r, sink)? {
                 *stopped = Some(e);
                 break;
             }
         }
-        if let Some(Row {
-            inner: DriverRow::Lite(mut last),
-        }) = slot
-            && last.reusable()
-        {
-            self.spare.set(Some(last));
-        }
+        handed.finish(self);
         Ok(count)
     }
 
@@ -557,10 +534,20 @@ impl LiteConn {
     /// The columns of `st`, the statement of `stmt`, which has taken its
     /// first step: their names, unless its rows are read by position only.
     fn columns(&self, stmt: &Stmt, st: &rusqlite::Statement<'_>) -> LiteColumns {
-        if stmt.positional {
+        self.columns_of(&stmt.sql, stmt.positional, st)
+    }
+
+    /// [`columns`](Self::columns) of the statement of `sql`.
+    fn columns_of(
+        &self,
+        sql: &SqlText,
+        positional: bool,
+        st: &rusqlite::Statement<'_>,
+    ) -> LiteColumns {
+        if positional {
             LiteColumns::Unnamed(st.column_count())
         } else {
-            LiteColumns::Named(self.names(&stmt.sql, st))
+            LiteColumns::Named(self.names(sql, st))
         }
     }
 
@@ -583,6 +570,81 @@ impl LiteConn {
     }
 }
 
+/// Whether binding `params` copies any of them: anything but a number is
+/// bound as text or a blob, which SQLite copies (and the statement holds
+/// until its bindings are cleared).
+fn copies(params: &[Value]) -> bool {
+    params.iter().any(|v| {
+        !matches!(
+            v,
+            Value::Null | Value::Bool(_) | Value::I64(_) | Value::F64(_)
+        )
+    })
+}
+
+/// What the rows of one statement, handed to a sink one at a time, keep
+/// from one row to the next: their columns, and the copied row a sink left
+/// in its slot, refilled with the next one (a statement whose rows are only
+/// read allocates nothing for them).
+#[derive(Default)]
+struct Handed {
+    columns: Option<LiteColumns>,
+    slot: Option<Row>,
+}
+
+impl Handed {
+    /// Hands `r` to `sink`: read in place if the sink reads rows so
+    /// (`Sink::in_place`), or else copied into the slot. The outer error is
+    /// SQLite's, the inner one the sink's.
+    #[inline]
+    fn hand(
+        &mut self,
+        conn: &LiteConn,
+        (sql, positional): (&SqlText, bool),
+        r: &rusqlite::Row<'_>,
+        sink: RowSink<'_>,
+    ) -> rusqlite::Result<Result<()>> {
+        if let Some(done) = sink.in_place(&mut InPlaceRow::Lite(CurrentRow(r))) {
+            return Ok(done);
+        }
+        let columns = match &self.columns {
+            Some(c) => c,
+            None => self
+                .columns
+                .insert(conn.columns_of(sql, positional, r.as_ref())),
+        };
+        if self.slot.is_none() {
+            self.slot = conn.spare.take().map(|r| Row {
+                inner: DriverRow::Lite(r),
+            });
+        }
+        let refilled = match &mut self.slot {
+            Some(Row {
+                inner: DriverRow::Lite(kept),
+            }) => kept.refill(columns, r)?,
+            _ => false,
+        };
+        if !refilled {
+            self.slot = Some(Row {
+                inner: DriverRow::Lite(CopiedRow::single(columns.clone(), r)?),
+            });
+        }
+        Ok(sink.row(&mut self.slot))
+    }
+
+    /// The statement ended: the last row's buffers, if the sink left them,
+    /// are kept for the connection's next statement.
+    fn finish(self, conn: &LiteConn) {
+        if let Some(Row {
+            inner: DriverRow::Lite(mut last),
+        }) = self.slot
+            && last.reusable()
+        {
+            conn.spare.set(Some(last));
+        }
+    }
+}
+
 impl SyncConn for LiteConn {
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         self.run_execute(&stmt)
@@ -593,7 +655,21 @@ impl SyncConn for LiteConn {
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         self.run_each(stmt, sink)
     }
+    fn open_cursor(&mut self, stmt: &Stmt) -> Result<()> {
+        cursor::open(self, stmt)
+    }
+    fn cursor_rows(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool> {
+        cursor::rows(self, sink, max)
+    }
+    fn close_cursor(&mut self) {
+        cursor::close(self);
+    }
+    /// A cursor its iterator left open is closed here, before the
+    /// connection is lent again: its statement would keep a read snapshot.
     fn is_usable(&mut self) -> bool {
+        if self.cursor_open {
+            cursor::close(self);
+        }
         true
     }
     fn ping(&mut self) -> Result<()> {

@@ -3,7 +3,9 @@
 //! on the database or a transaction alike. One plan serves all four: it
 //! decodes rows into batches and hands them to the stream through a shelf,
 //! or, on a row iterator's thread, through a bounded channel
-//! (`src/stream.rs` says why).
+//! (`src/stream.rs` says why). A row iterator on a backend with cursors
+//! (SQLite) reads its statement on the reader's thread instead, through a
+//! [`Cursor`].
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -14,16 +16,18 @@ use super::collect::Collect;
 use crate::async_db::AsyncDb;
 use crate::async_scope::Scope as AsyncScope;
 use crate::async_tx::AsyncTx;
+use crate::backend::InPlaceRow;
 use crate::error::Result;
 use crate::model::column::Filter;
 use crate::model::query::Select;
 use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::{Decoder, Dialect, Model, ModelRow};
-use crate::plan::drive_sync;
 use crate::plan::{Action, Plan, Reply, Step, replayed, slotted, taken};
+use crate::plan::{Sink, Traced, drive_sync};
+use crate::pool::{BlockingPool, PooledConn};
 use crate::row::{FromRow, InOrder, Row};
 use crate::statement::Stmt;
-use crate::stream::{BATCH, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
+use crate::stream::{BATCH, Pull, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
 use crate::sync_db::SyncDb;
 use crate::sync_scope::{Scope as SyncScope, SyncTxShared};
 use crate::sync_tx::SyncTx;
@@ -66,6 +70,12 @@ impl<D> Source<D> {
 /// decoders a [`Fetchable`] names.
 pub(crate) trait DecodeRow<T> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T>;
+    /// Decodes a row read where it lies (`Sink::in_place`); `None` (nothing
+    /// read) where this decoder cannot, or not yet (a model's layout is
+    /// found from its first row as a [`Row`]).
+    fn decode_in_place(&mut self, _row: &mut InPlaceRow<'_>) -> Option<Result<T>> {
+        None
+    }
 }
 
 impl<T, F: FnMut(&mut Option<Row>) -> Result<T>> DecodeRow<T> for F {
@@ -90,6 +100,10 @@ impl<T: ModelRow> DecodeRow<T> for ModelsOf<T> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T> {
         self.0.decode(slotted(row)?)
     }
+    #[inline]
+    fn decode_in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<T>> {
+        self.0.read(row)
+    }
 }
 
 /// Rows as values (`FromRow`), read as `query_as` reads them.
@@ -111,6 +125,10 @@ impl<R> std::fmt::Debug for ValuesOf<R> {
 impl<R: FromRow> DecodeRow<R> for ValuesOf<R> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<R> {
         self.0.read(slotted(row)?)
+    }
+    #[inline]
+    fn decode_in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<R>> {
+        self.0.read_in_place(row)
     }
 }
 
@@ -493,15 +511,17 @@ enum Runs {
     /// In a transaction, at a level of it.
     Tx(Arc<SyncTxShared>, u32),
     /// On a connection of the pool (the replica's, for a model read).
-    Pooled(crate::pool::BlockingPool),
+    Pooled(BlockingPool),
 }
 
-/// `source` as a row iterator whose thread runs it where `runs` says, in
-/// `open_in`'s transaction if any; its error, if any, is sent last (unless
-/// the iterator is gone).
+/// `source` as a row iterator that runs it where `runs` says, in
+/// `open_in`'s transaction if any: read by a [`Cursor`] where the backend
+/// has cursors, or else on a thread of its own, whose error, if any, is
+/// sent last (unless the iterator is gone).
 fn iterate<T, D>(
     runs: impl FnOnce(&Fetch<T, D>) -> Runs,
     open_in: Option<&SyncTxShared>,
+    cursors: bool,
     source: Source<D>,
 ) -> RowIter<'static, T>
 where
@@ -511,6 +531,9 @@ where
     let shelf = Shelf::new(open_in.map(|tx| tx.streams.clone()));
     let mut plan = Fetch::new(source, shelf.clone());
     let runs = runs(&plan);
+    if cursors && !crate::runtime::blocking_needs_thread() {
+        return RowIter::pulled(Box::new(Cursor::new(plan, runs)), shelf);
+    }
     let work: Work<T> = Box::new(move |send: SyncSender<Sent<T>>| {
         plan.send = Some(send.clone());
         plan.batch.reserve(THREAD_BATCH);
@@ -530,6 +553,153 @@ where
         }
     });
     RowIter::new(work, shelf)
+}
+
+/// Rows a [`Cursor`] reads a pull: enough to spread a pull's own cost (the
+/// transaction's lock, the statement timeout's clock) thin, few enough that
+/// the rows alive at once stay within the allocator's per-thread cache
+/// (benches/paired, the blocking `stream` workload on SQLite).
+const PULL: usize = 64;
+
+/// A row iterator's statement read on the reader's own thread, a pull at a
+/// time, by a cursor of its connection (`SyncConn::open_cursor`). Outside a
+/// transaction it holds a pooled connection from its first pull until its
+/// statement ends or it is dropped.
+struct Cursor<T, D> {
+    runs: Runs,
+    conn: Option<PooledConn>,
+    stmt: Option<Stmt>,
+    failed: Option<crate::Error>,
+    decode: D,
+    shelf: Arc<Shelf<T>>,
+    /// The statement was opened and has not ended.
+    open: bool,
+    rows: u64,
+    traced: Option<Traced>,
+}
+
+impl<T, D> Cursor<T, D> {
+    fn new(plan: Fetch<T, D>, runs: Runs) -> Self {
+        Cursor {
+            runs,
+            conn: None,
+            stmt: plan.stmt,
+            failed: plan.failed,
+            decode: plan.decode,
+            shelf: plan.shelf,
+            open: false,
+            rows: 0,
+            traced: None,
+        }
+    }
+
+    /// The statement ended (`rows` is its count, if it succeeded): it no
+    /// longer counts as open, and a pooled connection goes back.
+    fn ended(&mut self, rows: Option<u64>) {
+        self.open = false;
+        self.shelf.ended();
+        self.conn = None;
+        if let Some(t) = self.traced.take() {
+            t.ended(rows);
+        }
+    }
+}
+
+/// A cursor's rows decoded into its reader's batch.
+struct Decoding<'a, T, D> {
+    decode: &'a mut D,
+    out: &'a mut Vec<T>,
+}
+
+impl<T: Send, D: DecodeRow<T> + Send> Sink for Decoding<'_, T, D> {
+    fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
+        self.out.push(self.decode.decode_row(row)?);
+        Ok(())
+    }
+    #[inline]
+    fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
+        let item = self.decode.decode_in_place(row)?;
+        Some(item.map(|item| self.out.push(item)))
+    }
+}
+
+impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
+    fn pull(&mut self, out: &mut Vec<T>) -> Result<bool> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let opening = self.stmt.take();
+        if let Some(stmt) = &opening {
+            self.open = true;
+            self.traced = Traced::statement(&stmt.sql);
+        }
+        let before = out.len();
+        let shelf = &self.shelf;
+        let mut sink = Decoding {
+            decode: &mut self.decode,
+            out,
+        };
+        let mut read = |conn: &mut dyn crate::backend::SyncConn| {
+            if let Some(stmt) = &opening {
+                // Counted under the transaction's lock, where statements of
+                // the transaction check for it.
+                shelf.started();
+                conn.open_cursor(stmt)?;
+            }
+            conn.cursor_rows(&mut sink, PULL)
+        };
+        let ended = match &self.runs {
+            // Opening, refused while another stream of the transaction is
+            // open (it would close that one's statement).
+            Runs::Tx(shared, level) if opening.is_some() => {
+                shared.with_conn(*level, false, |st| read(&mut **st.conn()?))
+            }
+            Runs::Tx(shared, level) => shared.reading(*level, |st| read(&mut **st.conn()?)),
+            Runs::Pooled(pool) => {
+                let held = &mut self.conn;
+                crate::runtime::run_blocking(|| {
+                    let conn = match held {
+                        Some(conn) => conn,
+                        None => held.insert(pool.get()?),
+                    };
+                    read(&mut **conn)
+                })
+            }
+        };
+        self.rows += (out.len() - before) as u64;
+        match ended {
+            Ok(false) => Ok(true),
+            Ok(true) => {
+                self.ended(Some(self.rows));
+                Ok(false)
+            }
+            Err(e) => {
+                self.ended(None);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Dropped part-way, the statement is stopped and the connection left
+/// clean before this returns (tests/streaming.rs).
+impl<T, D> Drop for Cursor<T, D> {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        match (&self.runs, &mut self.conn) {
+            (Runs::Tx(shared, level), _) => {
+                let _ = shared.reading(*level, |st| {
+                    st.conn()?.close_cursor();
+                    Ok(())
+                });
+            }
+            (Runs::Pooled(_), Some(conn)) => conn.close_cursor(),
+            (Runs::Pooled(_), None) => {}
+        }
+        self.ended(None);
+    }
 }
 
 impl SyncDb {
@@ -629,6 +799,7 @@ impl SyncDb {
                 None => Runs::Pooled(self.replica_for(plan).unwrap_or(self).pool().handle()),
             },
             open_in.as_deref(),
+            self.kind().has_cursors(),
             source,
         )
     }
@@ -699,6 +870,12 @@ impl SyncTx<'_> {
         D: DecodeRow<T> + Send + 'static,
     {
         let (shared, level) = self.scope_parts();
-        iterate(|_| Runs::Tx(shared.clone(), level), Some(&shared), source)
+        let cursors = self.context().1.kind.has_cursors();
+        iterate(
+            |_| Runs::Tx(shared.clone(), level),
+            Some(&shared),
+            cursors,
+            source,
+        )
     }
 }
