@@ -195,7 +195,7 @@ impl Error {
     }
 
     /// The error with `hint` added to its message, in parentheses.
-    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     pub(crate) fn with_hint(mut self, hint: &str) -> Self {
         self.0.message = format!("{} ({hint})", self.0.message);
         self

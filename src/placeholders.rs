@@ -2,17 +2,26 @@
 //! is not SQL code: string literals (`'…'`, with `''` and, on MySQL and in
 //! PostgreSQL's `E'…'`, backslash escapes), quoted identifiers (`"…"`,
 //! MySQL's `` `…` ``), PostgreSQL's dollar-quoted strings (`$tag$…$tag$`),
-//! and comments (`-- …`, `/* … */`, MySQL's `# …`).
+//! and comments (`-- …`, `/* … */`, nested on PostgreSQL, MySQL's `# …`).
 //!
-//! Each backend has its own style: `$1, $2, …` on PostgreSQL, `?` on MySQL
-//! and SQLite (SQLite takes `$N` as well, bound by its number). A statement
-//! written in another backend's style fails on the server with a syntax or
-//! unknown-column error; [`hint`] adds the placeholder rule to that error.
+//! `?` is the portable form: MySQL and SQLite take it as it is, and
+//! [`to_postgres`] rewrites it to PostgreSQL's `$1, $2, …` (once per
+//! statement text: the connections keep the prepared statement by the text
+//! as written). Each backend's own style works too: `$N` on PostgreSQL,
+//! and on SQLite, which binds `$N` by its number. On PostgreSQL `?|` and
+//! `?&` stay the jsonb operators they are there, and `??` is the `?`
+//! operator. A statement written in another backend's own style (`$N` on
+//! MySQL) fails on the server with a syntax or unknown-column error;
+//! [`hint`] adds the placeholder rule to that error.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use crate::config::BackendKind;
 use crate::error::Error;
 
 /// The placeholder forms a statement uses.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Found {
     /// A `?` outside literals, identifiers and comments.
@@ -21,10 +30,35 @@ pub(crate) struct Found {
     pub(crate) dollar: bool,
 }
 
+/// What the lexer finds outside literals, identifiers and comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// A `?` placeholder at this byte.
+    Question(usize),
+    /// PostgreSQL's `??` at this byte: the `?` operator, written so.
+    Escaped(usize),
+    /// A `$N`, and its `N` (saturated).
+    Dollar(usize),
+}
+
 /// The placeholders in `sql`, read as `kind` reads it.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn scan(sql: &str, kind: BackendKind) -> Found {
-    let b = sql.as_bytes();
     let mut found = Found::default();
+    walk(sql, kind, |m| match m {
+        Mark::Question(_) => found.question = true,
+        Mark::Dollar(_) => found.dollar = true,
+        Mark::Escaped(_) => {}
+    });
+    found
+}
+
+/// Calls `mark` for each placeholder of `sql` read as `kind` reads it, in
+/// order. On PostgreSQL, `??` is one [`Mark::Escaped`], and `?|` and `?&`
+/// are operators, not placeholders.
+fn walk(sql: &str, kind: BackendKind, mut mark: impl FnMut(Mark)) {
+    let b = sql.as_bytes();
+    let pg = kind == BackendKind::Postgres;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -41,26 +75,28 @@ pub(crate) fn scan(sql: &str, kind: BackendKind) -> Found {
             b'`' if kind == BackendKind::Mysql => i = quoted(b, i, b'`', false),
             b'-' if b.get(i + 1) == Some(&b'-') => i = line_end(b, i),
             b'#' if kind == BackendKind::Mysql => i = line_end(b, i),
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = match sql[i + 2..].find("*/") {
-                    Some(end) => i + 2 + end + 2,
-                    None => b.len(),
-                };
+            b'/' if b.get(i + 1) == Some(&b'*') => i = block_comment(b, i, pg),
+            b'?' if pg && b.get(i + 1) == Some(&b'?') => {
+                mark(Mark::Escaped(i));
+                i += 2;
             }
+            b'?' if pg && matches!(b.get(i + 1), Some(b'|' | b'&')) => i += 2,
             b'?' => {
-                found.question = true;
+                mark(Mark::Question(i));
                 i += 1;
             }
             b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit)
                 && !word_byte(b, i.wrapping_sub(1)) =>
             {
-                found.dollar = true;
-                i += 2;
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+                let mut n: usize = 0;
+                while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+                    n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
                     i += 1;
                 }
+                mark(Mark::Dollar(n));
             }
-            b'$' if kind == BackendKind::Postgres && !word_byte(b, i.wrapping_sub(1)) => {
+            b'$' if pg && !word_byte(b, i.wrapping_sub(1)) => {
                 i = dollar_quoted(sql, i);
             }
             _ if word_byte(b, i) => {
@@ -72,7 +108,48 @@ pub(crate) fn scan(sql: &str, kind: BackendKind) -> Found {
             _ => i += 1,
         }
     }
-    found
+}
+
+/// `sql` as PostgreSQL takes it, and the number of values it takes: each
+/// `?` placeholder becomes `$1`, `$2`, … in order and each `??` a `?`
+/// (tests/placeholders.rs). Borrowed, with the highest `$N` as the count,
+/// when it has no `?` to rewrite. A statement that mixes `?` and `$N` is a
+/// `Usage` error.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
+    let (mut questions, mut escaped, mut highest) = (0usize, false, None::<usize>);
+    walk(sql, BackendKind::Postgres, |m| match m {
+        Mark::Question(_) => questions += 1,
+        Mark::Escaped(_) => escaped = true,
+        Mark::Dollar(n) => highest = highest.max(Some(n)),
+    });
+    if questions > 0 && highest.is_some() {
+        return Err(Error::new(
+            crate::ErrorKind::Usage,
+            "a statement with `?` placeholders cannot also have `$N` ones: write every placeholder \
+             as `?`, or as `$N`",
+        ));
+    }
+    if questions == 0 && !escaped {
+        return Ok((Cow::Borrowed(sql), highest.unwrap_or(0)));
+    }
+    let mut out = String::with_capacity(sql.len() + questions * 2);
+    let (mut from, mut n) = (0, 0usize);
+    walk(sql, BackendKind::Postgres, |m| match m {
+        Mark::Question(at) => {
+            n += 1;
+            out.push_str(&sql[from..at]);
+            let _ = write!(out, "${n}");
+            from = at + 1;
+        }
+        Mark::Escaped(at) => {
+            out.push_str(&sql[from..=at]);
+            from = at + 2;
+        }
+        Mark::Dollar(_) => {}
+    });
+    out.push_str(&sql[from..]);
+    Ok((Cow::Owned(out), questions))
 }
 
 /// True if `b[i]` is a byte of an identifier or number.
@@ -95,6 +172,27 @@ fn quoted(b: &[u8], start: usize, quote: u8, escapes: bool) -> usize {
             } else {
                 return i + 1;
             }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// The index after the block comment opened at `start`; PostgreSQL's nest
+/// (`/* a /* b */ c */` is one comment), MySQL's and SQLite's do not.
+fn block_comment(b: &[u8], start: usize, nested: bool) -> usize {
+    let (mut depth, mut i) = (1usize, start + 2);
+    while i < b.len() {
+        if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else if nested && b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
         } else {
             i += 1;
         }
@@ -163,29 +261,146 @@ pub(crate) fn count_mismatch(takes: usize, given: usize) -> Error {
     )
 }
 
-/// `err`, a server's refusal of `sql` as written, with the backend's
-/// placeholder rule added when the statement is written in another
-/// backend's style: `?` on PostgreSQL (a syntax error), `$N` on MySQL (an
-/// unknown column or a syntax error). Other errors as they are.
-pub(crate) fn hint(kind: BackendKind, sql: &str, err: Error) -> Error {
-    let misread = match (kind, err.code()) {
-        (BackendKind::Postgres, Some("42601")) => scan(sql, kind).question,
-        (BackendKind::Mysql, Some("1054" | "1064")) => scan(sql, kind).dollar,
-        _ => false,
-    };
+/// `err`, MySQL's refusal of `sql` as written, with its placeholder
+/// rule added when the statement is written in PostgreSQL's own style
+/// (`$N`: an unknown column or a syntax error there). Other errors as they
+/// are. (A `?` on PostgreSQL is rewritten: [`to_postgres`].)
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+pub(crate) fn hint(sql: &str, err: Error) -> Error {
+    let misread =
+        matches!(err.code(), Some("1054" | "1064")) && scan(sql, BackendKind::Mysql).dollar;
     if !misread {
         return err;
     }
-    let rule = match kind {
-        BackendKind::Postgres => "PostgreSQL's placeholders are $1, $2, …; this statement has `?`",
-        _ => "MySQL's placeholders are `?`; this statement has `$N`",
-    };
-    err.with_hint(rule)
+    err.with_hint("MySQL's placeholders are `?`; this statement has `$N`")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A piece of PostgreSQL text and what [`to_postgres`] makes of it (a
+    /// placeholder's `$N` is filled in by its place).
+    #[derive(Debug, Clone)]
+    enum Piece {
+        Placeholder,
+        Kept(String),
+        /// `??`, which becomes `?`.
+        Escaped,
+    }
+
+    /// Text of the bytes that make the lexer's choices: quotes, `$`, `?`,
+    /// comment marks, backslashes, a newline.
+    fn tricky(exclude: &'static str) -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop::sample::select(vec![
+                "a", "?", "$", "$1", "'", "\"", "`", "-", "/", "*", "\\", " ", "::", "é", "\n",
+                "??",
+            ]),
+            0..8,
+        )
+        .prop_map(move |parts| {
+            parts
+                .concat()
+                .chars()
+                .filter(|c| !exclude.contains(*c))
+                .collect()
+        })
+    }
+
+    fn piece() -> impl Strategy<Value = Piece> {
+        let tag = prop::sample::select(vec!["", "q", "x_1"]);
+        prop_oneof![
+            3 => Just(Piece::Placeholder),
+            1 => Just(Piece::Escaped),
+            1 => prop::sample::select(vec!["?|", "?&", "::text", "::int", "||", "(", ")", ",", "=", "a$1", "x_1", "E"])
+                .prop_map(|s| Piece::Kept(s.to_owned())),
+            // A literal: a quote inside is doubled.
+            1 => tricky("").prop_map(|t| Piece::Kept(format!("'{}'", t.replace('\'', "''")))),
+            // E'…': a quote inside escaped, a backslash doubled.
+            1 => tricky("").prop_map(|t| Piece::Kept(format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "\\'")))),
+            1 => tricky("").prop_map(|t| Piece::Kept(format!("\"{}\"", t.replace('"', "\"\"")))),
+            1 => (tag, tricky("$")).prop_map(|(tag, t)| Piece::Kept(format!("${tag}${t}${tag}$"))),
+            1 => tricky("\n").prop_map(|t| Piece::Kept(format!("--{t}\n"))),
+            1 => tricky("*/").prop_map(|t| Piece::Kept(format!("/*{t}*/"))),
+            1 => (tricky("*/"), tricky("*/")).prop_map(|(a, b)| Piece::Kept(format!("/*{a}/*{b}*/{a}*/"))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Random statements of literals, identifiers, dollar-quoted bodies,
+        /// comments (nested too), casts and jsonb operators around `?`s:
+        /// each placeholder becomes its `$N`, `??` becomes `?`, and nothing
+        /// else changes.
+        #[test]
+        fn only_placeholders_are_rewritten(pieces in proptest::collection::vec(piece(), 0..12)) {
+            let (mut sql, mut want, mut n) = (String::new(), String::new(), 0);
+            for p in &pieces {
+                match p {
+                    Piece::Placeholder => {
+                        n += 1;
+                        sql.push('?');
+                        want.push_str(&format!("${n}"));
+                    }
+                    Piece::Escaped => {
+                        sql.push_str("??");
+                        want.push('?');
+                    }
+                    Piece::Kept(s) => {
+                        sql.push_str(s);
+                        want.push_str(s);
+                    }
+                }
+                sql.push(' ');
+                want.push(' ');
+            }
+            let (got, takes) = to_postgres(&sql).unwrap();
+            prop_assert_eq!(&*got, want.as_str(), "{}", sql);
+            prop_assert_eq!(takes, n);
+        }
+
+        /// Any text at all: no panic, and text without a `?` comes back as
+        /// it is, borrowed.
+        #[test]
+        fn any_text_is_read_without_panic(sql in "\\PC{0,40}", bytes in tricky("")) {
+            for sql in [sql, bytes] {
+                let out = to_postgres(&sql);
+                if !sql.contains('?') {
+                    let (got, _) = out.unwrap();
+                    prop_assert!(matches!(got, Cow::Borrowed(_)));
+                    prop_assert_eq!(&*got, sql.as_str());
+                }
+                let _ = scan(&sql, BackendKind::Mysql);
+                let _ = scan(&sql, BackendKind::Sqlite);
+            }
+        }
+    }
+
+    #[test]
+    fn rewrites_question_marks_and_counts_values() {
+        let pg = |s| to_postgres(s).unwrap();
+        assert_eq!(pg("SELECT ?, ?"), ("SELECT $1, $2".into(), 2));
+        assert_eq!(pg("SELECT $2, $1"), ("SELECT $2, $1".into(), 2));
+        assert_eq!(pg("SELECT 1"), ("SELECT 1".into(), 0));
+        assert_eq!(pg("SELECT j ?? 'a', ?"), ("SELECT j ? 'a', $1".into(), 1));
+        assert_eq!(
+            pg("SELECT j ?| a, j ?& b, ?"),
+            ("SELECT j ?| a, j ?& b, $1".into(), 1)
+        );
+        assert_eq!(
+            pg("SELECT '?', \"?\", $$?$$, ? /* ? /* ? */ ? */ -- ?"),
+            (
+                "SELECT '?', \"?\", $$?$$, $1 /* ? /* ? */ ? */ -- ?".into(),
+                1
+            )
+        );
+        assert_eq!(pg("SELECT ?::int"), ("SELECT $1::int".into(), 1));
+        assert!(to_postgres("SELECT ?, $1").is_err());
+        assert!(matches!(pg("SELECT $1").0, Cow::Borrowed(_)));
+    }
 
     fn pg(sql: &str) -> Found {
         scan(sql, BackendKind::Postgres)

@@ -582,7 +582,7 @@ impl MySync {
             Some(s) => (s, true),
             None => {
                 let r = self.conn.prep(sql.as_str());
-                let s = (self.check(r)).map_err(|e| hint(BackendKind::Mysql, sql, e))?;
+                let s = (self.check(r)).map_err(|e| hint(sql, e))?;
                 let kept = self.prepared.keep(sql, &s);
                 (s, kept)
             }
@@ -729,7 +729,7 @@ impl MyAsync {
             return Ok((s, true));
         }
         let r = self.conn.prep(sql.as_str()).await;
-        let s = (self.check(r)).map_err(|e| hint(BackendKind::Mysql, sql, e))?;
+        let s = (self.check(r)).map_err(|e| hint(sql, e))?;
         let kept = self.prepared.keep(sql, &s);
         Ok((s, kept))
     }

@@ -128,7 +128,7 @@ impl PgAsync {
                 Ok(stream) => drain(stream, &mut *sink).await,
                 Err(e) => Err(e),
             };
-            let Some(done) = self.pg.settle(&stmt.sql, &mut first, done) else {
+            let Some(done) = self.pg.settle(&mut first, done) else {
                 continue;
             };
             let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());

@@ -77,17 +77,13 @@ impl PgSync {
         })
     }
 
-    /// Runs `attempt` at `stmt`, once more if the server refused its
+    /// Runs `attempt` at a statement, once more if the server refused its
     /// stale cached plan.
-    fn retrying<T>(
-        &mut self,
-        stmt: &Stmt,
-        mut attempt: impl FnMut(&mut Self) -> Result<T>,
-    ) -> Result<T> {
+    fn retrying<T>(&mut self, mut attempt: impl FnMut(&mut Self) -> Result<T>) -> Result<T> {
         let mut first = None;
         loop {
             let done = attempt(self);
-            if let Some(done) = self.pg.settle(&stmt.sql, &mut first, done) {
+            if let Some(done) = self.pg.settle(&mut first, done) {
                 return done;
             }
         }
@@ -97,7 +93,7 @@ impl PgSync {
     /// runtime entry: for dualdb's own sinks (decoders, collections), which
     /// never block. The rows `sink` got and the rows the statement affected.
     fn run(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<(u64, u64)> {
-        self.retrying(stmt, |c| {
+        self.retrying(|c| {
             let pg = &c.pg;
             c.io.block_on(async { drain(pg.send(stmt).await?, &mut *sink).await })
         })
@@ -106,7 +102,7 @@ impl PgSync {
     /// As [`run`](Self::run), with `sink` called outside the runtime, a
     /// batch of rows at a time: for sinks that run the caller's code.
     fn run_outside(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
-        self.retrying(stmt, |c| c.batches(stmt, &mut *sink))
+        self.retrying(|c| c.batches(stmt, &mut *sink))
     }
 
     fn batches(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {

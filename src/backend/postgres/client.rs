@@ -3,6 +3,7 @@
 //! rows ([`drain`]), the retry of a stale plan ([`PgClient::settle`]), and
 //! the error mapping.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -150,7 +151,7 @@ impl PgClient {
     pub(super) async fn send(&self, stmt: &Stmt) -> Result<RowStream> {
         crate::placeholders::check_count(BackendKind::Postgres, stmt.params.len())?;
         if self.prepared {
-            let st = self.prepare(&stmt.sql).await?;
+            let st = self.prepare(&stmt.sql, Some(stmt.params.len())).await?;
             if st.params().len() != stmt.params.len() {
                 let takes = st.params().len();
                 return Err(crate::placeholders::count_mismatch(
@@ -161,17 +162,17 @@ impl PgClient {
             let p = params(&stmt.params)?;
             self.client.query_raw(&st, p).await.map_err(pg_error)
         } else {
+            let text = written(&stmt.sql, Some(stmt.params.len()))?;
             let p = typed_params(&stmt.params)?;
-            (self.client.query_typed_raw(&stmt.sql, p).await).map_err(pg_error)
+            (self.client.query_typed_raw(&text, p).await).map_err(pg_error)
         }
     }
 
-    /// What to make of an attempt at the statement of `sql`: what to
-    /// return, or `None` to send it once more, its stale plan gone from the
-    /// cache (see [`retry_after`]; `first` keeps the first failure).
+    /// What to make of an attempt at a statement: what to return, or
+    /// `None` to send it once more, its stale plan gone from the cache (see
+    /// [`retry_after`]; `first` keeps the first failure).
     pub(super) fn settle<T>(
         &self,
-        sql: &SqlText,
         first: &mut Option<Error>,
         done: Result<T>,
     ) -> Option<Result<T>> {
@@ -184,7 +185,7 @@ impl PgClient {
             // Every connection forgets its statements before its next one.
             self.schema.fetch_add(1, Ordering::AcqRel);
         }
-        give_up.map(|e| Err(crate::placeholders::hint(BackendKind::Postgres, sql, e)))
+        give_up.map(Err)
     }
 
     /// The types of the columns `sql` returns: COPY's binary rows are
@@ -194,7 +195,7 @@ impl PgClient {
     /// (benches/paired, the `copy` workload).
     pub(super) async fn column_types(&self, sql: &str) -> Result<Vec<Type>> {
         let st = match self.prepared {
-            true => self.prepare(&SqlText::Owned(sql.to_owned())).await?,
+            true => self.prepare(&SqlText::Owned(sql.to_owned()), None).await?,
             false => self.client.prepare(sql).await.map_err(pg_error)?,
         };
         Ok(st.columns().iter().map(|c| c.type_().clone()).collect())
@@ -226,7 +227,10 @@ impl PgClient {
             .map_err(pg_error)
     }
 
-    async fn prepare(&self, sql: &SqlText) -> Result<Statement> {
+    /// The statement of `sql`, from the cache (by the text as written, so
+    /// that a `?` is rewritten once per connection and text) or prepared
+    /// now, once checked against the `given` number of values.
+    async fn prepare(&self, sql: &SqlText, given: Option<usize>) -> Result<Statement> {
         let cached = self
             .cache
             .lock()
@@ -236,13 +240,29 @@ impl PgClient {
         if let Some(s) = cached {
             return Ok(s);
         }
-        let s = self.client.prepare(sql).await.map_err(pg_error)?;
+        let text = written(sql, given)?;
+        let s = self.client.prepare(&text).await.map_err(pg_error)?;
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .current(&self.schema)
             .insert(sql, s.clone());
         Ok(s)
+    }
+}
+
+/// `sql` as the server takes it: raw SQL with its `?` placeholders
+/// rewritten (`placeholders::to_postgres`), refused before anything is sent
+/// if its placeholders take another number of values than the `given` ones
+/// (tests/placeholders.rs). SQL dualdb built is PostgreSQL's already.
+fn written(sql: &SqlText, given: Option<usize>) -> Result<Cow<'_, str>> {
+    if !matches!(sql, SqlText::Owned(_)) {
+        return Ok(Cow::Borrowed(sql));
+    }
+    let (text, takes) = crate::placeholders::to_postgres(sql)?;
+    match given {
+        Some(given) if given != takes => Err(crate::placeholders::count_mismatch(takes, given)),
+        _ => Ok(text),
     }
 }
 
