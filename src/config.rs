@@ -58,12 +58,13 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// Whether the blocking half's connections have cursors
-    /// (`SyncConn::open_cursor`): SQLite's driver steps a statement a row a
-    /// call, so a row iterator reads its rows on the reader's own thread;
-    /// the other blocking drivers hand rows over only inside their own
-    /// loops.
+    /// (`SyncConn::open_cursor`), so that a row iterator reads its rows on
+    /// the reader's own thread: SQLite's driver steps a statement a row a
+    /// call, and dualdb's blocking PostgreSQL client takes what has arrived
+    /// a runtime entry at a time; the `mysql` driver hands rows over only
+    /// while it borrows the connection.
     pub(crate) fn has_cursors(self) -> bool {
-        self == BackendKind::Sqlite
+        matches!(self, BackendKind::Sqlite | BackendKind::Postgres)
     }
 }
 

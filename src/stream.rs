@@ -266,29 +266,29 @@ pub(crate) type Work<T> = Box<dyn FnOnce(SyncSender<Sent<T>>) + Send + 'static>;
 const BATCHES_AHEAD: usize = 2;
 
 /// A row iterator's statement read on the reader's own thread, a batch at a
-/// time, where the backend's driver steps a statement a row a call
-/// (SQLite's cursors). Dropped before its statement ended, it stops the
-/// statement and leaves the connection clean.
+/// time, where the backend has cursors (`SyncConn::open_cursor`). Dropped
+/// before its statement ended, it stops the statement and leaves the
+/// connection clean.
 pub(crate) trait Pull<T>: Send {
-    /// The next rows, into `out` (empty); `false` once the statement ended
-    /// (its last rows may be in `out`), after which it is not called again.
-    fn pull(&mut self, out: &mut Vec<T>) -> Result<bool>;
+    /// The next item; `None` once the statement ended. It ends after an
+    /// error.
+    fn next(&mut self) -> Option<Result<T>>;
 }
 
 /// The models or rows of one statement on the blocking half, as the server
 /// sends them: made by [`SyncDb::fetch`](crate::SyncDb::fetch) and
 /// [`fetch_rows`](crate::SyncDb::fetch_rows) (and the same on a
 /// transaction). An [`Iterator`] of `Result<T>`, whose statement starts at
-/// the first `next()`. On SQLite its rows are read on the reader's own
-/// thread, 64 at a time as the reader needs them, and the connection goes
-/// back to the pool once the last is read. The PostgreSQL and MySQL
-/// blocking drivers hand rows over only inside their own loops, so there
-/// the statement runs on a thread of its own, which sends rows in batches of
-/// up to 256 (a thread hop a row would cost more than the row), and a
-/// shorter one whenever PostgreSQL's next row has not arrived yet; MySQL's
-/// blocking driver does not tell, so there a slow query's rows come 256 at a
-/// time or at its end. The thread waits while two batches are unread. Either
-/// way memory stays flat however many rows there are. It ends after an error.
+/// the first `next()`. On SQLite and PostgreSQL its rows are read on the
+/// reader's own thread, up to 256 at a time as the reader needs them (on
+/// PostgreSQL, what has arrived), and the connection goes back to the pool
+/// once the last is read. MySQL's blocking driver hands rows over only
+/// inside its own loop, so there the statement runs on a thread of its own,
+/// which sends rows in batches of up to 256 (a thread hop a row would cost
+/// more than the row): a slow query's rows come 256 at a time or at its end.
+/// The thread waits while two batches are unread. Either way memory stays
+/// flat however many rows there are. Rows before an error come first; it
+/// ends after the error.
 /// Dropped part-way, its statement is stopped and its connection left
 /// clean before `drop` returns. While an iterator of a transaction is open,
 /// the transaction's other statements are a
@@ -401,21 +401,11 @@ impl<T: Send + 'static> Iterator for RowIter<'_, T> {
             return Some(Err(e));
         }
         if let Some(pull) = &mut self.pull {
-            // The batch's buffer is the last one's: no pull allocates once
-            // the first has.
-            let mut batch = Vec::from(std::mem::take(&mut self.ready));
-            let pulled = pull.pull(&mut batch);
-            self.ready = VecDeque::from(batch);
-            match pulled {
-                Ok(true) => {}
-                Ok(false) => self.pull = None,
-                // After the rows decoded before it.
-                Err(e) => {
-                    self.pull = None;
-                    self.error = Some(e);
-                }
+            let next = pull.next();
+            if !matches!(next, Some(Ok(_))) {
+                self.pull = None;
             }
-            return self.next();
+            return next;
         }
         if let Some(work) = self.work.take()
             && let Err(e) = self.start(work)

@@ -47,6 +47,9 @@ pub(super) struct PgSync {
     /// Rows taken from the stream, on their way to the sink: kept between
     /// statements, empty.
     batch: Vec<tokio_postgres::Row>,
+    /// The statement of the open cursor (`SyncConn::open_cursor`): its rows
+    /// are taken as the reader asks for them, each pull a runtime entry.
+    cursor: Option<Pin<Box<RowStream>>>,
 }
 
 /// A connection's I/O and the runtime that drives it.
@@ -74,6 +77,7 @@ impl PgSync {
                 connection: Some(connection),
             },
             batch: Vec::new(),
+            cursor: None,
         })
     }
 
@@ -116,7 +120,7 @@ impl PgSync {
                     stream.set(Some(pg.send(stmt).await?));
                 }
                 std::future::poll_fn(|cx| match stream.as_mut().as_pin_mut() {
-                    Some(s) => take_batch(s, batch, cx),
+                    Some(s) => take_batch(s, batch, BATCH, cx),
                     None => Poll::Ready(Ok(true)),
                 })
                 .await
@@ -141,16 +145,17 @@ impl PgSync {
 }
 
 /// Takes what has arrived (rows, or COPY OUT chunks), at least one and at
-/// most [`BATCH`]: true once the stream has ended.
+/// most `limit`: true once the stream has ended.
 fn take_batch<T, S>(
     mut stream: Pin<&mut S>,
     batch: &mut Vec<T>,
+    limit: usize,
     cx: &mut Context<'_>,
 ) -> Poll<Result<bool>>
 where
     S: Stream<Item = std::result::Result<T, tokio_postgres::Error>>,
 {
-    while batch.len() < BATCH {
+    while batch.len() < limit {
         match stream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(item))) => batch.push(item),
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(pg_error(e))),
@@ -256,7 +261,7 @@ impl PgSync {
                     stream.set(Some(out));
                 }
                 std::future::poll_fn(|cx| match stream.as_mut().as_pin_mut() {
-                    Some(s) => take_batch(s, &mut batch, cx),
+                    Some(s) => take_batch(s, &mut batch, BATCH, cx),
                     None => Poll::Ready(Ok(true)),
                 })
                 .await
@@ -269,6 +274,50 @@ impl PgSync {
                 return Ok(bytes);
             }
         }
+    }
+}
+
+impl PgSync {
+    /// Sends `stmt` for a cursor (once more if the server refused its
+    /// stale cached plan, which it does before any row).
+    fn open(&mut self, stmt: &Stmt) -> Result<()> {
+        self.close();
+        let stream = self.retrying(|c| {
+            let pg = &c.pg;
+            c.io.block_on(pg.send(stmt))
+        })?;
+        self.cursor = Some(Box::pin(stream));
+        Ok(())
+    }
+
+    /// Up to `max` rows of the open cursor to `sink`, taken inside the
+    /// runtime and handed over outside it; true once the statement ended.
+    fn pull(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool> {
+        let (io, batch) = (&mut self.io, &mut self.batch);
+        let Some(stream) = self.cursor.as_mut() else {
+            return Ok(true);
+        };
+        let ended = io.block_on(std::future::poll_fn(|cx| {
+            take_batch(stream.as_mut(), batch, max, cx)
+        }));
+        let handed = ended.and_then(|ended| {
+            for row in batch.drain(..) {
+                hand_over(&mut *sink, row)?;
+            }
+            Ok(ended)
+        });
+        if !matches!(handed, Ok(false)) {
+            self.close();
+        }
+        handed
+    }
+
+    /// Drops the open cursor's statement, if any: the connection reads and
+    /// discards its remaining rows before its next statement's, as it does
+    /// for any result dropped part-way.
+    fn close(&mut self) {
+        self.cursor = None;
+        self.batch.clear();
     }
 }
 
@@ -296,7 +345,19 @@ impl SyncConn for PgSync {
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         self.run_outside(stmt, sink)
     }
+    fn open_cursor(&mut self, stmt: &Stmt) -> Result<()> {
+        self.open(stmt)
+    }
+    fn cursor_rows(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool> {
+        self.pull(sink, max)
+    }
+    fn close_cursor(&mut self) {
+        self.close();
+    }
+    /// A cursor its iterator left open is dropped before the connection
+    /// is lent again.
     fn is_usable(&mut self) -> bool {
+        self.close();
         !self.pg.is_closed()
     }
     fn ping(&mut self) -> Result<()> {

@@ -7,6 +7,7 @@
 //! (SQLite) reads its statement on the reader's thread instead, through a
 //! [`Cursor`].
 
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
@@ -17,6 +18,7 @@ use crate::async_db::AsyncDb;
 use crate::async_scope::Scope as AsyncScope;
 use crate::async_tx::AsyncTx;
 use crate::backend::InPlaceRow;
+use crate::config::BackendKind;
 use crate::error::Result;
 use crate::model::column::Filter;
 use crate::model::query::Select;
@@ -521,7 +523,7 @@ enum Runs {
 fn iterate<T, D>(
     runs: impl FnOnce(&Fetch<T, D>) -> Runs,
     open_in: Option<&SyncTxShared>,
-    cursors: bool,
+    kind: BackendKind,
     source: Source<D>,
 ) -> RowIter<'static, T>
 where
@@ -531,8 +533,11 @@ where
     let shelf = Shelf::new(open_in.map(|tx| tx.streams.clone()));
     let mut plan = Fetch::new(source, shelf.clone());
     let runs = runs(&plan);
-    if cursors && !crate::runtime::blocking_needs_thread() {
-        return RowIter::pulled(Box::new(Cursor::new(plan, runs)), shelf);
+    if kind.has_cursors() && !crate::runtime::blocking_needs_thread() {
+        // SQLite reads rows in place, and refills the buffers of a row
+        // copied out and left in its slot: decoded as they are read.
+        let lazy = kind != BackendKind::Sqlite;
+        return RowIter::pulled(Box::new(Cursor::new(plan, runs, lazy)), shelf);
     }
     let work: Work<T> = Box::new(move |send: SyncSender<Sent<T>>| {
         plan.send = Some(send.clone());
@@ -555,11 +560,10 @@ where
     RowIter::new(work, shelf)
 }
 
-/// Rows a [`Cursor`] reads a pull: enough to spread a pull's own cost (the
-/// transaction's lock, the statement timeout's clock) thin, few enough that
-/// the rows alive at once stay within the allocator's per-thread cache
-/// (benches/paired, the blocking `stream` workload on SQLite).
-const PULL: usize = 64;
+/// Rows a [`Cursor`] reads a pull: enough to spread a pull's own cost (a
+/// runtime entry on PostgreSQL, the transaction's lock, the statement
+/// timeout's clock) thin (benches/paired, the blocking `stream` workload).
+const PULL: usize = 256;
 
 /// A row iterator's statement read on the reader's own thread, a pull at a
 /// time, by a cursor of its connection (`SyncConn::open_cursor`). Outside a
@@ -569,17 +573,36 @@ struct Cursor<T, D> {
     runs: Runs,
     conn: Option<PooledConn>,
     stmt: Option<Stmt>,
+    /// The query's error found before it ran, or a pull's: read after the
+    /// rows pulled before it.
     failed: Option<crate::Error>,
     decode: D,
     shelf: Arc<Shelf<T>>,
+    /// Pulled, not yet read.
+    queue: VecDeque<Pulled<T>>,
+    /// Rows handed over as they are, decoded as the reader takes them
+    /// (`DecodeRow::decode_row`), so that one item at a time is alive, as in
+    /// a `fold` (benches/paired, PostgreSQL's blocking `stream`); rows read
+    /// in place (SQLite) are decoded as they are read, and so is every row
+    /// where `lazy` is off (SQLite's copied rows, whose buffers the
+    /// connection refills).
+    lazy: bool,
     /// The statement was opened and has not ended.
     open: bool,
+    /// The statement ended, or failed: nothing more to pull.
+    done: bool,
     rows: u64,
     traced: Option<Traced>,
 }
 
+/// A pulled row: decoded, or to be decoded when read.
+enum Pulled<T> {
+    Item(T),
+    Row(Row),
+}
+
 impl<T, D> Cursor<T, D> {
-    fn new(plan: Fetch<T, D>, runs: Runs) -> Self {
+    fn new(plan: Fetch<T, D>, runs: Runs, lazy: bool) -> Self {
         Cursor {
             runs,
             conn: None,
@@ -587,7 +610,10 @@ impl<T, D> Cursor<T, D> {
             failed: plan.failed,
             decode: plan.decode,
             shelf: plan.shelf,
+            queue: VecDeque::new(),
+            lazy,
             open: false,
+            done: false,
             rows: 0,
             traced: None,
         }
@@ -597,6 +623,7 @@ impl<T, D> Cursor<T, D> {
     /// longer counts as open, and a pooled connection goes back.
     fn ended(&mut self, rows: Option<u64>) {
         self.open = false;
+        self.done = true;
         self.shelf.ended();
         self.conn = None;
         if let Some(t) = self.traced.take() {
@@ -605,39 +632,44 @@ impl<T, D> Cursor<T, D> {
     }
 }
 
-/// A cursor's rows decoded into its reader's batch.
-struct Decoding<'a, T, D> {
+/// A cursor's rows into its queue.
+struct Queueing<'a, T, D> {
     decode: &'a mut D,
-    out: &'a mut Vec<T>,
+    queue: &'a mut VecDeque<Pulled<T>>,
+    lazy: bool,
 }
 
-impl<T: Send, D: DecodeRow<T> + Send> Sink for Decoding<'_, T, D> {
+impl<T: Send, D: DecodeRow<T> + Send> Sink for Queueing<'_, T, D> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        self.out.push(self.decode.decode_row(row)?);
+        let pulled = match self.lazy {
+            true => Pulled::Row(row.take().ok_or_else(taken)?),
+            false => Pulled::Item(self.decode.decode_row(row)?),
+        };
+        self.queue.push_back(pulled);
         Ok(())
     }
     #[inline]
     fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         let item = self.decode.decode_in_place(row)?;
-        Some(item.map(|item| self.out.push(item)))
+        Some(item.map(|item| self.queue.push_back(Pulled::Item(item))))
     }
 }
 
-impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
-    fn pull(&mut self, out: &mut Vec<T>) -> Result<bool> {
-        if let Some(e) = self.failed.take() {
-            return Err(e);
-        }
+impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
+    /// Reads up to [`PULL`] rows into the queue, opening the statement
+    /// first if it is not open yet.
+    fn pull(&mut self) -> Result<()> {
         let opening = self.stmt.take();
         if let Some(stmt) = &opening {
             self.open = true;
             self.traced = Traced::statement(&stmt.sql);
         }
-        let before = out.len();
+        let before = self.queue.len();
         let shelf = &self.shelf;
-        let mut sink = Decoding {
+        let mut sink = Queueing {
             decode: &mut self.decode,
-            out,
+            queue: &mut self.queue,
+            lazy: self.lazy,
         };
         let mut read = |conn: &mut dyn crate::backend::SyncConn| {
             if let Some(stmt) = &opening {
@@ -666,16 +698,39 @@ impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
                 })
             }
         };
-        self.rows += (out.len() - before) as u64;
+        self.rows += (self.queue.len() - before) as u64;
         match ended {
-            Ok(false) => Ok(true),
+            Ok(false) => Ok(()),
             Ok(true) => {
                 self.ended(Some(self.rows));
-                Ok(false)
+                Ok(())
             }
             Err(e) => {
                 self.ended(None);
                 Err(e)
+            }
+        }
+    }
+}
+
+impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            match self.queue.pop_front() {
+                Some(Pulled::Item(item)) => return Some(Ok(item)),
+                Some(Pulled::Row(row)) => return Some(self.decode.decode_row(&mut Some(row))),
+                None => {}
+            }
+            // A pull's error comes after the rows pulled before it.
+            if let Some(e) = self.failed.take() {
+                self.done = true;
+                return Some(Err(e));
+            }
+            if self.done {
+                return None;
+            }
+            if let Err(e) = self.pull() {
+                self.failed = Some(e);
             }
         }
     }
@@ -799,7 +854,7 @@ impl SyncDb {
                 None => Runs::Pooled(self.replica_for(plan).unwrap_or(self).pool().handle()),
             },
             open_in.as_deref(),
-            self.kind().has_cursors(),
+            self.kind(),
             source,
         )
     }
@@ -870,11 +925,10 @@ impl SyncTx<'_> {
         D: DecodeRow<T> + Send + 'static,
     {
         let (shared, level) = self.scope_parts();
-        let cursors = self.context().1.kind.has_cursors();
         iterate(
             |_| Runs::Tx(shared.clone(), level),
             Some(&shared),
-            cursors,
+            self.context().1.kind,
             source,
         )
     }
