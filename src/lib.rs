@@ -19,6 +19,7 @@ mod error;
 pub mod guide;
 pub mod listen;
 pub mod model;
+mod named;
 // SQLite alone needs only the count check; the lexer serves the servers.
 #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 mod placeholders;
@@ -45,6 +46,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use listen::{ListenEvent, Listener, Notification, SyncListener};
 pub use model::ops::{AsyncExecutor, CopyRow, SyncExecutor};
 pub use model::{Column, Filter, Model, ModelRow, Select};
+pub use named::{Named, NamedValues};
 pub use policy::{AllowSyncGuard, SyncCheck};
 pub use pool::PoolStatus;
 pub use row::FromRow;

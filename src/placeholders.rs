@@ -39,24 +39,29 @@ enum Mark {
     Escaped(usize),
     /// A `$N`, and its `N` (saturated).
     Dollar(usize),
+    /// A `:name` (when names are looked for), from its `:` to the byte
+    /// after it.
+    Named(usize, usize),
 }
 
 /// The placeholders in `sql`, read as `kind` reads it.
 #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn scan(sql: &str, kind: BackendKind) -> Found {
     let mut found = Found::default();
-    walk(sql, kind, |m| match m {
+    walk(sql, kind, false, |m| match m {
         Mark::Question(_) => found.question = true,
         Mark::Dollar(_) => found.dollar = true,
-        Mark::Escaped(_) => {}
+        Mark::Escaped(_) | Mark::Named(..) => {}
     });
     found
 }
 
 /// Calls `mark` for each placeholder of `sql` read as `kind` reads it, in
-/// order. On PostgreSQL, `??` is one [`Mark::Escaped`], and `?|` and `?&`
-/// are operators, not placeholders.
-fn walk(sql: &str, kind: BackendKind, mut mark: impl FnMut(Mark)) {
+/// order; with `names`, each `:name` too (a `:` after no name or number
+/// byte, before a letter or `_`: not `::` casts, `:=`, or `a[1:n]`). On
+/// PostgreSQL, `??` is one [`Mark::Escaped`], and `?|` and `?&` are
+/// operators, not placeholders.
+fn walk(sql: &str, kind: BackendKind, names: bool, mut mark: impl FnMut(Mark)) {
     let b = sql.as_bytes();
     let pg = kind == BackendKind::Postgres;
     let mut i = 0;
@@ -99,6 +104,22 @@ fn walk(sql: &str, kind: BackendKind, mut mark: impl FnMut(Mark)) {
             b'$' if pg && !word_byte(b, i.wrapping_sub(1)) => {
                 i = dollar_quoted(sql, i);
             }
+            b':' if b.get(i + 1) == Some(&b':') => i += 2,
+            b':' if names
+                && !word_byte(b, i.wrapping_sub(1))
+                && b.get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') =>
+            {
+                let start = i;
+                i += 1;
+                while b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    i += 1;
+                }
+                mark(Mark::Named(start, i));
+            }
             _ if word_byte(b, i) => {
                 // A whole word: `$` and digits inside one are part of a name.
                 while word_byte(b, i) {
@@ -118,10 +139,11 @@ fn walk(sql: &str, kind: BackendKind, mut mark: impl FnMut(Mark)) {
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
     let (mut questions, mut escaped, mut highest) = (0usize, false, None::<usize>);
-    walk(sql, BackendKind::Postgres, |m| match m {
+    walk(sql, BackendKind::Postgres, false, |m| match m {
         Mark::Question(_) => questions += 1,
         Mark::Escaped(_) => escaped = true,
         Mark::Dollar(n) => highest = highest.max(Some(n)),
+        Mark::Named(..) => {}
     });
     if questions > 0 && highest.is_some() {
         return Err(Error::new(
@@ -135,7 +157,7 @@ pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
     }
     let mut out = String::with_capacity(sql.len() + questions * 2);
     let (mut from, mut n) = (0, 0usize);
-    walk(sql, BackendKind::Postgres, |m| match m {
+    walk(sql, BackendKind::Postgres, false, |m| match m {
         Mark::Question(at) => {
             n += 1;
             out.push_str(&sql[from..at]);
@@ -146,10 +168,84 @@ pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
             out.push_str(&sql[from..=at]);
             from = at + 2;
         }
-        Mark::Dollar(_) => {}
+        Mark::Dollar(_) | Mark::Named(..) => {}
     });
     out.push_str(&sql[from..]);
-    Ok((Cow::Owned(out), questions))
+    // Only `??` to rewrite: the count is the highest `$N`'s.
+    let takes = if questions > 0 {
+        questions
+    } else {
+        highest.unwrap_or(0)
+    };
+    Ok((Cow::Owned(out), takes))
+}
+
+/// `sql` with its `:name` parameters (read as `kind` reads the text) in
+/// positional form, and the values in the order they bind: `?` each, the
+/// value repeated for a name used twice; on PostgreSQL `$k`, the `k`-th
+/// name's (tests/placeholders.rs). `value` gives a name's value. A name
+/// without a value, a value whose name the text never uses, and a text
+/// that also has `?` or `$N` placeholders are `Usage` errors.
+pub(crate) fn named<V>(
+    sql: &str,
+    kind: BackendKind,
+    given: &[&str],
+    mut value: impl FnMut(&str) -> Option<V>,
+) -> crate::Result<(String, Vec<V>)> {
+    let usage = |m: String| Error::new(crate::ErrorKind::Usage, m);
+    let pg = kind == BackendKind::Postgres;
+    let (mut out, mut values) = (String::with_capacity(sql.len()), Vec::new());
+    let (mut from, mut names, mut failed) = (0, Vec::<&str>::new(), None);
+    walk(sql, kind, true, |m| match m {
+        Mark::Named(start, end) => {
+            let name = &sql[start + 1..end];
+            out.push_str(&sql[from..start]);
+            from = end;
+            let seen = names.iter().position(|n| *n == name);
+            if let (true, Some(k)) = (pg, seen) {
+                let _ = write!(out, "${}", k + 1);
+                return;
+            }
+            match value(name) {
+                Some(v) => values.push(v),
+                None => {
+                    failed.get_or_insert_with(|| {
+                        usage(format!(
+                            "the statement's parameter :{name} was given no value"
+                        ))
+                    });
+                }
+            }
+            if seen.is_none() {
+                names.push(name);
+            }
+            match pg {
+                true => {
+                    let _ = write!(out, "${}", names.len());
+                }
+                false => out.push('?'),
+            }
+        }
+        Mark::Question(_) | Mark::Dollar(_) => {
+            failed.get_or_insert_with(|| {
+                usage(
+                    "a statement with :name parameters cannot also have `?` or `$N` ones"
+                        .to_owned(),
+                )
+            });
+        }
+        Mark::Escaped(_) => {}
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if let Some(unused) = given.iter().find(|g| !names.contains(g)) {
+        return Err(usage(format!(
+            "a value was given for :{unused}, which the statement does not use"
+        )));
+    }
+    out.push_str(&sql[from..]);
+    Ok((out, values))
 }
 
 /// True if `b[i]` is a byte of an identifier or number.
@@ -288,6 +384,10 @@ mod tests {
         Kept(String),
         /// `??`, which becomes `?`.
         Escaped,
+        /// `$N`.
+        Dollar(usize),
+        /// `:name`.
+        Name(&'static str),
     }
 
     /// Text of the bytes that make the lexer's choices: quotes, `$`, `?`,
@@ -314,6 +414,8 @@ mod tests {
         prop_oneof![
             3 => Just(Piece::Placeholder),
             1 => Just(Piece::Escaped),
+            1 => (1usize..4).prop_map(Piece::Dollar),
+            1 => prop::sample::select(vec!["a", "b_1", "c"]).prop_map(Piece::Name),
             1 => prop::sample::select(vec!["?|", "?&", "::text", "::int", "||", "(", ")", ",", "=", "a$1", "x_1", "E"])
                 .prop_map(|s| Piece::Kept(s.to_owned())),
             // A literal: a quote inside is doubled.
@@ -337,7 +439,8 @@ mod tests {
         /// else changes.
         #[test]
         fn only_placeholders_are_rewritten(pieces in proptest::collection::vec(piece(), 0..12)) {
-            let (mut sql, mut want, mut n) = (String::new(), String::new(), 0);
+            let (mut sql, mut want, mut n, mut highest) = (String::new(), String::new(), 0, 0);
+            // Names are not PostgreSQL's own: written here as plain words.
             for p in &pieces {
                 match p {
                     Piece::Placeholder => {
@@ -349,7 +452,16 @@ mod tests {
                         sql.push_str("??");
                         want.push('?');
                     }
+                    Piece::Dollar(k) => {
+                        highest = highest.max(*k);
+                        sql.push_str(&format!("${k}"));
+                        want.push_str(&format!("${k}"));
+                    }
                     Piece::Kept(s) => {
+                        sql.push_str(s);
+                        want.push_str(s);
+                    }
+                    Piece::Name(s) => {
                         sql.push_str(s);
                         want.push_str(s);
                     }
@@ -357,9 +469,61 @@ mod tests {
                 sql.push(' ');
                 want.push(' ');
             }
-            let (got, takes) = to_postgres(&sql).unwrap();
-            prop_assert_eq!(&*got, want.as_str(), "{}", sql);
-            prop_assert_eq!(takes, n);
+            match to_postgres(&sql) {
+                Err(_) => prop_assert!(n > 0 && highest > 0, "{}", sql),
+                Ok((got, takes)) => {
+                    prop_assert!(n == 0 || highest == 0, "{}", sql);
+                    prop_assert_eq!(&*got, want.as_str(), "{}", sql);
+                    prop_assert_eq!(takes, n.max(highest));
+                }
+            }
+        }
+
+        /// The same pieces with `:name`s and no other placeholders: each
+        /// name becomes `?` (MySQL) or its `$k` (PostgreSQL), its value in
+        /// binding order, and nothing else changes.
+        #[test]
+        fn only_names_are_rewritten(pieces in proptest::collection::vec(piece(), 0..12), pg in any::<bool>()) {
+            let kind = if pg { BackendKind::Postgres } else { BackendKind::Mysql };
+            let (mut sql, mut want, mut order, mut names) =
+                (String::new(), String::new(), Vec::new(), Vec::<&str>::new());
+            for p in &pieces {
+                match p {
+                    Piece::Name(name) => {
+                        sql.push_str(&format!(":{name}"));
+                        let k = names.iter().position(|n| n == name).unwrap_or_else(|| {
+                            names.push(name);
+                            names.len() - 1
+                        });
+                        if pg {
+                            want.push_str(&format!("${}", k + 1));
+                            if k + 1 == names.len() && !order.contains(name) {
+                                order.push(*name);
+                            }
+                        } else {
+                            want.push('?');
+                            order.push(*name);
+                        }
+                    }
+                    // Only the literals, comments and quoted pieces, whose
+                    // dialect both backends read alike here.
+                    // (MySQL's comments do not nest.)
+                    Piece::Kept(s)
+                        if !s.contains(['`', '\\', '#', '$'])
+                            && !s.starts_with(['E', '?'])
+                            && (pg || s.matches("/*").count() < 2) =>
+                    {
+                        sql.push_str(s);
+                        want.push_str(s);
+                    }
+                    _ => continue,
+                }
+                sql.push(' ');
+                want.push(' ');
+            }
+            let (got, values) = named(&sql, kind, &names, |n| Some(n.to_owned())).unwrap();
+            prop_assert_eq!(got, want, "{}", sql);
+            prop_assert_eq!(values, order);
         }
 
         /// Any text at all: no panic, and text without a `?` comes back as
@@ -399,6 +563,7 @@ mod tests {
         );
         assert_eq!(pg("SELECT ?::int"), ("SELECT $1::int".into(), 1));
         assert!(to_postgres("SELECT ?, $1").is_err());
+        assert_eq!(pg("SELECT j ?? 'a', $2"), ("SELECT j ? 'a', $2".into(), 2));
         assert!(matches!(pg("SELECT $1").0, Cow::Borrowed(_)));
     }
 

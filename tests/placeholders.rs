@@ -295,3 +295,158 @@ async fn random_statements_read_back_what_they_say_on_postgres() {
         }
     }
 }
+
+#[derive(dualdb::Model, Debug, Clone, PartialEq)]
+#[model(table = "named_pet")]
+struct Pet {
+    #[model(primary_key)]
+    id: i64,
+    name: String,
+    kind: String,
+}
+
+/// `:name` parameters from pairs, a map and a model, on every backend and
+/// half, in and out of transactions; a name used twice; `:` in literals,
+/// comments and `::` casts left alone; and the misuses refused before any
+/// I/O.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_parameters_bind_by_name_on_every_backend_half_and_transaction() {
+    for db in databases() {
+        let b = db.backend();
+        db.sync().drop_table::<Pet>().unwrap();
+        db.sync().create_table::<Pet>().unwrap();
+        let insert =
+            "INSERT INTO named_pet (id, name, kind) VALUES (:id, :name, :kind) -- :nothing";
+        for (k, half) in HALVES.into_iter().enumerate() {
+            // From a model: its columns by name.
+            let rex = Pet {
+                id: k as i64 * 10 + 1,
+                name: "Rex".into(),
+                kind: "dog".into(),
+            };
+            let q = db.named(insert, &rex).unwrap();
+            half.execute(&db, q.sql(), &q.params()).await.unwrap();
+            // From pairs.
+            let id = k as i64 * 10 + 2;
+            let q = db
+                .named(
+                    insert,
+                    &[
+                        ("id", &id as &(dyn dualdb::ToSql + Sync)),
+                        ("name", &"Tom"),
+                        ("kind", &"cat"),
+                    ],
+                )
+                .unwrap();
+            half.execute(&db, q.sql(), &q.params()).await.unwrap();
+            // From a map, a name used twice, a `:` in a literal.
+            let by = std::collections::BTreeMap::from([("kind", "dog")]);
+            let q = db
+                .named(
+                    "SELECT name, ':kind' AS lit FROM named_pet WHERE kind = :kind OR name = :kind ORDER BY id",
+                    &by,
+                )
+                .unwrap();
+            let rows = half.query(&db, q.sql(), &q.params()).await.unwrap();
+            assert_eq!(rows.len(), k + 1, "{b:?} {half:?}: {}", q.sql());
+            assert_eq!(rows[0].get::<String>("name").unwrap(), "Rex");
+            assert_eq!(rows[0].get::<String>("lit").unwrap(), ":kind");
+        }
+        // In transactions of both halves.
+        let tx = db.sync().begin().unwrap();
+        let q = db
+            .named(
+                insert,
+                &Pet {
+                    id: 100,
+                    name: "Tx".into(),
+                    kind: "eel".into(),
+                },
+            )
+            .unwrap();
+        tx.execute(q.sql(), &q.params()).unwrap();
+        let q = db
+            .named(
+                "SELECT id, name FROM named_pet WHERE kind = :kind",
+                &[("kind", &"eel" as &(dyn dualdb::ToSql + Sync))],
+            )
+            .unwrap();
+        let got = tx.query_as::<Named>(q.sql(), &q.params()).unwrap();
+        assert_eq!(
+            got,
+            [Named {
+                id: 100,
+                name: "Tx".into()
+            }],
+            "{b:?}"
+        );
+        tx.rollback().unwrap();
+        let tx = db.aio().begin().await.unwrap();
+        let q = db
+            .named(
+                insert,
+                &Pet {
+                    id: 200,
+                    name: "Tx".into(),
+                    kind: "eel".into(),
+                },
+            )
+            .unwrap();
+        tx.execute(q.sql(), &q.params()).await.unwrap();
+        let q = db
+            .named(
+                "SELECT id, name FROM named_pet WHERE kind = :kind",
+                &[("kind", &"eel" as &(dyn dualdb::ToSql + Sync))],
+            )
+            .unwrap();
+        let n = tx.query(q.sql(), &q.params()).await.unwrap().len();
+        assert_eq!(n, 1, "{b:?}");
+        tx.commit().await.unwrap();
+        let n: i64 = db
+            .sync()
+            .query_one("SELECT COUNT(*) FROM named_pet", &[])
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(n, 5, "{b:?}: four inserted outside, one committed");
+
+        // Misuse: a name without a value, a value never used, mixed forms.
+        let one = [("kind", &"dog" as &(dyn dualdb::ToSql + Sync))];
+        for (sql, says) in [
+            (
+                "SELECT * FROM named_pet WHERE name = :name",
+                ":name was given no value",
+            ),
+            (
+                "SELECT * FROM named_pet WHERE kind = :kind AND id = ?",
+                "cannot also have",
+            ),
+            (
+                "SELECT * FROM named_pet",
+                ":kind, which the statement does not use",
+            ),
+        ] {
+            let err = db.named(sql, &one).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Usage, "{b:?}: {err}");
+            assert!(err.message().contains(says), "{b:?}: {err}");
+        }
+    }
+    // PostgreSQL: `::` casts are not names; a name used twice binds once.
+    if let Some(url) = pg_url() {
+        let db = Database::open(&url).unwrap();
+        let q = db
+            .named(
+                "SELECT :n::int + :n::int AS twice, '{\"a\":1}'::jsonb ?? 'a' AS has",
+                &[("n", &21i32 as &(dyn dualdb::ToSql + Sync))],
+            )
+            .unwrap();
+        assert_eq!(
+            q.sql(),
+            "SELECT $1::int + $1::int AS twice, '{\"a\":1}'::jsonb ?? 'a' AS has"
+        );
+        assert_eq!(q.params().len(), 1);
+        let row = db.sync().query_one(q.sql(), &q.params()).unwrap();
+        assert_eq!(row.get::<i32>("twice").unwrap(), 42);
+        assert!(row.get::<bool>("has").unwrap());
+    }
+}
