@@ -215,7 +215,7 @@ impl AsyncDb {
 
     /// The replica a read-only plan outside a transaction goes to, unless
     /// this task pinned the database to its primary.
-    fn replica_for(&self, plan: &impl Plan) -> Option<&AsyncDb> {
+    pub(crate) fn replica_for(&self, plan: &impl Plan) -> Option<&AsyncDb> {
         let replica = self.replica.as_ref()?;
         let pinned = PINNED.try_with(|p| p.contains(&self.id())).unwrap_or(false);
         (plan.read_only() && !pinned).then_some(&**replica)

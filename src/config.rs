@@ -66,6 +66,15 @@ impl BackendKind {
     pub(crate) fn has_cursors(self) -> bool {
         matches!(self, BackendKind::Sqlite | BackendKind::Postgres)
     }
+
+    /// Whether the async half's connections have cursors
+    /// (`AsyncConn::open_cursor`), so that a row stream outside a
+    /// transaction polls the driver's own row stream as its reader polls it:
+    /// tokio-postgres's is a `Stream` of its own; the other async drivers'
+    /// rows come through dualdb's plan loop (SQLite's from a blocking thread).
+    pub(crate) fn has_async_cursors(self) -> bool {
+        self == BackendKind::Postgres
+    }
 }
 
 impl fmt::Display for BackendKind {

@@ -34,6 +34,17 @@ pub(crate) const BATCH: usize = 8;
 /// hand-over between threads (the same bench, blocking half).
 pub(crate) const THREAD_BATCH: usize = 256;
 
+/// A row stream's statement read by a cursor of its connection, each item
+/// polled from the driver's own row stream as the reader polls (PostgreSQL,
+/// outside transactions: `AsyncConn::open_cursor`). Dropped before its
+/// statement ended, it stops the statement and the connection goes back
+/// clean.
+pub(crate) trait AsyncPull<T>: Send {
+    /// The next item; `None` once the statement ended. It ends after an
+    /// error.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>>;
+}
+
 /// The statement's future: it runs the plan that fills the shelf.
 pub(crate) type Producer = Pin<Box<dyn Future<Output = Result<()>> + Send + 'static>>;
 
@@ -127,10 +138,11 @@ pub(crate) fn dropped() -> Error {
 /// The models or rows of one statement, as the server sends them: made by
 /// [`AsyncDb::fetch`](crate::AsyncDb::fetch) and
 /// [`fetch_rows`](crate::AsyncDb::fetch_rows) (and the same on a
-/// transaction). A [`Stream`](futures_core::Stream) of `Result<T>`: rows
-/// come in batches of 8 at most, the next read from the server only when
-/// the reader has taken them, so memory stays flat however many rows there
-/// are. It ends after an error. Dropped part-way, its statement is stopped
+/// transaction). A [`Stream`](futures_core::Stream) of `Result<T>`: on
+/// PostgreSQL outside a transaction each poll reads the driver's next row;
+/// elsewhere rows come in batches of 8 at most. Either way the next rows are
+/// read from the server only when the reader has taken the last, so memory
+/// stays flat however many rows there are. It ends after an error. Dropped part-way, its statement is stopped
 /// and its connection left clean. While a stream of a transaction is open,
 /// the transaction's other statements are a
 /// [`Usage`](crate::ErrorKind::Usage) error (they would wait for the
@@ -153,6 +165,8 @@ pub(crate) fn dropped() -> Error {
 /// ```
 #[must_use = "a stream does nothing unless polled"]
 pub struct RowStream<'a, T> {
+    /// The statement read by a cursor instead, until it ends.
+    pull: Option<Box<dyn AsyncPull<T>>>,
     producer: Option<Producer>,
     started: bool,
     shelf: Arc<Shelf<T>>,
@@ -164,6 +178,7 @@ pub struct RowStream<'a, T> {
 impl<T> RowStream<'_, T> {
     pub(crate) fn new(producer: Producer, shelf: Arc<Shelf<T>>) -> Self {
         RowStream {
+            pull: None,
             producer: Some(producer),
             started: false,
             shelf,
@@ -173,9 +188,23 @@ impl<T> RowStream<'_, T> {
         }
     }
 
+    /// A stream read by a cursor.
+    pub(crate) fn pulled(pull: Box<dyn AsyncPull<T>>) -> Self {
+        RowStream {
+            pull: Some(pull),
+            producer: None,
+            started: false,
+            shelf: Shelf::new(None),
+            ready: VecDeque::new(),
+            error: None,
+            _handle: PhantomData,
+        }
+    }
+
     /// A stream whose only item is `error`.
     pub(crate) fn failed(error: Error) -> Self {
         RowStream {
+            pull: None,
             producer: None,
             started: false,
             shelf: Shelf::new(None),
@@ -195,6 +224,13 @@ impl<T> futures_core::Stream for RowStream<'_, T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
         let this = self.get_mut();
+        if let Some(pull) = &mut this.pull {
+            let next = pull.poll_next(cx);
+            if matches!(next, Poll::Ready(None | Some(Err(_)))) {
+                this.pull = None;
+            }
+            return next;
+        }
         loop {
             if let Some(v) = this.ready.pop_front() {
                 return Poll::Ready(Some(Ok(v)));
@@ -249,7 +285,7 @@ impl<T> std::fmt::Debug for RowStream<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowStream")
             .field("ready", &self.ready.len())
-            .field("running", &self.producer.is_some())
+            .field("running", &(self.producer.is_some() || self.pull.is_some()))
             .finish()
     }
 }

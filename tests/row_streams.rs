@@ -388,3 +388,58 @@ async fn an_iterator_read_part_way_leaves_the_pools_other_connections_free() {
         assert_eq!(label, "changed");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_streams_at_once_each_read_every_row_and_give_their_connections_back() {
+    for url in urls() {
+        let db = Database::builder(&isolated_url(&url, "fetch_many"))
+            .async_pool_size(2)
+            .sync_pool_size(2)
+            .build()
+            .unwrap();
+        fill(&db).await;
+        let b = db.backend();
+        // Six async readers on two connections, some stopping early, and
+        // three blocking ones on threads beside them.
+        let readers = (0..6).map(|k| {
+            let db = db.clone();
+            async move {
+                let s = db.aio().fetch(Item::select().order_by(Item::ID.asc()));
+                let ids: Vec<i64> = if k % 3 == 2 {
+                    s.take(100).map(|i| i.unwrap().id).collect().await
+                } else {
+                    s.map_ok(|i| i.id).try_collect().await.unwrap()
+                };
+                (k, ids)
+            }
+        });
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    db.sync()
+                        .fetch_rows(SQL, &[])
+                        .map(|r| r.unwrap().get::<i64>(0).unwrap())
+                        .collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        for (k, ids) in futures::future::join_all(readers).await {
+            let want = if k % 3 == 2 { 100 } else { ROWS as usize };
+            assert!(ids.len() == want && in_order(&ids), "{b:?} reader {k}");
+        }
+        for t in threads {
+            let ids = t.join().unwrap();
+            assert!(ids.len() == ROWS as usize && in_order(&ids), "{b:?}");
+        }
+        // A stream dropped part-way may finish its statement on a task of
+        // its own (where no cursor reads it): its connection comes back then.
+        let start = std::time::Instant::now();
+        while db.aio().status().in_use() > 0 && start.elapsed().as_secs() < 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(db.aio().status().in_use(), 0, "{b:?}");
+        assert_eq!(db.sync().status().in_use(), 0, "{b:?}");
+        assert_eq!(db.aio().fetch(Item::select()).count().await, ROWS as usize);
+    }
+}

@@ -104,6 +104,29 @@ pub(crate) trait AsyncConn: Send {
         self.query_each(stmt, sink)
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>>;
+    /// Sends `stmt` as a cursor, whose rows
+    /// [`poll_cursor`](Self::poll_cursor) then reads one at a time, as the
+    /// reader polls (a row stream's, outside transactions): where
+    /// [`BackendKind::has_async_cursors`](crate::config::BackendKind::has_async_cursors).
+    fn open_cursor(&mut self, _stmt: Stmt) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async {
+            Err(crate::Error::new(
+                crate::ErrorKind::Usage,
+                "internal: this backend has no async cursors",
+            ))
+        })
+    }
+    /// The open cursor's next row; `None` once its statement ended, when
+    /// the cursor is closed (as it is after an error).
+    fn poll_cursor(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Row>>> {
+        std::task::Poll::Ready(None)
+    }
+    /// Stops the open cursor's statement, if any: the connection is clean
+    /// for the next one.
+    fn close_cursor(&mut self) {}
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.
     fn ping(&mut self) -> BoxFuture<'_, Result<()>>;

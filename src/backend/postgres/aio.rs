@@ -21,6 +21,9 @@ use crate::statement::{ExecResult, Stmt};
 /// statements of concurrent callers on one socket.
 pub(super) struct PgAsync {
     pg: Arc<PgClient>,
+    /// The open cursor's statement (`AsyncConn::open_cursor`), read as its
+    /// row stream's reader polls it.
+    cursor: Option<Pin<Box<RowStream>>>,
     /// Boxes of finished [`start`] futures, kept to be filled again: see
     /// [`PgAsync::run`]. Never held across an await.
     spare: Mutex<Vec<Starting>>,
@@ -91,6 +94,7 @@ impl PgAsync {
         tokio::spawn(drive_connection(connection));
         Ok(PgAsync {
             pg: Arc::new(backend.client(client)),
+            cursor: None,
             spare: Mutex::new(Vec::new()),
         })
     }
@@ -162,7 +166,48 @@ impl AsyncConn for PgAsync {
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(self.run_query_each(stmt, sink))
     }
+    /// Sent once more if the server refused its stale cached plan, which
+    /// it does before any row.
+    fn open_cursor(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.cursor = None;
+            let mut first = None;
+            loop {
+                let sent = self.pg.send(&stmt).await;
+                if let Some(sent) = self.pg.settle(&mut first, sent) {
+                    self.cursor = Some(Box::pin(sent?));
+                    return Ok(());
+                }
+            }
+        })
+    }
+    fn poll_cursor(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {
+        use futures_core::Stream;
+        let Some(stream) = self.cursor.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let next = match stream.as_mut().poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(row))) => Some(Ok(Row {
+                inner: crate::backend::DriverRow::Pg(row),
+            })),
+            Poll::Ready(Some(Err(e))) => Some(Err(super::client::pg_error(e))),
+            Poll::Ready(None) => None,
+        };
+        if !matches!(next, Some(Ok(_))) {
+            self.cursor = None;
+        }
+        Poll::Ready(next)
+    }
+    /// The rest of its rows are read and dropped by the connection's task
+    /// before the next statement's, as for any result dropped part-way.
+    fn close_cursor(&mut self) {
+        self.cursor = None;
+    }
+    /// A cursor its stream left open is dropped before the connection is
+    /// lent again.
     fn is_usable(&mut self) -> bool {
+        self.cursor = None;
         !self.pg.is_closed()
     }
     fn ping(&mut self) -> BoxFuture<'_, Result<()>> {

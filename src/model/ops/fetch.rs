@@ -26,10 +26,12 @@ use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::{Decoder, Dialect, Model, ModelRow};
 use crate::plan::{Action, Plan, Reply, Step, replayed, slotted, taken};
 use crate::plan::{Sink, Traced, drive_sync};
-use crate::pool::{BlockingPool, PooledConn};
+use crate::pool::{BlockingPool, Lease, PooledConn};
 use crate::row::{FromRow, InOrder, Row};
 use crate::statement::Stmt;
-use crate::stream::{BATCH, Pull, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped};
+use crate::stream::{
+    AsyncPull, BATCH, Pull, RowIter, RowStream, Sent, Shelf, THREAD_BATCH, Work, dropped,
+};
 use crate::sync_db::SyncDb;
 use crate::sync_scope::{Scope as SyncScope, SyncTxShared};
 use crate::sync_tx::SyncTx;
@@ -430,10 +432,134 @@ impl AsyncDb {
     {
         let shelf = Shelf::new(scope.as_ref().map(|s| s.tx.streams.clone()));
         let plan = Fetch::new(source, shelf.clone());
+        if scope.is_none() && self.kind().has_async_cursors() {
+            return match self.replica_for(&plan).unwrap_or(self).owned() {
+                Some(db) => RowStream::pulled(Box::new(AsyncCursor::new(db, plan))),
+                None => RowStream::failed(gone()),
+            };
+        }
         match self.owned() {
             Some(db) => RowStream::new(Box::pin(async move { db.drive(scope, plan).await }), shelf),
             None => RowStream::failed(gone()),
         }
+    }
+}
+
+/// A row stream's statement read by a cursor of a pooled connection: each
+/// poll of the stream polls the driver's own row stream, and each row is
+/// decoded as it is read, with no plan loop or batch between (benches/paired,
+/// PostgreSQL's async `stream` workload). The connection is held from the
+/// first poll until the statement ends or the stream is dropped.
+struct AsyncCursor<T, D> {
+    state: Reading,
+    decode: D,
+    rows: u64,
+    traced: Option<Traced>,
+    _item: PhantomData<fn() -> T>,
+}
+
+enum Reading {
+    /// A connection taken and the statement sent; the query's own error
+    /// found before it ran.
+    Opening(crate::backend::BoxFuture<'static, Result<Lease>>),
+    Rows(Lease),
+    Done,
+}
+
+impl<T, D> AsyncCursor<T, D> {
+    fn new(db: Arc<AsyncDb>, plan: Fetch<T, D>) -> Self {
+        let traced = plan.stmt.as_ref().and_then(|s| Traced::statement(&s.sql));
+        let (stmt, failed) = (plan.stmt, plan.failed);
+        let open = async move {
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let stmt = stmt.ok_or_else(replayed)?;
+            let mut lease = db.acquire().await?;
+            let slot = lease.slot()?;
+            // Dropped while sending: the connection's state is unknown.
+            slot.busy = true;
+            let opened = slot.conn.open_cursor(stmt).await;
+            // Refused by the server, it is as clean as before.
+            slot.busy = opened.is_ok();
+            opened.map(|()| lease)
+        };
+        AsyncCursor {
+            state: Reading::Opening(Box::pin(open)),
+            decode: plan.decode,
+            rows: 0,
+            traced,
+            _item: PhantomData,
+        }
+    }
+
+    /// The statement ended (`rows` is its count, if it succeeded): the
+    /// connection goes back, clean.
+    fn end(&mut self, rows: Option<u64>) {
+        if let Reading::Rows(lease) = &mut self.state
+            && let Ok(slot) = lease.slot()
+        {
+            slot.conn.close_cursor();
+            slot.busy = false;
+        }
+        self.state = Reading::Done;
+        if let Some(t) = self.traced.take() {
+            t.ended(rows);
+        }
+    }
+}
+
+impl<T: Send, D: DecodeRow<T> + Send> AsyncPull<T> for AsyncCursor<T, D> {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        loop {
+            let lease = match &mut self.state {
+                Reading::Opening(open) => match open.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(lease)) => {
+                        self.state = Reading::Rows(lease);
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.end(None);
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                },
+                Reading::Rows(lease) => lease,
+                Reading::Done => return Poll::Ready(None),
+            };
+            let polled = match lease.slot() {
+                Ok(slot) => slot.conn.poll_cursor(cx),
+                Err(e) => Poll::Ready(Some(Err(e))),
+            };
+            let row = match polled {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(row))) => row,
+                Poll::Ready(Some(Err(e))) => {
+                    self.end(None);
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Poll::Ready(None) => {
+                    self.end(Some(self.rows));
+                    return Poll::Ready(None);
+                }
+            };
+            self.rows += 1;
+            let item = self.decode.decode_row(&mut Some(row));
+            if item.is_err() {
+                // A row that cannot be decoded ends the stream, as it stops
+                // a `fold`.
+                self.end(None);
+            }
+            return Poll::Ready(Some(item));
+        }
+    }
+}
+
+/// Dropped part-way, the statement is stopped and its connection goes
+/// back clean (tests/row_streams.rs drops streams at random rows).
+impl<T, D> Drop for AsyncCursor<T, D> {
+    fn drop(&mut self) {
+        self.end(None);
     }
 }
 
