@@ -113,6 +113,13 @@ impl<M, T> ColumnOf<M> for Column<M, T> {
     }
 }
 
+impl<M, T> Column<M, T> {
+    /// The column's position in its model and its name (an alias aside).
+    pub(crate) const fn parts(self) -> (usize, &'static str) {
+        (self.index, self.name)
+    }
+}
+
 impl<M: Model> Alias<M> {
     /// Column `c` of this alias's table: `alias.col(User::NAME)` is
     /// `"editor"."name"`.
@@ -447,6 +454,16 @@ impl<M> Filter<M> {
         Filter {
             kind: FilterKind::Cond(cond),
             names: Names::Own,
+            _model: PhantomData,
+        }
+    }
+
+    /// A filter that fails its query with a `Usage` error saying `why`,
+    /// before any I/O.
+    pub(crate) fn invalid(why: String) -> Self {
+        Filter {
+            kind: FilterKind::Cond(Condition::all()),
+            names: Names::Invalid(why.into()),
             _model: PhantomData,
         }
     }

@@ -31,6 +31,7 @@ mod expr;
 mod join;
 mod joined;
 mod layout;
+mod links;
 pub mod prefetch;
 mod query;
 mod returning;
@@ -51,6 +52,7 @@ pub use expr::{Arithmetic, Case, Expr, IntoExpr, Temporal, Text, Then, case};
 pub use joined::ModelRow;
 #[doc(hidden)]
 pub use layout::{Columns, column_at};
+pub use links::{AddLinks, Links, Through};
 pub use ops::{Executable, Fetchable};
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};

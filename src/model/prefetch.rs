@@ -49,7 +49,7 @@ use crate::row::Row;
 use crate::value::Value;
 
 /// The largest `IN (…)` list one query sends; more keys take more queries.
-const CHUNK: usize = 10_000;
+pub(crate) const CHUNK: usize = 10_000;
 
 /// A hashable form of a key value, to join children to parents.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -63,7 +63,7 @@ pub(crate) enum Key {
 /// primary key); `None` for NULL, which matches nothing. Inlined for the
 /// usual integer key, once for each row loaded.
 #[inline]
-fn key(v: Value) -> Option<Key> {
+pub(crate) fn key(v: Value) -> Option<Key> {
     match v {
         Value::I64(i) => Some(Key::Int(i)),
         Value::Text(s) => Some(Key::Text(s)),
@@ -107,6 +107,12 @@ pub trait Related<P: Model>: Send + 'static {
 /// A loader behind a box, for [`Related`].
 #[doc(hidden)]
 pub struct BoxedLoader<T>(Box<dyn Loader<T>>);
+
+impl<T> BoxedLoader<T> {
+    pub(crate) fn new(loader: impl Loader<T> + 'static) -> Self {
+        BoxedLoader(Box::new(loader))
+    }
+}
 
 impl<T> std::fmt::Debug for BoxedLoader<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -7,6 +7,7 @@ use super::returning::ReturningPlan;
 use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
 use crate::error::Result;
+use crate::model::links::AddLinks;
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::returning::{Change, Returning};
 use crate::model::sql::Dialect;
@@ -212,6 +213,43 @@ impl<M: Model> Executable for DeleteQuery<M> {
         ChangePlan(either(self.build(d).map(|stmt| {
             One::new(Action::Execute(stmt), rows_changed as fn(_) -> _)
         })))
+    }
+}
+
+/// [`AddLinks`]'s plan: the links written (none, and no statement, for
+/// none given).
+#[doc(hidden)]
+pub struct AddLinksPlan(Option<ChangePlan>);
+
+impl std::fmt::Debug for AddLinksPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddLinksPlan")
+    }
+}
+
+impl Plan for AddLinksPlan {
+    type Output = u64;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
+        match &mut self.0 {
+            Some(plan) => plan.step(reply),
+            None => Ok(Step::Done(0)),
+        }
+    }
+    fn failed(&mut self) -> Option<crate::Error> {
+        self.0.as_mut().and_then(Plan::failed)
+    }
+}
+
+impl<L: Model> Executable for AddLinks<L> {
+    type Output = u64;
+    type Plan = AddLinksPlan;
+    fn into_plan(self, d: Dialect) -> AddLinksPlan {
+        let built = match self.build(d) {
+            Ok(None) => return AddLinksPlan(None),
+            Ok(Some(stmt)) => Ok(One::new(Action::Execute(stmt), rows_changed as fn(_) -> _)),
+            Err(e) => Err(e),
+        };
+        AddLinksPlan(Some(ChangePlan(either(built))))
     }
 }
 
