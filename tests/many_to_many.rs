@@ -232,5 +232,17 @@ async fn links_add_remove_clear_read_and_prefetch_on_every_backend() {
             .await
             .unwrap_err();
         assert_usage(&e, "not foreign keys", &url);
+        let e = db
+            .sync()
+            .prefetch(Student::select(), WRONG.prefetch(Course::select()))
+            .unwrap_err();
+        assert_usage(&e, "not foreign keys", &url);
+        // A sub-query with no foreign key to its parent: the same, at once.
+        let e = db
+            .aio()
+            .prefetch(Student::select(), (Enrolment::select(), Course::select()))
+            .await
+            .unwrap_err();
+        assert_usage(&e, "no foreign key", &url);
     }
 }

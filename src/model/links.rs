@@ -254,6 +254,12 @@ impl<L, A, B> std::fmt::Debug for Through<L, A, B> {
 
 impl<L: Model, A: Model, B: Model + Clone> Related<A> for Through<L, A, B> {
     type Output = Vec<B>;
+    fn check(&self) -> Result<()> {
+        match self.links.invalid() {
+            Some(why) => Err(Error::new(ErrorKind::Usage, why)),
+            None => Ok(()),
+        }
+    }
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Vec<B>>> {
         if let Some(why) = self.links.invalid() {
             return Err(Error::new(ErrorKind::Usage, why));

@@ -102,6 +102,12 @@ pub trait Related<P: Model>: Send + 'static {
     type Output: Send + 'static;
     #[doc(hidden)]
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>>;
+    /// The error this sub-query will fail with, found before any I/O (a
+    /// model with no foreign key to its parent, a link that is not one).
+    #[doc(hidden)]
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A loader behind a box, for [`Related`].
@@ -368,6 +374,9 @@ impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
 
 impl<P: Model, C: Model> Related<P> for Select<C> {
     type Output = Vec<C>;
+    fn check(&self) -> Result<()> {
+        foreign_key(C::META, P::META).map(drop)
+    }
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Vec<C>>> {
         Ok(BoxedLoader(Box::new(Children::new(
             d,
@@ -380,6 +389,10 @@ impl<P: Model, C: Model> Related<P> for Select<C> {
 
 impl<P: Model, C: Model, S: Related<C>> Related<P> for With<C, S> {
     type Output = Vec<(C, S::Output)>;
+    fn check(&self) -> Result<()> {
+        foreign_key(C::META, P::META)?;
+        self.sub.check()
+    }
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
         Ok(BoxedLoader(Box::new(Nested {
             d,
@@ -448,6 +461,10 @@ impl<T> Loader<T> for BoxedLoader<T> {
 
 impl<P: Model, A: Related<P>, B: Related<P>> Related<P> for (A, B) {
     type Output = (A::Output, B::Output);
+    fn check(&self) -> Result<()> {
+        self.0.check()?;
+        self.1.check()
+    }
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
         Ok(BoxedLoader(Box::new(Both {
             a: self.0.loader(d, keys.clone())?,
@@ -459,6 +476,11 @@ impl<P: Model, A: Related<P>, B: Related<P>> Related<P> for (A, B) {
 
 impl<P: Model, A: Related<P>, B: Related<P>, C: Related<P>> Related<P> for (A, B, C) {
     type Output = (A::Output, B::Output, C::Output);
+    fn check(&self) -> Result<()> {
+        self.0.check()?;
+        self.1.check()?;
+        self.2.check()
+    }
     fn loader(self, d: Dialect, keys: Vec<Value>) -> Result<BoxedLoader<Self::Output>> {
         let inner = Both {
             a: self.0.loader(d, keys.clone())?,
@@ -520,6 +542,10 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
     type Output = Vec<(P, R::Output)>;
     fn read_only(&self) -> bool {
         true
+    }
+    /// A sub-query's error, before the parents are read.
+    fn failed(&mut self) -> Option<Error> {
+        self.related.as_ref()?.check().err()
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         match &mut self.loaded {
