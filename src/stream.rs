@@ -11,7 +11,7 @@
 //! memory, and a row is never held back while the server is slow. Dropped
 //! part-way, the stream lets the producer finish on a spawned task: its next
 //! row stops the statement, as an error from a `fold` closure does, and the
-//! connection is left clean (tests/streaming.rs drops streams at random
+//! connection is left clean (tests/row_streams.rs drops streams at random
 //! rows).
 
 use std::collections::VecDeque;
@@ -142,8 +142,8 @@ pub(crate) fn dropped() -> Error {
 /// PostgreSQL outside a transaction each poll reads the driver's next row;
 /// elsewhere rows come in batches of 8 at most. Either way the next rows are
 /// read from the server only when the reader has taken the last, so memory
-/// stays flat however many rows there are. It ends after an error. Dropped part-way, its statement is stopped
-/// and its connection left clean. While a stream of a transaction is open,
+/// stays flat however many rows there are. It ends after an error. Dropped
+/// part-way, its statement is stopped and its connection left clean. While a stream of a transaction is open,
 /// the transaction's other statements are a
 /// [`Usage`](crate::ErrorKind::Usage) error (they would wait for the
 /// stream): read it to the end or drop it first.

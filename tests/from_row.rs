@@ -270,3 +270,82 @@ async fn missing_and_ill_typed_columns_name_the_field() {
         }
     }
 }
+
+#[derive(FromRow, Debug, PartialEq)]
+struct Ab {
+    a: i64,
+    b: String,
+}
+
+/// A struct read in column order from a statement whose columns were found
+/// in its fields' order is read by name again once the table under the
+/// statement changed (SQLite prepares the kept statement anew, and dualdb's
+/// memo of the checked names goes with it): both halves, the same SQL text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_table_under_a_kept_statement_is_read_by_name_again() {
+    let db = Database::builder("sqlite::memory:")
+        .sync_pool_size(1)
+        .async_pool_size(1)
+        .build()
+        .unwrap();
+    let sql = "SELECT * FROM pairs";
+    db.sync()
+        .execute("CREATE TABLE pairs (a INTEGER, b TEXT)", &[])
+        .unwrap();
+    db.sync()
+        .execute("INSERT INTO pairs VALUES (1, 'x')", &[])
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            db.sync().query_as::<Ab>(sql, &[]).unwrap(),
+            [Ab {
+                a: 1,
+                b: "x".into()
+            }]
+        );
+        let got: Vec<Ab> = db.aio().query_as(sql, &[]).await.unwrap();
+        assert_eq!(
+            got,
+            [Ab {
+                a: 1,
+                b: "x".into()
+            }]
+        );
+    }
+    db.sync().execute("DROP TABLE pairs", &[]).unwrap();
+    db.sync()
+        .execute("CREATE TABLE pairs (b TEXT, a INTEGER)", &[])
+        .unwrap();
+    db.sync()
+        .execute("INSERT INTO pairs VALUES ('y', 2)", &[])
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            db.sync().query_as::<Ab>(sql, &[]).unwrap(),
+            [Ab {
+                a: 2,
+                b: "y".into()
+            }]
+        );
+        let got: Vec<Ab> = db.aio().query_as(sql, &[]).await.unwrap();
+        assert_eq!(
+            got,
+            [Ab {
+                a: 2,
+                b: "y".into()
+            }]
+        );
+        let streamed: Vec<Ab> = db
+            .sync()
+            .fetch_as(sql, &[])
+            .collect::<dualdb::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            streamed,
+            [Ab {
+                a: 2,
+                b: "y".into()
+            }]
+        );
+    }
+}

@@ -43,9 +43,10 @@ pub(crate) trait SyncConn: Send {
     /// Starts `stmt` as a cursor: [`cursor_rows`](Self::cursor_rows) then
     /// reads its rows at the reader's pace, the statement left open on this
     /// connection in between (a row iterator's, on the reader's own thread).
-    /// Only backends whose driver reads a row a call have cursors
-    /// ([`has_cursors`](crate::config::BackendKind::has_cursors)); the
-    /// others' row iterators run their statements on a thread of their own.
+    /// Only backends whose blocking driver can pause between rows have
+    /// cursors ([`has_cursors`](crate::config::BackendKind::has_cursors));
+    /// the others' row iterators run their statements on a thread of their
+    /// own.
     fn open_cursor(&mut self, _stmt: &Stmt) -> Result<()> {
         Err(crate::Error::new(
             crate::ErrorKind::Usage,

@@ -8,7 +8,7 @@
 //! stepped: rusqlite's `Rows` resets its statement when dropped, so the
 //! batch's `Rows` is not dropped unless the statement is to stop (SQLite
 //! resets a statement itself once it has stepped past its last row or
-//! failed). tests/streaming.rs reads cursors to the end, drops them at
+//! failed). tests/row_streams.rs reads cursors to the end, drops them at
 //! random rows and runs the connection's next statement after.
 
 use std::mem::ManuallyDrop;
@@ -102,10 +102,8 @@ pub(super) fn rows(conn: &mut LiteConn, sink: RowSink<'_>, max: usize) -> Result
             let Some(r) = rows.next()? else {
                 return Ok(true);
             };
-            if let Err(e) = open
-                .handed
-                .hand(this, (&open.sql, open.positional), r, sink)?
-            {
+            let of = (&open.sql, open.positional, &open.kept.names_checked);
+            if let Err(e) = open.handed.hand(this, of, r, sink)? {
                 stopped = Some(e);
                 return Ok(true);
             }

@@ -29,7 +29,7 @@ use crate::row::Row;
 use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
 use crate::value::Value;
-use rows::{CopiedRow, CurrentRow, LiteColumns, LiteSet};
+use rows::{CopiedRow, CurrentRow, LiteColumns, LiteSet, NamesMemo};
 
 /// How to open one connection; cheap to clone into a blocking task.
 #[derive(Clone)]
@@ -233,12 +233,18 @@ struct Kept<'c> {
     /// value each parameter takes, in SQLite's order; `None` for one with
     /// none, whose parameters take the values in order.
     numbered: Option<Box<[usize]>>,
+    /// The column names a decoder last found the statement to start with.
+    names_checked: NamesMemo,
 }
 
 impl<'c> Kept<'c> {
     fn new(st: rusqlite::Statement<'c>) -> rusqlite::Result<Self> {
         let numbered = numbered_parameters(&st)?;
-        Ok(Kept { st, numbered })
+        Ok(Kept {
+            st,
+            numbered,
+            names_checked: NamesMemo::default(),
+        })
     }
 }
 
@@ -385,11 +391,12 @@ impl LiteConn {
     fn with_stmt<T>(
         &self,
         stmt: &Stmt,
-        f: impl FnOnce(&mut rusqlite::Statement<'_>, Bound<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&mut rusqlite::Statement<'_>, Bound<'_>, &NamesMemo) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
         let copied = copies(&stmt.params);
         let run = |k: &mut Kept<'_>| {
-            let out = f(&mut k.st, Bound::new(&stmt.params, k.numbered.as_deref())?);
+            let values = Bound::new(&stmt.params, k.numbered.as_deref())?;
+            let out = f(&mut k.st, values, &k.names_checked);
             if copied {
                 k.st.clear_bindings();
             }
@@ -435,7 +442,7 @@ impl LiteConn {
 
     fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
         let rows_affected = self.timed(stmt, || {
-            self.with_stmt(stmt, |st, values| {
+            self.with_stmt(stmt, |st, values, _| {
                 if st.column_count() == 0 {
                     return st
                         .execute(rusqlite::params_from_iter(values))
@@ -482,16 +489,17 @@ impl LiteConn {
         sink: RowSink<'_>,
         stopped: &mut Option<Error>,
     ) -> rusqlite::Result<u64> {
-        self.with_stmt(stmt, |st, values| {
-            self.rows_of(st, stmt, values, sink, stopped)
+        self.with_stmt(stmt, |st, values, names| {
+            self.rows_of(st, (stmt, names), values, sink, stopped)
         })
     }
 
-    /// [`each_row`](Self::each_row) on `st`, the statement of `stmt`.
+    /// [`each_row`](Self::each_row) on `st`, the statement of `stmt`, whose
+    /// column names `names` remembers.
     fn rows_of(
         &self,
         st: &mut rusqlite::Statement<'_>,
-        stmt: &Stmt,
+        (stmt, names): (&Stmt, &NamesMemo),
         values: Bound<'_>,
         sink: RowSink<'_>,
         stopped: &mut Option<Error>,
@@ -501,7 +509,8 @@ impl LiteConn {
         let mut count = 0;
         while let Some(r) = rows.next()? {
             count += 1;
-            if let Err(e) = handed.hand(self, (&stmt.sql, stmt.positional), r, sink)? {
+            let of = (&stmt.sql, stmt.positional, names);
+            if let Err(e) = handed.hand(self, of, r, sink)? {
                 *stopped = Some(e);
                 break;
             }
@@ -513,7 +522,7 @@ impl LiteConn {
     /// Every row of a query, copied into one set they share.
     fn collect(&mut self, stmt: &Stmt) -> Result<Vec<Row>> {
         self.timed(stmt, || {
-            let set = self.with_stmt(stmt, |st, values| {
+            let set = self.with_stmt(stmt, |st, values, _| {
                 let mut rows = st.query(rusqlite::params_from_iter(values))?;
                 let mut set = None;
                 while let Some(r) = rows.next()? {
@@ -595,16 +604,18 @@ struct Handed {
 impl Handed {
     /// Hands `r` to `sink`: read in place if the sink reads rows so
     /// (`Sink::in_place`), or else copied into the slot. The outer error is
-    /// SQLite's, the inner one the sink's.
-    #[inline]
+    /// SQLite's, the inner one the sink's. Inlined into each statement's
+    /// row loop, as the loop's body was before it was shared with cursors
+    /// (benches/paired, SQLite's `trivial` selects).
+    #[inline(always)]
     fn hand(
         &mut self,
         conn: &LiteConn,
-        (sql, positional): (&SqlText, bool),
+        (sql, positional, names): (&SqlText, bool, &NamesMemo),
         r: &rusqlite::Row<'_>,
         sink: RowSink<'_>,
     ) -> rusqlite::Result<Result<()>> {
-        if let Some(done) = sink.in_place(&mut InPlaceRow::Lite(CurrentRow(r))) {
+        if let Some(done) = sink.in_place(&mut InPlaceRow::Lite(CurrentRow(r, Some(names)))) {
             return Ok(done);
         }
         let columns = match &self.columns {

@@ -201,19 +201,44 @@ impl RowRead for CopiedRow {
     }
 }
 
+/// The names a prepared statement's columns were last found to start with:
+/// the address and length of the names a decoder checked, and the
+/// statement's count of automatic re-preparations then (SQLite prepares a
+/// statement anew after a schema change, and its columns may change with
+/// it). While both stay the same the check holds without reading the names
+/// again, which is most of a one-row `query_as`'s own cost
+/// (benches/paired, `query_as` of 1 row).
+pub(crate) type NamesMemo = std::cell::Cell<Option<(usize, usize, i32)>>;
+
 /// A statement's current row read in place: a sink that decodes a model
-/// from it (`Sink::in_place`, in `plan/sink.rs`) needs no copy of it.
-pub(crate) struct CurrentRow<'s>(pub(crate) &'s rusqlite::Row<'s>);
+/// from it (`Sink::in_place`, in `plan/sink.rs`) needs no copy of it. With
+/// its statement's [`NamesMemo`], if it has one.
+pub(crate) struct CurrentRow<'s>(
+    pub(crate) &'s rusqlite::Row<'s>,
+    pub(crate) Option<&'s NamesMemo>,
+);
 
 impl CurrentRow<'_> {
     /// True if the statement's first columns are named `names`, in order.
     pub(crate) fn names_are(&self, names: &[&str]) -> bool {
         let st = self.0.as_ref();
-        st.column_count() >= names.len()
+        let key = (
+            names.as_ptr() as usize,
+            names.len(),
+            st.get_status(rusqlite::StatementStatus::RePrepare),
+        );
+        if self.1.is_some_and(|m| m.get() == Some(key)) {
+            return true;
+        }
+        let same = st.column_count() >= names.len()
             && names
                 .iter()
                 .enumerate()
-                .all(|(i, n)| st.column_name(i).is_ok_and(|c| c == *n))
+                .all(|(i, n)| st.column_name(i).is_ok_and(|c| c == *n));
+        if let (true, Some(memo)) = (same, self.1) {
+            memo.set(Some(key));
+        }
+        same
     }
 
     #[inline(always)]

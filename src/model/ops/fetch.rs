@@ -3,9 +3,11 @@
 //! on the database or a transaction alike. One plan serves all four: it
 //! decodes rows into batches and hands them to the stream through a shelf,
 //! or, on a row iterator's thread, through a bounded channel
-//! (`src/stream.rs` says why). A row iterator on a backend with cursors
-//! (SQLite) reads its statement on the reader's thread instead, through a
-//! [`Cursor`].
+//! (`src/stream.rs` says why). Where the connection has cursors, the plan
+//! loop is skipped: a row iterator on SQLite or PostgreSQL reads its
+//! statement on the reader's thread through a [`Cursor`], and a stream on
+//! PostgreSQL outside transactions polls the driver's row stream through an
+//! [`AsyncCursor`].
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -863,7 +865,7 @@ impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
 }
 
 /// Dropped part-way, the statement is stopped and the connection left
-/// clean before this returns (tests/streaming.rs).
+/// clean before this returns (tests/row_streams.rs).
 impl<T, D> Drop for Cursor<T, D> {
     fn drop(&mut self) {
         if !self.open {
