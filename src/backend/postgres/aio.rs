@@ -166,19 +166,11 @@ impl AsyncConn for PgAsync {
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         Box::pin(self.run_query_each(stmt, sink))
     }
-    /// Sent once more if the server refused its stale cached plan, which
-    /// it does before any row.
     fn open_cursor(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.cursor = None;
-            let mut first = None;
-            loop {
-                let sent = self.pg.send(&stmt).await;
-                if let Some(sent) = self.pg.settle(&mut first, sent) {
-                    self.cursor = Some(Box::pin(sent?));
-                    return Ok(());
-                }
-            }
+            self.cursor = Some(Box::pin(self.pg.send_settled(&stmt).await?));
+            Ok(())
         })
     }
     fn poll_cursor(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {

@@ -278,14 +278,11 @@ impl PgSync {
 }
 
 impl PgSync {
-    /// Sends `stmt` for a cursor (once more if the server refused its
-    /// stale cached plan, which it does before any row).
+    /// Sends `stmt` for a cursor.
     fn open(&mut self, stmt: &Stmt) -> Result<()> {
         self.close();
-        let stream = self.retrying(|c| {
-            let pg = &c.pg;
-            c.io.block_on(pg.send(stmt))
-        })?;
+        let pg = &self.pg;
+        let stream = self.io.block_on(pg.send_settled(stmt))?;
         self.cursor = Some(Box::pin(stream));
         Ok(())
     }

@@ -168,6 +168,19 @@ impl PgClient {
         }
     }
 
+    /// Sends `stmt` for a cursor of either half, once more if the server
+    /// refused its stale cached plan (which it does before any row): the
+    /// stream of its rows.
+    pub(super) async fn send_settled(&self, stmt: &Stmt) -> Result<RowStream> {
+        let mut first = None;
+        loop {
+            let sent = self.send(stmt).await;
+            if let Some(sent) = self.settle(&mut first, sent) {
+                return sent;
+            }
+        }
+    }
+
     /// What to make of an attempt at a statement: what to return, or
     /// `None` to send it once more, its stale plan gone from the cache (see
     /// [`retry_after`]; `first` keeps the first failure).
