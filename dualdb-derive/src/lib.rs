@@ -8,18 +8,23 @@ use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned
 
 /// Derives `dualdb::Model` for a struct with named fields.
 ///
-/// Struct attribute: `#[model(table = "name")]` (default: the struct name in
-/// snake case).
+/// Struct attributes: `#[model(table = "name")]` (default: the struct name in
+/// snake case); `#[model(primary_key(a, b))]`: a composite primary key of
+/// those fields, in that order.
 ///
 /// Field attributes, inside `#[model(...)]`:
-/// - `primary_key`: the primary key (one field; default: a field named `id`);
+/// - `primary_key`: the primary key (default: a field named `id`); on two
+///   or more fields, a composite key of them in field order;
 /// - `auto`: the database generates the key (auto-increment) of a row that
 ///   leaves it unset (0, `None`, the nil UUID); a row that gives it any
-///   other value is stored with that key, as in peewee;
+///   other value is stored with that key, as in peewee (a key of one column
+///   only);
 /// - `unique`;
 /// - `max_length = N`: `VARCHAR(N)` instead of `TEXT`;
 /// - `default = "SQL"`: the column's SQL default in `CREATE TABLE`;
 /// - `references = OtherModel`: a foreign key to `OtherModel`'s primary key;
+///   when that key has N columns, the fields referencing `OtherModel`, in
+///   field order, N at a time, make foreign keys of N columns;
 /// - `column = "name"`: the column name (default: the field name).
 ///
 /// `Option<T>` fields are nullable.
@@ -73,13 +78,24 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         ));
     }
     let mut table = snake_case(&name.to_string());
+    let mut key_list: Option<Vec<syn::Ident>> = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table") {
                 table = meta.value()?.parse::<LitStr>()?.value();
                 Ok(())
+            } else if meta.path.is_ident("primary_key") {
+                let mut names = Vec::new();
+                meta.parse_nested_meta(|field| {
+                    names.push(field.path.require_ident()?.clone());
+                    Ok(())
+                })?;
+                key_list = Some(names);
+                Ok(())
             } else {
-                Err(meta.error("unknown model attribute; expected `table = \"...\"`"))
+                Err(meta.error(
+                    "unknown model attribute; expected `table = \"...\"` or `primary_key(a, b)`",
+                ))
             }
         })?;
     }
@@ -142,26 +158,49 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     let explicit: Vec<usize> = (0..fields.len())
         .filter(|&i| fields[i].primary_key)
         .collect();
-    let pk = match explicit.as_slice() {
-        [one] => *one,
-        [] => match fields.iter().position(|f| f.column == "id") {
+    let key: Vec<usize> = match (key_list, explicit.as_slice()) {
+        (Some(list), []) => {
+            let mut key = Vec::new();
+            for ident in &list {
+                let Some(i) = fields.iter().position(|f| f.ident == *ident) else {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!("no field `{ident}` in this struct"),
+                    ));
+                };
+                if key.contains(&i) {
+                    return Err(syn::Error::new(ident.span(), "named twice in the key"));
+                }
+                fields[i].primary_key = true;
+                key.push(i);
+            }
+            if key.is_empty() {
+                return Err(syn::Error::new(
+                    name.span(),
+                    "`primary_key()` names no field",
+                ));
+            }
+            key
+        }
+        (Some(_), [first, ..]) => {
+            return Err(syn::Error::new(
+                fields[*first].ident.span(),
+                "the key is named on the struct already (`#[model(primary_key(...))]`)",
+            ));
+        }
+        (None, []) => match fields.iter().position(|f| f.column == "id") {
             Some(i) => {
                 fields[i].primary_key = true;
-                i
+                vec![i]
             }
             None => {
                 return Err(syn::Error::new(
                     name.span(),
-                    "no primary key: mark one field #[model(primary_key)] or name it `id`",
+                    "no primary key: mark a field #[model(primary_key)] or name it `id`",
                 ));
             }
         },
-        _ => {
-            return Err(syn::Error::new(
-                fields[explicit[1]].ident.span(),
-                "only one field can be the primary key",
-            ));
-        }
+        (None, explicit) => explicit.to_vec(),
     };
     if let Some(f) = fields.iter().find(|f| f.auto && !f.primary_key) {
         return Err(syn::Error::new(
@@ -169,6 +208,15 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             "`auto` is only for the primary key",
         ));
     }
+    if key.len() > 1 {
+        if let Some(f) = fields.iter().find(|f| f.auto) {
+            return Err(syn::Error::new(
+                f.ident.span(),
+                "`auto` is for a key of one column; a composite key's values are given",
+            ));
+        }
+    }
+    let pk = key[0];
 
     let krate = quote!(::dualdb);
     let column_metas = fields.iter().map(|f| {
@@ -248,14 +296,42 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         }
     });
     let n = fields.len();
+    // Fields referencing a model with a key of N columns make foreign keys
+    // N at a time: a group left short is refused here, at compile time.
+    let mut targets: Vec<(String, syn::Path, usize)> = Vec::new();
+    for path in fields.iter().filter_map(|f| f.references.as_ref()) {
+        let shown = quote!(#path).to_string();
+        match targets.iter_mut().find(|(s, _, _)| *s == shown) {
+            Some((_, _, count)) => *count += 1,
+            None => targets.push((shown, path.clone(), 1)),
+        }
+    }
+    let group_checks = targets.iter().map(|(shown, path, count)| {
+        let path = match path.is_ident("Self") {
+            true => quote!(#name),
+            false => quote!(#path),
+        };
+        let why = format!(
+            "{name}: {count} field(s) reference {shown}; fields referencing a model make \
+             whole foreign keys to its key, as many as its key has columns, in field order"
+        );
+        quote! {
+            const _: () = ::core::assert!(
+                #count % <#path as #krate::Model>::META.key.len() == 0,
+                #why
+            );
+        }
+    });
 
     Ok(quote! {
+        #(#group_checks)*
+
         impl #krate::Model for #name {
             const META: &'static #krate::model::ModelMeta = &#krate::model::ModelMeta {
                 name: ::core::stringify!(#name),
                 table: #table,
                 columns: &[#(#column_metas),*],
-                primary_key: #pk,
+                key: &[#(#key),*],
             };
 
             fn from_row_at(row: &#krate::Row, offset: usize) -> #krate::Result<Self> {

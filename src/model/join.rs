@@ -28,7 +28,7 @@ impl Join {
         let target = Source::own(meta);
         let on = joinable(before, target)
             .and_then(|()| inferred(before, meta))
-            .map(|(from, from_column, to)| on(from, from_column, target, to));
+            .map(|(from, pairs)| on(from, &pairs, target));
         Join { target, left, on }
     }
 
@@ -42,7 +42,7 @@ impl Join {
     ) -> Self {
         let on = joinable(before, target).and_then(|()| {
             if before.iter().any(|m| m.is(&from.0)) {
-                Ok(on(from.0, from.1, target, to))
+                Ok(on(from.0, &[(from.1, to)], target))
             } else {
                 Err(format!(
                     "join_on: {}.{} is not a column of the query's tables ({}): join {} first",
@@ -65,8 +65,23 @@ impl Join {
     }
 }
 
-fn on(from: Source, from_column: &'static str, joined: Source, to: &'static str) -> Condition {
-    Cond::all().add(qualified(from.name(), from_column).eq(qualified(joined.name(), to)))
+/// `from.a = joined.x AND …` for each pair of columns (one, or a composite
+/// key's).
+fn on(from: Source, pairs: &[(&'static str, &'static str)], joined: Source) -> Condition {
+    pairs.iter().fold(Cond::all(), |all, &(a, x)| {
+        all.add(qualified(from.name(), a).eq(qualified(joined.name(), x)))
+    })
+}
+
+/// The column pairs of the foreign keys from `referencing` to `target`,
+/// each pair `(referencing column, target column)`.
+fn keys_between(
+    referencing: &'static ModelMeta,
+    target: &'static ModelMeta,
+) -> impl Iterator<Item = Vec<(&'static str, &'static str)>> {
+    let keys = referencing.foreign_keys().into_iter();
+    keys.filter(move |k| k.references(target))
+        .map(|k| k.pairs().map(|(from, to)| (from.name, to.name)).collect())
 }
 
 /// A table joined twice under one name is ambiguous: the second needs an
@@ -93,29 +108,24 @@ fn joinable(before: &[Source], target: Source) -> std::result::Result<(), String
     Ok(())
 }
 
-/// The foreign key between `joined` and one of `before`: a column of a
-/// table in the query that references `joined`, or a column of `joined`
-/// that references a table in the query. None or several is a
+/// The foreign key between `joined` and one of `before`: columns of a
+/// table in the query that reference `joined`, or columns of `joined` that
+/// reference a table in the query (one pair of columns, or a composite
+/// key's pairs: tests/composite_keys.rs). None or several is a
 /// [`Usage`](ErrorKind::Usage) error naming them.
+type Pairs = Vec<(&'static str, &'static str)>;
 fn inferred(
     before: &[Source],
     joined: &'static ModelMeta,
-) -> std::result::Result<(Source, &'static str, &'static str), String> {
-    let mut found = Vec::new();
+) -> std::result::Result<(Source, Pairs), String> {
+    let mut found: Vec<(Source, Pairs)> = Vec::new();
     for &m in before {
-        for c in m.meta.columns {
-            if c.references.is_some_and(|r| r().table == joined.table) {
-                found.push((m, c.name, joined.pk().name));
-            }
-        }
-        for c in joined.columns {
-            if c.references.is_some_and(|r| r().table == m.meta.table) {
-                found.push((m, m.meta.pk().name, c.name));
-            }
-        }
+        found.extend(keys_between(m.meta, joined).map(|pairs| (m, pairs)));
+        let back = keys_between(joined, m.meta);
+        found.extend(back.map(|pairs| (m, pairs.into_iter().map(|(a, b)| (b, a)).collect())));
     }
     match found.as_slice() {
-        [one] => Ok(*one),
+        [_] => Ok(found.remove(0)),
         [] => Err(format!(
             "join: no foreign key (`references`) between {} and the query's tables ({}): \
              use join_on to give the columns",
@@ -127,7 +137,12 @@ fn inferred(
             many.len(),
             joined.name,
             many.iter()
-                .map(|(m, from, to)| format!("{}.{from} = {}.{to}", m.label(), joined.name))
+                .map(|(m, pairs)| {
+                    let eqs = pairs
+                        .iter()
+                        .map(|(from, to)| format!("{}.{from} = {}.{to}", m.label(), joined.name));
+                    eqs.collect::<Vec<_>>().join(" AND ")
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         )),

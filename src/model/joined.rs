@@ -173,14 +173,14 @@ impl<M: Model> ModelRow for Option<M> {
         if let Some(decoded) = read_driver_row(row, layout) {
             return decoded;
         }
-        if row.is_null(layout.at(M::META.primary_key))? {
+        if row.is_null(layout.at(M::META.pk_index()))? {
             return Ok(None);
         }
         M::from_row_in(row, layout).map(Some)
     }
 
     fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
-        match row.is_null(layout.at(M::META.primary_key)) {
+        match row.is_null(layout.at(M::META.pk_index())) {
             Ok(true) => Some(Ok(None)),
             Ok(false) => Some(M::read_in(row, layout)?.map(Some)),
             Err(e) => Some(Err(e)),

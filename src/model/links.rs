@@ -63,8 +63,9 @@ type Models<L, A, B> = PhantomData<fn() -> (L, A, B)>;
 
 /// The many-to-many relation from `A` to `B` through the link model `L`,
 /// whose column `from` references `A` and `to` references `B`. Columns
-/// that do not make an `A`-to-`B` link are a [`Usage`](ErrorKind::Usage)
-/// error of every query made from it, before any I/O.
+/// that do not make an `A`-to-`B` link, or an `A` or `B` with a composite
+/// key, are a [`Usage`](ErrorKind::Usage) error of every query made from
+/// it, before any I/O.
 pub struct Links<L, A, B> {
     from: (usize, &'static str),
     to: (usize, &'static str),
@@ -98,8 +99,16 @@ impl<L: Model, A: Model, B: Model> Links<L, A, B> {
         }
     }
 
-    /// Why these columns make no `A`-to-`B` link, if they do not.
+    /// Why these columns make no `A`-to-`B` link, if they do not: they are
+    /// not foreign keys to `A` and `B`, or `A` or `B` has a composite key
+    /// (a link column holds one key column; tests/composite_keys.rs).
     fn invalid(&self) -> Option<String> {
+        if let Some(m) = [A::META, B::META].into_iter().find(|m| m.composite_key()) {
+            return Some(format!(
+                "Links: {} has a composite key; a link model's two columns hold keys of one column",
+                m.name
+            ));
+        }
         let refers = |(i, _): (usize, &str), to: &'static ModelMeta| {
             L::META
                 .columns
@@ -137,7 +146,7 @@ impl<L: Model, A: Model, B: Model> Links<L, A, B> {
             .filter(self.linked_to(a))
             .fields([Column::<L, Value>::new(self.to.0, self.to.1).field()]);
         let pk = B::META.pk();
-        B::select().filter(Column::<B, Value>::new(B::META.primary_key, pk.name).is_in(links))
+        B::select().filter(Column::<B, Value>::new(B::META.pk_index(), pk.name).is_in(links))
     }
 
     /// Links `a` to each of `bs`: one `INSERT` of `L`'s two columns (its
@@ -314,7 +323,7 @@ impl<L: Model, B: Model + Clone> Loader<Vec<B>> for FarSide<L, B> {
             if !self.parents.is_empty() {
                 let rest = self.parents.split_off(self.parents.len().min(CHUNK));
                 let chunk = std::mem::replace(&mut self.parents, rest);
-                let (stmt, in_order) = L::select().where_in(self.from, chunk, self.d);
+                let (stmt, in_order) = L::select().where_in(&[self.from], chunk, self.d);
                 if in_order {
                     self.links = Decoder::in_model_order();
                 }
@@ -325,7 +334,7 @@ impl<L: Model, B: Model + Clone> Loader<Vec<B>> for FarSide<L, B> {
         if !self.targets.is_empty() {
             let rest = self.targets.split_off(self.targets.len().min(CHUNK));
             let chunk = std::mem::replace(&mut self.targets, rest);
-            let (stmt, in_order) = self.far.where_in(B::META.primary_key, chunk, self.d);
+            let (stmt, in_order) = self.far.where_in(&[B::META.pk_index()], chunk, self.d);
             self.far_rows = match in_order {
                 true => Decoder::in_model_order(),
                 false => Decoder::new(),

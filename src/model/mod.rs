@@ -28,8 +28,10 @@ mod carrier;
 mod column;
 mod decode;
 mod expr;
+mod foreign;
 mod join;
 mod joined;
+pub(crate) mod key;
 mod layout;
 mod links;
 pub mod prefetch;
@@ -49,7 +51,9 @@ mod upsert;
 pub use column::{Column, ColumnOf, Comparable, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
 pub use expr::{Arithmetic, Case, Expr, IntoExpr, Temporal, Text, Then, case};
+pub use foreign::ForeignKey;
 pub use joined::ModelRow;
+pub use key::IntoKey;
 #[doc(hidden)]
 pub use layout::{Columns, column_at};
 pub use links::{AddLinks, Links, Through};
@@ -169,9 +173,26 @@ pub trait Model: Sized + Send + Sync + 'static {
         &[]
     }
 
-    /// The primary key's value.
+    /// The primary key's value: its first column's for a composite key
+    /// (whose every column [`key_values`](Self::key_values) gives).
     fn primary_key(&self) -> Value {
-        self.value(Self::META.primary_key)
+        self.value(Self::META.pk_index())
+    }
+
+    /// The values of the primary key's columns, in key order.
+    ///
+    /// ```
+    /// use dualdb::{Model, Value};
+    ///
+    /// #[derive(Model)]
+    /// #[model(primary_key(order_id, line))]
+    /// struct OrderLine { order_id: i64, line: i32, sku: String }
+    ///
+    /// let l = OrderLine { order_id: 7, line: 2, sku: "A-1".into() };
+    /// assert_eq!(l.key_values(), vec![Value::I64(7), Value::I64(2)]);
+    /// ```
+    fn key_values(&self) -> Vec<Value> {
+        Self::META.key.iter().map(|&i| self.value(i)).collect()
     }
 
     /// A query for all rows of this model; add filters with [`Select::filter`].
@@ -198,13 +219,21 @@ pub trait Model: Sized + Send + Sync + 'static {
         InsertMany { rows }
     }
 
-    /// A query for the row whose primary key is `key`.
-    fn by_id(key: impl crate::ToSql) -> Select<Self> {
-        Select::from(Filter::<Self>::raw_eq(
-            Self::META.primary_key,
-            Self::META.pk().name,
-            key.to_sql(),
-        ))
+    /// A query for the row whose primary key is `key`: one value for a key
+    /// of one column, a tuple in key order for a composite key
+    /// (`OrderLine::by_id((7, 2))`). A key of the wrong number of columns
+    /// fails the query with [`ErrorKind::Usage`](crate::ErrorKind::Usage)
+    /// before any I/O.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users: db, s);
+    /// let ada = s.create(User { id: 0, name: "ada".into(), age: None }).unwrap();
+    /// assert_eq!(s.get(User::by_id(ada.id)).unwrap().name, "ada");
+    /// let wrong = s.get(User::by_id((ada.id, 1))).unwrap_err();
+    /// assert_eq!(wrong.kind(), dualdb::ErrorKind::Usage);
+    /// ```
+    fn by_id(key: impl IntoKey) -> Select<Self> {
+        Select::from(key::filter::<Self>(key.into_key()))
     }
 }
 
@@ -356,19 +385,54 @@ pub struct ModelMeta {
     pub table: &'static str,
     /// The columns, in field order.
     pub columns: &'static [ColumnMeta],
-    /// The index of the primary key in `columns`.
-    pub primary_key: usize,
+    /// The indexes in `columns` of the primary key's columns, in key order:
+    /// one, or more for a composite key.
+    pub key: &'static [usize],
 }
 
 impl ModelMeta {
-    /// The primary key column.
+    /// The primary key column: the first, for a composite key (see
+    /// [`key_columns`](Self::key_columns)).
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users: db, s);
     /// assert_eq!(User::META.pk().name, "id");
     /// ```
     pub fn pk(&self) -> &'static ColumnMeta {
-        &self.columns[self.primary_key]
+        &self.columns[self.pk_index()]
+    }
+
+    /// The primary key's columns, in key order.
+    ///
+    /// ```
+    /// use dualdb::Model;
+    ///
+    /// #[derive(Model)]
+    /// struct Membership {
+    ///     #[model(primary_key)]
+    ///     club: i64,
+    ///     #[model(primary_key)]
+    ///     member: i64,
+    ///     role: String,
+    /// }
+    ///
+    /// let names: Vec<&str> = Membership::META.key_columns().map(|c| c.name).collect();
+    /// assert_eq!(names, ["club", "member"]);
+    /// assert!(Membership::META.composite_key());
+    /// ```
+    pub fn key_columns(&self) -> impl Iterator<Item = &'static ColumnMeta> + use<> {
+        let columns = self.columns;
+        self.key.iter().map(move |&i| &columns[i])
+    }
+
+    /// True if the primary key has more than one column.
+    pub fn composite_key(&self) -> bool {
+        self.key.len() > 1
+    }
+
+    /// The index in `columns` of the primary key's first column.
+    pub(crate) fn pk_index(&self) -> usize {
+        self.key.first().copied().unwrap_or(0)
     }
 
     /// True if the database generates the primary key.
@@ -379,28 +443,6 @@ impl ModelMeta {
     /// ```
     pub fn auto_key(&self) -> bool {
         self.pk().auto_increment
-    }
-
-    /// Every registered model with a foreign key to this one, with the
-    /// referencing column.
-    ///
-    /// ```
-    /// # dualdb::__doc_fixtures!(users: db, s);
-    /// let deps = User::META.dependents();
-    /// assert!(deps.iter().any(|(model, column)| model.table == "post" && column.name == "author"));
-    /// ```
-    pub fn dependents(&'static self) -> Vec<(&'static ModelMeta, &'static ColumnMeta)> {
-        let mut out = Vec::new();
-        for reg in inventory::iter::<Registration> {
-            for c in reg.0.columns {
-                if c.references
-                    .is_some_and(|r| std::ptr::eq(r(), self) || r().table == self.table)
-                {
-                    out.push((reg.0, c));
-                }
-            }
-        }
-        out
     }
 }
 

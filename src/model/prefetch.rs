@@ -57,6 +57,22 @@ pub(crate) enum Key {
     Int(i64),
     Text(String),
     Bytes(Vec<u8>),
+    /// A composite key's values, in key order.
+    Tuple(Vec<Key>),
+}
+
+/// The key of `model`'s `columns` (its primary key's, or its foreign key's
+/// to a parent, in the parent's key order); `None` if a column is NULL.
+#[inline]
+pub(crate) fn key_at<M: Model>(model: &M, columns: &[usize]) -> Option<Key> {
+    match columns {
+        [one] => key(model.value(*one)),
+        many => many
+            .iter()
+            .map(|&i| key(model.value(i)))
+            .collect::<Option<_>>()
+            .map(Key::Tuple),
+    }
 }
 
 /// The key of a value, moved out of it (a child's foreign key, a parent's
@@ -180,7 +196,9 @@ impl<C> Groups<C> {
 struct Children<C: Model> {
     d: Dialect,
     query: Select<C>,
-    fk: usize,
+    /// The foreign key's columns, in the parent's key order.
+    fk: Vec<usize>,
+    /// The parents' keys, one after the other (`fk.len()` values each).
     keys: Vec<Value>,
     found: Vec<C>,
     decoder: Decoder<C>,
@@ -190,11 +208,10 @@ struct Children<C: Model> {
     found_keys: Option<Vec<Value>>,
 }
 
-fn foreign_key(child: &'static ModelMeta, parent: &'static ModelMeta) -> Result<usize> {
+fn foreign_key(child: &'static ModelMeta, parent: &'static ModelMeta) -> Result<Vec<usize>> {
     child
-        .columns
-        .iter()
-        .position(|c| c.references.is_some_and(|r| r().table == parent.table))
+        .foreign_key_to(parent)
+        .map(|fk| fk.columns)
         .ok_or_else(|| {
             Error::new(
                 ErrorKind::Usage,
@@ -230,18 +247,21 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
         }
         if self.keys.is_empty() {
             if let Some(keys) = &mut self.found_keys {
-                keys.extend(self.found.iter().map(Model::primary_key));
+                self.found.iter().for_each(|c| super::key::push(c, keys));
             }
             for c in self.found.drain(..) {
-                if let Some(k) = key(c.value(self.fk)) {
+                if let Some(k) = key_at(&c, &self.fk) {
                     self.grouped.push(k, c);
                 }
             }
             return Ok(None);
         }
-        let rest = self.keys.split_off(self.keys.len().min(CHUNK));
+        let width = self.fk.len().max(1);
+        let rest = self
+            .keys
+            .split_off(self.keys.len().min(CHUNK / width * width));
         let chunk = std::mem::replace(&mut self.keys, rest);
-        let (stmt, in_order) = self.query.where_in(self.fk, chunk, self.d);
+        let (stmt, in_order) = self.query.where_in(&self.fk, chunk, self.d);
         self.decoder = match in_order {
             true => Decoder::in_model_order(),
             false => Decoder::new(),
@@ -363,7 +383,7 @@ impl<C: Model, S: Related<C>> Loader<Vec<(C, S::Output)>> for Nested<C, S> {
             Some(loader) => children
                 .into_iter()
                 .map(|c| {
-                    let sub = loader.take(key(c.primary_key()).as_ref());
+                    let sub = loader.take(key_at(&c, C::META.key).as_ref());
                     (c, sub)
                 })
                 .collect(),
@@ -575,7 +595,8 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
                 if parents.is_empty() {
                     return Ok(Step::Done(Vec::new()));
                 }
-                let keys = parents.iter().map(Model::primary_key).collect();
+                let mut keys = Vec::with_capacity(parents.len() * P::META.key.len());
+                parents.iter().for_each(|p| super::key::push(p, &mut keys));
                 let related = self.related.take().ok_or_else(replayed)?;
                 let mut loader = related.loader(self.d, keys)?;
                 let next = loader.step(None)?;
@@ -591,7 +612,7 @@ impl<P: Model, R: Related<P>> Plan for Prefetch<P, R> {
             parents
                 .into_iter()
                 .map(|p| {
-                    let related = loader.take(key(p.primary_key()).as_ref());
+                    let related = loader.take(key_at(&p, P::META.key).as_ref());
                     (p, related)
                 })
                 .collect(),

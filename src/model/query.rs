@@ -981,16 +981,32 @@ impl<M: Model> Select<M> {
         stmt
     }
 
-    /// This query's rows whose column number `column` is one of `keys`
-    /// (a prefetch's sub-query), with `true` if its columns are the model's
+    /// This query's rows whose columns numbered `columns` hold one of
+    /// `keys` (a prefetch's sub-query; a key of several columns, laid one
+    /// after the other, is matched as a row value), with `true` if its
+    /// columns are the model's
     /// in order. A query of all the model's rows (no filter, order, limit or
     /// fields of its own; the usual sub-query) is the model's cached select
     /// with `WHERE column IN (…)` written here and the keys bound as they
     /// are: sea-query's build of the list costs more per key than binding it
     /// (benches/paired, loading associations, guards it). Any other query
     /// has the condition added and is built by sea-query.
-    pub(crate) fn where_in(&self, column: usize, keys: Vec<Value>, d: Dialect) -> (Stmt, bool) {
-        let name = M::META.columns.get(column).map_or("", |c| c.name);
+    pub(crate) fn where_in(&self, columns: &[usize], keys: Vec<Value>, d: Dialect) -> (Stmt, bool) {
+        let names: Vec<&'static str> = (columns.iter())
+            .map(|&i| M::META.columns.get(i).map_or("", |c| c.name))
+            .collect();
+        if let [name] = names[..] {
+            return self.where_one_in(name, keys, d);
+        }
+        let within = Filter::<M>::new(sea_query::Cond::all().add(super::key::is_in(
+            M::META.table,
+            &names,
+            keys,
+        )));
+        (self.clone().filter(within).build(d), false)
+    }
+
+    fn where_one_in(&self, name: &'static str, keys: Vec<Value>, d: Dialect) -> (Stmt, bool) {
         let plain = self.filter.is_none()
             && self.order.is_empty()
             && self.limit.is_none()
@@ -1029,12 +1045,12 @@ impl<M: Model> Select<M> {
             sql.push(')');
             return (Stmt::with(sql, keys).by_position(), true);
         }
-        let within = Filter::<M>::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
-            Expr::col((M::META.table, name)),
-            keys.into_iter().map(|v| Expr::val(to_sea(v))),
+        let within = Filter::<M>::new(sea_query::Cond::all().add(super::key::is_in(
+            M::META.table,
+            &[name],
+            keys,
         )));
-        let q = self.clone().filter(within);
-        (q.build(d), false)
+        (self.clone().filter(within).build(d), false)
     }
 
     /// True if the statement selects the model's columns, in its order
@@ -1063,7 +1079,8 @@ impl<M: Model> Select<M> {
             .as_ref()
             .and_then(Filter::as_eq)
             .is_some_and(|(i, _)| {
-                i == meta.primary_key || meta.columns.get(i).is_some_and(|c| c.unique)
+                (i == meta.pk_index() && !meta.composite_key())
+                    || meta.columns.get(i).is_some_and(|c| c.unique)
             })
     }
 
@@ -1395,7 +1412,7 @@ impl<M: Model> InsertMany<M> {
     /// The columns an insert writes: all but a generated key, and the key
     /// first where it is written.
     pub(crate) fn columns(key: KeyColumn) -> impl Iterator<Item = (usize, &'static str)> {
-        let pk = M::META.primary_key;
+        let pk = M::META.pk_index();
         let written = (key == KeyColumn::Written).then(|| (pk, M::META.pk().name));
         written.into_iter().chain(
             (M::META.columns.iter().enumerate())
@@ -1546,7 +1563,7 @@ mod tests {
             let d = Dialect::new(kind, false);
             for n in [1, 2, 4] {
                 let keys = keys[..n].to_vec();
-                let (ours, in_order) = Book::select().where_in(2, keys.clone(), d);
+                let (ours, in_order) = Book::select().where_in(&[2], keys.clone(), d);
                 let within =
                     Filter::<Book>::new(sea_query::Cond::all().add(sea_query::ExprTrait::is_in(
                         Expr::col("pages"),
@@ -1557,7 +1574,7 @@ mod tests {
                 assert_eq!((&ours.sql, &ours.params), (&sea.sql, &sea.params), "{kind}");
             }
             let filtered = Select::from(Book::TITLE.eq("Emma"));
-            let (built, in_order) = filtered.where_in(2, vec![Value::I64(3)], d);
+            let (built, in_order) = filtered.where_in(&[2], vec![Value::I64(3)], d);
             assert!(!in_order);
             assert!(built.sql.contains("IN"), "{}", built.sql);
             assert_eq!(built.params.len(), 2);

@@ -2,7 +2,7 @@
 //! `DROP TABLE IF EXISTS`, the existence check and `TRUNCATE`, in each
 //! backend's dialect.
 
-use sea_query::{Alias, ColumnDef, Expr, ForeignKey, Query, Table};
+use sea_query::{Alias, ColumnDef, Expr, ForeignKey, Index, Query, Table};
 
 use super::sql::Dialect;
 use super::{ColumnKind, ColumnMeta, ModelMeta};
@@ -15,7 +15,9 @@ use crate::value::Value;
 /// without `max_length` get this one.
 const MYSQL_KEY_TEXT_LENGTH: u32 = 255;
 
-fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
+/// The column's definition; `PRIMARY KEY` on it if it is the whole key
+/// (`own_key`), a composite key being a constraint of the table.
+fn column_def(d: Dialect, c: &ColumnMeta, own_key: bool) -> ColumnDef {
     let mut def = ColumnDef::new(c.name);
     let auto_key = c.primary_key && c.auto_increment;
     match c.kind {
@@ -54,7 +56,7 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
     if !c.nullable {
         def.not_null();
     }
-    if c.primary_key {
+    if c.primary_key && own_key {
         def.primary_key();
     }
     if auto_key && c.kind == ColumnKind::Uuid {
@@ -63,7 +65,7 @@ fn column_def(d: Dialect, c: &ColumnMeta) -> ColumnDef {
     } else if auto_key {
         def.auto_increment();
     }
-    if c.unique && !c.primary_key {
+    if c.unique && !(c.primary_key && own_key) {
         def.unique_key();
     }
     if let Some(default) = c.default {
@@ -126,17 +128,22 @@ pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Result<Stmt> {
     let mut t = Table::create();
     t.table(m.table).if_not_exists();
     for c in m.columns {
-        t.col(column_def(d, c));
+        t.col(column_def(d, c, !m.composite_key()));
     }
-    for c in m.columns {
-        if let Some(target) = c.references {
-            let target = target();
-            t.foreign_key(
-                ForeignKey::create()
-                    .from(m.table, c.name)
-                    .to(target.table, target.pk().name),
-            );
+    if m.composite_key() {
+        let mut key = Index::create();
+        for c in m.key_columns() {
+            key.col(c.name);
         }
+        t.primary_key(&mut key);
+    }
+    for fk in m.foreign_keys() {
+        let mut create = ForeignKey::create();
+        create.from_tbl(m.table).to_tbl(fk.target.table);
+        for (from, to) in fk.pairs() {
+            create.from_col(from.name).to_col(to.name);
+        }
+        t.foreign_key(&mut create);
     }
     Ok(d.schema(&t))
 }

@@ -56,7 +56,16 @@ impl<T, N: Model> InValues<T> for Select<N> {
     /// MySQL and MariaDB take no `LIMIT` in an `IN` sub-query directly
     /// (tests/subqueries.rs runs one on every backend).
     fn condition(self, column: sea_query::Expr, negated: bool) -> (sea_query::Expr, Outer) {
-        let outer = self.nested_check();
+        // Without fields the sub-query yields its model's key: one column
+        // only (tests/composite_keys.rs).
+        let outer = match self.selects_model_columns() && N::META.composite_key() {
+            true => Err(format!(
+                "is_in: {}'s key has {} columns; select the one field to compare (`fields`)",
+                N::META.name,
+                N::META.key.len()
+            )),
+            false => self.nested_check(),
+        };
         let mut sub = self.subquery();
         if self.has_limit() {
             let mut outer = sea_query::Query::select();

@@ -210,7 +210,7 @@ impl<M: Model> Upsert<M> {
                 OnConflict::columns(target.iter().copied())
             };
             if ignore {
-                on.do_nothing_on([M::META.pk().name]);
+                on.do_nothing_on(M::META.key_columns().map(|c| c.name));
             } else {
                 for (column, set) in &sets {
                     match set {

@@ -173,11 +173,22 @@ pub(super) struct CreateOrGet<M> {
 impl<M: Model> CreateOrGet<M> {
     pub(super) fn new(d: Dialect, model: M) -> Self {
         use sea_query::{Cond, Expr, ExprTrait};
+        let eq =
+            |i: usize| Expr::col(M::META.columns[i].name).eq(Expr::val(to_sea(model.value(i))));
         let mut any = Cond::any();
+        // A given key (every column of a composite one) or any unique column.
+        let given_key = !M::META.auto_key();
+        if given_key {
+            any = any.add(
+                M::META
+                    .key
+                    .iter()
+                    .fold(Cond::all(), |all, &i| all.add(eq(i))),
+            );
+        }
         for (i, c) in M::META.columns.iter().enumerate() {
-            let given_key = c.primary_key && !c.auto_increment;
-            if c.unique || given_key {
-                any = any.add(Expr::col(c.name).eq(Expr::val(to_sea(model.value(i)))));
+            if c.unique && !(given_key && M::META.key == [i]) {
+                any = any.add(eq(i));
             }
         }
         let lookup = (!any.is_empty()).then(|| {

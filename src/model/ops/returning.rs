@@ -3,13 +3,13 @@
 //! rows, the change by their keys and (for an update) a second read, inside
 //! [`Atomically`](crate::plan::Atomically).
 
-use sea_query::{Cond, Condition, Expr, ExprTrait, Query};
+use sea_query::{Cond, Condition, Expr, Query};
 
 use crate::config::BackendKind;
 use crate::error::Result;
 use crate::model::returning::Change;
-use crate::model::sql::{Dialect, to_sea};
-use crate::model::{Model, models};
+use crate::model::sql::Dialect;
+use crate::model::{Model, key, models};
 use crate::plan::{Action, Plan, Reply, Step, replayed};
 use crate::value::Value;
 
@@ -62,9 +62,11 @@ impl<M: Model> ReturningPlan<M> {
             .map(|c| Expr::col((M::META.table, c.name)))
     }
 
+    /// The rows of `keys` (each key's values in key order, one key after
+    /// the other).
     fn by_keys(keys: &[Value]) -> Condition {
-        let pk = Expr::col((M::META.table, M::META.pk().name));
-        Cond::all().add(pk.is_in(keys.iter().cloned().map(|k| Expr::val(to_sea(k)))))
+        let columns: Vec<&str> = M::META.key_columns().map(|c| c.name).collect();
+        Cond::all().add(key::is_in(M::META.table, &columns, keys.to_vec()))
     }
 
     /// The statement with `RETURNING` every column.
@@ -142,7 +144,8 @@ impl<M: Model> Plan for ReturningPlan<M> {
                 if read.is_empty() {
                     return Ok(Step::Done(read));
                 }
-                let keys: Vec<Value> = read.iter().map(Model::primary_key).collect();
+                let mut keys = Vec::with_capacity(read.len() * M::META.key.len());
+                read.iter().for_each(|m| key::push(m, &mut keys));
                 let update = matches!(self.change, Some(Change::Update(_)));
                 let action = self.change_by_keys(&keys)?;
                 self.state = State::Changed { read, keys, update };

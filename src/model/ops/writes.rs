@@ -242,7 +242,7 @@ pub(super) fn create<M: Model>(d: Dialect, model: M) -> impl Plan<Output = M> {
 }
 
 fn by_pk<M: Model>(model: &M) -> crate::model::Filter<M> {
-    crate::model::Filter::raw_eq(M::META.primary_key, M::META.pk().name, model.primary_key())
+    crate::model::key::filter(crate::model::key::of(model))
 }
 
 pub(super) fn update<M: Model>(
@@ -308,18 +308,28 @@ fn dependants(
         return; // a cycle of foreign keys: the first visit handles it
     }
     path.push(parent.table);
-    for (child, fk) in parent.dependents() {
+    for fk in parent.dependents() {
+        let child = fk.model;
         let mut parent_keys = Query::select();
         parent_keys
-            .column(parent.pk().name)
+            .columns(parent.key_columns().map(|c| c.name))
             .from(parent.table)
             .cond_where(rows.clone());
-        let child_rows = Cond::all().add(Expr::col(fk.name).in_subquery(parent_keys));
-        if fk.nullable && !delete_nullable {
+        // `(a, b) IN (SELECT x, y …)` for a key of two columns: a row value
+        // every backend reads (tests/composite_keys.rs, the recursive delete).
+        let mut from: Vec<Expr> = fk.from_columns().map(|c| Expr::col(c.name)).collect();
+        let from = match from.len() {
+            1 => from.remove(0),
+            _ => Expr::tuple(from),
+        };
+        let child_rows = Cond::all().add(from.in_subquery(parent_keys));
+        if fk.nullable() && !delete_nullable {
             let mut q = Query::update();
-            q.table(child.table)
-                .value(fk.name, Expr::val(to_sea(Value::Null)))
-                .cond_where(child_rows);
+            q.table(child.table);
+            for c in fk.from_columns() {
+                q.value(c.name, Expr::val(to_sea(Value::Null)));
+            }
+            q.cond_where(child_rows);
             out.push(d.query(&q));
         } else {
             dependants(d, child, child_rows.clone(), delete_nullable, path, out);
