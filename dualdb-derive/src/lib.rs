@@ -208,13 +208,11 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             "`auto` is only for the primary key",
         ));
     }
-    if key.len() > 1 {
-        if let Some(f) = fields.iter().find(|f| f.auto) {
-            return Err(syn::Error::new(
-                f.ident.span(),
-                "`auto` is for a key of one column; a composite key's values are given",
-            ));
-        }
+    if let Some(f) = fields.iter().find(|f| f.auto && key.len() > 1) {
+        return Err(syn::Error::new(
+            f.ident.span(),
+            "`auto` is for a key of one column; a composite key's values are given",
+        ));
     }
     let pk = key[0];
 
