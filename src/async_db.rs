@@ -32,6 +32,7 @@ use crate::plan::Plan;
 use crate::plan::{Target, drive_async};
 use crate::pool::{AsyncPool, GetError};
 use crate::pool::{Lease, PoolStatus, SharedPool};
+use crate::sync_db::SyncDb;
 use crate::transaction::Guards;
 
 /// The async half: `tokio-postgres`, `mysql_async` or offloaded `rusqlite`
@@ -59,6 +60,9 @@ pub struct AsyncDb {
     /// Where reads outside transactions go, if set.
     replica: Option<Arc<AsyncDb>>,
     /// The transaction guards open now, by the task that began each.
+    /// The blocking half of the same database, on whose blocking threads
+    /// the async half runs its migrations (src/migrate/run.rs).
+    blocking: Arc<SyncDb>,
     guards: Guards<AsyncTxShared>,
     /// This half, as the `Arc` its database holds: a row stream's statement
     /// future owns it, so that it can finish on a task of its own.
@@ -77,9 +81,11 @@ impl AsyncDb {
         config: Arc<Config>,
         replica: Option<Arc<AsyncDb>>,
         me: Weak<AsyncDb>,
+        blocking: Arc<SyncDb>,
     ) -> Self {
         AsyncDb {
             id,
+            blocking,
             me,
             replica,
             shared: SharedPool::new(
@@ -93,6 +99,11 @@ impl AsyncDb {
             pool: RwLock::new(None),
             guards: Guards::default(),
         }
+    }
+
+    /// The blocking half of the same database.
+    pub(crate) fn blocking(&self) -> Arc<SyncDb> {
+        self.blocking.clone()
     }
 
     /// This half as an owned `Arc` (see [`AsyncDb::me`]).

@@ -85,14 +85,15 @@ impl Database {
         let config = Arc::new(config);
         let policy = Arc::new(Policy::new(config.sync_check));
         let pool = BlockingPool::new(backend.clone(), &config);
+        let sync = Arc::new(SyncDb::new(
+            policy.clone(),
+            pool,
+            Dialect::new(config.kind, false),
+            replica.as_ref().map(|r| r.inner.sync.clone()),
+        ));
         Ok(Database {
             inner: Arc::new(Inner {
-                sync: Arc::new(SyncDb::new(
-                    policy.clone(),
-                    pool,
-                    Dialect::new(config.kind, false),
-                    replica.as_ref().map(|r| r.inner.sync.clone()),
-                )),
+                sync: sync.clone(),
                 aio: Arc::new_cyclic(|me| {
                     AsyncDb::new(
                         policy.id(),
@@ -100,6 +101,7 @@ impl Database {
                         config.clone(),
                         replica.as_ref().map(|r| r.inner.aio.clone()),
                         me.clone(),
+                        sync,
                     )
                 }),
                 config,

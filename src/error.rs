@@ -78,6 +78,11 @@ pub enum ErrorKind {
     /// Any other error of the caller's, wrapped with [`Error::other`]: the
     /// wrapped error is the source.
     Other,
+    /// A migration was refused (a changed script, a dirty record, a
+    /// version out of order) or failed: the message names the migration,
+    /// and for a failed statement its file and line; the server's error is
+    /// the source and its code kept ([`migrate`](mod@crate::migrate)).
+    Migration,
 }
 
 impl fmt::Display for ErrorKind {
@@ -96,6 +101,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Usage => "usage error",
             ErrorKind::Io => "I/O error",
             ErrorKind::Other => "error",
+            ErrorKind::Migration => "migration error",
         })
     }
 }

@@ -18,6 +18,7 @@ mod doc_fixtures;
 mod error;
 pub mod guide;
 pub mod listen;
+pub mod migrate;
 pub mod model;
 mod named;
 // SQLite alone needs only the count check; the lexer serves the servers.
@@ -62,6 +63,26 @@ pub use dualdb_derive::Model;
 /// `#[derive(FromRow)]`: see [`FromRow`](trait@FromRow) and
 /// [`dualdb_derive::FromRow`].
 pub use dualdb_derive::FromRow;
+
+/// `migrate!("migrations")`: a folder of migration files, read at compile
+/// time into a [`Migrator`](migrate::Migrator) with their texts embedded
+/// (no file is read at run time).
+///
+/// The folder (relative to the crate's `Cargo.toml`) holds
+/// `NNNN_name.up.sql` and, optionally, `NNNN_name.down.sql`; a file for one
+/// backend (`NNNN_name.postgres.up.sql`, `.mysql.`, `.sqlite.`) is taken
+/// there before the generic one. Versions must run on without a gap, one
+/// name each: a gap, a duplicate version or a misnamed `.sql` file is a
+/// compile error. Rust migrations join the sequence with `rust = [(version,
+/// "name", up_fn[, down_fn])]`. An edited file rebuilds the crate; a new
+/// file does not until something else does, so add `build.rs` with
+/// `println!("cargo:rerun-if-changed=migrations");`.
+///
+/// ```ignore
+/// static MIGRATOR: dualdb::migrate::Migrator = dualdb::migrate!("migrations");
+/// db.sync().migrate(&MIGRATOR)?;
+/// ```
+pub use dualdb_derive::migrate;
 
 /// `#[derive(SqlEnum)]`: a Rust enum of unit variants stored as text.
 ///

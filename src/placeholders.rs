@@ -42,26 +42,44 @@ enum Mark {
     /// A `:name` (when names are looked for), from its `:` to the byte
     /// after it.
     Named(usize, usize),
+    /// A `;` (when statements are looked for).
+    End(usize),
+    /// A word (when statements are looked for), from its first byte to the
+    /// byte after it.
+    Word(usize, usize),
+}
+
+/// What [`walk`] reports besides placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Placeholders,
+    /// `:name` parameters too.
+    Names,
+    /// The `;` and words that split a script into statements.
+    Statements,
 }
 
 /// The placeholders in `sql`, read as `kind` reads it.
 #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn scan(sql: &str, kind: BackendKind) -> Found {
     let mut found = Found::default();
-    walk(sql, kind, false, |m| match m {
+    walk(sql, kind, Look::Placeholders, |m| match m {
         Mark::Question(_) => found.question = true,
         Mark::Dollar(_) => found.dollar = true,
-        Mark::Escaped(_) | Mark::Named(..) => {}
+        Mark::Escaped(_) | Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
     });
     found
 }
 
 /// Calls `mark` for each placeholder of `sql` read as `kind` reads it, in
-/// order; with `names`, each `:name` too (a `:` after no name or number
-/// byte, before a letter or `_`: not `::` casts, `:=`, or `a[1:n]`). On
-/// PostgreSQL, `??` is one [`Mark::Escaped`], and `?|` and `?&` are
-/// operators, not placeholders.
-fn walk(sql: &str, kind: BackendKind, names: bool, mut mark: impl FnMut(Mark)) {
+/// order; with [`Look::Names`], each `:name` too (a `:` after no name or
+/// number byte, before a letter or `_`: not `::` casts, `:=`, or
+/// `a[1:n]`); with [`Look::Statements`], each `;` and word. On PostgreSQL,
+/// `??` is one [`Mark::Escaped`], and `?|` and `?&` are operators, not
+/// placeholders.
+fn walk(sql: &str, kind: BackendKind, look: Look, mut mark: impl FnMut(Mark)) {
+    let names = look == Look::Names;
+    let statements = look == Look::Statements;
     let b = sql.as_bytes();
     let pg = kind == BackendKind::Postgres;
     let mut i = 0;
@@ -120,10 +138,18 @@ fn walk(sql: &str, kind: BackendKind, names: bool, mut mark: impl FnMut(Mark)) {
                 }
                 mark(Mark::Named(start, i));
             }
+            b';' if statements => {
+                mark(Mark::End(i));
+                i += 1;
+            }
             _ if word_byte(b, i) => {
                 // A whole word: `$` and digits inside one are part of a name.
+                let start = i;
                 while word_byte(b, i) {
                     i += 1;
+                }
+                if statements {
+                    mark(Mark::Word(start, i));
                 }
             }
             _ => i += 1,
@@ -139,12 +165,17 @@ fn walk(sql: &str, kind: BackendKind, names: bool, mut mark: impl FnMut(Mark)) {
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
     let (mut questions, mut escaped, mut highest) = (0usize, false, None::<usize>);
-    walk(sql, BackendKind::Postgres, false, |m| match m {
-        Mark::Question(_) => questions += 1,
-        Mark::Escaped(_) => escaped = true,
-        Mark::Dollar(n) => highest = highest.max(Some(n)),
-        Mark::Named(..) => {}
-    });
+    walk(
+        sql,
+        BackendKind::Postgres,
+        Look::Placeholders,
+        |m| match m {
+            Mark::Question(_) => questions += 1,
+            Mark::Escaped(_) => escaped = true,
+            Mark::Dollar(n) => highest = highest.max(Some(n)),
+            Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
+        },
+    );
     if questions > 0 && highest.is_some() {
         return Err(Error::new(
             crate::ErrorKind::Usage,
@@ -157,19 +188,24 @@ pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
     }
     let mut out = String::with_capacity(sql.len() + questions * 2);
     let (mut from, mut n) = (0, 0usize);
-    walk(sql, BackendKind::Postgres, false, |m| match m {
-        Mark::Question(at) => {
-            n += 1;
-            out.push_str(&sql[from..at]);
-            let _ = write!(out, "${n}");
-            from = at + 1;
-        }
-        Mark::Escaped(at) => {
-            out.push_str(&sql[from..=at]);
-            from = at + 2;
-        }
-        Mark::Dollar(_) | Mark::Named(..) => {}
-    });
+    walk(
+        sql,
+        BackendKind::Postgres,
+        Look::Placeholders,
+        |m| match m {
+            Mark::Question(at) => {
+                n += 1;
+                out.push_str(&sql[from..at]);
+                let _ = write!(out, "${n}");
+                from = at + 1;
+            }
+            Mark::Escaped(at) => {
+                out.push_str(&sql[from..=at]);
+                from = at + 2;
+            }
+            Mark::Dollar(_) | Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
+        },
+    );
     out.push_str(&sql[from..]);
     // Only `??` to rewrite: the count is the highest `$N`'s.
     let takes = if questions > 0 {
@@ -196,7 +232,7 @@ pub(crate) fn named<V>(
     let pg = kind == BackendKind::Postgres;
     let (mut out, mut values) = (String::with_capacity(sql.len()), Vec::new());
     let (mut from, mut names, mut failed) = (0, Vec::<&str>::new(), None);
-    walk(sql, kind, true, |m| match m {
+    walk(sql, kind, Look::Names, |m| match m {
         Mark::Named(start, end) => {
             let name = &sql[start + 1..end];
             out.push_str(&sql[from..start]);
@@ -234,7 +270,7 @@ pub(crate) fn named<V>(
                 )
             });
         }
-        Mark::Escaped(_) => {}
+        Mark::Escaped(_) | Mark::End(_) | Mark::Word(..) => {}
     });
     if let Some(e) = failed {
         return Err(e);
@@ -369,6 +405,96 @@ pub(crate) fn hint(sql: &str, err: Error) -> Error {
         return err;
     }
     err.with_hint("MySQL's placeholders are `?`; this statement has `$N`")
+}
+
+/// One statement of a script: its text (without the `;`) and the line it
+/// starts on, counted from 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Statement<'a> {
+    pub(crate) sql: &'a str,
+    pub(crate) line: usize,
+}
+
+/// The statements of a script, as `kind` reads it: split at each `;`
+/// outside literals, quoted identifiers, dollar-quoted bodies and comments,
+/// and outside `BEGIN … END` and `CASE … END` blocks (a SQLite or MySQL
+/// trigger's body, PostgreSQL's `BEGIN ATOMIC`). `BEGIN` as a transaction
+/// statement (`BEGIN;`, `BEGIN TRANSACTION`, `BEGIN IMMEDIATE`, …) opens no
+/// block, and MySQL's `END IF`, `END LOOP`, `END WHILE` and `END REPEAT`
+/// close none. Pieces with no word (blank, only comments) are dropped
+/// (tests in this module; tests/migrations.rs runs scripts with triggers on
+/// every backend).
+pub(crate) fn statements(sql: &str, kind: BackendKind) -> Vec<Statement<'_>> {
+    #[derive(PartialEq)]
+    enum After {
+        Nothing,
+        Begin,
+        End,
+    }
+    let (mut out, mut start, mut depth, mut words) = (Vec::new(), 0, 0usize, 0usize);
+    let mut after = After::Nothing;
+    fn push<'a>(
+        sql: &'a str,
+        (from, to): (usize, usize),
+        words: usize,
+        out: &mut Vec<Statement<'a>>,
+    ) {
+        let piece = &sql[from..to];
+        let text = piece.trim();
+        if words > 0 && !text.is_empty() {
+            let lead = piece.len() - piece.trim_start().len();
+            let line = 1 + sql[..from + lead].bytes().filter(|&c| c == b'\n').count();
+            out.push(Statement { sql: text, line });
+        }
+    }
+    walk(sql, kind, Look::Statements, |m| {
+        let word = match m {
+            Mark::Word(a, b) => Some(&sql[a..b]),
+            _ => None,
+        };
+        let is = |w: &str| word.is_some_and(|x| x.eq_ignore_ascii_case(w));
+        match std::mem::replace(&mut after, After::Nothing) {
+            After::Begin => {
+                let tx_word = [
+                    "TRANSACTION",
+                    "WORK",
+                    "DEFERRED",
+                    "IMMEDIATE",
+                    "EXCLUSIVE",
+                    "ISOLATION",
+                    "READ",
+                ];
+                if word.is_some() && !tx_word.iter().any(|w| is(w)) {
+                    depth += 1;
+                }
+            }
+            After::End => {
+                if !["IF", "LOOP", "WHILE", "REPEAT"].iter().any(|w| is(w)) {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            After::Nothing => {}
+        }
+        match m {
+            Mark::End(at) if depth == 0 => {
+                push(sql, (start, at), words, &mut out);
+                (start, words) = (at + 1, 0);
+            }
+            Mark::Word(..) => {
+                words += 1;
+                if is("BEGIN") {
+                    after = After::Begin;
+                } else if is("CASE") {
+                    depth += 1;
+                } else if is("END") {
+                    after = After::End;
+                }
+            }
+            _ => {}
+        }
+    });
+    push(sql, (start, sql.len()), words, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -591,5 +717,45 @@ mod tests {
         assert!(my("SELECT $1").dollar);
         assert!(!my("SELECT a$1 FROM t").dollar, "part of a name");
         assert!(!my("SELECT '$1'").dollar);
+    }
+
+    fn split(sql: &str, kind: BackendKind) -> Vec<(String, usize)> {
+        statements(sql, kind)
+            .into_iter()
+            .map(|s| (s.sql.to_string(), s.line))
+            .collect()
+    }
+
+    #[test]
+    fn scripts_split_at_semicolons_outside_literals_comments_and_blocks() {
+        let script = "-- setup\nCREATE TABLE a (x TEXT DEFAULT ';');\n\n/* ; */ INSERT INTO a VALUES ('a;b');\n;;\n";
+        let got = split(script, BackendKind::Sqlite);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(
+            got[0],
+            (
+                "-- setup\nCREATE TABLE a (x TEXT DEFAULT ';')".to_string(),
+                1
+            )
+        );
+        assert_eq!(got[1].1, 4);
+        // A trigger's body, with CASE inside, is one statement.
+        let trigger = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = CASE WHEN x = '' THEN 'e' ELSE x END;\n  DELETE FROM a WHERE x IS NULL;\nEND;\nSELECT 1";
+        let got = split(trigger, BackendKind::Sqlite);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].0.ends_with("END"), "{got:?}");
+        assert_eq!(got[1], ("SELECT 1".to_string(), 5));
+        // Transaction statements open no block; MySQL's END IF closes none.
+        let tx = "BEGIN;\nBEGIN IMMEDIATE;\nCOMMIT;";
+        assert_eq!(split(tx, BackendKind::Sqlite).len(), 3);
+        let proc =
+            "CREATE PROCEDURE p() BEGIN IF 1 THEN SELECT 1; END IF; SELECT 2; END;\nSELECT 3;";
+        let got = split(proc, BackendKind::Mysql);
+        assert_eq!(got.len(), 2, "{got:?}");
+        // PostgreSQL: dollar-quoted bodies and E'' escapes.
+        let pg = "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;\nSELECT E'\\';', 2;";
+        let got = split(pg, BackendKind::Postgres);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1].1, 2);
     }
 }

@@ -132,6 +132,12 @@ pub(crate) struct Stmt {
     /// names out of each statement (SQLite) may leave them out of its rows.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) positional: bool,
+    /// A statement of a migration script, run as written through the
+    /// backend's text protocol: no parameters, no prepare (MySQL prepares
+    /// no `CREATE PROCEDURE`), no placeholder rewriting (a jsonb `?` stays
+    /// an operator). The blocking connections run it so; migrations run
+    /// on the blocking half (src/migrate).
+    pub(crate) script: bool,
 }
 
 impl Stmt {
@@ -148,6 +154,15 @@ impl Stmt {
             sql: sql.into(),
             params: params.into(),
             positional: false,
+            script: false,
+        }
+    }
+
+    /// One statement of a migration script (see `script`).
+    pub(crate) fn script(sql: &str) -> Self {
+        Stmt {
+            script: true,
+            ..Stmt::bare(sql.to_owned())
         }
     }
 

@@ -139,6 +139,13 @@ impl SyncDb {
         &self.pool
     }
 
+    /// Lets this half's blocking calls through on this thread while the
+    /// guard lives: blocking work the async half hands to a blocking thread
+    /// (migrations), which its async caller did not make as a blocking call.
+    pub(crate) fn allowed_here(&self) -> crate::policy::AllowSyncGuard {
+        crate::policy::AllowSyncGuard::new(self.policy.clone(), Box::new(|| {}))
+    }
+
     /// The `allow_sync` check of a blocking entry point.
     #[track_caller]
     pub(crate) fn check(&self, operation: &'static str) -> Result<()> {

@@ -160,6 +160,11 @@ impl<'a> SyncTx<'a> {
 
     /// The dialect of this transaction's statements (the scope is the
     /// transaction itself).
+    /// The database this transaction is of.
+    pub(crate) fn db(&self) -> &SyncDb {
+        self.db
+    }
+
     pub(crate) fn context(&self) -> ((), Dialect) {
         ((), Dialect::new(self.db.kind(), self.level >= 1))
     }

@@ -6,6 +6,21 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned};
 
+mod migrations;
+
+/// `migrate!("migrations")`: the folder's migration files (relative to the
+/// crate's `Cargo.toml`) as a `dualdb::migrate::Migrator`, their texts
+/// embedded; `migrate!("migrations", rust = [(3, "backfill", up_fn)])` adds
+/// Rust migrations (`(version, "name", up[, down])`). See `dualdb::migrate!`.
+#[proc_macro]
+pub fn migrate(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as migrations::Input);
+    match migrations::expand(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
 /// Derives `dualdb::Model` for a struct with named fields.
 ///
 /// Struct attributes: `#[model(table = "name")]` (default: the struct name in

@@ -601,6 +601,14 @@ impl SyncConn for MySync {
     /// Run once: its values go to the driver (see [`Prepared`]).
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
+        if stmt.script {
+            let r = self.conn.query_drop(&*stmt.sql);
+            self.check(r)?;
+            return Ok(counted(
+                self.conn.affected_rows(),
+                self.conn.last_insert_id(),
+            ));
+        }
         check_count(BackendKind::Mysql, stmt.params.len())?;
         self.with_statement_once(&stmt.sql, |c, statement| {
             let r = c

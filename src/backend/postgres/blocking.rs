@@ -326,6 +326,11 @@ impl SyncConn for PgSync {
         self.run_copy_out(stmt, io)
     }
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
+        if stmt.script {
+            let pg = &self.pg;
+            self.io.block_on(pg.script(&stmt.sql))?;
+            return Ok(counted(0));
+        }
         let (_, affected) = self.run(&stmt, &mut |_: &mut Option<Row>| Ok(()))?;
         Ok(counted(affected))
     }

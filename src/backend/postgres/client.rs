@@ -232,6 +232,12 @@ impl PgClient {
         self.client.batch_execute(RESET).await.map_err(pg_error)
     }
 
+    /// Runs `sql` as written through the simple query protocol (a
+    /// migration script's statement: `Stmt::script`).
+    pub(super) async fn script(&self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).await.map_err(pg_error)
+    }
+
     pub(super) async fn ping(&self) -> Result<()> {
         self.client
             .simple_query("")

@@ -441,6 +441,14 @@ impl LiteConn {
     }
 
     fn run_execute(&mut self, stmt: &Stmt) -> Result<ExecResult> {
+        if stmt.script {
+            let conn = self.cell.borrow_owner();
+            conn.execute_batch(&stmt.sql).map_err(lite_error)?;
+            return Ok(ExecResult {
+                rows_affected: conn.changes(),
+                last_insert_id: None,
+            });
+        }
         let rows_affected = self.timed(stmt, || {
             self.with_stmt(stmt, |st, values, _| {
                 if st.column_count() == 0 {

@@ -1,0 +1,111 @@
+//! The record table, `dualdb_migrations`, in each backend's SQL; the
+//! migrations lock; and a script's checksum.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::BackendKind;
+
+/// The record table's name.
+pub(crate) const TABLE: &str = "dualdb_migrations";
+
+/// PostgreSQL's advisory lock key for migrations (`dualdb` in ASCII, then
+/// `mig`): one key for every runner of every application on the database,
+/// as the record table is one.
+const PG_LOCK_KEY: i64 = 0x6475_616c_6462_6d69;
+
+pub(crate) fn create(kind: BackendKind) -> String {
+    let (text, at, flag) = match kind {
+        BackendKind::Postgres => ("TEXT", "TIMESTAMPTZ", "BOOLEAN"),
+        BackendKind::Mysql => ("VARCHAR(255)", "DATETIME(6)", "BOOLEAN"),
+        BackendKind::Sqlite => ("TEXT", "TEXT", "INTEGER"),
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {TABLE} (version BIGINT PRIMARY KEY, name {text} NOT NULL, \
+         checksum {text} NOT NULL, applied_at {at} NOT NULL, duration_ms BIGINT NOT NULL, \
+         success {flag} NOT NULL)"
+    )
+}
+
+/// The records, in version order: version, name, checksum, applied_at as
+/// UTC text (`YYYY-MM-DD HH:MM:SS`), duration_ms, success.
+pub(crate) fn select(kind: BackendKind) -> String {
+    let at = match kind {
+        BackendKind::Postgres => {
+            "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')".to_owned()
+        }
+        BackendKind::Mysql => "DATE_FORMAT(applied_at, '%Y-%m-%d %H:%i:%s')".to_owned(),
+        BackendKind::Sqlite => "applied_at".to_owned(),
+    };
+    format!(
+        "SELECT version, name, checksum, {at}, duration_ms, success FROM {TABLE} ORDER BY version"
+    )
+}
+
+/// Whether the record table exists: one row if it does.
+pub(crate) fn exists(kind: BackendKind) -> String {
+    match kind {
+        BackendKind::Postgres => format!(
+            "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = '{TABLE}'"
+        ),
+        BackendKind::Mysql => format!(
+            "SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = '{TABLE}'"
+        ),
+        BackendKind::Sqlite => {
+            format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{TABLE}'")
+        }
+    }
+}
+
+/// Inserts a record: `?` for version, name, checksum, duration_ms, success.
+pub(crate) fn insert(kind: BackendKind) -> String {
+    let now = now(kind);
+    format!(
+        "INSERT INTO {TABLE} (version, name, checksum, applied_at, duration_ms, success) \
+         VALUES (?, ?, ?, {now}, ?, ?)"
+    )
+}
+
+/// Marks a record successful: `?` for duration_ms, version.
+pub(crate) fn succeeded(kind: BackendKind) -> String {
+    let now = now(kind);
+    format!("UPDATE {TABLE} SET success = ?, applied_at = {now}, duration_ms = ? WHERE version = ?")
+}
+
+pub(crate) fn delete() -> String {
+    format!("DELETE FROM {TABLE} WHERE version = ?")
+}
+
+fn now(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Postgres => "now()",
+        BackendKind::Mysql => "UTC_TIMESTAMP(6)",
+        BackendKind::Sqlite => "CURRENT_TIMESTAMP",
+    }
+}
+
+/// Takes the lock for the whole run where the backend has a session lock
+/// (`None` on SQLite, whose migrations each take the write lock).
+pub(crate) fn lock(kind: BackendKind) -> Option<String> {
+    match kind {
+        BackendKind::Postgres => Some(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")),
+        // A day: runners wait for each other, not for a timeout.
+        BackendKind::Mysql => Some(format!("SELECT GET_LOCK('{TABLE}', 86400)")),
+        BackendKind::Sqlite => None,
+    }
+}
+
+pub(crate) fn unlock(kind: BackendKind) -> Option<String> {
+    match kind {
+        BackendKind::Postgres => Some(format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})")),
+        BackendKind::Mysql => Some(format!("SELECT RELEASE_LOCK('{TABLE}')")),
+        BackendKind::Sqlite => None,
+    }
+}
+
+/// The SHA-256 of a script's text, in hex; a Rust migration's is empty.
+pub(crate) fn checksum(sql: &str) -> String {
+    let digest = Sha256::digest(sql.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
