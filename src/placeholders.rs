@@ -431,19 +431,19 @@ pub(crate) fn statements(sql: &str, kind: BackendKind) -> Vec<Statement<'_>> {
         Begin,
         End,
     }
+    // `words` counts a statement's words; `first` is where its first word
+    // starts: the line reported is that word's, not a comment's before it.
     let (mut out, mut start, mut depth, mut words) = (Vec::new(), 0, 0usize, 0usize);
-    let mut after = After::Nothing;
+    let (mut after, mut first) = (After::Nothing, 0);
     fn push<'a>(
         sql: &'a str,
         (from, to): (usize, usize),
-        words: usize,
+        (words, first): (usize, usize),
         out: &mut Vec<Statement<'a>>,
     ) {
-        let piece = &sql[from..to];
-        let text = piece.trim();
+        let text = sql[from..to].trim();
         if words > 0 && !text.is_empty() {
-            let lead = piece.len() - piece.trim_start().len();
-            let line = 1 + sql[..from + lead].bytes().filter(|&c| c == b'\n').count();
+            let line = 1 + sql[..first].bytes().filter(|&c| c == b'\n').count();
             out.push(Statement { sql: text, line });
         }
     }
@@ -477,10 +477,13 @@ pub(crate) fn statements(sql: &str, kind: BackendKind) -> Vec<Statement<'_>> {
         }
         match m {
             Mark::End(at) if depth == 0 => {
-                push(sql, (start, at), words, &mut out);
+                push(sql, (start, at), (words, first), &mut out);
                 (start, words) = (at + 1, 0);
             }
-            Mark::Word(..) => {
+            Mark::Word(a, _) => {
+                if words == 0 {
+                    first = a;
+                }
                 words += 1;
                 if is("BEGIN") {
                     after = After::Begin;
@@ -493,7 +496,7 @@ pub(crate) fn statements(sql: &str, kind: BackendKind) -> Vec<Statement<'_>> {
             _ => {}
         }
     });
-    push(sql, (start, sql.len()), words, &mut out);
+    push(sql, (start, sql.len()), (words, first), &mut out);
     out
 }
 
@@ -735,7 +738,7 @@ mod tests {
             got[0],
             (
                 "-- setup\nCREATE TABLE a (x TEXT DEFAULT ';')".to_string(),
-                1
+                2
             )
         );
         assert_eq!(got[1].1, 4);

@@ -82,7 +82,19 @@ const ENTRY_POINTS: &[Entry] = &[
             .transpose()
             .map(drop)
     }),
+    ("migrate", |s| s.migrate(&NO_MIGRATIONS).map(drop)),
+    ("migrate_status", |s| {
+        s.migrate_status(&NO_MIGRATIONS).map(drop)
+    }),
+    ("migrate_dry_run", |s| {
+        s.migrate_dry_run(&NO_MIGRATIONS).map(drop)
+    }),
+    ("migrate_revert_to", |s| {
+        s.migrate_revert_to(&NO_MIGRATIONS, 0).map(drop)
+    }),
 ];
+
+static NO_MIGRATIONS: dualdb::migrate::Migrator = dualdb::migrate::Migrator::new(&[]);
 
 /// The blocking entry points PostgreSQL alone serves: refused under Error
 /// everywhere before any I/O, run when allowed on PostgreSQL, a `Usage`

@@ -71,6 +71,7 @@ impl Parse for Input {
 }
 
 /// One `.sql` file: `NNNN_name[.backend].(up|down).sql`.
+#[derive(Debug)]
 struct File {
     version: i64,
     name: String,
@@ -100,6 +101,49 @@ fn parse_name(file: &str) -> Option<(i64, String, Option<&'static str>, bool)> {
     (ok && named)
         .then(|| (digits.parse().ok(), name.to_owned()))
         .and_then(|(v, n)| Some((v?, n, backend, up)))
+}
+
+/// The files by version: each version one name, each (backend, direction)
+/// one file.
+fn group(files: Vec<File>) -> Result<BTreeMap<i64, (String, Vec<File>)>, String> {
+    let mut versions: BTreeMap<i64, (String, Vec<File>)> = BTreeMap::new();
+    for f in files {
+        let entry = versions
+            .entry(f.version)
+            .or_insert_with(|| (f.name.clone(), Vec::new()));
+        if entry.0 != f.name {
+            return Err(format!(
+                "duplicate version {}: {}_{} and {}_{}",
+                f.version, f.version, entry.0, f.version, f.name
+            ));
+        }
+        if entry
+            .1
+            .iter()
+            .any(|g| g.backend == f.backend && g.up == f.up)
+        {
+            return Err(format!(
+                "duplicate file for version {}: {}",
+                f.version, f.file
+            ));
+        }
+        entry.1.push(f);
+    }
+    Ok(versions)
+}
+
+/// Versions (sorted, distinct) from 1 up, without a gap.
+fn check_sequence(all: &[i64]) -> Result<(), String> {
+    if let Some(w) = all.windows(2).find(|w| w[1] != w[0] + 1) {
+        return Err(format!(
+            "a gap in the migration versions: {} then {}",
+            w[0], w[1]
+        ));
+    }
+    match all.first() {
+        Some(v) if *v < 1 => Err("migration versions start at 1 or above".into()),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn expand(input: Input) -> syn::Result<TokenStream2> {
@@ -136,30 +180,7 @@ pub(crate) fn expand(input: Input) -> syn::Result<TokenStream2> {
             file,
         });
     }
-    // Versions: each one name, each (backend, direction) one file.
-    let mut versions: BTreeMap<i64, (String, Vec<File>)> = BTreeMap::new();
-    for f in files {
-        let entry = versions
-            .entry(f.version)
-            .or_insert_with(|| (f.name.clone(), Vec::new()));
-        if entry.0 != f.name {
-            return Err(err(format!(
-                "duplicate version {}: {}_{} and {}_{}",
-                f.version, f.version, entry.0, f.version, f.name
-            )));
-        }
-        if entry
-            .1
-            .iter()
-            .any(|g| g.backend == f.backend && g.up == f.up)
-        {
-            return Err(err(format!(
-                "duplicate file for version {}: {}",
-                f.version, f.file
-            )));
-        }
-        entry.1.push(f);
-    }
+    let versions = group(files).map_err(err)?;
     let mut rust: BTreeMap<i64, &RustMigration> = BTreeMap::new();
     for r in &input.rust {
         let v: i64 = r.version.base10_parse()?;
@@ -180,15 +201,7 @@ pub(crate) fn expand(input: Input) -> syn::Result<TokenStream2> {
     if all.is_empty() {
         return Err(err(format!("no migrations in {}", dir.display())));
     }
-    if let Some(w) = all.windows(2).find(|w| w[1] != w[0] + 1) {
-        return Err(err(format!(
-            "a gap in the migration versions: {} then {}",
-            w[0], w[1]
-        )));
-    }
-    if all[0] < 1 {
-        return Err(err("migration versions start at 1 or above".into()));
-    }
+    check_sequence(&all).map_err(err)?;
     let krate = quote!(::dualdb);
     let sql_files = |files: &[&File]| {
         let items = files.iter().map(|f| {
@@ -236,4 +249,61 @@ pub(crate) fn expand(input: Input) -> syn::Result<TokenStream2> {
         }
     }
     Ok(quote!(#krate::migrate::Migrator::new(&[#(#out),*])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str) -> File {
+        let (version, n, backend, up) = parse_name(name).expect(name);
+        File {
+            version,
+            name: n,
+            backend,
+            up,
+            path: PathBuf::from(name),
+            file: name.into(),
+        }
+    }
+
+    #[test]
+    fn file_names_are_read_and_misnamed_ones_refused() {
+        assert_eq!(
+            parse_name("0001_create_users.up.sql"),
+            Some((1, "create_users".into(), None, true))
+        );
+        assert_eq!(
+            parse_name("12_x.postgres.down.sql"),
+            Some((12, "x".into(), Some("Postgres"), false))
+        );
+        for bad in [
+            "create.up.sql",
+            "0001_x.sql",
+            "0001_x.oracle.up.sql",
+            "x1_a.up.sql",
+            "0001_.up.sql",
+            "0001_a-b.up.sql",
+        ] {
+            assert_eq!(parse_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn duplicates_and_gaps_are_refused() {
+        let dup = group(vec![file("0001_a.up.sql"), file("0001_b.up.sql")]).unwrap_err();
+        assert!(dup.contains("duplicate version 1"), "{dup}");
+        let twice = group(vec![file("0001_a.up.sql"), file("01_a.up.sql")]).unwrap_err();
+        assert!(twice.contains("duplicate file"), "{twice}");
+        let ok = group(vec![
+            file("0001_a.up.sql"),
+            file("0001_a.sqlite.up.sql"),
+            file("0001_a.down.sql"),
+        ])
+        .unwrap();
+        assert_eq!(ok[&1].1.len(), 3);
+        assert!(check_sequence(&[1, 2, 3]).is_ok());
+        assert!(check_sequence(&[1, 3]).unwrap_err().contains("gap"));
+        assert!(check_sequence(&[0, 1]).unwrap_err().contains("start at 1"));
+    }
 }

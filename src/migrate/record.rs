@@ -89,7 +89,11 @@ fn now(kind: BackendKind) -> &'static str {
 /// (`None` on SQLite, whose migrations each take the write lock).
 pub(crate) fn lock(kind: BackendKind) -> Option<String> {
     match kind {
-        BackendKind::Postgres => Some(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")),
+        // Tried, not waited on, by a runner that polls: a statement waiting
+        // for the lock has a snapshot, which a `CREATE INDEX CONCURRENTLY`
+        // of the runner holding it would wait for in turn (a deadlock:
+        // tests/migrations.rs, eight runners at once).
+        BackendKind::Postgres => Some(format!("SELECT pg_try_advisory_lock({PG_LOCK_KEY})")),
         // A day: runners wait for each other, not for a timeout.
         BackendKind::Mysql => Some(format!("SELECT GET_LOCK('{TABLE}', 86400)")),
         BackendKind::Sqlite => None,

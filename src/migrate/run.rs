@@ -19,6 +19,9 @@ use crate::statement::Stmt;
 use crate::sync_db::SyncDb;
 use crate::sync_tx::SyncTx;
 
+/// How often a PostgreSQL runner tries the lock another runner holds.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
 /// A migration applied (or reverted) by this call, and how long it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ran {
@@ -144,11 +147,19 @@ impl Runner<'_, '_> {
     /// cannot: tests/migrations.rs).
     fn locked<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if let Some(lock) = record::lock(self.kind) {
-            let got: Option<i64> = self.s.query_one(&lock, &[])?.get(0).ok();
-            if self.kind == BackendKind::Mysql && got != Some(1) {
-                return Err(refused(format!(
-                    "could not take the migrations lock ({TABLE})"
-                )));
+            loop {
+                let row = self.s.query_one(&lock, &[])?;
+                match self.kind {
+                    BackendKind::Postgres if !row.get::<bool>(0)? => {
+                        std::thread::sleep(LOCK_POLL);
+                    }
+                    BackendKind::Mysql if row.get::<Option<i64>>(0)? != Some(1) => {
+                        return Err(refused(format!(
+                            "could not take the migrations lock ({TABLE})"
+                        )));
+                    }
+                    _ => break,
+                }
             }
         }
         let out = f(self);

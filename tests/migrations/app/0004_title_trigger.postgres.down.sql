@@ -1,0 +1,2 @@
+DROP TRIGGER mig_book_title ON mig_book;
+DROP FUNCTION mig_book_title();

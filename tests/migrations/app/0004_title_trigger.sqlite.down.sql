@@ -1,0 +1,1 @@
+DROP TRIGGER mig_book_title;

@@ -1,0 +1,1 @@
+DROP INDEX mig_book_title_idx ON mig_book;

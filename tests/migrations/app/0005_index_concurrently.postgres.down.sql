@@ -1,0 +1,2 @@
+-- dualdb:no-transaction
+DROP INDEX CONCURRENTLY mig_book_title_idx;

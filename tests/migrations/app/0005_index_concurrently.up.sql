@@ -1,0 +1,1 @@
+CREATE INDEX mig_book_title_idx ON mig_book (title);
