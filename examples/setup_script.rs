@@ -1,11 +1,18 @@
-//! A setup script: schema and seed data created the blocking way, before an
-//! async server starts and serves from the same `Database` value; after
-//! that, blocking calls are refused.
+//! A setup script: the schema migrated and the seed data written the
+//! blocking way (the migrations in examples/migrations, embedded at compile
+//! time), before an async server starts and serves from the same `Database`
+//! value; after that, blocking calls are refused. At the end the async half
+//! reverts the migrations, so the example runs again on a server.
 //!
 //!     cargo run --example setup_script                      # SQLite
 //!     DATABASE_URL=postgres://… cargo run --example setup_script
 
+use dualdb::migrate::Migrator;
 use dualdb::{Database, Model, SyncCheck};
+
+/// One file per backend where the SQL differs (the generated keys), one
+/// for all where it does not (the `DROP TABLE`s).
+static MIGRATOR: Migrator = dualdb::migrate!("examples/migrations");
 
 #[derive(Model, Debug, Clone)]
 #[model(table = "setup_team")]
@@ -30,10 +37,9 @@ struct Player {
 /// The setup: plain blocking code, no runtime needed.
 fn setup(db: &Database) -> dualdb::Result<()> {
     let s = db.sync();
-    s.drop_table::<Player>()?;
-    s.drop_table::<Team>()?;
-    s.create_table::<Team>()?;
-    s.create_table::<Player>()?;
+    for m in s.migrate(&MIGRATOR)? {
+        println!("applied {:04}_{} in {:?}", m.version, m.name, m.duration);
+    }
     s.atomic(|tx| {
         for (team, players) in [("red", ["ann", "bo"]), ("blue", ["cy", "di"])] {
             let team = tx.create(Team {
@@ -94,7 +100,8 @@ fn main() -> dualdb::Result<()> {
         "blocking calls are refused"
     );
     rt.block_on(async {
-        db.aio().drop_table::<Player>().await?;
-        db.aio().drop_table::<Team>().await
+        let reverted = db.aio().migrate_revert_to(&MIGRATOR, 0).await?;
+        assert_eq!(reverted.len(), 2);
+        Ok(())
     })
 }

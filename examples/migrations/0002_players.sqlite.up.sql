@@ -1,0 +1,5 @@
+CREATE TABLE setup_player (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    team INTEGER NOT NULL REFERENCES setup_team (id),
+    name VARCHAR(50) NOT NULL
+);
