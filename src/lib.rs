@@ -34,6 +34,7 @@ mod stream;
 mod sync_db;
 mod sync_scope;
 mod sync_tx;
+pub mod testing;
 mod tls;
 mod transaction;
 pub mod types;
@@ -84,6 +85,22 @@ pub use dualdb_derive::FromRow;
 /// ```
 pub use dualdb_derive::migrate;
 
+/// `#[dualdb::test]`: a test given a fresh database (a
+/// [`TestDb`](testing::TestDb) on the backend `DUALDB_TEST_URL` or
+/// `DATABASE_URL` names, SQLite in memory otherwise), with the migrations
+/// of `migrations = "folder"` applied, dropped when the test ends. The
+/// function takes the database as its one argument; an `async fn` runs on
+/// a runtime of its own (no Tokio macro needed).
+///
+/// ```ignore
+/// #[dualdb::test(migrations = "migrations")]
+/// async fn a_note_is_stored(db: &dualdb::Database) -> dualdb::Result<()> {
+///     db.aio().execute("INSERT INTO note (body) VALUES ('x')", &[]).await?;
+///     Ok(())
+/// }
+/// ```
+pub use dualdb_derive::test;
+
 /// `#[derive(SqlEnum)]`: a Rust enum of unit variants stored as text.
 ///
 /// Each variant is stored as its name in snake case, or as
@@ -117,4 +134,12 @@ pub mod __private {
         column, column_named, column_or_default, flattened, take_at, take_named,
     };
     pub use inventory;
+
+    /// The runtime an async `#[dualdb::test]` runs on.
+    pub fn test_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    }
 }

@@ -368,6 +368,7 @@ async fn eight_runners_at_once_apply_each_migration_exactly_once() {
     targets.push(format!("sqlite://{}", dir.join("race.sqlite").display()));
     for url in targets {
         let dbs: Vec<Database> = (0..8).map(|_| Database::open(&url).unwrap()).collect();
+        let kind = dbs[0].backend();
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
         let mut tasks = Vec::new();
         for (i, db) in dbs.iter().cloned().enumerate() {
@@ -384,19 +385,19 @@ async fn eight_runners_at_once_apply_each_migration_exactly_once() {
         }
         let mut applied = Vec::new();
         for t in tasks {
-            let ran = t.await.unwrap().unwrap_or_else(|e| panic!("{url}: {e}"));
+            let ran = t.await.unwrap().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             applied.extend(versions(&ran));
         }
         applied.sort();
-        assert_eq!(applied, [1, 2, 3, 4, 5], "{url}: each applied once");
-        assert_eq!(recorded(&dbs[0]).len(), 5, "{url}");
+        assert_eq!(applied, [1, 2, 3, 4, 5], "{kind:?}: each applied once");
+        assert_eq!(recorded(&dbs[0]).len(), 5, "{kind:?}");
         let authors: i64 = dbs[0]
             .sync()
             .query_one("SELECT COUNT(*) FROM mig_author", &[])
             .unwrap()
             .get(0)
             .unwrap();
-        assert_eq!(authors, 2, "{url}: the seed ran once");
+        assert_eq!(authors, 2, "{kind:?}: the seed ran once");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,60 @@ use syn::{Data, DeriveInput, Fields, LitStr, parse_macro_input, spanned::Spanned
 
 mod migrations;
 
+/// `#[dualdb::test]`: a test given a fresh, migrated database. See
+/// `dualdb::test`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = parse_macro_input!(item as syn::ItemFn);
+    let mut folder: Option<LitStr> = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("migrations") {
+            folder = Some(meta.value()?.parse()?);
+            Ok(())
+        } else {
+            Err(meta.error("expected `migrations = \"folder\"`"))
+        }
+    });
+    parse_macro_input!(args with parser);
+    if item.sig.inputs.len() != 1 {
+        return syn::Error::new(
+            item.sig.inputs.span(),
+            "a #[dualdb::test] function takes one argument, the database (`db: &dualdb::Database`)",
+        )
+        .to_compile_error()
+        .into();
+    }
+    let krate = quote!(::dualdb);
+    let migrator = match folder {
+        Some(f) => quote!(#krate::migrate!(#f)),
+        None => quote!(#krate::migrate::Migrator::new(&[])),
+    };
+    let (attrs, vis, name) = (&item.attrs, &item.vis, &item.sig.ident);
+    let output = &item.sig.output;
+    let mut inner = item.clone();
+    inner.attrs.clear();
+    inner.vis = syn::Visibility::Inherited;
+    inner.sig.ident = format_ident!("__dualdb_test_body");
+    let run = match item.sig.asyncness {
+        Some(_) => quote!(#krate::__private::test_runtime()
+            .unwrap_or_else(|e| ::core::panic!("a Tokio runtime for the test: {e}"))
+            .block_on(__dualdb_test_body(&__db))),
+        None => quote!(__dualdb_test_body(&__db)),
+    };
+    quote! {
+        #[::core::prelude::v1::test]
+        #(#attrs)*
+        #vis fn #name() #output {
+            #inner
+            static __MIGRATOR: #krate::migrate::Migrator = #migrator;
+            let __db = #krate::testing::TestDb::new(&__MIGRATOR)
+                .unwrap_or_else(|e| ::core::panic!("a fresh test database: {e}"));
+            #run
+        }
+    }
+    .into()
+}
+
 /// `migrate!("migrations")`: the folder's migration files (relative to the
 /// crate's `Cargo.toml`) as a `dualdb::migrate::Migrator`, their texts
 /// embedded; `migrate!("migrations", rust = [(3, "backfill", up_fn)])` adds

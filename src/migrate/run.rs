@@ -221,8 +221,10 @@ impl Runner<'_, '_> {
     }
 
     fn up(&mut self) -> Result<Vec<Ran>> {
-        Self::script(self.s, &record::create(self.kind))?;
         self.locked(|r| {
+            // Under the lock: PostgreSQL's `CREATE TABLE IF NOT EXISTS`
+            // run at once by two sessions fails one of them.
+            Self::script(r.s, &record::create(r.kind))?;
             let records = r.records()?;
             r.refusal(&records)?;
             let mut ran = Vec::new();
@@ -309,8 +311,10 @@ impl Runner<'_, '_> {
     }
 
     fn revert_to(&mut self, target: i64) -> Result<Vec<Ran>> {
-        Self::script(self.s, &record::create(self.kind))?;
         self.locked(|r| {
+            // Under the lock: PostgreSQL's `CREATE TABLE IF NOT EXISTS`
+            // run at once by two sessions fails one of them.
+            Self::script(r.s, &record::create(r.kind))?;
             let records = r.records()?;
             if let Some(d) = records.iter().find(|d| !d.success) {
                 return Err(refused(format!(

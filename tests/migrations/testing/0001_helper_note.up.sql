@@ -1,0 +1,1 @@
+CREATE TABLE helper_note (id INTEGER PRIMARY KEY, body TEXT);
