@@ -65,6 +65,22 @@ const ENTRY_POINTS: &[Entry] = &[
         s.delete_recursive(&ada(), false).map(drop)
     }),
     ("truncate", |s| s.truncate::<Setting>()),
+    ("tables", |s| s.tables().map(drop)),
+    ("columns", |s| s.columns("settings").map(drop)),
+    ("indexes", |s| s.indexes("settings").map(drop)),
+    ("add_index", |s| s.add_index("settings", &["name"], false)),
+    ("drop_index", |s| s.drop_index("settings", "settings_name")),
+    ("drop_not_null", |s| s.drop_not_null("settings", "value")),
+    ("add_not_null", |s| s.add_not_null("settings", "value")),
+    ("rename_column", |s| {
+        s.rename_column("settings", "value", "value2")
+    }),
+    ("drop_column", |s| s.drop_column("settings", "value2")),
+    ("add_column", |s| s.add_column(&SettingValue::VALUE)),
+    ("rename_table", |s| {
+        s.rename_table("settings", "settings_x")?;
+        s.rename_table("settings_x", "settings")
+    }),
     ("begin", |s| s.begin().map(drop)),
     ("atomic", |s| s.atomic(|_| Ok(()))),
     ("transaction", |s| s.transaction(|_| Ok(()))),
@@ -94,6 +110,17 @@ const ENTRY_POINTS: &[Entry] = &[
     }),
 ];
 
+/// The settings table's `value` column, with a default: added back to the
+/// table's rows by `add_column`.
+#[derive(dualdb::Model)]
+#[model(table = "settings")]
+struct SettingValue {
+    #[model(primary_key, max_length = 40)]
+    name: String,
+    #[model(default = "''")]
+    value: String,
+}
+
 static NO_MIGRATIONS: dualdb::migrate::Migrator = dualdb::migrate::Migrator::new(&[]);
 
 /// The blocking entry points PostgreSQL alone serves: refused under Error
@@ -101,6 +128,9 @@ static NO_MIGRATIONS: dualdb::migrate::Migrator = dualdb::migrate::Migrator::new
 /// error elsewhere.
 const POSTGRES_ENTRY_POINTS: &[Entry] = &[
     ("notify", |s| s.notify("allow_sync", "")),
+    ("sequence_exists", |s| {
+        s.sequence_exists("allow_sync").map(drop)
+    }),
     ("listen", |s| s.listen(["allow_sync"]).map(drop)),
     ("copy_out", |s| {
         s.copy_out("COPY (SELECT 1) TO STDOUT", |_| Ok::<_, dualdb::Error>(()))

@@ -24,6 +24,7 @@
 //! assert_eq!(found, block);
 //! ```
 
+mod alter;
 mod carrier;
 mod column;
 mod decode;
@@ -48,6 +49,7 @@ mod subquery;
 mod tuples;
 mod upsert;
 
+pub use alter::{ColumnInfo, IndexInfo};
 pub use column::{Column, ColumnOf, Comparable, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
 pub use expr::{Arithmetic, Case, Expr, IntoExpr, Temporal, Text, Then, case};

@@ -17,7 +17,7 @@ const MYSQL_KEY_TEXT_LENGTH: u32 = 255;
 
 /// The column's definition; `PRIMARY KEY` on it if it is the whole key
 /// (`own_key`), a composite key being a constraint of the table.
-fn column_def(d: Dialect, c: &ColumnMeta, own_key: bool) -> ColumnDef {
+pub(crate) fn column_def(d: Dialect, c: &ColumnMeta, own_key: bool) -> ColumnDef {
     let mut def = ColumnDef::new(c.name);
     let auto_key = c.primary_key && c.auto_increment;
     match c.kind {

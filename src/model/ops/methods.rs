@@ -4,6 +4,10 @@
 //! each over the same plan, and the list below is every operation with its
 //! documentation.
 
+use super::alter::{
+    add_column, add_index, columns, drop_column, drop_index, indexes, rename_column, rename_table,
+    sequence_exists, set_not_null, tables,
+};
 use super::executable::Executable;
 use super::fetch::Fetchable;
 use super::races::{CreateOrGet, GetOrCreate};
@@ -14,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::column::ColumnOf;
 use crate::model::prefetch::{Prefetch, Related};
 use crate::model::query::Select;
-use crate::model::{Model, ModelRow};
+use crate::model::{ColumnInfo, IndexInfo, Model, ModelRow};
 use crate::plan::{Action, One, Reply};
 use crate::row::{FromRow, Row};
 use crate::statement::{Stmt, at_most_one, exactly_one};
@@ -416,6 +420,91 @@ manager_methods! {
     /// ```
     fn table_exists<M>(&self) -> bool
         where [M: Model] = |d| table_exists::<M>(d);
+
+    /// Adds the model's column to its table (`ALTER TABLE … ADD COLUMN`),
+    /// its type, nullability and default as `create_table` writes them
+    /// (peewee's `migrator.add_column`). A `NOT NULL` column added to rows
+    /// needs a default; a foreign key or unique index is added apart
+    /// ([`add_index`](crate::SyncDb::add_index)), since SQLite adds neither
+    /// with a column.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// db.sync().execute("CREATE TABLE book (id INTEGER PRIMARY KEY)", &[])?;
+    /// #[derive(dualdb::Model)]
+    /// struct Book { id: i64, #[model(default = "'untitled'")] title: String }
+    /// db.aio().add_column(&Book::TITLE).await?;
+    /// let names: Vec<String> = db.sync().columns("book")?.into_iter().map(|c| c.name).collect();
+    /// assert_eq!(names, ["id", "title"]);
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn add_column<M>(&self, column: &dyn ColumnOf<M>) -> ()
+        where [M: Model] = |d| add_column::<M>(d, column);
+
+    /// Drops a column (peewee's `drop_column`). SQLite rebuilds the table
+    /// without it (its indexes on the column go too), in a transaction,
+    /// or a savepoint inside the caller's; where other tables reference
+    /// the table, that needs foreign keys off, which only works outside a
+    /// transaction: inside one, a `Usage` error before anything changes.
+    fn drop_column<>(&self, table: &str, column: &str) -> ()
+        where [] = |d| drop_column(d, table, column);
+
+    /// Renames a column (peewee's `rename_column`).
+    fn rename_column<>(&self, table: &str, old: &str, new: &str) -> ()
+        where [] = |d| rename_column(d, table, old, new);
+
+    /// Renames a table (peewee's `rename_table`).
+    fn rename_table<>(&self, old: &str, new: &str) -> ()
+        where [] = |d| rename_table(d, old, new);
+
+    /// Adds an index named `table_col1_col2` (peewee's name), unique or
+    /// not, on the columns in order.
+    fn add_index<>(&self, table: &str, columns: &[&str], unique: bool) -> ()
+        where [] = |d| add_index(d, table, columns, unique);
+
+    /// Drops an index by name.
+    fn drop_index<>(&self, table: &str, name: &str) -> ()
+        where [] = |d| drop_index(d, table, name);
+
+    /// Makes a column `NOT NULL` (peewee's `add_not_null`): in place on
+    /// PostgreSQL, by `MODIFY` with its type and default on MySQL, by a
+    /// rebuild of the table on SQLite (as [`drop_column`](crate::SyncDb::drop_column)).
+    /// Rows holding NULL there make it fail, changing nothing.
+    fn add_not_null<>(&self, table: &str, column: &str) -> ()
+        where [] = |d| set_not_null(d, table, column, true);
+
+    /// Lets a column hold NULL (peewee's `drop_not_null`), as
+    /// [`add_not_null`](crate::SyncDb::add_not_null) does the reverse.
+    fn drop_not_null<>(&self, table: &str, column: &str) -> ()
+        where [] = |d| set_not_null(d, table, column, false);
+
+    /// The tables of the current schema or database, by name.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(users);
+    /// # run(async |db| {
+    /// assert!(db.aio().tables().await?.contains(&"users".to_string()));
+    /// # Ok(())
+    /// # });
+    /// ```
+    fn tables<>(&self) -> Vec<String>
+        where [] = |d| tables(d);
+
+    /// A table's columns, in order, as the database describes them (none
+    /// for a table that does not exist).
+    fn columns<>(&self, table: &str) -> Vec<ColumnInfo>
+        where [] = |d| columns(d, table);
+
+    /// A table's indexes, its primary key's aside, by name.
+    fn indexes<>(&self, table: &str) -> Vec<IndexInfo>
+        where [] = |d| indexes(d, table);
+
+    /// Whether a sequence of that name is in the current schema
+    /// (PostgreSQL; elsewhere a `Usage` error before any I/O).
+    fn sequence_exists<>(&self, name: &str) -> bool
+        where [] = |d| sequence_exists(d, name);
 
     /// Deletes every row of the model's table (`TRUNCATE`; `DELETE` on SQLite).
     ///

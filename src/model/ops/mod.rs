@@ -4,6 +4,7 @@
 //! queries `execute_query` runs ([`executable`]), PostgreSQL's COPY
 //! ([`copy`]), and the methods both halves get over them ([`methods`]).
 
+mod alter;
 mod collect;
 mod copy;
 mod executable;

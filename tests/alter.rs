@@ -1,0 +1,338 @@
+//! Schema changes and introspection (peewee's `playhouse.migrate`) on every
+//! backend and both halves, in and out of transactions and inside a Rust
+//! migration: each change checked by reading the schema back
+//! (`columns`, `indexes`, `tables`) and the rows kept; SQLite's rebuilds
+//! keep the rows, the unique index and the foreign keys of and to the
+//! table; names with quotes stay names.
+
+mod common;
+
+use common::{dead_and_live, isolated_all};
+use dualdb::migrate::{Migration, Migrator};
+use dualdb::{BackendKind, Database, ErrorKind, Model, SyncTx};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "alt_shelf")]
+struct Shelf {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_length = 40)]
+    name: String,
+    note: Option<String>,
+}
+
+/// The same table, a column more.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "alt_shelf")]
+struct ShelfV2 {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(max_length = 40)]
+    name: String,
+    note: Option<String>,
+    #[model(max_length = 10, default = "'red'")]
+    color: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "alt_book")]
+struct Book {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Shelf)]
+    shelf: i64,
+}
+
+fn names(db: &Database, table: &str) -> Vec<String> {
+    db.sync()
+        .columns(table)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
+}
+
+fn count(db: &Database, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    db.sync().query_one(&sql, &[]).unwrap().get(0).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_indexes_and_tables_change_and_read_back_on_every_backend() {
+    for db in isolated_all("alter") {
+        let b = db.backend();
+        let s = db.sync();
+        s.create_table::<Shelf>().unwrap();
+        s.create_table::<Book>().unwrap();
+        let a = s
+            .create(Shelf {
+                id: 0,
+                name: "a".into(),
+                note: Some("n".into()),
+            })
+            .unwrap();
+        s.create(Shelf {
+            id: 0,
+            name: "b".into(),
+            note: None,
+        })
+        .unwrap();
+        s.create(Book { id: 0, shelf: a.id }).unwrap();
+        let tables = db.aio().tables().await.unwrap();
+        assert!(
+            tables.contains(&"alt_shelf".into()) && tables.contains(&"alt_book".into()),
+            "{b:?}: {tables:?}"
+        );
+        assert_eq!(names(&db, "alt_shelf"), ["id", "name", "note"], "{b:?}");
+        let cols = s.columns("alt_shelf").unwrap();
+        assert!(
+            cols[0].primary_key && !cols[0].nullable && !cols[1].nullable && cols[2].nullable,
+            "{b:?}: {cols:?}"
+        );
+        assert!(s.columns("alt_missing").unwrap().is_empty());
+
+        // A column from the model, with its default filled in for the rows.
+        db.aio().add_column(&ShelfV2::COLOR).await.unwrap();
+        let color = s.columns("alt_shelf").unwrap().pop().unwrap();
+        assert_eq!(color.name, "color", "{b:?}");
+        assert!(
+            color.default.as_deref().is_some_and(|d| d.contains("red")),
+            "{b:?}: {color:?}"
+        );
+        assert_eq!(s.get(ShelfV2::by_id(a.id)).unwrap().color, "red", "{b:?}");
+        s.rename_column("alt_shelf", "color", "colour").unwrap();
+        assert_eq!(
+            names(&db, "alt_shelf"),
+            ["id", "name", "note", "colour"],
+            "{b:?}"
+        );
+
+        // A unique index, read back and enforced.
+        s.add_index("alt_shelf", &["name"], true).unwrap();
+        let ix = s.indexes("alt_shelf").unwrap();
+        let ours: Vec<_> = ix.iter().filter(|i| i.name == "alt_shelf_name").collect();
+        assert_eq!(ours.len(), 1, "{b:?}: {ix:?}");
+        assert!(
+            ours[0].unique && ours[0].columns == ["name"],
+            "{b:?}: {ix:?}"
+        );
+        let dup = s
+            .execute(
+                "INSERT INTO alt_shelf (name, colour) VALUES ('a', 'x')",
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(dup.kind(), ErrorKind::UniqueViolation, "{b:?}: {dup}");
+
+        // NOT NULL dropped, then set again once no NULL is left. On SQLite
+        // the table is rebuilt with foreign keys off: alt_book references it.
+        db.aio().drop_not_null("alt_shelf", "name").await.unwrap();
+        s.execute(
+            "INSERT INTO alt_shelf (id, name, colour) VALUES (50, NULL, 'x')",
+            &[],
+        )
+        .unwrap();
+        let e = s.add_not_null("alt_shelf", "name").unwrap_err();
+        assert_ne!(e.kind(), ErrorKind::Usage, "{b:?}: {e}");
+        assert!(
+            s.columns("alt_shelf").unwrap()[1].nullable,
+            "{b:?}: nothing changed"
+        );
+        s.execute("DELETE FROM alt_shelf WHERE id = 50", &[])
+            .unwrap();
+        s.add_not_null("alt_shelf", "name").unwrap();
+        assert!(!s.columns("alt_shelf").unwrap()[1].nullable, "{b:?}");
+
+        // A column dropped: the rows, the unique index and the foreign key
+        // from alt_book stay.
+        s.drop_column("alt_shelf", "note").unwrap();
+        assert_eq!(names(&db, "alt_shelf"), ["id", "name", "colour"], "{b:?}");
+        assert_eq!(count(&db, "alt_shelf"), 2, "{b:?}");
+        assert!(
+            s.indexes("alt_shelf")
+                .unwrap()
+                .iter()
+                .any(|i| i.name == "alt_shelf_name" && i.unique),
+            "{b:?}"
+        );
+        let orphan = s
+            .execute("INSERT INTO alt_book (shelf) VALUES (999)", &[])
+            .unwrap_err();
+        assert_eq!(
+            orphan.kind(),
+            ErrorKind::IntegrityViolation,
+            "{b:?}: {orphan}"
+        );
+        let dup = s
+            .execute(
+                "INSERT INTO alt_shelf (name, colour) VALUES ('b', 'x')",
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(dup.kind(), ErrorKind::UniqueViolation, "{b:?}: {dup}");
+        if b == BackendKind::Sqlite {
+            let fk: i64 = s
+                .query_one("PRAGMA foreign_keys", &[])
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(fk, 1, "foreign keys on again after the rebuild");
+            // In a transaction, a table others reference cannot be rebuilt.
+            let e = s
+                .atomic(|tx| tx.drop_column("alt_shelf", "colour"))
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
+            assert_eq!(names(&db, "alt_shelf"), ["id", "name", "colour"]);
+        }
+
+        // Changes in a transaction (async), and in one rolled back where DDL
+        // is transactional.
+        db.aio()
+            .atomic(async |tx| {
+                tx.add_index("alt_book", &["id", "shelf"], false).await?;
+                tx.rename_column("alt_book", "shelf", "shelf_id").await
+            })
+            .await
+            .unwrap();
+        assert_eq!(names(&db, "alt_book"), ["id", "shelf_id"], "{b:?}");
+        assert!(
+            s.indexes("alt_book")
+                .unwrap()
+                .iter()
+                .any(|i| i.name == "alt_book_id_shelf"
+                    && !i.unique
+                    && i.columns == ["id", "shelf_id"])
+        );
+        if b != BackendKind::Mysql {
+            let tx = db.aio().begin().await.unwrap();
+            tx.drop_index("alt_book", "alt_book_id_shelf")
+                .await
+                .unwrap();
+            tx.rename_table("alt_book", "alt_book_gone").await.unwrap();
+            tx.rollback().await.unwrap();
+            assert!(
+                s.tables().unwrap().contains(&"alt_book".into()),
+                "{b:?}: rolled back"
+            );
+            assert!(
+                s.indexes("alt_book")
+                    .unwrap()
+                    .iter()
+                    .any(|i| i.name == "alt_book_id_shelf")
+            );
+        }
+        s.drop_index("alt_book", "alt_book_id_shelf").unwrap();
+        assert!(
+            !s.indexes("alt_book")
+                .unwrap()
+                .iter()
+                .any(|i| i.name == "alt_book_id_shelf"),
+            "{b:?}"
+        );
+        db.aio()
+            .rename_table("alt_book", "alt_book2")
+            .await
+            .unwrap();
+        let tables = s.tables().unwrap();
+        assert!(
+            tables.contains(&"alt_book2".into()) && !tables.contains(&"alt_book".into()),
+            "{b:?}"
+        );
+
+        // A name with a quote and a statement in it stays a name.
+        let evil = "x\"`; DROP TABLE alt_book2; --";
+        s.rename_column("alt_book2", "shelf_id", evil).unwrap();
+        assert_eq!(names(&db, "alt_book2"), ["id", evil], "{b:?}");
+
+        // Sequences: PostgreSQL's.
+        match b {
+            BackendKind::Postgres => {
+                assert!(!s.sequence_exists("alt_seq").unwrap());
+                s.execute("CREATE SEQUENCE alt_seq", &[]).unwrap();
+                assert!(db.aio().sequence_exists("alt_seq").await.unwrap());
+            }
+            _ => {
+                let e = s.sequence_exists("alt_seq").unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::Usage, "{b:?}");
+            }
+        }
+    }
+}
+
+fn widen(tx: &mut SyncTx<'_>) -> dualdb::Result<()> {
+    // A migration that checks before it acts.
+    if !tx.columns("alt_plain")?.iter().any(|c| c.name == "color") {
+        tx.add_column(&Plain2::COLOR)?;
+    }
+    tx.add_index("alt_plain", &["color"], false)?;
+    tx.drop_not_null("alt_plain", "name")
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "alt_plain")]
+struct Plain {
+    #[model(primary_key)]
+    id: i64,
+    #[model(max_length = 20)]
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "alt_plain")]
+struct Plain2 {
+    #[model(primary_key)]
+    id: i64,
+    #[model(max_length = 20)]
+    name: String,
+    #[model(max_length = 10, default = "'blue'")]
+    color: String,
+}
+
+static WIDEN: Migrator = Migrator::new(&[Migration::rust(1, "widen", widen)]);
+
+#[test]
+fn a_rust_migration_changes_the_schema_in_its_transaction() {
+    for db in isolated_all("alter_mig") {
+        let b = db.backend();
+        db.sync().create_table::<Plain>().unwrap();
+        db.sync()
+            .create(Plain {
+                id: 1,
+                name: "p".into(),
+            })
+            .unwrap();
+        db.sync().migrate(&WIDEN).unwrap();
+        let cols = db.sync().columns("alt_plain").unwrap();
+        let got: Vec<(&str, bool)> = cols.iter().map(|c| (c.name.as_str(), c.nullable)).collect();
+        assert_eq!(
+            got,
+            [("id", false), ("name", true), ("color", false)],
+            "{b:?}"
+        );
+        assert!(
+            db.sync()
+                .indexes("alt_plain")
+                .unwrap()
+                .iter()
+                .any(|i| i.columns == ["color"]),
+            "{b:?}"
+        );
+        assert_eq!(
+            db.sync().get(Plain2::by_id(1)).unwrap().color,
+            "blue",
+            "{b:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_schema_calls_are_refused_before_any_io() {
+    for (url, db) in dead_and_live() {
+        let e = db.sync().add_index("t", &[], false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage, "{url}: {e}");
+        if db.backend() != BackendKind::Postgres {
+            let e = db.aio().sequence_exists("s").await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Usage, "{url}: {e}");
+        }
+    }
+}
