@@ -485,7 +485,7 @@ manager_methods! {
     /// ```
     /// # dualdb::__doc_fixtures!(users);
     /// # run(async |db| {
-    /// assert!(db.aio().tables().await?.contains(&"users".to_string()));
+    /// assert!(db.aio().tables().await?.contains(&"user".to_string())); // User's table
     /// # Ok(())
     /// # });
     /// ```
