@@ -194,17 +194,16 @@ static BROKEN: Migrator = Migrator::new(&[
         )],
     ),
 ]);
-static FIXED: Migrator = Migrator::new(&[
-    Migration::sql(1, "t", &[V1]),
-    Migration::sql(
-        2,
-        "half",
-        &[SqlFile::any(
-            "0002_half.up.sql",
-            "CREATE TABLE mig_half2 (x INTEGER);",
-        )],
-    ),
-]);
+/// Version 2 repaired.
+const HALF_FIXED: Migration = Migration::sql(
+    2,
+    "half",
+    &[SqlFile::any(
+        "0002_half.up.sql",
+        "CREATE TABLE mig_half2 (x INTEGER);",
+    )],
+);
+static FIXED: Migrator = Migrator::new(&[Migration::sql(1, "t", &[V1]), HALF_FIXED]);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changed_files_failures_part_way_and_missing_versions_are_refused() {
@@ -290,14 +289,7 @@ async fn changed_files_failures_part_way_and_missing_versions_are_refused() {
         // A migration older than one applied: refused.
         static GAP: Migrator = Migrator::new(&[
             Migration::sql(1, "t", &[V1]),
-            Migration::sql(
-                2,
-                "half",
-                &[SqlFile::any(
-                    "0002_half.up.sql",
-                    "CREATE TABLE mig_half2 (x INTEGER);",
-                )],
-            ),
+            HALF_FIXED,
             // Recorded below with version 1's checksum: the same text.
             Migration::sql(3, "late", &[SqlFile::any("0003_late.up.sql", V1.sql)]),
         ]);
