@@ -112,6 +112,8 @@ impl TestDb {
             BackendKind::Sqlite if base.contains(":memory:") => (base.to_owned(), Fresh::Memory),
             BackendKind::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{name}.sqlite"));
+                // Left by a process of the same id that did not end well.
+                drop_fresh(&Fresh::File(path.clone()));
                 (format!("sqlite://{}", path.display()), Fresh::File(path))
             }
         };

@@ -46,8 +46,12 @@ pub(crate) fn load(dir: &Path) -> Result<&'static [Migration], String> {
     // version -> (name, [(file, backend, up, text)])
     type Files = Vec<(String, Option<BackendKind>, bool, String)>;
     let mut versions: BTreeMap<i64, (String, Files)> = BTreeMap::new();
+    // In name order: the same errors on every file system.
+    let mut entries: Vec<_> = entries
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
         let file = entry.file_name().to_string_lossy().into_owned();
         if !file.ends_with(".sql") {
             continue;

@@ -113,7 +113,7 @@ fn group(files: Vec<File>) -> Result<BTreeMap<i64, (String, Vec<File>)>, String>
             .or_insert_with(|| (f.name.clone(), Vec::new()));
         if entry.0 != f.name {
             return Err(format!(
-                "duplicate version {}: {}_{} and {}_{}",
+                "duplicate version {}: {:04}_{} and {:04}_{}",
                 f.version, f.version, entry.0, f.version, f.name
             ));
         }
@@ -180,6 +180,8 @@ pub(crate) fn expand(input: Input) -> syn::Result<TokenStream2> {
             file,
         });
     }
+    // In name order: the same errors on every file system.
+    files.sort_by(|a, b| a.file.cmp(&b.file));
     let versions = group(files).map_err(err)?;
     let mut rust: BTreeMap<i64, &RustMigration> = BTreeMap::new();
     for r in &input.rust {
