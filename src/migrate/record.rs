@@ -41,23 +41,6 @@ pub(crate) fn select(kind: BackendKind) -> String {
     )
 }
 
-/// Whether the record table exists: one row if it does.
-pub(crate) fn exists(kind: BackendKind) -> String {
-    match kind {
-        BackendKind::Postgres => format!(
-            "SELECT 1 FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_name = '{TABLE}'"
-        ),
-        BackendKind::Mysql => format!(
-            "SELECT 1 FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND table_name = '{TABLE}'"
-        ),
-        BackendKind::Sqlite => {
-            format!("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{TABLE}'")
-        }
-    }
-}
-
 /// Inserts a record: `?` for version, name, checksum, duration_ms, success.
 pub(crate) fn insert(kind: BackendKind) -> String {
     let now = now(kind);

@@ -124,7 +124,9 @@ impl Runner<'_, '_> {
     }
 
     fn records(&self) -> Result<Vec<Record>> {
-        if self.s.query(&record::exists(self.kind), &[])?.is_empty() {
+        let exists = crate::model::named_table_exists(self.kind, TABLE);
+        let plan = One::new(Action::Query(exists), |r| Ok(r.rows()?.is_empty()));
+        if self.s.drive("migrate", (), plan)? {
             return Ok(Vec::new());
         }
         let rows = self.s.query(&record::select(self.kind), &[])?;

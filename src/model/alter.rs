@@ -46,8 +46,15 @@ pub struct IndexInfo {
 /// `name` as an identifier of `kind`: `"…"`, or `` `…` `` on MySQL, its
 /// quote doubled inside.
 pub(crate) fn quote(kind: BackendKind, name: &str) -> String {
-    let q = if kind == BackendKind::Mysql { '`' } else { '"' };
     let mut out = String::with_capacity(name.len() + 2);
+    push_quoted(&mut out, kind, name);
+    out
+}
+
+/// Appends `name` quoted as [`quote`] does (a prefetch's `WHERE "fk" IN`
+/// written onto its cached select).
+pub(crate) fn push_quoted(out: &mut String, kind: BackendKind, name: &str) {
+    let q = if kind == BackendKind::Mysql { '`' } else { '"' };
     out.push(q);
     for c in name.chars() {
         if c == q {
@@ -56,7 +63,6 @@ pub(crate) fn quote(kind: BackendKind, name: &str) -> String {
         out.push(c);
     }
     out.push(q);
-    out
 }
 
 /// `ALTER TABLE … ADD COLUMN` for column `index` of the model: its type,

@@ -63,6 +63,7 @@ pub use ops::{Executable, Fetchable};
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 pub use returning::Returning;
+pub(crate) use schema::named_table_exists;
 pub use selection::Selection;
 pub use source::Alias;
 pub use sql::Dialect;

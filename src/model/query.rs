@@ -1016,19 +1016,7 @@ impl<M: Model> Select<M> {
             let mut sql = String::with_capacity(base.len() + name.len() + 16 + 6 * keys.len());
             sql.push_str(&base);
             sql.push_str(" WHERE ");
-            let quote = if d.kind == BackendKind::Mysql {
-                '`'
-            } else {
-                '"'
-            };
-            sql.push(quote);
-            for c in name.chars() {
-                if c == quote {
-                    sql.push(quote);
-                }
-                sql.push(c);
-            }
-            sql.push(quote);
+            super::alter::push_quoted(&mut sql, d.kind, name);
             sql.push_str(" IN (");
             for i in 1..=keys.len() {
                 if i > 1 {

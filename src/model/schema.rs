@@ -177,9 +177,15 @@ pub(crate) fn truncate(d: Dialect, m: &'static ModelMeta) -> Stmt {
     }
 }
 
-/// A query returning one row if the table exists.
+/// A query returning one row if the model's table exists.
 pub(crate) fn table_exists(d: Dialect, m: &'static ModelMeta) -> Stmt {
-    let sql = match d.kind {
+    named_table_exists(d.kind, m.table)
+}
+
+/// A query returning one row if table `table` exists (a model's, or the
+/// migrations' record table).
+pub(crate) fn named_table_exists(kind: BackendKind, table: &str) -> Stmt {
+    let sql = match kind {
         BackendKind::Postgres => {
             "SELECT 1 FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = $1"
@@ -190,5 +196,5 @@ pub(crate) fn table_exists(d: Dialect, m: &'static ModelMeta) -> Stmt {
         }
         BackendKind::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
     };
-    Stmt::with(sql.to_owned(), vec![Value::Text(m.table.to_owned())])
+    Stmt::with(sql.to_owned(), vec![Value::Text(table.to_owned())])
 }
