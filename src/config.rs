@@ -57,16 +57,6 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
-    /// Whether the blocking half's connections have cursors
-    /// (`SyncConn::open_cursor`), so that a row iterator reads its rows on
-    /// the reader's own thread: SQLite's driver steps a statement a row a
-    /// call, and dualdb's blocking PostgreSQL client takes what has arrived
-    /// a runtime entry at a time; the `mysql` driver hands rows over only
-    /// while it borrows the connection.
-    pub(crate) fn has_cursors(self) -> bool {
-        matches!(self, BackendKind::Sqlite | BackendKind::Postgres)
-    }
-
     /// Whether the async half's connections have cursors
     /// (`AsyncConn::open_cursor`), so that a row stream outside a
     /// transaction polls the driver's own row stream as its reader polls it:

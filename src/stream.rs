@@ -302,7 +302,7 @@ pub(crate) type Work<T> = Box<dyn FnOnce(SyncSender<Sent<T>>) + Send + 'static>;
 const BATCHES_AHEAD: usize = 2;
 
 /// A row iterator's statement read on the reader's own thread, a batch at a
-/// time, where the backend has cursors (`SyncConn::open_cursor`). Dropped
+/// time, by a cursor of its connection (`SyncConn::open_cursor`). Dropped
 /// before its statement ended, it stops the statement and leaves the
 /// connection clean.
 pub(crate) trait Pull<T>: Send {
@@ -315,16 +315,14 @@ pub(crate) trait Pull<T>: Send {
 /// sends them: made by [`SyncDb::fetch`](crate::SyncDb::fetch) and
 /// [`fetch_rows`](crate::SyncDb::fetch_rows) (and the same on a
 /// transaction). An [`Iterator`] of `Result<T>`, whose statement starts at
-/// the first `next()`. On SQLite and PostgreSQL its rows are read on the
-/// reader's own thread, up to 256 at a time as the reader needs them (on
-/// PostgreSQL, what has arrived), and the connection goes back to the pool
-/// once the last is read. MySQL's blocking driver hands rows over only
-/// inside its own loop, so there the statement runs on a thread of its own,
-/// which sends rows in batches of up to 256 (a thread hop a row would cost
-/// more than the row): a slow query's rows come 256 at a time or at its end.
-/// The thread waits while two batches are unread. Either way memory stays
-/// flat however many rows there are. Rows before an error come first; it
-/// ends after the error.
+/// the first `next()`. Its rows are read on the reader's own thread as the
+/// reader needs them (up to 256 at a time on SQLite and PostgreSQL, where
+/// PostgreSQL takes what has arrived; two on MySQL), and the connection
+/// goes back to the pool once the last is read. Inside a current-thread
+/// Tokio runtime the statement runs on a thread of its own instead, which
+/// sends rows in batches of up to 256 and waits while two batches are
+/// unread. Either way memory stays flat however many rows there are. Rows
+/// before an error come first; it ends after the error.
 /// Dropped part-way, its statement is stopped and its connection left
 /// clean before `drop` returns. While an iterator of a transaction is open,
 /// the transaction's other statements are a

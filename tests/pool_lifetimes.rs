@@ -127,18 +127,31 @@ fn setting(kind: BackendKind) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-fn read_sync(db: &impl SyncExecutor, sql: &str) -> String {
-    let row = db.query_one(sql, &[]).unwrap();
+fn text(row: &dualdb::Row) -> String {
     row.get::<String>(0)
         .or_else(|_| row.get::<i64>(0).map(|n| n.to_string()))
         .unwrap()
 }
 
+fn read_sync(db: &impl SyncExecutor, sql: &str) -> String {
+    text(&db.query_one(sql, &[]).unwrap())
+}
+
+/// The setting read by a row iterator (a cursor of the set-up connection,
+/// where the backend has cursors).
+fn fetch_sync(db: &impl SyncExecutor, sql: &str) -> Vec<String> {
+    db.fetch_rows(sql, &[]).map(|r| text(&r.unwrap())).collect()
+}
+
+/// The setting read by a row stream.
+async fn fetch_async(db: &impl dualdb::AsyncExecutor, sql: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    let rows: Vec<dualdb::Row> = db.fetch_rows(sql, &[]).try_collect().await.unwrap();
+    rows.iter().map(text).collect()
+}
+
 async fn read_async(db: &impl dualdb::AsyncExecutor, sql: &str) -> String {
-    let row = db.query_one(sql, &[]).await.unwrap();
-    row.get::<String>(0)
-        .or_else(|_| row.get::<i64>(0).map(|n| n.to_string()))
-        .unwrap()
+    text(&db.query_one(sql, &[]).await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,8 +171,11 @@ async fn after_connect_runs_on_every_new_connection_of_both_halves() {
         // plain calls on PostgreSQL go to its shared connections).
         assert_eq!(read_sync(db.sync(), read), want, "{b:?}");
         assert_eq!(read_async(db.aio(), read).await, want, "{b:?}");
+        assert_eq!(fetch_sync(db.sync(), read), [want], "{b:?}");
+        assert_eq!(fetch_async(db.aio(), read).await, [want], "{b:?}");
         let tx = db.sync().begin().unwrap();
         assert_eq!(read_sync(&tx, read), want);
+        assert_eq!(fetch_sync(&tx, read), [want], "{b:?}");
         // A second connection while the first is in a transaction (another
         // thread: this one's plain calls join the transaction).
         std::thread::scope(|scope| {
@@ -168,6 +184,7 @@ async fn after_connect_runs_on_every_new_connection_of_both_halves() {
         tx.commit().unwrap();
         let tx = db.aio().begin().await.unwrap();
         assert_eq!(read_async(&tx, read).await, want);
+        assert_eq!(fetch_async(&tx, read).await, [want], "{b:?}");
         tx.commit().await.unwrap();
 
         // A session resets its connection (clearing session settings on the

@@ -43,25 +43,17 @@ pub(crate) trait SyncConn: Send {
     /// Starts `stmt` as a cursor: [`cursor_rows`](Self::cursor_rows) then
     /// reads its rows at the reader's pace, the statement left open on this
     /// connection in between (a row iterator's, on the reader's own thread).
-    /// Only backends whose blocking driver can pause between rows have
-    /// cursors ([`has_cursors`](crate::config::BackendKind::has_cursors));
-    /// the others' row iterators run their statements on a thread of their
-    /// own.
-    fn open_cursor(&mut self, _stmt: &Stmt) -> Result<()> {
-        Err(crate::Error::new(
-            crate::ErrorKind::Usage,
-            "internal: this backend has no cursors",
-        ))
-    }
+    /// A cursor still open is closed first. No default: a connection that
+    /// wraps another forwards it (tests/pool_lifetimes.rs reads row
+    /// iterators through `after_connect`'s wrapper).
+    fn open_cursor(&mut self, stmt: &Stmt) -> Result<()>;
     /// Up to `max` rows of the open cursor, handed to `sink`; `true` once
     /// its statement ended, when the cursor is closed (as it is after an
     /// error, the sink's included).
-    fn cursor_rows(&mut self, _sink: RowSink<'_>, _max: usize) -> Result<bool> {
-        Ok(true)
-    }
+    fn cursor_rows(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool>;
     /// Stops the open cursor's statement, if any: the connection is clean
     /// for the next one.
-    fn close_cursor(&mut self) {}
+    fn close_cursor(&mut self);
     /// False once the connection must not go back to the pool.
     fn is_usable(&mut self) -> bool;
     /// A round trip to the server, to check a connection that sat idle.
@@ -109,6 +101,8 @@ pub(crate) trait AsyncConn: Send {
     /// [`poll_cursor`](Self::poll_cursor) then reads one at a time, as the
     /// reader polls (a row stream's, outside transactions): where
     /// [`BackendKind::has_async_cursors`](crate::config::BackendKind::has_async_cursors).
+    /// A connection that wraps another forwards these three (as
+    /// `after_connect`'s does: tests/pool_lifetimes.rs).
     fn open_cursor(&mut self, _stmt: Stmt) -> BoxFuture<'_, Result<()>> {
         Box::pin(async {
             Err(crate::Error::new(

@@ -122,6 +122,15 @@ impl SyncConn for SetupSync {
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         self.conn.query_each(stmt, sink)
     }
+    fn open_cursor(&mut self, stmt: &Stmt) -> Result<()> {
+        self.conn.open_cursor(stmt)
+    }
+    fn cursor_rows(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool> {
+        self.conn.cursor_rows(sink, max)
+    }
+    fn close_cursor(&mut self) {
+        self.conn.close_cursor()
+    }
     fn is_usable(&mut self) -> bool {
         self.conn.is_usable()
     }
@@ -158,6 +167,18 @@ impl AsyncConn for SetupAsync {
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
         self.conn.query_each(stmt, sink)
+    }
+    fn open_cursor(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<()>> {
+        self.conn.open_cursor(stmt)
+    }
+    fn poll_cursor(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Row>>> {
+        self.conn.poll_cursor(cx)
+    }
+    fn close_cursor(&mut self) {
+        self.conn.close_cursor()
     }
     fn is_usable(&mut self) -> bool {
         self.conn.is_usable()

@@ -23,6 +23,7 @@ use crate::statement::{ExecResult, SqlText, Stmt};
 use crate::types::temporal;
 use crate::value::Value;
 
+mod cursor;
 pub(crate) mod row;
 #[cfg(feature = "tls")]
 mod tls;
@@ -255,7 +256,7 @@ impl MyBackend {
             connect_error(&target, &plain).with_source(e)
         })?;
         let mut conn = MySync {
-            conn,
+            held: cursor::Held::new(conn),
             broken: false,
             prepared: Prepared::new(self.cache_size),
             max_packet: u64::MAX,
@@ -263,12 +264,12 @@ impl MyBackend {
         };
         conn.max_packet = {
             use mysql::prelude::Queryable;
-            let read = conn.conn.query_first::<u64, _>(MAX_PACKET);
+            let read = conn.conn()?.query_first::<u64, _>(MAX_PACKET);
             conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
         };
         conn.set_up().map_err(failed)?;
         #[cfg(unix)]
-        no_io_timeouts(&conn.conn).map_err(|e| {
+        no_io_timeouts(conn.conn()?).map_err(|e| {
             Error::new(
                 ErrorKind::Connect,
                 format!("cannot connect to MySQL at {target}: {e}"),
@@ -526,7 +527,9 @@ impl<S: Clone> Prepared<S> {
 }
 
 struct MySync {
-    conn: mysql::Conn,
+    /// The connection, lent to an open cursor's statement while one is
+    /// open ([`cursor`]).
+    held: cursor::Held,
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql::Statement>,
@@ -577,23 +580,62 @@ impl MySync {
         sql: &SqlText,
         run: impl FnOnce(&mut Self, &mysql::Statement) -> Result<T>,
     ) -> Result<T> {
-        use mysql::prelude::Queryable;
-        let (statement, kept) = match self.prepared.get(sql) {
-            Some(s) => (s, true),
-            None => {
-                let r = self.conn.prep(sql.as_str());
-                let s = (self.check(r)).map_err(|e| hint(sql, e))?;
-                let kept = self.prepared.keep(sql, &s);
-                (s, kept)
-            }
-        };
+        let (statement, kept) = self.statement(sql)?;
         let out = run(self, &statement);
         if !kept {
-            let r = self.conn.close(statement);
-            self.check(r)?;
+            self.close_statement(statement)?;
         }
         self.prepared.forgot(&out, sql);
         out
+    }
+
+    /// The prepared statement of `sql`, and whether the connection keeps
+    /// it (else it is closed after its run: [`close_statement`](Self::close_statement)).
+    fn statement(&mut self, sql: &SqlText) -> Result<(mysql::Statement, bool)> {
+        use mysql::prelude::Queryable;
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok((s, true));
+        }
+        let r = self.conn()?.prep(sql.as_str());
+        let s = (self.check(r)).map_err(|e| hint(sql, e))?;
+        let kept = self.prepared.keep(sql, &s);
+        Ok((s, kept))
+    }
+
+    fn close_statement(&mut self, statement: mysql::Statement) -> Result<()> {
+        use mysql::prelude::Queryable;
+        let r = self.conn()?.close(statement);
+        self.check(r)
+    }
+
+    /// The connection, idle: a cursor still open is closed first.
+    fn conn(&mut self) -> Result<&mut mysql::Conn> {
+        self.end_cursor();
+        self.held.idle()
+    }
+
+    /// Runs `stmt` for a cursor, its rows then read by
+    /// [`Held::read`](cursor::Held::read).
+    fn open_once(&mut self, stmt: &Stmt) -> Result<()> {
+        let (statement, kept) = self.statement(&stmt.sql)?;
+        let out = params(&stmt.params, self.max_packet).and_then(|params| {
+            let unkept = (!kept).then(|| statement.clone());
+            let r = self.held.open(&statement, params, unkept)?;
+            self.check(r)
+        });
+        if out.is_err() && !kept {
+            self.close_statement(statement)?;
+        }
+        self.prepared.forgot(&out, &stmt.sql);
+        out
+    }
+
+    /// Closes the open cursor, if any, and its statement if the connection
+    /// does not keep it.
+    fn end_cursor(&mut self) {
+        if let Some(statement) = self.held.close() {
+            let _ = self.close_statement(statement);
+        }
     }
 }
 
@@ -602,26 +644,25 @@ impl SyncConn for MySync {
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
         if stmt.script {
-            let r = self.conn.query_drop(&*stmt.sql);
-            self.check(r)?;
-            return Ok(counted(
-                self.conn.affected_rows(),
-                self.conn.last_insert_id(),
-            ));
+            let conn = self.conn()?;
+            let r = conn.query_drop(&*stmt.sql);
+            let done = counted(conn.affected_rows(), conn.last_insert_id());
+            return self.check(r).map(|()| done);
         }
         check_count(BackendKind::Mysql, stmt.params.len())?;
         self.with_statement_once(&stmt.sql, |c, statement| {
-            let r = c
-                .conn
-                .exec_drop(statement, params_moved(stmt.params, c.max_packet)?);
-            c.check(r)?;
-            Ok(counted(c.conn.affected_rows(), c.conn.last_insert_id()))
+            let params = params_moved(stmt.params, c.max_packet)?;
+            let conn = c.conn()?;
+            let r = conn.exec_drop(statement, params);
+            let done = counted(conn.affected_rows(), conn.last_insert_id());
+            c.check(r).map(|()| done)
         })
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
         check_count(BackendKind::Mysql, stmt.params.len())?;
         self.with_statement(&stmt.sql, |c, statement| {
+            let params = params(&stmt.params, c.max_packet)?;
             let mut broken = false;
             let mut fail = |e: mysql::Error| {
                 broken |= e.is_connectivity_error();
@@ -630,9 +671,8 @@ impl SyncConn for MySync {
             let out = (|| {
                 // Rows the sink did not take are read and dropped when the
                 // result goes: the connection comes back clean.
-                let result = c
-                    .conn
-                    .exec_iter(statement, params(&stmt.params, c.max_packet)?)
+                let result = (c.conn()?)
+                    .exec_iter(statement, params)
                     .map_err(&mut fail)?;
                 let mut n = 0;
                 for row in result {
@@ -647,17 +687,48 @@ impl SyncConn for MySync {
             out
         })
     }
+    fn open_cursor(&mut self, stmt: &Stmt) -> Result<()> {
+        check_count(BackendKind::Mysql, stmt.params.len())?;
+        self.end_cursor();
+        match self.open_once(stmt) {
+            Err(e) if forgotten(&e) => self.open_once(stmt),
+            out => out,
+        }
+    }
+    fn cursor_rows(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool> {
+        let mut broken = false;
+        let out = self.held.read(max, |row| {
+            let row = row.map_err(|e| {
+                broken |= e.is_connectivity_error();
+                sync_error(e)
+            })?;
+            sink.row(&mut Some(Row {
+                inner: DriverRow::My(row),
+            }))
+        });
+        self.broken |= broken;
+        if !matches!(out, Ok(false)) {
+            self.end_cursor();
+        }
+        out
+    }
+    fn close_cursor(&mut self) {
+        self.end_cursor();
+    }
+    /// A cursor its iterator left open is closed before the connection is
+    /// lent again.
     fn is_usable(&mut self) -> bool {
-        !self.broken
+        self.end_cursor();
+        !self.broken && !self.held.is_gone()
     }
     fn ping(&mut self) -> Result<()> {
-        let r = self.conn.ping();
+        let r = self.conn()?.ping();
         self.check(r)
     }
     /// `COM_RESET_CONNECTION`: the server forgets the session's prepared
     /// statements too (the driver's cache is emptied; this one is here).
     fn reset_session(&mut self) -> Result<()> {
-        let r = self.conn.reset();
+        let r = self.conn()?.reset();
         self.prepared = Prepared::new(self.prepared.cache.capacity());
         self.check(r)?;
         self.set_up()

@@ -645,9 +645,10 @@ enum Runs {
 }
 
 /// `source` as a row iterator that runs it where `runs` says, in
-/// `open_in`'s transaction if any: read by a [`Cursor`] where the backend
-/// has cursors, or else on a thread of its own, whose error, if any, is
-/// sent last (unless the iterator is gone).
+/// `open_in`'s transaction if any: read by a [`Cursor`], or inside a
+/// current-thread runtime (where each blocking call would cost a helper
+/// thread) on a thread of its own, whose error, if any, is sent last
+/// (unless the iterator is gone).
 fn iterate<T, D>(
     runs: impl FnOnce(&Fetch<T, D>) -> Runs,
     open_in: Option<&SyncTxShared>,
@@ -661,11 +662,12 @@ where
     let shelf = Shelf::new(open_in.map(|tx| tx.streams.clone()));
     let mut plan = Fetch::new(source, shelf.clone());
     let runs = runs(&plan);
-    if kind.has_cursors() && !crate::runtime::blocking_needs_thread() {
+    if !crate::runtime::blocking_needs_thread() {
         // SQLite reads rows in place, and refills the buffers of a row
         // copied out and left in its slot: decoded as they are read.
         let lazy = kind != BackendKind::Sqlite;
-        return RowIter::pulled(Box::new(Cursor::new(plan, runs, lazy)), shelf);
+        let cursor = Cursor::new(plan, runs, lazy, pull_size(kind));
+        return RowIter::pulled(Box::new(cursor), shelf);
     }
     let work: Work<T> = Box::new(move |send: SyncSender<Sent<T>>| {
         plan.send = Some(send.clone());
@@ -688,10 +690,19 @@ where
     RowIter::new(work, shelf)
 }
 
-/// Rows a [`Cursor`] reads a pull: enough to spread a pull's own cost (a
-/// runtime entry on PostgreSQL, the transaction's lock, the statement
-/// timeout's clock) thin (benches/paired, the blocking `stream` workload).
-const PULL: usize = 256;
+/// Rows a [`Cursor`] reads a pull, by backend (benches/paired, the blocking
+/// `stream` workload). A PostgreSQL pull is a runtime entry and a SQLite
+/// pull takes the statement out of its cell and arms the statement timeout:
+/// up to 256 rows spread that thin. A MySQL pull is a few calls, while the
+/// driver's rows held between pulls cost more than the calls (each row's
+/// values are allocations, and hundreds alive at once miss the allocator's
+/// per-thread cache): two rows a pull, read as the raw driver reads them.
+fn pull_size(kind: BackendKind) -> usize {
+    match kind {
+        BackendKind::Mysql => 2,
+        _ => 256,
+    }
+}
 
 /// A row iterator's statement read on the reader's own thread, a pull at a
 /// time, by a cursor of its connection (`SyncConn::open_cursor`). Outside a
@@ -715,6 +726,8 @@ struct Cursor<T, D> {
     /// where `lazy` is off (SQLite's copied rows, whose buffers the
     /// connection refills).
     lazy: bool,
+    /// Rows a pull reads at most ([`pull_size`]).
+    pull: usize,
     /// The statement was opened and has not ended.
     open: bool,
     /// The statement ended, or failed: nothing more to pull.
@@ -730,7 +743,7 @@ enum Pulled<T> {
 }
 
 impl<T, D> Cursor<T, D> {
-    fn new(plan: Fetch<T, D>, runs: Runs, lazy: bool) -> Self {
+    fn new(plan: Fetch<T, D>, runs: Runs, lazy: bool, pull: usize) -> Self {
         Cursor {
             runs,
             conn: None,
@@ -740,6 +753,7 @@ impl<T, D> Cursor<T, D> {
             shelf: plan.shelf,
             queue: VecDeque::new(),
             lazy,
+            pull,
             open: false,
             done: false,
             rows: 0,
@@ -784,7 +798,7 @@ impl<T: Send, D: DecodeRow<T> + Send> Sink for Queueing<'_, T, D> {
 }
 
 impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
-    /// Reads up to [`PULL`] rows into the queue, opening the statement
+    /// Reads up to `pull` rows into the queue, opening the statement
     /// first if it is not open yet.
     fn pull(&mut self) -> Result<()> {
         let opening = self.stmt.take();
@@ -793,7 +807,7 @@ impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
             self.traced = Traced::statement(&stmt.sql);
         }
         let before = self.queue.len();
-        let shelf = &self.shelf;
+        let (shelf, pull) = (&self.shelf, self.pull);
         let mut sink = Queueing {
             decode: &mut self.decode,
             queue: &mut self.queue,
@@ -806,7 +820,7 @@ impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
                 shelf.started();
                 conn.open_cursor(stmt)?;
             }
-            conn.cursor_rows(&mut sink, PULL)
+            conn.cursor_rows(&mut sink, pull)
         };
         let ended = match &self.runs {
             // Opening, refused while another stream of the transaction is
