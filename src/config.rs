@@ -60,10 +60,11 @@ impl BackendKind {
     /// Whether the async half's connections have cursors
     /// (`AsyncConn::open_cursor`), so that a row stream outside a
     /// transaction polls the driver's own row stream as its reader polls it:
-    /// tokio-postgres's is a `Stream` of its own; the other async drivers'
-    /// rows come through dualdb's plan loop (SQLite's from a blocking thread).
+    /// tokio-postgres's is a `Stream` of its own, and mysql_async's is kept
+    /// with the connection it borrows (src/backend/mysql/cursor.rs); SQLite's
+    /// rows come through dualdb's plan loop from a blocking thread.
     pub(crate) fn has_async_cursors(self) -> bool {
-        self == BackendKind::Postgres
+        self != BackendKind::Sqlite
     }
 }
 

@@ -502,41 +502,50 @@ async fn mysql_prepares_a_statement_once_per_connection_and_closes_what_it_does_
         // was the first status query.
         assert_eq!(prepared_now - prepared, 4, "{half:?}");
         assert_eq!(closed_now - closed, 4, "{half:?}");
-        if half == Half::Sync {
-            // A row iterator's statement (a cursor of the connection) is
-            // closed once the iterator ends: read to its end, dropped
-            // part-way, or failed on a row.
-            let sql = "SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) t \
-                       WHERE n > ? ORDER BY n";
-            let s = uncached.sync();
-            let all: Vec<i64> = s
-                .fetch_rows(sql, &[&0i64])
-                .map(|r| r.unwrap().get(0).unwrap())
-                .collect();
-            assert_eq!(all, [1, 2, 3]);
-            let first = s.fetch_rows(sql, &[&1i64]).next().unwrap().unwrap();
-            assert_eq!(first.get::<i64>(0).unwrap(), 2);
-            let failing = "SELECT CAST(n AS SIGNED) FROM (SELECT 1 AS n UNION ALL \
-                           SELECT 2 UNION ALL SELECT 3) t WHERE 1 / (n - ?) IS NOT NULL \
-                           OR (SELECT 1 UNION ALL SELECT 2) > 0";
-            let rows: Vec<_> = s.fetch_rows(failing, &[&2i64]).collect();
-            assert!(rows.last().unwrap().is_err(), "{rows:?}");
-            let (prepared_after, closed_after) = prepares_and_closes(&uncached, half).await;
-            assert_eq!(
-                prepared_after - prepared_now,
-                4,
-                "three iterators and a query"
-            );
-            assert_eq!(
-                closed_after - closed_now,
-                4,
-                "every iterator's statement closed"
-            );
-            assert_eq!(
-                s.query_one("SELECT 5", &[]).unwrap().get::<i64>(0).unwrap(),
-                5
-            );
+        // A row iterator's or stream's statement (a cursor of the
+        // connection) is closed once it ends: read to its end, dropped
+        // part-way, or failed on a row (on the async half, before the
+        // connection's next statement).
+        let sql = "SELECT n FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) t \
+                   WHERE n > ? ORDER BY n";
+        let failing = "SELECT CAST(n AS SIGNED) FROM (SELECT 1 AS n UNION ALL \
+                       SELECT 2 UNION ALL SELECT 3) t WHERE 1 / (n - ?) IS NOT NULL \
+                       OR (SELECT 1 UNION ALL SELECT 2) > 0";
+        let int = |r: dualdb::Result<dualdb::Row>| r.unwrap().get::<i64>(0).unwrap();
+        match half {
+            Half::Sync => {
+                let s = uncached.sync();
+                let all: Vec<i64> = s.fetch_rows(sql, &[&0i64]).map(int).collect();
+                assert_eq!(all, [1, 2, 3]);
+                let first = s.fetch_rows(sql, &[&1i64]).next().unwrap();
+                assert_eq!(int(first), 2);
+                let rows: Vec<_> = s.fetch_rows(failing, &[&2i64]).collect();
+                assert!(rows.last().unwrap().is_err(), "{rows:?}");
+            }
+            Half::Async => {
+                use futures::StreamExt;
+                let a = uncached.aio();
+                let all: Vec<i64> = a.fetch_rows(sql, &[&0i64]).map(int).collect().await;
+                assert_eq!(all, [1, 2, 3]);
+                let first = a.fetch_rows(sql, &[&1i64]).next().await.unwrap();
+                assert_eq!(int(first), 2);
+                let rows: Vec<_> = a.fetch_rows(failing, &[&2i64]).collect().await;
+                assert!(rows.last().unwrap().is_err(), "{rows:?}");
+            }
         }
+        let (prepared_after, closed_after) = prepares_and_closes(&uncached, half).await;
+        assert_eq!(
+            prepared_after - prepared_now,
+            4,
+            "{half:?}: three streams, a query"
+        );
+        assert_eq!(
+            closed_after - closed_now,
+            4,
+            "{half:?}: every statement closed"
+        );
+        let row = half.query_one(&uncached, "SELECT 5", &[]).await.unwrap();
+        assert_eq!(row.get::<i64>(0).unwrap(), 5);
     }
 }
 

@@ -7,6 +7,7 @@
 //! `mysql_async`: its pool task would die with whichever runtime first ran it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use mysql_common::params::Params;
@@ -343,7 +344,8 @@ impl MyBackend {
                 connect_error(&target, &plain).with_source(e)
             })?;
         let mut conn = MyAsync {
-            conn,
+            held: cursor::Held::new(conn),
+            unclosed: Vec::new(),
             broken: false,
             prepared: Prepared::new(self.cache_size),
             max_packet: u64::MAX,
@@ -352,7 +354,7 @@ impl MyBackend {
         };
         conn.max_packet = {
             use mysql_async::prelude::Queryable;
-            let read = conn.conn.query_first::<u64, _>(MAX_PACKET).await;
+            let read = conn.conn()?.query_first::<u64, _>(MAX_PACKET).await;
             conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
         };
         conn.set_up().await.map_err(failed)?;
@@ -529,7 +531,7 @@ impl<S: Clone> Prepared<S> {
 struct MySync {
     /// The connection, lent to an open cursor's statement while one is
     /// open ([`cursor`]).
-    held: cursor::Held,
+    held: cursor::Held<cursor::SyncLent>,
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql::Statement>,
@@ -620,7 +622,9 @@ impl MySync {
         let (statement, kept) = self.statement(&stmt.sql)?;
         let out = params(&stmt.params, self.max_packet).and_then(|params| {
             let unkept = (!kept).then(|| statement.clone());
-            let r = self.held.open(&statement, params, unkept)?;
+            let r = (self.held).lend(unkept, |conn| {
+                cursor::SyncLent::open(conn, &statement, params)
+            })?;
             self.check(r)
         });
         if out.is_err() && !kept {
@@ -696,8 +700,11 @@ impl SyncConn for MySync {
         }
     }
     fn cursor_rows(&mut self, sink: RowSink<'_>, max: usize) -> Result<bool> {
+        let Some(lent) = self.held.lent() else {
+            return Ok(true);
+        };
         let mut broken = false;
-        let out = self.held.read(max, |row| {
+        let out = lent.read(max, |row| {
             let row = row.map_err(|e| {
                 broken |= e.is_connectivity_error();
                 sync_error(e)
@@ -736,7 +743,13 @@ impl SyncConn for MySync {
 }
 
 struct MyAsync {
-    conn: mysql_async::Conn,
+    /// The connection, lent to an open cursor's statement while one is
+    /// open ([`cursor`]).
+    held: cursor::Held<cursor::AsyncLent>,
+    /// Statements the cache did not keep whose cursors ended: closed
+    /// before the connection's next statement (closing one is a round trip,
+    /// which `close_cursor` cannot wait for).
+    unclosed: Vec<mysql_async::Statement>,
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql_async::Statement>,
@@ -801,13 +814,64 @@ impl MyAsync {
         })
     }
 
+    /// The connection, idle: a cursor still open is closed first.
+    fn conn(&mut self) -> Result<&mut mysql_async::Conn> {
+        self.end_cursor();
+        self.held.idle()
+    }
+
+    /// Closes the open cursor, if any; its statement, if the cache did not
+    /// keep it, is closed before the next statement.
+    fn end_cursor(&mut self) {
+        self.unclosed.extend(self.held.close());
+    }
+
+    /// Closes the statements [`unclosed`](Self::unclosed) holds.
+    async fn close_unclosed(&mut self) -> Result<()> {
+        while let Some(statement) = self.unclosed.pop() {
+            self.done_with(statement, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `stmt` for a cursor, whose rows [`AsyncLent::poll_row`]
+    /// then reads.
+    async fn open_once(&mut self, stmt: &Stmt) -> Result<()> {
+        let (statement, kept) = self.statement(&stmt.sql).await?;
+        let unkept = (!kept).then(|| statement.clone());
+        let params = match params(&stmt.params, self.max_packet) {
+            Ok(params) => params,
+            Err(e) => {
+                self.unclosed.extend(unkept);
+                return Err(e);
+            }
+        };
+        let Ok(()) = (self.held).lend(unkept, |conn| {
+            let lent = cursor::AsyncLent::open(conn, statement, params);
+            Ok::<_, (_, std::convert::Infallible)>(lent)
+        })?;
+        let opened = std::future::poll_fn(|cx| match self.held.lent() {
+            Some(lent) => lent.poll_open(cx),
+            None => Poll::Ready(Ok(())),
+        })
+        .await;
+        let out = self.check(opened);
+        if out.is_err() {
+            self.end_cursor();
+        }
+        self.prepared.forgot(&out, &stmt.sql);
+        out
+    }
+
     /// The prepared statement of `sql`, and whether the cache kept it.
     async fn statement(&mut self, sql: &SqlText) -> Result<(mysql_async::Statement, bool)> {
         use mysql_async::prelude::Queryable;
+        self.end_cursor();
+        self.close_unclosed().await?;
         if let Some(s) = self.prepared.get(sql) {
             return Ok((s, true));
         }
-        let r = self.conn.prep(sql.as_str()).await;
+        let r = self.conn()?.prep(sql.as_str()).await;
         let s = (self.check(r)).map_err(|e| hint(sql, e))?;
         let kept = self.prepared.keep(sql, &s);
         Ok((s, kept))
@@ -819,7 +883,7 @@ impl MyAsync {
         if kept {
             return Ok(());
         }
-        let r = self.conn.close(statement).await;
+        let r = self.conn()?.close(statement).await;
         self.check(r)
     }
 
@@ -829,14 +893,11 @@ impl MyAsync {
         statement: &mysql_async::Statement,
     ) -> Result<ExecResult> {
         use mysql_async::prelude::Queryable;
-        let r = (self.conn)
-            .exec_drop(statement, params_moved(values, self.max_packet)?)
-            .await;
-        self.check(r)?;
-        Ok(counted(
-            self.conn.affected_rows(),
-            self.conn.last_insert_id().unwrap_or(0),
-        ))
+        let params = params_moved(values, self.max_packet)?;
+        let conn = self.conn()?;
+        let r = conn.exec_drop(statement, params).await;
+        let done = counted(conn.affected_rows(), conn.last_insert_id().unwrap_or(0));
+        self.check(r).map(|()| done)
     }
 
     async fn query_each_once(
@@ -846,6 +907,7 @@ impl MyAsync {
         sink: RowSink<'_>,
     ) -> Result<u64> {
         use mysql_async::prelude::Queryable;
+        let params = params(&stmt.params, self.max_packet)?;
         let mut broken = false;
         let out = async {
             let mut fail = |e: mysql_async::Error| {
@@ -854,9 +916,8 @@ impl MyAsync {
             };
             // Rows the sink did not take are dropped by mysql_async
             // before the connection's next statement.
-            let mut result = self
-                .conn
-                .exec_iter(statement, params(&stmt.params, self.max_packet)?)
+            let mut result = (self.conn()?)
+                .exec_iter(statement, params)
                 .await
                 .map_err(&mut fail)?;
             let mut n = 0;
@@ -911,13 +972,46 @@ impl AsyncConn for MyAsync {
             }
         })
     }
+    fn open_cursor(&mut self, stmt: Stmt) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            check_count(BackendKind::Mysql, stmt.params.len())?;
+            match self.open_once(&stmt).await {
+                Err(e) if forgotten(&e) => self.open_once(&stmt).await,
+                out => out,
+            }
+        })
+    }
+    fn poll_cursor(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Result<Row>>> {
+        let Some(lent) = self.held.lent() else {
+            return Poll::Ready(None);
+        };
+        let next = match std::task::ready!(lent.poll_row(cx)) {
+            Some(Ok(row)) => Some(Ok(Row {
+                inner: DriverRow::My(row),
+            })),
+            Some(Err(e)) => Some(self.check(Err(e))),
+            None => None,
+        };
+        if !matches!(next, Some(Ok(_))) {
+            self.end_cursor();
+        }
+        Poll::Ready(next)
+    }
+    /// The rest of its rows are read and dropped by the driver before the
+    /// connection's next statement, as for any result dropped part-way.
+    fn close_cursor(&mut self) {
+        self.end_cursor();
+    }
+    /// A cursor its stream left open is closed before the connection is
+    /// lent again.
     fn is_usable(&mut self) -> bool {
-        !self.broken && self.runtime.alive()
+        self.end_cursor();
+        !self.broken && !self.held.is_gone() && self.runtime.alive()
     }
     fn ping(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             use mysql_async::prelude::Queryable;
-            let r = self.conn.ping().await;
+            let r = self.conn()?.ping().await;
             self.check(r)
         })
     }
@@ -925,7 +1019,9 @@ impl AsyncConn for MyAsync {
     /// reset a session is an error (the connection is then closed).
     fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let r = self.conn.reset().await;
+            self.end_cursor();
+            self.close_unclosed().await?;
+            let r = self.conn()?.reset().await;
             self.prepared = Prepared::new(self.prepared.cache.capacity());
             if !self.check(r)? {
                 self.broken = true;
