@@ -38,6 +38,7 @@ pub const COUNTED: &[Workload] = &[
 #[allow(dead_code)]
 pub const TIMED: &[Workload] = &[
     ("get", 1_000, 1),
+    ("get_16_threads", 1_000, 1),
     ("trivial", 1, 1),
     ("trivial", 10, 1),
     ("trivial", 100, 1),
@@ -109,11 +110,15 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
         }
         setup(&db, workload, rows);
         let shown = match workload {
-            "get" => 1,
+            "get" | "get_16_threads" => 1,
             "medium" => rows / 2,
             _ => rows,
         };
         for &(half, ours, theirs) in halves(kind) {
+            // Threads are the blocking half's concurrency.
+            if workload == "get_16_threads" && half == "async" {
+                continue;
+            }
             f(&Pair {
                 url,
                 workload,
@@ -146,6 +151,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "associations" => loading(url, side),
         "stream" | "fold" => stream(url, side, workload == "fold"),
         "copy" => copy(url, side, rows as usize),
+        "get_16_threads" => threads_get(url, side, 16),
         _ => select(url, side, workload == "get"),
     }
 }
@@ -290,6 +296,63 @@ fn select(url: &str, side: &str, get: bool) -> Calls {
             })
         }
     }
+}
+
+/// Gets by key from `threads` threads at once, each with its own raw
+/// connection, or all through one dualdb pool of `threads` connections
+/// (blocking half; the async half's many tasks are the `concurrency`
+/// bench's): a call is a get on every thread.
+fn threads_get(url: &str, side: &str, threads: usize) -> Calls {
+    let make: std::sync::Arc<dyn Fn() -> Calls + Send + Sync> = match side {
+        "dualdb" => {
+            let db = Database::builder(url)
+                .sync_pool_size(threads)
+                .build()
+                .unwrap();
+            db.sync().connect().unwrap();
+            std::sync::Arc::new(move || {
+                let db = db.clone();
+                Box::new(move |keys: Range<usize>| {
+                    let s = db.sync();
+                    keys.map(|k| s.get(BenchUser::by_id(key(k))).unwrap().name.len())
+                        .sum()
+                })
+            })
+        }
+        _ => {
+            let url = url.to_owned();
+            std::sync::Arc::new(move || select(&url, "raw", true))
+        }
+    };
+    crew(threads, make)
+}
+
+/// `threads` threads, each running the calls `make` makes there; a call of
+/// the crew's is a call on every thread at once (keys spread among them),
+/// returning when the last is done.
+fn crew(threads: usize, make: std::sync::Arc<dyn Fn() -> Calls + Send + Sync>) -> Calls {
+    use std::sync::mpsc;
+    let (done, finished) = mpsc::channel::<usize>();
+    let workers: Vec<mpsc::Sender<Range<usize>>> = (0..threads)
+        .map(|_| {
+            let (work, todo) = mpsc::channel::<Range<usize>>();
+            let (make, done) = (make.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut calls = make();
+                for keys in todo {
+                    done.send(calls(keys)).unwrap();
+                }
+            });
+            work
+        })
+        .collect();
+    Box::new(move |keys: Range<usize>| {
+        for (i, w) in workers.iter().enumerate() {
+            let at = keys.start + i * 61;
+            w.send(at..at + keys.len()).unwrap();
+        }
+        (0..threads).map(|_| finished.recv().unwrap()).sum()
+    })
 }
 
 /// A struct that is no model, read by column name (its fields are read
