@@ -593,6 +593,7 @@ impl MySync {
 
     /// The prepared statement of `sql`, and whether the connection keeps
     /// it (else it is closed after its run: [`close_statement`](Self::close_statement)).
+    #[inline]
     fn statement(&mut self, sql: &SqlText) -> Result<(mysql::Statement, bool)> {
         use mysql::prelude::Queryable;
         if let Some(s) = self.prepared.get(sql) {
@@ -611,6 +612,7 @@ impl MySync {
     }
 
     /// The connection, idle: a cursor still open is closed first.
+    #[inline]
     fn conn(&mut self) -> Result<&mut mysql::Conn> {
         self.end_cursor();
         self.held.idle()
@@ -636,6 +638,7 @@ impl MySync {
 
     /// Closes the open cursor, if any, and its statement if the connection
     /// does not keep it.
+    #[inline]
     fn end_cursor(&mut self) {
         if let Some(statement) = self.held.close() {
             let _ = self.close_statement(statement);
@@ -815,6 +818,7 @@ impl MyAsync {
     }
 
     /// The connection, idle: a cursor still open is closed first.
+    #[inline]
     fn conn(&mut self) -> Result<&mut mysql_async::Conn> {
         self.end_cursor();
         self.held.idle()
@@ -822,6 +826,7 @@ impl MyAsync {
 
     /// Closes the open cursor, if any; its statement, if the cache did not
     /// keep it, is closed before the next statement.
+    #[inline]
     fn end_cursor(&mut self) {
         self.unclosed.extend(self.held.close());
     }
@@ -867,7 +872,9 @@ impl MyAsync {
     async fn statement(&mut self, sql: &SqlText) -> Result<(mysql_async::Statement, bool)> {
         use mysql_async::prelude::Queryable;
         self.end_cursor();
-        self.close_unclosed().await?;
+        if !self.unclosed.is_empty() {
+            self.close_unclosed().await?;
+        }
         if let Some(s) = self.prepared.get(sql) {
             return Ok((s, true));
         }
