@@ -26,6 +26,13 @@
 //! they stray is the method's own noise. The workloads and sides are the
 //! `instructions` bench's (benches/sides): the same code, timed instead of
 //! counted.
+//!
+//! `DUALDB_BENCH_LOAD=1` is the loaded mode: a process spinning on CPU 1
+//! (any `taskset` list) for the whole run, beside the bench and servers on
+//! CPU 0, as other work on the machine would be. `get_16_threads` (16
+//! threads sharing one pool against 16 raw connections) tells most run
+//! unpinned, where the threads use both cores:
+//! `DUALDB_BENCH_ONLY=get_16_threads cargo bench -p dualdb-benches --bench paired`.
 
 use std::time::{Duration, Instant};
 
@@ -106,17 +113,64 @@ fn pair(ours: &mut Timed, theirs: &mut Timed, rounds: usize) -> (f64, f64, Vec<f
     (quantile(&a, 0.5), quantile(&b, 0.5), ratios)
 }
 
+/// The loaded mode's background work: a process that spins until killed.
+fn burn() -> ! {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+/// `DUALDB_BENCH_LOAD=CPUS` (a `taskset` CPU list, e.g. `1`): the loaded
+/// mode. One process spinning on those CPUs for the whole run, as other
+/// work on the machine would; killed when the run ends.
+struct Load(Option<std::process::Child>);
+
+impl Load {
+    fn start() -> Self {
+        let Ok(cpus) = std::env::var("DUALDB_BENCH_LOAD") else {
+            return Load(None);
+        };
+        let exe = std::env::current_exe().expect("the bench's own path");
+        let child = std::process::Command::new("taskset")
+            .args(["-c", &cpus])
+            .arg(exe)
+            .arg("--burn")
+            .spawn()
+            .expect("taskset (util-linux) for DUALDB_BENCH_LOAD");
+        Load(Some(child))
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list`, `--no-run` callers
     }
+    if std::env::args().any(|a| a == "--burn") {
+        burn();
+    }
+    let load = Load::start();
     let rounds = rounds();
     let control = std::env::var_os("DUALDB_PAIRED_CONTROL").is_some_and(|v| v == "1");
     println!(
-        "\n{rounds} rounds a pair, batches of about {} ms{}",
+        "\n{rounds} rounds a pair, batches of about {} ms{}{}",
         BATCH.as_millis(),
         if control {
             ", control: dualdb against itself"
+        } else {
+            ""
+        },
+        if load.0.is_some() {
+            ", loaded: a spinning process beside the run"
         } else {
             ""
         }
