@@ -79,6 +79,22 @@ impl DriverRow {
         found.unwrap_or_else(|| Err(out_of_range(i, self.len())))
     }
 
+    /// Column `i` decoded into `T` where it lies: PostgreSQL's binary form
+    /// straight to [`FromSql::from_column`], as a model's fields are read,
+    /// with no [`ValueRef`] built between; the other backends through
+    /// their `ValueRef`. The outer `Err`: the column could not be read at
+    /// all; the inner one: it is not a `T`. The paired bench's
+    /// `fold_rows` and `stream_rows` read rows by this.
+    #[inline]
+    pub(crate) fn get<T: FromSql>(&self, i: usize) -> Result<Result<T>> {
+        match self {
+            #[cfg(feature = "postgres")]
+            DriverRow::Pg(r) => Ok(T::from_column(super::postgres::types::column(r, i)?)),
+            #[allow(unreachable_patterns)]
+            _ => Ok(T::from_sql(self.value(i)?)),
+        }
+    }
+
     /// Column `i` as `T`, through the backend's [`RowRead`].
     #[inline]
     pub(crate) fn take<T: FromSql>(&mut self, i: usize) -> Result<T> {

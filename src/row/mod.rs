@@ -159,9 +159,10 @@ impl Row {
     /// let err = row.get::<i64>("word").unwrap_err();
     /// assert!(err.to_string().contains("column word"));
     /// ```
+    #[inline]
     pub fn get<T: FromSql>(&self, index: impl ColumnIndex) -> Result<T> {
-        let value = self.value(index)?;
-        T::from_sql(value).map_err(|e| in_column(index, e))
+        let i = index.position(self)?;
+        self.inner.get(i)?.map_err(|e| in_column(index, e))
     }
 
     /// Decodes column `i` into `T`, taking its text out of the row where the

@@ -57,7 +57,13 @@ pub const TIMED: &[Workload] = &[
     ("stream", 10_000, 200),
     ("fold", 10_000, 200),
     ("copy", 1_000, 20),
+    ("fold_rows", ROWS_1M, 1),
+    ("stream_rows", ROWS_1M, 1),
 ];
+
+/// The rows `fold_rows` and `stream_rows` read a call: a result too large
+/// to hold, read as it arrives.
+const ROWS_1M: i32 = 1_000_000;
 
 /// The medium query's users (half of them black-haired, every fourth with a
 /// post): 50 rows of `(user, post if any)` a call.
@@ -104,8 +110,10 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
     let kind = db.backend();
     associations::drop_tables(&db);
     for &(workload, rows, scale) in workloads {
-        // COPY is PostgreSQL's.
-        if workload == "copy" && kind != BackendKind::Postgres {
+        // COPY is PostgreSQL's; the million-row reads compare with
+        // tokio-postgres' `query_raw` (and keep a full run short).
+        if matches!(workload, "copy" | "fold_rows" | "stream_rows") && kind != BackendKind::Postgres
+        {
             continue;
         }
         setup(&db, workload, rows);
@@ -149,7 +157,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "join" => join(url, side),
         "query_as" => query_as(url, side),
         "associations" => loading(url, side),
-        "stream" | "fold" => stream(url, side, workload == "fold"),
+        "stream" | "fold" | "stream_rows" | "fold_rows" => stream(url, side, workload),
         "copy" => copy(url, side, rows as usize),
         "get_16_threads" => threads_get(url, side, 16),
         _ => select(url, side, workload == "get"),
@@ -166,6 +174,10 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
         "medium" => fill(db, rows, 1, 0, 4),
         "join" => fill(db, rows, 1, 0, 1),
         "associations" => fill(db, rows, 10, 10, 1),
+        "fold_rows" | "stream_rows" => {
+            associations::drop_tables(db);
+            support::setup_rows_server(db, rows);
+        }
         "copy" => {
             let sql = "CREATE UNLOGGED TABLE IF NOT EXISTS bench_copy (id BIGINT, name TEXT)";
             db.sync().execute(sql, &[]).unwrap();
@@ -387,15 +399,53 @@ fn query_as(url: &str, side: &str) -> Calls {
 
 /// Every row of `bench_users` read as it arrives, decoded and counted,
 /// never all in memory: dualdb's row stream or iterator (`fetch`), or its
-/// `fold`, against the raw driver's own streaming (tokio-postgres'
-/// `query_raw`, mysql_async's `exec_stream`, the blocking drivers' row
-/// iterators).
-fn stream(url: &str, side: &str, fold: bool) -> Calls {
+/// `fold`, into models (`stream`, `fold`) or as raw rows (`stream_rows`,
+/// `fold_rows`: `fetch_rows`, `fold_rows`), against the raw driver's own
+/// streaming (tokio-postgres' `query_raw`, mysql_async's `exec_stream`, the
+/// blocking drivers' row iterators).
+fn stream(url: &str, side: &str, workload: &str) -> Calls {
     use futures::StreamExt as _;
     let db = Database::open(url).unwrap();
     let kind = db.backend();
     let sql = "SELECT id, name, hair_color FROM bench_users";
+    let fold = workload.starts_with("fold");
+    let raw_rows = workload.ends_with("_rows");
+    // A raw row decoded as the raw sides decode theirs.
+    fn seen(r: &dualdb::Row) -> dualdb::Result<usize> {
+        let u: Raw = (r.get(0)?, r.get(1)?, r.get(2)?);
+        Ok(usize::from(!u.1.is_empty()))
+    }
     match (side, kind) {
+        ("dualdb", _) if raw_rows => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| match fold {
+                true => s
+                    .fold_rows(sql, &[], 0, |n, r| Ok::<_, dualdb::Error>(n + seen(&r)?))
+                    .unwrap(),
+                false => s
+                    .fetch_rows(sql, &[])
+                    .map(|r| seen(&r.unwrap()).unwrap())
+                    .sum(),
+            })
+            .sum()
+        }),
+        ("dualdb_async", _) if raw_rows => {
+            on_runtime(runtime(), db, async move |db, _| match fold {
+                true => db
+                    .aio()
+                    .fold_rows(sql, &[], 0, |n, r| Ok::<_, dualdb::Error>(n + seen(&r)?))
+                    .await
+                    .unwrap(),
+                false => {
+                    let mut rows = db.aio().fetch_rows(sql, &[]);
+                    let mut n = 0;
+                    while let Some(r) = rows.next().await {
+                        n += seen(&r.unwrap()).unwrap();
+                    }
+                    n
+                }
+            })
+        }
         ("dualdb", _) => Box::new(move |keys| {
             let s = db.sync();
             keys.map(|_| match fold {
@@ -927,10 +977,20 @@ fn on_runtime<C: 'static>(
     })
 }
 
-/// A runtime of one thread (see the module's comment).
+/// A runtime of one thread (see the module's comment), or with
+/// `DUALDB_BENCH_RUNTIME=multi` of two workers, as `#[tokio::main]` makes
+/// on this machine: the calls then run on the bench's thread and each
+/// connection's task on a worker, as an application's would.
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    match std::env::var("DUALDB_BENCH_RUNTIME").as_deref() {
+        Ok("multi") => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    }
 }
