@@ -174,8 +174,9 @@ impl AsyncConn for SetupAsync {
     fn poll_cursor(
         &mut self,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Row>>> {
-        self.conn.poll_cursor(cx)
+        row: &mut Option<Row>,
+    ) -> std::task::Poll<Option<Result<()>>> {
+        self.conn.poll_cursor(cx, row)
     }
     fn close_cursor(&mut self) {
         self.conn.close_cursor()

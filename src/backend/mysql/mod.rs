@@ -988,20 +988,25 @@ impl AsyncConn for MyAsync {
             }
         })
     }
-    fn poll_cursor(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Result<Row>>> {
+    fn poll_cursor(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        row: &mut Option<Row>,
+    ) -> Poll<Option<Result<()>>> {
         let Some(lent) = self.held.lent() else {
             return Poll::Ready(None);
         };
         let next = match std::task::ready!(lent.poll_row(cx)) {
-            Some(Ok(row)) => Some(Ok(Row {
-                inner: DriverRow::My(row),
-            })),
-            Some(Err(e)) => Some(self.check(Err(e))),
+            Some(Ok(r)) => {
+                *row = Some(Row {
+                    inner: DriverRow::My(r),
+                });
+                return Poll::Ready(Some(Ok(())));
+            }
+            Some(Err(e)) => Some(self.check::<()>(Err(e))),
             None => None,
         };
-        if !matches!(next, Some(Ok(_))) {
-            self.end_cursor();
-        }
+        self.end_cursor();
         Poll::Ready(next)
     }
     /// The rest of its rows are read and dropped by the driver before the

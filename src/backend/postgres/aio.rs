@@ -173,22 +173,27 @@ impl AsyncConn for PgAsync {
             Ok(())
         })
     }
-    fn poll_cursor(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {
+    fn poll_cursor(
+        &mut self,
+        cx: &mut Context<'_>,
+        row: &mut Option<Row>,
+    ) -> Poll<Option<Result<()>>> {
         use futures_core::Stream;
         let Some(stream) = self.cursor.as_mut() else {
             return Poll::Ready(None);
         };
         let next = match stream.as_mut().poll_next(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Some(Ok(row))) => Some(Ok(Row {
-                inner: crate::backend::DriverRow::Pg(row),
-            })),
+            Poll::Ready(Some(Ok(r))) => {
+                *row = Some(Row {
+                    inner: crate::backend::DriverRow::Pg(r),
+                });
+                return Poll::Ready(Some(Ok(())));
+            }
             Poll::Ready(Some(Err(e))) => Some(Err(super::client::pg_error(e))),
             Poll::Ready(None) => None,
         };
-        if !matches!(next, Some(Ok(_))) {
-            self.cursor = None;
-        }
+        self.cursor = None;
         Poll::Ready(next)
     }
     /// The rest of its rows are read and dropped by the connection's task

@@ -529,13 +529,14 @@ impl<T: Send, D: DecodeRow<T> + Send> AsyncPull<T> for AsyncCursor<T, D> {
                 Reading::Rows(lease) => lease,
                 Reading::Done => return Poll::Ready(None),
             };
+            let mut row = None;
             let polled = match lease.slot() {
-                Ok(slot) => slot.conn.poll_cursor(cx),
+                Ok(slot) => slot.conn.poll_cursor(cx, &mut row),
                 Err(e) => Poll::Ready(Some(Err(e))),
             };
-            let row = match polled {
+            match polled {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(row))) => row,
+                Poll::Ready(Some(Ok(()))) => {}
                 Poll::Ready(Some(Err(e))) => {
                     self.end(None);
                     return Poll::Ready(Some(Err(e)));
@@ -544,9 +545,9 @@ impl<T: Send, D: DecodeRow<T> + Send> AsyncPull<T> for AsyncCursor<T, D> {
                     self.end(Some(self.rows));
                     return Poll::Ready(None);
                 }
-            };
+            }
             self.rows += 1;
-            let item = self.decode.decode_row(&mut Some(row));
+            let item = self.decode.decode_row(&mut row);
             if item.is_err() {
                 // A row that cannot be decoded ends the stream, as it stops
                 // a `fold`.
