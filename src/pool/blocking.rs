@@ -102,11 +102,17 @@ impl Inner {
         lock(&self.idle[i].0).pop()
     }
 
+    /// This thread's own shard.
+    #[inline]
+    fn home_shard(&self) -> usize {
+        home() & (self.idle.len() - 1)
+    }
+
     /// An idle connection: this thread's shard's last, else another's.
     #[inline(always)]
     fn pop_idle(&self) -> Option<Idle> {
         let mask = self.idle.len() - 1;
-        let mine = home() & mask;
+        let mine = self.home_shard();
         if let Some(idle) = self.pop_from(mine) {
             return Some(idle);
         }
@@ -150,7 +156,7 @@ impl Inner {
         let timed = self.check_idle_after.is_some() || self.lifetimes.idle_timeout.is_some();
         let since = timed.then(Instant::now);
         {
-            let mut shard = lock(&self.idle[home() & (self.idle.len() - 1)].0);
+            let mut shard = lock(&self.idle[self.home_shard()].0);
             // Read under the shard's lock: `close` bumps it before it empties
             // the shards, so a connection kept here is either seen as stale
             // or emptied by `close`.

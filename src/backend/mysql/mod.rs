@@ -706,17 +706,16 @@ impl SyncConn for MySync {
         let Some(lent) = self.held.lent() else {
             return Ok(true);
         };
-        let mut broken = false;
+        let broken = &mut self.broken;
         let out = lent.read(max, |row| {
             let row = row.map_err(|e| {
-                broken |= e.is_connectivity_error();
+                *broken |= e.is_connectivity_error();
                 sync_error(e)
             })?;
             sink.row(&mut Some(Row {
                 inner: DriverRow::My(row),
             }))
         });
-        self.broken |= broken;
         if !matches!(out, Ok(false)) {
             self.end_cursor();
         }
