@@ -307,8 +307,9 @@ const BATCHES_AHEAD: usize = 2;
 /// connection clean.
 pub(crate) trait Pull<T>: Send {
     /// The next item; `None` once the statement ended. It ends after an
-    /// error.
-    fn next(&mut self) -> Option<Result<T>>;
+    /// error. It may put the items that follow into `ready` (decoded as
+    /// they were read), which [`RowIter`] hands out before it calls again.
+    fn next(&mut self, ready: &mut VecDeque<T>) -> Option<Result<T>>;
 }
 
 /// The models or rows of one statement on the blocking half, as the server
@@ -435,7 +436,7 @@ impl<T: Send + 'static> Iterator for RowIter<'_, T> {
             return Some(Err(e));
         }
         if let Some(pull) = &mut self.pull {
-            let next = pull.next();
+            let next = pull.next(&mut self.ready);
             if !matches!(next, Some(Ok(_))) {
                 self.pull = None;
             }

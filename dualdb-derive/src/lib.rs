@@ -330,6 +330,18 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             quote!(#ident: #krate::row::RowRead::take(row, columns.at(#i))?)
         })
         .collect::<Vec<_>>();
+    // `read_in`'s fields: an error returns at once, with no closure between
+    // the reads and the caller, so that the model is built where the
+    // caller keeps it.
+    let read_in = fields.iter().enumerate().map(|(i, f)| {
+        let ident = &f.ident;
+        quote!(#ident: match #krate::row::RowRead::take(row, columns.at(#i)) {
+            ::core::result::Result::Ok(v) => v,
+            ::core::result::Result::Err(e) => {
+                return ::core::option::Option::Some(::core::result::Result::Err(e))
+            }
+        })
+    });
     let values = fields.iter().map(|f| {
         let ident = &f.ident;
         quote!(#krate::ToSql::to_sql(&self.#ident))
@@ -415,14 +427,12 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             // The same fields as `from_row_in`, through any `RowRead`: the
             // driver's own row (PostgreSQL, MySQL) and SQLite's row in place.
             // `from_row_in` over `Row` still serves SQLite's copied rows.
+            #[inline(always)]
             fn read_in<R: #krate::row::RowRead>(
                 row: &mut R,
                 columns: &#krate::model::Columns,
             ) -> ::core::option::Option<#krate::Result<Self>> {
-                let read = |row: &mut R| -> #krate::Result<Self> {
-                    ::core::result::Result::Ok(#name { #(#from_row_in),* })
-                };
-                ::core::option::Option::Some(read(row))
+                ::core::option::Option::Some(::core::result::Result::Ok(#name { #(#read_in),* }))
             }
 
             fn built_selects() -> &'static [#krate::model::BuiltSql] {

@@ -152,6 +152,7 @@ impl<M: Model> ModelRow for M {
         }
     }
 
+    #[inline(always)]
     fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
         M::read_in(row, layout)
     }

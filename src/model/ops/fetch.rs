@@ -106,7 +106,7 @@ impl<T: ModelRow> DecodeRow<T> for ModelsOf<T> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T> {
         self.0.decode(slotted(row)?)
     }
-    #[inline]
+    #[inline(always)]
     fn decode_in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<T>> {
         self.0.read(row)
     }
@@ -718,14 +718,17 @@ struct Cursor<T, D> {
     failed: Option<crate::Error>,
     decode: D,
     shelf: Arc<Shelf<T>>,
-    /// Pulled, not yet read.
-    queue: VecDeque<Pulled<T>>,
-    /// Rows handed over as they are, decoded as the reader takes them
-    /// (`DecodeRow::decode_row`), so that one item at a time is alive, as in
-    /// a `fold` (benches/paired, PostgreSQL's blocking `stream`); rows read
-    /// in place (SQLite) are decoded as they are read, and so is every row
-    /// where `lazy` is off (SQLite's copied rows, whose buffers the
-    /// connection refills).
+    /// Rows pulled as they are, not yet read: decoded as the reader takes
+    /// them (`DecodeRow::decode_row`), so that one item at a time is alive,
+    /// as in a `fold` (benches/paired, PostgreSQL's blocking `stream`).
+    rows: VecDeque<Row>,
+    /// Rows are pulled as they are (into `rows`). Where it is off (SQLite:
+    /// rows read in place, and copied rows whose buffers the connection
+    /// refills), each row is decoded as it is read, straight into the
+    /// reader's queue (`RowIter`'s), so that an item is moved once between
+    /// its decoding and the reader (benches/paired, SQLite's `stream`).
+    /// Within one cursor every row goes one way, so the two queues never
+    /// both hold rows and the order is kept.
     lazy: bool,
     /// Rows a pull reads at most ([`pull_size`]).
     pull: usize,
@@ -733,14 +736,9 @@ struct Cursor<T, D> {
     open: bool,
     /// The statement ended, or failed: nothing more to pull.
     done: bool,
-    rows: u64,
+    /// Rows read so far (traced when the statement ends).
+    read: u64,
     traced: Option<Traced>,
-}
-
-/// A pulled row: decoded, or to be decoded when read.
-enum Pulled<T> {
-    Item(T),
-    Row(Row),
 }
 
 impl<T, D> Cursor<T, D> {
@@ -752,12 +750,12 @@ impl<T, D> Cursor<T, D> {
             failed: plan.failed,
             decode: plan.decode,
             shelf: plan.shelf,
-            queue: VecDeque::new(),
+            rows: VecDeque::new(),
             lazy,
             pull,
             open: false,
             done: false,
-            rows: 0,
+            read: 0,
             traced: None,
         }
     }
@@ -775,43 +773,44 @@ impl<T, D> Cursor<T, D> {
     }
 }
 
-/// A cursor's rows into its queue.
+/// A cursor's rows into its queue, or decoded into the reader's.
 struct Queueing<'a, T, D> {
     decode: &'a mut D,
-    queue: &'a mut VecDeque<Pulled<T>>,
+    rows: &'a mut VecDeque<Row>,
+    items: &'a mut VecDeque<T>,
     lazy: bool,
 }
 
 impl<T: Send, D: DecodeRow<T> + Send> Sink for Queueing<'_, T, D> {
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
-        let pulled = match self.lazy {
-            true => Pulled::Row(row.take().ok_or_else(taken)?),
-            false => Pulled::Item(self.decode.decode_row(row)?),
-        };
-        self.queue.push_back(pulled);
+        match self.lazy {
+            true => self.rows.push_back(row.take().ok_or_else(taken)?),
+            false => self.items.push_back(self.decode.decode_row(row)?),
+        }
         Ok(())
     }
     #[inline]
     fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         let item = self.decode.decode_in_place(row)?;
-        Some(item.map(|item| self.queue.push_back(Pulled::Item(item))))
+        Some(item.map(|item| self.items.push_back(item)))
     }
 }
 
 impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
-    /// Reads up to `pull` rows into the queue, opening the statement
-    /// first if it is not open yet.
-    fn pull(&mut self) -> Result<()> {
+    /// Reads up to `pull` rows into the queue (or, decoded, into `items`),
+    /// opening the statement first if it is not open yet.
+    fn pull(&mut self, items: &mut VecDeque<T>) -> Result<()> {
         let opening = self.stmt.take();
         if let Some(stmt) = &opening {
             self.open = true;
             self.traced = Traced::statement(&stmt.sql);
         }
-        let before = self.queue.len();
+        let before = self.rows.len() + items.len();
         let (shelf, pull) = (&self.shelf, self.pull);
         let mut sink = Queueing {
             decode: &mut self.decode,
-            queue: &mut self.queue,
+            rows: &mut self.rows,
+            items: &mut *items,
             lazy: self.lazy,
         };
         let mut read = |conn: &mut dyn crate::backend::SyncConn| {
@@ -841,11 +840,11 @@ impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
                 })
             }
         };
-        self.rows += (self.queue.len() - before) as u64;
+        self.read += (self.rows.len() + items.len() - before) as u64;
         match ended {
             Ok(false) => Ok(()),
             Ok(true) => {
-                self.ended(Some(self.rows));
+                self.ended(Some(self.read));
                 Ok(())
             }
             Err(e) => {
@@ -857,12 +856,13 @@ impl<T: Send, D: DecodeRow<T> + Send> Cursor<T, D> {
 }
 
 impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
-    fn next(&mut self) -> Option<Result<T>> {
+    fn next(&mut self, items: &mut VecDeque<T>) -> Option<Result<T>> {
         loop {
-            match self.queue.pop_front() {
-                Some(Pulled::Item(item)) => return Some(Ok(item)),
-                Some(Pulled::Row(row)) => return Some(self.decode.decode_row(&mut Some(row))),
-                None => {}
+            if let Some(item) = items.pop_front() {
+                return Some(Ok(item));
+            }
+            if let Some(row) = self.rows.pop_front() {
+                return Some(self.decode.decode_row(&mut Some(row)));
             }
             // A pull's error comes after the rows pulled before it.
             if let Some(e) = self.failed.take() {
@@ -872,7 +872,7 @@ impl<T: Send, D: DecodeRow<T> + Send> Pull<T> for Cursor<T, D> {
             if self.done {
                 return None;
             }
-            if let Err(e) = self.pull() {
+            if let Err(e) = self.pull(items) {
                 self.failed = Some(e);
             }
         }
