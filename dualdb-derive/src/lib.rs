@@ -331,8 +331,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
         })
         .collect::<Vec<_>>();
     // `read_in`'s fields: an error returns at once, with no closure between
-    // the reads and the caller, so that the model is built where the
-    // caller keeps it.
+    // the reads and the caller (see `read_in` below).
     let read_in = fields.iter().enumerate().map(|(i, f)| {
         let ident = &f.ident;
         quote!(#ident: match #krate::row::RowRead::take(row, columns.at(#i)) {
@@ -427,6 +426,10 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             // The same fields as `from_row_in`, through any `RowRead`: the
             // driver's own row (PostgreSQL, MySQL) and SQLite's row in place.
             // `from_row_in` over `Row` still serves SQLite's copied rows.
+            // Built in its caller: a model returned from a call of its own is
+            // written a field at a time and then copied by wider loads, which
+            // wait for those stores (benches/paired, the `fold` and `stream`
+            // workloads).
             #[inline(always)]
             fn read_in<R: #krate::row::RowRead>(
                 row: &mut R,

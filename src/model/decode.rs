@@ -40,6 +40,7 @@ impl<T: ModelRow> Decoder<T> {
 
     /// The `T` in a row read in place, once the layout is known; `None`
     /// (nothing read) as for [`read_into`](Self::read_into).
+    // Inlined, as the model's own `read_in` is (the derive says why).
     #[inline(always)]
     pub(crate) fn read(&self, row: &mut impl crate::row::RowRead) -> Option<Result<T>> {
         T::read_with(row, self.layout.as_ref()?)

@@ -152,6 +152,7 @@ impl<M: Model> ModelRow for M {
         }
     }
 
+    // Inlined, as the model's own `read_in` is (the derive says why).
     #[inline(always)]
     fn read_with<R: RowRead>(row: &mut R, layout: &Columns) -> Option<Result<Self>> {
         M::read_in(row, layout)

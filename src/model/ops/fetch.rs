@@ -106,6 +106,7 @@ impl<T: ModelRow> DecodeRow<T> for ModelsOf<T> {
     fn decode_row(&mut self, row: &mut Option<Row>) -> Result<T> {
         self.0.decode(slotted(row)?)
     }
+    // Inlined, as the model's own `read_in` is (the derive says why).
     #[inline(always)]
     fn decode_in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<T>> {
         self.0.read(row)
