@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Plan, drive_sync};
 use crate::pool::PooledConn;
 use crate::runtime::run_blocking;
@@ -27,6 +27,39 @@ pub(crate) struct SyncTxShared {
     /// Row iterators open on the transaction: its other statements are
     /// refused meanwhile ([`crate::RowIter`]).
     pub(crate) streams: Arc<AtomicUsize>,
+    /// The thread running a statement under `state`'s lock ([`thread_mark`]),
+    /// 0 if none: the caller's code inside that statement (a `fold`'s
+    /// closure, COPY's rows) runs on that thread, and a call of the same
+    /// transaction from there is refused instead of waiting for the lock
+    /// its own thread holds (tests/streaming.rs, a fold's closure calling
+    /// its transaction).
+    holder: AtomicUsize,
+}
+
+/// This thread's mark: the address of a thread-local, distinct among the
+/// threads alive at once.
+fn thread_mark() -> usize {
+    thread_local!(static MARK: u8 = const { 0 });
+    MARK.with(|m| std::ptr::from_ref(m) as usize)
+}
+
+/// Clears the holder when the statement's work ends, by return or unwind.
+struct Holding<'a>(&'a AtomicUsize);
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The error of a call made by the caller's code inside a statement of the
+/// same transaction.
+fn reentered() -> Error {
+    Error::new(
+        ErrorKind::Usage,
+        "this transaction's connection is busy with the statement whose closure made this call \
+         (a fold's closure, COPY's rows): collect the rows first, or make the call outside the transaction",
+    )
 }
 
 /// A transaction's connection and its open levels, behind its lock.
@@ -114,6 +147,7 @@ impl SyncTxShared {
             }),
             turn: Condvar::new(),
             streams: Arc::new(AtomicUsize::new(0)),
+            holder: AtomicUsize::new(0),
         })
     }
 
@@ -161,6 +195,12 @@ impl SyncTxShared {
         f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
     ) -> Result<T> {
         run_blocking(|| {
+            let me = thread_mark();
+            // Only this thread stores its own mark, so reading it here means
+            // this thread holds the lock (Relaxed: one thread's own order).
+            if self.holder.load(Ordering::Relaxed) == me {
+                return Err(reentered());
+            }
             let mut st = lock(&self.state);
             loop {
                 match st.levels.turn(level, closing) {
@@ -172,6 +212,8 @@ impl SyncTxShared {
             if refuse_open && self.streams_open() {
                 return Err(crate::stream::stream_open());
             }
+            self.holder.store(me, Ordering::Relaxed);
+            let _holding = Holding(&self.holder);
             f(&mut st)
         })
     }

@@ -219,3 +219,57 @@ fn a_blocking_folds_closure_may_run_a_runtime_of_its_own() {
         assert_eq!(db.sync().status().in_use(), 0);
     }
 }
+
+/// A blocking fold's closure that calls its own transaction (through the
+/// transaction's handle, or the plain handle, which joins it) gets a
+/// `Usage` error at once instead of waiting forever for the connection its
+/// own statement holds; the fold stops with that error and the
+/// transaction goes on, its connection clean.
+#[test]
+fn a_blocking_folds_closure_calling_its_own_transaction_is_refused() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for db in isolated_all("stream_reenter") {
+        rt.block_on(fill(&db));
+        let (done, finished) = std::sync::mpsc::channel();
+        let db2 = db.clone();
+        std::thread::spawn(move || {
+            let db = db2;
+            let out = db.sync().atomic(|tx| {
+                let mine = Item {
+                    id: ROWS + 1,
+                    label: "mine".into(),
+                };
+                tx.create(mine)?;
+                let by_tx = tx.fold(Item::select(), 0, |n, _: Item| {
+                    tx.count(Item::select(), false)?;
+                    Ok::<_, Error>(n + 1)
+                });
+                let sql = "SELECT id FROM stream_items";
+                let by_plain = db.sync().fold_rows(sql, &[], 0, |n, _| {
+                    let changed = Item::update_query().set(Item::LABEL, "changed");
+                    db.sync().execute_query(changed)?;
+                    Ok::<_, Error>(n + 1)
+                });
+                let after = tx.count(Item::select(), false)?;
+                let changed = tx.count(Item::select().filter(Item::LABEL.eq("changed")), false)?;
+                Ok::<_, Error>((by_tx, by_plain, after, changed))
+            });
+            let _ = done.send(out);
+        });
+        let (by_tx, by_plain, after, changed) = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a fold's closure calling its own transaction hung")
+            .unwrap();
+        for e in [by_tx.unwrap_err(), by_plain.unwrap_err()] {
+            assert_eq!(e.kind(), ErrorKind::Usage, "{}: {e}", db.backend());
+            assert!(e.message().contains("busy"), "{e}");
+        }
+        assert_eq!((after, changed), (ROWS + 1, 0), "{}", db.backend());
+        // Committed: the transaction's row is there.
+        assert_eq!(db.sync().count(Item::select(), false).unwrap(), ROWS + 1);
+        assert_eq!(db.sync().status().in_use(), 0);
+    }
+}

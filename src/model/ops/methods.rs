@@ -777,7 +777,10 @@ manager_methods! {
     /// returned as it was; the connection is left clean. `f` may return the
     /// caller's own error type (`E: From<dualdb::Error>`; `'static`, as it
     /// travels inside dualdb's error until the call hands it back); where
-    /// nothing names it, write `Ok::<_, dualdb::Error>(…)`.
+    /// nothing names it, write `Ok::<_, dualdb::Error>(…)`. Inside a
+    /// transaction its connection is reading the rows while `f` runs, so a
+    /// call of the same transaction from `f` is a
+    /// [`Usage`](crate::ErrorKind::Usage) error: collect the rows first.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
