@@ -317,8 +317,8 @@ pub(crate) trait Pull<T>: Send {
 /// [`fetch_rows`](crate::SyncDb::fetch_rows) (and the same on a
 /// transaction). An [`Iterator`] of `Result<T>`, whose statement starts at
 /// the first `next()`. Its rows are read on the reader's own thread as the
-/// reader needs them (up to 256 at a time on SQLite and PostgreSQL, where
-/// PostgreSQL takes what has arrived; two on MySQL), and the connection
+/// reader needs them (up to 256 at a time on PostgreSQL, which takes what
+/// has arrived; three on SQLite, two on MySQL), and the connection
 /// goes back to the pool once the last is read. Inside a current-thread
 /// Tokio runtime the statement runs on a thread of its own instead, which
 /// sends rows in batches of up to 256 and waits while two batches are

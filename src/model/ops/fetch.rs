@@ -693,16 +693,22 @@ where
 }
 
 /// Rows a [`Cursor`] reads a pull, by backend (benches/paired, the blocking
-/// `stream` workload). A PostgreSQL pull is a runtime entry and a SQLite
-/// pull takes the statement out of its cell and arms the statement timeout:
-/// up to 256 rows spread that thin. A MySQL pull is a few calls, while the
-/// driver's rows held between pulls cost more than the calls (each row's
-/// values are allocations, and hundreds alive at once miss the allocator's
-/// per-thread cache): two rows a pull, read as the raw driver reads them.
+/// `stream` workload, alone and after the other workloads). A PostgreSQL
+/// pull is a runtime entry, whose rows wait undecoded: up to 256 rows
+/// spread it thin. SQLite decodes a pull's rows as it steps them, so a
+/// pull's models are alive at once, and MySQL's driver rows held between
+/// pulls are allocations each: hundreds alive at once outrun the
+/// allocator's per-thread cache, and on a heap that other work has used
+/// its slower path costs more than the pulls (BENCHMARKS.md, "Row
+/// streams", has SQLite's pull sizes run alone and after other work). A
+/// few rows a pull, then: three on SQLite (a pull takes the statement out
+/// of its cell and arms the statement timeout), two on MySQL (a few
+/// calls).
 fn pull_size(kind: BackendKind) -> usize {
     match kind {
+        BackendKind::Postgres => 256,
+        BackendKind::Sqlite => 3,
         BackendKind::Mysql => 2,
-        _ => 256,
     }
 }
 
