@@ -32,7 +32,7 @@ pub(crate) struct SyncTxShared {
     /// closure, COPY's rows) runs on that thread, and a call of the same
     /// transaction from there is refused instead of waiting for the lock
     /// its own thread holds (tests/streaming.rs, a fold's closure calling
-    /// its transaction).
+    /// its transaction; tests/copy.rs, COPY's rows doing so).
     holder: AtomicUsize,
 }
 

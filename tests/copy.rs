@@ -459,3 +459,46 @@ async fn through_the_executor_traits() {
     });
     assert_eq!(count(&db, &t).await, (40, 40 * 39 / 2));
 }
+
+/// COPY's rows come from the caller's iterator while the transaction's
+/// connection is in the COPY: a call of the same transaction from inside
+/// that iterator is a `Usage` error at once (it waited forever for the
+/// lock its own statement held), and the COPY and the transaction go on.
+#[test]
+fn a_call_of_its_own_transaction_from_copys_rows_is_refused() {
+    let Some(url) = pg_url() else { return };
+    let db = Database::open(&url).unwrap();
+    let t = setup(&db, "copy_reenter");
+    let (done, finished) = std::sync::mpsc::channel();
+    let (db2, t2) = (db.clone(), t.clone());
+    std::thread::spawn(move || {
+        let (db, t) = (db2, t2);
+        let out = db.sync().atomic(|tx| {
+            let refused = std::sync::Mutex::new(Vec::new());
+            let lines = (0..10).map(|i| {
+                if i == 5 {
+                    let count = format!("SELECT count(*) FROM {t}");
+                    let e = tx.query_one(&count, &[]).err();
+                    refused.lock().unwrap().extend(e);
+                }
+                format!("{i},name {i}\n")
+            });
+            let sql = format!("COPY {t} (id, name) FROM STDIN (FORMAT csv)");
+            let n = tx.copy_in(&sql, lines)?;
+            let row = tx.query_one(&format!("SELECT count(*) FROM {t}"), &[])?;
+            let seen: i64 = row.get(0)?;
+            Ok::<_, Error>((n, seen, refused.into_inner().unwrap()))
+        });
+        let _ = done.send(out);
+    });
+    let (n, seen, refused) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a call from COPY's rows hung")
+        .unwrap();
+    assert_eq!((n, seen), (10, 10));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].kind(), ErrorKind::Usage, "{}", refused[0]);
+    assert!(refused[0].message().contains("busy"), "{}", refused[0]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(rt.block_on(count(&db, &t)), (10, 45));
+}
