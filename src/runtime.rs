@@ -15,6 +15,9 @@
 //! None of these panics. A blocking call from async code still stalls the
 //! task that makes it: that is what [`SyncCheck`](crate::SyncCheck) is for.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -24,6 +27,26 @@ use crate::error::{Error, ErrorKind, Result};
 /// statement on one thread of its own rather than a thread a batch.
 pub(crate) fn blocking_needs_thread() -> bool {
     Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+}
+
+/// This thread's number, taken in turn at its first call: distinct from
+/// every other thread's, and never `usize::MAX`. The blocking pool's shards
+/// and a transaction's lock holder (`src/sync_scope.rs`) go by it. Inlined:
+/// the pool reads it on each call (benches/instructions, SQLite's get).
+#[inline]
+pub(crate) fn thread_number() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    MINE.with(|m| match m.get() {
+        usize::MAX => {
+            let i = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+            m.set(i);
+            i
+        }
+        i => i,
+    })
 }
 
 /// Runs `f`, which may block, without upsetting a Tokio runtime the caller is in.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::{Plan, drive_sync};
 use crate::pool::PooledConn;
-use crate::runtime::run_blocking;
+use crate::runtime::{run_blocking, thread_number};
 use crate::transaction::{Guards, Levels, Owner, Turn, finished};
 
 /// The connection of a transaction, or of a pinned session, shared by its
@@ -27,8 +27,8 @@ pub(crate) struct SyncTxShared {
     /// Row iterators open on the transaction: its other statements are
     /// refused meanwhile ([`crate::RowIter`]).
     pub(crate) streams: Arc<AtomicUsize>,
-    /// The thread running a statement under `state`'s lock ([`thread_mark`]),
-    /// 0 if none: the caller's code inside that statement (a `fold`'s
+    /// The thread running a statement under `state`'s lock (its
+    /// [`thread_number`]), `usize::MAX` if none: the caller's code inside that statement (a `fold`'s
     /// closure, COPY's rows) runs on that thread, and a call of the same
     /// transaction from there is refused instead of waiting for the lock
     /// its own thread holds (tests/streaming.rs, a fold's closure calling
@@ -36,19 +36,15 @@ pub(crate) struct SyncTxShared {
     holder: AtomicUsize,
 }
 
-/// This thread's mark: the address of a thread-local, distinct among the
-/// threads alive at once.
-fn thread_mark() -> usize {
-    thread_local!(static MARK: u8 = const { 0 });
-    MARK.with(|m| std::ptr::from_ref(m) as usize)
-}
+/// `SyncTxShared::holder` while no statement runs: no thread's number.
+const NO_HOLDER: usize = usize::MAX;
 
 /// Clears the holder when the statement's work ends, by return or unwind.
 struct Holding<'a>(&'a AtomicUsize);
 
 impl Drop for Holding<'_> {
     fn drop(&mut self) {
-        self.0.store(0, Ordering::Relaxed);
+        self.0.store(NO_HOLDER, Ordering::Relaxed);
     }
 }
 
@@ -147,7 +143,7 @@ impl SyncTxShared {
             }),
             turn: Condvar::new(),
             streams: Arc::new(AtomicUsize::new(0)),
-            holder: AtomicUsize::new(0),
+            holder: AtomicUsize::new(NO_HOLDER),
         })
     }
 
@@ -195,8 +191,8 @@ impl SyncTxShared {
         f: impl FnOnce(&mut TxConn) -> Result<T> + Send,
     ) -> Result<T> {
         run_blocking(|| {
-            let me = thread_mark();
-            // Only this thread stores its own mark, so reading it here means
+            let me = thread_number();
+            // Only this thread stores its own number, so reading it here means
             // this thread holds the lock (Relaxed: one thread's own order).
             if self.holder.load(Ordering::Relaxed) == me {
                 return Err(reentered());

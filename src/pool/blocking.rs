@@ -11,7 +11,6 @@
 //! paired `get_16_threads`: one shared lock made 16 threads' SQLite gets a
 //! half slower than one connection each).
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -20,7 +19,7 @@ use super::status::PoolStatus;
 use crate::backend::{Backend, SyncConn};
 use crate::config::Lifetimes;
 use crate::error::{Error, ErrorKind, Result};
-use crate::runtime::run_blocking;
+use crate::runtime::{run_blocking, thread_number};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while the lock was held cannot leave the counters half-written
@@ -56,23 +55,6 @@ fn shard_count(max_size: usize) -> usize {
     max_size.clamp(1, 64).next_power_of_two()
 }
 
-/// This thread's number, taken in turn once: its shard is the number
-/// masked by the shard count.
-fn home() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    MINE.with(|m| match m.get() {
-        usize::MAX => {
-            let i = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
-            m.set(i);
-            i
-        }
-        i => i,
-    })
-}
-
 /// What the pool's connect helpers and borrowers share.
 pub(crate) struct Inner {
     backend: Arc<dyn Backend>,
@@ -102,10 +84,10 @@ impl Inner {
         lock(&self.idle[i].0).pop()
     }
 
-    /// This thread's own shard.
+    /// This thread's own shard: its number masked by the shard count.
     #[inline]
     fn home_shard(&self) -> usize {
-        home() & (self.idle.len() - 1)
+        thread_number() & (self.idle.len() - 1)
     }
 
     /// An idle connection: this thread's shard's last, else another's.
