@@ -6,10 +6,9 @@
 mod common;
 
 use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Capture, mysql_url, pg_url, urls};
+use common::{Capture, finishes_within, mysql_url, pg_url, urls};
 use dualdb::{BackendKind, Database, ErrorKind};
 
 #[test]
@@ -137,19 +136,6 @@ fn passwords_never_appear_in_errors_debug_or_logs() {
             .to_string();
         assert!(!logs.contains(&real), "password in logs: {logs}");
     }
-}
-
-/// Runs `f` on a thread and fails the test if it does not finish in `limit`
-/// (a hang guard, not a speed check).
-fn finishes_within<T: Send + 'static>(
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(limit).expect("the call hung")
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{pg_url, table};
+use common::{finishes_within, pg_url, table};
 use dualdb::{Database, Error, ErrorKind, Value};
 
 fn setup(db: &Database, name: &str) -> String {
@@ -469,11 +469,10 @@ fn a_call_of_its_own_transaction_from_copys_rows_is_refused() {
     let Some(url) = pg_url() else { return };
     let db = Database::open(&url).unwrap();
     let t = setup(&db, "copy_reenter");
-    let (done, finished) = std::sync::mpsc::channel();
     let (db2, t2) = (db.clone(), t.clone());
-    std::thread::spawn(move || {
+    let out = finishes_within(Duration::from_secs(60), move || {
         let (db, t) = (db2, t2);
-        let out = db.sync().atomic(|tx| {
+        db.sync().atomic(|tx| {
             let refused = std::sync::Mutex::new(Vec::new());
             let lines = (0..10).map(|i| {
                 if i == 5 {
@@ -488,13 +487,9 @@ fn a_call_of_its_own_transaction_from_copys_rows_is_refused() {
             let row = tx.query_one(&format!("SELECT count(*) FROM {t}"), &[])?;
             let seen: i64 = row.get(0)?;
             Ok::<_, Error>((n, seen, refused.into_inner().unwrap()))
-        });
-        let _ = done.send(out);
+        })
     });
-    let (n, seen, refused) = finished
-        .recv_timeout(Duration::from_secs(60))
-        .expect("a call from COPY's rows hung")
-        .unwrap();
+    let (n, seen, refused) = out.unwrap();
     assert_eq!((n, seen), (10, 10));
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].kind(), ErrorKind::Usage, "{}", refused[0]);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{HALVES, Half, isolated_all};
+use common::{HALVES, Half, finishes_within, isolated_all};
 use dualdb::{Database, Error, ErrorKind, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -233,11 +233,10 @@ fn a_blocking_folds_closure_calling_its_own_transaction_is_refused() {
         .unwrap();
     for db in isolated_all("stream_reenter") {
         rt.block_on(fill(&db));
-        let (done, finished) = std::sync::mpsc::channel();
         let db2 = db.clone();
-        std::thread::spawn(move || {
+        let out = finishes_within(std::time::Duration::from_secs(60), move || {
             let db = db2;
-            let out = db.sync().atomic(|tx| {
+            db.sync().atomic(|tx| {
                 let mine = Item {
                     id: ROWS + 1,
                     label: "mine".into(),
@@ -256,13 +255,9 @@ fn a_blocking_folds_closure_calling_its_own_transaction_is_refused() {
                 let after = tx.count(Item::select(), false)?;
                 let changed = tx.count(Item::select().filter(Item::LABEL.eq("changed")), false)?;
                 Ok::<_, Error>((by_tx, by_plain, after, changed))
-            });
-            let _ = done.send(out);
+            })
         });
-        let (by_tx, by_plain, after, changed) = finished
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("a fold's closure calling its own transaction hung")
-            .unwrap();
+        let (by_tx, by_plain, after, changed) = out.unwrap();
         for e in [by_tx.unwrap_err(), by_plain.unwrap_err()] {
             assert_eq!(e.kind(), ErrorKind::Usage, "{}: {e}", db.backend());
             assert!(e.message().contains("busy"), "{e}");

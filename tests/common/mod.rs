@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use dualdb::{BackendKind, Database};
 
@@ -523,4 +524,17 @@ pub fn placeholders(db: &Database, sql: &str) -> String {
             c => c.to_string(),
         })
         .collect()
+}
+
+/// Runs `f` on a thread and fails the test if it does not finish in `limit`
+/// (a hang guard, not a speed check).
+pub fn finishes_within<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).expect("the call hung")
 }
