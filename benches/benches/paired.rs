@@ -20,6 +20,10 @@
 //! --bin report` turns into BENCHMARKS.md's tables.
 //!
 //! `DUALDB_BENCH_ONLY=stream,fold` times only the workloads named.
+//! `DUALDB_BENCH_FRESH=1` times each pair in a child process of its own:
+//! in one process a pair's ratio depends on the workloads timed before it
+//! (their allocations shape the heap it runs on; BENCHMARKS.md, "Method"),
+//! in a fresh one it does not.
 //! `DUALDB_BENCH_ROUNDS` (default 60) sets the rounds of each pair; a batch
 //! lasts about 20 ms. `DUALDB_PAIRED_CONTROL=1` times dualdb against itself
 //! (both sides dualdb's): every ratio should then be about 1.00, and how far
@@ -151,18 +155,97 @@ impl Drop for Load {
     }
 }
 
+/// One pair timed: dualdb's median µs a call, the raw side's, and the
+/// rounds' median ratio and quartiles.
+type Figures = [f64; 5];
+
+/// The sides of one pair: a workload's dualdb side and the side it is
+/// timed against (the raw driver's, or dualdb's own in the control mode).
+struct Sides<'a> {
+    url: &'a str,
+    workload: &'a str,
+    rows: i32,
+    ours: &'a str,
+    theirs: &'a str,
+}
+
+/// Times `p` in this process.
+fn time_pair(p: &Sides<'_>, rounds: usize) -> Figures {
+    let mut ours = Timed {
+        calls: sides::side(p.url, p.ours, p.workload, p.rows),
+        next: 0,
+    };
+    let mut theirs = Timed {
+        calls: sides::side(p.url, p.theirs, p.workload, p.rows),
+        next: 0,
+    };
+    let (a, b, ratios) = pair(&mut ours, &mut theirs, rounds);
+    [
+        a * 1e6,
+        b * 1e6,
+        quantile(&ratios, 0.5),
+        quantile(&ratios, 0.25),
+        quantile(&ratios, 0.75),
+    ]
+}
+
+/// Times `p` in a fresh child process (`--pair`): its heap, connections
+/// and code paths are used by this pair alone, so that its figures do not
+/// depend on the workloads before it (BENCHMARKS.md, "Method").
+fn time_pair_fresh(p: &Sides<'_>, rounds: usize) -> Figures {
+    let exe = std::env::current_exe().expect("the bench's own path");
+    let out = std::process::Command::new(exe)
+        .arg("--pair")
+        .args([p.url, p.workload, &p.rows.to_string(), p.ours, p.theirs])
+        .arg(rounds.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("the bench's child process");
+    assert!(
+        out.status.success(),
+        "the child timing {} failed",
+        p.workload
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures: Vec<f64> = text
+        .split_whitespace()
+        .map(|v| v.parse().expect("the child's figures"))
+        .collect();
+    figures.try_into().expect("five figures from the child")
+}
+
+/// `--pair URL WORKLOAD ROWS OURS THEIRS ROUNDS`: one pair timed in this
+/// (child) process, its figures printed on one line.
+fn child_pair(args: &[String]) {
+    let pair = Sides {
+        url: &args[0],
+        workload: &args[1],
+        rows: args[2].parse().expect("rows"),
+        ours: &args[3],
+        theirs: &args[4],
+    };
+    let rounds = args[5].parse().expect("rounds");
+    let figures = time_pair(&pair, rounds);
+    println!("{}", figures.map(|v| format!("{v:.4}")).join(" "));
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
         return; // `cargo bench -- --list`, `--no-run` callers
     }
-    if std::env::args().any(|a| a == "--burn") {
+    if args.iter().any(|a| a == "--burn") {
         burn();
+    }
+    if let Some(at) = args.iter().position(|a| a == "--pair") {
+        return child_pair(&args[at + 1..]);
     }
     let load = Load::start();
     let rounds = rounds();
     let control = std::env::var_os("DUALDB_PAIRED_CONTROL").is_some_and(|v| v == "1");
+    let fresh = std::env::var_os("DUALDB_BENCH_FRESH").is_some_and(|v| v == "1");
     println!(
-        "\n{rounds} rounds a pair, batches of about {} ms{}{}",
+        "\n{rounds} rounds a pair, batches of about {} ms{}{}{}",
         BATCH.as_millis(),
         if control {
             ", control: dualdb against itself"
@@ -171,6 +254,11 @@ fn main() {
         },
         if load.0.is_some() {
             ", loaded: a spinning process beside the run"
+        } else {
+            ""
+        },
+        if fresh {
+            ", each pair in a process of its own"
         } else {
             ""
         }
@@ -192,36 +280,23 @@ fn main() {
         .collect();
     for url in support::targets() {
         sides::each_pair(&url, &workloads, |p| {
-            let theirs = if control { p.ours } else { p.theirs };
-            let mut ours = Timed {
-                calls: sides::side(p.url, p.ours, p.workload, p.rows),
-                next: 0,
+            let sides = Sides {
+                url: p.url,
+                workload: p.workload,
+                rows: p.rows,
+                ours: p.ours,
+                theirs: if control { p.ours } else { p.theirs },
             };
-            let mut theirs = Timed {
-                calls: sides::side(p.url, theirs, p.workload, p.rows),
-                next: 0,
+            let figures = match fresh {
+                true => time_pair_fresh(&sides, rounds),
+                false => time_pair(&sides, rounds),
             };
-            let (a, b, ratios) = pair(&mut ours, &mut theirs, rounds);
+            let [a, b, median, q25, q75] = figures;
             println!(
-                "{} {:.1} | {:.1} | {:.2} | {:.2}-{:.2} |",
-                p.label,
-                a * 1e6,
-                b * 1e6,
-                quantile(&ratios, 0.5),
-                quantile(&ratios, 0.25),
-                quantile(&ratios, 0.75),
+                "{} {a:.1} | {b:.1} | {median:.2} | {q25:.2}-{q75:.2} |",
+                p.label
             );
-            saved.line(
-                &p.key,
-                &[
-                    a * 1e6,
-                    b * 1e6,
-                    quantile(&ratios, 0.5),
-                    quantile(&ratios, 0.25),
-                    quantile(&ratios, 0.75),
-                ]
-                .map(|v| format!("{v:.4}")),
-            );
+            saved.line(&p.key, &figures.map(|v| format!("{v:.4}")));
         });
     }
 }
