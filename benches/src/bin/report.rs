@@ -1,6 +1,8 @@
 //! Writes BENCHMARKS.md's tables from the saved results in
-//! `benches/results/`: the paired timings (`paired/*.tsv`, one file a run,
-//! and the control runs in `paired-control/`) and the instruction counts
+//! `benches/results/`: the paired timings (`paired/*.tsv`, one file a run;
+//! the runs with each pair in a process of its own, `DUALDB_BENCH_FRESH=1`,
+//! in `paired-fresh/`; the control runs in `paired-control/`) and the
+//! instruction counts
 //! (`instructions.tsv`). Each table replaces the text between its markers,
 //! `<!-- report:NAME -->` and `<!-- /report -->`; the rest of the page is
 //! written by hand.
@@ -75,53 +77,73 @@ fn range(xs: &[f64]) -> String {
 }
 
 /// The paired table: per pair, the median over runs of each run's median
-/// ratio, the range of those, and the times of a call.
-fn paired(runs: &[Run], control: &[Run]) -> String {
+/// ratio, the range of those, the same median over the runs with each pair
+/// in a process of its own, and the times of a call.
+fn paired(runs: &[Run], fresh: &[Run], control: &[Run]) -> String {
     let mut out = String::new();
     let Some(first) = runs.first() else {
         return "No paired results saved yet.\n".into();
     };
     writeln!(
         out,
-        "{} runs. Ratio: dualdb's time a call over the raw driver's, the median of the runs' medians; \
-         range: the runs' medians; µs: a call's time, the median over runs.\n",
-        runs.len()
+        "{} runs, all pairs in one process, and {} with each pair in a process of its own. Ratio: \
+         dualdb's time a call over the raw driver's, the median of the runs' medians; range: the \
+         runs' medians; fresh: the median of the runs' medians with each pair in a fresh process \
+         (with its range); µs: a call's time, the median over runs.\n",
+        runs.len(),
+        fresh.len(),
     )
     .unwrap();
     out.push_str(
-        "| backend | half | workload | rows | ratio | range over runs | dualdb µs | raw µs |\n",
+        "| backend | half | workload | rows | ratio | range over runs | fresh | dualdb µs | raw µs |\n",
     );
-    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    let ratios_of = |runs: &[Run], key: &[String; 4], name: &str| -> Vec<f64> {
+        runs.iter()
+            .filter_map(|r| r.values.get(key)?.get(name).copied())
+            .collect()
+    };
     let (mut within, mut total, mut worst) = (0, 0, 0.0f64);
+    let (mut fresh_within, mut fresh_total) = (0, 0);
     for key in &first.keys {
-        let of = |name: &str| -> Vec<f64> {
-            runs.iter()
-                .filter_map(|r| r.values.get(key)?.get(name).copied())
-                .collect()
-        };
-        let ratios = of("ratio");
+        let ratios = ratios_of(runs, key, "ratio");
         let m = median(ratios.clone());
         total += 1;
         if m <= 1.05 {
             within += 1;
         }
         worst = worst.max(m);
+        let fresh_ratios = ratios_of(fresh, key, "ratio");
+        let fresh_cell = if fresh_ratios.is_empty() {
+            "—".to_owned()
+        } else {
+            let f = median(fresh_ratios.clone());
+            fresh_total += 1;
+            if f <= 1.05 {
+                fresh_within += 1;
+            }
+            match fresh_ratios.len() {
+                1 => format!("{f:.2}"),
+                _ => format!("{f:.2} ({})", range(&fresh_ratios)),
+            }
+        };
         writeln!(
             out,
-            "| {} | {} | {} | {} | {m:.2} | {} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {m:.2} | {} | {fresh_cell} | {:.1} | {:.1} |",
             key[0],
             key[1],
             key[2],
             key[3],
             range(&ratios),
-            median(of("dualdb_us")),
-            median(of("raw_us")),
+            median(ratios_of(runs, key, "dualdb_us")),
+            median(ratios_of(runs, key, "raw_us")),
         )
         .unwrap();
     }
     writeln!(
         out,
-        "\n{within} of {total} pairs at or under 1.05 (the highest median {worst:.2})."
+        "\n{within} of {total} pairs at or under 1.05 (the highest median {worst:.2}); \
+         each in a fresh process, {fresh_within} of {fresh_total}."
     )
     .unwrap();
     if !control.is_empty() {
@@ -196,6 +218,7 @@ fn main() -> ExitCode {
         "paired",
         &paired(
             &runs_in(&results.join("paired")),
+            &runs_in(&results.join("paired-fresh")),
             &runs_in(&results.join("paired-control")),
         ),
     )
