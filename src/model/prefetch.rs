@@ -177,6 +177,11 @@ impl<C> Default for Groups<C> {
 }
 
 impl<C> Groups<C> {
+    #[inline]
+    fn push_int(&mut self, key: i64, child: C) {
+        self.ints.entry(key).or_default().push(child);
+    }
+
     fn push(&mut self, key: Key, child: C) {
         match key {
             Key::Int(i) => self.ints.entry(i).or_default().push(child),
@@ -250,8 +255,13 @@ impl<C: Model> Loader<Vec<C>> for Children<C> {
                 self.found.iter().for_each(|c| super::key::push(c, keys));
             }
             for c in self.found.drain(..) {
-                if let Some(k) = key_at(&c, &self.fk) {
-                    self.grouped.push(k, c);
+                // Matched here, not moved whole into `push`: an integer key
+                // stays in a register (a `Key` written and read back at
+                // once stalled the loop; benches/paired, `associations`).
+                match key_at(&c, &self.fk) {
+                    Some(Key::Int(i)) => self.grouped.push_int(i, c),
+                    Some(k) => self.grouped.push(k, c),
+                    None => {}
                 }
             }
             return Ok(None);
