@@ -98,7 +98,7 @@ fn paired(runs: &[Run], fresh: &[Run], control: &[Run]) -> String {
         "| backend | half | workload | rows | ratio | range over runs | fresh | dualdb µs | raw µs |\n",
     );
     out.push_str("|---|---|---|---|---|---|---|---|---|\n");
-    let ratios_of = |runs: &[Run], key: &[String; 4], name: &str| -> Vec<f64> {
+    let values_of = |runs: &[Run], key: &[String; 4], name: &str| -> Vec<f64> {
         runs.iter()
             .filter_map(|r| r.values.get(key)?.get(name).copied())
             .collect()
@@ -106,14 +106,14 @@ fn paired(runs: &[Run], fresh: &[Run], control: &[Run]) -> String {
     let (mut within, mut total, mut worst) = (0, 0, 0.0f64);
     let (mut fresh_within, mut fresh_total) = (0, 0);
     for key in &first.keys {
-        let ratios = ratios_of(runs, key, "ratio");
+        let ratios = values_of(runs, key, "ratio");
         let m = median(ratios.clone());
         total += 1;
         if m <= 1.05 {
             within += 1;
         }
         worst = worst.max(m);
-        let fresh_ratios = ratios_of(fresh, key, "ratio");
+        let fresh_ratios = values_of(fresh, key, "ratio");
         let fresh_cell = if fresh_ratios.is_empty() {
             "—".to_owned()
         } else {
@@ -135,8 +135,8 @@ fn paired(runs: &[Run], fresh: &[Run], control: &[Run]) -> String {
             key[2],
             key[3],
             range(&ratios),
-            median(ratios_of(runs, key, "dualdb_us")),
-            median(ratios_of(runs, key, "raw_us")),
+            median(values_of(runs, key, "dualdb_us")),
+            median(values_of(runs, key, "raw_us")),
         )
         .unwrap();
     }
