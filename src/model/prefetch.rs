@@ -184,7 +184,7 @@ impl<C> Groups<C> {
 
     fn push(&mut self, key: Key, child: C) {
         match key {
-            Key::Int(i) => self.ints.entry(i).or_default().push(child),
+            Key::Int(i) => self.push_int(i, child),
             k => self.other.entry(k).or_default().push(child),
         }
     }
