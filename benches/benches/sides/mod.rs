@@ -56,6 +56,7 @@ pub const TIMED: &[Workload] = &[
     ("associations", 100, 1),
     ("stream", 10_000, 200),
     ("fold", 10_000, 200),
+    ("stream_tx", 10_000, 200),
     ("copy", 1_000, 20),
     ("fold_rows", ROWS_1M, 1),
     ("stream_rows", ROWS_1M, 1),
@@ -158,6 +159,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "query_as" => query_as(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" | "stream_rows" | "fold_rows" => stream(url, side, workload),
+        "stream_tx" => stream_tx(url, side),
         "copy" => copy(url, side, rows as usize),
         "get_16_threads" => threads_get(url, side, 16),
         _ => select(url, side, workload == "get"),
@@ -550,6 +552,137 @@ fn stream(url: &str, side: &str, workload: &str) -> Calls {
                         .unwrap()
                         .map(|u| usize::from(!u.unwrap().1.is_empty()))
                         .sum::<usize>()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// `stream` inside a transaction: begin, every row of `bench_users` read as
+/// it arrives and decoded, commit. dualdb's iterator or stream of a
+/// transaction (`SyncTx::fetch`, `AsyncTx::fetch`) against each driver's
+/// own transaction and row stream.
+fn stream_tx(url: &str, side: &str) -> Calls {
+    use futures::StreamExt as _;
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = "SELECT id, name, hair_color FROM bench_users";
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| {
+                let tx = s.begin().unwrap();
+                let n = tx
+                    .fetch(BenchUser::select())
+                    .map(|u| usize::from(!u.unwrap().name.is_empty()))
+                    .sum::<usize>();
+                tx.commit().unwrap();
+                n
+            })
+            .sum()
+        }),
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            let tx = db.aio().begin().await.unwrap();
+            let mut users = tx.fetch(BenchUser::select());
+            let mut n = 0;
+            while let Some(u) = users.next().await {
+                n += usize::from(!u.unwrap().name.is_empty());
+            }
+            drop(users);
+            tx.commit().await.unwrap();
+            n
+        }),
+        ("raw_async", BackendKind::Postgres) => {
+            let (rt, c) = pg_async(url, sql);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let tx = c.transaction().await.unwrap();
+                let rows = tx.query_raw(&*st, std::iter::empty::<i32>()).await.unwrap();
+                let mut rows = std::pin::pin!(rows);
+                let mut n = 0;
+                while let Some(r) = rows.next().await {
+                    let r = r.unwrap();
+                    let u: Raw = (r.get(0), r.get(1), r.get(2));
+                    n += usize::from(!u.1.is_empty());
+                }
+                tx.commit().await.unwrap();
+                n
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                let mut tx = c.start_transaction(Default::default()).await.unwrap();
+                let mut n = 0;
+                {
+                    let mut rows = tx.exec_stream::<Raw, _, _>(sql, ()).await.unwrap();
+                    while let Some(u) = rows.next().await {
+                        n += usize::from(!u.unwrap().1.is_empty());
+                    }
+                }
+                tx.commit().await.unwrap();
+                n
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(sql).unwrap();
+            Box::new(move |keys| {
+                use postgres::fallible_iterator::FallibleIterator as _;
+                keys.map(|_| {
+                    let mut tx = c.transaction().unwrap();
+                    let mut n = 0;
+                    {
+                        let mut rows = tx.query_raw(&st, std::iter::empty::<i32>()).unwrap();
+                        while let Some(r) = rows.next().unwrap() {
+                            let u: Raw = (r.get(0), r.get(1), r.get(2));
+                            n += usize::from(!u.1.is_empty());
+                        }
+                    }
+                    tx.commit().unwrap();
+                    n
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut tx = c.start_transaction(mysql::TxOpts::default()).unwrap();
+                    let n = tx
+                        .exec_iter(sql, ())
+                        .unwrap()
+                        .map(|r| {
+                            let u: Raw = mysql::from_row(r.unwrap());
+                            usize::from(!u.1.is_empty())
+                        })
+                        .sum::<usize>();
+                    tx.commit().unwrap();
+                    n
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let tx = c.unchecked_transaction().unwrap();
+                    let n = {
+                        let mut st = tx.prepare_cached(sql).unwrap();
+                        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        };
+                        st.query_map([], row)
+                            .unwrap()
+                            .map(|u| usize::from(!u.unwrap().1.is_empty()))
+                            .sum::<usize>()
+                    };
+                    tx.commit().unwrap();
+                    n
                 })
                 .sum()
             })
