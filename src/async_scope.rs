@@ -21,7 +21,9 @@ pub(crate) struct AsyncTxShared {
     /// A pinned session (level 0, no transaction of its own), not a
     /// transaction: at its end the connection is reset, not committed.
     pub(crate) session: bool,
-    pub(crate) lease: tokio::sync::Mutex<Option<Lease>>,
+    /// Behind an `Arc` so that a row stream's cursor can hold it locked
+    /// for the stream's life ([`open_cursor`](Self::open_cursor)).
+    pub(crate) lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
     pub(crate) meta: Mutex<Meta>,
     /// Woken when a level closes: statements and sub-blocks waiting for
     /// their turn ([`Levels::turn`]) look again.
@@ -110,7 +112,7 @@ impl AsyncTxShared {
             db_id,
             kind,
             session: levels.floor() == 0,
-            lease: tokio::sync::Mutex::new(Some(lease)),
+            lease: Arc::new(tokio::sync::Mutex::new(Some(lease))),
             meta: Mutex::new(Meta {
                 levels,
                 pending: Vec::new(),
@@ -126,14 +128,14 @@ impl AsyncTxShared {
         &self,
         level: u32,
         closing: bool,
-    ) -> Result<tokio::sync::MutexGuard<'_, Option<Lease>>> {
+    ) -> Result<tokio::sync::OwnedMutexGuard<Option<Lease>>> {
         if self.streams.load(Ordering::Acquire) > 0 {
             // The stream holds the connection until its reader is done:
             // waiting here would wait for ourselves (tests/streaming.rs).
             return Err(crate::stream::stream_open());
         }
         loop {
-            let lease = self.lease.lock().await;
+            let lease = self.lease.clone().lock_owned().await;
             let turn = || meta(&self.meta).levels.turn(level, closing);
             match turn() {
                 Turn::Go => return Ok(lease),
@@ -190,6 +192,42 @@ impl AsyncTxShared {
         .await;
         slot.busy = false;
         out
+    }
+
+    /// Opens `stmt` as a cursor on the transaction's connection for a row
+    /// stream of `level` (`AsyncConn::open_cursor`), after any pending
+    /// savepoint rollbacks. The connection stays locked by the guard
+    /// returned, and `shelf` counts the stream as open (the transaction's
+    /// other statements are refused) until the stream closes the cursor.
+    /// The connection is left busy while the cursor is open: a stream
+    /// forgotten without its drop leaves the transaction only to roll back.
+    pub(crate) async fn open_cursor<T>(
+        &self,
+        level: u32,
+        stmt: crate::statement::Stmt,
+        shelf: &crate::stream::Shelf<T>,
+    ) -> Result<tokio::sync::OwnedMutexGuard<Option<Lease>>> {
+        let mut lease = self.lock_turn(level, false).await?;
+        let slot = lease.as_mut().ok_or_else(finished)?.slot()?;
+        if slot.busy {
+            return Err(aborted());
+        }
+        let pending = std::mem::take(&mut meta(&self.meta).pending);
+        // Still set if this future is dropped mid-way, as in `run_on`.
+        slot.busy = true;
+        let opened = async {
+            for op in &pending {
+                slot.conn.execute(op.stmt(self.kind)).await?;
+            }
+            slot.conn.open_cursor(stmt).await
+        }
+        .await;
+        // Refused by the server, the connection is as clean as before.
+        slot.busy = opened.is_ok();
+        opened?;
+        // Counted under the lock, where statements look for it.
+        shelf.started();
+        Ok(lease)
     }
 
     pub(crate) async fn drive<P: Plan>(&self, level: u32, plan: P) -> Result<P::Output> {

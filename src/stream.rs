@@ -35,10 +35,10 @@ pub(crate) const BATCH: usize = 8;
 pub(crate) const THREAD_BATCH: usize = 256;
 
 /// A row stream's statement read by a cursor of its connection, each item
-/// polled from the driver's own row stream as the reader polls (PostgreSQL,
-/// outside transactions: `AsyncConn::open_cursor`). Dropped before its
-/// statement ended, it stops the statement and the connection goes back
-/// clean.
+/// polled from the driver's own row stream as the reader polls (PostgreSQL
+/// and MySQL, in and out of transactions: `AsyncConn::open_cursor`).
+/// Dropped before its statement ended, it stops the statement and the
+/// connection goes back clean, to its pool or its transaction.
 pub(crate) trait AsyncPull<T>: Send {
     /// The next item; `None` once the statement ended. It ends after an
     /// error.
@@ -101,9 +101,20 @@ impl<T> Shelf<T> {
         self.dropped.load(Ordering::Acquire)
     }
 
-    /// The statement started: it counts as open in its transaction.
+    /// The reader is gone: the statement stops at its next row, and no
+    /// longer counts as open.
+    pub(crate) fn reader_gone(&self) {
+        self.dropped.store(true, Ordering::Release);
+        self.ended();
+    }
+
+    /// The statement started: it counts as open in its transaction, unless
+    /// its reader is gone (its statement only finishes, holding the
+    /// connection: the transaction's next statements wait for it rather
+    /// than being refused).
     pub(crate) fn started(&self) {
         if let Some(open) = &self.open_in
+            && !self.dropped()
             && !self.counted.swap(true, Ordering::AcqRel)
         {
             open.fetch_add(1, Ordering::AcqRel);
@@ -139,8 +150,8 @@ pub(crate) fn dropped() -> Error {
 /// [`AsyncDb::fetch`](crate::AsyncDb::fetch) and
 /// [`fetch_rows`](crate::AsyncDb::fetch_rows) (and the same on a
 /// transaction). A [`Stream`](futures_core::Stream) of `Result<T>`: on
-/// PostgreSQL outside a transaction each poll reads the driver's next row;
-/// elsewhere rows come in batches of 8 at most. Either way the next rows are
+/// PostgreSQL and MySQL each poll reads the driver's next row; on SQLite
+/// rows come in batches of 8 at most. Either way the next rows are
 /// read from the server only when the reader has taken the last, so memory
 /// stays flat however many rows there are. It ends after an error. Dropped
 /// part-way, its statement is stopped and its connection left clean. While a stream of a transaction is open,
@@ -265,8 +276,7 @@ impl<T> Drop for RowStream<'_, T> {
         let Some(producer) = self.producer.take() else {
             return;
         };
-        self.shelf.dropped.store(true, Ordering::Release);
-        self.shelf.ended();
+        self.shelf.reader_gone();
         if !self.started {
             return; // nothing ran yet
         }
@@ -474,8 +484,7 @@ impl<T: Send + 'static> Iterator for RowIter<'_, T> {
 
 impl<T> Drop for RowIter<'_, T> {
     fn drop(&mut self) {
-        self.shelf.dropped.store(true, Ordering::Release);
-        self.shelf.ended();
+        self.shelf.reader_gone();
         // A statement read here is stopped by its pull's drop. A thread's
         // next send fails, which stops its statement; then its connection
         // is back, clean, before this returns.

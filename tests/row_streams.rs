@@ -239,6 +239,142 @@ async fn a_transactions_statement_while_its_stream_is_open_is_refused() {
     }
 }
 
+/// A transaction's stream dropped after its first poll, while its
+/// statement is still being sent: the transaction goes on (the statement
+/// finishes on a task of its own and its cursor closes), and what it writes
+/// next is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactions_stream_dropped_while_opening_leaves_it_usable() {
+    for url in urls() {
+        let db = open(&url, "fetch_opening");
+        fill(&db).await;
+        let b = db.backend();
+        let mut opening = 0;
+        for round in 0..6i64 {
+            let tx = db.aio().begin().await.unwrap();
+            let mut s = tx.fetch_rows(SQL, &[]);
+            if futures::poll!(s.next()).is_pending() {
+                opening += 1;
+            }
+            drop(s);
+            let id = 30_000 + round;
+            let sql = format!("INSERT INTO fetched VALUES ({id}, 'after')");
+            let n = tokio::time::timeout(std::time::Duration::from_secs(30), tx.execute(&sql, &[]))
+                .await
+                .unwrap_or_else(|_| panic!("{b:?} round {round}: hung"))
+                .unwrap_or_else(|e| panic!("{b:?} round {round}: {e}"));
+            assert_eq!(n, 1);
+            tx.commit().await.unwrap();
+            let label: String = db
+                .aio()
+                .query_one(&format!("SELECT label FROM fetched WHERE id = {id}"), &[])
+                .await
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(label, "after", "{b:?} round {round}");
+        }
+        // The first poll waits for the server: the drop met the opening.
+        assert!(opening > 0, "{b:?}");
+        db.aio()
+            .execute("DELETE FROM fetched WHERE id >= 30000", &[])
+            .await
+            .unwrap();
+        assert_eq!(db.aio().status().in_use(), 0, "{b:?}");
+    }
+}
+
+/// Statements of one transaction run beside its open stream, in one task
+/// (`join!`, either polled first): each runs (before the stream took the
+/// connection, or after it ended) or, while the stream is open, is refused
+/// with a `Usage` error; none waits forever, the stream reads every row in
+/// order (and the rows written before it), and what ran is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactions_statements_beside_its_stream_run_or_are_refused_and_commit() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for url in urls() {
+        let db = open(&url, "fetch_beside");
+        fill(&db).await;
+        let b = db.backend();
+        let (mut refused, mut before) = (0, 0);
+        for round in 0..8i64 {
+            let tx = db.aio().begin().await.unwrap();
+            let reading = AtomicBool::new(false);
+            let reader = async {
+                let mut s = tx.fetch(Item::select().order_by(Item::ID.asc()));
+                let mut ids = Vec::new();
+                while let Some(item) = s.next().await {
+                    ids.push(item?.id);
+                    reading.store(true, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+                Ok::<_, Error>(ids)
+            };
+            let writer = async {
+                let (mut ran, mut no) = (Vec::new(), 0);
+                for k in 0..4 {
+                    if k % 2 == 1 {
+                        while !reading.load(Ordering::Relaxed) {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                    let id = 20_000 + round * 10 + k;
+                    let sql = format!("INSERT INTO fetched VALUES ({id}, 'beside')");
+                    match tx.execute(&sql, &[]).await {
+                        Ok(n) => {
+                            assert_eq!(n, 1);
+                            ran.push(id);
+                        }
+                        Err(e) => {
+                            assert_eq!(e.kind(), ErrorKind::Usage, "{b:?}: {e}");
+                            no += 1;
+                        }
+                    }
+                }
+                (ran, no)
+            };
+            let both = async {
+                if round % 2 == 0 {
+                    tokio::join!(reader, writer)
+                } else {
+                    let (w, r) = tokio::join!(writer, reader);
+                    (r, w)
+                }
+            };
+            let limit = std::time::Duration::from_secs(30);
+            let (ids, (ran, no)) = tokio::time::timeout(limit, both)
+                .await
+                .unwrap_or_else(|_| panic!("{b:?} round {round}: hung"));
+            let ids = ids.unwrap_or_else(|e| panic!("{b:?} round {round}: {e}"));
+            let (old, new) = ids.split_at(ROWS as usize);
+            assert!(in_order(old), "{b:?} round {round}");
+            assert!(new.iter().all(|id| ran.contains(id)), "{b:?} round {round}");
+            refused += no;
+            before += new.len();
+            tx.commit().await.unwrap();
+            let stored: Vec<i64> = db
+                .aio()
+                .query("SELECT id FROM fetched WHERE id >= 20000 ORDER BY id", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0).unwrap())
+                .collect();
+            assert_eq!(stored, ran, "{b:?} round {round}");
+            db.aio()
+                .execute("DELETE FROM fetched WHERE id >= 20000", &[])
+                .await
+                .unwrap();
+        }
+        // Both ways happened: statements refused while the stream was
+        // open, and rows written before it that it read.
+        assert!(
+            refused > 0 && before > 0,
+            "{b:?}: {refused} refused, {before} before"
+        );
+    }
+}
+
 /// Rows 1..=n, the `k`-th failing to decode (its `v` is NULL).
 fn mixed(n: i64, k: i64) -> String {
     format!(

@@ -4,10 +4,10 @@
 //! decodes rows into batches and hands them to the stream through a shelf,
 //! or, on a row iterator's thread, through a bounded channel
 //! (`src/stream.rs` says why). Where the connection has cursors, the plan
-//! loop is skipped: a row iterator on SQLite or PostgreSQL reads its
+//! loop is skipped: a row iterator on any backend reads its
 //! statement on the reader's thread through a [`Cursor`], and a stream on
-//! PostgreSQL outside transactions polls the driver's row stream through an
-//! [`AsyncCursor`].
+//! PostgreSQL or MySQL, in or out of a transaction, polls the driver's row
+//! stream through an [`AsyncCursor`].
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use super::collect::Collect;
 use crate::async_db::AsyncDb;
-use crate::async_scope::Scope as AsyncScope;
+use crate::async_scope::{AsyncTxShared, Scope as AsyncScope};
 use crate::async_tx::AsyncTx;
 use crate::backend::InPlaceRow;
 use crate::config::BackendKind;
@@ -448,36 +448,65 @@ impl AsyncDb {
     }
 }
 
-/// A row stream's statement read by a cursor of a pooled connection: each
-/// poll of the stream polls the driver's own row stream, and each row is
-/// decoded as it is read, with no plan loop or batch between (benches/paired,
-/// PostgreSQL's async `stream` workload). The connection is held from the
-/// first poll until the statement ends or the stream is dropped.
+/// The statement a cursor opens, or the query's error found before it ran.
+fn to_open(stmt: Option<Stmt>, failed: Option<crate::Error>) -> Result<Stmt> {
+    match failed {
+        Some(e) => Err(e),
+        None => stmt.ok_or_else(replayed),
+    }
+}
+
+/// A row stream's statement read by a cursor of a connection with cursors
+/// (PostgreSQL, MySQL): each poll of the stream polls the driver's own row
+/// stream, and each row is decoded as it is read, with no plan loop or
+/// batch between (benches/paired, the async `stream` and `stream_tx`
+/// workloads). The connection, a pooled one or the transaction's, is held
+/// from the first poll until the statement ends or the stream is dropped.
 struct AsyncCursor<T, D> {
     state: Reading,
     decode: D,
+    /// Counts the stream as open in its transaction, if it runs in one.
+    shelf: Arc<Shelf<T>>,
+    /// Dropped while opening, the opening finishes on a task of its own
+    /// (the transaction's connection must come back clean).
+    finish_on_drop: bool,
     rows: u64,
     traced: Option<Traced>,
-    _item: PhantomData<fn() -> T>,
 }
 
 enum Reading {
     /// A connection taken and the statement sent; the query's own error
     /// found before it ran.
-    Opening(crate::backend::BoxFuture<'static, Result<Lease>>),
-    Rows(Lease),
+    Opening(crate::backend::BoxFuture<'static, Result<Held>>),
+    Rows(Held),
     Done,
 }
 
+/// The connection a cursor reads.
+enum Held {
+    /// Lent by the pool for the stream alone.
+    Pooled(Lease),
+    /// The transaction's, locked for the stream's life
+    /// (`AsyncTxShared::open_cursor`).
+    Tx(tokio::sync::OwnedMutexGuard<Option<Lease>>),
+}
+
+impl Held {
+    fn lease(&mut self) -> Result<&mut Lease> {
+        match self {
+            Held::Pooled(lease) => Ok(lease),
+            Held::Tx(locked) => locked.as_mut().ok_or_else(crate::transaction::finished),
+        }
+    }
+}
+
 impl<T, D> AsyncCursor<T, D> {
-    fn new(db: Arc<AsyncDb>, plan: Fetch<T, D>) -> Self {
+    /// On a connection of `db`'s pool.
+    fn new(db: Arc<AsyncDb>, mut plan: Fetch<T, D>) -> Self {
         let traced = plan.stmt.as_ref().and_then(|s| Traced::statement(&s.sql));
-        let (stmt, failed) = (plan.stmt, plan.failed);
+        let (stmt, failed) = (plan.stmt.take(), plan.failed.take());
         let open = async move {
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let stmt = stmt.ok_or_else(replayed)?;
+            let stmt = to_open(stmt, failed)?;
             let mut lease = db.acquire().await?;
             let slot = lease.slot()?;
             // Dropped while sending: the connection's state is unknown.
@@ -485,30 +514,81 @@ impl<T, D> AsyncCursor<T, D> {
             let opened = slot.conn.open_cursor(stmt).await;
             // Refused by the server, it is as clean as before.
             slot.busy = opened.is_ok();
-            opened.map(|()| lease)
+            opened.map(|()| Held::Pooled(lease))
         };
+        Self::opening(plan, traced, Box::pin(open), false)
+    }
+
+    /// On the connection of transaction `tx`, at `level`.
+    fn in_tx(tx: Arc<AsyncTxShared>, level: u32, mut plan: Fetch<T, D>) -> Self
+    where
+        T: Send + 'static,
+    {
+        let traced = plan.stmt.as_ref().and_then(|s| Traced::statement(&s.sql));
+        let (stmt, failed) = (plan.stmt.take(), plan.failed.take());
+        let shelf = plan.shelf.clone();
+        let open = async move {
+            let stmt = to_open(stmt, failed)?;
+            tx.open_cursor(level, stmt, &shelf).await.map(Held::Tx)
+        };
+        Self::opening(plan, traced, Box::pin(open), true)
+    }
+
+    fn opening(
+        plan: Fetch<T, D>,
+        traced: Option<Traced>,
+        open: crate::backend::BoxFuture<'static, Result<Held>>,
+        finish_on_drop: bool,
+    ) -> Self {
         AsyncCursor {
-            state: Reading::Opening(Box::pin(open)),
+            state: Reading::Opening(open),
             decode: plan.decode,
+            shelf: plan.shelf,
+            finish_on_drop,
             rows: 0,
             traced,
-            _item: PhantomData,
         }
     }
 
     /// The statement ended (`rows` is its count, if it succeeded): the
-    /// connection goes back, clean.
+    /// connection goes back clean, to the pool or to its transaction.
     fn end(&mut self, rows: Option<u64>) {
-        if let Reading::Rows(lease) = &mut self.state
-            && let Ok(slot) = lease.slot()
-        {
-            slot.conn.close_cursor();
-            slot.busy = false;
+        match std::mem::replace(&mut self.state, Reading::Done) {
+            Reading::Rows(mut held) => {
+                close_cursor(&mut held);
+                // Counted out before the transaction's lock goes with
+                // `held`, so that no statement is refused once it can run.
+                self.shelf.ended();
+            }
+            // Dropped while its statement was being sent on its
+            // transaction's connection: the sending finishes on a task of
+            // its own, which closes the cursor, so that the transaction
+            // goes on, as after a stream of the plan loop dropped mid-way
+            // (tests/row_streams.rs). Without a runtime the connection is
+            // left busy: the transaction can only be rolled back.
+            Reading::Opening(open) if self.finish_on_drop => {
+                self.shelf.reader_gone();
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        if let Ok(mut held) = open.await {
+                            close_cursor(&mut held);
+                        }
+                    });
+                }
+            }
+            Reading::Opening(_) | Reading::Done => self.shelf.ended(),
         }
-        self.state = Reading::Done;
         if let Some(t) = self.traced.take() {
             t.ended(rows);
         }
+    }
+}
+
+/// Closes the cursor open on `held`'s connection, which is clean after.
+fn close_cursor(held: &mut Held) {
+    if let Ok(slot) = held.lease().and_then(Lease::slot) {
+        slot.conn.close_cursor();
+        slot.busy = false;
     }
 }
 
@@ -523,6 +603,8 @@ impl<T: Send, D: DecodeRow<T> + Send> AsyncPull<T> for AsyncCursor<T, D> {
                         continue;
                     }
                     Poll::Ready(Err(e)) => {
+                        // Finished: nothing to finish on a task.
+                        self.state = Reading::Done;
                         self.end(None);
                         return Poll::Ready(Some(Err(e)));
                     }
@@ -531,7 +613,7 @@ impl<T: Send, D: DecodeRow<T> + Send> AsyncPull<T> for AsyncCursor<T, D> {
                 Reading::Done => return Poll::Ready(None),
             };
             let mut row = None;
-            let polled = match lease.slot() {
+            let polled = match lease.lease().and_then(Lease::slot) {
                 Ok(slot) => slot.conn.poll_cursor(cx, &mut row),
                 Err(e) => Poll::Ready(Some(Err(e))),
             };
@@ -631,6 +713,9 @@ impl AsyncTx<'_> {
         let (shared, level) = self.scope_parts();
         let shelf = Shelf::new(Some(shared.streams.clone()));
         let plan = Fetch::new(source, shelf.clone());
+        if shared.kind.has_async_cursors() {
+            return RowStream::pulled(Box::new(AsyncCursor::in_tx(shared, level, plan)));
+        }
         RowStream::new(
             Box::pin(async move { shared.drive(level, plan).await }),
             shelf,
