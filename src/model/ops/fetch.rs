@@ -492,6 +492,8 @@ enum Held {
 }
 
 impl Held {
+    // Inlined: read for every row (benches/paired, the async `stream`).
+    #[inline(always)]
     fn lease(&mut self) -> Result<&mut Lease> {
         match self {
             Held::Pooled(lease) => Ok(lease),
