@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::config::BackendKind;
 use crate::error::Result;
 use crate::plan::{NoPlan, Plan, Target, drive_async};
-use crate::pool::Lease;
+use crate::pool::{AsyncSlot, Lease};
 use crate::transaction::{Guards, Levels, Opener, Owner, Turn, TxOp, aborted, finished};
 
 /// The connection of a transaction, or of a pinned session, shared by its
@@ -163,35 +163,46 @@ impl AsyncTxShared {
         ops: &[TxOp],
         plan: Option<P>,
     ) -> Result<Option<P::Output>> {
+        let slot = self.ready_slot(lease, ops).await?;
+        let out = match plan {
+            // Boxed: this future is part of every async call's, in or
+            // out of a transaction (`AsyncDb::drive`); inline, it made
+            // them all larger, and each is moved twice per call.
+            Some(mut plan) => {
+                let out = Box::pin(drive_async(Target::Owned(&mut *slot.conn), &mut plan)).await;
+                // A session's plan that began a transaction of its own
+                // and could not end it: rolled back at the session's end.
+                slot.in_tx |= plan.left_open();
+                out.map(Some)
+            }
+            None => Ok(None),
+        };
+        slot.busy = false;
+        out
+    }
+
+    /// The locked connection's slot, marked busy, once any pending
+    /// savepoint rollbacks and then `ops` have run on it. `busy` stays set
+    /// only if this future (or its caller's, before it clears it) is
+    /// dropped mid-way; a failed statement leaves the slot idle.
+    async fn ready_slot<'l>(
+        &self,
+        lease: &'l mut Option<Lease>,
+        ops: &[TxOp],
+    ) -> Result<&'l mut AsyncSlot> {
         let slot = lease.as_mut().ok_or_else(finished)?.slot()?;
         if slot.busy {
             return Err(aborted());
         }
         let pending = std::mem::take(&mut meta(&self.meta).pending);
-        // `busy` stays set only if this future is dropped mid-way.
         slot.busy = true;
-        let out = async {
-            for op in pending.iter().chain(ops) {
-                slot.conn.execute(op.stmt(self.kind)).await?;
-            }
-            match plan {
-                // Boxed: this future is part of every async call's, in or
-                // out of a transaction (`AsyncDb::drive`); inline, it made
-                // them all larger, and each is moved twice per call.
-                Some(mut plan) => {
-                    let out =
-                        Box::pin(drive_async(Target::Owned(&mut *slot.conn), &mut plan)).await;
-                    // A session's plan that began a transaction of its own
-                    // and could not end it: rolled back at the session's end.
-                    slot.in_tx |= plan.left_open();
-                    out.map(Some)
-                }
-                None => Ok(None),
+        for op in pending.iter().chain(ops) {
+            if let Err(e) = slot.conn.execute(op.stmt(self.kind)).await {
+                slot.busy = false;
+                return Err(e);
             }
         }
-        .await;
-        slot.busy = false;
-        out
+        Ok(slot)
     }
 
     /// Opens `stmt` as a cursor on the transaction's connection for a row
@@ -208,20 +219,8 @@ impl AsyncTxShared {
         shelf: &crate::stream::Shelf<T>,
     ) -> Result<tokio::sync::OwnedMutexGuard<Option<Lease>>> {
         let mut lease = self.lock_turn(level, false).await?;
-        let slot = lease.as_mut().ok_or_else(finished)?.slot()?;
-        if slot.busy {
-            return Err(aborted());
-        }
-        let pending = std::mem::take(&mut meta(&self.meta).pending);
-        // Still set if this future is dropped mid-way, as in `run_on`.
-        slot.busy = true;
-        let opened = async {
-            for op in &pending {
-                slot.conn.execute(op.stmt(self.kind)).await?;
-            }
-            slot.conn.open_cursor(stmt).await
-        }
-        .await;
+        let slot = self.ready_slot(&mut lease, &[]).await?;
+        let opened = slot.conn.open_cursor(stmt).await;
         // Refused by the server, the connection is as clean as before.
         slot.busy = opened.is_ok();
         opened?;

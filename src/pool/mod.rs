@@ -19,4 +19,5 @@ mod status;
 pub(crate) use blocking::{BlockingPool, PooledConn};
 pub(crate) use exclusive::{AsyncPool, GetError, Lease};
 pub(crate) use shared::SharedPool;
+pub(crate) use slot::AsyncSlot;
 pub use status::PoolStatus;
