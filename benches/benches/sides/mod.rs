@@ -511,17 +511,8 @@ fn stream(url: &str, side: &str, workload: &str) -> Calls {
             let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
             let st = c.prepare(sql).unwrap();
             Box::new(move |keys| {
-                use postgres::fallible_iterator::FallibleIterator as _;
-                keys.map(|_| {
-                    let mut rows = c.query_raw(&st, std::iter::empty::<i32>()).unwrap();
-                    let mut n = 0;
-                    while let Some(r) = rows.next().unwrap() {
-                        let u: Raw = (r.get(0), r.get(1), r.get(2));
-                        n += usize::from(!u.1.is_empty());
-                    }
-                    n
-                })
-                .sum()
+                keys.map(|_| pg_read(c.query_raw(&st, std::iter::empty::<i32>()).unwrap()))
+                    .sum()
             })
         }
         (_, BackendKind::Mysql) => {
@@ -542,19 +533,7 @@ fn stream(url: &str, side: &str, workload: &str) -> Calls {
         }
         _ => {
             let c = lite(url);
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let mut st = c.prepare_cached(sql).unwrap();
-                    let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    };
-                    st.query_map([], row)
-                        .unwrap()
-                        .map(|u| usize::from(!u.unwrap().1.is_empty()))
-                        .sum::<usize>()
-                })
-                .sum()
-            })
+            Box::new(move |keys| keys.map(|_| lite_read(&c, sql)).sum())
         }
     }
 }
@@ -629,17 +608,9 @@ fn stream_tx(url: &str, side: &str) -> Calls {
             let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
             let st = c.prepare(sql).unwrap();
             Box::new(move |keys| {
-                use postgres::fallible_iterator::FallibleIterator as _;
                 keys.map(|_| {
                     let mut tx = c.transaction().unwrap();
-                    let mut n = 0;
-                    {
-                        let mut rows = tx.query_raw(&st, std::iter::empty::<i32>()).unwrap();
-                        while let Some(r) = rows.next().unwrap() {
-                            let u: Raw = (r.get(0), r.get(1), r.get(2));
-                            n += usize::from(!u.1.is_empty());
-                        }
-                    }
+                    let n = pg_read(tx.query_raw(&st, std::iter::empty::<i32>()).unwrap());
                     tx.commit().unwrap();
                     n
                 })
@@ -671,16 +642,7 @@ fn stream_tx(url: &str, side: &str) -> Calls {
             Box::new(move |keys| {
                 keys.map(|_| {
                     let tx = c.unchecked_transaction().unwrap();
-                    let n = {
-                        let mut st = tx.prepare_cached(sql).unwrap();
-                        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                        };
-                        st.query_map([], row)
-                            .unwrap()
-                            .map(|u| usize::from(!u.unwrap().1.is_empty()))
-                            .sum::<usize>()
-                    };
+                    let n = lite_read(&tx, sql);
                     tx.commit().unwrap();
                     n
                 })
@@ -688,6 +650,30 @@ fn stream_tx(url: &str, side: &str) -> Calls {
             })
         }
     }
+}
+
+/// Every row of `sql` read by rusqlite's own row iterator and decoded as
+/// the other raw sides decode theirs (on a connection or a transaction).
+fn lite_read(c: &rusqlite::Connection, sql: &str) -> usize {
+    let mut st = c.prepare_cached(sql).unwrap();
+    let row =
+        |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> { Ok((r.get(0)?, r.get(1)?, r.get(2)?)) };
+    st.query_map([], row)
+        .unwrap()
+        .map(|u| usize::from(!u.unwrap().1.is_empty()))
+        .sum()
+}
+
+/// The blocking `postgres` crate's streamed rows, decoded as the other raw
+/// sides decode theirs.
+fn pg_read(mut rows: postgres::RowIter<'_>) -> usize {
+    use postgres::fallible_iterator::FallibleIterator as _;
+    let mut n = 0;
+    while let Some(r) = rows.next().unwrap() {
+        let u: Raw = (r.get(0), r.get(1), r.get(2));
+        n += usize::from(!u.1.is_empty());
+    }
+    n
 }
 
 /// `rows` rows of `(id, name)` a call into `bench_copy` by PostgreSQL's
