@@ -884,19 +884,23 @@ impl<M: Model> Select<M> {
         self.cached(d).unwrap_or_else(|| self.build_fresh(d))
     }
 
-    /// The statement as a locking read inside a transaction (`FOR SHARE`,
-    /// MySQL's `LOCK IN SHARE MODE`; SQLite's transaction holds the write
-    /// lock already): it reads the latest committed rows, not the
-    /// transaction's snapshot, which under MySQL's REPEATABLE READ cannot
-    /// see a row another transaction committed after it began. For the
-    /// look-up after a lost insert race (tests/races.rs).
+    /// The statement as a locking read (`FOR SHARE`, MySQL's `LOCK IN SHARE
+    /// MODE`), for the look-up after a lost insert race (tests/races.rs): a
+    /// locking read reads the latest committed rows, not a snapshot. Inside
+    /// a MySQL/MariaDB transaction (REPEATABLE READ) the snapshot cannot see
+    /// a row another transaction committed after it began; outside one,
+    /// MariaDB lets the loser's insert see the winner's committed row a
+    /// moment before a new snapshot does, so MySQL locks there too. A
+    /// PostgreSQL statement outside a transaction takes its snapshot after
+    /// the winner's commit is visible, and SQLite's transaction holds the
+    /// write lock already: plain reads there.
     pub(crate) fn build_locking(&self, d: Dialect) -> Stmt {
         let mut stmt = self.build(d);
-        if d.in_tx && !self.locks() {
+        if !self.locks() {
             match d.kind {
-                BackendKind::Postgres => stmt.sql.push_str(" FOR SHARE"),
+                BackendKind::Postgres if d.in_tx => stmt.sql.push_str(" FOR SHARE"),
                 BackendKind::Mysql => stmt.sql.push_str(" LOCK IN SHARE MODE"),
-                BackendKind::Sqlite => {}
+                BackendKind::Postgres | BackendKind::Sqlite => {}
             }
         }
         stmt
@@ -1566,6 +1570,35 @@ mod tests {
             assert!(!in_order);
             assert!(built.sql.contains("IN"), "{}", built.sql);
             assert_eq!(built.params.len(), 2);
+        }
+    }
+
+    /// The look-up after a lost insert race is a locking read on MySQL in
+    /// and out of transactions, and on PostgreSQL inside one only; SQLite
+    /// reads plainly; a query that locks already is left as it is.
+    #[test]
+    fn a_lookup_after_a_lost_race_locks_where_a_snapshot_can_miss_the_winner() {
+        use BackendKind::{Mysql, Postgres, Sqlite};
+        let lookup = Select::from(Code::CODE.eq("x")).first();
+        for (kind, in_tx, tail) in [
+            (Mysql, false, " LOCK IN SHARE MODE"),
+            (Mysql, true, " LOCK IN SHARE MODE"),
+            (Postgres, false, ""),
+            (Postgres, true, " FOR SHARE"),
+            (Sqlite, false, ""),
+            (Sqlite, true, ""),
+        ] {
+            let d = Dialect::new(kind, in_tx);
+            let plain = lookup.build(d).sql.to_string();
+            let locking = lookup.build_locking(d).sql.to_string();
+            assert_eq!(locking, format!("{plain}{tail}"), "{kind} in_tx={in_tx}");
+            let updating = lookup.clone().for_update();
+            if kind != Sqlite {
+                assert_eq!(
+                    updating.build_locking(d).sql.to_string(),
+                    updating.build(d).sql.to_string()
+                );
+            }
         }
     }
 
