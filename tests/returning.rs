@@ -133,6 +133,56 @@ async fn returning_in_transactions() {
     }
 }
 
+/// Inside a transaction whose snapshot was taken before another connection
+/// changed a row, an update that sets the row to what it already holds
+/// returns the row as stored, not as the snapshot saw it: MySQL's second
+/// read is a locking one too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_in_a_transaction_returns_a_row_changed_after_its_snapshot() {
+    for db in isolated_all("returning_snapshot") {
+        if db.backend() == dualdb::BackendKind::Sqlite {
+            // Its transaction holds the write lock: no other writer.
+            continue;
+        }
+        fresh(&db).await;
+        let what = format!("{:?}", db.backend());
+        let set_to = |qty: i32| {
+            Item::update_query()
+                .set(Item::QTY, qty)
+                .filter(Item::NAME.eq("b"))
+                .returning()
+        };
+        let got = db
+            .aio()
+            .atomic(async |tx| -> dualdb::Result<_> {
+                assert_eq!(tx.get(Item::NAME.eq("b")).await?.qty, 2);
+                // On a task of its own: outside this task's transaction.
+                let other = db.clone();
+                tokio::spawn(async move { other.aio().execute_query(set_to(7)).await })
+                    .await
+                    .unwrap()?;
+                tx.execute_query(set_to(7)).await
+            })
+            .await
+            .unwrap();
+        assert_eq!(sorted(got), pairs(&[("b", 7)]), "{what} async");
+        let got = db
+            .sync()
+            .atomic(|tx| {
+                assert_eq!(tx.get(Item::NAME.eq("b"))?.qty, 7);
+                // On a thread of its own: outside this thread's transaction.
+                std::thread::scope(|s| {
+                    s.spawn(|| db.sync().execute_query(set_to(8)))
+                        .join()
+                        .unwrap()
+                })?;
+                tx.execute_query(set_to(8))
+            })
+            .unwrap();
+        assert_eq!(sorted(got), pairs(&[("b", 8)]), "{what} blocking");
+    }
+}
+
 /// Tasks and threads updating one row at once, each update returning it:
 /// every update sees the row as it left it (sixty distinct values), and
 /// none is lost. (Updates of many rows at once can deadlock on PostgreSQL,

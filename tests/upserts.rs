@@ -218,3 +218,56 @@ async fn upserts_in_transactions_and_bad_ones() {
         assert_eq!(stored(&db, "dee").await.hits, 4, "{what}");
     }
 }
+
+/// Inside a transaction whose snapshot was taken before another connection
+/// stored a conflicting row, an updating upsert that leaves that row as it
+/// is still returns it: MySQL's read-back reads the latest committed rows,
+/// not the snapshot (it locks them; the upsert holds them already).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upsert_in_a_transaction_returns_a_row_committed_after_its_snapshot() {
+    for db in isolated_all("upserts_snapshot") {
+        if db.backend() == BackendKind::Sqlite {
+            // Its transaction holds the write lock: no other writer.
+            continue;
+        }
+        fresh(&db).await;
+        let what = format!("{:?}", db.backend());
+        let upsert = || {
+            Counter::insert_many(vec![counter("kim", 5, None), counter("lou", 1, None)])
+                .on_conflict(&[&Counter::NAME])
+                .preserve(&[&Counter::HITS])
+        };
+        let done = db
+            .aio()
+            .atomic(async |tx| -> dualdb::Result<_> {
+                assert_eq!(tx.count(Counter::select(), false).await?, 1);
+                // On a task of its own: outside this task's transaction.
+                let other = db.clone();
+                tokio::spawn(async move { other.aio().create(counter("kim", 5, None)).await })
+                    .await
+                    .unwrap()?;
+                tx.execute_query(upsert()).await
+            })
+            .await
+            .unwrap();
+        assert_eq!(names(&done.rows), ["kim", "lou"], "{what} async");
+        db.aio()
+            .execute_query(Counter::delete_query())
+            .await
+            .unwrap();
+        let done = db
+            .sync()
+            .atomic(|tx| {
+                assert_eq!(tx.count(Counter::select(), false)?, 0);
+                // On a thread of its own: outside this thread's transaction.
+                std::thread::scope(|s| {
+                    s.spawn(|| db.sync().create(counter("kim", 5, None)))
+                        .join()
+                        .unwrap()
+                })?;
+                tx.execute_query(upsert())
+            })
+            .unwrap();
+        assert_eq!(names(&done.rows), ["kim", "lou"], "{what} blocking");
+    }
+}

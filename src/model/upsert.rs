@@ -29,7 +29,7 @@ use crate::value::Value;
 /// | | PostgreSQL | SQLite (3.35+) | MySQL / MariaDB |
 /// |---|---|---|---|
 /// | conflict on | the `on_conflict` columns (a unique index on them) | the same | any unique key of the table (`ON DUPLICATE KEY`) |
-/// | `rows` | the rows inserted or updated (`RETURNING`) | the same | updates: read back by the conflict columns, in the same transaction; ignored conflicts: none |
+/// | `rows` | the rows inserted or updated (`RETURNING`) | the same | updates: read back by the conflict columns (a locking read, so rows another transaction committed after a transaction's snapshot are seen), in the same transaction; ignored conflicts: none |
 /// | `inserted` / `updated` | both | when conflicts are ignored | `inserted` when conflicts are ignored |
 pub struct Upsert<M> {
     rows: Vec<M>,
@@ -247,7 +247,12 @@ fn usage(message: &str) -> Error {
     Error::new(ErrorKind::Usage, message)
 }
 
-/// MySQL: the stored rows of an updating upsert, by their `target` values.
+/// MySQL: the stored rows of an updating upsert, by their `target` values,
+/// as a locking read (the upsert holds their locks already): it reads the
+/// latest committed rows, where a plain read would use the transaction's
+/// snapshot, which misses a row another transaction committed after it
+/// began and the upsert left as it was (tests/upserts.rs,
+/// `an_upsert_in_a_transaction_returns_a_row_committed_after_its_snapshot`).
 fn reread<M: Model>(d: Dialect, rows: &[M], target: &[&'static str]) -> Result<Stmt> {
     let at: Vec<usize> = target
         .iter()
@@ -265,7 +270,9 @@ fn reread<M: Model>(d: Dialect, rows: &[M], target: &[&'static str]) -> Result<S
     let tuple = |row: &M| Expr::tuple(at.iter().map(|&i| Expr::val(to_sea(row.value(i)))));
     let keys = Expr::tuple(at.iter().map(|&i| Expr::col(M::META.columns[i].name)));
     q.and_where(sea_query::ExprTrait::is_in(keys, rows.iter().map(tuple)));
-    Ok(d.query(&q))
+    let mut stmt = d.query(&q);
+    stmt.sql.push_str(" LOCK IN SHARE MODE");
+    Ok(stmt)
 }
 
 /// An upsert, built: what its plan sends.

@@ -1,6 +1,6 @@
 //! The plan of an update or delete returning its rows: one statement with
 //! `RETURNING` (PostgreSQL, SQLite), or on MySQL a locking read of the
-//! rows, the change by their keys and (for an update) a second read, inside
+//! rows, the change by their keys and (for an update) a second locking read, inside
 //! [`Atomically`](crate::plan::Atomically).
 
 use sea_query::{Cond, Condition, Expr, Query};
@@ -156,11 +156,18 @@ impl<M: Model> Plan for ReturningPlan<M> {
                 if !update {
                     return Ok(Step::Done(read));
                 }
+                // Locking too (the rows are locked already): a plain read
+                // would use the transaction's snapshot, which still shows a
+                // row another transaction changed after it began if the
+                // update left it as it was (tests/returning.rs,
+                // `an_update_in_a_transaction_returns_a_row_changed_after_its_snapshot`).
                 let mut q = Query::select();
                 q.from(M::META.table);
                 q.exprs(Self::columns());
                 q.cond_where(Self::by_keys(&keys));
-                Ok(Step::Run(Action::Query(self.d.query(&q))))
+                let mut stmt = self.d.query(&q);
+                stmt.sql.push_str(" FOR UPDATE");
+                Ok(Step::Run(Action::Query(stmt)))
             }
         }
     }
