@@ -813,3 +813,55 @@ async fn insert_many_splits_under_the_limit() {
         assert_eq!(bulk_count(&db).await, 220_000, "{:?}", db.backend());
     }
 }
+
+/// `update` and `update_only` count the row they matched, on every backend:
+/// 1 for a stored row even if it held these values already (MySQL counts
+/// only changed rows; dualdb asks it whether the row exists then), 0 for
+/// none; in and out of transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_counts_its_row_even_if_nothing_changed() {
+    for db in isolated_all("update_counts") {
+        db.sync().drop_table::<User>().unwrap();
+        db.sync().create_table::<User>().unwrap();
+        let what = format!("{:?}", db.backend());
+        for half in HALVES {
+            let mut u = call!(half, db, create(user(&format!("same-{half:?}"), 7))).unwrap();
+            assert_eq!(call!(half, db, update(&u)).unwrap(), 1, "{what} {half:?}");
+            assert_eq!(
+                call!(half, db, update_only(&u, &[&User::AGE])).unwrap(),
+                1,
+                "{what}"
+            );
+            u.age = 8;
+            assert_eq!(call!(half, db, update(&u)).unwrap(), 1, "{what} {half:?}");
+            let mut gone = u.clone();
+            gone.id += 1_000;
+            assert_eq!(
+                call!(half, db, update(&gone)).unwrap(),
+                0,
+                "{what} {half:?}"
+            );
+            assert_eq!(call!(half, db, get(User::by_id(u.id))).unwrap().age, 8);
+        }
+        let u = db.sync().get(User::USERNAME.eq("same-Sync")).unwrap();
+        let counts = db
+            .aio()
+            .atomic(async |tx| -> dualdb::Result<_> {
+                let mut gone = u.clone();
+                gone.id += 1_000;
+                Ok((tx.update(&u).await?, tx.update(&gone).await?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(counts, (1, 0), "{what} async in a transaction");
+        let counts = db
+            .sync()
+            .atomic(|tx| -> dualdb::Result<_> {
+                let mut gone = u.clone();
+                gone.id += 1_000;
+                Ok((tx.update(&u)?, tx.update(&gone)?))
+            })
+            .unwrap();
+        assert_eq!(counts, (1, 0), "{what} blocking in a transaction");
+    }
+}

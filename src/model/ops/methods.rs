@@ -259,7 +259,9 @@ mod sealed {
 }
 
 manager_methods! {
-    /// Runs a statement and returns the number of rows it changed.
+    /// Runs a statement and returns the number of rows it changed, as the
+    /// server counts them: for an `UPDATE`, PostgreSQL and SQLite count the
+    /// rows it matched, MySQL/MariaDB only those whose values it changed.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
@@ -570,7 +572,10 @@ manager_methods! {
         where [M: Model] = |d| create(d, model);
 
     /// Updates every column of the model's row (found by primary key);
-    /// returns the rows changed.
+    /// returns the rows matched: 1 if the row is stored, even if it held
+    /// these values already, and 0 if it is not, on every backend (MySQL
+    /// counts only changed rows: when it counts none, a locking read of the
+    /// key follows).
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
@@ -585,7 +590,8 @@ manager_methods! {
     fn update<M>(&self, model: &M) -> u64
         where [M: Model] = |d| update(d, model, None);
 
-    /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`.
+    /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`;
+    /// returns the rows matched, as [`update`](Self::update) does.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
@@ -674,7 +680,9 @@ manager_methods! {
         where [M: Model] = |d| CreateOrGet::new(d, model);
 
     /// Runs a query: a [`Select`] returns models, an [`UpdateQuery`](crate::model::UpdateQuery) or
-    /// [`DeleteQuery`](crate::model::DeleteQuery) the rows changed, an [`InsertMany`](crate::model::InsertMany) the stored rows.
+    /// [`DeleteQuery`](crate::model::DeleteQuery) the rows changed (an update's as the server counts
+    /// them: on MySQL/MariaDB the rows whose values changed, elsewhere the rows matched), an
+    /// [`InsertMany`](crate::model::InsertMany) the stored rows.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);

@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 
+use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::column::ColumnOf;
 use crate::model::query::InsertMany;
@@ -11,7 +12,7 @@ use crate::model::shapes::KeyColumn;
 use crate::model::sql::{Dialect, to_sea};
 use crate::model::{Model, ModelMeta, models};
 use crate::placeholders::max_values;
-use crate::plan::{Action, Atomically, Map, One, Plan, Reply, Sequence, Step, replayed};
+use crate::plan::{Action, Atomically, Map, Plan, Reply, Sequence, Step, replayed};
 use crate::statement::{ExecResult, Stmt};
 use crate::value::{Value, ValueRef};
 
@@ -245,11 +246,23 @@ fn by_pk<M: Model>(model: &M) -> crate::model::Filter<M> {
     crate::model::key::filter(crate::model::key::of(model))
 }
 
+/// An update of one row by its key, returning the rows it matched: 1 when
+/// the row exists, even if it held these values already, as PostgreSQL and
+/// SQLite count. MySQL counts the rows it changed, so there a count of 0 is
+/// followed by a locking read of the key (the update has locked the row if
+/// it exists), which tells a row left as it was from no row
+/// (tests/models.rs, `an_update_counts_its_row_even_if_nothing_changed`).
+pub(super) struct UpdateByKey {
+    update: Option<Stmt>,
+    /// MySQL: the count of rows with the key, sent if the update changed none.
+    exists: Option<Stmt>,
+}
+
 pub(super) fn update<M: Model>(
     d: Dialect,
     model: &M,
     only: Option<&[&dyn ColumnOf<M>]>,
-) -> impl Plan<Output = u64> + use<M> {
+) -> UpdateByKey {
     let mut q = sea_query::Query::update();
     q.table(M::META.table);
     for (i, c) in M::META.columns.iter().enumerate() {
@@ -258,10 +271,40 @@ pub(super) fn update<M: Model>(
             q.value(c.name, sea_query::Expr::val(to_sea(model.value(i))));
         }
     }
-    q.cond_where(by_pk(model).cond());
-    One::new(Action::Execute(d.query(&q)), |r| {
-        Ok(r.done()?.rows_affected)
-    })
+    let key = by_pk(model).cond();
+    let exists = (d.kind == BackendKind::Mysql).then(|| {
+        let mut q = sea_query::Query::select();
+        q.expr(sea_query::Expr::cust("COUNT(*)"))
+            .from(M::META.table)
+            .cond_where(key.clone());
+        let mut stmt = d.query(&q);
+        stmt.sql.push_str(" LOCK IN SHARE MODE");
+        stmt
+    });
+    q.cond_where(key);
+    UpdateByKey {
+        update: Some(d.query(&q)),
+        exists,
+    }
+}
+
+impl Plan for UpdateByKey {
+    type Output = u64;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
+        if let Some(stmt) = self.update.take() {
+            return Ok(Step::Run(Action::Execute(stmt)));
+        }
+        let reply = reply.ok_or_else(replayed)??;
+        if let Reply::Rows(rows) = reply {
+            let count = rows.first().map(|r| r.get::<i64>(0)).transpose()?;
+            return Ok(Step::Done(count.unwrap_or(0).max(0) as u64));
+        }
+        let changed = reply.done()?.rows_affected;
+        match self.exists.take() {
+            Some(stmt) if changed == 0 => Ok(Step::Run(Action::Query(stmt))),
+            _ => Ok(Step::Done(changed)),
+        }
+    }
 }
 
 /// Deletes one row; with `recursive`, first its dependants, found through
