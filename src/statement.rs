@@ -185,8 +185,11 @@ impl Stmt {
 pub(crate) struct ExecResult {
     pub(crate) rows_affected: u64,
     /// The generated key of the last inserted row, where the driver reports
-    /// it (MySQL, SQLite).
+    /// it (MySQL: of the first row of a multi-row insert; SQLite).
     pub(crate) last_insert_id: Option<u64>,
+    /// MySQL: the step between the keys one insert generates (the
+    /// session's `auto_increment_increment`); 1 elsewhere.
+    pub(crate) id_step: u64,
 }
 
 /// Exactly one row, or `NotFound` / `TooManyRows`.

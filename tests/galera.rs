@@ -9,7 +9,48 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dualdb::{Database, ErrorKind};
+use dualdb::{Database, ErrorKind, Model};
+
+/// A model whose key the cluster generates: Galera's
+/// `wsrep_auto_increment_control` makes each node's keys a step of the
+/// cluster's size apart, from an offset of its own.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "galera_auto")]
+struct Auto {
+    #[model(primary_key, auto)]
+    id: i64,
+    tag: String,
+    n: i32,
+}
+
+/// Rows inserted several at a time, on both halves and on every node the
+/// pool reaches, come back with the keys the cluster stored for them.
+async fn generated_keys_are_the_stored_ones(db: &Database, tag: &str) {
+    let rows = |half: &str, round: i32| -> Vec<Auto> {
+        (0..4)
+            .map(|n| Auto {
+                id: 0,
+                tag: format!("{tag}-{half}-{round}"),
+                n,
+            })
+            .collect()
+    };
+    let mut returned = Vec::new();
+    for round in 0..6 {
+        let q = Auto::insert_many(rows("async", round));
+        returned.extend(db.aio().execute_query(q).await.unwrap());
+        let (sync_db, q) = (db.clone(), Auto::insert_many(rows("sync", round)));
+        let made = tokio::task::spawn_blocking(move || sync_db.sync().execute_query(q))
+            .await
+            .unwrap()
+            .unwrap();
+        returned.extend(made);
+    }
+    for made in &returned {
+        let stored = db.aio().get(Auto::by_id(made.id)).await.unwrap();
+        assert_eq!(&stored, made, "{tag}: the key returned is the stored row's");
+    }
+}
 
 fn cluster() -> Option<Database> {
     let url = common::server_url("DUALDB_GALERA_URL")?;
@@ -99,6 +140,8 @@ async fn connections_spread_over_the_nodes_and_survive_a_killed_node() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(names.len(), 3, "{names:?}");
+    db.aio().create_table::<Auto>().await.unwrap();
+    generated_keys_are_the_stored_ones(&db, "three nodes").await;
 
     db.aio()
         .execute(
@@ -193,4 +236,6 @@ async fn connections_spread_over_the_nodes_and_survive_a_killed_node() {
         resumed_in.unwrap_or_default()
     );
     assert_eq!(per_node.len(), 3, "every node took writes: {per_node:?}");
+    // Two nodes left: the cluster's step between keys changed.
+    generated_keys_are_the_stored_ones(&db, "two nodes").await;
 }

@@ -865,3 +865,68 @@ async fn an_update_counts_its_row_even_if_nothing_changed() {
         assert_eq!(counts, (1, 0), "{what} blocking in a transaction");
     }
 }
+
+/// Rows inserted several at a time get the keys the server stored for them
+/// on every backend, both halves, in and out of transactions; on MySQL also
+/// where the session's `auto_increment_increment` is not 1 (set here by an
+/// `after_connect` statement, as replication setups and Galera set it), and
+/// again after a pinned session's reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_many_keys_follow_the_servers_increment() {
+    for url in common::urls() {
+        let mut builder = dualdb::Database::builder(&common::isolated_url(&url, "key_steps"));
+        if url.starts_with("mysql") {
+            builder = builder.after_connect("SET SESSION auto_increment_increment = 3");
+        }
+        let db = builder.build().unwrap();
+        db.sync().create_table::<User>().unwrap();
+        let what = format!("{:?}", db.backend());
+        let batch =
+            |tag: &str| -> Vec<User> { (0..4).map(|i| user(&format!("{tag}{i}"), i)).collect() };
+        let mut made = Vec::new();
+        for half in HALVES {
+            made.extend(
+                call!(
+                    half,
+                    db,
+                    execute_query(User::insert_many(batch(&format!("{half:?}"))))
+                )
+                .unwrap(),
+            );
+        }
+        made.extend(
+            db.aio()
+                .atomic(async |tx| tx.execute_query(User::insert_many(batch("atx"))).await)
+                .await
+                .unwrap(),
+        );
+        made.extend(
+            db.sync()
+                .atomic(|tx| tx.execute_query(User::insert_many(batch("stx"))))
+                .unwrap(),
+        );
+        // A pinned session ends with a reset, and its connection goes back.
+        made.extend(
+            db.aio()
+                .session(async |s| s.execute_query(User::insert_many(batch("sess"))).await)
+                .await
+                .unwrap(),
+        );
+        made.extend(
+            db.aio()
+                .execute_query(User::insert_many(batch("after")))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(made.len(), 24, "{what}");
+        for m in &made {
+            let stored = db.aio().get(User::by_id(m.id)).await.unwrap();
+            assert_eq!(&stored, m, "{what}: the key returned is the stored row's");
+        }
+        if url.starts_with("mysql") {
+            let mut ids: Vec<i64> = made.iter().map(|m| m.id).collect();
+            ids.sort();
+            assert!(ids.windows(2).all(|w| w[1] - w[0] >= 3), "{what}: {ids:?}");
+        }
+    }
+}

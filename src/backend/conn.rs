@@ -65,6 +65,13 @@ pub(crate) trait SyncConn: Send {
     fn reset_session(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Statements run for the session (`after_connect`'s) may have changed
+    /// its settings: what the connection keeps of them is read again
+    /// (MySQL's `auto_increment_increment`, which an insert's generated keys
+    /// follow); nothing elsewhere.
+    fn session_changed(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// A COPY IN (PostgreSQL); the plans check the backend first, so the
     /// others never get here.
     fn copy_in(&mut self, _: CopyIn, _: &mut dyn CopyIo) -> Result<u64> {
@@ -131,6 +138,10 @@ pub(crate) trait AsyncConn: Send {
     fn ping(&mut self) -> BoxFuture<'_, Result<()>>;
     /// [`SyncConn::reset_session`], on the async half.
     fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// [`SyncConn::session_changed`], on the async half.
+    fn session_changed(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async { Ok(()) })
     }
     /// See [`SyncConn::copy_in`].

@@ -41,7 +41,7 @@ fn setup_sync(conn: &mut dyn SyncConn, sql: &[String]) -> Result<()> {
     for (i, s) in sql.iter().enumerate() {
         conn.execute(Stmt::new(s, &[])).map_err(|e| failed(i, e))?;
     }
-    Ok(())
+    conn.session_changed()
 }
 
 async fn setup_async(conn: &mut dyn AsyncConn, sql: &[String]) -> Result<()> {
@@ -50,7 +50,7 @@ async fn setup_async(conn: &mut dyn AsyncConn, sql: &[String]) -> Result<()> {
             .await
             .map_err(|e| failed(i, e))?;
     }
-    Ok(())
+    conn.session_changed().await
 }
 
 impl Backend for WithSetup {
@@ -141,6 +141,9 @@ impl SyncConn for SetupSync {
         self.conn.reset_session()?;
         setup_sync(&mut *self.conn, &self.sql)
     }
+    fn session_changed(&mut self) -> Result<()> {
+        self.conn.session_changed()
+    }
     fn copy_in(&mut self, copy: CopyIn, io: &mut dyn CopyIo) -> Result<u64> {
         self.conn.copy_in(copy, io)
     }
@@ -192,6 +195,9 @@ impl AsyncConn for SetupAsync {
             self.conn.reset_session().await?;
             setup_async(&mut *self.conn, &self.sql).await
         })
+    }
+    fn session_changed(&mut self) -> BoxFuture<'_, Result<()>> {
+        self.conn.session_changed()
     }
     fn copy_in<'a>(
         &'a mut self,

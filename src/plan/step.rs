@@ -66,6 +66,7 @@ pub(super) fn streamed(rows_affected: u64) -> Reply {
     Reply::Done(ExecResult {
         rows_affected,
         last_insert_id: None,
+        id_step: 1,
     })
 }
 
@@ -324,6 +325,7 @@ impl Reply {
             Reply::Rows(rows) => Ok(ExecResult {
                 rows_affected: rows.len() as u64,
                 last_insert_id: None,
+                id_step: 1,
             }),
         }
     }

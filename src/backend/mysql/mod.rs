@@ -162,8 +162,54 @@ fn timeout_statements(t: Duration) -> [String; 2] {
 
 const UNKNOWN_SYSTEM_VARIABLE: &str = "1193";
 
-/// Read once a connection: the most bytes one packet to the server may hold.
-const MAX_PACKET: &str = "SELECT @@max_allowed_packet";
+/// Read when a session starts (connected, reset, or its `after_connect`
+/// statements run): the most bytes one packet to the server may hold; the
+/// step between the keys one multi-row insert generates (1 unless a
+/// replication setup or Galera says otherwise), as an insert's keys are its
+/// first key plus steps of it (tests/models.rs,
+/// `insert_many_keys_follow_the_servers_increment`); and whether Galera sets
+/// that step (`wsrep_auto_increment_control`), which it changes in open
+/// sessions when the cluster gains or loses a node: then the step is read
+/// again after each insert that generated several keys ([`STEP`];
+/// tests/galera.rs reads the keys back after a node is killed).
+const SESSION: &str = "SELECT @@max_allowed_packet, @@auto_increment_increment, \
+                       @@wsrep_on AND @@wsrep_auto_increment_control";
+
+/// [`SESSION`] for a server without Galera's variables (MySQL, error 1193).
+const SESSION_PLAIN: &str = "SELECT @@max_allowed_packet, @@auto_increment_increment, 0";
+
+/// The step alone, read again where Galera may have changed it.
+const STEP: &str = "SELECT @@auto_increment_increment";
+
+/// What [`SESSION`] read.
+#[derive(Clone, Copy)]
+struct Session {
+    max_packet: u64,
+    id_step: u64,
+    /// Galera sets `id_step`, and may change it in an open session.
+    cluster_step: bool,
+    /// [`SESSION`], or [`SESSION_PLAIN`] once the server did not know it.
+    sql: &'static str,
+}
+
+impl Session {
+    const START: Session = Session {
+        max_packet: u64::MAX,
+        id_step: 1,
+        cluster_step: false,
+        sql: SESSION,
+    };
+
+    fn read(&mut self, (max_packet, step, cluster): (u64, u64, u64)) {
+        (self.max_packet, self.id_step) = (max_packet, step.max(1));
+        self.cluster_step = cluster != 0;
+    }
+
+    /// Whether an insert's result needs the step read again ([`STEP`]).
+    fn step_may_have_moved(&self, done: &ExecResult) -> bool {
+        self.cluster_step && done.rows_affected > 1 && done.last_insert_id.is_some()
+    }
+}
 
 /// A connect failure: `Connect`, naming where it tried, with the server's
 /// code if it answered (the caller adds the driver's error as the source).
@@ -260,14 +306,10 @@ impl MyBackend {
             held: cursor::Held::new(conn),
             broken: false,
             prepared: Prepared::new(self.cache_size),
-            max_packet: u64::MAX,
+            session: Session::START,
             statement_timeout: self.statement_timeout,
         };
-        conn.max_packet = {
-            use mysql::prelude::Queryable;
-            let read = conn.conn()?.query_first::<u64, _>(MAX_PACKET);
-            conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
-        };
+        conn.read_session().map_err(failed)?;
         conn.set_up().map_err(failed)?;
         #[cfg(unix)]
         no_io_timeouts(conn.conn()?).map_err(|e| {
@@ -348,15 +390,11 @@ impl MyBackend {
             unclosed: Vec::new(),
             broken: false,
             prepared: Prepared::new(self.cache_size),
-            max_packet: u64::MAX,
+            session: Session::START,
             statement_timeout: self.statement_timeout,
             runtime: RuntimeAlive::here(),
         };
-        conn.max_packet = {
-            use mysql_async::prelude::Queryable;
-            let read = conn.conn()?.query_first::<u64, _>(MAX_PACKET).await;
-            conn.check(read).map_err(failed)?.unwrap_or(u64::MAX)
-        };
+        conn.read_session().await.map_err(failed)?;
         conn.set_up().await.map_err(failed)?;
         Ok(Box::new(conn) as Box<dyn AsyncConn>)
     }
@@ -467,10 +505,11 @@ fn civil(micros: i64) -> Option<MyValue> {
     ))
 }
 
-fn counted(rows_affected: u64, last_insert_id: u64) -> ExecResult {
+fn counted(rows_affected: u64, last_insert_id: u64, id_step: u64) -> ExecResult {
     ExecResult {
         rows_affected,
         last_insert_id: (last_insert_id != 0).then_some(last_insert_id),
+        id_step,
     }
 }
 
@@ -535,12 +574,44 @@ struct MySync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql::Statement>,
-    /// The server's `max_allowed_packet` ([`sendable`]).
-    max_packet: u64,
+    /// The session's `max_allowed_packet` and key step ([`SESSION`]).
+    session: Session,
     statement_timeout: Option<Duration>,
 }
 
 impl MySync {
+    /// Reads [`SESSION`]'s values.
+    fn read_session(&mut self) -> Result<()> {
+        use mysql::prelude::Queryable;
+        let sql = self.session.sql;
+        let read = self.conn()?.query_first(sql);
+        let read = match self.check(read) {
+            Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) && sql == SESSION => {
+                self.session.sql = SESSION_PLAIN;
+                let read = self.conn()?.query_first(SESSION_PLAIN);
+                self.check(read)?
+            }
+            read => read?,
+        };
+        if let Some(read) = read {
+            self.session.read(read);
+        }
+        Ok(())
+    }
+
+    /// `done`, with the key step read again where Galera may have moved it.
+    fn with_step(&mut self, mut done: ExecResult) -> Result<ExecResult> {
+        use mysql::prelude::Queryable;
+        if self.session.step_may_have_moved(&done) {
+            let read = self.conn()?.query_first::<u64, _>(STEP);
+            if let Some(step) = self.check(read)? {
+                self.session.id_step = step.max(1);
+            }
+            done.id_step = self.session.id_step;
+        }
+        Ok(done)
+    }
+
     /// What every session of this connection starts with: the statement
     /// timeout, if one is set (MariaDB's variable, else MySQL's).
     fn set_up(&mut self) -> Result<()> {
@@ -622,7 +693,7 @@ impl MySync {
     /// [`Held::read`](cursor::Held::read).
     fn open_once(&mut self, stmt: &Stmt) -> Result<()> {
         let (statement, kept) = self.statement(&stmt.sql)?;
-        let out = params(&stmt.params, self.max_packet).and_then(|params| {
+        let out = params(&stmt.params, self.session.max_packet).and_then(|params| {
             let unkept = (!kept).then(|| statement.clone());
             let r = (self.held).lend(unkept, |conn| {
                 cursor::SyncLent::open(conn, &statement, params)
@@ -651,25 +722,29 @@ impl SyncConn for MySync {
     fn execute(&mut self, stmt: Stmt) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
         if stmt.script {
+            let step = self.session.id_step;
             let conn = self.conn()?;
             let r = conn.query_drop(&*stmt.sql);
-            let done = counted(conn.affected_rows(), conn.last_insert_id());
-            return self.check(r).map(|()| done);
+            let done = counted(conn.affected_rows(), conn.last_insert_id(), step);
+            self.check(r)?;
+            return self.with_step(done);
         }
         check_count(BackendKind::Mysql, stmt.params.len())?;
-        self.with_statement_once(&stmt.sql, |c, statement| {
-            let params = params_moved(stmt.params, c.max_packet)?;
+        let done = self.with_statement_once(&stmt.sql, |c, statement| {
+            let params = params_moved(stmt.params, c.session.max_packet)?;
+            let step = c.session.id_step;
             let conn = c.conn()?;
             let r = conn.exec_drop(statement, params);
-            let done = counted(conn.affected_rows(), conn.last_insert_id());
+            let done = counted(conn.affected_rows(), conn.last_insert_id(), step);
             c.check(r).map(|()| done)
-        })
+        })?;
+        self.with_step(done)
     }
     fn query_each(&mut self, stmt: &Stmt, sink: RowSink<'_>) -> Result<u64> {
         use mysql::prelude::Queryable;
         check_count(BackendKind::Mysql, stmt.params.len())?;
         self.with_statement(&stmt.sql, |c, statement| {
-            let params = params(&stmt.params, c.max_packet)?;
+            let params = params(&stmt.params, c.session.max_packet)?;
             let mut broken = false;
             let mut fail = |e: mysql::Error| {
                 broken |= e.is_connectivity_error();
@@ -736,11 +811,15 @@ impl SyncConn for MySync {
     }
     /// `COM_RESET_CONNECTION`: the server forgets the session's prepared
     /// statements too (the driver's cache is emptied; this one is here).
+    fn session_changed(&mut self) -> Result<()> {
+        self.read_session()
+    }
     fn reset_session(&mut self) -> Result<()> {
         let r = self.conn()?.reset();
         self.prepared = Prepared::new(self.prepared.cache.capacity());
         self.check(r)?;
-        self.set_up()
+        self.set_up()?;
+        self.read_session()
     }
 }
 
@@ -755,8 +834,8 @@ struct MyAsync {
     /// Set after an I/O or protocol error: the connection is not reused.
     broken: bool,
     prepared: Prepared<mysql_async::Statement>,
-    /// The server's `max_allowed_packet` ([`sendable`]).
-    max_packet: u64,
+    /// The session's `max_allowed_packet` and key step ([`SESSION`]).
+    session: Session,
     statement_timeout: Option<Duration>,
     /// Whether the runtime the connection was made on still runs: its
     /// socket is registered with that runtime's I/O driver, and fails on any
@@ -795,6 +874,38 @@ impl RuntimeAlive {
 }
 
 impl MyAsync {
+    /// [`MySync::read_session`], on the async half.
+    async fn read_session(&mut self) -> Result<()> {
+        use mysql_async::prelude::Queryable;
+        let sql = self.session.sql;
+        let read = self.conn()?.query_first(sql).await;
+        let read = match self.check(read) {
+            Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) && sql == SESSION => {
+                self.session.sql = SESSION_PLAIN;
+                let read = self.conn()?.query_first(SESSION_PLAIN).await;
+                self.check(read)?
+            }
+            read => read?,
+        };
+        if let Some(read) = read {
+            self.session.read(read);
+        }
+        Ok(())
+    }
+
+    /// [`MySync::with_step`], on the async half.
+    async fn with_step(&mut self, mut done: ExecResult) -> Result<ExecResult> {
+        use mysql_async::prelude::Queryable;
+        if self.session.step_may_have_moved(&done) {
+            let read = self.conn()?.query_first::<u64, _>(STEP).await;
+            if let Some(step) = self.check(read)? {
+                self.session.id_step = step.max(1);
+            }
+            done.id_step = self.session.id_step;
+        }
+        Ok(done)
+    }
+
     /// [`MySync::set_up`], on the async half.
     async fn set_up(&mut self) -> Result<()> {
         let Some(t) = self.statement_timeout else {
@@ -843,7 +954,7 @@ impl MyAsync {
     async fn open_once(&mut self, stmt: &Stmt) -> Result<()> {
         let (statement, kept) = self.statement(&stmt.sql).await?;
         let unkept = (!kept).then(|| statement.clone());
-        let params = match params(&stmt.params, self.max_packet) {
+        let params = match params(&stmt.params, self.session.max_packet) {
             Ok(params) => params,
             Err(e) => {
                 self.unclosed.extend(unkept);
@@ -899,10 +1010,15 @@ impl MyAsync {
         statement: &mysql_async::Statement,
     ) -> Result<ExecResult> {
         use mysql_async::prelude::Queryable;
-        let params = params_moved(values, self.max_packet)?;
+        let params = params_moved(values, self.session.max_packet)?;
+        let step = self.session.id_step;
         let conn = self.conn()?;
         let r = conn.exec_drop(statement, params).await;
-        let done = counted(conn.affected_rows(), conn.last_insert_id().unwrap_or(0));
+        let done = counted(
+            conn.affected_rows(),
+            conn.last_insert_id().unwrap_or(0),
+            step,
+        );
         self.check(r).map(|()| done)
     }
 
@@ -913,7 +1029,7 @@ impl MyAsync {
         sink: RowSink<'_>,
     ) -> Result<u64> {
         use mysql_async::prelude::Queryable;
-        let params = params(&stmt.params, self.max_packet)?;
+        let params = params(&stmt.params, self.session.max_packet)?;
         let mut broken = false;
         let out = async {
             let mut fail = |e: mysql_async::Error| {
@@ -960,7 +1076,7 @@ impl AsyncConn for MyAsync {
             let out = self.execute_once(stmt.params, &statement).await;
             self.done_with(statement, kept).await?;
             self.prepared.forgot(&out, &stmt.sql);
-            out
+            self.with_step(out?).await
         })
     }
     fn query_each<'a>(&'a mut self, stmt: Stmt, sink: RowSink<'a>) -> BoxFuture<'a, Result<u64>> {
@@ -1028,6 +1144,9 @@ impl AsyncConn for MyAsync {
     }
     /// [`MySync::reset_session`], on the async half; a server that cannot
     /// reset a session is an error (the connection is then closed).
+    fn session_changed(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.read_session())
+    }
     fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.end_cursor();
@@ -1041,7 +1160,8 @@ impl AsyncConn for MyAsync {
                     "the server cannot reset a session (COM_RESET_CONNECTION)",
                 ));
             }
-            self.set_up().await
+            self.set_up().await?;
+            self.read_session().await
         })
     }
 }

@@ -53,6 +53,7 @@ pub(super) fn counted(rows_affected: u64) -> ExecResult {
     ExecResult {
         rows_affected,
         last_insert_id: None,
+        id_step: 1,
     }
 }
 

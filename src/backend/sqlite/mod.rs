@@ -447,6 +447,7 @@ impl LiteConn {
             return Ok(ExecResult {
                 rows_affected: conn.changes(),
                 last_insert_id: None,
+                id_step: 1,
             });
         }
         let rows_affected = self.timed(stmt, || {
@@ -470,6 +471,7 @@ impl LiteConn {
         Ok(ExecResult {
             rows_affected,
             last_insert_id: u64::try_from(id).ok().filter(|&i| i != 0),
+            id_step: 1,
         })
     }
 
