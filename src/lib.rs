@@ -27,6 +27,7 @@ mod placeholders;
 mod plan;
 pub mod policy;
 mod pool;
+mod raw_transactions;
 pub mod row;
 mod runtime;
 mod statement;

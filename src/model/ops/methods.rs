@@ -262,6 +262,10 @@ manager_methods! {
     /// Runs a statement and returns the number of rows it changed, as the
     /// server counts them: for an `UPDATE`, PostgreSQL and SQLite count the
     /// rows it matched, MySQL/MariaDB only those whose values it changed.
+    /// A statement that begins or ends a transaction or savepoint (`BEGIN`,
+    /// `COMMIT`, `SAVEPOINT`, MySQL's `SET autocommit`, …) is a `Usage`
+    /// error before any I/O: transactions go through
+    /// [`begin`](crate::SyncDb::begin), `atomic`, `savepoint` and `session`.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(users);
@@ -274,7 +278,7 @@ manager_methods! {
     /// # });
     /// ```
     fn execute<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> u64
-        where [] = |_d| One::new(Action::Execute(Stmt::new(sql, params)), |r| Ok(r.done()?.rows_affected));
+        where [] = |_d| crate::plan::either(raw_execute(sql, params));
 
     /// Sends a notification on `channel` with `payload` to every session
     /// listening to it (PostgreSQL's `pg_notify`; see
@@ -855,6 +859,19 @@ manager_methods! {
 }
 
 /// `pg_notify(channel, payload)`, or the error of a backend without it.
+/// `execute`'s plan, or its refusal of a transaction statement
+/// ([`crate::raw_transactions`]).
+#[inline]
+fn raw_execute(
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<impl crate::plan::Plan<Output = u64> + use<>> {
+    crate::raw_transactions::refuse(sql)?;
+    Ok(One::new(Action::Execute(Stmt::new(sql, params)), |r| {
+        Ok(r.done()?.rows_affected)
+    }))
+}
+
 fn notify(
     d: crate::model::Dialect,
     channel: &str,

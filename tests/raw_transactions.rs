@@ -1,0 +1,128 @@
+//! Raw statements that begin or end a transaction (`BEGIN`, `COMMIT`,
+//! `SAVEPOINT`, MySQL's `SET autocommit = 0`, …) are refused by `execute`
+//! with a `Usage` error before any I/O, on both halves of every backend, on
+//! the pooled handle, inside a transaction and in a session: run, `BEGIN` on
+//! a pooled connection left it inside a transaction that later writes on it
+//! joined and nothing committed. After a refusal the writes that follow are
+//! committed (another database handle reads them), and a transaction goes
+//! on to commit.
+
+mod common;
+
+use common::models::{User, user};
+use common::{HALVES, isolated_url, urls};
+use dualdb::{Database, ErrorKind, Model};
+
+const REFUSED: [&str; 8] = [
+    "BEGIN",
+    " /* why */ start transaction",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT x",
+    "RELEASE SAVEPOINT x",
+    "END",
+    "SET autocommit = 0",
+];
+
+fn refused(what: &str, out: dualdb::Result<u64>) {
+    let err = out.expect_err(what);
+    assert_eq!(err.kind(), ErrorKind::Usage, "{what}: {err}");
+    assert!(err.to_string().contains("through execute"), "{what}: {err}");
+}
+
+/// The users another handle on the same database reads: what is committed.
+fn committed(other: &Database) -> Vec<String> {
+    let mut names: Vec<String> = other
+        .sync()
+        .execute_query(User::select())
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_statements_are_refused_and_nothing_is_left_open() {
+    for url in urls() {
+        let url = match url.starts_with("sqlite") {
+            // A file, which the other handle opens too.
+            true => {
+                let dir =
+                    std::env::temp_dir().join(format!("dualdb-raw-tx-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let path = dir.join("raw_tx.sqlite");
+                let _ = std::fs::remove_file(&path);
+                format!("sqlite://{}", path.display())
+            }
+            false => isolated_url(&url, "raw_tx"),
+        };
+        // One connection a half: a transaction left open on it would hold
+        // every write that follows.
+        let db = Database::builder(&url)
+            .sync_pool_size(1)
+            .async_pool_size(1)
+            .build()
+            .unwrap();
+        let other = Database::open(&url).unwrap();
+        db.sync().create_table::<User>().unwrap();
+        let kind = db.backend();
+        let mut expected = Vec::new();
+        for half in HALVES {
+            for sql in REFUSED {
+                let what = format!("{kind:?} {half:?} pooled `{sql}`");
+                refused(&what, half.execute(&db, sql, &[]).await);
+            }
+            let name = format!("pooled-{half:?}");
+            call!(half, db, create(user(&name, 1))).unwrap();
+            expected.push(name);
+        }
+        expected.sort();
+        assert_eq!(committed(&other), expected, "{kind:?}");
+
+        // Inside a transaction: refused, and the transaction commits.
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                for sql in REFUSED {
+                    refused(
+                        &format!("{kind:?} async tx `{sql}`"),
+                        tx.execute(sql, &[]).await,
+                    );
+                }
+                tx.create(user("tx-async", 1)).await?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        db.sync()
+            .atomic(|tx| -> dualdb::Result<()> {
+                for sql in REFUSED {
+                    refused(
+                        &format!("{kind:?} blocking tx `{sql}`"),
+                        tx.execute(sql, &[]),
+                    );
+                }
+                tx.create(user("tx-sync", 1))?;
+                Ok(())
+            })
+            .unwrap();
+        // In a pinned session, too.
+        db.aio()
+            .session(async |s| -> dualdb::Result<()> {
+                for sql in REFUSED {
+                    refused(
+                        &format!("{kind:?} session `{sql}`"),
+                        s.execute(sql, &[]).await,
+                    );
+                }
+                s.create(user("session", 1)).await?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        expected.extend(["session", "tx-async", "tx-sync"].map(String::from));
+        expected.sort();
+        assert_eq!(committed(&other), expected, "{kind:?}");
+    }
+}
