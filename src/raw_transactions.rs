@@ -1,7 +1,9 @@
 //! Raw SQL that would begin or end a transaction behind dualdb's back
 //! (`BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`,
 //! `SAVEPOINT`, `RELEASE`, `PREPARE TRANSACTION`, MySQL's `SET autocommit`):
-//! refused by `execute` before any I/O. On a pooled connection such a
+//! refused by `execute`, `query`, `query_one` and `query_opt` before any
+//! I/O (the typed reads, `query_as`, `fetch_rows` and the rest, decode rows
+//! that such statements do not return, and are left their speed). On a pooled connection such a
 //! statement would leave the connection inside a transaction that the next
 //! caller joins and nothing commits, so the writes made in it are lost when
 //! the connection goes; inside a dualdb transaction or savepoint it would
@@ -51,7 +53,7 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
     Err(Error::new(
         ErrorKind::Usage,
         format!(
-            "`{}` through execute: transactions go through begin, atomic, savepoint \
+            "`{}` run raw: transactions go through begin, atomic, savepoint \
              and session, which hold a connection for them; run raw, it would leave a \
              pooled connection inside a transaction nothing commits, or end dualdb's \
              without it knowing",

@@ -1,5 +1,6 @@
 //! Raw statements that begin or end a transaction (`BEGIN`, `COMMIT`,
 //! `SAVEPOINT`, MySQL's `SET autocommit = 0`, …) are refused by `execute`
+//! (and `query`)
 //! with a `Usage` error before any I/O, on both halves of every backend, on
 //! the pooled handle, inside a transaction and in a session: run, `BEGIN` on
 //! a pooled connection left it inside a transaction that later writes on it
@@ -27,7 +28,7 @@ const REFUSED: [&str; 8] = [
 fn refused(what: &str, out: dualdb::Result<u64>) {
     let err = out.expect_err(what);
     assert_eq!(err.kind(), ErrorKind::Usage, "{what}: {err}");
-    assert!(err.to_string().contains("through execute"), "{what}: {err}");
+    assert!(err.to_string().contains("run raw"), "{what}: {err}");
 }
 
 /// The users another handle on the same database reads: what is committed.
@@ -73,6 +74,11 @@ async fn transaction_statements_are_refused_and_nothing_is_left_open() {
             for sql in REFUSED {
                 let what = format!("{kind:?} {half:?} pooled `{sql}`");
                 refused(&what, half.execute(&db, sql, &[]).await);
+                let queried = half
+                    .query(&db, sql, &[])
+                    .await
+                    .map(|rows| rows.len() as u64);
+                refused(&format!("{what} as a query"), queried);
             }
             let name = format!("pooled-{half:?}");
             call!(half, db, create(user(&name, 1))).unwrap();

@@ -264,7 +264,8 @@ manager_methods! {
     /// rows it matched, MySQL/MariaDB only those whose values it changed.
     /// A statement that begins or ends a transaction or savepoint (`BEGIN`,
     /// `COMMIT`, `SAVEPOINT`, MySQL's `SET autocommit`, …) is a `Usage`
-    /// error before any I/O: transactions go through
+    /// error before any I/O, here and in `query`, `query_one` and
+    /// `query_opt`: transactions go through
     /// [`begin`](crate::SyncDb::begin), `atomic`, `savepoint` and `session`.
     ///
     /// ```
@@ -330,7 +331,7 @@ manager_methods! {
     /// # });
     /// ```
     fn query<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<Row>
-        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), Reply::rows);
+        where [] = |_d| crate::plan::either(raw_query(sql, params).map(|q| One::new(q, Reply::rows)));
 
     /// Runs a statement and decodes each row into `T` (sqlx's `query_as`,
     /// peewee's `Model.raw(…).dicts()` typed): a `#[derive(FromRow)]` struct
@@ -368,7 +369,7 @@ manager_methods! {
     /// # });
     /// ```
     fn query_one<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Row
-        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| exactly_one(r.rows()?));
+        where [] = |_d| crate::plan::either(raw_query(sql, params).map(|q| One::new(q, |r| exactly_one(r.rows()?))));
 
     /// Runs a statement that returns at most one row.
     ///
@@ -382,7 +383,7 @@ manager_methods! {
     /// # });
     /// ```
     fn query_opt<>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Option<Row>
-        where [] = |_d| One::new(Action::Query(Stmt::new(sql, params)), |r| at_most_one(r.rows()?));
+        where [] = |_d| crate::plan::either(raw_query(sql, params).map(|q| One::new(q, |r| at_most_one(r.rows()?))));
 
     /// `CREATE TABLE IF NOT EXISTS` for the model, with its keys, unique
     /// columns and foreign keys.
@@ -859,6 +860,13 @@ manager_methods! {
 }
 
 /// `pg_notify(channel, payload)`, or the error of a backend without it.
+/// The action of `query`, `query_one` and `query_opt`, or its refusal of a
+/// transaction statement ([`crate::raw_transactions`]).
+fn raw_query(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Action> {
+    crate::raw_transactions::refuse(sql)?;
+    Ok(Action::Query(Stmt::new(sql, params)))
+}
+
 /// `execute`'s plan, or its refusal of a transaction statement
 /// ([`crate::raw_transactions`]).
 #[inline]
