@@ -671,3 +671,98 @@ async fn floats_that_are_not_finite_round_trip_or_are_refused() {
         }
     }
 }
+
+/// A `DateTime<Utc>` is the same instant for dualdb and for the server
+/// whatever time zone the server's sessions start in: MySQL/MariaDB
+/// converts `TIMESTAMP` values from and to the session's zone, which dualdb
+/// sets to UTC (here the server's global zone is set two hours east for the
+/// test, as a server run in local time has); PostgreSQL's `TIMESTAMPTZ`
+/// travels as an instant (a session zone set by `after_connect`). A value
+/// the server stores (`FROM_UNIXTIME`, `NOW()`) reads as that instant, and
+/// one dualdb writes is stored as it, on both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timestamps_are_the_same_instants_whatever_the_servers_time_zone() {
+    let when = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+    for url in common::urls() {
+        let url = common::isolated_url(&url, "time_zones");
+        let admin = Database::open(&url).unwrap();
+        let (db, column, epoch, restore) = match admin.backend() {
+            BackendKind::Mysql => {
+                let was: String = admin
+                    .sync()
+                    .query_one("SELECT @@global.time_zone", &[])
+                    .unwrap()
+                    .get(0)
+                    .unwrap();
+                admin
+                    .sync()
+                    .execute("SET GLOBAL time_zone = '+02:00'", &[])
+                    .unwrap();
+                let db = Database::open(&url).unwrap();
+                let restore = format!("SET GLOBAL time_zone = '{was}'");
+                (db, "TIMESTAMP(6)", "UNIX_TIMESTAMP(ts)", Some(restore))
+            }
+            BackendKind::Postgres => {
+                let db = Database::builder(&url)
+                    .after_connect("SET TIME ZONE 'Asia/Kolkata'")
+                    .build()
+                    .unwrap();
+                (db, "TIMESTAMPTZ", "EXTRACT(EPOCH FROM ts)", None)
+            }
+            // SQLite has no time zone.
+            _ => continue,
+        };
+        let kind = db.backend();
+        // The server's zone as dualdb's sessions see it, checked before the
+        // global zone is put back.
+        // The global zone goes back before anything can fail.
+        let row = db.sync().query_one("SELECT NOW()", &[]);
+        if let Some(restore) = restore {
+            admin.sync().execute(&restore, &[]).unwrap();
+        }
+        let now: DateTime<Utc> = row.unwrap().get(0).unwrap();
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!(
+            (now.timestamp() - clock).abs() < 60,
+            "{kind:?}: NOW() is {now}"
+        );
+        db.sync()
+            .execute(&format!("CREATE TABLE stamps (id INT, ts {column})"), &[])
+            .unwrap();
+        let from_epoch = match kind {
+            BackendKind::Mysql => "FROM_UNIXTIME(1700000000)",
+            _ => "TO_TIMESTAMP(1700000000)",
+        };
+        db.sync()
+            .execute(&format!("INSERT INTO stamps VALUES (1, {from_epoch})"), &[])
+            .unwrap();
+        for (id, half) in [(2, HALVES[0]), (3, HALVES[1])] {
+            let sql = "INSERT INTO stamps VALUES (?, ?)";
+            half.execute(&db, sql, &[&id, &when]).await.unwrap();
+        }
+        let int = if kind == BackendKind::Mysql {
+            "SIGNED"
+        } else {
+            "BIGINT"
+        };
+        let sql = format!("SELECT id, ts, CAST({epoch} AS {int}) FROM stamps ORDER BY id");
+        for half in HALVES {
+            let rows = half.query(&db, &sql, &[]).await.unwrap();
+            assert_eq!(rows.len(), 3);
+            for r in rows {
+                let id: i32 = r.get(0).unwrap();
+                let ts: DateTime<Utc> = r.get(1).unwrap();
+                let server: i64 = r.get(2).unwrap();
+                assert_eq!(ts, when, "{kind:?} {half:?} row {id}: read");
+                assert_eq!(
+                    server,
+                    when.timestamp(),
+                    "{kind:?} {half:?} row {id}: stored"
+                );
+            }
+        }
+    }
+}

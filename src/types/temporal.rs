@@ -8,6 +8,10 @@
 //! | `Timestamp(i64)` | microseconds since 1970-01-01 00:00, no zone | `TIMESTAMP` | `DATETIME` | `YYYY-MM-DD HH:MM:SS[.ffffff]` |
 //! | `TimestampTz(i64)` | microseconds since the Unix epoch (UTC) | `TIMESTAMPTZ` | `DATETIME`/`TIMESTAMP`, as UTC | `YYYY-MM-DD HH:MM:SS[.ffffff]+00:00` |
 //!
+//! MySQL/MariaDB sessions start in UTC (`time_zone = '+00:00'`), so that
+//! the server's conversions of `TIMESTAMP` values and `NOW()` agree with
+//! these UTC wall times; an `after_connect` statement may set another zone.
+//!
 //! SQLite has no date type: text in the forms above is read back (a `T`
 //! between date and time, a `Z` or `±HH:MM` offset are accepted too), and so
 //! are integers, as Unix seconds.

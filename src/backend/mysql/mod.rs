@@ -151,13 +151,26 @@ fn host_opts(
     })
 }
 
-/// The statements that set a statement timeout: MariaDB's first, then
-/// MySQL's for servers that do not know MariaDB's (error 1193).
-fn timeout_statements(t: Duration) -> [String; 2] {
-    [
-        format!("SET SESSION max_statement_time = {}", t.as_secs_f64()),
-        format!("SET SESSION max_execution_time = {}", t.as_millis().max(1)),
-    ]
+/// What every session starts with, tried in turn until the server knows
+/// the variables (error 1193 for one it does not): UTC as the session's
+/// time zone, and the statement timeout if one is set (MariaDB's variable,
+/// then MySQL's). In UTC, `TIMESTAMP` columns and `NOW()` agree with the
+/// instants dualdb reads and writes, which are UTC (a `DateTime<Utc>` is
+/// sent as its UTC wall time): in a session in another zone the server
+/// converts a `TIMESTAMP` from and to that zone's wall time, and each read
+/// or write came out that zone's offset away (tests/types.rs,
+/// `timestamps_are_the_same_instants_whatever_the_servers_time_zone`). An
+/// `after_connect` statement may set another zone; it runs after these.
+fn session_statements(timeout: Option<Duration>) -> Vec<String> {
+    const UTC: &str = "SET SESSION time_zone = '+00:00'";
+    match timeout {
+        None => vec![UTC.to_string()],
+        Some(t) => vec![
+            format!("{UTC}, max_statement_time = {}", t.as_secs_f64()),
+            format!("{UTC}, max_execution_time = {}", t.as_millis().max(1)),
+            UTC.to_string(),
+        ],
+    }
 }
 
 const UNKNOWN_SYSTEM_VARIABLE: &str = "1193";
@@ -612,13 +625,10 @@ impl MySync {
         Ok(done)
     }
 
-    /// What every session of this connection starts with: the statement
-    /// timeout, if one is set (MariaDB's variable, else MySQL's).
+    /// What every session of this connection starts with
+    /// ([`session_statements`]): UTC, and the statement timeout if one is set.
     fn set_up(&mut self) -> Result<()> {
-        let Some(t) = self.statement_timeout else {
-            return Ok(());
-        };
-        for sql in timeout_statements(t) {
+        for sql in session_statements(self.statement_timeout) {
             match self.execute(Stmt::bare(sql)) {
                 Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
                 other => return other.map(drop),
@@ -908,10 +918,7 @@ impl MyAsync {
 
     /// [`MySync::set_up`], on the async half.
     async fn set_up(&mut self) -> Result<()> {
-        let Some(t) = self.statement_timeout else {
-            return Ok(());
-        };
-        for sql in timeout_statements(t) {
+        for sql in session_statements(self.statement_timeout) {
             match self.execute(Stmt::bare(sql)).await {
                 Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) => continue,
                 other => return other.map(drop),
