@@ -10,7 +10,12 @@
 //!
 //! MySQL/MariaDB sessions start in UTC (`time_zone = '+00:00'`), so that
 //! the server's conversions of `TIMESTAMP` values and `NOW()` agree with
-//! these UTC wall times; an `after_connect` statement may set another zone.
+//! these UTC wall times. A `DATETIME` filled by `NOW()` or `DEFAULT
+//! CURRENT_TIMESTAMP` in dualdb's sessions then holds UTC wall time too: an
+//! application that shares such a table with clients writing local time
+//! sets its zone with an `after_connect` statement (`SET time_zone =
+//! 'Europe/Berlin'`), which runs after dualdb's. PostgreSQL's `TIMESTAMPTZ`
+//! travels as an instant, whatever the session's zone.
 //!
 //! SQLite has no date type: text in the forms above is read back (a `T`
 //! between date and time, a `Z` or `±HH:MM` offset are accepted too), and so
