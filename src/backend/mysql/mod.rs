@@ -819,11 +819,11 @@ impl SyncConn for MySync {
         let r = self.conn()?.ping();
         self.check(r)
     }
-    /// `COM_RESET_CONNECTION`: the server forgets the session's prepared
-    /// statements too (the driver's cache is emptied; this one is here).
     fn session_changed(&mut self) -> Result<()> {
         self.read_session()
     }
+    /// `COM_RESET_CONNECTION`: the server forgets the session's prepared
+    /// statements too (the driver's cache is emptied; this one is here).
     fn reset_session(&mut self) -> Result<()> {
         let r = self.conn()?.reset();
         self.prepared = Prepared::new(self.prepared.cache.capacity());
@@ -1149,11 +1149,11 @@ impl AsyncConn for MyAsync {
             self.check(r)
         })
     }
-    /// [`MySync::reset_session`], on the async half; a server that cannot
-    /// reset a session is an error (the connection is then closed).
     fn session_changed(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(self.read_session())
     }
+    /// [`MySync::reset_session`], on the async half; a server that cannot
+    /// reset a session is an error (the connection is then closed).
     fn reset_session(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             self.end_cursor();

@@ -260,8 +260,9 @@ fn by_pk<M: Model>(model: &M) -> crate::model::Filter<M> {
 /// (tests/models.rs, `an_update_counts_its_row_even_if_nothing_changed`).
 pub(super) struct UpdateByKey {
     update: Option<Stmt>,
-    /// MySQL: the count of rows with the key, sent if the update changed none.
-    exists: Option<Stmt>,
+    /// MySQL: the table and the key's condition, for the count of rows with
+    /// the key, built and sent only if the update changed none.
+    exists: Option<(Dialect, &'static str, sea_query::Condition)>,
 }
 
 pub(super) fn update<M: Model>(
@@ -278,15 +279,7 @@ pub(super) fn update<M: Model>(
         }
     }
     let key = by_pk(model).cond();
-    let exists = (d.kind == BackendKind::Mysql).then(|| {
-        let mut q = sea_query::Query::select();
-        q.expr(sea_query::Expr::cust("COUNT(*)"))
-            .from(M::META.table)
-            .cond_where(key.clone());
-        let mut stmt = d.query(&q);
-        stmt.sql.push_str(" LOCK IN SHARE MODE");
-        stmt
-    });
+    let exists = (d.kind == BackendKind::Mysql).then(|| (d, M::META.table, key.clone()));
     q.cond_where(key);
     UpdateByKey {
         update: Some(d.query(&q)),
@@ -307,7 +300,15 @@ impl Plan for UpdateByKey {
         }
         let changed = reply.done()?.rows_affected;
         match self.exists.take() {
-            Some(stmt) if changed == 0 => Ok(Step::Run(Action::Query(stmt))),
+            Some((d, table, key)) if changed == 0 => {
+                let mut q = sea_query::Query::select();
+                q.expr(sea_query::Expr::cust("COUNT(*)"))
+                    .from(table)
+                    .cond_where(key);
+                let mut stmt = d.query(&q);
+                stmt.sql.push_str(" LOCK IN SHARE MODE");
+                Ok(Step::Run(Action::Query(stmt)))
+            }
             _ => Ok(Step::Done(changed)),
         }
     }
