@@ -62,12 +62,18 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
     ))
 }
 
-/// Whether a `SET` statement names `autocommit` (MySQL's `SET autocommit = 0`,
-/// `SET SESSION autocommit`, `SET @@autocommit`).
+/// Whether a `SET` statement names `autocommit` as a word (MySQL's
+/// `SET autocommit = 0`, `SET SESSION autocommit`, `SET @@autocommit`, or
+/// among other assignments), not inside a longer name.
 fn contains_autocommit(sql: &str) -> bool {
-    sql.as_bytes()
-        .windows(10)
-        .any(|w| w.eq_ignore_ascii_case(b"autocommit"))
+    const NAME: &[u8] = b"autocommit";
+    let b = sql.as_bytes();
+    let part_of_name = |c: Option<&u8>| c.is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    b.windows(NAME.len()).enumerate().any(|(i, w)| {
+        w.eq_ignore_ascii_case(NAME)
+            && !part_of_name(i.checked_sub(1).and_then(|p| b.get(p)))
+            && !part_of_name(b.get(i + NAME.len()))
+    })
 }
 
 /// A statement's words from its start, skipping blanks and comments; stops
@@ -134,6 +140,7 @@ mod tests {
             "SET autocommit = 0",
             "SET SESSION AUTOCOMMIT=OFF",
             "set @@autocommit = 0",
+            "SET sql_mode = '', @@session.autocommit = 0",
         ] {
             let err = refuse(sql).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Usage, "{sql}");
@@ -149,6 +156,8 @@ mod tests {
             "ROLLBACK PREPARED 'x'",
             "PREPARE stmt FROM 'SELECT 1'",
             "SET search_path = app",
+            "SET @autocommit_was = 1",
+            "SET @my_autocommit = 1",
             "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
             "SETTINGS",
             "ENDPOINT",
