@@ -14,15 +14,21 @@ pub(crate) const TABLE: &str = "dualdb_migrations";
 const PG_LOCK_KEY: i64 = 0x6475_616c_6462_6d69;
 
 pub(crate) fn create(kind: BackendKind) -> String {
-    let (text, at, flag) = match kind {
-        BackendKind::Postgres => ("TEXT", "TIMESTAMPTZ", "BOOLEAN"),
-        BackendKind::Mysql => ("VARCHAR(255)", "DATETIME(6)", "BOOLEAN"),
-        BackendKind::Sqlite => ("TEXT", "TEXT", "INTEGER"),
+    let (text, at, flag, options) = match kind {
+        BackendKind::Postgres => ("TEXT", "TIMESTAMPTZ", "BOOLEAN", ""),
+        // A migration's name may be any Unicode (see `schema::create_table`).
+        BackendKind::Mysql => (
+            "VARCHAR(255)",
+            "DATETIME(6)",
+            "BOOLEAN",
+            " DEFAULT CHARSET=utf8mb4",
+        ),
+        BackendKind::Sqlite => ("TEXT", "TEXT", "INTEGER", ""),
     };
     format!(
         "CREATE TABLE IF NOT EXISTS {TABLE} (version BIGINT PRIMARY KEY, name {text} NOT NULL, \
          checksum {text} NOT NULL, applied_at {at} NOT NULL, duration_ms BIGINT NOT NULL, \
-         success {flag} NOT NULL)"
+         success {flag} NOT NULL){options}"
     )
 }
 

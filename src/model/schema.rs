@@ -127,6 +127,12 @@ pub(crate) fn create_table(d: Dialect, m: &'static ModelMeta) -> Result<Stmt> {
     check_pg_only_columns(d, m)?;
     let mut t = Table::create();
     t.table(m.table).if_not_exists();
+    if d.kind == BackendKind::Mysql {
+        // Not the server's default, which is latin1 on MariaDB before 11.6
+        // and on older MySQL: a `String` holds any Unicode text
+        // (tests/models.rs, `any_unicode_text_round_trips_in_created_tables`).
+        t.character_set("utf8mb4");
+    }
     for c in m.columns {
         t.col(column_def(d, c, !m.composite_key()));
     }
