@@ -229,3 +229,84 @@ async fn values_beyond_the_backends_limits_are_named_before_sending() {
         }
     }
 }
+
+/// A value that does not fit its column (a string past its length, an
+/// integer past its type) is an error and nothing is stored, on every
+/// backend and half; also on a MySQL/MariaDB server whose `sql_mode` is
+/// lenient (set here for the test, as older servers are configured), which
+/// would cut or clamp the value with a warning: dualdb's sessions add
+/// `STRICT_TRANS_TABLES`. SQLite has neither limit: the value is stored
+/// whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_that_do_not_fit_are_errors_even_on_a_lenient_server() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "fits")]
+    struct Fit {
+        #[model(primary_key, auto)]
+        id: i64,
+        #[model(max_length = 5)]
+        code: String,
+        small: i16,
+    }
+    for url in common::urls() {
+        let url = common::isolated_url(&url, "fits");
+        let admin = dualdb::Database::open(&url).unwrap();
+        let restore = match admin.backend() {
+            BackendKind::Mysql => {
+                let was: String = admin
+                    .sync()
+                    .query_one("SELECT @@global.sql_mode", &[])
+                    .unwrap()
+                    .get(0)
+                    .unwrap();
+                admin
+                    .sync()
+                    .execute("SET GLOBAL sql_mode = ''", &[])
+                    .unwrap();
+                Some(format!("SET GLOBAL sql_mode = '{was}'"))
+            }
+            _ => None,
+        };
+        // Connections made while the server is lenient, one a half.
+        let db = dualdb::Database::builder(&url)
+            .sync_pool_size(1)
+            .async_pool_size(1)
+            .build()
+            .unwrap();
+        let opened = (
+            db.sync().create_table::<Fit>(),
+            db.aio().count(Fit::select(), false).await,
+        );
+        if let Some(restore) = restore {
+            admin.sync().execute(&restore, &[]).unwrap();
+        }
+        opened.0.unwrap();
+        opened.1.unwrap();
+        let kind = db.backend();
+        let long = Fit {
+            id: 0,
+            code: "too-long".into(),
+            small: 1,
+        };
+        let big = "INSERT INTO fits (code, small) VALUES (?, ?)";
+        for half in HALVES {
+            let stored = call!(half, db, create(long.clone()));
+            let out_of_range = half.execute(&db, big, &[&"ok", &100_000_i32]).await;
+            match kind {
+                BackendKind::Sqlite => {
+                    assert_eq!(stored.unwrap().code, "too-long");
+                    assert_eq!(out_of_range.unwrap(), 1);
+                }
+                _ => {
+                    let err = stored.unwrap_err();
+                    assert_eq!(err.kind(), ErrorKind::Query, "{kind:?} {half:?}: {err}");
+                    let err = out_of_range.unwrap_err();
+                    assert_eq!(err.kind(), ErrorKind::Query, "{kind:?} {half:?}: {err}");
+                }
+            }
+        }
+        let stored = db.sync().count(Fit::select(), false).unwrap();
+        let expected = if kind == BackendKind::Sqlite { 4 } else { 0 };
+        assert_eq!(stored, expected, "{kind:?}");
+    }
+}

@@ -152,23 +152,31 @@ fn host_opts(
 }
 
 /// What every session starts with, tried in turn until the server knows
-/// the variables (error 1193 for one it does not): UTC as the session's
-/// time zone, and the statement timeout if one is set (MariaDB's variable,
-/// then MySQL's). In UTC, `TIMESTAMP` columns and `NOW()` agree with the
-/// instants dualdb reads and writes, which are UTC (a `DateTime<Utc>` is
-/// sent as its UTC wall time): in a session in another zone the server
-/// converts a `TIMESTAMP` from and to that zone's wall time, and each read
-/// or write came out that zone's offset away (tests/types.rs,
-/// `timestamps_are_the_same_instants_whatever_the_servers_time_zone`). An
-/// `after_connect` statement may set another zone; it runs after these.
+/// the variables (error 1193 for one it does not):
+///
+/// - UTC as the session's time zone: then `TIMESTAMP` columns and `NOW()`
+///   agree with the instants dualdb reads and writes, which are UTC (a
+///   `DateTime<Utc>` is sent as its UTC wall time); in a session in another
+///   zone the server converts a `TIMESTAMP` from and to that zone's wall
+///   time, and each read or write came out that zone's offset away
+///   (tests/types.rs,
+///   `timestamps_are_the_same_instants_whatever_the_servers_time_zone`);
+/// - `STRICT_TRANS_TABLES` added to the server's `sql_mode`: without it a
+///   value too long or out of range for its column is cut or clamped with
+///   a warning, and the statement succeeds (tests/bad_input.rs,
+///   `values_that_do_not_fit_are_errors_even_on_a_lenient_server`);
+/// - the statement timeout, if one is set (MariaDB's variable, then MySQL's).
+///
+/// `after_connect` statements run after these, and may set either back.
 fn session_statements(timeout: Option<Duration>) -> Vec<String> {
-    const UTC: &str = "SET SESSION time_zone = '+00:00'";
+    const START: &str = "SET SESSION time_zone = '+00:00', \
+                         sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'STRICT_TRANS_TABLES')";
     match timeout {
-        None => vec![UTC.to_string()],
+        None => vec![START.to_string()],
         Some(t) => vec![
-            format!("{UTC}, max_statement_time = {}", t.as_secs_f64()),
-            format!("{UTC}, max_execution_time = {}", t.as_millis().max(1)),
-            UTC.to_string(),
+            format!("{START}, max_statement_time = {}", t.as_secs_f64()),
+            format!("{START}, max_execution_time = {}", t.as_millis().max(1)),
+            START.to_string(),
         ],
     }
 }
@@ -626,7 +634,8 @@ impl MySync {
     }
 
     /// What every session of this connection starts with
-    /// ([`session_statements`]): UTC, and the statement timeout if one is set.
+    /// ([`session_statements`]): UTC, strict mode, and the statement timeout
+    /// if one is set.
     fn set_up(&mut self) -> Result<()> {
         for sql in session_statements(self.statement_timeout) {
             match self.execute(Stmt::bare(sql)) {
