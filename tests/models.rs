@@ -968,3 +968,86 @@ async fn any_unicode_text_round_trips_in_created_tables() {
         }
     }
 }
+
+/// Eight callers creating the same table at once, on a fresh database each
+/// round: every call succeeds and the table is there, on every backend,
+/// from tasks and from threads, in and out of transactions. (PostgreSQL's
+/// `CREATE TABLE IF NOT EXISTS` fails for all but one of sessions that run
+/// it at once; dualdb finds the table the winner made.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_created_at_once_are_created_once() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "made_at_once")]
+    struct Once {
+        #[model(primary_key, auto)]
+        id: i64,
+        name: String,
+    }
+    const CALLERS: usize = 8;
+    for url in common::urls() {
+        for round in 0..4 {
+            let in_tx = round % 2 == 1;
+            let url = match url.starts_with("sqlite") {
+                // A file, shared by the pool's connections.
+                true => {
+                    let dir =
+                        std::env::temp_dir().join(format!("dualdb-once-{}", std::process::id()));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    let path = dir.join(format!("once-{round}.sqlite"));
+                    let _ = std::fs::remove_file(&path);
+                    format!("sqlite://{}", path.display())
+                }
+                false => common::isolated_url(&url, &format!("once{round}")),
+            };
+            let db = dualdb::Database::builder(&url)
+                .sync_pool_size(CALLERS)
+                .async_pool_size(CALLERS)
+                .build()
+                .unwrap();
+            let what = format!("{:?} round {round} in_tx={in_tx}", db.backend());
+            let gate = std::sync::Arc::new(tokio::sync::Barrier::new(CALLERS));
+            let tasks: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    let (db, gate) = (db.clone(), gate.clone());
+                    tokio::spawn(async move {
+                        gate.wait().await;
+                        match in_tx {
+                            true => {
+                                db.aio()
+                                    .atomic(async |tx| tx.create_table::<Once>().await)
+                                    .await
+                            }
+                            false => db.aio().create_table::<Once>().await,
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{what} async: {e}"));
+            }
+            db.sync().drop_table::<Once>().unwrap();
+            let gate = std::sync::Barrier::new(CALLERS);
+            std::thread::scope(|s| {
+                for _ in 0..CALLERS {
+                    s.spawn(|| {
+                        gate.wait();
+                        let out = match in_tx {
+                            true => db.sync().atomic(|tx| tx.create_table::<Once>()),
+                            false => db.sync().create_table::<Once>(),
+                        };
+                        out.unwrap_or_else(|e| panic!("{what} blocking: {e}"));
+                    });
+                }
+            });
+            assert!(db.sync().table_exists::<Once>().unwrap(), "{what}");
+            db.sync()
+                .create(Once {
+                    id: 0,
+                    name: "x".into(),
+                })
+                .unwrap();
+        }
+    }
+}
