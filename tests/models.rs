@@ -842,6 +842,13 @@ async fn an_update_counts_its_row_even_if_nothing_changed() {
                 "{what} {half:?}"
             );
             assert_eq!(call!(half, db, get(User::by_id(u.id))).unwrap().age, 8);
+            // Nothing to set: refused before any I/O.
+            for err in [
+                call!(half, db, update_only(&u, &[])).unwrap_err(),
+                call!(half, db, update_only(&u, &[&User::ID])).unwrap_err(),
+            ] {
+                assert_eq!(err.kind(), ErrorKind::Usage, "{what} {half:?}: {err}");
+            }
         }
         let u = db.sync().get(User::USERNAME.eq("same-Sync")).unwrap();
         let counts = db

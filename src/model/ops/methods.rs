@@ -593,7 +593,7 @@ manager_methods! {
     /// # });
     /// ```
     fn update<M>(&self, model: &M) -> u64
-        where [M: Model] = |d| update(d, model, None);
+        where [M: Model] = |d| crate::plan::either(update(d, model, None));
 
     /// Updates only the listed columns: `update_only(&user, &[&User::NAME])`;
     /// returns the rows matched, as [`update`](Self::update) does.
@@ -611,7 +611,7 @@ manager_methods! {
     /// # });
     /// ```
     fn update_only<M>(&self, model: &M, columns: &[&dyn ColumnOf<M>]) -> u64
-        where [M: Model] = |d| update(d, model, Some(columns));
+        where [M: Model] = |d| crate::plan::either(update(d, model, Some(columns)));
 
     /// Deletes the model's row; returns the rows deleted.
     ///

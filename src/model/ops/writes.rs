@@ -265,26 +265,42 @@ pub(super) struct UpdateByKey {
     exists: Option<(Dialect, &'static str, sea_query::Condition)>,
 }
 
+/// The update of `model`'s row: every column but the key's, or those of
+/// `only`; none to set (a model of key columns alone, an empty or key-only
+/// list) is a `Usage` error before any I/O (tests/models.rs,
+/// `an_update_counts_its_row_even_if_nothing_changed`).
 pub(super) fn update<M: Model>(
     d: Dialect,
     model: &M,
     only: Option<&[&dyn ColumnOf<M>]>,
-) -> UpdateByKey {
+) -> Result<UpdateByKey> {
     let mut q = sea_query::Query::update();
     q.table(M::META.table);
+    let mut set = 0;
     for (i, c) in M::META.columns.iter().enumerate() {
         let listed = only.is_none_or(|cols| cols.iter().any(|col| col.index() == i));
         if !c.primary_key && listed {
             q.value(c.name, sea_query::Expr::val(to_sea(model.value(i))));
+            set += 1;
         }
+    }
+    if set == 0 {
+        let what = match only {
+            Some(_) => "update_only: no column to set among those given (key columns are not set)",
+            None => "update: the model has no column besides its key to set",
+        };
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!("{what} ({})", M::META.name),
+        ));
     }
     let key = by_pk(model).cond();
     let exists = (d.kind == BackendKind::Mysql).then(|| (d, M::META.table, key.clone()));
     q.cond_where(key);
-    UpdateByKey {
+    Ok(UpdateByKey {
         update: Some(d.query(&q)),
         exists,
-    }
+    })
 }
 
 impl Plan for UpdateByKey {
