@@ -464,3 +464,42 @@ mod dates {
         }
     }
 }
+
+/// `eq(None)` is `IS NULL` and `ne(None)` is `IS NOT NULL` (peewee's
+/// `== None` and `!= None`), so a filter on an `Option` finds the rows
+/// whatever the option holds; on every backend and half, in counts, reads
+/// and deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eq_none_is_is_null_and_ne_none_is_not_null() {
+    use common::models::{User, reset, user};
+    for db in common::isolated_all("eq_none") {
+        let kind = db.backend();
+        for half in common::HALVES {
+            reset(&db, half).await;
+            let mut with = user("with", 1);
+            with.email = Some("w@x".into());
+            call!(half, db, create(with)).unwrap();
+            call!(half, db, create(user("without", 2))).unwrap();
+            for (email, name) in [(None, "without"), (Some("w@x".to_string()), "with")] {
+                let found = call!(half, db, get(User::EMAIL.eq(email.clone()))).unwrap();
+                assert_eq!(found.username, name, "{kind:?} {half:?} eq({email:?})");
+            }
+            let other = call!(half, db, get(User::EMAIL.ne(None::<String>))).unwrap();
+            assert_eq!(other.username, "with", "{kind:?} {half:?} ne(None)");
+            // A value: as in SQL, the NULL row is neither equal nor unequal.
+            let q = User::select().filter(User::EMAIL.ne("w@x"));
+            assert_eq!(
+                call!(half, db, count(q, false)).unwrap(),
+                0,
+                "{kind:?} {half:?}"
+            );
+            let q = User::delete_query().filter(User::EMAIL.eq(None::<String>));
+            assert_eq!(
+                call!(half, db, execute_query(q)).unwrap(),
+                1,
+                "{kind:?} {half:?}"
+            );
+            assert_eq!(call!(half, db, count(User::select(), false)).unwrap(), 1);
+        }
+    }
+}

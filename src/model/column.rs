@@ -198,16 +198,22 @@ impl<M: Model, T> Column<M, T> {
         Filter::naming(Cond::all().add(e), self.names())
     }
 
-    /// `column = value`
+    /// `column = value`; a `None` (NULL) value is `column IS NULL`, as
+    /// peewee's `== None` is: `column = NULL` would match no row, and an
+    /// `Option` read from elsewhere would find nothing whenever it is `None`
+    /// (tests/expressions.rs, `eq_none_is_is_null_and_ne_none_is_not_null`).
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.get(Book::TITLE.eq("Emma")).unwrap().pages, 474);
+    /// let year: Option<i32> = None;
+    /// assert_eq!(s.get(Book::YEAR.eq(year)).unwrap().title, "Notes");
     /// ```
     pub fn eq(self, v: impl Compatible<T>) -> Filter<M> {
-        match self.alias {
-            None => Filter::raw_eq(self.index, self.name, v.to_sql()),
-            Some(_) => self.filter(self.sea().eq(val(v.to_sql()))),
+        match (self.alias, v.to_sql()) {
+            (_, Value::Null) => self.is_null(),
+            (None, v) => Filter::raw_eq(self.index, self.name, v),
+            (Some(_), v) => self.filter(self.sea().eq(val(v))),
         }
     }
     /// `column = other`, a column of another model (or this one) of the
@@ -230,14 +236,21 @@ impl<M: Model, T> Column<M, T> {
             Names::of(vec![self.source(), other.source()], M::META),
         )
     }
-    /// `column <> value`
+    /// `column <> value`; a `None` (NULL) value is `column IS NOT NULL`, as
+    /// peewee's `!= None` is. (As in SQL, a NULL in the column is neither
+    /// equal nor unequal to a value: `ne("Emma")` skips rows whose title is
+    /// NULL.)
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(books: db, s);
     /// assert_eq!(s.count(Book::TITLE.ne("Emma"), false).unwrap(), 2);
+    /// assert_eq!(s.count(Book::YEAR.ne(None::<i32>), false).unwrap(), 2);
     /// ```
     pub fn ne(self, v: impl Compatible<T>) -> Filter<M> {
-        self.filter(self.sea().ne(val(v.to_sql())))
+        match v.to_sql() {
+            Value::Null => self.is_not_null(),
+            v => self.filter(self.sea().ne(val(v))),
+        }
     }
     /// `column > value`
     ///
