@@ -1058,3 +1058,82 @@ async fn tables_created_at_once_are_created_once() {
         }
     }
 }
+
+/// Keys of bytes and of text without a length, unique byte columns, and
+/// foreign keys to such keys make tables on every backend (MySQL indexes
+/// neither `BLOB` nor `TEXT` without a length: such columns are
+/// `VARBINARY`/`VARCHAR` there), and their rows round-trip, both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn byte_keys_and_unique_bytes_make_tables_everywhere() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "blob_parents")]
+    struct Parent {
+        #[model(primary_key)]
+        id: Vec<u8>,
+        #[model(unique)]
+        tag: Vec<u8>,
+    }
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "text_parents")]
+    struct Named {
+        #[model(primary_key)]
+        name: String,
+    }
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "blob_children")]
+    struct Child {
+        #[model(primary_key, auto)]
+        id: i64,
+        #[model(references = Parent)]
+        parent: Vec<u8>,
+        #[model(references = Named)]
+        named: String,
+    }
+    for db in isolated_all("byte_keys") {
+        let kind = db.backend();
+        for half in HALVES {
+            call!(half, db, drop_table::<Child>()).unwrap();
+            call!(half, db, drop_table::<Parent>()).unwrap();
+            call!(half, db, drop_table::<Named>()).unwrap();
+            call!(half, db, create_table::<Parent>()).unwrap();
+            call!(half, db, create_table::<Named>()).unwrap();
+            call!(half, db, create_table::<Child>()).unwrap();
+            let p = Parent {
+                id: vec![0, 1, 255],
+                tag: vec![7; 40],
+            };
+            call!(half, db, create(p.clone())).unwrap();
+            call!(half, db, create(Named { name: "n".into() })).unwrap();
+            let c = call!(
+                half,
+                db,
+                create(Child {
+                    id: 0,
+                    parent: p.id.clone(),
+                    named: "n".into()
+                })
+            )
+            .unwrap();
+            assert_eq!(
+                call!(half, db, get(Parent::by_id(p.id.clone()))).unwrap(),
+                p,
+                "{kind:?}"
+            );
+            assert_eq!(
+                call!(half, db, get(Child::PARENT.eq(p.id.clone()))).unwrap(),
+                c
+            );
+            let orphan = Child {
+                id: 0,
+                parent: vec![9],
+                named: "n".into(),
+            };
+            let err = call!(half, db, create(orphan)).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::IntegrityViolation,
+                "{kind:?} {half:?}: {err}"
+            );
+        }
+    }
+}

@@ -11,8 +11,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::statement::Stmt;
 use crate::value::Value;
 
-/// MySQL cannot index `TEXT` without a length: unique and key text columns
-/// without `max_length` get this one.
+/// MySQL cannot index `TEXT` or `BLOB` without a length: unique, key and
+/// foreign key text columns without `max_length` get this one, and such
+/// byte columns are `VARBINARY` of it (or of their `max_length`;
+/// tests/models.rs, `byte_keys_and_unique_bytes_make_tables_everywhere`).
 const MYSQL_KEY_TEXT_LENGTH: u32 = 255;
 
 /// The column's definition; `PRIMARY KEY` on it if it is the whole key
@@ -29,6 +31,13 @@ pub(crate) fn column_def(d: Dialect, c: &ColumnMeta, own_key: bool) -> ColumnDef
         ColumnKind::BigInt => def.big_integer(),
         ColumnKind::Float => def.float(),
         ColumnKind::Double => def.double(),
+        ColumnKind::Bytes
+            if d.kind == BackendKind::Mysql
+                && (c.unique || c.primary_key || c.references.is_some()) =>
+        {
+            let n = c.max_length.unwrap_or(MYSQL_KEY_TEXT_LENGTH);
+            def.custom(Alias::new(format!("VARBINARY({n})")))
+        }
         ColumnKind::Bytes => def.blob(),
         ColumnKind::Uuid => match d.kind {
             BackendKind::Postgres => def.uuid(),
@@ -37,7 +46,9 @@ pub(crate) fn column_def(d: Dialect, c: &ColumnMeta, own_key: bool) -> ColumnDef
         },
         ColumnKind::Text | ColumnKind::Enum => match c.max_length {
             Some(n) => def.string_len(n),
-            None if d.kind == BackendKind::Mysql && (c.unique || c.primary_key) => {
+            None if d.kind == BackendKind::Mysql
+                && (c.unique || c.primary_key || c.references.is_some()) =>
+            {
                 def.string_len(MYSQL_KEY_TEXT_LENGTH)
             }
             None => def.text(),
