@@ -2,13 +2,14 @@
 //! (`BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`,
 //! `SAVEPOINT`, `RELEASE`, `PREPARE TRANSACTION`, MySQL's `SET autocommit`):
 //! refused by `execute`, `query`, `query_one` and `query_opt` before any
-//! I/O (the typed reads, `query_as`, `fetch_rows` and the rest, decode rows
-//! that such statements do not return, and are left their speed). On a pooled connection such a
-//! statement would leave the connection inside a transaction that the next
-//! caller joins and nothing commits, so the writes made in it are lost when
-//! the connection goes; inside a dualdb transaction or savepoint it would
-//! end it without dualdb knowing. Transactions go through `begin`, `atomic`,
-//! `savepoint` and `session` instead (tests/raw_transactions.rs).
+//! I/O. (The typed reads, `query_as`, `fetch_rows` and the rest, decode
+//! rows, which such statements do not return, and are left their speed.)
+//! On a pooled connection such a statement would leave the connection
+//! inside a transaction that the next caller joins and nothing commits, so
+//! the writes made in it are lost when the connection goes; inside a dualdb
+//! transaction or savepoint it would end it without dualdb knowing.
+//! Transactions go through `begin`, `atomic`, `savepoint` and `session`
+//! instead (tests/raw_transactions.rs).
 //!
 //! Only the statement's first words are read (after blanks and `--`/`/* */`
 //! comments), so other statements pay a few byte comparisons. Allowed:
@@ -25,7 +26,8 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
     let Some(first) = words.next() else {
         return Ok(());
     };
-    // Most statements start with another letter: one comparison for them.
+    // Statements that start with another letter (INSERT, UPDATE, DELETE,
+    // WITH, …) are through after this one test.
     if !matches!(
         first.as_bytes()[0] | 0x20,
         b'a' | b'b' | b'c' | b'e' | b'p' | b'r' | b's'
@@ -54,9 +56,9 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
         ErrorKind::Usage,
         format!(
             "`{}` run raw: transactions go through begin, atomic, savepoint \
-             and session, which hold a connection for them; run raw, it would leave a \
+             and session, which hold a connection for them; a raw one would leave a \
              pooled connection inside a transaction nothing commits, or end dualdb's \
-             without it knowing",
+             behind its back",
             first.to_ascii_uppercase()
         ),
     ))

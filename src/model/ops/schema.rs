@@ -35,7 +35,7 @@ enum Creating {
     Opened,
     /// The `CREATE` was sent.
     Sent,
-    /// Rolled back to the savepoint after a race's error, or not in one.
+    /// The `CREATE` failed in the savepoint: the rollback to it was sent.
     RolledBack(Error),
     /// The look for the table was sent.
     Looked(Error),
