@@ -621,6 +621,8 @@ impl MySync {
     }
 
     /// `done`, with the key step read again where Galera may have moved it.
+    /// If that read fails, its error is returned, not keys that may be
+    /// wrong (the insert itself stands, as after any error past a commit).
     fn with_step(&mut self, mut done: ExecResult) -> Result<ExecResult> {
         use mysql::prelude::Queryable;
         if self.session.step_may_have_moved(&done) {
