@@ -153,6 +153,17 @@ impl<P: Plan> Atomically<P> {
         }
     }
 
+    /// A plan whose failed statement must not end the transaction it runs
+    /// in (PostgreSQL aborts a transaction at its first failed statement):
+    /// inside one, in a savepoint, rolled back to on an error and the error
+    /// returned, whatever its number of statements; outside one, as it is.
+    pub(crate) fn guarded(kind: BackendKind, in_tx: bool, inner: P) -> Self {
+        Atomically {
+            wrap: in_tx,
+            ..Atomically::new(kind, in_tx, inner, 1)
+        }
+    }
+
     fn run(&self, op: TxOp, savepoint: &str) -> Step<P::Output> {
         Step::Run(Action::Execute(if self.in_tx {
             Stmt::bare(format!("{savepoint} {BATCH_SAVEPOINT}"))

@@ -7,95 +7,33 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::Model;
 use crate::model::query::Select;
 use crate::model::sql::{Dialect, to_sea};
-use crate::plan::{Action, Plan, Reply, Step, replayed};
-use crate::statement::Stmt;
+use crate::plan::{Action, Atomically, Map, Plan, Reply, Step, replayed};
 
-/// An insert that, inside a transaction, runs in a savepoint: a failed
-/// statement would otherwise abort the whole transaction on PostgreSQL. A
-/// failure is rolled back to the savepoint and then returned.
-struct GuardedInsert<M> {
-    insert: Insert<M, Vec<M>>,
-    d: Dialect,
-    state: GuardState<M>,
-}
+/// The insert of one row, which inside a transaction runs in a savepoint
+/// ([`Atomically::guarded`]): a failed statement would otherwise abort the
+/// whole transaction on PostgreSQL. A failure is rolled back to the
+/// savepoint and then returned.
+type GuardedInsert<M> = Map<Atomically<Insert<M, Vec<M>>>, fn(Vec<M>) -> Result<M>>;
 
-enum GuardState<M> {
-    Start,
-    Opening,
-    Running,
-    Releasing(Vec<M>),
-    RollingBack(Error),
-}
-
-const OP_SAVEPOINT: &str = "dualdb_op";
-
-fn savepoint_stmt(verb: &str) -> Action {
-    Action::Execute(Stmt::bare(format!("{verb} {OP_SAVEPOINT}")))
-}
-
-impl<M: Model> GuardedInsert<M> {
-    fn new(d: Dialect, model: M) -> Self {
-        GuardedInsert {
-            insert: Insert::new(d, vec![model]),
-            d,
-            state: GuardState::Start,
-        }
-    }
-
-    /// Like [`Plan::step`], ending in the created row.
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<M>> {
-        let guarded = self.d.in_tx;
-        match std::mem::replace(&mut self.state, GuardState::Running) {
-            GuardState::Start if guarded => {
-                self.state = GuardState::Opening;
-                Ok(Step::Run(savepoint_stmt("SAVEPOINT")))
-            }
-            GuardState::Start => self.inner(None),
-            GuardState::Opening => {
-                reply.ok_or_else(replayed)??;
-                self.inner(None)
-            }
-            GuardState::Running => self.inner(reply),
-            GuardState::Releasing(mut rows) => {
-                reply.ok_or_else(replayed)??;
-                rows.pop().map(Step::Done).ok_or_else(replayed)
-            }
-            GuardState::RollingBack(e) => {
-                reply.ok_or_else(replayed)??;
-                Err(e)
-            }
-        }
-    }
-
-    fn inner(&mut self, reply: Option<Result<Reply>>) -> Result<Step<M>> {
-        let guarded = self.d.in_tx;
-        match self.insert.step(reply) {
-            Ok(Step::Run(a)) => Ok(Step::Run(a)),
-            Ok(Step::Done(rows)) if guarded => {
-                self.state = GuardState::Releasing(rows);
-                Ok(Step::Run(savepoint_stmt("RELEASE SAVEPOINT")))
-            }
-            Ok(Step::Done(mut rows)) => rows.pop().map(Step::Done).ok_or_else(replayed),
-            Err(e) if guarded => {
-                self.state = GuardState::RollingBack(e);
-                Ok(Step::Run(savepoint_stmt("ROLLBACK TO SAVEPOINT")))
-            }
-            Err(e) => Err(e),
-        }
-    }
+fn guarded_insert<M: Model>(d: Dialect, model: M) -> GuardedInsert<M> {
+    let one: fn(Vec<M>) -> Result<M> = |mut rows| rows.pop().ok_or_else(replayed);
+    Map(
+        Atomically::guarded(d.kind, d.in_tx, Insert::new(d, vec![model])),
+        one,
+    )
 }
 
 /// get_or_create: select; if absent, insert; if the insert hits a unique
 /// violation (another task won the race), select again, as a locking read
 /// inside a transaction ([`Select::build_locking`]).
-pub(super) struct GetOrCreate<M, F> {
+pub(super) struct GetOrCreate<M: Model, F> {
     d: Dialect,
     lookup: Select<M>,
     make: Option<F>,
     state: GocState<M>,
 }
 
-enum GocState<M> {
+enum GocState<M: Model> {
     Start,
     Selected,
     Inserting(GuardedInsert<M>),
@@ -146,7 +84,7 @@ impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
                     return Ok(Step::Done((found, false)));
                 }
                 let make = self.make.take().ok_or_else(replayed)?;
-                self.inserting(GuardedInsert::new(self.d, make()), None)
+                self.inserting(guarded_insert(self.d, make()), None)
             }
             GocState::Inserting(insert) => self.inserting(insert, reply),
             GocState::Reselected(unique) => {
@@ -163,7 +101,7 @@ impl<M: Model, F: FnOnce() -> M + Send> Plan for GetOrCreate<M, F> {
 
 /// create_or_get: insert; on a unique violation, get the row that holds the
 /// conflicting unique values (a locking read inside a transaction).
-pub(super) struct CreateOrGet<M> {
+pub(super) struct CreateOrGet<M: Model> {
     d: Dialect,
     lookup: Option<Select<M>>,
     insert: GuardedInsert<M>,
@@ -199,7 +137,7 @@ impl<M: Model> CreateOrGet<M> {
         CreateOrGet {
             d,
             lookup,
-            insert: GuardedInsert::new(d, model),
+            insert: guarded_insert(d, model),
             conflict: None,
         }
     }
