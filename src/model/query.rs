@@ -165,6 +165,17 @@ impl Lock {
     }
 }
 
+/// The clause of a row lock that waits: exclusive (`FOR UPDATE`) or shared
+/// (`FOR SHARE`, MySQL's `LOCK IN SHARE MODE`); none on SQLite. For the
+/// locking reads dualdb's own plans make (MySQL's read-backs after a write).
+pub(crate) fn row_lock(kind: BackendKind, exclusive: bool) -> &'static str {
+    Lock {
+        exclusive,
+        wait: LockWait::Wait,
+    }
+    .clause(kind)
+}
+
 impl<M> Clone for Select<M> {
     fn clone(&self) -> Self {
         Select {
@@ -896,12 +907,13 @@ impl<M: Model> Select<M> {
     /// write lock already: plain reads there.
     pub(crate) fn build_locking(&self, d: Dialect) -> Stmt {
         let mut stmt = self.build(d);
-        if !self.locks() {
-            match d.kind {
-                BackendKind::Postgres if d.in_tx => stmt.sql.push_str(" FOR SHARE"),
-                BackendKind::Mysql => stmt.sql.push_str(" LOCK IN SHARE MODE"),
-                BackendKind::Postgres | BackendKind::Sqlite => {}
-            }
+        let locking = match d.kind {
+            BackendKind::Postgres => d.in_tx,
+            BackendKind::Mysql => true,
+            BackendKind::Sqlite => false,
+        };
+        if locking && !self.locks() {
+            stmt.sql.push_str(row_lock(d.kind, false));
         }
         stmt
     }

@@ -271,7 +271,7 @@ fn reread<M: Model>(d: Dialect, rows: &[M], target: &[&'static str]) -> Result<S
     let keys = Expr::tuple(at.iter().map(|&i| Expr::col(M::META.columns[i].name)));
     q.and_where(sea_query::ExprTrait::is_in(keys, rows.iter().map(tuple)));
     let mut stmt = d.query(&q);
-    stmt.sql.push_str(" LOCK IN SHARE MODE");
+    stmt.sql.push_str(super::query::row_lock(d.kind, false));
     Ok(stmt)
 }
 

@@ -7,6 +7,7 @@ use sea_query::{Cond, Condition, Expr, Query};
 
 use crate::config::BackendKind;
 use crate::error::Result;
+use crate::model::query::row_lock;
 use crate::model::returning::Change;
 use crate::model::sql::Dialect;
 use crate::model::{Model, key, models};
@@ -102,7 +103,7 @@ impl<M: Model> ReturningPlan<M> {
             q.cond_where(c);
         }
         let mut stmt = self.d.query(&q);
-        stmt.sql.push_str(" FOR UPDATE");
+        stmt.sql.push_str(row_lock(self.d.kind, true));
         Action::Query(stmt)
     }
 
@@ -166,7 +167,7 @@ impl<M: Model> Plan for ReturningPlan<M> {
                 q.exprs(Self::columns());
                 q.cond_where(Self::by_keys(&keys));
                 let mut stmt = self.d.query(&q);
-                stmt.sql.push_str(" FOR UPDATE");
+                stmt.sql.push_str(row_lock(self.d.kind, true));
                 Ok(Step::Run(Action::Query(stmt)))
             }
         }

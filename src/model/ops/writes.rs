@@ -322,7 +322,8 @@ impl Plan for UpdateByKey {
                     .from(table)
                     .cond_where(key);
                 let mut stmt = d.query(&q);
-                stmt.sql.push_str(" LOCK IN SHARE MODE");
+                stmt.sql
+                    .push_str(crate::model::query::row_lock(d.kind, false));
                 Ok(Step::Run(Action::Query(stmt)))
             }
             _ => Ok(Step::Done(changed)),
