@@ -226,6 +226,16 @@ impl Session {
         self.cluster_step = cluster != 0;
     }
 
+    /// Whether `e`, [`SESSION`]'s error, means a server without Galera's
+    /// variables: [`SESSION_PLAIN`] is read instead, from then on.
+    fn falls_back(&mut self, e: &Error) -> bool {
+        let plain = self.sql == SESSION && e.code() == Some(UNKNOWN_SYSTEM_VARIABLE);
+        if plain {
+            self.sql = SESSION_PLAIN;
+        }
+        plain
+    }
+
     /// Whether an insert's result needs the step read again ([`STEP`]).
     fn step_may_have_moved(&self, done: &ExecResult) -> bool {
         self.cluster_step && done.rows_affected > 1 && done.last_insert_id.is_some()
@@ -607,8 +617,7 @@ impl MySync {
         let sql = self.session.sql;
         let read = self.conn()?.query_first(sql);
         let read = match self.check(read) {
-            Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) && sql == SESSION => {
-                self.session.sql = SESSION_PLAIN;
+            Err(e) if self.session.falls_back(&e) => {
                 let read = self.conn()?.query_first(SESSION_PLAIN);
                 self.check(read)?
             }
@@ -901,8 +910,7 @@ impl MyAsync {
         let sql = self.session.sql;
         let read = self.conn()?.query_first(sql).await;
         let read = match self.check(read) {
-            Err(e) if e.code() == Some(UNKNOWN_SYSTEM_VARIABLE) && sql == SESSION => {
-                self.session.sql = SESSION_PLAIN;
+            Err(e) if self.session.falls_back(&e) => {
                 let read = self.conn()?.query_first(SESSION_PLAIN).await;
                 self.check(read)?
             }
