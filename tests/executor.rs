@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Write;
 
-use common::models::{User, reset, user};
+use common::models::{User, reset, user, usernames};
 use common::{Half, isolated_all};
 use dualdb::{AsyncExecutor, Database, Error, ErrorKind, Model, SyncExecutor};
 
@@ -36,18 +36,6 @@ fn generic_future_is_send<X: AsyncExecutor>(db: &X) {
     is_send(&register_async(db, "never polled"));
 }
 
-fn names(db: &Database) -> Vec<String> {
-    let mut v: Vec<String> = db
-        .sync()
-        .execute_query(User::select())
-        .unwrap()
-        .into_iter()
-        .map(|u| u.username)
-        .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_function_serves_the_database_a_transaction_and_a_savepoint() {
     for db in isolated_all("executor") {
@@ -67,7 +55,7 @@ async fn one_function_serves_the_database_a_transaction_and_a_savepoint() {
         db.sync()
             .atomic(|tx| register_sync(tx, "d").map(drop))
             .unwrap();
-        assert_eq!(names(&db), ["a", "b", "d"], "{b:?}");
+        assert_eq!(usernames(&db), ["a", "b", "d"], "{b:?}");
         // allow_sync still names the caller's line through the trait.
         db.set_allow_sync(dualdb::SyncCheck::Error);
         let err = SyncExecutor::count(db.sync(), User::select(), false).unwrap_err();
@@ -94,7 +82,7 @@ async fn one_function_serves_the_database_a_transaction_and_a_savepoint() {
             .unwrap()
             .unwrap();
         generic_future_is_send(db.aio());
-        assert_eq!(names(&db), ["a", "b", "d", "e", "f", "h", "i"], "{b:?}");
+        assert_eq!(usernames(&db), ["a", "b", "d", "e", "f", "h", "i"], "{b:?}");
     }
 }
 
@@ -163,7 +151,7 @@ fn blocking_closures_hand_back_the_callers_error_and_roll_back() {
             other => panic!("{b:?}: {other:?}"),
         }
         assert_eq!(
-            names(&db),
+            usernames(&db),
             ["kept"],
             "{b:?}: the failed blocks left nothing"
         );
@@ -276,7 +264,7 @@ async fn async_closures_hand_back_the_callers_error_and_roll_back() {
             other => panic!("{b:?}: {other:?}"),
         }
         assert_eq!(
-            names(&db),
+            usernames(&db),
             ["kept"],
             "{b:?}: the failed blocks left nothing"
         );
@@ -435,7 +423,7 @@ async fn both_transaction_handles_have_savepoint_and_transaction() {
             .unwrap();
         assert_eq!(level, 1, "{b:?}");
         tx.commit().await.unwrap();
-        assert_eq!(names(&db), ["joined", "kept"], "{b:?}");
+        assert_eq!(usernames(&db), ["joined", "kept"], "{b:?}");
 
         let mut tx = db.sync().begin().unwrap();
         tx.create(user("kept2", 1)).unwrap();
@@ -447,7 +435,7 @@ async fn both_transaction_handles_have_savepoint_and_transaction() {
         let level = tx.transaction(|same| Ok::<_, Error>(same.level())).unwrap();
         assert_eq!(level, 1);
         tx.commit().unwrap();
-        assert_eq!(names(&db), ["joined", "kept", "kept2"], "{b:?}");
+        assert_eq!(usernames(&db), ["joined", "kept", "kept2"], "{b:?}");
 
         // On a session's handle (no transaction): savepoint is a Usage
         // error, transaction opens one on the session's connection.
@@ -482,7 +470,7 @@ async fn both_transaction_handles_have_savepoint_and_transaction() {
             })
             .unwrap();
         assert_eq!(err.kind(), ErrorKind::Usage);
-        assert_eq!(names(&db), ["joined", "kept", "kept2"], "{b:?}");
+        assert_eq!(usernames(&db), ["joined", "kept", "kept2"], "{b:?}");
 
         // close has one shape on both halves.
         db.aio().close().await.unwrap();

@@ -994,18 +994,7 @@ async fn tables_created_at_once_are_created_once() {
     for url in common::urls() {
         for round in 0..4 {
             let in_tx = round % 2 == 1;
-            let url = match url.starts_with("sqlite") {
-                // A file, shared by the pool's connections.
-                true => {
-                    let dir =
-                        std::env::temp_dir().join(format!("dualdb-once-{}", std::process::id()));
-                    std::fs::create_dir_all(&dir).unwrap();
-                    let path = dir.join(format!("once-{round}.sqlite"));
-                    let _ = std::fs::remove_file(&path);
-                    format!("sqlite://{}", path.display())
-                }
-                false => common::isolated_url(&url, &format!("once{round}")),
-            };
+            let url = common::shared_url(&url, &format!("once{round}"));
             let db = dualdb::Database::builder(&url)
                 .sync_pool_size(CALLERS)
                 .async_pool_size(CALLERS)

@@ -7,6 +7,8 @@
 //! blocking.rs); this is what a lost wake-up between a return to one shard
 //! and a waiter looking at the others would break.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,11 +20,7 @@ use dualdb::Database;
 const ACQUIRE: Duration = Duration::from_secs(4);
 
 fn db(name: &str, size: usize) -> Database {
-    let dir = std::env::temp_dir().join(format!("dualdb-pool-threads-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.sqlite"));
-    let _ = std::fs::remove_file(&path);
-    Database::builder(&format!("sqlite://{}", path.display()))
+    Database::builder(&common::sqlite_file_url(name))
         .sync_pool_size(size)
         .acquire_timeout(ACQUIRE)
         .build()

@@ -10,9 +10,9 @@
 
 mod common;
 
-use common::models::{User, user};
-use common::{HALVES, isolated_url, urls};
-use dualdb::{Database, ErrorKind, Model};
+use common::models::{User, user, usernames};
+use common::{HALVES, shared_url, urls};
+use dualdb::{Database, ErrorKind};
 
 const REFUSED: [&str; 8] = [
     "BEGIN",
@@ -31,34 +31,10 @@ fn refused(what: &str, out: dualdb::Result<u64>) {
     assert!(err.to_string().contains("run raw"), "{what}: {err}");
 }
 
-/// The users another handle on the same database reads: what is committed.
-fn committed(other: &Database) -> Vec<String> {
-    let mut names: Vec<String> = other
-        .sync()
-        .execute_query(User::select())
-        .unwrap()
-        .into_iter()
-        .map(|u| u.username)
-        .collect();
-    names.sort();
-    names
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_statements_are_refused_and_nothing_is_left_open() {
     for url in urls() {
-        let url = match url.starts_with("sqlite") {
-            // A file, which the other handle opens too.
-            true => {
-                let dir =
-                    std::env::temp_dir().join(format!("dualdb-raw-tx-{}", std::process::id()));
-                std::fs::create_dir_all(&dir).unwrap();
-                let path = dir.join("raw_tx.sqlite");
-                let _ = std::fs::remove_file(&path);
-                format!("sqlite://{}", path.display())
-            }
-            false => isolated_url(&url, "raw_tx"),
-        };
+        let url = shared_url(&url, "raw_tx");
         // One connection a half: a transaction left open on it would hold
         // every write that follows.
         let db = Database::builder(&url)
@@ -85,7 +61,7 @@ async fn transaction_statements_are_refused_and_nothing_is_left_open() {
             expected.push(name);
         }
         expected.sort();
-        assert_eq!(committed(&other), expected, "{kind:?}");
+        assert_eq!(usernames(&other), expected, "{kind:?}");
 
         // Inside a transaction: refused, and the transaction commits.
         db.aio()
@@ -129,6 +105,6 @@ async fn transaction_statements_are_refused_and_nothing_is_left_open() {
             .unwrap();
         expected.extend(["session", "tx-async", "tx-sync"].map(String::from));
         expected.sort();
-        assert_eq!(committed(&other), expected, "{kind:?}");
+        assert_eq!(usernames(&other), expected, "{kind:?}");
     }
 }

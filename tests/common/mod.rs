@@ -224,6 +224,27 @@ pub fn isolated_url(url: &str, name: &str) -> String {
     }
 }
 
+/// A fresh SQLite file (removed if a run before left it), as a URL: one
+/// database that every connection and handle opening the URL shares, where
+/// each `sqlite::memory:` connection is a database of its own.
+pub fn sqlite_file_url(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("dualdb-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.sqlite"));
+    let _ = std::fs::remove_file(&path);
+    format!("sqlite://{}", path.display())
+}
+
+/// [`isolated_url`], but on SQLite a fresh file ([`sqlite_file_url`]), so
+/// that a second handle or a pool of several connections sees the same
+/// database on every backend.
+pub fn shared_url(url: &str, name: &str) -> String {
+    match url.starts_with("sqlite") {
+        true => sqlite_file_url(name),
+        false => isolated_url(url, name),
+    }
+}
+
 /// An isolated database on every backend.
 pub fn isolated_all(name: &str) -> Vec<Database> {
     urls().iter().map(|u| isolated(u, name)).collect()

@@ -57,6 +57,20 @@ pub struct Setting {
     pub value: String,
 }
 
+/// The usernames stored, sorted, read by `db`'s blocking half: what is
+/// committed, read from another handle.
+pub fn usernames(db: &Database) -> Vec<String> {
+    let mut names: Vec<String> = db
+        .sync()
+        .execute_query(User::select())
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    names.sort();
+    names
+}
+
 pub fn user(name: &str, age: i32) -> User {
     User {
         id: 0,
