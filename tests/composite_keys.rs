@@ -441,6 +441,76 @@ async fn two_column_foreign_keys_join_prefetch_and_delete_recursively() {
 
 /// Misuses of composite keys fail before any I/O, with the same error on a
 /// live backend and a dead server.
+/// A tree whose key and foreign key to its own table are two columns.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "ck_folder", primary_key(owner, name))]
+struct Folder {
+    owner: String,
+    name: String,
+    #[model(references = Folder)]
+    parent_owner: Option<String>,
+    #[model(references = Folder)]
+    parent_name: Option<String>,
+}
+
+fn folder(owner: &str, name: &str, parent: Option<(&str, &str)>) -> Folder {
+    Folder {
+        owner: owner.into(),
+        name: name.into(),
+        parent_owner: parent.map(|p| p.0.into()),
+        parent_name: parent.map(|p| p.1.into()),
+    }
+}
+
+/// The recursive delete of a tree keyed by two columns: its descendants
+/// read level by level as `(a, b) IN ((?, ?), …)` and deleted deepest first,
+/// another owner's folders of the same names kept; in a transaction rolled
+/// back, then for good, on both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_keyed_by_two_columns_is_deleted_deepest_first() {
+    for db in isolated_all("ck_tree") {
+        let bk = db.backend();
+        for sync in [true, false] {
+            let s = db.sync();
+            s.drop_table::<Folder>().unwrap();
+            s.create_table::<Folder>().unwrap();
+            for owner in ["ada", "bo"] {
+                s.create(folder(owner, "/", None)).unwrap();
+                s.create(folder(owner, "/a", Some((owner, "/")))).unwrap();
+                s.create(folder(owner, "/a/b", Some((owner, "/a"))))
+                    .unwrap();
+                s.create(folder(owner, "/a/b/c", Some((owner, "/a/b"))))
+                    .unwrap();
+                s.create(folder(owner, "/d", Some((owner, "/")))).unwrap();
+            }
+            let root = s.get(Folder::by_id(("ada", "/"))).unwrap();
+            s.atomic(|tx| -> dualdb::Result<()> {
+                assert_eq!(tx.delete_recursive(&root, true)?, 1);
+                assert_eq!(tx.count(Folder::select(), false)?, 5);
+                Err(dualdb::Error::new(ErrorKind::Other, "roll back"))
+            })
+            .unwrap_err();
+            assert_eq!(s.count(Folder::select(), false).unwrap(), 10, "{bk:?}");
+            let n = match sync {
+                true => s.delete_recursive(&root, true).unwrap(),
+                false => db.aio().delete_recursive(&root, true).await.unwrap(),
+            };
+            assert_eq!(n, 1, "{bk:?}");
+            let left: Vec<(String, String)> = s
+                .execute_query(Folder::select().order_by(Folder::NAME.asc()))
+                .unwrap()
+                .into_iter()
+                .map(|f| (f.owner, f.name))
+                .collect();
+            let want: Vec<(String, String)> = ["/", "/a", "/a/b", "/a/b/c", "/d"]
+                .iter()
+                .map(|n| ("bo".to_string(), n.to_string()))
+                .collect();
+            assert_eq!(left, want, "{bk:?} sync={sync}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn misused_composite_keys_are_refused_before_any_io() {
     const TAGS: Links<LineTag, Line, Tag> = Links::new(LineTag::LINE, LineTag::TAG);

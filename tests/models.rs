@@ -1126,3 +1126,182 @@ async fn byte_keys_and_unique_bytes_make_tables_everywhere() {
         }
     }
 }
+
+/// A tree: each node's parent is a node of the same table (a nullable key).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "tree_nodes")]
+struct Node {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Node)]
+    parent: Option<i64>,
+    name: String,
+}
+
+/// A node's dependant whose key is not nullable: it goes with its node.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "tree_marks")]
+struct Mark {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Node)]
+    node: i64,
+    label: String,
+}
+
+/// The tree `r → (a → (a1 → a11, a2), b)` beside `o → c`, a mark on `r`,
+/// `a11`, `b` and `c`; returns the nodes by name.
+async fn plant(db: &dualdb::Database, half: Half) -> std::collections::HashMap<String, Node> {
+    call!(half, db, drop_table::<Mark>()).unwrap();
+    call!(half, db, drop_table::<Node>()).unwrap();
+    call!(half, db, create_table::<Node>()).unwrap();
+    call!(half, db, create_table::<Mark>()).unwrap();
+    let mut nodes: std::collections::HashMap<String, Node> = Default::default();
+    for (name, parent) in [
+        ("r", None),
+        ("a", Some("r")),
+        ("b", Some("r")),
+        ("a1", Some("a")),
+        ("a2", Some("a")),
+        ("a11", Some("a1")),
+        ("o", None),
+        ("c", Some("o")),
+    ] {
+        let parent = parent.map(|p: &str| nodes[p].id);
+        let node = Node {
+            id: 0,
+            parent,
+            name: name.into(),
+        };
+        let node: Node = call!(half, db, create(node)).unwrap();
+        nodes.insert(name.to_string(), node);
+    }
+    for on in ["r", "a11", "b", "c"] {
+        let mark = Mark {
+            id: 0,
+            node: nodes[on].id,
+            label: on.into(),
+        };
+        call!(half, db, create(mark)).unwrap();
+    }
+    nodes
+}
+
+/// The stored nodes as (name, parent's name), and the marks' labels, sorted.
+async fn tree_of(
+    db: &dualdb::Database,
+    half: Half,
+) -> (Vec<(String, Option<String>)>, Vec<String>) {
+    let nodes: Vec<Node> = call!(half, db, execute_query(Node::select())).unwrap();
+    let name = |id: i64| nodes.iter().find(|n| n.id == id).map(|n| n.name.clone());
+    let mut shape: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.parent.and_then(name)))
+        .collect();
+    shape.sort();
+    let marks: Vec<Mark> = call!(half, db, execute_query(Mark::select())).unwrap();
+    let mut labels: Vec<String> = marks.into_iter().map(|m| m.label).collect();
+    labels.sort();
+    (shape, labels)
+}
+
+/// What `delete_recursive(r, delete_nullable)` leaves of [`plant`]'s tree.
+fn pruned(delete_nullable: bool) -> (Vec<(String, Option<String>)>, Vec<String>) {
+    let edge = |n: &str, p: Option<&str>| (n.to_string(), p.map(str::to_string));
+    let mut shape = vec![edge("o", None), edge("c", Some("o"))];
+    let mut marks = vec!["c".to_string()];
+    if !delete_nullable {
+        // r's children lose their parent; the subtrees below them stay.
+        shape.extend([
+            edge("a", None),
+            edge("b", None),
+            edge("a1", Some("a")),
+            edge("a2", Some("a")),
+            edge("a11", Some("a1")),
+        ]);
+        marks.extend(["a11".to_string(), "b".to_string()]);
+    }
+    shape.sort();
+    marks.sort();
+    (shape, marks)
+}
+
+/// A model whose foreign key references its own table (a tree): the
+/// recursive delete with `delete_nullable` deletes the whole subtree, its
+/// deepest nodes first, with the dependants of every node in it; without,
+/// the children are cut loose. In a transaction rolled back (nothing lost),
+/// then in one committed, then outside one; on both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursive_delete_of_a_tree() {
+    for db in isolated_all("tree") {
+        let bk = db.backend();
+        for half in HALVES {
+            for delete_nullable in [true, false] {
+                let want = pruned(delete_nullable);
+                let nodes = plant(&db, half).await;
+                let whole = tree_of(&db, half).await;
+                let r = &nodes["r"];
+                // In a transaction: the subtree is gone inside it, back after
+                // the rollback.
+                let deleted = match half {
+                    Half::Sync => {
+                        let tx = db.sync().begin().unwrap();
+                        let n = tx.delete_recursive(r, delete_nullable).unwrap();
+                        assert_eq!(
+                            tx.count(Node::select(), false).unwrap(),
+                            want.0.len() as i64
+                        );
+                        tx.rollback().unwrap();
+                        n
+                    }
+                    Half::Async => {
+                        let tx = db.aio().begin().await.unwrap();
+                        let n = tx.delete_recursive(r, delete_nullable).await.unwrap();
+                        let inside = tx.count(Node::select(), false).await.unwrap();
+                        assert_eq!(inside, want.0.len() as i64);
+                        tx.rollback().await.unwrap();
+                        n
+                    }
+                };
+                assert_eq!(deleted, 1, "{bk:?} {half:?}");
+                assert_eq!(
+                    tree_of(&db, half).await,
+                    whole,
+                    "{bk:?} {half:?}: rolled back"
+                );
+                // Committed.
+                match half {
+                    Half::Sync => db
+                        .sync()
+                        .atomic(|tx| tx.delete_recursive(r, delete_nullable))
+                        .unwrap(),
+                    Half::Async => db
+                        .aio()
+                        .atomic(async |tx| tx.delete_recursive(r, delete_nullable).await)
+                        .await
+                        .unwrap(),
+                };
+                assert_eq!(
+                    tree_of(&db, half).await,
+                    want,
+                    "{bk:?} {half:?} {delete_nullable}"
+                );
+                // Outside a transaction, from a fresh tree.
+                let nodes = plant(&db, half).await;
+                let n = call!(half, db, delete_recursive(&nodes["r"], delete_nullable)).unwrap();
+                assert_eq!(n, 1);
+                assert_eq!(
+                    tree_of(&db, half).await,
+                    want,
+                    "{bk:?} {half:?} {delete_nullable}"
+                );
+                // A leaf's recursive delete is its own row and marks only.
+                let n = call!(half, db, delete_recursive(&nodes["c"], delete_nullable)).unwrap();
+                assert_eq!(n, 1);
+                let (shape, marks) = tree_of(&db, half).await;
+                assert!(!shape.iter().any(|(n, _)| n == "c"), "{bk:?} {half:?}");
+                assert!(!marks.contains(&"c".to_string()), "{bk:?} {half:?}");
+            }
+        }
+    }
+}

@@ -1,6 +1,5 @@
-//! Plans made of plans: a plan of one statement ([`One`]), statements in
-//! order ([`Sequence`]), all-or-nothing ([`Atomically`]), reads only
-//! ([`ReadOnly`]), a mapped output ([`Map`]), and a plan that failed to
+//! Plans made of plans: a plan of one statement ([`One`]), all-or-nothing
+//! ([`Atomically`]), reads only ([`ReadOnly`]), a mapped output ([`Map`]), and a plan that failed to
 //! build ([`Failed`], [`Either`]).
 
 use std::marker::PhantomData;
@@ -92,24 +91,6 @@ impl<P: Plan> Plan for ReadOnly<P> {
     }
     fn left_open(&self) -> bool {
         self.plan.left_open()
-    }
-}
-
-/// Runs statements in order and returns the rows changed by the last one
-/// (none, or one from an `Option`, without a vector).
-pub(crate) struct Sequence<I = std::vec::IntoIter<Stmt>>(pub(crate) I);
-
-impl<I: Iterator<Item = Stmt> + Send> Plan for Sequence<I> {
-    type Output = u64;
-    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
-        let last = match reply {
-            Some(r) => r?.done()?.rows_affected,
-            None => 0,
-        };
-        Ok(match self.0.next() {
-            Some(s) => Step::Run(Action::Execute(s)),
-            None => Step::Done(last),
-        })
     }
 }
 

@@ -12,8 +12,9 @@ use super::executable::Executable;
 use super::fetch::Fetchable;
 use super::races::{CreateOrGet, GetOrCreate};
 use super::reads::{count, exists, fold, fold_rows, get, get_or_none, query_as, raw, scalar};
+use super::recursive::delete;
 use super::schema::{create_table, drop_table, table_exists, truncate};
-use super::writes::{create, delete, update};
+use super::writes::{create, update};
 use crate::error::{Error, Result};
 use crate::model::column::ColumnOf;
 use crate::model::prefetch::{Prefetch, Related};
@@ -630,7 +631,10 @@ manager_methods! {
     /// Deletes the model's row and, first, its dependants through every
     /// registered foreign key: dependants with a nullable key get it set to
     /// NULL unless `delete_nullable`, the others are deleted (recursively).
-    /// Returns the rows of the model's own table deleted.
+    /// Through a key to the model's own table (a tree of replies or
+    /// categories) that means the whole subtree: read a level at a time and
+    /// deleted deepest level first, each node's dependants with it. All or
+    /// nothing. Returns the rows of the model's own table deleted.
     ///
     /// ```rust,standalone_crate
     /// # // standalone: the model registry would see the other examples' models

@@ -12,6 +12,7 @@ mod fetch;
 mod methods;
 mod races;
 mod reads;
+mod recursive;
 mod returning;
 mod schema;
 mod upserts;

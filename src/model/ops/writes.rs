@@ -1,5 +1,5 @@
 //! The writes: inserts of one row or many (split under the backend's limit
-//! on bound values), `update`, `delete` and the recursive delete.
+//! on bound values) and `update` (`delete` is in `recursive`).
 
 use std::marker::PhantomData;
 
@@ -10,11 +10,11 @@ use crate::model::query::InsertMany;
 use crate::model::schema;
 use crate::model::shapes::KeyColumn;
 use crate::model::sql::{Dialect, to_sea};
-use crate::model::{Model, ModelMeta, models};
+use crate::model::{Model, models};
 use crate::placeholders::max_values;
-use crate::plan::{Action, Atomically, Map, Plan, Reply, Sequence, Step, replayed};
+use crate::plan::{Action, Atomically, Map, Plan, Reply, Step, replayed};
 use crate::statement::{ExecResult, Stmt};
-use crate::value::{Value, ValueRef};
+use crate::value::ValueRef;
 
 /// Inserts rows, returning them as stored with their generated keys (or
 /// only their count: [`Inserted`]): in as many statements as the
@@ -329,81 +329,4 @@ impl Plan for UpdateByKey {
             _ => Ok(Step::Done(changed)),
         }
     }
-}
-
-/// Deletes one row; with `recursive`, first its dependants, found through
-/// the registered foreign keys: rows whose foreign key is nullable get it
-/// set to NULL unless `delete_nullable`, the others are deleted, deepest
-/// first, each level selected by a sub-query on the level above; all or
-/// nothing ([`Atomically`]).
-pub(super) fn delete<M: Model>(
-    d: Dialect,
-    model: &M,
-    recursive: bool,
-    delete_nullable: bool,
-) -> Atomically<Sequence> {
-    let mut stmts = Vec::new();
-    if recursive {
-        dependants(
-            d,
-            M::META,
-            by_pk(model).cond(),
-            delete_nullable,
-            &mut Vec::new(),
-            &mut stmts,
-        );
-    }
-    let mut q = sea_query::Query::delete();
-    q.from_table(M::META.table).cond_where(by_pk(model).cond());
-    stmts.push(d.query(&q));
-    let statements = stmts.len();
-    Atomically::new(d.kind, d.in_tx, Sequence(stmts.into_iter()), statements)
-}
-
-/// Appends, for every dependant of the rows of `parent` matching `rows`, the
-/// statements that clear it, deepest first.
-fn dependants(
-    d: Dialect,
-    parent: &'static ModelMeta,
-    rows: sea_query::Condition,
-    delete_nullable: bool,
-    path: &mut Vec<&'static str>,
-    out: &mut Vec<Stmt>,
-) {
-    use sea_query::{Cond, Expr, ExprTrait, Query};
-    if path.contains(&parent.table) {
-        return; // a cycle of foreign keys: the first visit handles it
-    }
-    path.push(parent.table);
-    for fk in parent.dependents() {
-        let child = fk.model;
-        let mut parent_keys = Query::select();
-        parent_keys
-            .columns(parent.key_columns().map(|c| c.name))
-            .from(parent.table)
-            .cond_where(rows.clone());
-        // `(a, b) IN (SELECT x, y …)` for a key of two columns: a row value
-        // every backend reads (tests/composite_keys.rs, the recursive delete).
-        let mut from: Vec<Expr> = fk.from_columns().map(|c| Expr::col(c.name)).collect();
-        let from = match from.len() {
-            1 => from.remove(0),
-            _ => Expr::tuple(from),
-        };
-        let child_rows = Cond::all().add(from.in_subquery(parent_keys));
-        if fk.nullable() && !delete_nullable {
-            let mut q = Query::update();
-            q.table(child.table);
-            for c in fk.from_columns() {
-                q.value(c.name, Expr::val(to_sea(Value::Null)));
-            }
-            q.cond_where(child_rows);
-            out.push(d.query(&q));
-        } else {
-            dependants(d, child, child_rows.clone(), delete_nullable, path, out);
-            let mut q = Query::delete();
-            q.from_table(child.table).cond_where(child_rows);
-            out.push(d.query(&q));
-        }
-    }
-    path.pop();
 }
