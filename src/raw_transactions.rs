@@ -1,6 +1,7 @@
 //! Raw SQL that would begin or end a transaction behind dualdb's back
 //! (`BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`,
-//! `SAVEPOINT`, `RELEASE`, `PREPARE TRANSACTION`, MySQL's `SET autocommit`):
+//! `SAVEPOINT`, `RELEASE`, `PREPARE TRANSACTION`, MySQL's `SET autocommit`
+//! and `XA` transactions):
 //! refused by `execute`, `query`, `query_one` and `query_opt` before any
 //! I/O. (The typed reads, `query_as`, `fetch_rows` and the rest, decode
 //! rows, which such statements do not return, and are left their speed.)
@@ -11,8 +12,8 @@
 //! Transactions go through `begin`, `atomic`, `savepoint` and `session`
 //! instead (tests/raw_transactions.rs).
 //!
-//! Only the statement's first words are read (after blanks and `--`/`/* */`
-//! comments), so other statements pay a few byte comparisons. Allowed:
+//! Only the statement's first words are read (after blanks and `--`, `#`
+//! and `/* */` comments), so other statements pay a few byte comparisons. Allowed:
 //! MariaDB's `BEGIN NOT ATOMIC` (a compound statement), `START` of anything
 //! but a transaction, PostgreSQL's `COMMIT PREPARED`/`ROLLBACK PREPARED`
 //! (two-phase commit, run outside transactions).
@@ -30,7 +31,7 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
     // WITH, …) are through after this one test.
     if !matches!(
         first.as_bytes()[0] | 0x20,
-        b'a' | b'b' | b'c' | b'e' | b'p' | b'r' | b's'
+        b'a' | b'b' | b'c' | b'e' | b'p' | b'r' | b's' | b'x'
     ) {
         return Ok(());
     }
@@ -45,6 +46,8 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
         () if is(first, "COMMIT") || is(first, "ROLLBACK") => !second_is("PREPARED"),
         () if is(first, "PREPARE") => second_is("TRANSACTION"),
         () if is(first, "SET") => contains_autocommit(sql),
+        // MySQL's XA transactions; `XA RECOVER` only lists them.
+        () if is(first, "XA") => !second_is("RECOVER"),
         () => ["END", "ABORT", "SAVEPOINT", "RELEASE"]
             .iter()
             .any(|w| is(first, w)),
@@ -94,7 +97,9 @@ impl<'a> Iterator for Words<'a> {
                 self.at += 1;
             }
             match b.get(self.at..self.at + 2) {
-                Some(b"--") => {
+                // `#` starts a comment on MySQL; elsewhere no statement
+                // starts with it.
+                Some([b'#', _]) | Some(b"--") => {
                     self.at = b[self.at..]
                         .iter()
                         .position(|&c| c == b'\n')
@@ -143,6 +148,13 @@ mod tests {
             "SET SESSION AUTOCOMMIT=OFF",
             "set @@autocommit = 0",
             "SET sql_mode = '', @@session.autocommit = 0",
+            "# a MySQL comment\nBEGIN",
+            "XA START 'x'",
+            "xa begin 'x'",
+            "XA END 'x'",
+            "XA PREPARE 'x'",
+            "XA COMMIT 'x' ONE PHASE",
+            "XA ROLLBACK 'x'",
         ] {
             let err = refuse(sql).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Usage, "{sql}");
@@ -166,6 +178,9 @@ mod tests {
             "  /* unclosed",
             "-- only a comment",
             "DELETE FROM savepoints",
+            "# BEGIN in a comment\nSELECT 1",
+            "XA RECOVER",
+            "XACT",
         ] {
             assert!(refuse(sql).is_ok(), "{sql}");
         }

@@ -1,5 +1,5 @@
 //! Raw statements that begin or end a transaction (`BEGIN`, `COMMIT`,
-//! `SAVEPOINT`, MySQL's `SET autocommit = 0`, …) are refused by `execute`
+//! `SAVEPOINT`, MySQL's `SET autocommit = 0` and `XA START`, …) are refused by `execute`
 //! (and `query`)
 //! with a `Usage` error before any I/O, on both halves of every backend, on
 //! the pooled handle, inside a transaction and in a session: run, `BEGIN` on
@@ -14,7 +14,7 @@ use common::models::{User, user, usernames};
 use common::{HALVES, shared_url, urls};
 use dualdb::{Database, ErrorKind};
 
-const REFUSED: [&str; 8] = [
+const REFUSED: [&str; 10] = [
     "BEGIN",
     " /* why */ start transaction",
     "COMMIT",
@@ -23,6 +23,8 @@ const REFUSED: [&str; 8] = [
     "RELEASE SAVEPOINT x",
     "END",
     "SET autocommit = 0",
+    "# MySQL's comment\nBEGIN",
+    "XA START 'x'",
 ];
 
 fn refused(what: &str, out: dualdb::Result<u64>) {
