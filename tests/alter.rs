@@ -123,6 +123,18 @@ async fn columns_indexes_and_tables_change_and_read_back_on_every_backend() {
             )
             .unwrap_err();
         assert_eq!(dup.kind(), ErrorKind::UniqueViolation, "{b:?}: {dup}");
+        // An index on an expression lists it as its text (MariaDB has none).
+        if b != BackendKind::Mysql {
+            let sql = "CREATE INDEX alt_shelf_lower ON alt_shelf (lower(name), id)";
+            s.execute(sql, &[]).unwrap();
+            let ix = s.indexes("alt_shelf").unwrap();
+            let lower = ix.iter().find(|i| i.name == "alt_shelf_lower");
+            let columns = lower.map(|i| i.columns.clone()).unwrap_or_default();
+            // PostgreSQL writes it as it keeps it: `lower(name::text)`.
+            let ok = matches!(&columns[..], [e, id] if e.starts_with("lower(name") && id == "id");
+            assert!(ok, "{b:?}: {ix:?}");
+            s.drop_index("alt_shelf", "alt_shelf_lower").unwrap();
+        }
 
         // NOT NULL dropped, then set again once no NULL is left. On SQLite
         // the table is rebuilt with foreign keys off: alt_book references it.
@@ -334,5 +346,200 @@ async fn bad_schema_calls_are_refused_before_any_io() {
             let e = db.aio().sequence_exists("s").await.unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Usage, "{url}: {e}");
         }
+    }
+}
+
+/// A table written as SQLite users write them, with what the pragmas do not
+/// describe: an `AUTOINCREMENT` key, a column whose name holds `check`, an
+/// expression default, a generated column, a `COLLATE NOCASE` unique column,
+/// a `CHECK` constraint, `STRICT`; an index, an expression index, a
+/// partial index that reads the column to drop (it goes with it), a trigger
+/// of its own, a view of it, and another table's trigger that writes it.
+const KEPT: [&str; 9] = [
+    "CREATE TABLE kept (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        checked_at TEXT,
+        qty INTEGER DEFAULT (1 + 1),
+        twice INTEGER GENERATED ALWAYS AS (qty * 2) STORED,
+        code TEXT COLLATE NOCASE UNIQUE,
+        note TEXT,
+        CHECK (qty >= 0)
+    ) STRICT",
+    "CREATE INDEX kept_checked ON kept (checked_at)",
+    "CREATE INDEX kept_lower ON kept (lower(code))",
+    "CREATE INDEX kept_note ON kept (checked_at) WHERE note IS NOT NULL",
+    "CREATE TABLE kept_log (what TEXT)",
+    "CREATE TRIGGER kept_added AFTER INSERT ON kept
+     BEGIN INSERT INTO kept_log VALUES ('added ' || new.code); END",
+    "CREATE VIEW kept_codes AS SELECT id, code, twice FROM kept",
+    "CREATE TABLE feed (code TEXT)",
+    "CREATE TRIGGER feed_kept AFTER INSERT ON feed
+     BEGIN INSERT INTO kept (code) VALUES (new.code); END",
+];
+
+fn plant_kept(db: &Database) {
+    let s = db.sync();
+    for stmt in [
+        "DROP VIEW IF EXISTS kept_codes",
+        "DROP VIEW IF EXISTS kept_notes",
+        "DROP TABLE IF EXISTS feed",
+        "DROP TABLE IF EXISTS kept_log",
+        "DROP TABLE IF EXISTS kept",
+    ] {
+        s.execute(stmt, &[]).unwrap();
+    }
+    for stmt in KEPT {
+        s.execute(stmt, &[]).unwrap();
+    }
+    for (code, qty) in [("A", 1), ("B", 2), ("C", 3)] {
+        s.execute(
+            "INSERT INTO kept (checked_at, qty, code, note) VALUES ('today', ?, ?, 'n')",
+            &[&qty, &code],
+        )
+        .unwrap();
+    }
+    // The highest key goes: AUTOINCREMENT never hands it out again.
+    s.execute("DELETE FROM kept WHERE code = 'C'", &[]).unwrap();
+}
+
+fn table_sql(db: &Database, name: &str) -> String {
+    let sql = "SELECT sql FROM sqlite_master WHERE name = ?";
+    db.sync().query_one(sql, &[&name]).unwrap().get(0).unwrap()
+}
+
+/// SQLite's rebuilds (`drop_column`, `add_not_null`, `drop_not_null`) write
+/// the new table from the old one's own text: everything above survives,
+/// each still at work (the collation, the check, the generated column, the
+/// sequence, the triggers, the view); a view of a dropped column fails the
+/// rebuild and nothing changes; inside a transaction rolled back, nothing
+/// changes either. On both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rebuilds_keep_what_the_table_says() {
+    let db = Database::open(&common::sqlite_file_url("alter_kept")).unwrap();
+    for sync in [true, false] {
+        plant_kept(&db);
+        let s = db.sync();
+        let before = table_sql(&db, "kept");
+        // Rolled back inside a transaction: nothing changes.
+        s.atomic(|tx| -> dualdb::Result<()> {
+            tx.drop_column("kept", "note")?;
+            tx.add_not_null("kept", "checked_at")?;
+            Err(dualdb::Error::new(ErrorKind::Other, "roll back"))
+        })
+        .unwrap_err();
+        assert_eq!(table_sql(&db, "kept"), before);
+        match sync {
+            true => {
+                s.drop_column("kept", "note").unwrap();
+                s.add_not_null("kept", "checked_at").unwrap();
+                s.drop_not_null("kept", "checked_at").unwrap();
+                s.add_not_null("kept", "checked_at").unwrap();
+            }
+            false => {
+                let a = db.aio();
+                a.drop_column("kept", "note").await.unwrap();
+                a.add_not_null("kept", "checked_at").await.unwrap();
+                a.drop_not_null("kept", "checked_at").await.unwrap();
+                a.add_not_null("kept", "checked_at").await.unwrap();
+            }
+        }
+        let after = table_sql(&db, "kept");
+        for kept in [
+            "AUTOINCREMENT",
+            "DEFAULT (1 + 1)",
+            "GENERATED ALWAYS AS (qty * 2) STORED",
+            "COLLATE NOCASE UNIQUE",
+            "CHECK (qty >= 0)",
+            ") STRICT",
+            "checked_at TEXT NOT NULL",
+        ] {
+            assert!(after.contains(kept), "{kept} lost: {after}");
+        }
+        assert!(!after.contains("note"), "{after}");
+        assert_eq!(
+            names(&db, "kept"),
+            ["id", "checked_at", "qty", "twice", "code"]
+        );
+        // The rows, with the generated column computed again.
+        let rows: Vec<(i64, String, i64)> = s
+            .query("SELECT id, code, twice FROM kept_codes ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap()))
+            .collect();
+        assert_eq!(rows, [(1, "A".to_string(), 2), (2, "B".to_string(), 4)]);
+        // Still at work: the collation (unique without case), the check, the
+        // NOT NULL, the sequence, both triggers, the indexes.
+        let dup = s.execute("INSERT INTO kept (checked_at, code) VALUES ('x', 'a')", &[]);
+        assert_eq!(dup.unwrap_err().kind(), ErrorKind::UniqueViolation);
+        let neg = s.execute(
+            "INSERT INTO kept (checked_at, qty, code) VALUES ('x', -1, 'n')",
+            &[],
+        );
+        assert_eq!(neg.unwrap_err().kind(), ErrorKind::IntegrityViolation);
+        let null = s.execute("INSERT INTO kept (code) VALUES ('z')", &[]);
+        assert_eq!(null.unwrap_err().kind(), ErrorKind::IntegrityViolation);
+        s.execute("INSERT INTO kept (checked_at, code) VALUES ('x', 'D')", &[])
+            .unwrap();
+        let d: i64 = s
+            .query_one("SELECT id FROM kept WHERE code = 'D'", &[])
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(d, 4, "the deleted key 3 is not handed out again");
+        let log: i64 = s
+            .query_one("SELECT COUNT(*) FROM kept_log WHERE what = 'added D'", &[])
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(log, 1);
+        let fed = s.execute("INSERT INTO feed VALUES ('E')", &[]);
+        // feed's trigger writes kept, whose checked_at is now NOT NULL
+        assert_eq!(fed.unwrap_err().kind(), ErrorKind::IntegrityViolation);
+        s.drop_not_null("kept", "checked_at").unwrap();
+        s.execute("INSERT INTO feed VALUES ('E')", &[]).unwrap();
+        assert_eq!(count(&db, "kept"), 4);
+        let mut indexes: Vec<String> = s
+            .indexes("kept")
+            .unwrap()
+            .into_iter()
+            .map(|i| i.name)
+            .filter(|n| n.starts_with("kept_"))
+            .collect();
+        indexes.sort();
+        assert_eq!(
+            indexes,
+            ["kept_checked", "kept_lower"].map(String::from).to_vec()
+        );
+
+        let lower = s
+            .indexes("kept")
+            .unwrap()
+            .into_iter()
+            .find(|i| i.name == "kept_lower");
+        assert_eq!(lower.unwrap().columns, ["lower(code)"]);
+
+        // A trigger that names the column to drop: refused before it starts.
+        let sql = "CREATE TRIGGER kept_qty AFTER UPDATE ON kept BEGIN \
+                   INSERT INTO kept_log VALUES (new.qty); END";
+        s.execute(sql, &[]).unwrap();
+        let e = s.drop_column("kept", "qty").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
+        assert!(e.to_string().contains("kept_qty"), "{e}");
+        assert!(names(&db, "kept").contains(&"qty".to_string()));
+        s.execute("DROP TRIGGER kept_qty", &[]).unwrap();
+
+        // A view of the column to drop: the rebuild fails, nothing changes.
+        s.execute("CREATE VIEW kept_notes AS SELECT twice FROM kept", &[])
+            .unwrap();
+        let before = table_sql(&db, "kept");
+        let e = match sync {
+            true => s.drop_column("kept", "twice").unwrap_err(),
+            false => db.aio().drop_column("kept", "twice").await.unwrap_err(),
+        };
+        assert!(e.to_string().contains("twice"), "{e}");
+        assert_eq!(table_sql(&db, "kept"), before);
+        assert_eq!(count(&db, "kept"), 4);
+        assert_eq!(count(&db, "kept_notes"), 4);
     }
 }

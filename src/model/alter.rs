@@ -2,7 +2,8 @@
 //! `playhouse.migrate` offers them: add, drop and rename columns, rename
 //! tables, add and drop indexes, set and drop `NOT NULL`; list tables,
 //! columns and indexes. What SQLite's `ALTER TABLE` cannot do (drop a
-//! column, change `NOT NULL`) is a rebuild of the table ([`Rebuild`]).
+//! column, change `NOT NULL`) is a rebuild of the table
+//! ([`Rebuild`](super::rebuild::Rebuild)).
 //! Names are identifiers, quoted here (never pasted unquoted); values are
 //! bound.
 
@@ -10,6 +11,7 @@ use sea_query::{Alias, Table};
 
 use super::schema::column_def;
 use super::sql::Dialect;
+use super::table_sql::index_terms;
 use super::{ColumnMeta, ModelMeta};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -37,7 +39,8 @@ pub struct ColumnInfo {
 pub struct IndexInfo {
     /// Its name.
     pub name: String,
-    /// Its columns, in order.
+    /// Its columns, in order; a key that is an expression as its SQL text
+    /// (`lower(name)`).
     pub columns: Vec<String>,
     /// A unique index (or a unique constraint's).
     pub unique: bool,
@@ -234,7 +237,10 @@ pub(crate) fn columns(kind: BackendKind, table: &str) -> Stmt {
              ORDER BY ordinal_position"
         }
         BackendKind::Sqlite => {
-            "SELECT name, type, \"notnull\" = 0, dflt_value, pk > 0 FROM pragma_table_info(?) ORDER BY cid"
+            // Generated columns too (hidden 2 and 3), as the other
+            // backends list them; not a virtual table's hidden ones.
+            "SELECT name, type, \"notnull\" = 0, dflt_value, pk > 0 FROM pragma_table_xinfo(?) \
+             WHERE hidden <> 1 ORDER BY cid"
         }
     };
     Stmt::with(sql.to_owned(), vec![Value::Text(table.to_owned())])
@@ -257,11 +263,14 @@ pub(crate) fn column_infos(rows: Vec<Row>) -> Result<Vec<ColumnInfo>> {
 pub(crate) fn indexes(kind: BackendKind, table: &str) -> Stmt {
     let sql = match kind {
         BackendKind::Postgres => {
-            "SELECT i.relname::text, a.attname::text, ix.indisunique FROM pg_index ix \
+            // An expression key (attnum 0) as its text.
+            "SELECT i.relname::text, \
+             COALESCE(a.attname::text, pg_get_indexdef(ix.indexrelid, k.ord::int, true)), \
+             ix.indisunique FROM pg_index ix \
              JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_class i ON i.oid = ix.indexrelid \
              JOIN pg_namespace n ON n.oid = t.relnamespace \
              JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
-             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
              WHERE n.nspname = current_schema() AND t.relname = ? AND NOT ix.indisprimary \
              ORDER BY i.relname, k.ord"
         }
@@ -271,8 +280,11 @@ pub(crate) fn indexes(kind: BackendKind, table: &str) -> Stmt {
              ORDER BY index_name, seq_in_index"
         }
         BackendKind::Sqlite => {
-            "SELECT il.name, ii.name, il.\"unique\" FROM pragma_index_list(?1) AS il, \
-             pragma_index_info(il.name) AS ii WHERE il.origin <> 'pk' ORDER BY il.name, ii.seqno"
+            // An expression key (no name) is read from the index's SQL.
+            "SELECT il.name, ii.name, il.\"unique\", m.sql, ii.seqno \
+             FROM pragma_index_list(?1) AS il JOIN pragma_index_info(il.name) AS ii \
+             LEFT JOIN sqlite_master AS m ON m.type = 'index' AND m.name = il.name \
+             WHERE il.origin <> 'pk' ORDER BY il.name, ii.seqno"
         }
     };
     Stmt::with(sql.to_owned(), vec![Value::Text(table.to_owned())])
@@ -282,7 +294,21 @@ pub(crate) fn indexes(kind: BackendKind, table: &str) -> Stmt {
 pub(crate) fn index_infos(rows: Vec<Row>) -> Result<Vec<IndexInfo>> {
     let mut out: Vec<IndexInfo> = Vec::new();
     for r in &rows {
-        let (name, column, unique): (String, String, bool) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let (name, column, unique): (String, Option<String>, bool) =
+            (r.get(0)?, r.get(1)?, r.get(2)?);
+        let column = match column {
+            Some(c) => c,
+            // SQLite's expression key: its text in the index's SQL.
+            None if r.len() == 5 => {
+                let (sql, at): (Option<String>, i64) = (r.get(3)?, r.get(4)?);
+                let terms = sql.as_deref().map(index_terms).unwrap_or_default();
+                let term = usize::try_from(at)
+                    .ok()
+                    .and_then(|i| terms.into_iter().nth(i));
+                term.unwrap_or_else(|| "(expression)".to_owned())
+            }
+            None => "(expression)".to_owned(),
+        };
         match out.last_mut() {
             Some(last) if last.name == name => last.columns.push(column),
             _ => out.push(IndexInfo {
@@ -306,229 +332,4 @@ pub(crate) fn sequence_exists(name: &str) -> Stmt {
 
 fn usage(m: &str) -> Error {
     Error::new(ErrorKind::Usage, m.to_owned())
-}
-
-/// What a SQLite rebuild changes.
-#[derive(Debug, Clone)]
-pub(crate) enum Change {
-    DropColumn(String),
-    NotNull(String, bool),
-}
-
-/// SQLite's rebuild of a table for what its `ALTER TABLE` cannot do: the
-/// reads that describe the table, then the statements that copy it into a
-/// new table with the change, drop the old one and rename the new one into
-/// its place, with its unique constraints, foreign keys, indexes and
-/// triggers made again (SQLite's own procedure, "Making Other Kinds Of
-/// Table Schema Changes"). CHECK constraints are not read back: a table
-/// with one is refused before anything changes (tests/alter.rs).
-pub(crate) struct Rebuild {
-    pub(crate) table: String,
-    pub(crate) change: Change,
-}
-
-impl Rebuild {
-    /// The reads, in the order [`statements`](Self::statements) takes their rows.
-    pub(crate) fn reads(&self) -> Vec<Stmt> {
-        let read = |sql: &str| Stmt::with(sql.to_owned(), vec![Value::Text(self.table.clone())]);
-        vec![
-            read("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?"),
-            read(
-                "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid",
-            ),
-            read(
-                "SELECT id, \"from\", \"table\", \"to\", on_update, on_delete \
-                 FROM pragma_foreign_key_list(?) ORDER BY id, seq",
-            ),
-            // Unique constraints and explicit indexes, with their columns.
-            read(
-                "SELECT il.name, il.origin, ii.name, m.sql FROM pragma_index_list(?1) AS il \
-                 JOIN pragma_index_info(il.name) AS ii \
-                 LEFT JOIN sqlite_master AS m ON m.type = 'index' AND m.name = il.name \
-                 WHERE il.origin IN ('u', 'c') ORDER BY il.name, ii.seqno",
-            ),
-            read("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?"),
-            // Other tables' foreign keys to this one.
-            read(
-                "SELECT COUNT(*) FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f \
-                 WHERE m.type = 'table' AND f.\"table\" = ?1 AND m.name <> ?1",
-            ),
-        ]
-    }
-
-    /// Whether other tables reference this one (the last read's count).
-    pub(crate) fn referenced(reads: &[Vec<Row>]) -> Result<bool> {
-        let n: i64 = reads[5].first().map(|r| r.get(0)).transpose()?.unwrap_or(0);
-        Ok(n > 0)
-    }
-
-    /// The rebuild's statements, from the reads' rows.
-    pub(crate) fn statements(&self, reads: &[Vec<Row>]) -> Result<Vec<Stmt>> {
-        let q = |n: &str| quote(BackendKind::Sqlite, n);
-        let table = &self.table;
-        let sql: String = match reads[0].first() {
-            Some(r) => r.get(0)?,
-            None => return Err(usage(&format!("no table {table}"))),
-        };
-        if sql.to_ascii_uppercase().contains("CHECK") {
-            return Err(usage(&format!(
-                "SQLite: {table} has a CHECK constraint, which rebuilding the table would lose: \
-                 change it with SQL of your own"
-            )));
-        }
-        let target = match &self.change {
-            Change::DropColumn(c) | Change::NotNull(c, _) => c,
-        };
-        let mut columns = Vec::new();
-        let mut keep = Vec::new();
-        let mut pk: Vec<(i64, String)> = Vec::new();
-        let mut found = false;
-        for r in &reads[1] {
-            let (name, ty, not_null, default, key): (String, String, bool, Option<String>, i64) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-            let is_target = name == *target;
-            found |= is_target;
-            let not_null = match &self.change {
-                Change::DropColumn(_) if is_target => continue,
-                Change::NotNull(_, to) if is_target => *to,
-                _ => not_null,
-            };
-            if key > 0 {
-                pk.push((key, name.clone()));
-            }
-            let mut def = format!("{} {ty}", q(&name));
-            if not_null {
-                def.push_str(" NOT NULL");
-            }
-            if let Some(d) = default {
-                def.push_str(&format!(" DEFAULT {d}"));
-            }
-            columns.push((name.clone(), def, ty));
-            keep.push(q(&name));
-        }
-        if !found {
-            return Err(usage(&format!("no column {target} in {table}")));
-        }
-        if pk.iter().any(|(_, n)| n == target) && matches!(self.change, Change::DropColumn(_)) {
-            return Err(usage(&format!(
-                "{table}.{target} is part of the primary key"
-            )));
-        }
-        pk.sort();
-        let mut defs: Vec<String> = Vec::new();
-        // A single INTEGER key stays the rowid's alias (and AUTOINCREMENT).
-        let rowid = matches!(&pk[..], [(_, n)] if columns.iter().any(|(c, _, ty)| c == n && ty.eq_ignore_ascii_case("INTEGER")));
-        for (name, def, _) in &columns {
-            let mut def = def.clone();
-            if rowid && pk[0].1 == *name {
-                def.push_str(" PRIMARY KEY");
-                if sql.to_ascii_uppercase().contains("AUTOINCREMENT") {
-                    def.push_str(" AUTOINCREMENT");
-                }
-            }
-            defs.push(def);
-        }
-        if !pk.is_empty() && !rowid {
-            let cols: Vec<String> = pk.iter().map(|(_, n)| q(n)).collect();
-            defs.push(format!("PRIMARY KEY ({})", cols.join(", ")));
-        }
-        // Foreign keys, their columns gathered by id (one row a column); one
-        // on the dropped column goes.
-        struct Fk {
-            id: i64,
-            from: Vec<String>,
-            table: String,
-            to: Vec<Option<String>>,
-            on_update: String,
-            on_delete: String,
-        }
-        let mut fks: Vec<Fk> = Vec::new();
-        for r in &reads[2] {
-            let (id, from, to): (i64, String, Option<String>) = (r.get(0)?, r.get(1)?, r.get(3)?);
-            match fks.last_mut() {
-                Some(fk) if fk.id == id => {
-                    fk.from.push(from);
-                    fk.to.push(to);
-                }
-                _ => fks.push(Fk {
-                    id,
-                    from: vec![from],
-                    table: r.get(2)?,
-                    to: vec![to],
-                    on_update: r.get(4)?,
-                    on_delete: r.get(5)?,
-                }),
-            }
-        }
-        for Fk {
-            from,
-            table: to_table,
-            to,
-            on_update,
-            on_delete,
-            ..
-        } in &fks
-        {
-            if from.iter().any(|f| f == target) && matches!(self.change, Change::DropColumn(_)) {
-                continue;
-            }
-            let from: Vec<String> = from.iter().map(|f| q(f)).collect();
-            let to: Option<Vec<String>> = to.iter().map(|t| t.as_deref().map(q)).collect();
-            let to = to
-                .map(|t| format!(" ({})", t.join(", ")))
-                .unwrap_or_default();
-            defs.push(format!(
-                "FOREIGN KEY ({}) REFERENCES {}{to} ON UPDATE {on_update} ON DELETE {on_delete}",
-                from.join(", "),
-                q(to_table)
-            ));
-        }
-        // Unique constraints ('u') as constraints; explicit indexes ('c')
-        // made again from their SQL after the rename. Either goes with a
-        // dropped column.
-        let mut indexes: Vec<(String, String, Vec<String>, Option<String>)> = Vec::new();
-        for r in &reads[3] {
-            let (name, origin, column, sql): (String, String, String, Option<String>) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-            match indexes.last_mut() {
-                Some(ix) if ix.0 == name => ix.2.push(column),
-                _ => indexes.push((name, origin, vec![column], sql)),
-            }
-        }
-        let dropped =
-            |cols: &[String]| matches!(&self.change, Change::DropColumn(c) if cols.contains(c));
-        let mut after = Vec::new();
-        for (_, origin, cols, sql) in &indexes {
-            if dropped(cols) {
-                continue;
-            }
-            match (origin.as_str(), sql) {
-                ("u", _) => {
-                    let cols: Vec<String> = cols.iter().map(|c| q(c)).collect();
-                    defs.push(format!("UNIQUE ({})", cols.join(", ")));
-                }
-                (_, Some(sql)) => after.push(Stmt::bare(sql.clone())),
-                _ => {}
-            }
-        }
-        for r in &reads[4] {
-            if let Some(sql) = r.get::<Option<String>>(0)? {
-                after.push(Stmt::bare(sql));
-            }
-        }
-        let new = format!("{table}__dualdb_new");
-        let mut out = vec![
-            Stmt::bare(format!("CREATE TABLE {} ({})", q(&new), defs.join(", "))),
-            Stmt::bare(format!(
-                "INSERT INTO {} ({cols}) SELECT {cols} FROM {}",
-                q(&new),
-                q(table),
-                cols = keep.join(", ")
-            )),
-            Stmt::bare(format!("DROP TABLE {}", q(table))),
-            Stmt::bare(format!("ALTER TABLE {} RENAME TO {}", q(&new), q(table))),
-        ];
-        out.extend(after);
-        Ok(out)
-    }
 }

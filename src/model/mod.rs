@@ -37,6 +37,7 @@ mod layout;
 mod links;
 pub mod prefetch;
 mod query;
+mod rebuild;
 mod returning;
 mod schema;
 mod selection;
@@ -46,6 +47,7 @@ mod source;
 pub use shapes::{BuiltSql, select_slots};
 mod sql;
 mod subquery;
+mod table_sql;
 mod tuples;
 mod upsert;
 

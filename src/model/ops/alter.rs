@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::alter::{self, Change, ColumnInfo, IndexInfo, Rebuild};
+use crate::model::alter::{self, ColumnInfo, IndexInfo};
+use crate::model::rebuild::{Change, Rebuild};
 use crate::model::sql::Dialect;
 use crate::model::{ColumnOf, Model};
 use crate::plan::{Action, One, Plan, Reply, Step, either, replayed};
