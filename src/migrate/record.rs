@@ -98,7 +98,34 @@ pub(crate) fn unlock(kind: BackendKind) -> Option<String> {
 }
 
 /// The SHA-256 of a script's text, in hex; a Rust migration's is empty.
+/// Line ends count as `\n` whichever way the checkout wrote them, so that
+/// a file checked out with `\r\n` (Git's `autocrlf` on Windows) is the same
+/// migration as the one a Linux build applied (`tests` below).
 pub(crate) fn checksum(sql: &str) -> String {
-    let digest = Sha256::digest(sql.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hash = Sha256::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find("\r\n") {
+        hash.update(&rest.as_bytes()[..at]);
+        hash.update(b"\n");
+        rest = &rest[at + 2..];
+    }
+    hash.update(rest.as_bytes());
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checksum;
+
+    #[test]
+    fn line_ends_do_not_change_a_checksum_but_text_does() {
+        let lf = "CREATE TABLE t (a INT);\nINSERT INTO t VALUES (1);\n";
+        assert_eq!(checksum(lf), checksum(&lf.replace('\n', "\r\n")));
+        assert_eq!(
+            checksum(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_ne!(checksum(lf), checksum(&lf.replace('1', "2")));
+        assert_ne!(checksum("a\rb"), checksum("a\nb"), "a lone \\r is text");
+    }
 }
