@@ -320,13 +320,26 @@ async fn idle_connections_time_out_down_to_min_idle_which_is_kept_open() {
 
         // A light load (a call every 50 ms, each half) does not keep every
         // connection alive: the pools lend their newest idle connection, so
-        // the others time out while it runs.
+        // the others time out while it runs. The blocking calls come from
+        // one thread of their own: the blocking pool lends from the calling
+        // thread's shard first, and a Tokio task's calls move between the
+        // runtime's threads (each `block_in_place` may hand the worker to
+        // another), which is a load from several threads.
         let until = Instant::now() + Duration::from_millis(1200);
+        let light = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                while Instant::now() < until {
+                    db.sync().query("SELECT 1", &[]).unwrap();
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        };
         while Instant::now() < until {
-            db.sync().query("SELECT 1", &[]).unwrap();
             db.aio().query("SELECT 1", &[]).await.unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        light.join().unwrap();
         assert!(
             db.sync().status().size <= 2,
             "{b:?}: {:?}",

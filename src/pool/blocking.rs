@@ -529,23 +529,27 @@ fn keep_pool(pool: Weak<Inner>) {
         let lifetimes = pool.lifetimes;
         let expired: Vec<Idle> = {
             let mut st = lock(&pool.state);
-            let mut idle = pool.drain_idle();
+            let mut idle: Vec<(usize, Idle)> = Vec::new();
+            for (k, shard) in pool.idle.iter().enumerate() {
+                idle.extend(lock(&shard.0).drain(..).map(|i| (k, i)));
+            }
             // Oldest returns first: those are the ones that time out.
-            idle.sort_by_key(|i| i.since);
+            idle.sort_by_key(|(_, i)| i.since);
             let total = idle.len();
-            let mut kept = Vec::with_capacity(total);
             let mut expired = Vec::new();
-            for i in idle {
+            for (k, i) in idle {
                 if lifetimes.closes_idle(i.born, i.since, total - expired.len()) {
                     expired.push(i);
                 } else {
-                    kept.push(i);
+                    // Back into its own shard, the newest last (taken
+                    // first): a caller that finds its shard empty and
+                    // takes another's gets that shard's newest, so a light
+                    // load keeps reusing the connections it used last and
+                    // the others time out (tests/pool_lifetimes.rs,
+                    // `idle_connections_time_out_down_to_min_idle…`, its
+                    // blocking calls from one thread).
+                    lock(&pool.idle[k].0).push(i);
                 }
-            }
-            // Back into the shards in turn, the newest last (taken first).
-            let n = pool.idle.len();
-            for (k, i) in kept.into_iter().enumerate() {
-                lock(&pool.idle[k % n].0).push(i);
             }
             st.open -= expired.len();
             expired
