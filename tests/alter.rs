@@ -543,3 +543,62 @@ async fn sqlite_rebuilds_keep_what_the_table_says() {
         assert_eq!(count(&db, "kept_notes"), 4);
     }
 }
+
+/// MySQL's `add_not_null` and `drop_not_null` restate the column from the
+/// server's own `SHOW CREATE TABLE`: its collation, comment,
+/// `AUTO_INCREMENT` and `ON UPDATE` stay (a `MODIFY` from the type and
+/// default alone dropped them all). On both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_not_null_changes_keep_the_rest_of_the_column() {
+    let Some(url) = common::mysql_url() else {
+        return;
+    };
+    let db = Database::open(&common::isolated_url(&url, "alter_my")).unwrap();
+    let s = db.sync();
+    s.execute(
+        "CREATE TABLE kept (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+         code VARCHAR(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin COMMENT 'the code', \
+         updated DATETIME DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, n INT) \
+         DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci",
+        &[],
+    )
+    .unwrap();
+    s.execute("INSERT INTO kept (code, n) VALUES ('A', 1)", &[])
+        .unwrap();
+    let show = || -> String {
+        let row = db.sync().query_one("SHOW CREATE TABLE kept", &[]).unwrap();
+        row.get(1).unwrap()
+    };
+    for column in ["id", "code", "updated"] {
+        s.add_not_null("kept", column).unwrap();
+    }
+    db.aio().add_not_null("kept", "n").await.unwrap();
+    let after = show();
+    for kept in [
+        "`id` bigint(20) NOT NULL AUTO_INCREMENT",
+        "COLLATE utf8mb4_bin NOT NULL COMMENT 'the code'",
+        "`updated` datetime NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp()",
+        "`n` int(11) NOT NULL",
+    ] {
+        assert!(after.contains(kept), "{kept} lost: {after}");
+    }
+    // Still at work: the key is generated, the collation tells case apart.
+    s.execute("INSERT INTO kept (code, n) VALUES ('a', 2)", &[])
+        .unwrap();
+    let n: i64 = s
+        .query_one("SELECT COUNT(*) FROM kept WHERE code = 'a'", &[])
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(n, 1, "binary collation: 'a' is not 'A'");
+    let null = s.execute("INSERT INTO kept (code, n) VALUES ('b', NULL)", &[]);
+    assert_eq!(null.unwrap_err().kind(), ErrorKind::IntegrityViolation);
+    db.aio().drop_not_null("kept", "code").await.unwrap();
+    let after = show();
+    assert!(
+        after.contains("COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'the code'"),
+        "{after}"
+    );
+    let e = s.add_not_null("kept", "nope").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
+}

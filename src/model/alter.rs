@@ -11,7 +11,7 @@ use sea_query::{Alias, Table};
 
 use super::schema::column_def;
 use super::sql::Dialect;
-use super::table_sql::index_terms;
+use super::table_sql::{TableSql, index_terms};
 use super::{ColumnMeta, ModelMeta};
 use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -158,45 +158,35 @@ pub(crate) fn pg_not_null(table: &str, column: &str, not_null: bool) -> Stmt {
     ))
 }
 
-/// MySQL: the column's type and default, which `MODIFY` must repeat.
-pub(crate) fn mysql_column(table: &str, column: &str) -> Stmt {
-    Stmt::with(
-        "SELECT column_type, column_default FROM information_schema.columns \
-         WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?"
-            .to_owned(),
-        vec![
-            Value::Text(table.to_owned()),
-            Value::Text(column.to_owned()),
-        ],
-    )
+/// MySQL: the table as the server writes it, whose column `MODIFY`
+/// restates ([`mysql_not_null`]).
+pub(crate) fn mysql_table(table: &str) -> Stmt {
+    Stmt::bare(format!(
+        "SHOW CREATE TABLE {}",
+        quote(BackendKind::Mysql, table)
+    ))
 }
 
-/// MySQL: `MODIFY` the column with its type and default, `NULL` or not.
+/// MySQL: `MODIFY` the column, `NULL` or not, with the rest of its
+/// definition as `SHOW CREATE TABLE` wrote it ([`TableSql`]), so that its
+/// collation, comment, `AUTO_INCREMENT`, `ON UPDATE` and generation are
+/// kept (tests/alter.rs).
 pub(crate) fn mysql_not_null(
     table: &str,
     column: &str,
     rows: &[Row],
     not_null: bool,
 ) -> Result<Stmt> {
-    let row = rows
-        .first()
-        .ok_or_else(|| usage(&format!("no column {column} in {table}")))?;
-    let (ty, default): (String, Option<String>) = (row.get(0)?, row.get(1)?);
-    // MariaDB gives the default as SQL (`'x'`, `NULL`, `current_timestamp()`);
-    // MySQL as the bare value, which is quoted here unless it is a number.
-    let default = match default.as_deref() {
-        None | Some("NULL") => String::new(),
-        Some(d) if d.starts_with('\'') || d.parse::<f64>().is_ok() || d.ends_with(')') => {
-            format!(" DEFAULT {d}")
-        }
-        Some(d) => format!(" DEFAULT '{}'", d.replace('\'', "''")),
+    let create: String = match rows.first() {
+        Some(row) => row.get(1)?,
+        None => return Err(usage(&format!("no table {table}"))),
     };
-    let q = |n| quote(BackendKind::Mysql, n);
-    let null = if not_null { "NOT NULL" } else { "NULL" };
+    let def = TableSql::parse(&create)?
+        .mysql_with_not_null(column, not_null)
+        .ok_or_else(|| usage(&format!("no column {column} in {table}")))?;
     Ok(Stmt::bare(format!(
-        "ALTER TABLE {} MODIFY {} {ty} {null}{default}",
-        q(table),
-        q(column)
+        "ALTER TABLE {} MODIFY {def}",
+        quote(BackendKind::Mysql, table)
     )))
 }
 

@@ -292,10 +292,15 @@ impl<'a> TableSql<'a> {
     }
 
     /// The byte spans of a column definition's `NOT NULL` clauses, each
-    /// with the `CONSTRAINT name` before it and the `ON CONFLICT …` after.
+    /// with the `CONSTRAINT name` before it and the `ON CONFLICT …` after
+    /// (not the words of an expression in parentheses, `CHECK (a IS NOT
+    /// NULL)`).
     fn not_null_clauses(&self, item: &Item) -> Vec<(usize, usize)> {
         let t = &item.toks;
-        let w = |i: usize, word: &str| t.get(i).is_some_and(|t| is_word(self.sql, t, word));
+        let top = outside_parentheses(t);
+        let w = |i: usize, word: &str| {
+            t.get(i).is_some_and(|t| is_word(self.sql, t, word)) && top.get(i) == Some(&true)
+        };
         let mut out = Vec::new();
         let mut i = 1;
         while i < t.len() {
@@ -321,6 +326,73 @@ impl<'a> TableSql<'a> {
     pub(crate) fn tail(&self) -> &'a str {
         self.tail
     }
+
+    /// MySQL's definition of column `name` (from `SHOW CREATE TABLE`, where
+    /// every column name is quoted and no constraint's is) made `NOT NULL`
+    /// (`not_null`: its `NULL` and `DEFAULT NULL` taken out, `NOT NULL`
+    /// appended unless it is there) or nullable (`NOT NULL` made `NULL`),
+    /// for `ALTER TABLE … MODIFY`: the rest of it (collation, comment,
+    /// `AUTO_INCREMENT`, `ON UPDATE`, a generated column's expression) as
+    /// the server wrote it. `None` if there is no such column.
+    pub(crate) fn mysql_with_not_null(&self, name: &str, not_null: bool) -> Option<String> {
+        let item = self.items.iter().find(|it| {
+            it.toks[0].kind == Kind::Quoted
+                && name_of(self.sql, &it.toks[0]).is_some_and(|c| c.eq_ignore_ascii_case(name))
+        })?;
+        let (t, text, base) = (&item.toks, self.text(item), item.toks[0].start);
+        let top = outside_parentheses(t);
+        let w = |i: usize, word: &str| {
+            t.get(i).is_some_and(|t| is_word(self.sql, t, word)) && top.get(i) == Some(&true)
+        };
+        let mut edits: Vec<(usize, usize, &str)> = Vec::new();
+        let mut has_not_null = false;
+        let mut i = 1;
+        while i < t.len() {
+            let pair = (w(i, "NOT") || w(i, "DEFAULT")) && w(i + 1, "NULL");
+            if pair && w(i, "NOT") {
+                has_not_null = true;
+                if !not_null {
+                    edits.push((t[i].start, t[i + 1].end, "NULL"));
+                }
+            } else if pair && not_null {
+                edits.push((t[i].start, t[i + 1].end, ""));
+            } else if w(i, "NULL") && not_null {
+                edits.push((t[i].start, t[i].end, ""));
+            }
+            i += if pair { 2 } else { 1 };
+        }
+        let mut out = String::with_capacity(text.len() + 9);
+        let mut at = 0;
+        for (from, to, with) in edits {
+            out.push_str(&text[at..from - base]);
+            out.push_str(with);
+            at = to - base;
+        }
+        out.push_str(&text[at..]);
+        if not_null && !has_not_null {
+            out.push_str(" NOT NULL");
+        }
+        Some(out)
+    }
+}
+
+/// For each token, whether it stands outside every parenthesis of its item
+/// (its own parentheses count as inside).
+fn outside_parentheses(toks: &[Tok]) -> Vec<bool> {
+    let mut depth = 0usize;
+    toks.iter()
+        .map(|t| match t.kind {
+            Kind::Punct(b'(') => {
+                depth += 1;
+                false
+            }
+            Kind::Punct(b')') => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect()
 }
 
 /// The key terms of a `CREATE INDEX` statement as written (`code`,
@@ -438,6 +510,51 @@ mod tests {
             "\"a,b\" TEXT DEFAULT 'x, y' COLLATE NOCASE NOT NULL"
         );
         assert_eq!(t.with_not_null("e", true).unwrap()[4], t.text(&t.items[4]));
+    }
+
+    #[test]
+    fn not_null_inside_an_expression_is_not_the_columns() {
+        let t = TableSql::parse("CREATE TABLE t (a TEXT CHECK (a IS NOT NULL), b INT)").unwrap();
+        assert_eq!(
+            t.with_not_null("a", true).unwrap()[0],
+            "a TEXT CHECK (a IS NOT NULL) NOT NULL"
+        );
+        assert_eq!(
+            t.with_not_null("a", false).unwrap()[0],
+            "a TEXT CHECK (a IS NOT NULL)"
+        );
+    }
+
+    #[test]
+    fn mysql_columns_keep_what_the_server_wrote() {
+        let sql = "CREATE TABLE `t` (\n  `id` bigint(20) NOT NULL AUTO_INCREMENT,\n  \
+                   `code` varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL COMMENT 'NOT NULL, it''s',\n  \
+                   `at` timestamp NULL DEFAULT NULL ON UPDATE current_timestamp(),\n  \
+                   `g` int(11) GENERATED ALWAYS AS (`id` is not null) VIRTUAL,\n  \
+                   PRIMARY KEY (`id`),\n  KEY `code` (`code`)\n) ENGINE=InnoDB";
+        let t = TableSql::parse(sql).unwrap();
+        assert_eq!(
+            t.mysql_with_not_null("code", true).unwrap(),
+            "`code` varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin  COMMENT 'NOT NULL, it''s' NOT NULL"
+        );
+        assert_eq!(
+            t.mysql_with_not_null("at", true).unwrap(),
+            "`at` timestamp   ON UPDATE current_timestamp() NOT NULL"
+        );
+        assert_eq!(
+            t.mysql_with_not_null("ID", false).unwrap(),
+            "`id` bigint(20) NULL AUTO_INCREMENT"
+        );
+        assert_eq!(
+            t.mysql_with_not_null("id", true).unwrap(),
+            "`id` bigint(20) NOT NULL AUTO_INCREMENT"
+        );
+        assert_eq!(
+            t.mysql_with_not_null("g", true).unwrap(),
+            "`g` int(11) GENERATED ALWAYS AS (`id` is not null) VIRTUAL NOT NULL"
+        );
+        assert!(t.mysql_with_not_null("PRIMARY", true).is_none());
+        assert!(t.mysql_with_not_null("KEY", true).is_none());
     }
 
     #[test]

@@ -68,7 +68,7 @@ pub(super) fn set_not_null(d: Dialect, table: &str, column: &str, not_null: bool
         BackendKind::Postgres => run(alter::pg_not_null(table, column, not_null)),
         BackendKind::Mysql => {
             let (t, c) = (table.to_owned(), column.to_owned());
-            Guarded::read_then(alter::mysql_column(table, column), move |rows| {
+            Guarded::read_then(alter::mysql_table(table), move |rows| {
                 Ok(vec![alter::mysql_not_null(&t, &c, &rows, not_null)?])
             })
         }
