@@ -378,7 +378,8 @@ pub(crate) fn check_count(kind: BackendKind, given: usize) -> crate::Result<()> 
         crate::ErrorKind::Usage,
         format!(
             "{kind} allows at most {} bound values in one statement; {given} were given \
-             (insert_many splits its rows into statements under the limit)",
+             (insert_many splits its rows into statements under the limit; a longer `is_in` \
+             list can be a sub-query instead)",
             max_values(kind)
         ),
     ))
