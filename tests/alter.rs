@@ -602,3 +602,49 @@ async fn mysql_not_null_changes_keep_the_rest_of_the_column() {
     let e = s.add_not_null("kept", "nope").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
 }
+
+/// Another connection changes the table between a SQLite rebuild's reads
+/// and its write lock (here: adds a column while the rebuild waits for the
+/// lock it holds): the rebuild stops with nothing changed instead of
+/// writing the table from the text it read, which would lose the column.
+#[test]
+fn a_sqlite_rebuild_stops_if_the_table_changed_since_it_read_it() {
+    let url = common::sqlite_file_url("alter_race");
+    let db = Database::open(&url).unwrap();
+    let other = Database::open(&url).unwrap();
+    let s = db.sync();
+    s.execute(
+        "CREATE TABLE race (id INTEGER PRIMARY KEY, b TEXT, c TEXT)",
+        &[],
+    )
+    .unwrap();
+    s.execute("INSERT INTO race VALUES (1, 'b', 'c')", &[])
+        .unwrap();
+    let tx = other.sync().begin().unwrap();
+    tx.execute("ALTER TABLE race ADD COLUMN d TEXT DEFAULT 'd'", &[])
+        .unwrap();
+    let rebuild = std::thread::spawn(move || db.sync().drop_column("race", "c"));
+    // The rebuild has read the table and waits for the write lock.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    tx.commit().unwrap();
+    let e = rebuild.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Query, "{e}");
+    assert!(
+        e.to_string().contains("changed by another connection"),
+        "{e}"
+    );
+    assert_eq!(names(&other, "race"), ["id", "b", "c", "d"]);
+    let row = other
+        .sync()
+        .query_one("SELECT b, c, d FROM race", &[])
+        .unwrap();
+    let got: (String, String, String) = (
+        row.get(0).unwrap(),
+        row.get(1).unwrap(),
+        row.get(2).unwrap(),
+    );
+    assert_eq!(got, ("b".into(), "c".into(), "d".into()));
+    // Run again, it goes through.
+    other.sync().drop_column("race", "c").unwrap();
+    assert_eq!(names(&other, "race"), ["id", "b", "d"]);
+}

@@ -65,6 +65,22 @@ impl Rebuild {
         ]
     }
 
+    /// A query with a row if the table's text is no longer the one the
+    /// first read found (another connection changed or dropped the table
+    /// since), run under the write lock before the rebuild writes.
+    pub(crate) fn changed_since(&self, reads: &[Vec<Row>]) -> Result<Stmt> {
+        let sql: Option<String> = reads[0].first().map(|r| r.get(0)).transpose()?;
+        Ok(Stmt::with(
+            "SELECT 1 WHERE (SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1) \
+             IS NOT ?2"
+                .to_owned(),
+            vec![
+                Value::Text(self.table.clone()),
+                sql.map_or(Value::Null, Value::Text),
+            ],
+        ))
+    }
+
     /// Whether other tables reference this one (the last read's count).
     pub(crate) fn referenced(reads: &[Vec<Row>]) -> Result<bool> {
         let n: i64 = reads[4].first().map(|r| r.get(0)).transpose()?.unwrap_or(0);

@@ -19,7 +19,7 @@ use crate::statement::Stmt;
 
 /// One statement, run as it is.
 fn run(stmt: Stmt) -> Guarded {
-    Guarded::reads_then(Vec::new(), true, move |_, _| Ok(vec![stmt]))
+    Guarded::reads_then(Vec::new(), true, move |_, _| Ok(vec![Todo::Run(stmt)]))
 }
 
 /// A plan that fails with `e` before any I/O.
@@ -112,7 +112,11 @@ pub(super) fn sequence_exists(d: Dialect, name: &str) -> impl Plan<Output = bool
 /// in a transaction of its own (or a savepoint inside the caller's); where
 /// other tables reference it, with foreign keys off around the transaction
 /// and checked before it commits, which a caller's open transaction cannot
-/// allow (a `Usage` error there, before anything changes).
+/// allow (a `Usage` error there, before anything changes). Outside a
+/// transaction the reads come before `BEGIN IMMEDIATE`, so the table's text
+/// is read again under the write lock: changed in between by another
+/// connection (a column added), the rebuild stops rather than write the
+/// table from the stale text and lose the change.
 fn rebuild(d: Dialect, table: &str, change: Change) -> Guarded {
     let r = Rebuild {
         table: table.to_owned(),
@@ -122,8 +126,9 @@ fn rebuild(d: Dialect, table: &str, change: Change) -> Guarded {
     let in_tx = d.in_tx;
     Guarded::reads_then(reads, in_tx, move |rows, plan| {
         let referenced = Rebuild::referenced(&rows)?;
-        let body = r.statements(&rows)?;
+        let body = r.statements(&rows)?.into_iter().map(Todo::Run);
         let bare = |s: &str| Stmt::bare(s.to_owned());
+        let run = |s: &str| Todo::Run(bare(s));
         match (in_tx, referenced) {
             (true, true) => Err(Error::new(
                 ErrorKind::Usage,
@@ -139,25 +144,26 @@ fn rebuild(d: Dialect, table: &str, change: Change) -> Guarded {
                     bare("ROLLBACK TO SAVEPOINT dualdb_alter"),
                     bare("RELEASE SAVEPOINT dualdb_alter"),
                 ];
-                let mut all = vec![bare("SAVEPOINT dualdb_alter")];
+                let mut all = vec![run("SAVEPOINT dualdb_alter")];
                 all.extend(body);
-                all.push(bare("RELEASE SAVEPOINT dualdb_alter"));
+                all.push(run("RELEASE SAVEPOINT dualdb_alter"));
                 Ok(all)
             }
             (false, referenced) => {
                 let mut all = Vec::new();
                 if referenced {
-                    all.push(bare("PRAGMA foreign_keys = OFF"));
+                    all.push(run("PRAGMA foreign_keys = OFF"));
                     plan.restore = Some(bare("PRAGMA foreign_keys = ON"));
                 }
-                all.push(bare("BEGIN IMMEDIATE"));
+                all.push(run("BEGIN IMMEDIATE"));
+                all.push(Todo::Refuse(r.changed_since(&rows)?, changed));
                 all.extend(body);
                 if referenced {
-                    plan.check = Some(bare("PRAGMA foreign_key_check"));
+                    all.push(Todo::Refuse(bare("PRAGMA foreign_key_check"), broken_keys));
                 }
-                all.push(bare("COMMIT"));
+                all.push(run("COMMIT"));
                 if referenced {
-                    all.push(bare("PRAGMA foreign_keys = ON"));
+                    all.push(run("PRAGMA foreign_keys = ON"));
                 }
                 plan.undo = vec![bare("ROLLBACK")];
                 Ok(all)
@@ -166,9 +172,32 @@ fn rebuild(d: Dialect, table: &str, change: Change) -> Guarded {
     })
 }
 
+fn changed() -> Error {
+    Error::new(
+        ErrorKind::Query,
+        "SQLite: the table was changed by another connection while its rebuild read it: \
+         nothing was changed; run it again",
+    )
+}
+
+fn broken_keys() -> Error {
+    Error::new(
+        ErrorKind::IntegrityViolation,
+        "the rebuilt table breaks other tables' foreign keys: nothing was changed",
+    )
+}
+
+/// One step of a [`Guarded`] plan once its reads are in.
+enum Todo {
+    /// A statement, run for its count.
+    Run(Stmt),
+    /// A query whose rows, if any, stop the plan with this error (undone).
+    Refuse(Stmt, fn() -> Error),
+}
+
 /// What a [`Guarded`] plan does once its reads are in: the statements to
 /// run, given the reads' rows, and the plan to set its undo steps on.
-type Then = Box<dyn FnOnce(Vec<Vec<Row>>, &mut Undo) -> Result<Vec<Stmt>> + Send>;
+type Then = Box<dyn FnOnce(Vec<Vec<Row>>, &mut Undo) -> Result<Vec<Todo>> + Send>;
 
 /// The undo steps of a [`Guarded`] plan.
 #[derive(Default)]
@@ -177,9 +206,6 @@ struct Undo {
     undo: Vec<Stmt>,
     /// Run last whether or not the statements failed (foreign keys on).
     restore: Option<Stmt>,
-    /// A query run before `COMMIT` whose rows are an error (foreign key
-    /// violations).
-    check: Option<Stmt>,
 }
 
 /// Reads, then statements that depend on them; on a failure, the undo
@@ -190,7 +216,7 @@ pub(super) struct Guarded {
     reads: VecDeque<Stmt>,
     rows: Vec<Vec<Row>>,
     then: Option<Then>,
-    todo: VecDeque<Stmt>,
+    todo: VecDeque<Todo>,
     steps: Undo,
     /// Opens a transaction of its own.
     exclusive: bool,
@@ -202,8 +228,8 @@ pub(super) struct Guarded {
 enum State {
     Reading,
     Running,
-    /// The check query was sent; `COMMIT` and the rest follow.
-    Checking,
+    /// A [`Todo::Refuse`] query was sent: its rows are this error.
+    Checking(fn() -> Error),
     Undoing(Error, VecDeque<Stmt>),
     Restoring(Option<Error>),
 }
@@ -212,7 +238,7 @@ impl Guarded {
     fn reads_then(
         reads: Vec<Stmt>,
         in_tx: bool,
-        then: impl FnOnce(Vec<Vec<Row>>, &mut Undo) -> Result<Vec<Stmt>> + Send + 'static,
+        then: impl FnOnce(Vec<Vec<Row>>, &mut Undo) -> Result<Vec<Todo>> + Send + 'static,
     ) -> Self {
         Guarded {
             failed: None,
@@ -232,35 +258,29 @@ impl Guarded {
         then: impl FnOnce(Vec<Row>) -> Result<Vec<Stmt>> + Send + 'static,
     ) -> Self {
         let mut g = Self::reads_then(vec![read], true, move |mut rows, _| {
-            then(rows.pop().unwrap_or_default())
+            let stmts = then(rows.pop().unwrap_or_default())?;
+            Ok(stmts.into_iter().map(Todo::Run).collect())
         });
         g.exclusive = false;
         g
     }
 
     fn next_statement(&mut self) -> Step<()> {
-        match self.todo.front() {
-            Some(s) if s.sql.as_str() == "COMMIT" && self.steps.check.is_some() => {
-                self.state = State::Checking;
-                let check = self
-                    .steps
-                    .check
-                    .take()
-                    .unwrap_or_else(|| Stmt::bare(String::new()));
-                Step::Run(Action::Query(check))
+        match self.todo.pop_front() {
+            Some(Todo::Refuse(query, error)) => {
+                self.state = State::Checking(error);
+                Step::Run(Action::Query(query))
             }
-            _ => match self.todo.pop_front() {
-                Some(s) => {
-                    let sql: &str = s.sql.as_str();
-                    if sql == "BEGIN IMMEDIATE" {
-                        self.open = true;
-                    } else if sql == "COMMIT" {
-                        self.open = false;
-                    }
-                    Step::Run(Action::Execute(s))
+            Some(Todo::Run(s)) => {
+                let sql: &str = s.sql.as_str();
+                if sql == "BEGIN IMMEDIATE" {
+                    self.open = true;
+                } else if sql == "COMMIT" {
+                    self.open = false;
                 }
-                None => Step::Done(()),
-            },
+                Step::Run(Action::Execute(s))
+            }
+            None => Step::Done(()),
         }
     }
 
@@ -295,12 +315,9 @@ impl Plan for Guarded {
                     run => Ok(run),
                 },
             },
-            State::Checking => match reply.ok_or_else(replayed)?.and_then(Reply::rows) {
+            State::Checking(error) => match reply.ok_or_else(replayed)?.and_then(Reply::rows) {
                 Ok(rows) if rows.is_empty() => Ok(self.next_statement()),
-                Ok(_) => self.failed(Error::new(
-                    ErrorKind::IntegrityViolation,
-                    "the rebuilt table breaks other tables' foreign keys: nothing was changed",
-                )),
+                Ok(_) => self.failed(error()),
                 Err(e) => self.failed(e),
             },
             State::Undoing(e, mut undo) => match undo.pop_front() {
