@@ -103,7 +103,7 @@ impl Rebuild {
         let mut found = false;
         for r in &reads[1] {
             let (name, key, hidden): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let is_target = name == *target;
+            let is_target = name.eq_ignore_ascii_case(target);
             found |= is_target;
             if is_target && dropping && key > 0 {
                 return Err(usage(format!(
@@ -136,7 +136,7 @@ impl Rebuild {
         // SQLite checks neither when they are made, so a view is read once
         // after (`LIMIT 0`: it fails if it reads the dropped column), and a
         // trigger whose text names the dropped column is refused first.
-        let mut again = Vec::new();
+        let (mut again, mut read_views) = (Vec::new(), Vec::new());
         for r in &reads[3] {
             let (kind, name, on, text): (String, String, String, String) =
                 (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
@@ -154,7 +154,7 @@ impl Rebuild {
             out.push(Stmt::bare(format!("DROP {what} IF EXISTS {}", q(&name))));
             again.push(Stmt::bare(text));
             if view {
-                again.push(Stmt::bare(format!("SELECT * FROM {} LIMIT 0", q(&name))));
+                read_views.push(Stmt::bare(format!("SELECT * FROM {} LIMIT 0", q(&name))));
             }
         }
         out.push(Stmt::bare(format!(
@@ -197,7 +197,9 @@ impl Rebuild {
                 out.push(Stmt::bare(text));
             }
         }
+        // The views are read once all are made again (one may read another).
         out.extend(again);
+        out.extend(read_views);
         Ok(out)
     }
 }
