@@ -1149,13 +1149,31 @@ struct Mark {
     label: String,
 }
 
+/// A tree of its own under each node: a node's folders (all of them the
+/// node's, so a recursive delete from the node finds parents and children
+/// among the rows it starts from).
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "tree_dirs")]
+struct Dir {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Node)]
+    node: i64,
+    #[model(references = Dir)]
+    parent: Option<i64>,
+    name: String,
+}
+
 /// The tree `r → (a → (a1 → a11, a2), b)` beside `o → c`, a mark on `r`,
-/// `a11`, `b` and `c`; returns the nodes by name.
+/// `a11`, `b` and `c`, and chains of folders on `r`, `a11` and `c`; returns
+/// the nodes by name.
 async fn plant(db: &dualdb::Database, half: Half) -> std::collections::HashMap<String, Node> {
+    call!(half, db, drop_table::<Dir>()).unwrap();
     call!(half, db, drop_table::<Mark>()).unwrap();
     call!(half, db, drop_table::<Node>()).unwrap();
     call!(half, db, create_table::<Node>()).unwrap();
     call!(half, db, create_table::<Mark>()).unwrap();
+    call!(half, db, create_table::<Dir>()).unwrap();
     let mut nodes: std::collections::HashMap<String, Node> = Default::default();
     for (name, parent) in [
         ("r", None),
@@ -1184,7 +1202,38 @@ async fn plant(db: &dualdb::Database, half: Half) -> std::collections::HashMap<S
         };
         call!(half, db, create(mark)).unwrap();
     }
+    for (on, depth) in [("r", 2), ("a11", 3), ("c", 1)] {
+        let mut parent = None;
+        for i in 0..depth {
+            let name = format!("{on}/{i}");
+            let dir = Dir {
+                id: 0,
+                node: nodes[on].id,
+                parent,
+                name,
+            };
+            parent = Some(call!(half, db, create(dir)).unwrap().id);
+        }
+    }
     nodes
+}
+
+/// The folders' names, sorted.
+async fn dirs_of(db: &dualdb::Database, half: Half) -> Vec<String> {
+    let dirs: Vec<Dir> = call!(half, db, execute_query(Dir::select())).unwrap();
+    let mut names: Vec<String> = dirs.into_iter().map(|d| d.name).collect();
+    names.sort();
+    names
+}
+
+/// The folders `delete_recursive(r, delete_nullable)` leaves.
+fn pruned_dirs(delete_nullable: bool) -> Vec<String> {
+    let mut dirs = vec!["c/0".to_string()];
+    if !delete_nullable {
+        dirs.extend(["a11/0", "a11/1", "a11/2"].map(String::from));
+    }
+    dirs.sort();
+    dirs
 }
 
 /// The stored nodes as (name, parent's name), and the marks' labels, sorted.
@@ -1286,6 +1335,8 @@ async fn recursive_delete_of_a_tree() {
                     want,
                     "{bk:?} {half:?} {delete_nullable}"
                 );
+                let dirs = dirs_of(&db, half).await;
+                assert_eq!(dirs, pruned_dirs(delete_nullable), "{bk:?} {half:?}");
                 // Outside a transaction, from a fresh tree.
                 let nodes = plant(&db, half).await;
                 let n = call!(half, db, delete_recursive(&nodes["r"], delete_nullable)).unwrap();
@@ -1295,6 +1346,8 @@ async fn recursive_delete_of_a_tree() {
                     want,
                     "{bk:?} {half:?} {delete_nullable}"
                 );
+                let dirs = dirs_of(&db, half).await;
+                assert_eq!(dirs, pruned_dirs(delete_nullable), "{bk:?} {half:?}");
                 // A leaf's recursive delete is its own row and marks only.
                 let n = call!(half, db, delete_recursive(&nodes["c"], delete_nullable)).unwrap();
                 assert_eq!(n, 1);

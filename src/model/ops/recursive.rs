@@ -5,14 +5,15 @@
 //! each level selected by a sub-query on the level above. A model whose
 //! foreign key references its own table (a tree: comments and their
 //! replies, categories) cannot be: how deep it goes is in the rows. Its
-//! descendants are read a level at a time, then deleted deepest level
-//! first, each level's own dependants before it, as MySQL checks a foreign
-//! key at each row a statement deletes (tests/models.rs,
-//! `recursive_delete_of_a_tree`).
+//! descendants are read a level at a time, then deleted in layers, rows no
+//! other row references first, each layer's own dependants before it, as
+//! MySQL checks a foreign key at each row a statement deletes
+//! (tests/models.rs, `recursive_delete_of_a_tree`: a tree of folders under
+//! each node of a tree).
 
 use std::collections::VecDeque;
 
-use foldhash::{HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use sea_query::{Cond, Condition, Expr, ExprTrait, Query};
 
 use crate::error::Result;
@@ -147,31 +148,55 @@ fn columns(fk: &ForeignKey) -> Expr {
     }
 }
 
-/// The descendants of the rows of a model matching `rows` through its
-/// foreign keys to its own table (`follows`), which are deleted after
-/// them by whoever asked. Read a level at a time (a key met again, as a
-/// cycle in the rows would, is not followed twice).
+/// The rows of a model matching `rows` and their descendants through its
+/// foreign keys to its own table (`follows`). Read a level at a time, each
+/// row with the keys it references (a key met again, as a cycle in the
+/// rows would, is not followed twice); then deleted in layers, each of the
+/// rows no row left references, so that no delete meets a parent before
+/// its child: MySQL checks a foreign key at each row a statement deletes.
+/// The rows matching `rows` themselves are deleted here too when they came
+/// from a level above (several of them may be parent and child: a user's
+/// folders), and left to the caller's own delete at the top (its count is
+/// the call's result; there they are the one row being deleted).
 struct Tree {
     meta: &'static ModelMeta,
     follows: Vec<ForeignKey>,
     rows: Condition,
-    /// The tables above the model, for its levels' dependants.
+    /// The tables above the model, for its rows' dependants.
     above: Vec<&'static str>,
     /// The rows' own keys are asked for.
     asked: bool,
-    /// Every level's keys, one key's values after another: the rows' own
-    /// first, then their children, and so on.
-    levels: Vec<Vec<Value>>,
-    /// The level whose children are being read, and how many of its keys
-    /// have been asked about.
+    /// Every row found, in the order found: the rows matching `rows`
+    /// first (`roots` of them).
+    found: Vec<Found>,
+    roots: Option<usize>,
+    /// The index in `found` of each key.
+    seen: HashMap<Key, usize>,
+    /// The rows whose children are being read (`found[reading..level_end]`),
+    /// and how many of them have been asked about.
     reading: usize,
-    at: usize,
-    /// The next level, as its rows arrive.
-    found: Vec<Value>,
-    seen: HashSet<Key>,
+    level_end: usize,
     /// Keys a statement names at most, under the backend's limit on bound
     /// values.
     chunk: usize,
+}
+
+/// A row of a [`Tree`]: its key's values and the keys it references.
+struct Found {
+    values: Vec<Value>,
+    parents: Vec<Key>,
+}
+
+/// The hashable form of a key's values; `None` if one is NULL.
+fn key_of(values: &[Value]) -> Option<Key> {
+    match values {
+        [one] => key(one.clone()),
+        many => many
+            .iter()
+            .map(|v| key(v.clone()))
+            .collect::<Option<Vec<Key>>>()
+            .map(Key::Tuple),
+    }
 }
 
 impl Tree {
@@ -190,11 +215,11 @@ impl Tree {
             rows,
             above,
             asked: false,
-            levels: Vec::new(),
-            reading: 0,
-            at: 0,
             found: Vec::new(),
-            seen: HashSet::new(),
+            roots: None,
+            seen: HashMap::new(),
+            reading: 0,
+            level_end: 0,
             chunk,
         }
     }
@@ -203,14 +228,17 @@ impl Tree {
         self.meta.key.len().max(1)
     }
 
-    /// The keys of a locking read (the rows are to be deleted: on MySQL,
-    /// rows committed after a transaction's snapshot are seen, and none
-    /// changes before the delete).
+    /// The rows' keys and the keys they reference, by a locking read (the
+    /// rows are to be deleted: on MySQL, rows committed after a
+    /// transaction's snapshot are seen, and none changes before the
+    /// delete).
     fn select(&self, d: Dialect, rows: Condition) -> Stmt {
         let mut q = Query::select();
-        q.columns(self.meta.key_columns().map(|c| c.name))
-            .from(self.meta.table)
-            .cond_where(rows);
+        q.columns(self.meta.key_columns().map(|c| c.name));
+        for fk in &self.follows {
+            q.columns(fk.from_columns().map(|c| c.name));
+        }
+        q.from(self.meta.table).cond_where(rows);
         let mut stmt = d.query(&q);
         stmt.sql.push_str(row_lock(d.kind, true));
         stmt
@@ -222,68 +250,116 @@ impl Tree {
             self.asked = true;
             return Some(self.select(d, self.rows.clone()));
         }
-        let width = self.width();
+        if self.roots.is_none() {
+            // The rows matching `rows` are in: the first level.
+            self.roots = Some(self.found.len());
+            self.level_end = self.found.len();
+        }
         loop {
-            if let Some(level) = self.levels.get(self.reading) {
-                let keys = level.len() / width;
-                if self.at < keys {
-                    let n = self.chunk.min(keys - self.at);
-                    let part = &level[self.at * width..(self.at + n) * width];
-                    self.at += n;
-                    let mut children = Cond::any();
-                    for fk in &self.follows {
-                        let names: Vec<&'static str> = fk.from_columns().map(|c| c.name).collect();
-                        let part = part.to_vec();
-                        children =
-                            children.add(crate::model::key::is_in(self.meta.table, &names, part));
-                    }
-                    return Some(self.select(d, children));
+            if self.reading < self.level_end {
+                let n = self.chunk.min(self.level_end - self.reading);
+                let keys: Vec<Value> = self.found[self.reading..self.reading + n]
+                    .iter()
+                    .flat_map(|f| f.values.iter().cloned())
+                    .collect();
+                self.reading += n;
+                let mut children = Cond::any();
+                for fk in &self.follows {
+                    let names: Vec<&'static str> = fk.from_columns().map(|c| c.name).collect();
+                    let part = crate::model::key::is_in(self.meta.table, &names, keys.clone());
+                    children = children.add(part);
                 }
-                self.reading += 1;
-                self.at = 0;
+                return Some(self.select(d, children));
             }
-            if self.found.is_empty() {
+            // The level's children are all in: they are the next level.
+            if self.found.len() == self.level_end {
                 return None;
             }
-            self.levels.push(std::mem::take(&mut self.found));
+            self.level_end = self.found.len();
         }
     }
 
-    /// Takes a read's keys: those not seen before join the next level.
+    /// Takes a read's rows: those not seen before are found.
     fn take(&mut self, rows: Vec<crate::row::Row>) -> Result<()> {
         let width = self.width();
         for row in rows {
-            let values = (0..width)
-                .map(|i| row.get::<Value>(i))
-                .collect::<Result<Vec<Value>>>()?;
-            let seen = match width {
-                1 => key(values[0].clone()),
-                _ => values
-                    .iter()
-                    .map(|v| key(v.clone()))
-                    .collect::<Option<Vec<Key>>>()
-                    .map(Key::Tuple),
+            let mut at = 0;
+            let mut next = |n: usize| -> Result<Vec<Value>> {
+                let values = (at..at + n).map(|i| row.get::<Value>(i)).collect();
+                at += n;
+                values
             };
-            if seen.is_some_and(|k| self.seen.insert(k)) {
-                self.found.extend(values);
+            let values = next(width)?;
+            let mut parents = Vec::new();
+            for fk in &self.follows {
+                parents.extend(key_of(&next(fk.columns.len())?));
+            }
+            let Some(k) = key_of(&values) else {
+                continue;
+            };
+            if !self.seen.contains_key(&k) {
+                self.seen.insert(k, self.found.len());
+                self.found.push(Found { values, parents });
             }
         }
         Ok(())
     }
 
-    /// The statements that clear the descendants, deepest level first:
-    /// each level's dependants, then the level.
+    /// The statements that delete the rows in layers, those no other row
+    /// references first: each layer's dependants, then the layer. A cycle
+    /// in the rows leaves rows that are all referenced: they go last, in one
+    /// statement, which PostgreSQL and SQLite take (they check at the
+    /// statement's end) and MySQL refuses.
     fn clearing(mut self, d: Dialect, delete_nullable: bool) -> VecDeque<Work> {
-        let width = self.width();
+        let n = self.found.len();
+        let roots = self.roots.unwrap_or(n);
+        // The rows each row references among these, and how many of these
+        // reference each.
+        let mut referenced_by = vec![0usize; n];
+        let mut parents_of: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, f) in self.found.iter().enumerate() {
+            for p in &f.parents {
+                if let Some(&j) = self.seen.get(p)
+                    && j != i
+                {
+                    referenced_by[j] += 1;
+                    parents_of[i].push(j);
+                }
+            }
+        }
+        let mut layers: Vec<Vec<usize>> = Vec::new();
+        let mut done = vec![false; n];
+        let mut free: Vec<usize> = (0..n).filter(|&i| referenced_by[i] == 0).collect();
+        while !free.is_empty() {
+            let mut next = Vec::new();
+            for &i in &free {
+                done[i] = true;
+                for &j in &parents_of[i] {
+                    referenced_by[j] -= 1;
+                    if referenced_by[j] == 0 {
+                        next.push(j);
+                    }
+                }
+            }
+            layers.push(std::mem::replace(&mut free, next));
+        }
+        let cycle: Vec<usize> = (0..n).filter(|&i| !done[i]).collect();
+        if !cycle.is_empty() {
+            layers.push(cycle);
+        }
+        // At the top, the caller deletes the rows matching `rows`.
+        let nested = !self.above.is_empty();
+        let ours = |i: &usize| nested || *i >= roots;
         let names: Vec<&'static str> = self.meta.key_columns().map(|c| c.name).collect();
         let mut out = VecDeque::new();
-        for level in self.levels.iter().skip(1).rev() {
-            for part in level.chunks(self.chunk * width) {
-                let rows = Cond::all().add(crate::model::key::is_in(
-                    self.meta.table,
-                    &names,
-                    part.to_vec(),
-                ));
+        for layer in layers {
+            let layer: Vec<usize> = layer.into_iter().filter(ours).collect();
+            for part in layer.chunks(self.chunk) {
+                let keys: Vec<Value> = part
+                    .iter()
+                    .flat_map(|&i| self.found[i].values.iter().cloned())
+                    .collect();
+                let rows = Cond::all().add(crate::model::key::is_in(self.meta.table, &names, keys));
                 let path = &mut self.above;
                 dependants(
                     d,
