@@ -633,7 +633,7 @@ manager_methods! {
     /// NULL unless `delete_nullable`, the others are deleted (recursively).
     /// Through a key to the model's own table (a tree of replies or
     /// categories) that means the whole subtree: read a level at a time and
-    /// deleted deepest level first, each node's dependants with it. All or
+    /// deleted leaves first, each node's dependants with it. All or
     /// nothing. Returns the rows of the model's own table deleted.
     ///
     /// ```rust,standalone_crate
