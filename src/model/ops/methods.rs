@@ -863,7 +863,6 @@ manager_methods! {
         where [T: ModelRow] = |_d| raw::<T>(sql, params);
 }
 
-/// `pg_notify(channel, payload)`, or the error of a backend without it.
 /// The action of `query`, `query_one` and `query_opt`, or its refusal of a
 /// transaction statement ([`crate::raw_transactions`]).
 fn raw_query(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Action> {
@@ -884,6 +883,7 @@ fn raw_execute(
     }))
 }
 
+/// `pg_notify(channel, payload)`, or the error of a backend without it.
 fn notify(
     d: crate::model::Dialect,
     channel: &str,
