@@ -503,3 +503,94 @@ async fn eq_none_is_is_null_and_ne_none_is_not_null() {
         }
     }
 }
+
+/// `contains`, `starts_with` and `ends_with` match text in any case, with
+/// `%`, `_`, `!` (the escape) and quotes in the text matched as themselves;
+/// `between` includes both ends. Every backend, both halves, and inside a
+/// transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contains_starts_with_and_ends_with_escape_wildcards() {
+    for db in isolated_all("matching") {
+        let b = db.backend();
+        db.aio().drop_table::<Item>().await.unwrap();
+        db.aio().create_table::<Item>().await.unwrap();
+        let names = [
+            "50% off",
+            "50 percent",
+            "A_B",
+            "AxB",
+            "Hello World",
+            "hello",
+            "it's!",
+            "wow",
+            "Émile",
+        ];
+        let rows: Vec<Item> = (0..)
+            .zip(names)
+            .map(|(i, n)| item(n, i, 1.0, None))
+            .collect();
+        db.aio()
+            .execute_query(Item::insert_many(rows))
+            .await
+            .unwrap();
+        for half in HALVES {
+            let found = async |f: dualdb::model::Filter<Item>| -> Vec<String> {
+                let q = Item::select().filter(f).order_by(Item::QTY.asc());
+                let rows: Vec<Item> = call!(half, db, execute_query(q)).unwrap();
+                rows.into_iter().map(|i| i.name).collect()
+            };
+            let what = format!("{b:?} {half:?}");
+            assert_eq!(
+                found(Item::NAME.contains("50%")).await,
+                ["50% off"],
+                "{what}"
+            );
+            assert_eq!(found(Item::NAME.contains("_")).await, ["A_B"], "{what}");
+            assert_eq!(found(Item::NAME.contains("!")).await, ["it's!"], "{what}");
+            assert_eq!(found(Item::NAME.contains("'S!")).await, ["it's!"], "{what}");
+            assert_eq!(
+                found(Item::NAME.starts_with("HELLO")).await,
+                ["Hello World", "hello"],
+                "{what}"
+            );
+            assert_eq!(
+                found(Item::NAME.ends_with("world")).await,
+                ["Hello World"],
+                "{what}"
+            );
+            assert_eq!(
+                found(Item::NAME.ends_with("%")).await,
+                Vec::<String>::new(),
+                "{what}"
+            );
+            assert_eq!(
+                found(Item::NAME.lower().contains("W")).await.len(),
+                2,
+                "{what}"
+            );
+            assert_eq!(
+                found(Item::QTY.between(2, 4)).await,
+                ["A_B", "AxB", "Hello World"],
+                "{what}"
+            );
+            assert_eq!(
+                found(Item::NICK.contains("x")).await,
+                Vec::<String>::new(),
+                "{what}"
+            );
+            // Letters beyond ASCII match as written everywhere; their case
+            // is folded on PostgreSQL and MySQL (SQLite's LOWER is ASCII's).
+            assert_eq!(found(Item::NAME.contains("Émi")).await, ["Émile"], "{what}");
+            let folded = found(Item::NAME.starts_with("émile")).await.len();
+            assert_eq!(
+                folded,
+                usize::from(b != dualdb::BackendKind::Sqlite),
+                "{what}"
+            );
+        }
+        let tx = db.aio().begin().await.unwrap();
+        let n = tx.count(Item::NAME.contains("50"), false).await.unwrap();
+        assert_eq!(n, 2, "{b:?} in a transaction");
+        tx.commit().await.unwrap();
+    }
+}

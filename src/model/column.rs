@@ -288,6 +288,16 @@ impl<M: Model, T> Column<M, T> {
     pub fn le(self, v: impl Compatible<T>) -> Filter<M> {
         self.filter(self.sea().lte(val(v.to_sql())))
     }
+    /// `column BETWEEN low AND high`, both ends included (peewee's
+    /// `between`).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// assert_eq!(s.count(Book::PAGES.between(90, 412), false).unwrap(), 2);
+    /// ```
+    pub fn between(self, low: impl Compatible<T>, high: impl Compatible<T>) -> Filter<M> {
+        self.filter(self.sea().between(val(low.to_sql()), val(high.to_sql())))
+    }
     /// `column IS NULL`
     ///
     /// ```

@@ -23,6 +23,7 @@ use super::Model;
 use super::column::{Column, Compatible, Field, Filter};
 use super::source::Names;
 use super::sql::to_sea;
+use crate::value::Value;
 
 /// An SQL expression of Rust type `T` over model `M`'s columns: made from a
 /// [`Column`] with an operator (`+ - * /`) or a function
@@ -163,6 +164,89 @@ impl<M: Model, T: Text> Column<M, T> {
     /// ```
     pub fn upper(self) -> Expr<M, T> {
         Expr::from(self).upper()
+    }
+}
+
+impl<M: Model, T: Text> Column<M, T> {
+    /// The column holds `text`, in any case (peewee's `contains`): `%` and
+    /// `_` in `text` are matched as themselves, not as wildcards. The case
+    /// of letters beyond ASCII is folded on PostgreSQL and MySQL; SQLite's
+    /// `LOWER` folds ASCII letters only, so there `é` does not find `É`.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// assert_eq!(s.get(Book::TITLE.contains("UN")).unwrap().title, "Dune");
+    /// assert_eq!(s.count(Book::TITLE.contains("%"), false).unwrap(), 0);
+    /// ```
+    pub fn contains(self, text: &str) -> Filter<M> {
+        Expr::from(self).contains(text)
+    }
+
+    /// The column starts with `text`, in any case (peewee's `startswith`).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// assert_eq!(s.get(Book::TITLE.starts_with("em")).unwrap().title, "Emma");
+    /// ```
+    pub fn starts_with(self, text: &str) -> Filter<M> {
+        Expr::from(self).starts_with(text)
+    }
+
+    /// The column ends with `text`, in any case (peewee's `endswith`).
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// assert_eq!(s.get(Book::TITLE.ends_with("NE")).unwrap().title, "Dune");
+    /// ```
+    pub fn ends_with(self, text: &str) -> Filter<M> {
+        Expr::from(self).ends_with(text)
+    }
+}
+
+/// `text` for a `LIKE … ESCAPE '!'` pattern: its `%`, `_` and `!` stand
+/// for themselves.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl<M: Model, T: Text> Expr<M, T> {
+    /// [`Column::contains`] of an expression.
+    pub fn contains(self, text: &str) -> Filter<M> {
+        self.matching(format!("%{}%", escaped(text)))
+    }
+
+    /// [`Column::starts_with`] of an expression.
+    pub fn starts_with(self, text: &str) -> Filter<M> {
+        self.matching(format!("{}%", escaped(text)))
+    }
+
+    /// [`Column::ends_with`] of an expression.
+    pub fn ends_with(self, text: &str) -> Filter<M> {
+        self.matching(format!("%{}", escaped(text)))
+    }
+
+    /// `LOWER(expression) LIKE LOWER(pattern) ESCAPE '!'`, the pattern
+    /// bound: one text on every backend, case-insensitive on each (where
+    /// `LIKE` alone is on SQLite and under MySQL's `_ci` collations, not on
+    /// PostgreSQL or a `_bin` collation). `!` as the escape, since a
+    /// backslash is itself an escape in MySQL's string literals. SQLite's
+    /// `LOWER` folds ASCII letters only (tests/expressions.rs,
+    /// `contains_starts_with_and_ends_with_escape_wildcards`).
+    fn matching(self, pattern: String) -> Filter<M> {
+        use sea_query::BinOper::{Escape, Like};
+        let pattern = Func::lower(sea_query::Expr::val(to_sea(Value::Text(pattern))));
+        let escape = sea_query::Expr::Constant(sea_query::Value::Char(Some('!')));
+        // `LIKE` over a pattern `ESCAPE`-bound: sea-query writes it without
+        // parentheses (as it does its own `LikeExpr`), which `ESCAPE` needs.
+        let e = Func::lower(self.expr).binary(Like, pattern.binary(Escape, escape));
+        Filter::naming(sea_query::Cond::all().add(e), self.names)
     }
 }
 
