@@ -110,3 +110,49 @@ async fn transaction_statements_are_refused_and_nothing_is_left_open() {
         assert_eq!(usernames(&other), expected, "{kind:?}");
     }
 }
+
+/// The row streams and iterators of raw SQL (`fetch_rows`, `fetch_as`),
+/// `fold_rows` and `raw` refuse the same statements, on both halves of
+/// every backend, and the pooled connection is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_folds_and_raw_models_refuse_them_too() {
+    use futures::StreamExt as _;
+    for url in urls() {
+        let url = shared_url(&url, "raw_tx_streams");
+        let db = Database::builder(&url)
+            .sync_pool_size(1)
+            .async_pool_size(1)
+            .build()
+            .unwrap();
+        let other = Database::open(&url).unwrap();
+        db.sync().create_table::<User>().unwrap();
+        let kind = db.backend();
+        for sql in ["BEGIN", "START TRANSACTION", "SET autocommit = 0"] {
+            let what = |how: &str| format!("{kind:?} {how} `{sql}`");
+            let first = db.sync().fetch_rows(sql, &[]).next().unwrap();
+            refused(&what("blocking fetch_rows"), first.map(|_| 0));
+            let first = db.aio().fetch_rows(sql, &[]).next().await.unwrap();
+            refused(&what("async fetch_rows"), first.map(|_| 0));
+            let first = db.sync().fetch_as::<(i64,)>(sql, &[]).next().unwrap();
+            refused(&what("blocking fetch_as"), first.map(|_| 0));
+            let first = db.aio().fetch_as::<(i64,)>(sql, &[]).next().await.unwrap();
+            refused(&what("async fetch_as"), first.map(|_| 0));
+            let folded = db
+                .sync()
+                .fold_rows(sql, &[], 0u64, |n, _| Ok::<_, dualdb::Error>(n + 1));
+            refused(&what("blocking fold_rows"), folded);
+            let folded = db
+                .aio()
+                .fold_rows(sql, &[], 0u64, |n, _| Ok::<_, dualdb::Error>(n + 1))
+                .await;
+            refused(&what("async fold_rows"), folded);
+            let models = db.sync().raw::<User>(sql, &[]).map(|v| v.len() as u64);
+            refused(&what("blocking raw"), models);
+            let models = db.aio().raw::<User>(sql, &[]).await.map(|v| v.len() as u64);
+            refused(&what("async raw"), models);
+        }
+        db.sync().create(user("after-sync", 1)).unwrap();
+        db.aio().create(user("after-async", 1)).await.unwrap();
+        assert_eq!(usernames(&other), ["after-async", "after-sync"], "{kind:?}");
+    }
+}

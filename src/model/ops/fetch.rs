@@ -212,21 +212,22 @@ impl<M: Model, R: FromRow + Send + 'static> Fetchable for SelectFields<M, R> {
 
 /// A statement's rows decoded into `T` (`FromRow`); raw SQL may write:
 /// never on a replica.
+/// A statement that begins or ends a transaction is refused, as `execute`
+/// refuses it ([`crate::raw_transactions`]).
 fn rows_as<T: FromRow>(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Source<ValuesOf<T>> {
-    Source::of(Ok(Stmt::new(sql, params)), ValuesOf::default(), false)
+    let stmt = crate::raw_transactions::refuse(sql).map(|()| Stmt::new(sql, params));
+    Source::of(stmt, ValuesOf::default(), false)
 }
 
 /// A statement's rows as they come; raw SQL may write: never on a replica.
+/// A statement that begins or ends a transaction is refused.
 fn rows(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Source<impl FnMut(&mut Option<Row>) -> Result<Row> + Send + 'static + use<>> {
-    Source {
-        stmt: Some(Stmt::new(sql, params)),
-        decode: |row: &mut Option<Row>| row.take().ok_or_else(taken),
-        read_only: false,
-        failed: None,
-    }
+    let stmt = crate::raw_transactions::refuse(sql).map(|()| Stmt::new(sql, params));
+    let decode = |row: &mut Option<Row>| row.take().ok_or_else(taken);
+    Source::of(stmt, decode, false)
 }
 
 /// Runs one statement, its rows decoded into batches: for a stream, put on

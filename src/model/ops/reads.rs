@@ -67,10 +67,14 @@ pub(super) fn raw<T: ModelRow>(
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> impl Plan<Output = Vec<T>> + use<T> {
-    Collect::<T, Vec<T>> {
-        read_only: false,
-        ..Collect::new(Stmt::new(sql, params))
-    }
+    // A statement that begins or ends a transaction is refused, as
+    // `execute` refuses it.
+    either(
+        crate::raw_transactions::refuse(sql).map(|()| Collect::<T, Vec<T>> {
+            read_only: false,
+            ..Collect::new(Stmt::new(sql, params))
+        }),
+    )
 }
 
 /// Streams a raw statement's rows into `f` one at a time (`fold_rows`);
@@ -107,13 +111,15 @@ where
     E: Send + Sync + 'static,
     F: FnMut(A, Row) -> Result<A, E> + Send,
 {
-    Fold {
+    // A statement that begins or ends a transaction is refused, as
+    // `execute` refuses it.
+    either(crate::raw_transactions::refuse(sql).map(|()| Fold {
         stmt: Some(Stmt::new(sql, params)),
         acc: Some(init),
         f: move |acc, row: &mut Option<Row>| {
             f(acc, row.take().ok_or_else(taken)?).map_err(Error::carrying)
         },
-    }
+    }))
 }
 
 /// `f`'s own error carried whole through the plan (the method hands it back
