@@ -1358,3 +1358,95 @@ async fn recursive_delete_of_a_tree() {
         }
     }
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "many_pages")]
+struct Page {
+    #[model(primary_key, auto)]
+    id: i64,
+    title: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "many_labels")]
+struct Label {
+    #[model(primary_key, auto)]
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "many_labellings")]
+struct Labelling {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Page)]
+    page: i64,
+    #[model(references = Label)]
+    label: i64,
+}
+
+const LABELS: dualdb::model::Links<Labelling, Page, Label> =
+    dualdb::model::Links::new(Labelling::PAGE, Labelling::LABEL);
+
+/// `Links::add` of more links than one statement binds (two values a link)
+/// splits itself as `insert_many` does, all or nothing: a bad link in the
+/// last statement stores none; in a transaction rolled back, none. On
+/// every backend and both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_add_splits_under_the_limit_all_or_nothing() {
+    for db in isolated_all("many_links") {
+        let b = db.backend();
+        let s = db.sync();
+        s.create_table::<Page>().unwrap();
+        s.create_table::<Label>().unwrap();
+        s.create_table::<Labelling>().unwrap();
+        let n = match b {
+            dualdb::BackendKind::Sqlite => 32_766 / 2 + 5,
+            _ => 65_535 / 2 + 5,
+        };
+        let page = s
+            .create(Page {
+                id: 0,
+                title: "p".into(),
+            })
+            .unwrap();
+        let labels: Vec<Label> = (0..n)
+            .map(|i| Label {
+                id: 0,
+                name: format!("l{i}"),
+            })
+            .collect();
+        let mut labels = s.execute_query(Label::insert_many(labels)).unwrap();
+        let stored = || s.count(Labelling::select(), false).unwrap();
+        // The last link names no label: nothing is stored.
+        labels.push(Label {
+            id: i64::MAX,
+            name: "none".into(),
+        });
+        let e = s.execute_query(LABELS.add(&page, &labels)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::IntegrityViolation, "{b:?}: {e}");
+        assert_eq!(stored(), 0, "{b:?}");
+        labels.pop();
+        // In a transaction rolled back: none.
+        db.aio()
+            .atomic(async |tx| -> dualdb::Result<()> {
+                assert_eq!(
+                    tx.execute_query(LABELS.add(&page, &labels)).await?,
+                    n as u64
+                );
+                Err(dualdb::Error::new(ErrorKind::Other, "roll back"))
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(stored(), 0, "{b:?}");
+        for half in HALVES {
+            call!(half, db, execute_query(Labelling::delete_query())).unwrap();
+            let added = call!(half, db, execute_query(LABELS.add(&page, &labels))).unwrap();
+            assert_eq!(added, n as u64, "{b:?} {half:?}");
+            assert_eq!(stored(), n as i64, "{b:?} {half:?}");
+        }
+        let linked = s.count(LABELS.of(&page), false).unwrap();
+        assert_eq!(linked, n as i64, "{b:?}");
+    }
+}

@@ -149,9 +149,11 @@ impl<L: Model, A: Model, B: Model> Links<L, A, B> {
         B::select().filter(Column::<B, Value>::new(B::META.pk_index(), pk.name).is_in(links))
     }
 
-    /// Links `a` to each of `bs`: one `INSERT` of `L`'s two columns (its
-    /// other columns take their defaults); `execute_query` returns the
-    /// links written. No `bs`, no statement.
+    /// Links `a` to each of `bs`: an `INSERT` of `L`'s two columns (its
+    /// other columns take their defaults), split into as many as the
+    /// backend's limit on bound values asks and run all or nothing, as
+    /// `insert_many` is; `execute_query` returns the links written. No `bs`,
+    /// no statement.
     pub fn add<'b>(&self, a: &A, bs: impl IntoIterator<Item = &'b B>) -> AddLinks<L>
     where
         B: 'b,
@@ -210,38 +212,30 @@ impl<L> std::fmt::Debug for AddLinks<L> {
 }
 
 impl<L: Model> AddLinks<L> {
-    /// The statement; `None` for no rows. More links than one statement
-    /// may bind are a `Usage` error.
-    pub(crate) fn build(self, d: Dialect) -> Result<Option<Stmt>> {
+    /// The statements: as many as the backend's limit on bound values asks
+    /// (two values a link), none for no links; run all or nothing.
+    pub(crate) fn build(self, d: Dialect) -> Result<Vec<Stmt>> {
         if let Some(why) = self.invalid {
             return Err(Error::new(ErrorKind::Usage, why));
         }
-        if self.rows.is_empty() {
-            return Ok(None);
-        }
         let most = crate::placeholders::max_values(d.kind) / 2;
-        if self.rows.len() > most {
-            return Err(Error::new(
-                ErrorKind::Usage,
-                format!(
-                    "add writes at most {most} links in one statement on {}; {} were given",
-                    d.kind,
-                    self.rows.len()
-                ),
-            ));
+        let mut out = Vec::with_capacity(self.rows.len().div_ceil(most.max(1)));
+        let mut rows = self.rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let mut q = sea_query::Query::insert();
+            q.into_table(L::META.table);
+            q.columns([self.columns.0, self.columns.1]);
+            for (a, b) in rows.by_ref().take(most) {
+                let values = [
+                    sea_query::Expr::val(to_sea(a)),
+                    sea_query::Expr::val(to_sea(b)),
+                ];
+                q.values(values)
+                    .map_err(|e| Error::new(ErrorKind::Usage, format!("add: {e}")))?;
+            }
+            out.push(d.query(&q));
         }
-        let mut q = sea_query::Query::insert();
-        q.into_table(L::META.table);
-        q.columns([self.columns.0, self.columns.1]);
-        for (a, b) in self.rows {
-            let values = [
-                sea_query::Expr::val(to_sea(a)),
-                sea_query::Expr::val(to_sea(b)),
-            ];
-            q.values(values)
-                .map_err(|e| Error::new(ErrorKind::Usage, format!("add: {e}")))?;
-        }
-        Ok(Some(d.query(&q)))
+        Ok(out)
     }
 }
 

@@ -94,6 +94,35 @@ impl<P: Plan> Plan for ReadOnly<P> {
     }
 }
 
+/// Runs statements in order and returns the rows they changed, summed (a
+/// write split into statements under the backend's limit on bound values).
+pub(crate) struct Summed {
+    stmts: std::vec::IntoIter<Stmt>,
+    total: u64,
+}
+
+impl Summed {
+    pub(crate) fn new(stmts: Vec<Stmt>) -> Self {
+        Summed {
+            stmts: stmts.into_iter(),
+            total: 0,
+        }
+    }
+}
+
+impl Plan for Summed {
+    type Output = u64;
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
+        if let Some(r) = reply {
+            self.total += r?.done()?.rows_affected;
+        }
+        Ok(match self.stmts.next() {
+            Some(s) => Step::Run(Action::Execute(s)),
+            None => Step::Done(self.total),
+        })
+    }
+}
+
 /// Runs a plan of several statements all-or-nothing: outside a transaction
 /// in one of its own (`BEGIN` … `COMMIT`, on a connection lent to it alone:
 /// [`Plan::exclusive`]), inside one in a savepoint; on an error, rolled

@@ -12,7 +12,7 @@ mod drive;
 mod sink;
 mod step;
 
-pub(crate) use combinators::{Atomically, Either, Map, NoPlan, One, ReadOnly, either};
+pub(crate) use combinators::{Atomically, Either, Map, NoPlan, One, ReadOnly, Summed, either};
 pub(crate) use drive::{Target, Traced, drive_async, drive_sync};
 #[cfg(feature = "sqlite")]
 pub(crate) use sink::feed;

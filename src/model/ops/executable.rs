@@ -14,7 +14,7 @@ use crate::model::sql::Dialect;
 use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::upsert::{Upsert, Upserted};
 use crate::model::{Model, ModelRow};
-use crate::plan::{Action, Atomically, Either, One, Plan, ReadOnly, Reply, Step, either};
+use crate::plan::{Action, Atomically, Either, One, Plan, ReadOnly, Reply, Step, Summed, either};
 use crate::row::FromRow;
 
 /// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
@@ -219,7 +219,7 @@ impl<M: Model> Executable for DeleteQuery<M> {
 /// [`AddLinks`]'s plan: the links written (none, and no statement, for
 /// none given).
 #[doc(hidden)]
-pub struct AddLinksPlan(Option<ChangePlan>);
+pub struct AddLinksPlan(Either<Atomically<Summed>>);
 
 impl std::fmt::Debug for AddLinksPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -230,26 +230,21 @@ impl std::fmt::Debug for AddLinksPlan {
 impl Plan for AddLinksPlan {
     type Output = u64;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
-        match &mut self.0 {
-            Some(plan) => plan.step(reply),
-            None => Ok(Step::Done(0)),
-        }
+        self.0.step(reply)
     }
-    fn failed(&mut self) -> Option<crate::Error> {
-        self.0.as_mut().and_then(Plan::failed)
-    }
+    // Several statements run in a transaction of their own: a connection
+    // lent to it alone (`exclusive`).
+    crate::plan::forward_hooks!(.0);
 }
 
 impl<L: Model> Executable for AddLinks<L> {
     type Output = u64;
     type Plan = AddLinksPlan;
     fn into_plan(self, d: Dialect) -> AddLinksPlan {
-        let built = match self.build(d) {
-            Ok(None) => return AddLinksPlan(None),
-            Ok(Some(stmt)) => Ok(One::new(Action::Execute(stmt), rows_changed as fn(_) -> _)),
-            Err(e) => Err(e),
-        };
-        AddLinksPlan(Some(ChangePlan(either(built))))
+        AddLinksPlan(either(self.build(d).map(|stmts| {
+            let n = stmts.len();
+            Atomically::new(d.kind, d.in_tx, Summed::new(stmts), n)
+        })))
     }
 }
 
