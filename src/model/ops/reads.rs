@@ -69,12 +69,14 @@ pub(super) fn raw<T: ModelRow>(
 ) -> impl Plan<Output = Vec<T>> + use<T> {
     // A statement that begins or ends a transaction is refused, as
     // `execute` refuses it.
-    either(
-        crate::raw_transactions::refuse(sql).map(|()| Collect::<T, Vec<T>> {
-            read_only: false,
-            ..Collect::new(Stmt::new(sql, params))
-        }),
-    )
+    let plan = match crate::raw_transactions::refuse(sql) {
+        Ok(()) => Collect::new(Stmt::new(sql, params)),
+        Err(e) => Collect::failing(e),
+    };
+    Collect::<T, Vec<T>> {
+        read_only: false,
+        ..plan
+    }
 }
 
 /// Streams a raw statement's rows into `f` one at a time (`fold_rows`);
@@ -83,6 +85,9 @@ struct Fold<A, F> {
     stmt: Option<Stmt>,
     acc: Option<A>,
     f: F,
+    /// The statement's refusal, before any I/O: a field, not an `Either`
+    /// around the plan, which would dispatch each of its rows.
+    failed: Option<Error>,
 }
 
 impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A, F> {
@@ -97,6 +102,9 @@ impl<A: Send, F: FnMut(A, &mut Option<Row>) -> Result<A> + Send> Plan for Fold<A
     }
     fn read_only(&self) -> bool {
         false
+    }
+    fn failed(&mut self) -> Option<Error> {
+        self.failed.take()
     }
 }
 
@@ -113,13 +121,15 @@ where
 {
     // A statement that begins or ends a transaction is refused, as
     // `execute` refuses it.
-    either(crate::raw_transactions::refuse(sql).map(|()| Fold {
-        stmt: Some(Stmt::new(sql, params)),
+    let refused = crate::raw_transactions::refuse(sql).err();
+    Fold {
+        stmt: refused.is_none().then(|| Stmt::new(sql, params)),
         acc: Some(init),
         f: move |acc, row: &mut Option<Row>| {
             f(acc, row.take().ok_or_else(taken)?).map_err(Error::carrying)
         },
-    }))
+        failed: refused,
+    }
 }
 
 /// `f`'s own error carried whole through the plan (the method hands it back
