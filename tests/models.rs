@@ -1254,6 +1254,21 @@ async fn tree_of(
     (shape, labels)
 }
 
+/// Checks the nodes, marks and folders stored are what
+/// `delete_recursive(r, delete_nullable)` leaves of [`plant`]'s.
+async fn assert_pruned(db: &dualdb::Database, half: Half, delete_nullable: bool) {
+    let what = format!(
+        "{:?} {half:?} delete_nullable={delete_nullable}",
+        db.backend()
+    );
+    assert_eq!(tree_of(db, half).await, pruned(delete_nullable), "{what}");
+    assert_eq!(
+        dirs_of(db, half).await,
+        pruned_dirs(delete_nullable),
+        "{what}"
+    );
+}
+
 /// What `delete_recursive(r, delete_nullable)` leaves of [`plant`]'s tree.
 fn pruned(delete_nullable: bool) -> (Vec<(String, Option<String>)>, Vec<String>) {
     let edge = |n: &str, p: Option<&str>| (n.to_string(), p.map(str::to_string));
@@ -1330,24 +1345,12 @@ async fn recursive_delete_of_a_tree() {
                         .await
                         .unwrap(),
                 };
-                assert_eq!(
-                    tree_of(&db, half).await,
-                    want,
-                    "{bk:?} {half:?} {delete_nullable}"
-                );
-                let dirs = dirs_of(&db, half).await;
-                assert_eq!(dirs, pruned_dirs(delete_nullable), "{bk:?} {half:?}");
+                assert_pruned(&db, half, delete_nullable).await;
                 // Outside a transaction, from a fresh tree.
                 let nodes = plant(&db, half).await;
                 let n = call!(half, db, delete_recursive(&nodes["r"], delete_nullable)).unwrap();
                 assert_eq!(n, 1);
-                assert_eq!(
-                    tree_of(&db, half).await,
-                    want,
-                    "{bk:?} {half:?} {delete_nullable}"
-                );
-                let dirs = dirs_of(&db, half).await;
-                assert_eq!(dirs, pruned_dirs(delete_nullable), "{bk:?} {half:?}");
+                assert_pruned(&db, half, delete_nullable).await;
                 // A leaf's recursive delete is its own row and marks only.
                 let n = call!(half, db, delete_recursive(&nodes["c"], delete_nullable)).unwrap();
                 assert_eq!(n, 1);

@@ -27,6 +27,19 @@ const REFUSED: [&str; 10] = [
     "XA START 'x'",
 ];
 
+/// A database of its own on `url`'s backend with one connection a half (a
+/// transaction left open on it would hold every write that follows), and
+/// another handle on it that reads what was committed.
+fn one_connection_a_half(url: &str, name: &str) -> (Database, Database) {
+    let url = shared_url(url, name);
+    let db = Database::builder(&url)
+        .sync_pool_size(1)
+        .async_pool_size(1)
+        .build()
+        .unwrap();
+    (db, Database::open(&url).unwrap())
+}
+
 fn refused(what: &str, out: dualdb::Result<u64>) {
     let err = out.expect_err(what);
     assert_eq!(err.kind(), ErrorKind::Usage, "{what}: {err}");
@@ -36,15 +49,7 @@ fn refused(what: &str, out: dualdb::Result<u64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_statements_are_refused_and_nothing_is_left_open() {
     for url in urls() {
-        let url = shared_url(&url, "raw_tx");
-        // One connection a half: a transaction left open on it would hold
-        // every write that follows.
-        let db = Database::builder(&url)
-            .sync_pool_size(1)
-            .async_pool_size(1)
-            .build()
-            .unwrap();
-        let other = Database::open(&url).unwrap();
+        let (db, other) = one_connection_a_half(&url, "raw_tx");
         db.sync().create_table::<User>().unwrap();
         let kind = db.backend();
         let mut expected = Vec::new();
@@ -118,13 +123,7 @@ async fn transaction_statements_are_refused_and_nothing_is_left_open() {
 async fn streams_folds_and_raw_models_refuse_them_too() {
     use futures::StreamExt as _;
     for url in urls() {
-        let url = shared_url(&url, "raw_tx_streams");
-        let db = Database::builder(&url)
-            .sync_pool_size(1)
-            .async_pool_size(1)
-            .build()
-            .unwrap();
-        let other = Database::open(&url).unwrap();
+        let (db, other) = one_connection_a_half(&url, "raw_tx_streams");
         db.sync().create_table::<User>().unwrap();
         let kind = db.backend();
         for sql in ["BEGIN", "START TRANSACTION", "SET autocommit = 0"] {
