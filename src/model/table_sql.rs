@@ -271,19 +271,12 @@ impl<'a> TableSql<'a> {
             }
             found = true;
             let spans = self.not_null_clauses(item);
-            let base = item.toks[0].start;
             let edited = match (not_null, spans.is_empty()) {
                 (true, true) => format!("{text} NOT NULL"),
                 (true, false) => text.to_owned(),
                 (false, _) => {
-                    let mut s = String::with_capacity(text.len());
-                    let mut at = 0;
-                    for (from, to) in spans {
-                        s.push_str(&text[at..from - base]);
-                        at = to - base;
-                    }
-                    s.push_str(&text[at..]);
-                    s
+                    let cut: Vec<_> = spans.into_iter().map(|(from, to)| (from, to, "")).collect();
+                    self.edited(item, &cut)
                 }
             };
             out.push(edited);
@@ -297,10 +290,7 @@ impl<'a> TableSql<'a> {
     /// NULL)`).
     fn not_null_clauses(&self, item: &Item) -> Vec<(usize, usize)> {
         let t = &item.toks;
-        let top = outside_parentheses(t);
-        let w = |i: usize, word: &str| {
-            t.get(i).is_some_and(|t| is_word(self.sql, t, word)) && top.get(i) == Some(&true)
-        };
+        let w = self.top_words(item);
         let mut out = Vec::new();
         let mut i = 1;
         while i < t.len() {
@@ -339,11 +329,8 @@ impl<'a> TableSql<'a> {
             it.toks[0].kind == Kind::Quoted
                 && name_of(self.sql, &it.toks[0]).is_some_and(|c| c.eq_ignore_ascii_case(name))
         })?;
-        let (t, text, base) = (&item.toks, self.text(item), item.toks[0].start);
-        let top = outside_parentheses(t);
-        let w = |i: usize, word: &str| {
-            t.get(i).is_some_and(|t| is_word(self.sql, t, word)) && top.get(i) == Some(&true)
-        };
+        let t = &item.toks;
+        let w = self.top_words(item);
         let mut edits: Vec<(usize, usize, &str)> = Vec::new();
         let mut has_not_null = false;
         let mut i = 1;
@@ -361,18 +348,33 @@ impl<'a> TableSql<'a> {
             }
             i += if pair { 2 } else { 1 };
         }
+        let mut out = self.edited(item, &edits);
+        if not_null && !has_not_null {
+            out.push_str(" NOT NULL");
+        }
+        Some(out)
+    }
+
+    /// Whether token `i` of `item` is the keyword `word` outside every
+    /// parenthesis of the item (not a word of an expression).
+    fn top_words<'s>(&'s self, item: &'s Item) -> impl Fn(usize, &str) -> bool + 's {
+        let top = outside_parentheses(&item.toks);
+        move |i, word| item.toks.get(i).is_some_and(|t| is_word(self.sql, t, word)) && top[i]
+    }
+
+    /// `item`'s text with each span `(from, to, with)` (byte offsets in the
+    /// statement, in order) replaced by `with`.
+    fn edited(&self, item: &Item, edits: &[(usize, usize, &str)]) -> String {
+        let (text, base) = (self.text(item), item.toks[0].start);
         let mut out = String::with_capacity(text.len() + 9);
         let mut at = 0;
-        for (from, to, with) in edits {
+        for &(from, to, with) in edits {
             out.push_str(&text[at..from - base]);
             out.push_str(with);
             at = to - base;
         }
         out.push_str(&text[at..]);
-        if not_null && !has_not_null {
-            out.push_str(" NOT NULL");
-        }
-        Some(out)
+        out
     }
 }
 

@@ -90,7 +90,6 @@ fn dependants(
     if path.contains(&parent.table) {
         return; // a cycle of foreign keys through other tables: the first visit handles it
     }
-    let above = path.clone();
     path.push(parent.table);
     let mut follows = Vec::new();
     for fk in parent.dependents() {
@@ -133,10 +132,18 @@ fn dependants(
             out.push_back(Work::Run(d.query(&q)));
         }
     }
-    if !follows.is_empty() {
-        out.push_back(Work::Tree(Tree::new(d, parent, follows, rows, above)));
-    }
     path.pop();
+    if !follows.is_empty() {
+        // The tables above this one: its rows' dependants are cleared from
+        // there when the tree's rows are known.
+        out.push_back(Work::Tree(Tree::new(
+            d,
+            parent,
+            follows,
+            rows,
+            path.clone(),
+        )));
+    }
 }
 
 /// A foreign key's columns, a row value if there are several.
