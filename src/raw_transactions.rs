@@ -2,10 +2,8 @@
 //! (`BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT`,
 //! `SAVEPOINT`, `RELEASE`, `PREPARE TRANSACTION`, MySQL's `SET autocommit`
 //! and `XA` transactions):
-//! refused by `execute`, `query`, `query_one`, `query_opt`, `raw`,
-//! `fold_rows`, `fetch_rows` and `fetch_as` before any I/O. (`query_as`
-//! decodes rows, which such statements do not return, and is left its
-//! speed: the check would be about 1% of a one-row SQLite `query_as`.)
+//! refused by `execute`, `query`, `query_one`, `query_opt`, `query_as`,
+//! `raw`, `fold_rows`, `fetch_rows` and `fetch_as` before any I/O.
 //! On a pooled connection such a statement would leave the connection
 //! inside a transaction that the next caller joins and nothing commits, so
 //! the writes made in it are lost when the connection goes; inside a dualdb
@@ -22,41 +20,59 @@
 use crate::error::{Error, ErrorKind};
 
 /// `Err` for a statement that begins or ends a transaction or savepoint.
+///
+/// A statement that starts with a letter no refused word starts with
+/// (`INSERT`, `UPDATE`, `DELETE`, `WITH`), or with `SEL`, is through after
+/// a byte or three: `query_as` pays this on every call, where reading the
+/// first word cost more than a percent of a one-row SQLite `query_as`
+/// (benches/instructions counts it).
 #[inline]
 pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
+    match sql.as_bytes() {
+        [b, ..]
+            if b.is_ascii_alphabetic()
+                && !matches!(
+                    b | 0x20,
+                    b'a' | b'b' | b'c' | b'e' | b'p' | b'r' | b's' | b'x'
+                ) =>
+        {
+            Ok(())
+        }
+        [s, e, l, ..] if [s | 0x20, e | 0x20, l | 0x20] == *b"sel" => Ok(()),
+        _ => refuse_words(sql),
+    }
+}
+
+/// [`refuse`] by the statement's first words.
+#[inline(never)]
+fn refuse_words(sql: &str) -> crate::Result<()> {
     let mut words = Words { sql, at: 0 };
     let Some(first) = words.next() else {
         return Ok(());
     };
-    // Statements that start with another letter (INSERT, UPDATE, DELETE,
-    // WITH, …) are through after this one test.
-    if !matches!(
-        first.as_bytes()[0] | 0x20,
-        b'a' | b'b' | b'c' | b'e' | b'p' | b'r' | b's' | b'x'
-    ) {
-        return Ok(());
-    }
     let is = |w: &str, name: &str| w.eq_ignore_ascii_case(name);
-    let second = words.next();
-    let second_is = |name: &str| second.is_some_and(|w| is(w, name));
-    let refused = match () {
-        () if is(first, "BEGIN") => {
-            !(second_is("NOT") && words.next().is_some_and(|w| is(w, "ATOMIC")))
-        }
-        () if is(first, "START") => second_is("TRANSACTION"),
-        () if is(first, "COMMIT") || is(first, "ROLLBACK") => !second_is("PREPARED"),
-        () if is(first, "PREPARE") => second_is("TRANSACTION"),
-        () if is(first, "SET") => contains_autocommit(sql),
-        // MySQL's XA transactions; `XA RECOVER` only lists them.
-        () if is(first, "XA") => !second_is("RECOVER"),
-        () => ["END", "ABORT", "SAVEPOINT", "RELEASE"]
-            .iter()
-            .any(|w| is(first, w)),
+    let mut next_is = |name: &str| words.next().is_some_and(|w| is(w, name));
+    // Dispatched on the word's length: one or two comparisons a word.
+    let refused = match first.len() {
+        2 => is(first, "XA") && !next_is("RECOVER"),
+        3 => is(first, "END") || (is(first, "SET") && contains_autocommit(sql)),
+        5 if is(first, "BEGIN") => !(next_is("NOT") && next_is("ATOMIC")),
+        5 => (is(first, "START") && next_is("TRANSACTION")) || is(first, "ABORT"),
+        6 => is(first, "COMMIT") && !next_is("PREPARED"),
+        7 => (is(first, "PREPARE") && next_is("TRANSACTION")) || is(first, "RELEASE"),
+        8 => is(first, "ROLLBACK") && !next_is("PREPARED"),
+        9 => is(first, "SAVEPOINT"),
+        _ => false,
     };
-    if !refused {
-        return Ok(());
+    match refused {
+        true => Err(refusal(first)),
+        false => Ok(()),
     }
-    Err(Error::new(
+}
+
+#[cold]
+fn refusal(first: &str) -> Error {
+    Error::new(
         ErrorKind::Usage,
         format!(
             "`{}` run raw: transactions go through begin, atomic, savepoint \
@@ -65,7 +81,7 @@ pub(crate) fn refuse(sql: &str) -> crate::Result<()> {
              behind its back",
             first.to_ascii_uppercase()
         ),
-    ))
+    )
 }
 
 /// Whether a `SET` statement names `autocommit` as a word (MySQL's
@@ -163,6 +179,11 @@ mod tests {
         for sql in [
             "",
             "SELECT 1",
+            "select 1",
+            "\t-- a comment\n  SELECT 1",
+            "(SELECT 1)",
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+            "UPDATE t SET x = 1",
             "INSERT INTO t VALUES ('BEGIN')",
             "CREATE TABLE begin_log (x INT)",
             "BEGIN NOT ATOMIC SELECT 1; END",

@@ -142,10 +142,14 @@ pub(crate) struct Stmt {
 
 impl Stmt {
     pub(crate) fn new(sql: &str, params: &[&(dyn ToSql + Sync)]) -> Self {
-        Stmt::with(
-            sql.to_owned(),
-            params.iter().map(|p| p.to_sql()).collect::<Params>(),
-        )
+        // No values is the common raw statement; `SmallVec`'s `collect`
+        // reserves and loops even for none (benches/instructions, SQLite's
+        // `query_as`).
+        let values = match params {
+            [] => Params::new(),
+            _ => params.iter().map(|p| p.to_sql()).collect(),
+        };
+        Stmt::with(sql.to_owned(), values)
     }
 
     /// SQL and its bound values.

@@ -117,7 +117,7 @@ async fn transaction_statements_are_refused_and_nothing_is_left_open() {
 }
 
 /// The row streams and iterators of raw SQL (`fetch_rows`, `fetch_as`),
-/// `fold_rows` and `raw` refuse the same statements, on both halves of
+/// `fold_rows`, `raw` and `query_as` refuse the same statements, on both halves of
 /// every backend, and the pooled connection is left as it was.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_folds_and_raw_models_refuse_them_too() {
@@ -149,6 +149,17 @@ async fn streams_folds_and_raw_models_refuse_them_too() {
             refused(&what("blocking raw"), models);
             let models = db.aio().raw::<User>(sql, &[]).await.map(|v| v.len() as u64);
             refused(&what("async raw"), models);
+            let read = db
+                .sync()
+                .query_as::<(i64,)>(sql, &[])
+                .map(|v| v.len() as u64);
+            refused(&what("blocking query_as"), read);
+            let read = db
+                .aio()
+                .query_as::<(i64,)>(sql, &[])
+                .await
+                .map(|v| v.len() as u64);
+            refused(&what("async query_as"), read);
         }
         db.sync().create(user("after-sync", 1)).unwrap();
         db.aio().create(user("after-async", 1)).await.unwrap();

@@ -229,9 +229,12 @@ impl<T: FromRow + Send> Plan for QueryAs<T> {
     type Output = Vec<T>;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<T>>> {
         match reply {
-            None => Ok(Step::Run(Action::Rows(
-                self.stmt.take().ok_or_else(replayed)?,
-            ))),
+            None => {
+                let stmt = self.stmt.take().ok_or_else(replayed)?;
+                // Refused before any I/O, as `execute` refuses it.
+                crate::raw_transactions::refuse(&stmt.sql)?;
+                Ok(Step::Run(Action::Rows(stmt)))
+            }
             Some(r) => {
                 r?;
                 Ok(Step::Done(std::mem::take(&mut self.out)))
