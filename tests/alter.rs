@@ -648,3 +648,64 @@ fn a_sqlite_rebuild_stops_if_the_table_changed_since_it_read_it() {
     other.sync().drop_column("race", "c").unwrap();
     assert_eq!(names(&other, "race"), ["id", "b", "d"]);
 }
+
+/// SQLite matches table names without case: a rebuild named `legacy` of a
+/// table made as `"Legacy"` finds it, keeps its spelling, its index, its
+/// trigger and its sequence, and sees the other table's foreign key to it
+/// (so that inside a transaction it is refused, foreign keys being on). On
+/// both halves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_rebuild_finds_its_table_whatever_the_case() {
+    let db = Database::open(&common::sqlite_file_url("alter_case")).unwrap();
+    let s = db.sync();
+    for sql in [
+        "CREATE TABLE \"Legacy\" (id INTEGER PRIMARY KEY AUTOINCREMENT, a TEXT NOT NULL, b TEXT)",
+        "CREATE INDEX legacy_a ON \"Legacy\" (a)",
+        "CREATE TABLE legacy_log (id INTEGER, what TEXT)",
+        "CREATE TRIGGER legacy_logged AFTER INSERT ON \"Legacy\" \
+         BEGIN INSERT INTO legacy_log VALUES (new.id, new.a); END",
+        "CREATE TABLE legacy_ref (id INTEGER PRIMARY KEY, l INTEGER REFERENCES LEGACY (id))",
+        "INSERT INTO \"Legacy\" (a, b) VALUES ('x', 'y'), ('z', 'w'), ('gone', 'g')",
+        "DELETE FROM \"Legacy\" WHERE id = 3",
+    ] {
+        s.execute(sql, &[]).unwrap();
+    }
+    // The other table's key to it is seen: refused in a transaction.
+    let e = s.atomic(|tx| tx.drop_column("legacy", "b")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Usage, "{e}");
+    assert!(e.to_string().contains("since other tables"), "{e}");
+    s.drop_column("legacy", "b").unwrap();
+    db.aio().drop_not_null("LEGACY", "a").await.unwrap();
+    let (name, sql): (String, String) = {
+        let r = s
+            .query_one(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name = 'Legacy'",
+                &[],
+            )
+            .unwrap();
+        (r.get(0).unwrap(), r.get(1).unwrap())
+    };
+    assert_eq!(name, "Legacy");
+    assert!(
+        sql.contains("AUTOINCREMENT") && !sql.contains(" b "),
+        "{sql}"
+    );
+    assert_eq!(names(&db, "Legacy"), ["id", "a"]);
+    let indexes = s.indexes("Legacy").unwrap();
+    assert!(indexes.iter().any(|i| i.name == "legacy_a"), "{indexes:?}");
+    // The sequence goes on past the deleted key, and the trigger fires.
+    s.execute("INSERT INTO legacy (a) VALUES (NULL)", &[])
+        .unwrap();
+    let id: i64 = s
+        .query_one("SELECT MAX(id) FROM legacy", &[])
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(id, 4);
+    let logged: i64 = s
+        .query_one("SELECT COUNT(*) FROM legacy_log WHERE id = 4", &[])
+        .unwrap()
+        .get(0)
+        .unwrap();
+    assert_eq!(logged, 1);
+}

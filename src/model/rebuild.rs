@@ -43,13 +43,19 @@ impl Rebuild {
     pub(crate) fn reads(&self) -> Vec<Stmt> {
         let read = |sql: &str| Stmt::with(sql.to_owned(), vec![Value::Text(self.table.clone())]);
         vec![
-            read("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?"),
+            // SQLite matches names without case (ASCII), as `NOCASE` does:
+            // the table's own spelling is read with its text.
+            read(
+                "SELECT sql, name FROM sqlite_master \
+                 WHERE type = 'table' AND name = ? COLLATE NOCASE",
+            ),
             // Generated columns (hidden 2 and 3) are not copied.
             read("SELECT name, pk, hidden FROM pragma_table_xinfo(?) ORDER BY cid"),
             // Explicit indexes (a constraint's has no SQL of its own).
             read(
                 "SELECT sql FROM sqlite_master \
-                 WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY rowid",
+                 WHERE type = 'index' AND tbl_name = ? COLLATE NOCASE AND sql IS NOT NULL \
+                 ORDER BY rowid",
             ),
             // Views and triggers, in the order they were made.
             read(
@@ -60,7 +66,8 @@ impl Rebuild {
             // Other tables' foreign keys to this one.
             read(
                 "SELECT COUNT(*) FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f \
-                 WHERE m.type = 'table' AND f.\"table\" = ?1 AND m.name <> ?1",
+                 WHERE m.type = 'table' AND f.\"table\" = ?1 COLLATE NOCASE \
+                 AND m.name <> ?1 COLLATE NOCASE",
             ),
         ]
     }
@@ -71,8 +78,8 @@ impl Rebuild {
     pub(crate) fn changed_since(&self, reads: &[Vec<Row>]) -> Result<Stmt> {
         let sql: Option<String> = reads[0].first().map(|r| r.get(0)).transpose()?;
         Ok(Stmt::with(
-            "SELECT 1 WHERE (SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1) \
-             IS NOT ?2"
+            "SELECT 1 WHERE (SELECT sql FROM sqlite_master \
+             WHERE type = 'table' AND name = ?1 COLLATE NOCASE) IS NOT ?2"
                 .to_owned(),
             vec![
                 Value::Text(self.table.clone()),
@@ -90,11 +97,12 @@ impl Rebuild {
     /// The rebuild's statements, from the reads' rows.
     pub(crate) fn statements(&self, reads: &[Vec<Row>]) -> Result<Vec<Stmt>> {
         let q = |n: &str| quote(BackendKind::Sqlite, n);
-        let table = &self.table;
-        let sql: String = match reads[0].first() {
-            Some(r) => r.get(0)?,
-            None => return Err(usage(format!("no table {table}"))),
+        // The table as its `CREATE TABLE` spells it.
+        let (sql, table): (String, String) = match reads[0].first() {
+            Some(r) => (r.get(0)?, r.get(1)?),
+            None => return Err(usage(format!("no table {}", self.table))),
         };
+        let table = &table;
         let (target, dropping) = match &self.change {
             Change::DropColumn(c) => (c, true),
             Change::NotNull(c, _) => (c, false),
@@ -140,7 +148,7 @@ impl Rebuild {
         for r in &reads[3] {
             let (kind, name, on, text): (String, String, String, String) =
                 (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-            if on != *table && !names(&text, table) {
+            if !on.eq_ignore_ascii_case(table) && !names(&text, table) {
                 continue;
             }
             let view = kind == "view";
