@@ -19,6 +19,8 @@ use std::fmt::Write as _;
 
 use crate::config::BackendKind;
 use crate::error::Error;
+use crate::statement::Params;
+use crate::value::Value;
 
 /// The placeholder forms a statement uses.
 #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
@@ -37,8 +39,8 @@ enum Mark {
     Question(usize),
     /// PostgreSQL's `??` at this byte: the `?` operator, written so.
     Escaped(usize),
-    /// A `$N`, and its `N` (saturated).
-    Dollar(usize),
+    /// A `$N` from its `$` to the byte after it, and its `N` (saturated).
+    Dollar(usize, usize, usize),
     /// A `:name` (when names are looked for), from its `:` to the byte
     /// after it.
     Named(usize, usize),
@@ -65,7 +67,7 @@ pub(crate) fn scan(sql: &str, kind: BackendKind) -> Found {
     let mut found = Found::default();
     walk(sql, kind, Look::Placeholders, |m| match m {
         Mark::Question(_) => found.question = true,
-        Mark::Dollar(_) => found.dollar = true,
+        Mark::Dollar(..) => found.dollar = true,
         Mark::Escaped(_) | Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
     });
     found
@@ -111,13 +113,14 @@ fn walk(sql: &str, kind: BackendKind, look: Look, mut mark: impl FnMut(Mark)) {
             b'$' if b.get(i + 1).is_some_and(u8::is_ascii_digit)
                 && !word_byte(b, i.wrapping_sub(1)) =>
             {
+                let start = i;
                 i += 1;
                 let mut n: usize = 0;
                 while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
                     n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
                     i += 1;
                 }
-                mark(Mark::Dollar(n));
+                mark(Mark::Dollar(start, i, n));
             }
             b'$' if pg && !word_byte(b, i.wrapping_sub(1)) => {
                 i = dollar_quoted(sql, i);
@@ -172,7 +175,7 @@ pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
         |m| match m {
             Mark::Question(_) => questions += 1,
             Mark::Escaped(_) => escaped = true,
-            Mark::Dollar(n) => highest = highest.max(Some(n)),
+            Mark::Dollar(_, _, n) => highest = highest.max(Some(n)),
             Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
         },
     );
@@ -203,7 +206,7 @@ pub(crate) fn to_postgres(sql: &str) -> crate::Result<(Cow<'_, str>, usize)> {
                 out.push_str(&sql[from..=at]);
                 from = at + 2;
             }
-            Mark::Dollar(_) | Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
+            Mark::Dollar(..) | Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
         },
     );
     out.push_str(&sql[from..]);
@@ -262,7 +265,7 @@ pub(crate) fn named<V>(
                 false => out.push('?'),
             }
         }
-        Mark::Question(_) | Mark::Dollar(_) => {
+        Mark::Question(_) | Mark::Dollar(..) => {
             failed.get_or_insert_with(|| {
                 usage(
                     "a statement with :name parameters cannot also have `?` or `$N` ones"
@@ -359,6 +362,70 @@ fn dollar_quoted(sql: &str, start: usize) -> usize {
 
 /// The most values one statement may bind: PostgreSQL's and MySQL's
 /// protocols count them in 16 bits; SQLite's bundled build allows 32,766.
+/// A window frame's offsets written into the text: sea-query writes each
+/// as a bound value glued to its keyword (`ROWS BETWEEN $1PRECEDING AND
+/// ?FOLLOWING`), which PostgreSQL cannot read and MariaDB refuses even when
+/// spaced (a frame offset cannot be a placeholder there). Each placeholder
+/// directly before `PRECEDING` or `FOLLOWING` becomes the integer it binds
+/// (`1 PRECEDING`: a window's offsets are `u32`s, no text of the caller's)
+/// and its value is taken out; on PostgreSQL the `$N` after it are numbered
+/// again. `None` when the statement has no such placeholder
+/// (tests/windows.rs runs frames on every backend).
+pub(crate) fn inline_frame_offsets(
+    sql: &str,
+    kind: BackendKind,
+    values: &mut Params,
+) -> Option<String> {
+    if !(sql.contains("PRECEDING") || sql.contains("FOLLOWING")) {
+        return None;
+    }
+    // Each placeholder: its bytes and the index of the value it binds.
+    let mut marks = Vec::new();
+    let mut questions = 0;
+    walk(sql, kind, Look::Placeholders, |m| match m {
+        Mark::Question(at) => {
+            marks.push((at, at + 1, questions));
+            questions += 1;
+        }
+        Mark::Dollar(at, end, n) => marks.push((at, end, n.saturating_sub(1))),
+        Mark::Escaped(_) | Mark::Named(..) | Mark::End(_) | Mark::Word(..) => {}
+    });
+    let offset = |end: usize| {
+        ["PRECEDING", "FOLLOWING"]
+            .iter()
+            .any(|k| sql[end..].starts_with(k))
+    };
+    let inlined: Vec<usize> = marks
+        .iter()
+        .filter(|&&(_, end, i)| offset(end) && matches!(values.get(i), Some(Value::I64(_))))
+        .map(|&(_, _, i)| i)
+        .collect();
+    if inlined.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut copied = 0;
+    for &(at, end, i) in &marks {
+        out.push_str(&sql[copied..at]);
+        copied = end;
+        match values.get(i) {
+            Some(Value::I64(n)) if inlined.contains(&i) => out.push_str(&format!("{n} ")),
+            _ if kind == BackendKind::Postgres => {
+                let before = inlined.iter().filter(|&&j| j < i).count();
+                out.push_str(&format!("${}", i + 1 - before));
+            }
+            _ => out.push_str(&sql[at..end]),
+        }
+    }
+    out.push_str(&sql[copied..]);
+    let mut i = 0;
+    values.retain(|_| {
+        i += 1;
+        !inlined.contains(&(i - 1))
+    });
+    Some(out)
+}
+
 pub(crate) fn max_values(kind: BackendKind) -> usize {
     match kind {
         BackendKind::Postgres | BackendKind::Mysql => 65_535,
@@ -505,6 +572,42 @@ pub(crate) fn statements(sql: &str, kind: BackendKind) -> Vec<Statement<'_>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn frame_offsets_are_written_into_the_text() {
+        let text = |s: &str| Value::Text(s.into());
+        let mut values: Params = [text("a"), Value::I64(2), Value::I64(1), text("b")]
+            .into_iter()
+            .collect();
+        let sql = "SELECT $1, SUM(\"x\") OVER (ORDER BY \"$9PRECEDING\" ROWS BETWEEN $2PRECEDING \
+                   AND $3FOLLOWING) FROM t WHERE a = $4";
+        let fixed = inline_frame_offsets(sql, BackendKind::Postgres, &mut values).unwrap();
+        assert_eq!(
+            fixed,
+            "SELECT $1, SUM(\"x\") OVER (ORDER BY \"$9PRECEDING\" ROWS BETWEEN 2 PRECEDING \
+             AND 1 FOLLOWING) FROM t WHERE a = $2"
+        );
+        assert_eq!(values.as_slice(), [text("a"), text("b")]);
+        for kind in [BackendKind::Mysql, BackendKind::Sqlite] {
+            let mut values: Params = [text("a"), Value::I64(3), text("b")].into_iter().collect();
+            let sql = "SELECT ?, SUM(x) OVER (ROWS BETWEEN ?PRECEDING AND CURRENT ROW) \
+                       FROM t WHERE a = '?PRECEDING' AND b = ?";
+            let fixed = inline_frame_offsets(sql, kind, &mut values).unwrap();
+            assert_eq!(
+                fixed,
+                "SELECT ?, SUM(x) OVER (ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) \
+                 FROM t WHERE a = '?PRECEDING' AND b = ?"
+            );
+            assert_eq!(values.as_slice(), [text("a"), text("b")]);
+        }
+        let mut values: Params = [Value::I64(1)].into_iter().collect();
+        let plain = "SELECT x FROM t WHERE y = ? -- PRECEDING";
+        assert_eq!(
+            inline_frame_offsets(plain, BackendKind::Sqlite, &mut values),
+            None
+        );
+        assert_eq!(values.len(), 1);
+    }
 
     /// A piece of PostgreSQL text and what [`to_postgres`] makes of it (a
     /// placeholder's `$N` is filled in by its place).

@@ -373,7 +373,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(with_year, 2);
     /// ```
     pub fn count(self) -> Field<M> {
-        Field::naming(self.sea().count(), self.names())
+        Field::aggregate(self.sea().count(), self.names())
     }
     /// `MAX(column)`
     ///
@@ -383,7 +383,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(most, 474);
     /// ```
     pub fn max(self) -> Field<M> {
-        Field::naming(self.sea().max(), self.names())
+        Field::aggregate(self.sea().max(), self.names())
     }
     /// `MIN(column)`
     ///
@@ -393,7 +393,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(first, Some(1815));
     /// ```
     pub fn min(self) -> Field<M> {
-        Field::naming(self.sea().min(), self.names())
+        Field::aggregate(self.sea().min(), self.names())
     }
     /// `SUM(column)`
     ///
@@ -403,7 +403,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(total, 976);
     /// ```
     pub fn sum(self) -> Field<M> {
-        Field::naming(self.sea().sum(), self.names())
+        Field::aggregate(self.sea().sum(), self.names())
     }
     /// `AVG(column)`: read it as `f64` (or `Option<f64>`, NULL over no
     /// rows); PostgreSQL and MySQL compute an exact decimal, which decodes
@@ -415,7 +415,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert!((mean - 325.33).abs() < 0.01);
     /// ```
     pub fn avg(self) -> Field<M> {
-        Field::naming(self.sea().avg(), self.names())
+        Field::aggregate(self.sea().avg(), self.names())
     }
     /// `COUNT(DISTINCT column)`: the different non-NULL values.
     ///
@@ -680,12 +680,40 @@ pub struct Field<M> {
     pub(crate) expr: Expr,
     /// The tables the expression names.
     pub(crate) names: Names,
+    /// How it stands to a window (`OVER`, src/model/window.rs).
+    pub(crate) over: Over,
     _model: PhantomData<fn() -> M>,
+}
+
+/// How a [`Field`] stands to a window: only an aggregate may be computed
+/// over one ([`Field::over`]); one that is can only be selected (SQL
+/// allows a window function in no `WHERE`, `GROUP BY` or `HAVING`), so
+/// anywhere else it makes its query a `Usage` error before it runs.
+#[derive(Clone, Debug)]
+pub(crate) enum Over {
+    /// A column, an expression, `COUNT(DISTINCT …)`: no window.
+    Never,
+    /// An aggregate, computed over a window if it is given one.
+    Aggregate,
+    /// A window function: the aggregate or ranking function over this.
+    Window(Box<sea_query::WindowStatement>),
+}
+
+/// Why a window function stands where it may not.
+pub(crate) fn window_misplaced(place: &str) -> String {
+    format!(
+        "a window function (a field `over` a window) in {place}: SQL computes window functions \
+         after filtering, grouping and HAVING, so here it can only be selected; to filter on \
+         one (the first rows of each group), wrap the query in raw SQL (`query_as`)"
+    )
 }
 
 impl<M> Clone for Field<M> {
     fn clone(&self) -> Self {
-        Field::naming(self.expr.clone(), self.names.clone())
+        Field {
+            over: self.over.clone(),
+            ..Field::naming(self.expr.clone(), self.names.clone())
+        }
     }
 }
 
@@ -701,7 +729,33 @@ impl<M> Field<M> {
         Field {
             expr,
             names,
+            over: Over::Never,
             _model: PhantomData,
+        }
+    }
+
+    /// An aggregate function (`COUNT`, `SUM`, …): one a window may take.
+    pub(crate) fn aggregate(expr: Expr, names: Names) -> Self {
+        Field {
+            over: Over::Aggregate,
+            ..Field::naming(expr, names)
+        }
+    }
+
+    /// `expr` over `window` (src/model/window.rs).
+    pub(crate) fn windowed(expr: Expr, names: Names, window: sea_query::WindowStatement) -> Self {
+        Field {
+            over: Over::Window(Box::new(window)),
+            ..Field::naming(expr, names)
+        }
+    }
+
+    /// The tables it names where only a selected field may stand: why not,
+    /// for a window function.
+    fn names_outside_selection(&self, place: &str) -> Names {
+        match self.over {
+            Over::Window(_) => Names::Invalid(window_misplaced(place).into()),
+            _ => self.names.clone(),
         }
     }
 
@@ -714,13 +768,14 @@ impl<M> Field<M> {
     /// assert_eq!(n, 2);
     /// ```
     pub fn count_all() -> Self {
-        Field::naming(Expr::col(sea_query::Asterisk).count(), Names::Nothing)
+        Field::aggregate(Expr::col(sea_query::Asterisk).count(), Names::Nothing)
     }
 }
 
 impl<M: Model> Field<M> {
     fn compare(self, op: fn(Expr, Expr) -> Expr, v: impl ToSql) -> Filter<M> {
-        Filter::naming(Cond::all().add(op(self.expr, val(v.to_sql()))), self.names)
+        let names = self.names_outside_selection("a filter or HAVING");
+        Filter::naming(Cond::all().add(op(self.expr, val(v.to_sql()))), names)
     }
 
     /// `field = value`: for a `HAVING` on an aggregate
@@ -757,7 +812,8 @@ impl<M: Model> Field<M> {
     }
     /// Ascending order on this field (an aggregate, say).
     pub fn asc(self) -> Order<M> {
-        Order::new(self.names, OrderBy::Expr(self.expr), sea_query::Order::Asc)
+        let names = self.names_outside_selection("an ORDER BY");
+        Order::new(names, OrderBy::Expr(self.expr), sea_query::Order::Asc)
     }
     /// Descending order on this field.
     ///
@@ -767,6 +823,7 @@ impl<M: Model> Field<M> {
     /// assert_eq!(s.get(busiest).unwrap().name, "ann");
     /// ```
     pub fn desc(self) -> Order<M> {
-        Order::new(self.names, OrderBy::Expr(self.expr), sea_query::Order::Desc)
+        let names = self.names_outside_selection("an ORDER BY");
+        Order::new(names, OrderBy::Expr(self.expr), sea_query::Order::Desc)
     }
 }

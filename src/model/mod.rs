@@ -50,6 +50,7 @@ mod subquery;
 mod table_sql;
 mod tuples;
 mod upsert;
+mod window;
 
 pub use alter::{ColumnInfo, IndexInfo};
 pub use column::{Column, ColumnOf, Comparable, Compatible, Field, Filter, Order};
@@ -72,6 +73,7 @@ pub use sql::Dialect;
 pub use subquery::InValues;
 pub use tuples::{SelectFields, SelectModels};
 pub use upsert::{Upsert, Upserted};
+pub use window::{FrameBound, Window};
 
 pub(crate) mod ops;
 
@@ -203,6 +205,13 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// A query for all rows of this model; add filters with [`Select::filter`].
     fn select() -> Select<Self> {
         Select::new()
+    }
+
+    /// A window over the rows a query of this model reads, for window
+    /// functions (`Book::window().order_by(Book::PAGES.desc()).rank()`):
+    /// see [`Window`].
+    fn window() -> Window<Self> {
+        Window::new()
     }
 
     /// `UPDATE` rows of this model: `User::update_query().set(User::NAME, "x").filter(…)`.

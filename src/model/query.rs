@@ -22,10 +22,12 @@
 //! assert_eq!(s.execute_query(Item::delete_query()).unwrap(), 2);
 //! ```
 
-use sea_query::{Expr, Query, SelectStatement};
+use sea_query::{Expr, Query, SelectStatement, WindowStatement};
 
 use super::Model;
-use super::column::{Column, Comparable, Compatible, Field, Filter, Order, OrderBy};
+use super::column::{
+    Column, Comparable, Compatible, Field, Filter, Order, OrderBy, Over, window_misplaced,
+};
 use super::expr::IntoExpr;
 use super::join::{self, Join};
 use super::selection::{Selected, Selection};
@@ -344,8 +346,12 @@ impl<M: Model> Select<M> {
         let mut exprs = Vec::new();
         by.exprs(&mut exprs);
         let extras = self.extras_mut();
-        for (e, names) in exprs {
-            extras.group_by.push(e);
+        for s in exprs {
+            let names = match s.window {
+                Some(_) => Err(window_misplaced("a GROUP BY")),
+                None => s.names,
+            };
+            extras.group_by.push(s.expr);
             extras.grouped.push(Names::nested(names, M::META));
         }
         self
@@ -736,13 +742,17 @@ impl<M: Model> Select<M> {
                 }
             }
             (Reads::Exprs(exprs), _) => {
-                for (e, _) in exprs {
-                    q.expr(e.clone());
+                for s in exprs {
+                    select_over(&mut q, s.expr.clone(), s.window.as_deref());
                 }
             }
             (Reads::Model, Some(fields)) => {
                 for f in fields {
-                    q.expr(f.expr.clone());
+                    let window = match &f.over {
+                        Over::Window(w) => Some(&**w),
+                        Over::Never | Over::Aggregate => None,
+                    };
+                    select_over(&mut q, f.expr.clone(), window);
                 }
             }
             (Reads::Model, None) if own_columns => {
@@ -1131,6 +1141,14 @@ impl<M: Model> Select<M> {
 
 /// `[NOT] EXISTS (sub)` as a filter of the outer query's `M`, naming the
 /// outer models `sub` refers to (checked against the outer query).
+/// `expr` as a selected column, computed over `window` if it has one.
+fn select_over(q: &mut SelectStatement, expr: Expr, window: Option<&WindowStatement>) {
+    match window {
+        Some(w) => q.expr_window(expr, w.clone()),
+        None => q.expr(expr),
+    };
+}
+
 fn exists_filter<M: Model, N: Model>(sub: Select<N>, negated: bool) -> Filter<M> {
     let outer = Names::nested(sub.nested_check(), M::META);
     let exists = Expr::exists(sub.subquery());

@@ -3,13 +3,30 @@
 //! (`(Post::ID, User::NAME, Post::ID.count())`).
 
 use super::Model;
-use super::column::{Column, Field};
+use super::column::{Column, Field, Over};
 use super::expr::Expr;
 use super::source::Source;
 
-/// A selected expression, and the tables it names (or why a sub-query in
-/// it fails).
-pub(crate) type Selected = (sea_query::Expr, std::result::Result<Vec<Source>, String>);
+/// A selected expression, the window it is computed over if any, and the
+/// tables it names (or why a piece of it fails). Public in name only, for
+/// [`Selection::exprs`]: no path outside the crate reaches it.
+#[doc(hidden)]
+#[derive(Clone, Debug)]
+pub struct Selected {
+    pub(crate) expr: sea_query::Expr,
+    pub(crate) window: Option<Box<sea_query::WindowStatement>>,
+    pub(crate) names: std::result::Result<Vec<Source>, String>,
+}
+
+impl Selected {
+    fn plain(expr: sea_query::Expr, names: std::result::Result<Vec<Source>, String>) -> Self {
+        Selected {
+            expr,
+            window: None,
+            names,
+        }
+    }
+}
 
 /// What [`select_fields`](super::Select::select_fields) reads and
 /// [`group_by`](super::Select::group_by) groups by: a [`Column`], an
@@ -23,19 +40,26 @@ pub trait Selection {
 
 impl<X: Model, T> Selection for Column<X, T> {
     fn exprs(self, out: &mut Vec<Selected>) {
-        out.push((self.sea(), Ok(vec![self.source()])));
+        out.push(Selected::plain(self.sea(), Ok(vec![self.source()])));
     }
 }
 
 impl<X: Model, T> Selection for Expr<X, T> {
     fn exprs(self, out: &mut Vec<Selected>) {
-        out.push((self.expr, self.names.resolve(X::META)));
+        out.push(Selected::plain(self.expr, self.names.resolve(X::META)));
     }
 }
 
 impl<X: Model> Selection for Field<X> {
     fn exprs(self, out: &mut Vec<Selected>) {
-        out.push((self.expr, self.names.resolve(X::META)));
+        out.push(Selected {
+            expr: self.expr,
+            window: match self.over {
+                Over::Window(w) => Some(w),
+                Over::Never | Over::Aggregate => None,
+            },
+            names: self.names.resolve(X::META),
+        });
     }
 }
 

@@ -34,7 +34,11 @@ impl Dialect {
             BackendKind::Mysql => q.build(MysqlQueryBuilder),
             BackendKind::Sqlite => q.build(SqliteQueryBuilder),
         };
-        stmt(sql, values)
+        let mut params: Params = values.into_iter().map(from_sea).collect();
+        match crate::placeholders::inline_frame_offsets(&sql, self.kind, &mut params) {
+            Some(fixed) => Stmt::with(fixed, params),
+            None => Stmt::with(sql, params),
+        }
     }
 
     pub(crate) fn schema(self, q: &impl sea_query::SchemaStatementBuilder) -> Stmt {
@@ -45,10 +49,6 @@ impl Dialect {
         };
         Stmt::bare(sql)
     }
-}
-
-fn stmt(sql: String, values: sea_query::Values) -> Stmt {
-    Stmt::with(sql, values.into_iter().map(from_sea).collect::<Params>())
 }
 
 /// dualdb's value as a sea-query value: the plain ones as sea-query's own,

@@ -183,8 +183,9 @@ impl<M: Model, R: FromRow> SelectFields<M, R> {
     /// The statement reading the fields.
     pub(crate) fn build(&self, d: Dialect) -> Result<Stmt> {
         let mut models: Vec<Source> = Vec::new();
-        for (_, named) in &self.exprs {
-            let named = named
+        for selected in &self.exprs {
+            let named = selected
+                .names
                 .as_ref()
                 .map_err(|why| Error::new(ErrorKind::Usage, why.clone()))?;
             models.extend(named.iter().copied());
