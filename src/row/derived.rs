@@ -105,11 +105,12 @@ fn in_field(e: Error, of: &str, field: &str) -> Error {
     Error::decode(format!("{of}.{field}: {}", e.message())).with_source(e)
 }
 
-/// How the rows of one statement become `T`s: a struct with
+/// How the rows of one statement become `T`s: a scalar or a tuple
+/// ([`FromRow::BY_POSITION`]) by position, in place on SQLite; a struct with
 /// [`FromRow::IN_ORDER`] whose names the statement's first row has, in
-/// order, is read by position from then on (in place on SQLite), with no
-/// name looked at again; any other row by `from_row_mut`. `query_as` and
-/// `fetch_as` share it (benches/paired `query_as`).
+/// order, by position from then on, with no name looked at again; any
+/// other row by `from_row_mut`. `query_as`, `fetch_as` and `select_fields`
+/// share it (benches/paired `query_as` and `window`).
 #[derive(Debug, Default)]
 pub(crate) struct InOrder {
     /// Whether the statement's columns are `T::IN_ORDER`'s, found at its
@@ -121,6 +122,9 @@ impl InOrder {
     /// One row, as it came.
     #[inline]
     pub(crate) fn read<T: FromRow>(&mut self, row: &mut Row) -> Result<T> {
+        if T::BY_POSITION {
+            return T::read_in_order(row);
+        }
         match T::IN_ORDER {
             Some(names) if *self.checked.get_or_insert_with(|| row.names_are(names)) => {
                 T::read_in_order(row)
@@ -136,6 +140,9 @@ impl InOrder {
         &mut self,
         row: &mut InPlaceRow<'_>,
     ) -> Option<Result<T>> {
+        if T::BY_POSITION {
+            return Some(T::read_in_order(row));
+        }
         let names = T::IN_ORDER?;
         if !*self.checked.get_or_insert_with(|| row.names_are(names)) {
             return None;

@@ -276,6 +276,12 @@ pub trait FromRow: Sized {
     #[doc(hidden)]
     const IN_ORDER: Option<&'static [&'static str]> = None;
 
+    /// True if [`read_in_order`](Self::read_in_order) reads any row, by
+    /// position, whatever its columns are named: a scalar's and a tuple's,
+    /// which read columns 0, 1, … (`select_fields`, `query_as`).
+    #[doc(hidden)]
+    const BY_POSITION: bool = false;
+
     /// Reads a row whose columns are [`IN_ORDER`](Self::IN_ORDER)'s, by
     /// position, wherever the row lies (SQLite's current row, in place):
     /// `query_as` checks the names once a statement, not once a row.
@@ -300,6 +306,11 @@ impl<T: FromSql> FromRow for T {
     fn from_row(row: &Row) -> Result<Self> {
         row.get(0)
     }
+    const BY_POSITION: bool = true;
+    #[inline]
+    fn read_in_order<R: RowRead>(row: &mut R) -> Result<Self> {
+        row.take(0)
+    }
     fn from_no_row() -> Result<Self> {
         T::absent().ok_or_else(crate::Error::not_found)
     }
@@ -310,6 +321,11 @@ macro_rules! tuple_from_row {
         impl<$($name: FromSql),+> FromRow for ($($name,)+) {
             fn from_row(row: &Row) -> Result<Self> {
                 Ok(($(row.get::<$name>($idx)?,)+))
+            }
+            const BY_POSITION: bool = true;
+            #[inline]
+            fn read_in_order<R: RowRead>(row: &mut R) -> Result<Self> {
+                Ok(($(row.take::<$name>($idx)?,)+))
             }
             fn from_no_row() -> Result<Self> {
                 Ok(($($name::absent().ok_or_else(crate::Error::not_found)?,)+))

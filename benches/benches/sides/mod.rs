@@ -51,6 +51,7 @@ pub const TIMED: &[Workload] = &[
     ("insert", 100, 1),
     ("medium", MEDIUM_USERS, 4),
     ("join", 1_000, 20),
+    ("window", 1_000, 20),
     ("query_as", 1, 1),
     ("query_as", 1_000, 20),
     ("associations", 100, 1),
@@ -156,6 +157,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "insert" => insert(url, side, rows as usize),
         "medium" => medium(url, side),
         "join" => join(url, side),
+        "window" => window(url, side),
         "query_as" => query_as(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" | "stream_rows" | "fold_rows" => stream(url, side, workload),
@@ -174,7 +176,7 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
             db.sync().create_table::<Inserted>().unwrap();
         }
         "medium" => fill(db, rows, 1, 0, 4),
-        "join" => fill(db, rows, 1, 0, 1),
+        "join" | "window" => fill(db, rows, 1, 0, 1),
         "associations" => fill(db, rows, 10, 10, 1),
         "fold_rows" | "stream_rows" => {
             associations::drop_tables(db);
@@ -973,6 +975,101 @@ fn join(url: &str, side: &str) -> Calls {
                 keys.map(|_| {
                     let mut st = c.prepare_cached(JOIN_SQL).unwrap();
                     let rows = st.query_map([], |r| lite_joined(r).map(both));
+                    rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+const WINDOW_SQL: &str = "SELECT bench_users.id, \
+    ROW_NUMBER() OVER (PARTITION BY bench_users.hair_color ORDER BY bench_users.id ASC), \
+    SUM(bench_users.id) OVER (PARTITION BY bench_users.hair_color ORDER BY bench_users.id ASC \
+    ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM bench_users ORDER BY bench_users.id ASC";
+
+/// Window functions, 1,000 rows a call of `(id, row number, sum of this id
+/// and the one before)` within each hair colour: dualdb's
+/// `select_fields` of `row_number` and `sum().over(…)` against the raw
+/// drivers running the same SQL and decoding the same three columns.
+fn window(url: &str, side: &str) -> Calls {
+    use dualdb::model::FrameBound::{CurrentRow, Preceding};
+    type Ranked = (i32, i64, i64);
+    let q = || {
+        let w = || {
+            BenchUser::window()
+                .partition_by(BenchUser::HAIR_COLOR)
+                .order_by(BenchUser::ID.asc())
+        };
+        BenchUser::select()
+            .order_by(BenchUser::ID.asc())
+            .select_fields::<Ranked>((
+                BenchUser::ID,
+                w().row_number(),
+                BenchUser::ID.sum().over(w().rows(Preceding(1), CurrentRow)),
+            ))
+    };
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.execute_query(q()).unwrap().len()).sum()
+        }),
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            db.aio().execute_query(q()).await.unwrap().len()
+        }),
+        ("raw_async", BackendKind::Postgres) => {
+            let (rt, c) = pg_async(url, WINDOW_SQL);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let rows = c.query(&*st, &[]).await.unwrap();
+                rows.iter()
+                    .map(|r| -> Ranked { (r.get(0), r.get(1), r.get(2)) })
+                    .collect::<Vec<_>>()
+                    .len()
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                let rows: Vec<Ranked> = c.exec(WINDOW_SQL, ()).await.unwrap();
+                rows.len()
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(WINDOW_SQL).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows = c.query(&st, &[]).unwrap();
+                    rows.iter()
+                        .map(|r| -> Ranked { (r.get(0), r.get(1), r.get(2)) })
+                        .collect::<Vec<_>>()
+                        .len()
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows: Vec<Ranked> = c.exec(WINDOW_SQL, ()).unwrap();
+                    rows.len()
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut st = c.prepare_cached(WINDOW_SQL).unwrap();
+                    let rows = st.query_map([], |r| -> rusqlite::Result<Ranked> {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    });
                     rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
                 })
                 .sum()

@@ -2,7 +2,7 @@
 //! of its own.
 
 use super::collect::Collect;
-use super::reads::select;
+use super::reads::{QueryAs, rows_as, select};
 use super::returning::ReturningPlan;
 use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
@@ -108,28 +108,36 @@ impl<M: Model, T: ModelRow> Executable for SelectModels<M, T> {
     }
 }
 
-/// The rows of a reply as values.
-fn rows_as<R: FromRow>(reply: Reply) -> Result<Vec<R>> {
-    reply.rows()?.iter().map(R::from_row).collect()
+/// [`SelectFields`]'s plan: its rows as values, each decoded as it is
+/// read, as `query_as` decodes (benches/paired `window`). Written out, not
+/// by `named_plan!`, for its two bounds.
+#[doc(hidden)]
+pub struct FieldsPlan<R: FromRow + Send>(Either<ReadOnly<QueryAs<R>>>);
+
+impl<R: FromRow + Send> std::fmt::Debug for FieldsPlan<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FieldsPlan")
+    }
 }
 
-named_plan!(
-    /// [`SelectFields`]'s plan: its rows as values.
-    FieldsPlan<R: Send>(Either<ReadOnly<One<Vec<R>, RowsAs<R>>>>) -> Vec<R>
-);
-
-/// How a [`FieldsPlan`] reads its reply: [`rows_as`].
-type RowsAs<R> = fn(Reply) -> Result<Vec<R>>;
+impl<R: FromRow + Send> Plan for FieldsPlan<R> {
+    type Output = Vec<R>;
+    #[inline]
+    fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<Vec<R>>> {
+        self.0.step(reply)
+    }
+    crate::plan::forward_hooks!(.0);
+}
 
 impl<M: Model, R: FromRow + Send + 'static> Executable for SelectFields<M, R> {
     type Output = Vec<R>;
     type Plan = FieldsPlan<R>;
     fn into_plan(self, d: Dialect) -> FieldsPlan<R> {
         let locks = self.locks();
-        FieldsPlan(either(self.build(d).map(|stmt| {
-            let plan = One::new(Action::Query(stmt), rows_as::<R> as fn(_) -> _);
-            ReadOnly::unless(locks, plan)
-        })))
+        FieldsPlan(either(
+            self.build(d)
+                .map(|stmt| ReadOnly::unless(locks, rows_as(stmt))),
+        ))
     }
 }
 

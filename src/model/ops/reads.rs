@@ -218,8 +218,13 @@ pub(super) struct QueryAs<T> {
 }
 
 pub(super) fn query_as<T: FromRow>(sql: &str, params: &[&(dyn ToSql + Sync)]) -> QueryAs<T> {
+    rows_as(Stmt::new(sql, params))
+}
+
+/// The rows of `stmt` decoded as `query_as` decodes them (`select_fields`).
+pub(super) fn rows_as<T: FromRow>(stmt: Stmt) -> QueryAs<T> {
     QueryAs {
-        stmt: Some(Stmt::new(sql, params)),
+        stmt: Some(stmt),
         out: Vec::new(),
         rows: InOrder::default(),
     }
