@@ -1394,8 +1394,8 @@ const LABELS: dualdb::model::Links<Labelling, Page, Label> =
 
 /// `Links::add` of more links than one statement binds (two values a link)
 /// splits itself as `insert_many` does, all or nothing: a bad link in the
-/// last statement stores none; in a transaction rolled back, none. On
-/// every backend and both halves.
+/// last statement stores none; in a transaction rolled back, none. `remove`
+/// of as many splits likewise. On every backend and both halves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_add_splits_under_the_limit_all_or_nothing() {
     for db in isolated_all("many_links") {
@@ -1451,5 +1451,23 @@ async fn links_add_splits_under_the_limit_all_or_nothing() {
         }
         let linked = s.count(LABELS.of(&page), false).unwrap();
         assert_eq!(linked, n as i64, "{b:?}");
+        // `remove` of them all splits likewise: rolled back, all stay.
+        s.atomic(|tx| -> dualdb::Result<()> {
+            assert_eq!(tx.execute_query(LABELS.remove(&page, &labels))?, n as u64);
+            Err(dualdb::Error::new(ErrorKind::Other, "roll back"))
+        })
+        .unwrap_err();
+        assert_eq!(stored(), n as i64, "{b:?}");
+        for half in HALVES {
+            if stored() == 0 {
+                s.execute_query(LABELS.add(&page, &labels)).unwrap();
+            }
+            let removed = call!(half, db, execute_query(LABELS.remove(&page, &labels))).unwrap();
+            assert_eq!(removed, n as u64, "{b:?} {half:?}");
+            assert_eq!(stored(), 0, "{b:?} {half:?}");
+        }
+        // No links to remove: no statement, none removed.
+        let none: [&Label; 0] = [];
+        assert_eq!(s.execute_query(LABELS.remove(&page, none)).unwrap(), 0);
     }
 }

@@ -171,14 +171,20 @@ impl<L: Model, A: Model, B: Model> Links<L, A, B> {
         }
     }
 
-    /// Unlinks `a` from each of `bs` (its links to them are deleted).
-    pub fn remove<'b>(&self, a: &A, bs: impl IntoIterator<Item = &'b B>) -> DeleteQuery<L>
+    /// Unlinks `a` from each of `bs` (its links to them are deleted):
+    /// `DELETE … WHERE from = a AND to IN (…)`, split into as many
+    /// statements as the backend's limit on bound values asks and run all or
+    /// nothing, as [`add`](Self::add) is; `execute_query` returns the links
+    /// deleted. No `bs`, no statement.
+    pub fn remove<'b>(&self, a: &A, bs: impl IntoIterator<Item = &'b B>) -> RemoveLinks<L>
     where
         B: 'b,
     {
-        let to = Column::<L, Value>::new(self.to.0, self.to.1);
-        let keys: Vec<Value> = bs.into_iter().map(Model::primary_key).collect();
-        L::delete_query().filter(self.linked_to(a) & to.is_in(keys))
+        RemoveLinks {
+            from: self.linked_to(a),
+            to: self.to,
+            keys: bs.into_iter().map(Model::primary_key).collect(),
+        }
     }
 
     /// Unlinks `a` from every `B`.
@@ -236,6 +242,41 @@ impl<L: Model> AddLinks<L> {
             out.push(d.query(&q));
         }
         Ok(out)
+    }
+}
+
+/// Links deleted by [`Links::remove`]; `execute_query` returns their count.
+pub struct RemoveLinks<L> {
+    /// `L.from = a`'s key (or why the link is not one).
+    from: Filter<L>,
+    to: (usize, &'static str),
+    keys: Vec<Value>,
+}
+
+impl<L> std::fmt::Debug for RemoveLinks<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoveLinks")
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl<L: Model> RemoveLinks<L> {
+    /// The statements: as many as the backend's limit on bound values asks
+    /// (one for `a`'s key, one a link), none for no links; run all or
+    /// nothing.
+    pub(crate) fn build(self, d: Dialect) -> Result<Vec<Stmt>> {
+        let most = crate::placeholders::max_values(d.kind)
+            .saturating_sub(1)
+            .max(1);
+        let to = Column::<L, Value>::new(self.to.0, self.to.1);
+        self.keys
+            .chunks(most)
+            .map(|keys| {
+                let q = L::delete_query().filter(self.from.clone() & to.is_in(keys.to_vec()));
+                q.build(d)
+            })
+            .collect()
     }
 }
 

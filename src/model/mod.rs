@@ -61,7 +61,7 @@ pub use joined::ModelRow;
 pub use key::IntoKey;
 #[doc(hidden)]
 pub use layout::{Columns, column_at};
-pub use links::{AddLinks, Links, Through};
+pub use links::{AddLinks, Links, RemoveLinks, Through};
 pub use ops::{Executable, Fetchable};
 pub use prefetch::{Related, With};
 pub use query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};

@@ -7,7 +7,7 @@ use super::returning::ReturningPlan;
 use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
 use crate::error::Result;
-use crate::model::links::AddLinks;
+use crate::model::links::{AddLinks, RemoveLinks};
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::returning::{Change, Returning};
 use crate::model::sql::Dialect;
@@ -16,6 +16,7 @@ use crate::model::upsert::{Upsert, Upserted};
 use crate::model::{Model, ModelRow};
 use crate::plan::{Action, Atomically, Either, One, Plan, ReadOnly, Reply, Step, Summed, either};
 use crate::row::FromRow;
+use crate::statement::Stmt;
 
 /// A query `execute` can run: [`Select`] (returns models), [`UpdateQuery`]
 /// and [`DeleteQuery`] (return counts), [`InsertMany`] (returns the stored
@@ -224,18 +225,18 @@ impl<M: Model> Executable for DeleteQuery<M> {
     }
 }
 
-/// [`AddLinks`]'s plan: the links written (none, and no statement, for
-/// none given).
+/// [`AddLinks`]'s and [`RemoveLinks`]' plan: the links written or deleted
+/// (none, and no statement, for none given).
 #[doc(hidden)]
-pub struct AddLinksPlan(Either<Atomically<Summed>>);
+pub struct LinksPlan(Either<Atomically<Summed>>);
 
-impl std::fmt::Debug for AddLinksPlan {
+impl std::fmt::Debug for LinksPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AddLinksPlan")
+        f.write_str("LinksPlan")
     }
 }
 
-impl Plan for AddLinksPlan {
+impl Plan for LinksPlan {
     type Output = u64;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
         self.0.step(reply)
@@ -247,13 +248,26 @@ impl Plan for AddLinksPlan {
 
 impl<L: Model> Executable for AddLinks<L> {
     type Output = u64;
-    type Plan = AddLinksPlan;
-    fn into_plan(self, d: Dialect) -> AddLinksPlan {
-        AddLinksPlan(either(self.build(d).map(|stmts| {
-            let n = stmts.len();
-            Atomically::new(d.kind, d.in_tx, Summed::new(stmts), n)
-        })))
+    type Plan = LinksPlan;
+    fn into_plan(self, d: Dialect) -> LinksPlan {
+        links_plan(d, self.build(d))
     }
+}
+
+impl<L: Model> Executable for RemoveLinks<L> {
+    type Output = u64;
+    type Plan = LinksPlan;
+    fn into_plan(self, d: Dialect) -> LinksPlan {
+        links_plan(d, self.build(d))
+    }
+}
+
+/// `stmts` run all or nothing, their counts summed.
+fn links_plan(d: Dialect, stmts: Result<Vec<Stmt>>) -> LinksPlan {
+    LinksPlan(either(stmts.map(|stmts| {
+        let n = stmts.len();
+        Atomically::new(d.kind, d.in_tx, Summed::new(stmts), n)
+    })))
 }
 
 impl<M: Model> Executable for InsertMany<M> {
