@@ -107,6 +107,24 @@ async fn window_functions_rank_offset_and_total() {
                 ],
                 "{what}"
             );
+            // Relative ranks: (rank - 1) / (rows - 1), and rows at or before.
+            let q = by_id().select_fields((most().percent_rank(), most().cume_dist()));
+            let rows: Vec<(f64, f64)> = call!(half, db, execute_query(q)).unwrap();
+            let third = 1.0 / 3.0;
+            let want = [
+                (1.0, 1.0),
+                (0.0, 2.0 * third),
+                (0.0, 2.0 * third),
+                (0.0, 0.5),
+                (1.0, 1.0),
+            ];
+            for (got, want) in rows.iter().zip(want) {
+                assert!(
+                    (got.0 - want.0).abs() < 1e-9 && (got.1 - want.1).abs() < 1e-9,
+                    "{what}: {rows:?}"
+                );
+            }
+            assert_eq!(rows.len(), 5, "{what}");
             // Running totals, partition totals and counts.
             let q = by_id().select_fields((
                 Score::POINTS

@@ -1,7 +1,7 @@
 //! Window functions, peewee's `fn.RANK().over(partition_by=…, order_by=…)`:
 //! a [`Window`] of model `M` (`M::window()`) partitions and orders the
 //! rows a query reads, and frames each row's neighbours; its ranking and
-//! offset functions (`row_number`, `rank`, `lag`, …) and any aggregate
+//! offset functions (`row_number`, `rank`, `percent_rank`, `lag`, …) and any aggregate
 //! taken [`over`](Field::over) it are fields to select
 //! ([`Select::select_fields`](super::Select::select_fields),
 //! [`Select::fields`](super::Select::fields)). One SQL text on all three
@@ -182,6 +182,18 @@ impl<M: Model> Window<M> {
     /// `DENSE_RANK()`: as [`rank`](Self::rank), with no gaps (1, 1, 2).
     pub fn dense_rank(self) -> Field<M> {
         self.function(Func::cust("DENSE_RANK"), Names::Nothing)
+    }
+
+    /// `PERCENT_RANK()`: the row's [`rank`](Self::rank) less one, over the
+    /// partition's rows less one (0.0 to 1.0). Read it as `f64`.
+    pub fn percent_rank(self) -> Field<M> {
+        self.function(Func::cust("PERCENT_RANK"), Names::Nothing)
+    }
+
+    /// `CUME_DIST()`: the share of the partition's rows ordered before the
+    /// row or tied with it (above 0.0, up to 1.0). Read it as `f64`.
+    pub fn cume_dist(self) -> Field<M> {
+        self.function(Func::cust("CUME_DIST"), Names::Nothing)
     }
 
     /// `NTILE(buckets)`: which of `buckets` near-equal groups, in the
