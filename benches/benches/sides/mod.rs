@@ -919,13 +919,7 @@ fn join(url: &str, side: &str) -> Calls {
         ((id, name, hair), (p_id, p_user, p_title, p_body))
     };
     match (side, kind) {
-        ("dualdb", _) => Box::new(move |keys| {
-            let s = db.sync();
-            keys.map(|_| s.execute_query(q()).unwrap().len()).sum()
-        }),
-        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
-            db.aio().execute_query(q()).await.unwrap().len()
-        }),
+        ("dualdb" | "dualdb_async", _) => rows_of(db, side, q),
         ("raw_async", BackendKind::Postgres) => {
             let (rt, c) = pg_async(url, JOIN_SQL);
             on_runtime(rt, c, async move |(c, st), _| {
@@ -1012,13 +1006,7 @@ fn window(url: &str, side: &str) -> Calls {
     let db = Database::open(url).unwrap();
     let kind = db.backend();
     match (side, kind) {
-        ("dualdb", _) => Box::new(move |keys| {
-            let s = db.sync();
-            keys.map(|_| s.execute_query(q()).unwrap().len()).sum()
-        }),
-        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
-            db.aio().execute_query(q()).await.unwrap().len()
-        }),
+        ("dualdb" | "dualdb_async", _) => rows_of(db, side, q),
         ("raw_async", BackendKind::Postgres) => {
             let (rt, c) = pg_async(url, WINDOW_SQL);
             on_runtime(rt, c, async move |(c, st), _| {
@@ -1177,6 +1165,24 @@ fn my_async(url: &str) -> (tokio::runtime::Runtime, mysql_async::Conn) {
 
 /// An async side: `call` for each key of a range on `conn`, within one
 /// `block_on` of the side's own runtime; the sum of what the calls saw.
+/// dualdb's side of a query workload: `q()` run a call on the blocking
+/// half (`dualdb`) or the async one, each call the number of rows it read.
+fn rows_of<Q, R>(db: Database, side: &str, q: impl Fn() -> Q + 'static) -> Calls
+where
+    Q: dualdb::model::Executable<Output = Vec<R>> + Send + 'static,
+    R: Send + 'static,
+{
+    match side {
+        "dualdb" => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.execute_query(q()).unwrap().len()).sum()
+        }),
+        _ => on_runtime(runtime(), db, async move |db, _| {
+            db.aio().execute_query(q()).await.unwrap().len()
+        }),
+    }
+}
+
 fn on_runtime<C: 'static>(
     rt: tokio::runtime::Runtime,
     mut conn: C,
