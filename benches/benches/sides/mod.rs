@@ -915,65 +915,20 @@ fn join(url: &str, side: &str) -> Calls {
     let q = || BenchUser::select().join::<BenchPost>().models::<Pair>();
     let db = Database::open(url).unwrap();
     let kind = db.backend();
-    let both = |(id, name, hair, p_id, p_user, p_title, p_body): Joined| {
-        ((id, name, hair), (p_id, p_user, p_title, p_body))
-    };
-    match (side, kind) {
-        ("dualdb" | "dualdb_async", _) => rows_of(db, side, q),
-        ("raw_async", BackendKind::Postgres) => {
-            let (rt, c) = pg_async(url, JOIN_SQL);
-            on_runtime(rt, c, async move |(c, st), _| {
-                let rows = c.query(&*st, &[]).await.unwrap();
-                rows.iter()
-                    .map(|r| both(pg_joined(r)))
-                    .collect::<Vec<_>>()
-                    .len()
-            })
-        }
-        ("raw_async", _) => {
-            use mysql_async::prelude::Queryable as _;
-            let (rt, c) = my_async(url);
-            on_runtime(rt, c, async move |c, _| {
-                let rows: Vec<Joined> = c.exec(JOIN_SQL, ()).await.unwrap();
-                rows.into_iter().map(both).collect::<Vec<_>>().len()
-            })
-        }
-        (_, BackendKind::Postgres) => {
-            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-            let st = c.prepare(JOIN_SQL).unwrap();
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let rows = c.query(&st, &[]).unwrap();
-                    rows.iter()
-                        .map(|r| both(pg_joined(r)))
-                        .collect::<Vec<_>>()
-                        .len()
-                })
-                .sum()
-            })
-        }
-        (_, BackendKind::Mysql) => {
-            use mysql::prelude::Queryable as _;
-            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let rows: Vec<Joined> = c.exec(JOIN_SQL, ()).unwrap();
-                    rows.into_iter().map(both).collect::<Vec<_>>().len()
-                })
-                .sum()
-            })
-        }
-        _ => {
-            let c = lite(url);
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let mut st = c.prepare_cached(JOIN_SQL).unwrap();
-                    let rows = st.query_map([], |r| lite_joined(r).map(both));
-                    rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
-                })
-                .sum()
-            })
-        }
+    match side {
+        "dualdb" | "dualdb_async" => rows_of(db, side, q),
+        _ => raw_rows(
+            url,
+            side,
+            kind,
+            JOIN_SQL,
+            pg_joined,
+            lite_joined,
+            |j: Joined| {
+                let (id, name, hair, p_id, p_user, p_title, p_body) = j;
+                ((id, name, hair), (p_id, p_user, p_title, p_body))
+            },
+        ),
     }
 }
 
@@ -1005,64 +960,17 @@ fn window(url: &str, side: &str) -> Calls {
     };
     let db = Database::open(url).unwrap();
     let kind = db.backend();
-    match (side, kind) {
-        ("dualdb" | "dualdb_async", _) => rows_of(db, side, q),
-        ("raw_async", BackendKind::Postgres) => {
-            let (rt, c) = pg_async(url, WINDOW_SQL);
-            on_runtime(rt, c, async move |(c, st), _| {
-                let rows = c.query(&*st, &[]).await.unwrap();
-                rows.iter()
-                    .map(|r| -> Ranked { (r.get(0), r.get(1), r.get(2)) })
-                    .collect::<Vec<_>>()
-                    .len()
-            })
-        }
-        ("raw_async", _) => {
-            use mysql_async::prelude::Queryable as _;
-            let (rt, c) = my_async(url);
-            on_runtime(rt, c, async move |c, _| {
-                let rows: Vec<Ranked> = c.exec(WINDOW_SQL, ()).await.unwrap();
-                rows.len()
-            })
-        }
-        (_, BackendKind::Postgres) => {
-            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-            let st = c.prepare(WINDOW_SQL).unwrap();
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let rows = c.query(&st, &[]).unwrap();
-                    rows.iter()
-                        .map(|r| -> Ranked { (r.get(0), r.get(1), r.get(2)) })
-                        .collect::<Vec<_>>()
-                        .len()
-                })
-                .sum()
-            })
-        }
-        (_, BackendKind::Mysql) => {
-            use mysql::prelude::Queryable as _;
-            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let rows: Vec<Ranked> = c.exec(WINDOW_SQL, ()).unwrap();
-                    rows.len()
-                })
-                .sum()
-            })
-        }
-        _ => {
-            let c = lite(url);
-            Box::new(move |keys| {
-                keys.map(|_| {
-                    let mut st = c.prepare_cached(WINDOW_SQL).unwrap();
-                    let rows = st.query_map([], |r| -> rusqlite::Result<Ranked> {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    });
-                    rows.unwrap().collect::<Result<Vec<_>, _>>().unwrap().len()
-                })
-                .sum()
-            })
-        }
+    match side {
+        "dualdb" | "dualdb_async" => rows_of(db, side, q),
+        _ => raw_rows(
+            url,
+            side,
+            kind,
+            WINDOW_SQL,
+            |r| -> Ranked { (r.get(0), r.get(1), r.get(2)) },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r: Ranked| r,
+        ),
     }
 }
 
@@ -1163,8 +1071,6 @@ fn my_async(url: &str) -> (tokio::runtime::Runtime, mysql_async::Conn) {
     (rt, c)
 }
 
-/// An async side: `call` for each key of a range on `conn`, within one
-/// `block_on` of the side's own runtime; the sum of what the calls saw.
 /// dualdb's side of a query workload: `q()` run a call on the blocking
 /// half (`dualdb`) or the async one, each call the number of rows it read.
 fn rows_of<Q, R>(db: Database, side: &str, q: impl Fn() -> Q + 'static) -> Calls
@@ -1183,6 +1089,72 @@ where
     }
 }
 
+/// A raw driver's side of a query workload: `sql` run a call on `side`
+/// (`raw`, `raw_async`) of `kind`'s driver, each row decoded by position
+/// (`pg`, `lite_row`, or the `mysql` crates' `FromRow`) and `shape`d into
+/// one `Vec`, as the workload's own code did, each call the number of rows.
+fn raw_rows<R, S>(
+    url: &str,
+    side: &str,
+    kind: BackendKind,
+    sql: &'static str,
+    pg: fn(&tokio_postgres::Row) -> R,
+    lite_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    shape: fn(R) -> S,
+) -> Calls
+where
+    R: mysql::prelude::FromRow + mysql_async::prelude::FromRow + Send + 'static,
+    S: 'static,
+{
+    // The `mysql` crates decode a whole result into `R`s first.
+    let count = move |rows: Vec<R>| rows.into_iter().map(shape).collect::<Vec<S>>().len();
+    match (side, kind) {
+        ("raw_async", BackendKind::Postgres) => {
+            let (rt, c) = pg_async(url, sql);
+            on_runtime(rt, c, async move |(c, st), _| {
+                let rows = c.query(&*st, &[]).await.unwrap();
+                rows.iter().map(|r| shape(pg(r))).collect::<Vec<S>>().len()
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                count(c.exec(sql, ()).await.unwrap())
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(sql).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let rows = c.query(&st, &[]).unwrap();
+                    rows.iter().map(|r| shape(pg(r))).collect::<Vec<S>>().len()
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| keys.map(|_| count(c.exec(sql, ()).unwrap())).sum())
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut st = c.prepare_cached(sql).unwrap();
+                    let rows = st.query_map([], |r| lite_row(r).map(shape)).unwrap();
+                    rows.collect::<Result<Vec<S>, _>>().unwrap().len()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// An async side: `call` for each key of a range on `conn`, within one
+/// `block_on` of the side's own runtime; the sum of what the calls saw.
 fn on_runtime<C: 'static>(
     rt: tokio::runtime::Runtime,
     mut conn: C,
