@@ -360,8 +360,6 @@ fn dollar_quoted(sql: &str, start: usize) -> usize {
     }
 }
 
-/// The most values one statement may bind: PostgreSQL's and MySQL's
-/// protocols count them in 16 bits; SQLite's bundled build allows 32,766.
 /// A window frame's offsets written into the text: sea-query writes each
 /// as a bound value glued to its keyword (`ROWS BETWEEN $1PRECEDING AND
 /// ?FOLLOWING`), which PostgreSQL cannot read and MariaDB refuses even when
@@ -426,6 +424,8 @@ pub(crate) fn inline_frame_offsets(
     Some(out)
 }
 
+/// The most values one statement may bind: PostgreSQL's and MySQL's
+/// protocols count them in 16 bits; SQLite's bundled build allows 32,766.
 pub(crate) fn max_values(kind: BackendKind) -> usize {
     match kind {
         BackendKind::Postgres | BackendKind::Mysql => 65_535,

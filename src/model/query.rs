@@ -1139,8 +1139,6 @@ impl<M: Model> Select<M> {
     }
 }
 
-/// `[NOT] EXISTS (sub)` as a filter of the outer query's `M`, naming the
-/// outer models `sub` refers to (checked against the outer query).
 /// `expr` as a selected column, computed over `window` if it has one.
 fn select_over(q: &mut SelectStatement, expr: Expr, window: Option<&WindowStatement>) {
     match window {
@@ -1149,6 +1147,8 @@ fn select_over(q: &mut SelectStatement, expr: Expr, window: Option<&WindowStatem
     };
 }
 
+/// `[NOT] EXISTS (sub)` as a filter of the outer query's `M`, naming the
+/// outer models `sub` refers to (checked against the outer query).
 fn exists_filter<M: Model, N: Model>(sub: Select<N>, negated: bool) -> Filter<M> {
     let outer = Names::nested(sub.nested_check(), M::META);
     let exists = Expr::exists(sub.subquery());
