@@ -1,7 +1,8 @@
 //! Window functions (`Model::window()`, `Field::over`): ranking, offsets,
 //! running and partition totals, frames in rows and in range, windows over
-//! a joined model; on both halves of every backend, in a transaction and
-//! out, checked against the values worked out by hand. A window function
+//! a joined model (read whole and streamed); on both halves of every
+//! backend, in a transaction and out, checked against the values worked out
+//! by hand. A window function
 //! where SQL computes none (a filter, `GROUP BY`, `HAVING`, `ORDER BY`, a
 //! partition), a window given to what is not an aggregate, and a window
 //! naming a model the query does not read are `Usage` errors before the
@@ -12,6 +13,7 @@ mod common;
 use common::{HALVES, isolated_all};
 use dualdb::model::{Field, FrameBound};
 use dualdb::{Database, ErrorKind, Model};
+use futures::TryStreamExt as _;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "win_teams")]
@@ -205,7 +207,7 @@ async fn window_functions_rank_offset_and_total() {
                         .sum()
                         .over(Score::window().partition_by(Team::NAME)),
                 ));
-            let rows: Vec<(String, i64, i64)> = call!(half, db, execute_query(q)).unwrap();
+            let rows: Vec<(String, i64, i64)> = call!(half, db, execute_query(q.clone())).unwrap();
             assert_eq!(
                 rows,
                 [
@@ -216,6 +218,13 @@ async fn window_functions_rank_offset_and_total() {
                 ],
                 "{what}"
             );
+            // Streamed (`fetch`), each row decoded as it is read: the same rows.
+            let streamed: Vec<(String, i64, i64)> = match half {
+                common::Half::Sync => db.sync().fetch(q.clone()).collect::<dualdb::Result<_>>(),
+                common::Half::Async => db.aio().fetch(q.clone()).try_collect().await,
+            }
+            .unwrap();
+            assert_eq!(streamed, rows, "{what} fetch");
             // Through `fields` and `scalar`.
             let q = Score::select()
                 .filter(Score::PLAYER.eq("cid"))
