@@ -2,11 +2,10 @@
 //! running and partition totals, frames in rows and in range, windows over
 //! a joined model (read whole and streamed); on both halves of every
 //! backend, in a transaction and out, checked against the values worked out
-//! by hand. A window function
-//! where SQL computes none (a filter, `GROUP BY`, `HAVING`, `ORDER BY`, a
-//! partition), a window given to what is not an aggregate, and a window
-//! naming a model the query does not read are `Usage` errors before the
-//! query runs.
+//! by hand. A window function where SQL computes none (a filter, `GROUP BY`,
+//! `HAVING`, `ORDER BY`, a partition), a window given to what is not an
+//! aggregate, and a window naming a model the query does not read are
+//! `Usage` errors before the query runs.
 
 mod common;
 
