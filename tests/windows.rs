@@ -303,6 +303,9 @@ async fn window_functions_where_sql_computes_none_are_refused_before_they_run() 
             let q = by_id().select_fields::<i64>(total().over(per_team()));
             let e = call!(half, db, execute_query(q)).unwrap_err();
             refused(e, "over twice", "`over` takes an aggregate");
+            let q = by_id().select_fields::<i64>(Score::window().ntile(0));
+            let e = call!(half, db, execute_query(q)).unwrap_err();
+            refused(e, "ntile(0)", "one bucket or more");
             // Team is not joined.
             let q = by_id().select_fields::<i64>(Score::window().partition_by(Team::NAME).rank());
             let e = call!(half, db, execute_query(q)).unwrap_err();

@@ -1,8 +1,8 @@
 //! Window functions, peewee's `fn.RANK().over(partition_by=…, order_by=…)`:
 //! a [`Window`] of model `M` (`M::window()`) partitions and orders the
 //! rows a query reads, and frames each row's neighbours; its ranking and
-//! offset functions (`row_number`, `rank`, `percent_rank`, `lag`, …) and any aggregate
-//! taken [`over`](Field::over) it are fields to select
+//! offset functions (`row_number`, `rank`, `percent_rank`, `lag`, …) and
+//! any aggregate taken [`over`](Field::over) it are fields to select
 //! ([`Select::select_fields`](super::Select::select_fields),
 //! [`Select::fields`](super::Select::fields)). One SQL text on all three
 //! backends (PostgreSQL, MariaDB 10.2+ and MySQL 8, SQLite 3.25+; sea-query
@@ -19,7 +19,7 @@ use std::marker::PhantomData;
 use sea_query::{Expr, Func, OverStatement as _, WindowStatement};
 
 use super::Model;
-use super::column::{Column, Field, Order, OrderBy, Over};
+use super::column::{Column, Field, Order, OrderBy, Over, window_misplaced};
 use super::selection::Selection;
 use super::source::Names;
 
@@ -32,7 +32,7 @@ use super::source::Names;
 ///
 /// ```
 /// # dualdb::__doc_fixtures!(books: db, s);
-/// // Each book's rank by pages, and the running total of pages by year:
+/// // Each book's rank by pages, and the running total of pages by id:
 /// let ranked = Book::select().order_by(Book::ID.asc()).select_fields((
 ///     Book::TITLE,
 ///     Book::window().order_by(Book::PAGES.desc()).rank(),
@@ -115,7 +115,7 @@ impl<M: Model> Window<M> {
         by.exprs(&mut exprs);
         for s in exprs {
             let names = match s.window {
-                Some(_) => Names::Invalid(super::column::window_misplaced("a PARTITION BY").into()),
+                Some(_) => Names::Invalid(window_misplaced("a PARTITION BY").into()),
                 None => Names::nested(s.names, M::META),
             };
             self.statement.add_partition_by(s.expr);
@@ -197,10 +197,15 @@ impl<M: Model> Window<M> {
     }
 
     /// `NTILE(buckets)`: which of `buckets` near-equal groups, in the
-    /// window's order, the row falls in (1 to `buckets`).
+    /// window's order, the row falls in (1 to `buckets`). No buckets makes
+    /// the query a `Usage` error before it runs.
     pub fn ntile(self, buckets: u32) -> Field<M> {
         let f = Func::cust("NTILE").arg(Expr::val(i64::from(buckets)));
-        self.function(f, Names::Nothing)
+        let names = match buckets {
+            0 => Names::Invalid("ntile(0): a window splits into one bucket or more".into()),
+            _ => Names::Nothing,
+        };
+        self.function(f, names)
     }
 
     /// `LAG(column, offset)`: `column` of the row `offset` rows before this
@@ -250,8 +255,9 @@ impl<M: Model> Field<M> {
     /// for a group (`SUM(pages) OVER (…)`, peewee's `fn.SUM(…).over(…)`): a
     /// running total with an ordered window, a partition's total without.
     /// Given to anything but an aggregate (`count`, `sum`, `avg`, `min`,
-    /// `max`, `Field::count_all`; not `count_distinct`, which no backend
-    /// computes over a window), the query is a `Usage` error before it runs.
+    /// `max`, `Field::count_all`; not `count_distinct`, which none of the
+    /// three computes over a window), the query is a `Usage` error before
+    /// it runs.
     ///
     /// ```
     /// # dualdb::__doc_fixtures!(books: db, s);
