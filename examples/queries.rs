@@ -1,12 +1,13 @@
 //! peewee's "Querying" examples (a user and their tweets) in dualdb, on
 //! both halves: joins (a model twice, under an alias), rows as tuples of
 //! models, grouping, sub-queries (scalar and in `FROM`), `case` and
-//! `concat`, expression updates, upserts, `RETURNING`, set operations and
-//! row locks.
+//! `concat`, expression updates, upserts, `RETURNING`, window functions,
+//! set operations and row locks.
 //!
 //!     cargo run --example queries                      # SQLite in memory
 //!     DATABASE_URL=postgres://… cargo run --example queries
 
+use dualdb::model::FrameBound::{CurrentRow, Preceding};
 use dualdb::model::{Alias, Field, case};
 use dualdb::{Database, Model, Select};
 
@@ -187,6 +188,22 @@ async fn main() -> dualdb::Result<()> {
         .map(|t| t.message)
         .collect();
     assert_eq!(top, ["hiss", "purr"]);
+
+    // fn.RANK().over(partition_by=[Tweet.user], order_by=[Tweet.likes.desc()]),
+    // and fn.SUM(Tweet.likes).over(order_by=[Tweet.id], start=Window.preceding(2)).
+    let w = Tweet::window;
+    let ranked = Tweet::select().order_by(Tweet::ID.asc()).select_fields((
+        Tweet::MESSAGE,
+        w().partition_by(Tweet::USER)
+            .order_by(Tweet::LIKES.desc())
+            .rank(),
+        Tweet::LIKES
+            .sum()
+            .over(w().order_by(Tweet::ID.asc()).rows(Preceding(2), CurrentRow)),
+    ));
+    let ranked: Vec<(String, i64, i64)> = a.execute_query(ranked).await?;
+    assert_eq!(ranked[1], ("hiss".to_string(), 1, 15));
+    assert_eq!(ranked[3], ("woof".to_string(), 1, 21));
 
     // Set operations, paging and a locking read in a transaction.
     let either = Tweet::select()
