@@ -25,9 +25,7 @@
 use sea_query::{Expr, Query, SelectStatement, WindowStatement};
 
 use super::Model;
-use super::column::{
-    Column, Comparable, Compatible, Field, Filter, Order, OrderBy, Over, window_misplaced,
-};
+use super::column::{Column, Comparable, Compatible, Field, Filter, Order, OrderBy, Over};
 use super::expr::IntoExpr;
 use super::join::{self, Join};
 use super::selection::{Selected, Selection};
@@ -347,11 +345,8 @@ impl<M: Model> Select<M> {
         by.exprs(&mut exprs);
         let extras = self.extras_mut();
         for s in exprs {
-            let names = match s.window {
-                Some(_) => Err(window_misplaced("a GROUP BY")),
-                None => s.names,
-            };
-            extras.group_by.push(s.expr);
+            let (expr, names) = s.outside_selection("a GROUP BY");
+            extras.group_by.push(expr);
             extras.grouped.push(Names::nested(names, M::META));
         }
         self

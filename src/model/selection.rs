@@ -3,7 +3,7 @@
 //! (`(Post::ID, User::NAME, Post::ID.count())`).
 
 use super::Model;
-use super::column::{Column, Field, Over};
+use super::column::{Column, Field, Over, window_misplaced};
 use super::expr::Expr;
 use super::source::Source;
 
@@ -19,6 +19,19 @@ pub struct Selected {
 }
 
 impl Selected {
+    /// Its expression and tables where only a selected field may stand
+    /// (`GROUP BY`, a window's partition): for a window function, why not.
+    pub(crate) fn outside_selection(
+        self,
+        place: &str,
+    ) -> (sea_query::Expr, std::result::Result<Vec<Source>, String>) {
+        let names = match self.window {
+            Some(_) => Err(window_misplaced(place)),
+            None => self.names,
+        };
+        (self.expr, names)
+    }
+
     fn plain(expr: sea_query::Expr, names: std::result::Result<Vec<Source>, String>) -> Self {
         Selected {
             expr,

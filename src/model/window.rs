@@ -19,7 +19,7 @@ use std::marker::PhantomData;
 use sea_query::{Expr, Func, OverStatement as _, WindowStatement};
 
 use super::Model;
-use super::column::{Column, Field, Order, OrderBy, Over, window_misplaced};
+use super::column::{Column, Field, Order, OrderBy, Over};
 use super::selection::Selection;
 use super::source::Names;
 
@@ -114,12 +114,9 @@ impl<M: Model> Window<M> {
         let mut exprs = Vec::new();
         by.exprs(&mut exprs);
         for s in exprs {
-            let names = match s.window {
-                Some(_) => Names::Invalid(window_misplaced("a PARTITION BY").into()),
-                None => Names::nested(s.names, M::META),
-            };
-            self.statement.add_partition_by(s.expr);
-            self = self.naming(names);
+            let (expr, names) = s.outside_selection("a PARTITION BY");
+            self.statement.add_partition_by(expr);
+            self = self.naming(Names::nested(names, M::META));
         }
         self
     }
