@@ -48,6 +48,7 @@ pub use shapes::{BuiltSql, select_slots};
 mod sql;
 mod subquery;
 mod table_sql;
+mod tree;
 mod tuples;
 mod upsert;
 mod window;

@@ -165,17 +165,36 @@ fn host_opts(
 ///   value too long or out of range for its column is cut or clamped with
 ///   a warning, and the statement succeeds (tests/bad_input.rs,
 ///   `values_that_do_not_fit_are_errors_even_on_a_lenient_server`);
+/// - no limit on a recursive common table expression's rounds (MariaDB's
+///   variable, then MySQL's): MariaDB stops one after 1,000 rounds and
+///   returns the rows found so far with only a warning, MySQL fails it, and
+///   PostgreSQL and SQLite set no limit. A tree walk
+///   ([`Select::with_descendants`](crate::Select::with_descendants)) ends
+///   on its own, as it joins its rounds by `UNION` (tests/trees.rs,
+///   `a_chain_deeper_than_the_servers_default_is_walked_whole`);
 /// - the statement timeout, if one is set (MariaDB's variable, then MySQL's).
 ///
 /// `after_connect` statements run after these, and may set either back.
 fn session_statements(timeout: Option<Duration>) -> Vec<String> {
     const START: &str = "SET SESSION time_zone = '+00:00', \
                          sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'STRICT_TRANS_TABLES')";
+    const MARIADB: &str = "max_recursive_iterations = 4294967295";
+    const MYSQL: &str = "cte_max_recursion_depth = 4294967295";
     match timeout {
-        None => vec![START.to_string()],
+        None => vec![
+            format!("{START}, {MARIADB}"),
+            format!("{START}, {MYSQL}"),
+            START.to_string(),
+        ],
         Some(t) => vec![
-            format!("{START}, max_statement_time = {}", t.as_secs_f64()),
-            format!("{START}, max_execution_time = {}", t.as_millis().max(1)),
+            format!(
+                "{START}, {MARIADB}, max_statement_time = {}",
+                t.as_secs_f64()
+            ),
+            format!(
+                "{START}, {MYSQL}, max_execution_time = {}",
+                t.as_millis().max(1)
+            ),
             START.to_string(),
         ],
     }
