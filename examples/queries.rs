@@ -2,7 +2,7 @@
 //! both halves: joins (a model twice, under an alias), rows as tuples of
 //! models, grouping, sub-queries (scalar and in `FROM`), `case` and
 //! `concat`, expression updates, upserts, `RETURNING`, window functions,
-//! set operations and row locks.
+//! recursive tree walks, set operations and row locks.
 //!
 //!     cargo run --example queries                      # SQLite in memory
 //!     DATABASE_URL=postgres://… cargo run --example queries
@@ -32,6 +32,17 @@ struct Tweet {
     likes: i64,
 }
 
+/// peewee's recursive CTE example: categories under categories.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "example_category")]
+struct Category {
+    #[model(primary_key, auto)]
+    id: i64,
+    #[model(references = Category)]
+    parent: Option<i64>,
+    name: String,
+}
+
 fn user(name: &str) -> User {
     User {
         id: 0,
@@ -49,8 +60,10 @@ async fn main() -> dualdb::Result<()> {
     let s = db.sync();
     s.drop_table::<Tweet>()?;
     s.drop_table::<User>()?;
+    s.drop_table::<Category>()?;
     s.create_table::<User>()?;
     s.create_table::<Tweet>()?;
+    s.create_table::<Category>()?;
     let users = s.execute_query(User::insert_many(vec![
         user("huey"),
         user("mickey"),
@@ -204,6 +217,44 @@ async fn main() -> dualdb::Result<()> {
     let ranked: Vec<(String, i64, i64)> = a.execute_query(ranked).await?;
     assert_eq!(ranked[1], ("hiss".to_string(), 1, 15));
     assert_eq!(ranked[3], ("woof".to_string(), 1, 21));
+
+    // A recursive CTE over Category.parent: a category and everything under
+    // it, and the path from the root down to one.
+    let mut made = std::collections::HashMap::new();
+    for (name, parent) in [
+        ("pets", None),
+        ("cats", Some("pets")),
+        ("kittens", Some("cats")),
+        ("dogs", Some("pets")),
+        ("tools", None),
+    ] {
+        let parent = parent.map(|p: &str| made[p]);
+        let c = a
+            .create(Category {
+                id: 0,
+                parent,
+                name: name.into(),
+            })
+            .await?;
+        made.insert(name, c.id);
+    }
+    let names = |rows: Vec<Category>| rows.into_iter().map(|c| c.name).collect::<Vec<_>>();
+    let pets = Category::select()
+        .filter(Category::NAME.eq("pets"))
+        .with_descendants(Category::PARENT)
+        .order_by(Category::NAME.asc());
+    assert_eq!(
+        names(a.execute_query(pets).await?),
+        ["cats", "dogs", "kittens", "pets"]
+    );
+    let path = Category::select()
+        .filter(Category::NAME.eq("kittens"))
+        .with_ancestors(Category::PARENT)
+        .order_by(Category::ID.asc());
+    assert_eq!(
+        names(a.execute_query(path).await?),
+        ["pets", "cats", "kittens"]
+    );
 
     // Set operations, paging and a locking read in a transaction.
     let either = Tweet::select()
