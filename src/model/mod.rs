@@ -35,6 +35,7 @@ mod joined;
 pub(crate) mod key;
 mod layout;
 mod links;
+mod per_group;
 pub mod prefetch;
 mod query;
 mod rebuild;

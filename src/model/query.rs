@@ -377,6 +377,20 @@ impl<M: Model> Select<M> {
         self.extras.as_ref().map_or(&[], |e| &e.joins)
     }
 
+    /// The query's `ORDER BY` terms, in order.
+    pub(crate) fn orders(&self) -> &[Order<M>] {
+        &self.order
+    }
+
+    /// The same query without `LIMIT` and `OFFSET`.
+    pub(crate) fn unpaged(&self) -> Select<M> {
+        Select {
+            limit: None,
+            offset: None,
+            ..self.clone()
+        }
+    }
+
     /// The tables the query reads from: its model's own, then the joined
     /// ones.
     pub(crate) fn models_read(&self) -> Vec<Source> {
@@ -1127,7 +1141,7 @@ impl<M: Model> Select<M> {
 
     /// True if the query groups its rows or joins others' by `UNION` and the
     /// like: a count counts its rows from outside.
-    fn groups_or_compounds(&self) -> bool {
+    pub(crate) fn groups_or_compounds(&self) -> bool {
         self.extras
             .as_ref()
             .is_some_and(|e| !e.group_by.is_empty() || !e.compounds.is_empty())
