@@ -218,6 +218,19 @@ async fn main() -> dualdb::Result<()> {
     assert_eq!(ranked[1], ("hiss".to_string(), 1, 15));
     assert_eq!(ranked[3], ("woof".to_string(), 1, 21));
 
+    // Each user's most liked tweet: ROW_NUMBER() OVER (PARTITION BY user
+    // ORDER BY likes DESC) in a sub-query, kept where it is 1.
+    let best = Tweet::select()
+        .order_by(Tweet::LIKES.desc())
+        .limit_per(Tweet::USER, 1);
+    let best: Vec<String> = a
+        .execute_query(best)
+        .await?
+        .into_iter()
+        .map(|t| t.message)
+        .collect();
+    assert_eq!(best, ["hiss", "woof"]);
+
     // A recursive CTE over Category.parent: a category and everything under
     // it, and the path from the root down to one.
     let mut made = std::collections::HashMap::new();
