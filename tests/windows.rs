@@ -288,6 +288,10 @@ async fn window_functions_where_sql_computes_none_are_refused_before_they_run() 
             let q = Score::select().group_by(Score::TEAM).having(total().gt(1));
             let e = call!(half, db, execute_query(q)).unwrap_err();
             refused(e, "having", "in a filter or HAVING");
+            // The message names the way to the first rows of each group.
+            let q = Score::select().filter(per_team().row_number().le(1));
+            let e = call!(half, db, execute_query(q)).unwrap_err();
+            refused(e, "filter", "use `Select::limit_per`");
             let q = Score::select().order_by(total().desc());
             let e = call!(half, db, execute_query(q)).unwrap_err();
             refused(e, "order_by", "in an ORDER BY");

@@ -703,8 +703,9 @@ pub(crate) enum Over {
 pub(crate) fn window_misplaced(place: &str) -> String {
     format!(
         "a window function (a field `over` a window) in {place}: SQL computes window functions \
-         after filtering, grouping and HAVING, so here it can only be selected; to filter on \
-         one (the first rows of each group), wrap the query in raw SQL (`query_as`)"
+         after filtering, grouping and HAVING, so here it can only be selected; for the first \
+         rows of each group use `Select::limit_per`, and to filter on one otherwise wrap the \
+         query in raw SQL (`query_as`)"
     )
 }
 
