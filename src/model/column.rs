@@ -24,6 +24,7 @@ use std::marker::PhantomData;
 use sea_query::{Cond, Condition, Expr, ExprTrait};
 
 use super::Model;
+use super::aggregate::{Aggregate, Function};
 use super::source::{Alias, Names, Source};
 use super::sql::to_sea;
 use crate::value::{ToSql, Value};
@@ -373,7 +374,10 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(with_year, 2);
     /// ```
     pub fn count(self) -> Field<M> {
-        Field::aggregate(self.sea().count(), self.names())
+        Field::aggregate(
+            Aggregate::new(Function::Count, Some(self.sea())),
+            self.names(),
+        )
     }
     /// `MAX(column)`
     ///
@@ -383,7 +387,10 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(most, 474);
     /// ```
     pub fn max(self) -> Field<M> {
-        Field::aggregate(self.sea().max(), self.names())
+        Field::aggregate(
+            Aggregate::new(Function::Max, Some(self.sea())),
+            self.names(),
+        )
     }
     /// `MIN(column)`
     ///
@@ -393,7 +400,10 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(first, Some(1815));
     /// ```
     pub fn min(self) -> Field<M> {
-        Field::aggregate(self.sea().min(), self.names())
+        Field::aggregate(
+            Aggregate::new(Function::Min, Some(self.sea())),
+            self.names(),
+        )
     }
     /// `SUM(column)`
     ///
@@ -403,7 +413,10 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(total, 976);
     /// ```
     pub fn sum(self) -> Field<M> {
-        Field::aggregate(self.sea().sum(), self.names())
+        Field::aggregate(
+            Aggregate::new(Function::Sum, Some(self.sea())),
+            self.names(),
+        )
     }
     /// `AVG(column)`: read it as `f64` (or `Option<f64>`, NULL over no
     /// rows); PostgreSQL and MySQL compute an exact decimal, which decodes
@@ -415,7 +428,10 @@ impl<M: Model, T> Column<M, T> {
     /// assert!((mean - 325.33).abs() < 0.01);
     /// ```
     pub fn avg(self) -> Field<M> {
-        Field::aggregate(self.sea().avg(), self.names())
+        Field::aggregate(
+            Aggregate::new(Function::Avg, Some(self.sea())),
+            self.names(),
+        )
     }
     /// `COUNT(DISTINCT column)`: the different non-NULL values.
     ///
@@ -426,7 +442,8 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(titles, 3);
     /// ```
     pub fn count_distinct(self) -> Field<M> {
-        Field::naming(self.sea().count_distinct(), self.names())
+        let of = Aggregate::new(Function::CountDistinct, Some(self.sea()));
+        Field::aggregate(of, self.names())
     }
 }
 
@@ -682,6 +699,9 @@ pub struct Field<M> {
     pub(crate) names: Names,
     /// How it stands to a window (`OVER`, src/model/window.rs).
     pub(crate) over: Over,
+    /// For an aggregate, its function and argument, from which
+    /// [`filter`](Field::filter) writes it anew (src/model/aggregate.rs).
+    pub(crate) aggregate: Option<Box<Aggregate>>,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -713,6 +733,7 @@ impl<M> Clone for Field<M> {
     fn clone(&self) -> Self {
         Field {
             over: self.over.clone(),
+            aggregate: self.aggregate.clone(),
             ..Field::naming(self.expr.clone(), self.names.clone())
         }
     }
@@ -731,15 +752,23 @@ impl<M> Field<M> {
             expr,
             names,
             over: Over::Never,
+            aggregate: None,
             _model: PhantomData,
         }
     }
 
-    /// An aggregate function (`COUNT`, `SUM`, …): one a window may take.
-    pub(crate) fn aggregate(expr: Expr, names: Names) -> Self {
+    /// An aggregate function (`COUNT`, `SUM`, …); all but `COUNT(DISTINCT
+    /// …)` may take a window.
+    pub(crate) fn aggregate(aggregate: Aggregate, names: Names) -> Self {
         Field {
-            over: Over::Aggregate,
-            ..Field::naming(expr, names)
+            expr: aggregate.expr(),
+            names,
+            over: match aggregate.windowed() {
+                true => Over::Aggregate,
+                false => Over::Never,
+            },
+            aggregate: Some(Box::new(aggregate)),
+            _model: PhantomData,
         }
     }
 
@@ -749,6 +778,12 @@ impl<M> Field<M> {
             over: Over::Window(Box::new(window)),
             ..Field::naming(expr, names)
         }
+    }
+
+    /// The same field, an aggregate of these parts (kept through `over`).
+    pub(crate) fn of_aggregate(mut self, aggregate: Option<Box<Aggregate>>) -> Self {
+        self.aggregate = aggregate;
+        self
     }
 
     /// The tables it names where only a selected field may stand: why not,
@@ -769,11 +804,52 @@ impl<M> Field<M> {
     /// assert_eq!(n, 2);
     /// ```
     pub fn count_all() -> Self {
-        Field::aggregate(Expr::col(sea_query::Asterisk).count(), Names::Nothing)
+        Field::aggregate(Aggregate::new(Function::Count, None), Names::Nothing)
     }
 }
 
 impl<M: Model> Field<M> {
+    /// peewee's `fn.COUNT(…).filter(cond)`: the aggregate of only the rows
+    /// `cond` holds for, SQL's `FILTER (WHERE cond)`, written
+    /// `COUNT(CASE WHEN cond THEN … END)` so that MySQL computes it too;
+    /// given twice, both conditions hold. Where `cond` holds for no row,
+    /// `COUNT` is 0 and the others NULL (read them as `Option`). It may be
+    /// taken [`over`](Self::over) a window, before or after. `cond` may
+    /// name any model the query reads; to count rows, filter `M::ID.count()`
+    /// (`Field::count_all()` names no model for `M` to be inferred from). On
+    /// what is not an aggregate, the query is a
+    /// [`Usage`](crate::ErrorKind::Usage) error before it runs.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// use dualdb::model::Field;
+    /// // All books, the long ones, and the pages of those with no year, in one query:
+    /// let q = Book::select().select_fields((
+    ///     Field::<Book>::count_all(),
+    ///     Book::ID.count().filter(Book::PAGES.gt(400)),
+    ///     Book::PAGES.sum().filter(Book::YEAR.is_null()),
+    /// ));
+    /// let counted: Vec<(i64, i64, Option<i64>)> = s.execute_query(q).unwrap();
+    /// assert_eq!(counted, [(3, 2, Some(90))]);
+    /// ```
+    pub fn filter<N: Model>(mut self, cond: Filter<N>) -> Field<M> {
+        let cond = cond.retag::<M>();
+        let names = cond.names().clone();
+        let Some(aggregate) = self.aggregate.take() else {
+            self.names = Names::Invalid(
+                "`filter` takes an aggregate (count, sum, avg, min, max, count_distinct, \
+                 count_all): a column or an expression counts no rows"
+                    .into(),
+            );
+            return self;
+        };
+        let aggregate = aggregate.filtered(cond.cond());
+        self.expr = aggregate.expr();
+        self.names = std::mem::take(&mut self.names).union(names, M::META);
+        self.aggregate = Some(Box::new(aggregate));
+        self
+    }
+
     fn compare(self, op: fn(Expr, Expr) -> Expr, v: impl ToSql) -> Filter<M> {
         let names = self.names_outside_selection("a filter or HAVING");
         Filter::naming(Cond::all().add(op(self.expr, val(v.to_sql()))), names)

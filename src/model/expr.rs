@@ -20,6 +20,7 @@ use std::marker::PhantomData;
 use sea_query::{ExprTrait, Func};
 
 use super::Model;
+use super::aggregate::{Aggregate, Function};
 use super::column::{Column, Compatible, Field, Filter};
 use super::source::Names;
 use super::sql::to_sea;
@@ -329,6 +330,47 @@ impl<M: Model, T> Expr<M, T> {
     /// ```
     pub fn field(self) -> Field<M> {
         Field::naming(self.expr, self.names)
+    }
+
+    fn aggregate(self, function: Function) -> Field<M> {
+        Field::aggregate(Aggregate::new(function, Some(self.expr)), self.names)
+    }
+
+    /// `SUM(expression)`, peewee's `fn.SUM(Item.price * Item.qty)`; the
+    /// other aggregates below are the column's, of the expression.
+    ///
+    /// ```
+    /// # dualdb::__doc_fixtures!(books: db, s);
+    /// use dualdb::model::case;
+    /// let q = Book::select().select_fields((
+    ///     (Book::PAGES * 2).sum(),
+    ///     case(Book::PAGES.gt(400), "long").end().count(),
+    /// ));
+    /// let rows: Vec<(i64, i64)> = s.execute_query(q).unwrap();
+    /// assert_eq!(rows, [(1952, 2)]);
+    /// ```
+    pub fn sum(self) -> Field<M> {
+        self.aggregate(Function::Sum)
+    }
+    /// `COUNT(expression)`: the rows where it is not NULL.
+    pub fn count(self) -> Field<M> {
+        self.aggregate(Function::Count)
+    }
+    /// `COUNT(DISTINCT expression)`: its different non-NULL values.
+    pub fn count_distinct(self) -> Field<M> {
+        self.aggregate(Function::CountDistinct)
+    }
+    /// `AVG(expression)`: read it as `f64`.
+    pub fn avg(self) -> Field<M> {
+        self.aggregate(Function::Avg)
+    }
+    /// `MIN(expression)`
+    pub fn min(self) -> Field<M> {
+        self.aggregate(Function::Min)
+    }
+    /// `MAX(expression)`
+    pub fn max(self) -> Field<M> {
+        self.aggregate(Function::Max)
     }
 }
 

@@ -24,6 +24,7 @@
 //! assert_eq!(found, block);
 //! ```
 
+mod aggregate;
 mod alter;
 mod carrier;
 mod column;

@@ -274,6 +274,6 @@ impl<M: Model> Field<M> {
                     .into(),
             ),
         };
-        Field::windowed(self.expr, names, window.statement)
+        Field::windowed(self.expr, names, window.statement).of_aggregate(self.aggregate)
     }
 }
