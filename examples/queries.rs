@@ -218,6 +218,18 @@ async fn main() -> dualdb::Result<()> {
     assert_eq!(ranked[1], ("hiss".to_string(), 1, 15));
     assert_eq!(ranked[3], ("woof".to_string(), 1, 21));
 
+    // fn.COUNT(Tweet.id).filter(Tweet.likes > 5): per user, all tweets and
+    // the liked ones.
+    let liked = Tweet::select()
+        .group_by(Tweet::USER)
+        .order_by(Tweet::USER.asc())
+        .select_fields((
+            Tweet::ID.count(),
+            Tweet::ID.count().filter(Tweet::LIKES.gt(5)),
+        ));
+    let liked: Vec<(i64, i64)> = a.execute_query(liked).await?;
+    assert_eq!(liked, [(3, 2), (1, 0)]);
+
     // Each user's most liked tweet: ROW_NUMBER() OVER (PARTITION BY user
     // ORDER BY likes DESC) in a sub-query, kept where it is 1.
     let best = Tweet::select()
