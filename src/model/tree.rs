@@ -126,10 +126,7 @@ enum Direction {
 /// `M`'s rows reached from `start`'s through `parent`, as a query of `M`.
 fn walk<M: Model, T>(start: Select<M>, parent: Column<M, T>, way: Direction) -> Select<M> {
     let (parent_at, parent) = parent.parts();
-    let filter = match tree_filter(start, parent, parent_at, way) {
-        Ok(f) => f,
-        Err(why) => Filter::invalid(why),
-    };
+    let filter = tree_filter(start, parent, parent_at, way).unwrap_or_else(Filter::invalid);
     M::select().filter(filter)
 }
 

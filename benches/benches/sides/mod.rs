@@ -14,7 +14,7 @@ use crate::associations::{
     self, BenchComment, BenchPost, Joined, fill, lite, lite_joined, lite_load, loading_sql,
     medium_sql, my_load_async, my_load_sync, pg, pg_joined, split,
 };
-use crate::support::{self, BenchUser, Inserted, insert_sql, insert_values, new_rows};
+use crate::support::{self, BenchNode, BenchUser, Inserted, insert_sql, insert_values, new_rows};
 
 /// A workload: (name, rows in the table or, for `insert`, in each
 /// statement, divisor of a bench's call count, so that 1,000-row selects
@@ -52,6 +52,9 @@ pub const TIMED: &[Workload] = &[
     ("medium", MEDIUM_USERS, 4),
     ("join", 1_000, 20),
     ("window", 1_000, 20),
+    ("per_group", 1_000, 20),
+    ("tree", 1_000, 20),
+    ("filtered", 1_000, 20),
     ("query_as", 1, 1),
     ("query_as", 1_000, 20),
     ("associations", 100, 1),
@@ -122,6 +125,8 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
         let shown = match workload {
             "get" | "get_16_threads" => 1,
             "medium" => rows / 2,
+            "per_group" => 200,
+            "filtered" => 2,
             _ => rows,
         };
         for &(half, ours, theirs) in halves(kind) {
@@ -158,6 +163,9 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "medium" => medium(url, side),
         "join" => join(url, side),
         "window" => window(url, side),
+        "per_group" => per_group(url, side),
+        "tree" => tree(url, side),
+        "filtered" => filtered(url, side),
         "query_as" => query_as(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" | "stream_rows" | "fold_rows" => stream(url, side, workload),
@@ -176,7 +184,8 @@ pub fn setup(db: &Database, workload: &str, rows: i32) {
             db.sync().create_table::<Inserted>().unwrap();
         }
         "medium" => fill(db, rows, 1, 0, 4),
-        "join" | "window" => fill(db, rows, 1, 0, 1),
+        "join" | "window" | "per_group" | "filtered" => fill(db, rows, 1, 0, 1),
+        "tree" => support::setup_tree(db, i64::from(rows)),
         "associations" => fill(db, rows, 10, 10, 1),
         "fold_rows" | "stream_rows" => {
             associations::drop_tables(db);
@@ -922,6 +931,7 @@ fn join(url: &str, side: &str) -> Calls {
             side,
             kind,
             JOIN_SQL,
+            NO_PARAMS,
             pg_joined,
             lite_joined,
             |j: Joined| {
@@ -967,9 +977,116 @@ fn window(url: &str, side: &str) -> Calls {
             side,
             kind,
             WINDOW_SQL,
+            NO_PARAMS,
             |r| -> Ranked { (r.get(0), r.get(1), r.get(2)) },
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             |r: Ranked| r,
+        ),
+    }
+}
+
+/// What `per_group` writes: each hair colour's 100 highest ids.
+const PER_GROUP_SQL: &str = "SELECT id, name, hair_color FROM bench_users WHERE bench_users.id IN \
+    (SELECT dualdb_key FROM (SELECT bench_users.id AS dualdb_key, ROW_NUMBER() OVER \
+    (PARTITION BY bench_users.hair_color ORDER BY bench_users.id DESC) AS dualdb_rank \
+    FROM bench_users) AS dualdb_ranked WHERE dualdb_rank <= ?) ORDER BY bench_users.id DESC";
+
+/// The first rows of each group, 200 users a call (`limit_per`: the 100
+/// highest ids of each hair colour) against the raw drivers running the
+/// same SQL and decoding the same three columns.
+fn per_group(url: &str, side: &str) -> Calls {
+    let q = || {
+        BenchUser::select()
+            .order_by(BenchUser::ID.desc())
+            .limit_per(BenchUser::HAIR_COLOR, 100)
+    };
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    match side {
+        "dualdb" | "dualdb_async" => rows_of(db, side, q),
+        _ => raw_rows(
+            url,
+            side,
+            kind,
+            PER_GROUP_SQL,
+            &[100i64],
+            |r| -> Raw { (r.get(0), r.get(1), r.get(2)) },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r: Raw| r,
+        ),
+    }
+}
+
+/// What `tree` writes: node 1 and every node below it.
+const TREE_SQL: &str = "SELECT id, parent, name FROM bench_nodes WHERE bench_nodes.id IN \
+    (WITH RECURSIVE dualdb_tree (dualdb_key) AS (SELECT * FROM (SELECT bench_nodes.id \
+    FROM bench_nodes WHERE bench_nodes.id = ?) AS dualdb_start UNION SELECT bench_nodes.id \
+    FROM bench_nodes INNER JOIN dualdb_tree ON bench_nodes.parent = dualdb_tree.dualdb_key) \
+    SELECT dualdb_key FROM dualdb_tree)";
+
+/// A tree walk, 1,000 nodes a call (`with_descendants` from the root of
+/// `bench_nodes`, ten levels) against the raw drivers running the same SQL
+/// and decoding the same three columns.
+fn tree(url: &str, side: &str) -> Calls {
+    type Node = (i64, Option<i64>, String);
+    let q = || {
+        BenchNode::select()
+            .filter(BenchNode::ID.eq(1))
+            .with_descendants(BenchNode::PARENT)
+    };
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    match side {
+        "dualdb" | "dualdb_async" => rows_of(db, side, q),
+        _ => raw_rows(
+            url,
+            side,
+            kind,
+            TREE_SQL,
+            &[1i64],
+            |r| -> Node { (r.get(0), r.get(1), r.get(2)) },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r: Node| r,
+        ),
+    }
+}
+
+/// What `filtered` writes: per hair colour, its users, those above id 500,
+/// and the sum of the ids up to 500.
+const FILTERED_SQL: &str = "SELECT bench_users.hair_color, COUNT(bench_users.id), \
+    COUNT(CASE WHEN bench_users.id > ? THEN bench_users.id END), \
+    SUM(CASE WHEN bench_users.id <= ? THEN bench_users.id END) FROM bench_users \
+    GROUP BY bench_users.hair_color ORDER BY bench_users.hair_color ASC";
+
+/// Aggregates of some rows, two groups a call (`count().filter(…)`,
+/// `sum().filter(…)` over 1,000 users) against the raw drivers running the
+/// same SQL and decoding the same four columns.
+fn filtered(url: &str, side: &str) -> Calls {
+    type Counted = (Option<String>, i64, i64, Option<i64>);
+    let q = || {
+        BenchUser::select()
+            .group_by(BenchUser::HAIR_COLOR)
+            .order_by(BenchUser::HAIR_COLOR.asc())
+            .select_fields::<Counted>((
+                BenchUser::HAIR_COLOR,
+                BenchUser::ID.count(),
+                BenchUser::ID.count().filter(BenchUser::ID.gt(500)),
+                BenchUser::ID.sum().filter(BenchUser::ID.le(500)),
+            ))
+    };
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    match side {
+        "dualdb" | "dualdb_async" => rows_of(db, side, q),
+        _ => raw_rows(
+            url,
+            side,
+            kind,
+            FILTERED_SQL,
+            &[500i32, 500],
+            |r| -> Counted { (r.get(0), r.get(1), r.get(2), r.get(3)) },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r: Counted| r,
         ),
     }
 }
@@ -1089,30 +1206,43 @@ where
     }
 }
 
-/// A raw driver's side of a query workload: `sql` run a call on `side`
-/// (`raw`, `raw_async`) of `kind`'s driver, each row decoded by position
-/// (`pg`, `lite_row`, or the `mysql` crates' `FromRow`) and `shape`d into
-/// one `Vec`, as the workload's own code did, each call the number of rows.
-fn raw_rows<R, S>(
+/// A raw driver's side of a query workload: `sql` (with `?` placeholders,
+/// numbered for PostgreSQL) run a call with `params` on `side` (`raw`,
+/// `raw_async`) of `kind`'s driver, each row decoded by position (`pg`,
+/// `lite_row`, or the `mysql` crates' `FromRow`) and `shape`d into one
+/// `Vec`, as the workload's own code did, each call the number of rows.
+#[allow(clippy::too_many_arguments)]
+fn raw_rows<P, R, S>(
     url: &str,
     side: &str,
     kind: BackendKind,
     sql: &'static str,
+    params: &'static [P],
     pg: fn(&tokio_postgres::Row) -> R,
     lite_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
     shape: fn(R) -> S,
 ) -> Calls
 where
+    P: tokio_postgres::types::ToSql + rusqlite::ToSql + Into<mysql::Value> + Copy + Sync,
     R: mysql::prelude::FromRow + mysql_async::prelude::FromRow + Send + 'static,
     S: 'static,
 {
     // The `mysql` crates decode a whole result into `R`s first.
     let count = move |rows: Vec<R>| rows.into_iter().map(shape).collect::<Vec<S>>().len();
+    let my_params = || match params {
+        [] => mysql::Params::Empty,
+        _ => mysql::Params::Positional(params.iter().map(|&p| p.into()).collect()),
+    };
+    let pg_params: Vec<&'static (dyn tokio_postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let pg_sql = numbered(sql);
     match (side, kind) {
         ("raw_async", BackendKind::Postgres) => {
-            let (rt, c) = pg_async(url, sql);
+            let (rt, c) = pg_async(url, &pg_sql);
             on_runtime(rt, c, async move |(c, st), _| {
-                let rows = c.query(&*st, &[]).await.unwrap();
+                let rows = c.query(&*st, &pg_params).await.unwrap();
                 rows.iter().map(|r| shape(pg(r))).collect::<Vec<S>>().len()
             })
         }
@@ -1120,15 +1250,15 @@ where
             use mysql_async::prelude::Queryable as _;
             let (rt, c) = my_async(url);
             on_runtime(rt, c, async move |c, _| {
-                count(c.exec(sql, ()).await.unwrap())
+                count(c.exec(sql, my_params()).await.unwrap())
             })
         }
         (_, BackendKind::Postgres) => {
             let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-            let st = c.prepare(sql).unwrap();
+            let st = c.prepare(&pg_sql).unwrap();
             Box::new(move |keys| {
                 keys.map(|_| {
-                    let rows = c.query(&st, &[]).unwrap();
+                    let rows = c.query(&st, &pg_params).unwrap();
                     rows.iter().map(|r| shape(pg(r))).collect::<Vec<S>>().len()
                 })
                 .sum()
@@ -1137,14 +1267,15 @@ where
         (_, BackendKind::Mysql) => {
             use mysql::prelude::Queryable as _;
             let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
-            Box::new(move |keys| keys.map(|_| count(c.exec(sql, ()).unwrap())).sum())
+            Box::new(move |keys| keys.map(|_| count(c.exec(sql, my_params()).unwrap())).sum())
         }
         _ => {
             let c = lite(url);
             Box::new(move |keys| {
                 keys.map(|_| {
                     let mut st = c.prepare_cached(sql).unwrap();
-                    let rows = st.query_map([], |r| lite_row(r).map(shape)).unwrap();
+                    let values = rusqlite::params_from_iter(params.iter());
+                    let rows = st.query_map(values, |r| lite_row(r).map(shape)).unwrap();
                     rows.collect::<Result<Vec<S>, _>>().unwrap().len()
                 })
                 .sum()
@@ -1152,6 +1283,26 @@ where
         }
     }
 }
+
+/// `sql` with its `?` placeholders numbered (`$1`, `$2`, …), for
+/// PostgreSQL (the workloads' SQL has no `?` in a literal).
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        match c {
+            '?' => {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// No values to bind.
+const NO_PARAMS: &[i64] = &[];
 
 /// An async side: `call` for each key of a range on `conn`, within one
 /// `block_on` of the side's own runtime; the sum of what the calls saw.

@@ -19,6 +19,33 @@ pub struct BenchUser {
 
 pub const ROWS: i32 = 1_000;
 
+/// A tree (the `tree` workload's): node `i`'s parent is node `i / 2`, node
+/// 1 the root, ten levels for 1,000 nodes.
+#[derive(Model, Debug)]
+#[model(table = "bench_nodes")]
+pub struct BenchNode {
+    #[model(primary_key)]
+    pub id: i64,
+    #[model(references = BenchNode)]
+    pub parent: Option<i64>,
+    pub name: String,
+}
+
+/// (Re)creates `bench_nodes` with nodes 1..=n.
+pub fn setup_tree(db: &Database, n: i64) {
+    let s = db.sync();
+    s.drop_table::<BenchNode>().unwrap();
+    s.create_table::<BenchNode>().unwrap();
+    let nodes: Vec<BenchNode> = (1..=n)
+        .map(|id| BenchNode {
+            id,
+            parent: (id > 1).then_some(id / 2),
+            name: format!("node {id}"),
+        })
+        .collect();
+    s.execute_query(BenchNode::insert_many(nodes)).unwrap();
+}
+
 /// The insert workload's table: a generated key and two text columns.
 #[derive(Model, Debug)]
 #[model(table = "bench_insert")]
