@@ -366,6 +366,9 @@ impl<M: Model, T> Column<M, T> {
     pub fn field(self) -> Field<M> {
         Field::naming(self.sea(), self.names())
     }
+    fn aggregate(self, function: Function) -> Field<M> {
+        Field::aggregate(Aggregate::new(function, Some(self.sea())), self.names())
+    }
     /// `COUNT(column)`: non-NULL values.
     ///
     /// ```
@@ -374,10 +377,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(with_year, 2);
     /// ```
     pub fn count(self) -> Field<M> {
-        Field::aggregate(
-            Aggregate::new(Function::Count, Some(self.sea())),
-            self.names(),
-        )
+        self.aggregate(Function::Count)
     }
     /// `MAX(column)`
     ///
@@ -387,10 +387,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(most, 474);
     /// ```
     pub fn max(self) -> Field<M> {
-        Field::aggregate(
-            Aggregate::new(Function::Max, Some(self.sea())),
-            self.names(),
-        )
+        self.aggregate(Function::Max)
     }
     /// `MIN(column)`
     ///
@@ -400,10 +397,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(first, Some(1815));
     /// ```
     pub fn min(self) -> Field<M> {
-        Field::aggregate(
-            Aggregate::new(Function::Min, Some(self.sea())),
-            self.names(),
-        )
+        self.aggregate(Function::Min)
     }
     /// `SUM(column)`
     ///
@@ -413,10 +407,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(total, 976);
     /// ```
     pub fn sum(self) -> Field<M> {
-        Field::aggregate(
-            Aggregate::new(Function::Sum, Some(self.sea())),
-            self.names(),
-        )
+        self.aggregate(Function::Sum)
     }
     /// `AVG(column)`: read it as `f64` (or `Option<f64>`, NULL over no
     /// rows); PostgreSQL and MySQL compute an exact decimal, which decodes
@@ -428,10 +419,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert!((mean - 325.33).abs() < 0.01);
     /// ```
     pub fn avg(self) -> Field<M> {
-        Field::aggregate(
-            Aggregate::new(Function::Avg, Some(self.sea())),
-            self.names(),
-        )
+        self.aggregate(Function::Avg)
     }
     /// `COUNT(DISTINCT column)`: the different non-NULL values.
     ///
@@ -442,8 +430,7 @@ impl<M: Model, T> Column<M, T> {
     /// assert_eq!(titles, 3);
     /// ```
     pub fn count_distinct(self) -> Field<M> {
-        let of = Aggregate::new(Function::CountDistinct, Some(self.sea()));
-        Field::aggregate(of, self.names())
+        self.aggregate(Function::CountDistinct)
     }
 }
 
