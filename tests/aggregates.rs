@@ -8,62 +8,10 @@
 
 mod common;
 
+use common::models::{Score, Team, plant_scores};
 use common::{HALVES, isolated_all};
 use dualdb::model::{Field, case};
-use dualdb::{Database, ErrorKind, Model};
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "agg_teams")]
-struct Team {
-    #[model(primary_key, auto)]
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "agg_scores")]
-struct Score {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(references = Team)]
-    team: i64,
-    player: String,
-    points: i32,
-}
-
-/// Red (ann 10, bob 30, cid 30) and blue (dee 20, eve 5), the scores' ids 1
-/// to 5 in that order; the teams' ids 1 and 2.
-async fn fresh(db: &Database) {
-    let a = db.aio();
-    a.drop_table::<Score>().await.unwrap();
-    a.drop_table::<Team>().await.unwrap();
-    a.create_table::<Team>().await.unwrap();
-    a.create_table::<Score>().await.unwrap();
-    for name in ["red", "blue"] {
-        a.create(Team {
-            id: 0,
-            name: name.into(),
-        })
-        .await
-        .unwrap();
-    }
-    let rows = [
-        (1, "ann", 10),
-        (1, "bob", 30),
-        (1, "cid", 30),
-        (2, "dee", 20),
-        (2, "eve", 5),
-    ]
-    .map(|(team, player, points)| Score {
-        id: 0,
-        team,
-        player: player.into(),
-        points,
-    });
-    a.execute_query(Score::insert_many(rows.to_vec()))
-        .await
-        .unwrap();
-}
+use dualdb::{ErrorKind, Model};
 
 fn high() -> dualdb::Filter<Score> {
     Score::POINTS.ge(20)
@@ -72,7 +20,7 @@ fn high() -> dualdb::Filter<Score> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregates_of_some_rows_and_of_expressions() {
     for db in isolated_all("aggregates") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
@@ -162,7 +110,7 @@ async fn aggregates_of_some_rows_and_of_expressions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filtered_aggregates_in_a_transaction_see_its_rows() {
     for db in isolated_all("aggregates_tx") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         let high_count = || {
             Score::select().select_fields((
@@ -205,7 +153,7 @@ async fn filtered_aggregates_in_a_transaction_see_its_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filter_on_what_is_not_an_aggregate_is_refused_before_it_runs() {
     for db in isolated_all("aggregates_refused") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");

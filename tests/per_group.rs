@@ -7,29 +7,11 @@
 
 mod common;
 
+use common::models::{Score, Team, plant_scores};
 use common::{HALVES, Half, isolated_all};
 use dualdb::model::case;
 use dualdb::{Database, ErrorKind, Model, Select};
 use futures::TryStreamExt as _;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "pg_teams")]
-struct Team {
-    #[model(primary_key, auto)]
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "pg_scores")]
-struct Score {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(references = Team)]
-    team: i64,
-    player: String,
-    points: i32,
-}
 
 /// A key of two columns: nothing to pick rows by.
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -39,44 +21,6 @@ struct Pair {
     a: i64,
     #[model(primary_key)]
     b: i64,
-}
-
-/// Red (ann 10, bob 30, cid 30) and blue (dee 20, eve 5), the scores' ids 1
-/// to 5 in that order.
-async fn fresh(db: &Database) {
-    let a = db.aio();
-    a.drop_table::<Score>().await.unwrap();
-    a.drop_table::<Team>().await.unwrap();
-    a.create_table::<Team>().await.unwrap();
-    a.create_table::<Score>().await.unwrap();
-    let teams = a
-        .execute_query(Team::insert_many(
-            ["red", "blue"]
-                .map(|name| Team {
-                    id: 0,
-                    name: name.into(),
-                })
-                .to_vec(),
-        ))
-        .await
-        .unwrap();
-    let (red, blue) = (teams[0].id, teams[1].id);
-    let rows = [
-        (red, "ann", 10),
-        (red, "bob", 30),
-        (red, "cid", 30),
-        (blue, "dee", 20),
-        (blue, "eve", 5),
-    ]
-    .map(|(team, player, points)| Score {
-        id: 0,
-        team,
-        player: player.into(),
-        points,
-    });
-    a.execute_query(Score::insert_many(rows.to_vec()))
-        .await
-        .unwrap();
 }
 
 /// Most points first, ties by id.
@@ -94,7 +38,7 @@ async fn players(half: Half, db: &Database, q: Select<Score>) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_rows_of_each_group_in_the_querys_order() {
     for db in isolated_all("per_group") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
@@ -149,7 +93,7 @@ async fn each_groups_first_rows_in_and_out_of_transactions() {
     for db in isolated_all("per_group_tx") {
         let b = db.backend();
         for half in HALVES {
-            fresh(&db).await;
+            plant_scores(&db).await;
             let what = format!("{b:?} {half:?}");
             let blue = Team::select().filter(Team::NAME.eq("blue"));
             let blue = call!(half, db, get(blue)).unwrap().id;
@@ -218,7 +162,7 @@ async fn each_groups_first_rows_in_and_out_of_transactions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_cannot_be_ranked_is_refused_before_it_runs() {
     for db in isolated_all("per_group_refused") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
@@ -230,7 +174,7 @@ async fn what_cannot_be_ranked_is_refused_before_it_runs() {
             let q = best().limit_per(Team::NAME, 1);
             usage(
                 call!(half, db, execute_query(q)).unwrap_err(),
-                "the groups name pg_teams, which the query does not read",
+                "the groups name teams, which the query does not read",
             );
             // A key of two columns (its table need not exist).
             let q = Pair::select().limit_per(Pair::A, 1);

@@ -9,69 +9,11 @@
 
 mod common;
 
+use common::models::{Score, Team, plant_scores};
 use common::{HALVES, isolated_all};
 use dualdb::model::{Field, FrameBound};
-use dualdb::{Database, ErrorKind, Model};
+use dualdb::{ErrorKind, Model};
 use futures::TryStreamExt as _;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "win_teams")]
-struct Team {
-    #[model(primary_key, auto)]
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "win_scores")]
-struct Score {
-    #[model(primary_key, auto)]
-    id: i64,
-    #[model(references = Team)]
-    team: i64,
-    player: String,
-    points: i32,
-}
-
-/// Two teams: red (ann 10, bob 30, cid 30) and blue (dee 20, eve 5), the
-/// scores' ids 1 to 5 in that order.
-async fn fresh(db: &Database) {
-    let a = db.aio();
-    a.drop_table::<Score>().await.unwrap();
-    a.drop_table::<Team>().await.unwrap();
-    a.create_table::<Team>().await.unwrap();
-    a.create_table::<Score>().await.unwrap();
-    let red = a
-        .create(Team {
-            id: 0,
-            name: "red".into(),
-        })
-        .await
-        .unwrap();
-    let blue = a
-        .create(Team {
-            id: 0,
-            name: "blue".into(),
-        })
-        .await
-        .unwrap();
-    let rows = [
-        (red.id, "ann", 10),
-        (red.id, "bob", 30),
-        (red.id, "cid", 30),
-        (blue.id, "dee", 20),
-        (blue.id, "eve", 5),
-    ]
-    .map(|(team, player, points)| Score {
-        id: 0,
-        team,
-        player: player.into(),
-        points,
-    });
-    a.execute_query(Score::insert_many(rows.to_vec()))
-        .await
-        .unwrap();
-}
 
 fn by_id() -> dualdb::Select<Score> {
     Score::select().order_by(Score::ID.asc())
@@ -84,7 +26,7 @@ fn per_team() -> dualdb::model::Window<Score> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn window_functions_rank_offset_and_total() {
     for db in isolated_all("windows") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
@@ -274,7 +216,7 @@ async fn window_functions_rank_offset_and_total() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn window_functions_where_sql_computes_none_are_refused_before_they_run() {
     for db in isolated_all("windows_refused") {
-        fresh(&db).await;
+        plant_scores(&db).await;
         let b = db.backend();
         let total = || Score::POINTS.sum().over(per_team());
         let refused = |e: dualdb::Error, what: &str, says: &str| {
