@@ -922,24 +922,17 @@ const JOIN_SQL: &str = "SELECT bench_users.id, bench_users.name, bench_users.hai
 fn join(url: &str, side: &str) -> Calls {
     type Pair = (BenchUser, BenchPost);
     let q = || BenchUser::select().join::<BenchPost>().models::<Pair>();
-    let db = Database::open(url).unwrap();
-    let kind = db.backend();
-    match side {
-        "dualdb" | "dualdb_async" => rows_of(db, side, q),
-        _ => raw_rows(
-            url,
-            side,
-            kind,
-            JOIN_SQL,
-            NO_PARAMS,
-            pg_joined,
-            lite_joined,
-            |j: Joined| {
-                let (id, name, hair, p_id, p_user, p_title, p_body) = j;
-                ((id, name, hair), (p_id, p_user, p_title, p_body))
-            },
-        ),
-    }
+    let raw = RawQuery {
+        sql: JOIN_SQL,
+        params: NO_PARAMS,
+        pg: pg_joined,
+        lite: lite_joined,
+        shape: |j: Joined| {
+            let (id, name, hair, p_id, p_user, p_title, p_body) = j;
+            ((id, name, hair), (p_id, p_user, p_title, p_body))
+        },
+    };
+    query_rows(url, side, q, raw)
 }
 
 const WINDOW_SQL: &str = "SELECT bench_users.id, \
@@ -968,21 +961,14 @@ fn window(url: &str, side: &str) -> Calls {
                 BenchUser::ID.sum().over(w().rows(Preceding(1), CurrentRow)),
             ))
     };
-    let db = Database::open(url).unwrap();
-    let kind = db.backend();
-    match side {
-        "dualdb" | "dualdb_async" => rows_of(db, side, q),
-        _ => raw_rows(
-            url,
-            side,
-            kind,
-            WINDOW_SQL,
-            NO_PARAMS,
-            |r| -> Ranked { (r.get(0), r.get(1), r.get(2)) },
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            |r: Ranked| r,
-        ),
-    }
+    let raw = RawQuery {
+        sql: WINDOW_SQL,
+        params: NO_PARAMS,
+        pg: |r| -> Ranked { (r.get(0), r.get(1), r.get(2)) },
+        lite: |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        shape: |r: Ranked| r,
+    };
+    query_rows(url, side, q, raw)
 }
 
 /// What `per_group` writes: each hair colour's 100 highest ids.
@@ -1000,21 +986,14 @@ fn per_group(url: &str, side: &str) -> Calls {
             .order_by(BenchUser::ID.desc())
             .limit_per(BenchUser::HAIR_COLOR, 100)
     };
-    let db = Database::open(url).unwrap();
-    let kind = db.backend();
-    match side {
-        "dualdb" | "dualdb_async" => rows_of(db, side, q),
-        _ => raw_rows(
-            url,
-            side,
-            kind,
-            PER_GROUP_SQL,
-            &[100i64],
-            |r| -> Raw { (r.get(0), r.get(1), r.get(2)) },
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            |r: Raw| r,
-        ),
-    }
+    let raw = RawQuery {
+        sql: PER_GROUP_SQL,
+        params: &[100i64],
+        pg: |r| -> Raw { (r.get(0), r.get(1), r.get(2)) },
+        lite: |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        shape: |r: Raw| r,
+    };
+    query_rows(url, side, q, raw)
 }
 
 /// What `tree` writes: node 1 and every node below it.
@@ -1034,21 +1013,14 @@ fn tree(url: &str, side: &str) -> Calls {
             .filter(BenchNode::ID.eq(1))
             .with_descendants(BenchNode::PARENT)
     };
-    let db = Database::open(url).unwrap();
-    let kind = db.backend();
-    match side {
-        "dualdb" | "dualdb_async" => rows_of(db, side, q),
-        _ => raw_rows(
-            url,
-            side,
-            kind,
-            TREE_SQL,
-            &[1i64],
-            |r| -> Node { (r.get(0), r.get(1), r.get(2)) },
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            |r: Node| r,
-        ),
-    }
+    let raw = RawQuery {
+        sql: TREE_SQL,
+        params: &[1i64],
+        pg: |r| -> Node { (r.get(0), r.get(1), r.get(2)) },
+        lite: |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        shape: |r: Node| r,
+    };
+    query_rows(url, side, q, raw)
 }
 
 /// What `filtered` writes: per hair colour, its users, those above id 500,
@@ -1074,21 +1046,14 @@ fn filtered(url: &str, side: &str) -> Calls {
                 BenchUser::ID.sum().filter(BenchUser::ID.le(500)),
             ))
     };
-    let db = Database::open(url).unwrap();
-    let kind = db.backend();
-    match side {
-        "dualdb" | "dualdb_async" => rows_of(db, side, q),
-        _ => raw_rows(
-            url,
-            side,
-            kind,
-            FILTERED_SQL,
-            &[500i32, 500],
-            |r| -> Counted { (r.get(0), r.get(1), r.get(2), r.get(3)) },
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            |r: Counted| r,
-        ),
-    }
+    let raw = RawQuery {
+        sql: FILTERED_SQL,
+        params: &[500i32, 500],
+        pg: |r| -> Counted { (r.get(0), r.get(1), r.get(2), r.get(3)) },
+        lite: |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        shape: |r: Counted| r,
+    };
+    query_rows(url, side, q, raw)
 }
 
 /// Loading associations: each of 100 users with its 10 posts, each post
@@ -1206,27 +1171,56 @@ where
     }
 }
 
-/// A raw driver's side of a query workload: `sql` (with `?` placeholders,
-/// numbered for PostgreSQL) run a call with `params` on `side` (`raw`,
-/// `raw_async`) of `kind`'s driver, each row decoded by position (`pg`,
-/// `lite_row`, or the `mysql` crates' `FromRow`) and `shape`d into one
-/// `Vec`, as the workload's own code did, each call the number of rows.
-#[allow(clippy::too_many_arguments)]
-fn raw_rows<P, R, S>(
-    url: &str,
-    side: &str,
-    kind: BackendKind,
+/// A query workload's raw side: its SQL (with `?` placeholders, numbered
+/// for PostgreSQL), the values bound, how a row is decoded by position
+/// (`pg`, `lite`, or the `mysql` crates' `FromRow`) and how it is `shape`d
+/// into what dualdb's side returns.
+struct RawQuery<P: 'static, R, S> {
     sql: &'static str,
     params: &'static [P],
     pg: fn(&tokio_postgres::Row) -> R,
-    lite_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
+    lite: fn(&rusqlite::Row<'_>) -> rusqlite::Result<R>,
     shape: fn(R) -> S,
+}
+
+/// A query workload's side: dualdb's (`q` run a call, [`rows_of`]) or the
+/// raw driver's (`raw` run a call, [`raw_rows`]).
+fn query_rows<Q, T, P, R, S>(
+    url: &str,
+    side: &str,
+    q: impl Fn() -> Q + 'static,
+    raw: RawQuery<P, R, S>,
 ) -> Calls
+where
+    Q: dualdb::model::Executable<Output = Vec<T>> + Send + 'static,
+    T: Send + 'static,
+    P: tokio_postgres::types::ToSql + rusqlite::ToSql + Into<mysql::Value> + Copy + Sync,
+    R: mysql::prelude::FromRow + mysql_async::prelude::FromRow + Send + 'static,
+    S: 'static,
+{
+    let db = Database::open(url).unwrap();
+    match side {
+        "dualdb" | "dualdb_async" => rows_of(db, side, q),
+        _ => raw_rows(url, side, db.backend(), raw),
+    }
+}
+
+/// A raw driver's side of a query workload: `raw` run a call on `side`
+/// (`raw`, `raw_async`) of `kind`'s driver, one `Vec` of shaped rows a
+/// call, as the workload's own code did; each call the number of rows.
+fn raw_rows<P, R, S>(url: &str, side: &str, kind: BackendKind, raw: RawQuery<P, R, S>) -> Calls
 where
     P: tokio_postgres::types::ToSql + rusqlite::ToSql + Into<mysql::Value> + Copy + Sync,
     R: mysql::prelude::FromRow + mysql_async::prelude::FromRow + Send + 'static,
     S: 'static,
 {
+    let RawQuery {
+        sql,
+        params,
+        pg,
+        lite: lite_row,
+        shape,
+    } = raw;
     // The `mysql` crates decode a whole result into `R`s first.
     let count = move |rows: Vec<R>| rows.into_iter().map(shape).collect::<Vec<S>>().len();
     let my_params = || match params {
