@@ -368,7 +368,7 @@ fn dollar_quoted(sql: &str, start: usize) -> usize {
 /// (`1 PRECEDING`: a window's offsets are `u32`s, no text of the caller's)
 /// and its value is taken out; on PostgreSQL the `$N` after it are numbered
 /// again. `None` when the statement has no such placeholder
-/// (tests/windows.rs runs frames on every backend).
+/// (tests/queries/windows.rs runs frames on every backend).
 pub(crate) fn inline_frame_offsets(
     sql: &str,
     kind: BackendKind,

@@ -21,7 +21,7 @@
 //! The start query is read from a derived table, so its `order_by` and
 //! `limit` pick the start rows. One SQL text on all three backends
 //! (PostgreSQL, MariaDB 10.2+ and MySQL 8, SQLite 3.8.3+; sea-query writes
-//! it). tests/trees.rs walks trees, chains and cycles on every backend and
+//! it). tests/queries/trees.rs walks trees, chains and cycles on every backend and
 //! half.
 
 use sea_query::{

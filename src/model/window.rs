@@ -12,7 +12,7 @@
 //! `GROUP BY` and `HAVING`, so one compared, grouped by or ordered by makes
 //! its query a `Usage` error before it runs (`Over` in column.rs), as does
 //! an aggregate that takes no window (`COUNT(DISTINCT …)`) given one.
-//! tests/windows.rs runs each on every backend and half.
+//! tests/queries/windows.rs runs each on every backend and half.
 
 use std::marker::PhantomData;
 

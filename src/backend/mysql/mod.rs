@@ -170,7 +170,7 @@ fn host_opts(
 ///   returns the rows found so far with only a warning, MySQL fails it, and
 ///   PostgreSQL and SQLite set no limit. A tree walk
 ///   ([`Select::with_descendants`](crate::Select::with_descendants)) ends
-///   on its own, as it joins its rounds by `UNION` (tests/trees.rs,
+///   on its own, as it joins its rounds by `UNION` (tests/queries/trees.rs,
 ///   `a_chain_deeper_than_the_servers_default_is_walked_whole`);
 /// - the statement timeout, if one is set (MariaDB's variable, then MySQL's).
 ///

@@ -7,9 +7,7 @@
 //! backend, in a transaction and out, checked against the rows stored. A
 //! walk that cannot be written is a `Usage` error before the query runs.
 
-mod common;
-
-use common::{HALVES, Half, isolated_all};
+use crate::common::{HALVES, Half, isolated_all};
 use dualdb::{Database, ErrorKind, Model, Select};
 use futures::TryStreamExt as _;
 

@@ -7,10 +7,8 @@
 //! aggregate, and a window naming a model the query does not read are
 //! `Usage` errors before the query runs.
 
-mod common;
-
-use common::models::{Score, Team, plant_scores};
-use common::{HALVES, isolated_all};
+use crate::common::models::{Score, Team, plant_scores};
+use crate::common::{HALVES, isolated_all};
 use dualdb::model::{Field, FrameBound};
 use dualdb::{ErrorKind, Model};
 use futures::TryStreamExt as _;
@@ -163,8 +161,10 @@ async fn window_functions_rank_offset_and_total() {
             );
             // Streamed (`fetch`), each row decoded as it is read: the same rows.
             let streamed: Vec<(String, i64, i64)> = match half {
-                common::Half::Sync => db.sync().fetch(q.clone()).collect::<dualdb::Result<_>>(),
-                common::Half::Async => db.aio().fetch(q.clone()).try_collect().await,
+                crate::common::Half::Sync => {
+                    db.sync().fetch(q.clone()).collect::<dualdb::Result<_>>()
+                }
+                crate::common::Half::Async => db.aio().fetch(q.clone()).try_collect().await,
             }
             .unwrap();
             assert_eq!(streamed, rows, "{what} fetch");

@@ -6,10 +6,8 @@
 //! checked against the values worked out by hand. `filter` on what is not an
 //! aggregate is a `Usage` error before the query runs.
 
-mod common;
-
-use common::models::{Score, Team, plant_scores};
-use common::{HALVES, isolated_all};
+use crate::common::models::{Score, Team, plant_scores};
+use crate::common::{HALVES, isolated_all};
 use dualdb::model::{Field, case};
 use dualdb::{ErrorKind, Model};
 
@@ -127,14 +125,14 @@ async fn filtered_aggregates_in_a_transaction_see_its_rows() {
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
             let inside: Vec<(i64, Option<i64>)> = match half {
-                common::Half::Sync => {
+                crate::common::Half::Sync => {
                     let tx = db.sync().begin().unwrap();
                     tx.create(fay.clone()).unwrap();
                     let rows = tx.execute_query(high_count()).unwrap();
                     tx.rollback().unwrap();
                     rows
                 }
-                common::Half::Async => {
+                crate::common::Half::Async => {
                     let tx = db.aio().begin().await.unwrap();
                     tx.create(fay.clone()).await.unwrap();
                     let rows = tx.execute_query(high_count()).await.unwrap();

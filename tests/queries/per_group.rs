@@ -5,10 +5,8 @@
 //! out, checked against the rows stored. What cannot be ranked is a `Usage`
 //! error before the query runs.
 
-mod common;
-
-use common::models::{Score, Team, plant_scores};
-use common::{HALVES, Half, isolated_all};
+use crate::common::models::{Score, Team, plant_scores};
+use crate::common::{HALVES, Half, isolated_all};
 use dualdb::model::case;
 use dualdb::{Database, ErrorKind, Model, Select};
 use futures::TryStreamExt as _;
