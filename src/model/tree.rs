@@ -51,10 +51,11 @@ impl<M: Model> Select<M> {
     /// rows out.
     ///
     /// A `parent` that does not reference `M`, a model whose key has
-    /// several columns, or a start query that selects fields is a
-    /// [`Usage`](crate::ErrorKind::Usage) error before any I/O. MySQL
-    /// stops a walk deeper than its `cte_max_recursion_depth` (1,000 by
-    /// default) with a [`Query`](crate::ErrorKind::Query) error.
+    /// several columns, or a start query that selects fields or locks its
+    /// rows (lock the walk's query instead) is a
+    /// [`Usage`](crate::ErrorKind::Usage) error before any I/O. A walk
+    /// has no depth limit on any backend (dualdb's MySQL and MariaDB
+    /// sessions lift the servers' own).
     ///
     /// ```
     /// use dualdb::{Database, Model};
@@ -160,6 +161,12 @@ fn tree_filter<M: Model>(
         return Err(format!(
             "{what}: {}.{parent} is not a foreign key of {} to itself (`#[model(references = {})]`)",
             meta.name, meta.name, meta.name
+        ));
+    }
+    if start.locks() {
+        return Err(format!(
+            "{what}: the start query locks its rows; lock the walk's query instead \
+             (`.{what}(…).for_update()`)"
         ));
     }
     if !start.selects_model_columns() {

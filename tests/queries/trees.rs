@@ -205,6 +205,12 @@ async fn a_walk_updates_a_subtree_in_and_out_of_transactions() {
                     .unwrap();
                     assert_eq!(tx.execute_query(rename("moved")).unwrap(), 5, "{what}");
                     assert_eq!(tx.count(renamed(), false).unwrap(), 5, "{what}");
+                    // The walk's rows locked, as the refusal below advises.
+                    let locked = Cat::select()
+                        .filter(Cat::ID.eq(2))
+                        .with_descendants(Cat::PARENT)
+                        .for_update();
+                    assert_eq!(tx.execute_query(locked).unwrap().len(), 5, "{what}");
                     tx.rollback().unwrap();
                 }
                 Half::Async => {
@@ -222,6 +228,11 @@ async fn a_walk_updates_a_subtree_in_and_out_of_transactions() {
                         "{what}"
                     );
                     assert_eq!(tx.count(renamed(), false).await.unwrap(), 5, "{what}");
+                    let locked = Cat::select()
+                        .filter(Cat::ID.eq(2))
+                        .with_descendants(Cat::PARENT)
+                        .for_update();
+                    assert_eq!(tx.execute_query(locked).await.unwrap().len(), 5, "{what}");
                     tx.rollback().await.unwrap();
                 }
             }
@@ -304,6 +315,12 @@ async fn a_walk_that_cannot_be_written_is_refused_before_it_runs() {
             usage(
                 call!(half, db, count(q, false)).unwrap_err(),
                 "the start query selects fields",
+            );
+            // A start query that locks its rows.
+            let q = named("root").for_update().with_descendants(Cat::PARENT);
+            usage(
+                call!(half, db, execute_query(q)).unwrap_err(),
+                "the start query locks its rows",
             );
             // Refused inside an update's filter too, and nothing changed.
             let q = Cat::update_query()
