@@ -6,8 +6,8 @@
 //! A condition is written into the argument, `SUM(CASE WHEN cond THEN x
 //! END)`, not as SQL's `FILTER (WHERE cond)`, which MySQL and MariaDB lack:
 //! every aggregate skips NULL, so both compute the same on every backend
-//! (tests/queries/aggregates.rs checks each function against the rows, over no
-//! rows and over a window too).
+//! (tests/queries/aggregates.rs checks each function against the rows,
+//! over no rows and over a window too).
 
 use sea_query::{Condition, Expr, ExprTrait};
 

@@ -15,8 +15,8 @@
 //! page what the groups gave), and the derived table ranks the rows the
 //! query's filter and joins find, in the query's order. One SQL text on
 //! all three backends (window functions: PostgreSQL, MariaDB 10.2+ and
-//! MySQL 8, SQLite 3.25+), the count bound. tests/queries/per_group.rs runs it on
-//! every backend and half.
+//! MySQL 8, SQLite 3.25+), the count bound. tests/queries/per_group.rs
+//! runs it on every backend and half.
 
 use sea_query::{Cond, ExprTrait, Query};
 

@@ -21,8 +21,8 @@
 //! The start query is read from a derived table, so its `order_by` and
 //! `limit` pick the start rows. One SQL text on all three backends
 //! (PostgreSQL, MariaDB 10.2+ and MySQL 8, SQLite 3.8.3+; sea-query writes
-//! it). tests/queries/trees.rs walks trees, chains and cycles on every backend and
-//! half.
+//! it). tests/queries/trees.rs walks trees, chains and cycles on every
+//! backend and half.
 
 use sea_query::{
     BinOper, CommonTableExpression, Cond, Expr, ExprTrait, Query, SubQueryStatement, UnionType,
