@@ -98,7 +98,8 @@ fn per_group<M: Model>(
         return Err("limit_per: ROW_NUMBER() took no window".to_string());
     };
     let (table, key) = (meta.table, meta.pk().name);
-    let mut ranked = q.unpaged().statement();
+    // `statement` writes no LIMIT or OFFSET: the ranking sees every row.
+    let mut ranked = q.statement();
     ranked.clear_selects();
     ranked.clear_order_by();
     ranked.expr_as(qualified(table, key), KEY);

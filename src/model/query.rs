@@ -382,15 +382,6 @@ impl<M: Model> Select<M> {
         &self.order
     }
 
-    /// The same query without `LIMIT` and `OFFSET`.
-    pub(crate) fn unpaged(&self) -> Select<M> {
-        Select {
-            limit: None,
-            offset: None,
-            ..self.clone()
-        }
-    }
-
     /// The tables the query reads from: its model's own, then the joined
     /// ones.
     pub(crate) fn models_read(&self) -> Vec<Source> {
