@@ -320,3 +320,49 @@ async fn a_changed_table_under_a_kept_statement_is_read_by_name_again() {
     read("a INTEGER, b TEXT", "(1, 'x')", want(1, "x")).await;
     read("b TEXT, a INTEGER", "('y', 2)", want(2, "y")).await;
 }
+
+/// The derives' generated code names no type a user's struct could be
+/// called: a model and a row struct named `R` (the name a generic
+/// parameter of the derive once had) compile and read their rows.
+mod named_like_a_generic {
+    use dualdb::{Database, FromRow, Model};
+
+    #[derive(Model, Debug, PartialEq)]
+    #[model(table = "named_r")]
+    pub struct R {
+        #[model(primary_key)]
+        pub id: i64,
+        pub label: String,
+    }
+
+    pub mod row {
+        #[derive(dualdb::FromRow, Debug, PartialEq)]
+        pub struct R {
+            pub id: i64,
+            pub label: String,
+        }
+    }
+
+    #[test]
+    fn structs_named_r_derive_and_read() {
+        let db = Database::open("sqlite::memory:").unwrap();
+        let s = db.sync();
+        s.create_table::<R>().unwrap();
+        let made = s
+            .create(R {
+                id: 3,
+                label: "c".into(),
+            })
+            .unwrap();
+        assert_eq!(s.get(R::by_id(3)).unwrap(), made);
+        let read: Vec<row::R> = s.query_as("SELECT id, label FROM named_r", &[]).unwrap();
+        assert_eq!(
+            read,
+            [row::R {
+                id: 3,
+                label: "c".into()
+            }]
+        );
+        let _ = <row::R as FromRow>::from_row;
+    }
+}

@@ -431,8 +431,8 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
             // wait for those stores (benches/paired, the `fold` and `stream`
             // workloads).
             #[inline(always)]
-            fn read_in<R: #krate::row::RowRead>(
-                row: &mut R,
+            fn read_in<__DualdbRow: #krate::row::RowRead>(
+                row: &mut __DualdbRow,
                 columns: &#krate::model::Columns,
             ) -> ::core::option::Option<#krate::Result<Self>> {
                 ::core::option::Option::Some(::core::result::Result::Ok(#name { #(#read_in),* }))
@@ -746,7 +746,7 @@ fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
                 let ty = &f.ty;
                 let field_name = ident.to_string();
                 ordered.push(quote! {
-                    #ident: ::dualdb::__private::take_at::<#ty, R>(row, #i, #name, #struct_name, #field_name)?
+                    #ident: ::dualdb::__private::take_at::<#ty, __DualdbRow>(row, #i, #name, #struct_name, #field_name)?
                 });
                 in_order.push(name);
             }
@@ -760,7 +760,7 @@ fn expand_from_row(input: DeriveInput) -> syn::Result<TokenStream2> {
         quote! {
             const IN_ORDER: ::std::option::Option<&'static [&'static str]> =
                 ::std::option::Option::Some(&[#(#in_order),*]);
-            fn read_in_order<R: ::dualdb::__private::RowRead>(row: &mut R) -> ::dualdb::Result<Self> {
+            fn read_in_order<__DualdbRow: ::dualdb::__private::RowRead>(row: &mut __DualdbRow) -> ::dualdb::Result<Self> {
                 ::std::result::Result::Ok(#name { #(#ordered),* })
             }
         }
