@@ -2,7 +2,7 @@
 //! both halves: joins (a model twice, under an alias), rows as tuples of
 //! models, grouping, sub-queries (scalar and in `FROM`), `case` and
 //! `concat`, expression updates, upserts, `RETURNING`, window functions,
-//! recursive tree walks, set operations and row locks.
+//! recursive tree walks, `bulk_update`, set operations and row locks.
 //!
 //!     cargo run --example queries                      # SQLite in memory
 //!     DATABASE_URL=postgres://… cargo run --example queries
@@ -280,6 +280,21 @@ async fn main() -> dualdb::Result<()> {
         names(a.execute_query(path).await?),
         ["pets", "cats", "kittens"]
     );
+
+    // Each row set to its own value, a batch a statement (peewee's
+    // bulk_update): every user's visits to their count of tweets.
+    let mut users = a
+        .execute_query(User::select().order_by(User::ID.asc()))
+        .await?;
+    for u in &mut users {
+        u.visits = a
+            .count(Tweet::select().filter(Tweet::USER.eq(u.id)), false)
+            .await? as i64;
+    }
+    a.execute_query(User::bulk_update(&users, &[&User::VISITS]))
+        .await?;
+    let stored = s.execute_query(User::select().order_by(User::ID.asc()))?;
+    assert_eq!(stored, users);
 
     // Set operations, paging and a locking read in a transaction.
     let either = Tweet::select()

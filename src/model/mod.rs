@@ -26,6 +26,7 @@
 
 mod aggregate;
 mod alter;
+mod bulk;
 mod carrier;
 mod column;
 mod decode;
@@ -56,6 +57,7 @@ mod upsert;
 mod window;
 
 pub use alter::{ColumnInfo, IndexInfo};
+pub use bulk::BulkUpdate;
 pub use column::{Column, ColumnOf, Comparable, Compatible, Field, Filter, Order};
 pub(crate) use decode::{Decoder, models};
 pub use expr::{Arithmetic, Case, Expr, IntoExpr, Temporal, Text, Then, case};
@@ -234,6 +236,13 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// go in statements apart from rows that leave it to the server.
     fn insert_many(rows: Vec<Self>) -> InsertMany<Self> {
         InsertMany { rows }
+    }
+
+    /// `UPDATE` these rows by their keys, each to its own values of
+    /// `columns` (key columns are not set): peewee's `bulk_update`. A few
+    /// statements instead of one for each row; see [`BulkUpdate`].
+    fn bulk_update(rows: &[Self], columns: &[&dyn ColumnOf<Self>]) -> BulkUpdate<Self> {
+        BulkUpdate::new(rows, columns)
     }
 
     /// A query for the row whose primary key is `key`: one value for a key

@@ -101,18 +101,48 @@ pub(crate) fn select_sql(
     ))
 }
 
+/// What the SQL of a batch of a `bulk_update` depends on: the model, the
+/// backend, the columns it sets (a bit each; a model of more than 64
+/// columns is not cached) and its row count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct BulkShape {
+    pub(crate) model: TypeId,
+    pub(crate) kind: BackendKind,
+    pub(crate) columns: u64,
+    pub(crate) rows: usize,
+}
+
+type Cache<K> = RefCell<HashMap<K, Arc<SharedSql>>>;
+
 thread_local! {
-    static BUILT: RefCell<HashMap<Shape, Arc<SharedSql>>> = RefCell::new(HashMap::new());
+    static BUILT: Cache<Shape> = RefCell::new(HashMap::new());
+    static BUILT_BULK: Cache<BulkShape> = RefCell::new(HashMap::new());
 }
 
 /// The SQL of `shape`: cached, or made by `build` (`None`: not cacheable).
 /// The cached text is shared with the statement, not copied.
 pub(crate) fn sql(shape: Shape, build: impl FnOnce() -> Option<String>) -> Option<SqlText> {
-    if let Some(sql) = BUILT.with(|b| b.borrow().get(&shape).cloned()) {
+    cached_in(&BUILT, shape, build)
+}
+
+/// [`sql`] for a batch of a `bulk_update`.
+pub(crate) fn bulk_sql(
+    shape: BulkShape,
+    build: impl FnOnce() -> Option<String>,
+) -> Option<SqlText> {
+    cached_in(&BUILT_BULK, shape, build)
+}
+
+fn cached_in<K: std::hash::Hash + Eq>(
+    cache: &'static std::thread::LocalKey<Cache<K>>,
+    shape: K,
+    build: impl FnOnce() -> Option<String>,
+) -> Option<SqlText> {
+    if let Some(sql) = cache.with(|b| b.borrow().get(&shape).cloned()) {
         return Some(SqlText::Shared(sql));
     }
     let sql = SharedSql::new(&build()?);
-    BUILT.with(|b| b.borrow_mut().insert(shape, sql.clone()));
+    cache.with(|b| b.borrow_mut().insert(shape, sql.clone()));
     Some(SqlText::Shared(sql))
 }
 

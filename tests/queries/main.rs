@@ -1,13 +1,15 @@
 //! The query language's reports, one test binary (each file its own idea,
-//! one link for the four): window functions (`windows`), the first rows of
-//! each group (`per_group`), tree walks (`trees`) and aggregates of some
-//! rows or of expressions (`aggregates`).
+//! one link for all): window functions (`windows`), the first rows of each
+//! group (`per_group`), tree walks (`trees`), aggregates of some rows or of
+//! expressions (`aggregates`) and rows updated each to its own values
+//! (`bulk_update`).
 
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
 
 mod aggregates;
+mod bulk_update;
 mod per_group;
 mod trees;
 mod windows;

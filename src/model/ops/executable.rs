@@ -7,6 +7,7 @@ use super::returning::ReturningPlan;
 use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
 use crate::error::Result;
+use crate::model::BulkUpdate;
 use crate::model::links::{AddLinks, RemoveLinks};
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::returning::{Change, Returning};
@@ -225,18 +226,19 @@ impl<M: Model> Executable for DeleteQuery<M> {
     }
 }
 
-/// [`AddLinks`]'s and [`RemoveLinks`]' plan: the links written or deleted
-/// (none, and no statement, for none given).
+/// The plan of a write split into statements ([`AddLinks`],
+/// [`RemoveLinks`], [`BulkUpdate`]): the rows they wrote, summed (none, and
+/// no statement, for none given).
 #[doc(hidden)]
-pub struct LinksPlan(Either<Atomically<Summed>>);
+pub struct SummedPlan(Either<Atomically<Summed>>);
 
-impl std::fmt::Debug for LinksPlan {
+impl std::fmt::Debug for SummedPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LinksPlan")
+        f.write_str("SummedPlan")
     }
 }
 
-impl Plan for LinksPlan {
+impl Plan for SummedPlan {
     type Output = u64;
     fn step(&mut self, reply: Option<Result<Reply>>) -> Result<Step<u64>> {
         self.0.step(reply)
@@ -248,23 +250,31 @@ impl Plan for LinksPlan {
 
 impl<L: Model> Executable for AddLinks<L> {
     type Output = u64;
-    type Plan = LinksPlan;
-    fn into_plan(self, d: Dialect) -> LinksPlan {
-        links_plan(d, self.build(d))
+    type Plan = SummedPlan;
+    fn into_plan(self, d: Dialect) -> SummedPlan {
+        summed_plan(d, self.build(d))
     }
 }
 
 impl<L: Model> Executable for RemoveLinks<L> {
     type Output = u64;
-    type Plan = LinksPlan;
-    fn into_plan(self, d: Dialect) -> LinksPlan {
-        links_plan(d, self.build(d))
+    type Plan = SummedPlan;
+    fn into_plan(self, d: Dialect) -> SummedPlan {
+        summed_plan(d, self.build(d))
+    }
+}
+
+impl<M: Model> Executable for BulkUpdate<M> {
+    type Output = u64;
+    type Plan = SummedPlan;
+    fn into_plan(self, d: Dialect) -> SummedPlan {
+        summed_plan(d, self.build(d))
     }
 }
 
 /// `stmts` run all or nothing, their counts summed.
-fn links_plan(d: Dialect, stmts: Result<Vec<Stmt>>) -> LinksPlan {
-    LinksPlan(either(stmts.map(|stmts| {
+fn summed_plan(d: Dialect, stmts: Result<Vec<Stmt>>) -> SummedPlan {
+    SummedPlan(either(stmts.map(|stmts| {
         let n = stmts.len();
         Atomically::new(d.kind, d.in_tx, Summed::new(stmts), n)
     })))
