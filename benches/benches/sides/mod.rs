@@ -55,6 +55,7 @@ pub const TIMED: &[Workload] = &[
     ("per_group", 1_000, 20),
     ("tree", 1_000, 20),
     ("filtered", 1_000, 20),
+    ("bulk_update", 1_000, 1),
     ("query_as", 1, 1),
     ("query_as", 1_000, 20),
     ("associations", 100, 1),
@@ -127,6 +128,7 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
             "medium" => rows / 2,
             "per_group" => 200,
             "filtered" => 2,
+            "bulk_update" => BULK_ROWS,
             _ => rows,
         };
         for &(half, ours, theirs) in halves(kind) {
@@ -166,6 +168,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "per_group" => per_group(url, side),
         "tree" => tree(url, side),
         "filtered" => filtered(url, side),
+        "bulk_update" => bulk(url, side),
         "query_as" => query_as(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" | "stream_rows" | "fold_rows" => stream(url, side, workload),
@@ -1054,6 +1057,164 @@ fn filtered(url: &str, side: &str) -> Calls {
         shape: |r: Counted| r,
     };
     query_rows(url, side, q, raw)
+}
+
+/// Rows a `bulk_update` call sets.
+const BULK_ROWS: i32 = 100;
+
+/// The rows and hair colours of `bulk_update`'s call `k`: a block of 100
+/// ids of the 1,000 in turn, the colours another on each visit to a block,
+/// so that every call changes every row it sets (MySQL counts only those).
+fn bulk_sets() -> Vec<Vec<(i32, String)>> {
+    (0..20)
+        .map(|set| {
+            let (block, flip) = (set % 10, set / 10);
+            (1..=BULK_ROWS)
+                .map(|i| {
+                    let id = block * BULK_ROWS + i;
+                    (id, format!("c{flip}-{id}"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `bulk_update` of 100 rows of `bench_users`, each to a hair colour of its
+/// own, in one statement: dualdb's, against the drivers running the same
+/// `UPDATE … SET hair_color = CASE WHEN id = ? THEN ? … ELSE hair_color END
+/// WHERE id IN (…)` with the same values bound (dualdb binds the later rows'
+/// branches first).
+fn bulk(url: &str, side: &str) -> Calls {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sets = bulk_sets();
+    let mut sql = String::from("UPDATE bench_users SET hair_color = CASE");
+    sql.push_str(&" WHEN id = ? THEN ?".repeat(BULK_ROWS as usize));
+    sql.push_str(" ELSE hair_color END WHERE id IN (?");
+    sql.push_str(&", ?".repeat(BULK_ROWS as usize - 1));
+    sql.push(')');
+    if kind == BackendKind::Postgres {
+        sql = numbered(&sql);
+    }
+    match (side, kind) {
+        ("dualdb" | "dualdb_async", _) => {
+            let models: Vec<Vec<BenchUser>> = (sets.into_iter())
+                .map(|set| {
+                    let users = set.into_iter().map(|(id, c)| BenchUser {
+                        id,
+                        name: String::new(),
+                        hair_color: Some(c),
+                    });
+                    users.collect()
+                })
+                .collect();
+            let q =
+                move |k: usize| BenchUser::bulk_update(&models[k % 20], &[&BenchUser::HAIR_COLOR]);
+            match side {
+                "dualdb" => Box::new(move |keys| {
+                    let s = db.sync();
+                    keys.map(|k| s.execute_query(q(k)).unwrap() as usize).sum()
+                }),
+                _ => on_runtime(runtime(), db, async move |db, k| {
+                    db.aio().execute_query(q(k)).await.unwrap() as usize
+                }),
+            }
+        }
+        ("raw_async", BackendKind::Postgres) => {
+            type Pg = dyn tokio_postgres::types::ToSql + Sync;
+            let (rt, c) = pg_async(url, &sql);
+            on_runtime(rt, c, async move |(c, st), k| {
+                let params = bulk_bound(&sets[k % 20], |id| id as &Pg, |c| c as &Pg);
+                c.execute(&*st, &params).await.unwrap() as usize
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, k| {
+                let params: Vec<mysql_async::Value> =
+                    bulk_bound(&sets[k % 20], |id| id as &dyn Bind, |c| c as &dyn Bind)
+                        .into_iter()
+                        .map(Bind::my)
+                        .collect();
+                c.exec_drop(sql.as_str(), params).await.unwrap();
+                c.affected_rows() as usize
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            type Pg = dyn postgres::types::ToSql + Sync;
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(&sql).unwrap();
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let params = bulk_bound(&sets[k % 20], |id| id as &Pg, |c| c as &Pg);
+                    c.execute(&st, &params).unwrap() as usize
+                })
+                .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let params: Vec<mysql::Value> =
+                        bulk_bound(&sets[k % 20], |id| id as &dyn Bind, |c| c as &dyn Bind)
+                            .into_iter()
+                            .map(Bind::my)
+                            .collect();
+                    c.exec_drop(sql.as_str(), params).unwrap();
+                    c.affected_rows() as usize
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|k| {
+                    let mut st = c.prepare_cached(&sql).unwrap();
+                    let params = bulk_bound(
+                        &sets[k % 20],
+                        |id| id as &dyn rusqlite::ToSql,
+                        |c| c as &dyn rusqlite::ToSql,
+                    );
+                    st.execute(rusqlite::params_from_iter(params)).unwrap()
+                })
+                .sum()
+            })
+        }
+    }
+}
+
+/// `set`'s values in the order `bulk_update`'s statement binds them, each
+/// as a driver takes it: the rows' branches from the last row, then the
+/// keys of the `IN`.
+fn bulk_bound<'a, T: ?Sized>(
+    set: &'a [(i32, String)],
+    id: impl Fn(&'a i32) -> &'a T,
+    text: impl Fn(&'a String) -> &'a T,
+) -> Vec<&'a T> {
+    let branches = set.iter().rev().flat_map(|(i, c)| [id(i), text(c)]);
+    let keys = set.iter().map(|(i, _)| id(i));
+    branches.chain(keys).collect()
+}
+
+/// A `bulk_update` value for the `mysql` crates, which take owned values.
+trait Bind {
+    fn my(&self) -> mysql::Value;
+}
+
+impl Bind for i32 {
+    fn my(&self) -> mysql::Value {
+        (*self).into()
+    }
+}
+
+impl Bind for String {
+    fn my(&self) -> mysql::Value {
+        self.as_str().into()
+    }
 }
 
 /// Loading associations: each of 100 users with its 10 posts, each post
