@@ -59,12 +59,15 @@ pub(crate) fn quote(kind: BackendKind, name: &str) -> String {
 pub(crate) fn push_quoted(out: &mut String, kind: BackendKind, name: &str) {
     let q = if kind == BackendKind::Mysql { '`' } else { '"' };
     out.push(q);
-    for c in name.chars() {
-        if c == q {
-            out.push(q);
-        }
-        out.push(c);
+    // A quote inside the name is doubled; a name without one (every name a
+    // model has, unless its author chose otherwise) is copied whole.
+    let mut rest = name;
+    while let Some(at) = rest.find(q) {
+        out.push_str(&rest[..=at]);
+        out.push(q);
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
     out.push(q);
 }
 
@@ -322,4 +325,27 @@ pub(crate) fn sequence_exists(name: &str) -> Stmt {
 
 fn usage(m: &str) -> Error {
     Error::new(ErrorKind::Usage, m.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name is quoted whole, each quote inside it doubled, on each
+    /// backend's quote.
+    #[test]
+    fn names_are_quoted_with_inner_quotes_doubled() {
+        let cases = [
+            ("plain", "\"plain\"", "`plain`"),
+            ("", "\"\"", "``"),
+            ("a\"b", "\"a\"\"b\"", "`a\"b`"),
+            ("a`b`", "\"a`b`\"", "`a``b```"),
+            ("\"é\"", "\"\"\"é\"\"\"", "`\"é\"`"),
+        ];
+        for (name, pg, my) in cases {
+            assert_eq!(quote(BackendKind::Postgres, name), pg);
+            assert_eq!(quote(BackendKind::Sqlite, name), pg);
+            assert_eq!(quote(BackendKind::Mysql, name), my);
+        }
+    }
 }
