@@ -2,14 +2,15 @@
 //! both halves: joins (a model twice, under an alias), rows as tuples of
 //! models, grouping, sub-queries (scalar and in `FROM`), `case` and
 //! `concat`, expression updates, upserts, `RETURNING`, window functions,
-//! recursive tree walks, `bulk_update`, set operations and row locks.
+//! recursive tree walks, `bulk_update`, `insert_from`, set operations and
+//! row locks.
 //!
 //!     cargo run --example queries                      # SQLite in memory
 //!     DATABASE_URL=postgres://… cargo run --example queries
 
 use dualdb::model::FrameBound::{CurrentRow, Preceding};
-use dualdb::model::{Alias, Field, case};
-use dualdb::{Database, Model, Select};
+use dualdb::model::{Alias, ColumnOf, Field, case};
+use dualdb::{Database, Model, Select, ToSql};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "example_user")]
@@ -295,6 +296,19 @@ async fn main() -> dualdb::Result<()> {
         .await?;
     let stored = s.execute_query(User::select().order_by(User::ID.asc()))?;
     assert_eq!(stored, users);
+
+    // Rows copied by the server (peewee's insert_from): each user's
+    // tweets under a new message, a constant column bound.
+    let into: [&dyn ColumnOf<Tweet>; 3] = [&Tweet::USER, &Tweet::MESSAGE, &Tweet::LIKES];
+    let woofs = Tweet::select().filter(Tweet::MESSAGE.eq("woof"));
+    let copy = Tweet::insert_from(
+        &into,
+        woofs,
+        (Tweet::USER, Tweet::MESSAGE.concat("!"), 0i64.to_sql()),
+    );
+    assert_eq!(a.execute_query(copy).await?, 1);
+    let copied = s.get(Tweet::MESSAGE.eq("woof!"))?;
+    a.delete(&copied).await?;
 
     // Set operations, paging and a locking read in a transaction.
     let either = Tweet::select()

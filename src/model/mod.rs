@@ -32,6 +32,7 @@ mod column;
 mod decode;
 mod expr;
 mod foreign;
+mod insert_from;
 mod join;
 mod joined;
 pub(crate) mod key;
@@ -62,6 +63,7 @@ pub use column::{Column, ColumnOf, Comparable, Compatible, Field, Filter, Order}
 pub(crate) use decode::{Decoder, models};
 pub use expr::{Arithmetic, Case, Expr, IntoExpr, Temporal, Text, Then, case};
 pub use foreign::ForeignKey;
+pub use insert_from::InsertFrom;
 pub use joined::ModelRow;
 pub use key::IntoKey;
 #[doc(hidden)]
@@ -236,6 +238,18 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// go in statements apart from rows that leave it to the server.
     fn insert_many(rows: Vec<Self>) -> InsertMany<Self> {
         InsertMany { rows }
+    }
+
+    /// `INSERT INTO` this model's `columns` the rows `query` selects, each
+    /// column from the field in its place in `fields` (peewee's
+    /// `insert_from`): `INSERT … SELECT` in one statement, the rows copied
+    /// by the server. See [`InsertFrom`].
+    fn insert_from<X: Model>(
+        columns: &[&dyn ColumnOf<Self>],
+        query: Select<X>,
+        fields: impl Selection,
+    ) -> InsertFrom<Self, X> {
+        InsertFrom::new(columns, query, fields)
     }
 
     /// `UPDATE` these rows by their keys, each to its own values of

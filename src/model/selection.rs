@@ -44,7 +44,7 @@ impl Selected {
 /// What [`select_fields`](super::Select::select_fields) reads and
 /// [`group_by`](super::Select::group_by) groups by: a [`Column`], an
 /// [`Expr`] or a [`Field`] (an aggregate such as `Post::ID.count()`) of any
-/// model, or a tuple of up to eight of them.
+/// model, a bound [`Value`](crate::Value), or a tuple of up to eight of them.
 pub trait Selection {
     /// Each expression, with the tables it names (for the query's check).
     #[doc(hidden)]
@@ -73,6 +73,18 @@ impl<X: Model> Selection for Field<X> {
             },
             names: self.names.resolve(X::META),
         });
+    }
+}
+
+/// A value, bound: the same in every row (`"x".to_sql()`), such as a
+/// constant column of the rows an [`insert_from`](super::Model::insert_from)
+/// copies.
+impl Selection for crate::value::Value {
+    fn exprs(self, out: &mut Vec<Selected>) {
+        out.push(Selected::plain(
+            sea_query::Expr::val(super::sql::to_sea(self)),
+            Ok(Vec::new()),
+        ));
     }
 }
 

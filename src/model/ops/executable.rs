@@ -7,13 +7,13 @@ use super::returning::ReturningPlan;
 use super::upserts::UpsertPlan;
 use super::writes::{Insert, insert};
 use crate::error::Result;
-use crate::model::BulkUpdate;
 use crate::model::links::{AddLinks, RemoveLinks};
 use crate::model::query::{DeleteQuery, InsertCounted, InsertMany, Select, UpdateQuery};
 use crate::model::returning::{Change, Returning};
 use crate::model::sql::Dialect;
 use crate::model::tuples::{SelectFields, SelectModels};
 use crate::model::upsert::{Upsert, Upserted};
+use crate::model::{BulkUpdate, InsertFrom};
 use crate::model::{Model, ModelRow};
 use crate::plan::{Action, Atomically, Either, One, Plan, ReadOnly, Reply, Step, Summed, either};
 use crate::row::FromRow;
@@ -207,6 +207,16 @@ fn rows_changed(r: Reply) -> Result<u64> {
 }
 
 impl<M: Model> Executable for UpdateQuery<M> {
+    type Output = u64;
+    type Plan = ChangePlan;
+    fn into_plan(self, d: Dialect) -> ChangePlan {
+        ChangePlan(either(self.build(d).map(|stmt| {
+            One::new(Action::Execute(stmt), rows_changed as fn(_) -> _)
+        })))
+    }
+}
+
+impl<M: Model, X: Model> Executable for InsertFrom<M, X> {
     type Output = u64;
     type Plan = ChangePlan;
     fn into_plan(self, d: Dialect) -> ChangePlan {
