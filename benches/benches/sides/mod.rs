@@ -56,6 +56,7 @@ pub const TIMED: &[Workload] = &[
     ("tree", 1_000, 20),
     ("filtered", 1_000, 20),
     ("bulk_update", 1_000, 1),
+    ("insert_from", 1_000, 1),
     ("query_as", 1, 1),
     ("query_as", 1_000, 20),
     ("associations", 100, 1),
@@ -129,6 +130,7 @@ pub fn each_pair(url: &str, workloads: &[Workload], mut f: impl FnMut(&Pair<'_>)
             "per_group" => 200,
             "filtered" => 2,
             "bulk_update" => BULK_ROWS,
+            "insert_from" => COPIED_ROWS,
             _ => rows,
         };
         for &(half, ours, theirs) in halves(kind) {
@@ -169,6 +171,7 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
         "tree" => tree(url, side),
         "filtered" => filtered(url, side),
         "bulk_update" => bulk(url, side),
+        "insert_from" => copy_rows(url, side),
         "query_as" => query_as(url, side),
         "associations" => loading(url, side),
         "stream" | "fold" | "stream_rows" | "fold_rows" => stream(url, side, workload),
@@ -183,6 +186,12 @@ pub fn side(url: &str, side: &str, workload: &str, rows: i32) -> Calls {
 pub fn setup(db: &Database, workload: &str, rows: i32) {
     match workload {
         "insert" => {
+            db.sync().drop_table::<Inserted>().unwrap();
+            db.sync().create_table::<Inserted>().unwrap();
+        }
+        "insert_from" => {
+            associations::drop_tables(db);
+            support::setup_rows(db, rows);
             db.sync().drop_table::<Inserted>().unwrap();
             db.sync().create_table::<Inserted>().unwrap();
         }
@@ -1214,6 +1223,82 @@ impl Bind for i32 {
 impl Bind for String {
     fn my(&self) -> mysql::Value {
         self.as_str().into()
+    }
+}
+
+/// Rows an `insert_from` call copies.
+const COPIED_ROWS: i32 = 10;
+
+/// `insert_from`: 10 of `bench_users`' rows copied into `bench_insert` by
+/// the server a call (`INSERT INTO bench_insert (name, hair_color) SELECT
+/// name, hair_color FROM bench_users WHERE id <= ?`), dualdb's against the
+/// drivers running the same statement with the same value bound.
+fn copy_rows(url: &str, side: &str) -> Calls {
+    let db = Database::open(url).unwrap();
+    let kind = db.backend();
+    let sql = "INSERT INTO bench_insert (name, hair_color) \
+               SELECT name, hair_color FROM bench_users WHERE id <= ?";
+    let sql = match kind {
+        BackendKind::Postgres => numbered(sql),
+        _ => sql.to_string(),
+    };
+    let q = || {
+        let into: [&dyn dualdb::model::ColumnOf<Inserted>; 2] =
+            [&Inserted::NAME, &Inserted::HAIR_COLOR];
+        let some = BenchUser::select().filter(BenchUser::ID.le(COPIED_ROWS));
+        Inserted::insert_from(&into, some, (BenchUser::NAME, BenchUser::HAIR_COLOR))
+    };
+    match (side, kind) {
+        ("dualdb", _) => Box::new(move |keys| {
+            let s = db.sync();
+            keys.map(|_| s.execute_query(q()).unwrap() as usize).sum()
+        }),
+        ("dualdb_async", _) => on_runtime(runtime(), db, async move |db, _| {
+            db.aio().execute_query(q()).await.unwrap() as usize
+        }),
+        ("raw_async", BackendKind::Postgres) => {
+            let (rt, c) = pg_async(url, &sql);
+            on_runtime(rt, c, async move |(c, st), _| {
+                c.execute(&*st, &[&COPIED_ROWS]).await.unwrap() as usize
+            })
+        }
+        ("raw_async", _) => {
+            use mysql_async::prelude::Queryable as _;
+            let (rt, c) = my_async(url);
+            on_runtime(rt, c, async move |c, _| {
+                c.exec_drop(sql.as_str(), (COPIED_ROWS,)).await.unwrap();
+                c.affected_rows() as usize
+            })
+        }
+        (_, BackendKind::Postgres) => {
+            let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+            let st = c.prepare(&sql).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| c.execute(&st, &[&COPIED_ROWS]).unwrap() as usize)
+                    .sum()
+            })
+        }
+        (_, BackendKind::Mysql) => {
+            use mysql::prelude::Queryable as _;
+            let mut c = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    c.exec_drop(sql.as_str(), (COPIED_ROWS,)).unwrap();
+                    c.affected_rows() as usize
+                })
+                .sum()
+            })
+        }
+        _ => {
+            let c = lite(url);
+            Box::new(move |keys| {
+                keys.map(|_| {
+                    let mut st = c.prepare_cached(&sql).unwrap();
+                    st.execute([COPIED_ROWS]).unwrap()
+                })
+                .sum()
+            })
+        }
     }
 }
 
