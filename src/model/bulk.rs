@@ -124,8 +124,8 @@ impl<M: Model> BulkUpdate<M> {
     /// The statements, one a batch, none for no rows; run all or nothing.
     /// A batch's SQL depends only on the model, the backend, the columns
     /// and its row count: built once per thread and shared, as an insert's
-    /// is (`shapes`), so a call binds its values into text already made
-    /// (benches/paired, `bulk_update`).
+    /// is (`shapes`; batches of up to 128 rows), so a call binds its values
+    /// into text already made (benches/paired, `bulk_update`).
     pub(crate) fn build(mut self, d: Dialect) -> Result<Vec<Stmt>> {
         if let Some(why) = self.invalid.take() {
             return Err(Error::new(ErrorKind::Usage, why));
@@ -159,7 +159,8 @@ impl<M: Model> BulkUpdate<M> {
             }
             params.extend(rows.chunks(stride).flat_map(|r| r[..width].iter().cloned()));
             let mut fresh = None;
-            let sql = mask.and_then(|columns| {
+            let cached = mask.filter(|_| n <= shapes::CACHED_BULK_ROWS);
+            let sql = cached.and_then(|columns| {
                 let shape = BulkShape {
                     model: TypeId::of::<M>(),
                     kind: d.kind,
@@ -278,5 +279,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A batch of more rows than the cache keeps is built each time (its
+    /// text is not kept), and is the same statement.
+    #[test]
+    fn batches_over_the_cached_rows_are_built_each_time() {
+        let n = shapes::CACHED_BULK_ROWS as i64 + 2;
+        let rows: Vec<Part> = (0..n).map(part).collect();
+        let d = Dialect::new(BackendKind::Postgres, false);
+        let q = || Part::bulk_update(&rows, &[&Part::WEIGHT]).batch_size(n as usize);
+        let built = q().build(d).unwrap();
+        assert_eq!(built.len(), 1);
+        assert!(matches!(built[0].sql, crate::statement::SqlText::Owned(_)));
+        let again = q().build(d).unwrap();
+        assert_eq!(
+            (&built[0].sql, &built[0].params),
+            (&again[0].sql, &again[0].params)
+        );
+        // A row binds its key and value in the `CASE`, and its key in the `IN`.
+        assert_eq!(built[0].params.len(), rows.len() * 5);
     }
 }

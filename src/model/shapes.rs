@@ -7,9 +7,12 @@
 //! the model's own ([`Model::built_selects`](super::Model), a static array
 //! the derive makes), found by position without hashing. So are inserts of
 //! up to [`CACHED_INSERT_ROWS`] rows, whose SQL depends only on the model and
-//! the row count, per thread. The shapes are finite (models x columns x
-//! backends x two limits, models x backends x row counts), so neither cache
-//! needs eviction.
+//! the row count, and the batches of a `bulk_update` of up to
+//! [`CACHED_BULK_ROWS`] rows (the model, its columns set and the row count),
+//! per thread. The shapes are finite (models x columns x backends x two
+//! limits, models x backends x row counts, models x column sets x backends x
+//! row counts) and each text bounded by its row limit, so no cache needs
+//! eviction.
 
 use foldhash::{HashMap, HashMapExt};
 use std::any::TypeId;
@@ -22,6 +25,11 @@ use std::sync::Arc;
 
 /// The most rows an insert may have for its SQL to be cached.
 pub(crate) const CACHED_INSERT_ROWS: usize = 128;
+
+/// The most rows a batch of a `bulk_update` may have for its SQL to be
+/// cached: the default batch of 100 is, a larger one is built each time
+/// (a text for each row count would otherwise be kept, however long).
+pub(crate) const CACHED_BULK_ROWS: usize = 128;
 
 /// What the SQL of a cached insert depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
