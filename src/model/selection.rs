@@ -6,6 +6,9 @@ use super::Model;
 use super::column::{Column, Field, Over, window_misplaced};
 use super::expr::Expr;
 use super::source::Source;
+use crate::config::BackendKind;
+use crate::value::Value;
+use sea_query::ExprTrait;
 
 /// A selected expression, the window it is computed over if any, and the
 /// tables it names (or why a piece of it fails). Public in name only, for
@@ -16,6 +19,9 @@ pub struct Selected {
     pub(crate) expr: sea_query::Expr,
     pub(crate) window: Option<Box<sea_query::WindowStatement>>,
     pub(crate) names: std::result::Result<Vec<Source>, String>,
+    /// For a bound value alone, the PostgreSQL type it is read as
+    /// ([`Selected::typed`]).
+    pub(crate) pg_type: Option<&'static str>,
 }
 
 impl Selected {
@@ -37,8 +43,47 @@ impl Selected {
             expr,
             window: None,
             names,
+            pg_type: None,
         }
     }
+
+    /// This field as a query's result column reads it: PostgreSQL reads a
+    /// parameter whose type nothing around it fixes as text, so a bound
+    /// value alone is cast to its value's type there (MySQL and SQLite
+    /// take each value's own). An `insert_from`'s fields are not: there
+    /// the server gives each the type of the column it fills
+    /// (tests/queries/insert_from.rs, both).
+    pub(crate) fn typed(&self, kind: BackendKind) -> Option<Selected> {
+        let ty = self.pg_type.filter(|_| kind == BackendKind::Postgres)?;
+        Some(Selected {
+            expr: self.expr.clone().cast_as(ty),
+            window: None,
+            names: self.names.clone(),
+            pg_type: None,
+        })
+    }
+}
+
+/// PostgreSQL's name for the type a bound value is sent as; `None` for
+/// NULL (any type reads it) and arrays and maps (whose element types the
+/// value alone does not fix).
+fn pg_type_of(v: &Value) -> Option<&'static str> {
+    Some(match v {
+        Value::Bool(_) => "BOOLEAN",
+        Value::I64(_) => "BIGINT",
+        Value::F64(_) => "DOUBLE PRECISION",
+        Value::Text(_) => "TEXT",
+        Value::Bytes(_) => "BYTEA",
+        #[cfg(feature = "uuid")]
+        Value::Uuid(_) => "UUID",
+        Value::Numeric(_) => "NUMERIC",
+        Value::Date(_) => "DATE",
+        Value::Time(_) => "TIME",
+        Value::Timestamp(_) => "TIMESTAMP",
+        Value::TimestampTz(_) => "TIMESTAMPTZ",
+        Value::Json(_) => "JSONB",
+        _ => return None,
+    })
 }
 
 /// What [`select_fields`](super::Select::select_fields) reads and
@@ -72,6 +117,7 @@ impl<X: Model> Selection for Field<X> {
                 Over::Never | Over::Aggregate => None,
             },
             names: self.names.resolve(X::META),
+            pg_type: None,
         });
     }
 }
@@ -79,12 +125,16 @@ impl<X: Model> Selection for Field<X> {
 /// A value, bound: the same in every row (`"x".to_sql()`), such as a
 /// constant column of the rows an [`insert_from`](super::Model::insert_from)
 /// copies.
-impl Selection for crate::value::Value {
+impl Selection for Value {
     fn exprs(self, out: &mut Vec<Selected>) {
-        out.push(Selected::plain(
-            sea_query::Expr::val(super::sql::to_sea(self)),
-            Ok(Vec::new()),
-        ));
+        let pg_type = pg_type_of(&self);
+        out.push(Selected {
+            pg_type,
+            ..Selected::plain(
+                sea_query::Expr::val(super::sql::to_sea(self)),
+                Ok(Vec::new()),
+            )
+        });
     }
 }
 

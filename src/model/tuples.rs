@@ -13,6 +13,7 @@ use super::selection::{Selected, Selection};
 use super::source::Source;
 use super::sql::Dialect;
 use super::{Model, ModelMeta};
+use crate::config::BackendKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::row::FromRow;
 use crate::statement::Stmt;
@@ -191,6 +192,14 @@ impl<M: Model, R: FromRow> SelectFields<M, R> {
             models.extend(named.iter().copied());
         }
         self.select.check(&models)?;
+        // A bound value alone is cast where the backend would read it as
+        // text (`Selected::typed`): copies only then.
+        if d.kind == BackendKind::Postgres && self.exprs.iter().any(|e| e.pg_type.is_some()) {
+            let typed: Vec<Selected> = (self.exprs.iter())
+                .map(|e| e.typed(d.kind).unwrap_or_else(|| e.clone()))
+                .collect();
+            return Ok(self.select.build_of(d, Reads::Exprs(&typed)));
+        }
         Ok(self.select.build_of(d, Reads::Exprs(&self.exprs)))
     }
 

@@ -256,3 +256,30 @@ async fn what_cannot_be_inserted_is_refused_before_any_statement() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bound_constants_read_back_as_their_own_types() {
+    for db in isolated_all("insert_from_constants") {
+        plant_scores(&db).await;
+        let b = db.backend();
+        for half in HALVES {
+            // `select_fields` reads a bound value as the value's own type on
+            // every backend (PostgreSQL would read a lone parameter as text).
+            type Row = (String, i64, bool, f64, String, Option<i64>);
+            let q = Score::select()
+                .filter(Score::ID.le(2))
+                .order_by(Score::ID.asc())
+                .select_fields::<Row>((
+                    Score::PLAYER,
+                    7i64.to_sql(),
+                    true.to_sql(),
+                    1.5f64.to_sql(),
+                    "k".to_sql(),
+                    None::<i64>.to_sql(),
+                ));
+            let rows = call!(half, db, execute_query(q)).unwrap();
+            let want = ["ann", "bob"].map(|p| (p.to_string(), 7, true, 1.5, "k".to_string(), None));
+            assert_eq!(rows, want, "{b:?} {half:?}");
+        }
+    }
+}
