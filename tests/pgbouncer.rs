@@ -8,7 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use common::HALVES;
-use dualdb::{Database, ErrorKind, Model};
+use dualdb::model::ColumnOf;
+use dualdb::{Database, ErrorKind, Model, ToSql};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "bouncer_items")]
@@ -129,6 +130,23 @@ async fn raw_sql_models_and_transactions_work_through_pgbouncer() {
         assert_eq!(again, b);
         assert_eq!(call!(half, db, count(Item::QTY.gt(0), false)).unwrap(), 2);
         assert_eq!(call!(half, db, get(Item::by_id(a.id))).unwrap(), a);
+        // Rows set each to its own values, and rows copied with a constant:
+        // here every value is typed by the client (an `i64` for an
+        // `INTEGER`, NULL), not by the server.
+        let mut both = [a.clone(), b.clone()];
+        (both[0].qty, both[0].note) = (2, Some("n".into()));
+        (both[1].qty, both[1].note) = (1, None);
+        let q = Item::bulk_update(&both, &[&Item::QTY, &Item::NOTE]);
+        assert_eq!(call!(half, db, execute_query(q)).unwrap(), 2);
+        for item in &both {
+            assert_eq!(&call!(half, db, get(Item::by_id(item.id))).unwrap(), item);
+        }
+        let into: [&dyn ColumnOf<Item>; 3] = [&Item::NAME, &Item::QTY, &Item::NOTE];
+        let fields = (Item::NAME.concat(" copy"), 0i64.to_sql(), "c".to_sql());
+        let q = Item::insert_from(&into, Item::select().filter(Item::ID.eq(a.id)), fields);
+        assert_eq!(call!(half, db, execute_query(q)).unwrap(), 1);
+        let copy = call!(half, db, get(Item::NAME.eq("a copy"))).unwrap();
+        assert_eq!((copy.qty, copy.note.as_deref()), (0, Some("c")));
     }
 
     // A rolled-back transaction leaves nothing; a committed one everything.

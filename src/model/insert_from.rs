@@ -18,9 +18,10 @@ use crate::statement::Stmt;
 /// inserted. The server copies the rows: none comes to the client.
 ///
 /// The fields are what [`select_fields`](Select::select_fields) takes (a
-/// column, an expression or an aggregate of any model the query reads, or
-/// a tuple of them), one for each column, in order; the database checks
-/// their types against the columns'. The query keeps its filter, joins,
+/// column, an expression or an aggregate of any model the query reads, a
+/// bound [`Value`](crate::Value) for a constant, or a tuple of them), one
+/// for each column, in order; the database checks their types against the
+/// columns'. The query keeps its filter, joins,
 /// grouping, order and limit.
 ///
 /// ```

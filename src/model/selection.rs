@@ -124,7 +124,15 @@ impl<X: Model> Selection for Field<X> {
 
 /// A value, bound: the same in every row (`"x".to_sql()`), such as a
 /// constant column of the rows an [`insert_from`](super::Model::insert_from)
-/// copies.
+/// copies, or read back by `select_fields` as its own type on every backend.
+///
+/// ```
+/// # dualdb::__doc_fixtures!(users: db, s);
+/// use dualdb::ToSql;
+/// s.create(user("ada")).unwrap();
+/// let q = User::select().select_fields::<(String, i64)>((User::NAME, 7i64.to_sql()));
+/// assert_eq!(s.execute_query(q).unwrap(), [("ada".to_string(), 7)]);
+/// ```
 impl Selection for Value {
     fn exprs(self, out: &mut Vec<Selected>) {
         let pg_type = pg_type_of(&self);
