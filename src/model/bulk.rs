@@ -32,7 +32,7 @@ const DEFAULT_BATCH: usize = 100;
 /// `UPDATE t SET c = CASE WHEN key = ? THEN ? … ELSE c END, … WHERE key IN (…)`.
 /// More than one statement run all or nothing (a transaction of their own,
 /// or a savepoint inside the caller's). A row given twice is written as the
-/// later one has it, as a loop of [`update`](crate::SyncDb::update_only)s
+/// later one has it, as a loop of [`update_only`](crate::SyncDb::update_only)s
 /// would leave it. The count is each statement's, summed: the rows matched
 /// on PostgreSQL and SQLite, the rows whose values changed on MySQL/MariaDB
 /// (as for [`UpdateQuery`](crate::model::UpdateQuery)).
