@@ -84,14 +84,14 @@ impl<M: Model, X: Model> InsertFrom<M, X> {
                 self.fields.len()
             ));
         }
-        if let Some((i, c)) = (self.columns.iter().enumerate())
-            .find(|(i, c)| self.columns[..*i].contains(c))
-            .map(|(i, c)| (i, *c))
-        {
-            return usage(format!(
-                "insert_from: column {name}.{c} given twice (the second at {})",
-                i + 1
-            ));
+        for (i, c) in self.columns.iter().enumerate() {
+            if let Some(first) = self.columns[..i].iter().position(|d| d == c) {
+                return usage(format!(
+                    "insert_from: column {name}.{c} given twice (columns {} and {})",
+                    first + 1,
+                    i + 1
+                ));
+            }
         }
         let mut models: Vec<Source> = Vec::new();
         for field in &self.fields {

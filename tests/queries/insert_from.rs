@@ -241,7 +241,7 @@ async fn what_cannot_be_inserted_is_refused_before_any_statement() {
             let q = Archived::insert_from(&twice, Score::select(), two);
             usage(
                 call!(half, db, execute_query(q)).unwrap_err(),
-                "given twice",
+                "column Archived.player given twice (columns 1 and 2)",
             );
             // A field of a model the query does not read.
             let q = Archived::insert_from(
