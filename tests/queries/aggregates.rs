@@ -7,9 +7,9 @@
 //! aggregate is a `Usage` error before the query runs.
 
 use crate::common::models::{Score, Team, plant_scores};
-use crate::common::{HALVES, isolated_all};
+use crate::common::{HALVES, assert_usage, isolated_all};
+use dualdb::Model;
 use dualdb::model::{Field, case};
-use dualdb::{ErrorKind, Model};
 
 fn high() -> dualdb::Filter<Score> {
     Score::POINTS.ge(20)
@@ -155,10 +155,7 @@ async fn filter_on_what_is_not_an_aggregate_is_refused_before_it_runs() {
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
-            let refused = |e: dualdb::Error, says: &str| {
-                assert_eq!(e.kind(), ErrorKind::Usage, "{what}: {e}");
-                assert!(e.to_string().contains(says), "{what}: {e}");
-            };
+            let refused = |e: dualdb::Error, says: &str| assert_usage(&e, says, &what);
             let q = Score::select().select_fields::<i32>(Score::POINTS.field().filter(high()));
             refused(
                 call!(half, db, execute_query(q)).unwrap_err(),

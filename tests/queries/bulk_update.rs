@@ -5,7 +5,7 @@
 //! bound value by its column) and from concurrent callers. What cannot be
 //! set is a `Usage` error before any statement.
 
-use crate::common::{HALVES, Half, isolated_all};
+use crate::common::{HALVES, Half, assert_usage, isolated_all};
 use dualdb::model::ColumnOf;
 use dualdb::{Database, ErrorKind, Model};
 
@@ -306,10 +306,7 @@ async fn what_cannot_be_set_is_refused_before_any_statement() {
                 label: "x".into(),
             };
             // Its table does not exist: any statement would fail otherwise.
-            let usage = |e: dualdb::Error, says: &str| {
-                assert_eq!(e.kind(), ErrorKind::Usage, "{what}: {e}");
-                assert!(e.to_string().contains(says), "{what}: {e}");
-            };
+            let usage = |e: dualdb::Error, says: &str| assert_usage(&e, says, &what);
             let q = Nowhere::bulk_update(std::slice::from_ref(&row), &[&Nowhere::ID]);
             usage(
                 call!(half, db, execute_query(q)).unwrap_err(),

@@ -6,9 +6,9 @@
 //! `Usage` error before any statement.
 
 use crate::common::models::{Score, Team, plant_scores};
-use crate::common::{HALVES, Half, isolated_all};
+use crate::common::{HALVES, Half, assert_usage, isolated_all};
 use dualdb::model::ColumnOf;
-use dualdb::{Database, ErrorKind, Model, ToSql};
+use dualdb::{Database, Model, ToSql};
 
 /// A score kept in an archive, with where it came from.
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -222,10 +222,7 @@ async fn what_cannot_be_inserted_is_refused_before_any_statement() {
         // Neither table exists: any statement would fail otherwise.
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
-            let usage = |e: dualdb::Error, says: &str| {
-                assert_eq!(e.kind(), ErrorKind::Usage, "{what}: {e}");
-                assert!(e.to_string().contains(says), "{what}: {e}");
-            };
+            let usage = |e: dualdb::Error, says: &str| assert_usage(&e, says, &what);
             let two = (Score::PLAYER, Score::POINTS);
             let q = Archived::insert_from(&INTO, Score::select(), two);
             usage(

@@ -6,9 +6,9 @@
 //! error before the query runs.
 
 use crate::common::models::{Score, Team, plant_scores};
-use crate::common::{HALVES, Half, isolated_all};
+use crate::common::{HALVES, Half, assert_usage, isolated_all};
 use dualdb::model::case;
-use dualdb::{Database, ErrorKind, Model, Select};
+use dualdb::{Database, Model, Select};
 use futures::TryStreamExt as _;
 
 /// A key of two columns: nothing to pick rows by.
@@ -164,10 +164,7 @@ async fn what_cannot_be_ranked_is_refused_before_it_runs() {
         let b = db.backend();
         for half in HALVES {
             let what = format!("{b:?} {half:?}");
-            let usage = |e: dualdb::Error, says: &str| {
-                assert_eq!(e.kind(), ErrorKind::Usage, "{what}: {e}");
-                assert!(e.to_string().contains(says), "{what}: {e}");
-            };
+            let usage = |e: dualdb::Error, says: &str| assert_usage(&e, says, &what);
             // A group of a model the query does not read.
             let q = best().limit_per(Team::NAME, 1);
             usage(
