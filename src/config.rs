@@ -145,6 +145,7 @@ impl Lifetimes {
     }
 
     /// Whether a connection born at `born` outlived the maximum lifetime.
+    #[inline]
     pub(crate) fn outlived(&self, born: Option<std::time::Instant>) -> bool {
         matches!((born, self.max_lifetime), (Some(b), Some(max)) if b.elapsed() > max)
     }

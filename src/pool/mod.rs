@@ -10,6 +10,7 @@
 //! it finished and the driver still calls it usable; anything else (a future
 //! dropped mid-query, a broken socket, a panic) discards it.
 
+mod atomic_box;
 mod blocking;
 mod exclusive;
 mod shared;
