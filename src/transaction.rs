@@ -291,6 +291,7 @@ impl<T> Guards<T> {
     /// The innermost guard `owner` began, among those of `within` if given
     /// (the transaction of the caller's closure scope) and deeper than
     /// `below`; else among all of the owner's.
+    #[inline]
     pub(crate) fn innermost(
         &self,
         owner: impl FnOnce() -> Owner,
@@ -300,7 +301,16 @@ impl<T> Guards<T> {
         if self.open.load(Ordering::Acquire) == 0 {
             return None;
         }
-        let owner = owner();
+        self.innermost_of(owner(), within, below)
+    }
+
+    #[inline(never)]
+    fn innermost_of(
+        &self,
+        owner: Owner,
+        within: Option<&Arc<T>>,
+        below: u32,
+    ) -> Option<(Arc<T>, u32)> {
         let list = self.list();
         list.iter()
             .filter(|g| g.owner == owner && g.level > below)

@@ -63,12 +63,15 @@ pub(crate) struct Traced {
 }
 
 impl Traced {
+    #[inline]
     fn start(action: &Action) -> Option<Self> {
         Self::statement(action.sql())
     }
 
     /// The span of a statement of `sql` (a row iterator's cursor, which no
-    /// plan driver runs), if anyone listens.
+    /// plan driver runs), if anyone listens. Inlined up to the test of
+    /// whether anyone does, which is all a call pays when no one does.
+    #[inline]
     pub(crate) fn statement(sql: &str) -> Option<Self> {
         // The span macro's own first test, plus the one of its `log` path
         // (tracing's `log` feature: records go to a `log` logger while no
@@ -80,6 +83,12 @@ impl Traced {
         {
             return None;
         }
+        Self::listened(sql)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn listened(sql: &str) -> Option<Self> {
         let span = tracing::debug_span!(
             target: "dualdb::sql",
             "statement",

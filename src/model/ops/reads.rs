@@ -248,15 +248,28 @@ impl<T: FromRow + Send> Plan for QueryAs<T> {
     }
     fn row(&mut self, row: &mut Option<Row>) -> Result<()> {
         let item = self.rows.read(slotted(row)?)?;
-        self.out.push(item);
+        self.keep(item);
         Ok(())
     }
     #[inline]
     fn in_place(&mut self, row: &mut InPlaceRow<'_>) -> Option<Result<()>> {
         let item = self.rows.read_in_place(row)?;
-        Some(item.map(|item| self.out.push(item)))
+        Some(item.map(|item| self.keep(item)))
     }
     fn size_hint(&mut self, rows: usize) {
         self.out.reserve(rows);
+    }
+}
+
+impl<T> QueryAs<T> {
+    /// Keeps a decoded row. The first of an unknown count makes the vector
+    /// with room for four, as `collect` does, rather than through `push`'s
+    /// path of growth (benches/instructions, SQLite's one-row `query_as`).
+    #[inline]
+    fn keep(&mut self, item: T) {
+        if self.out.capacity() == 0 {
+            self.out = Vec::with_capacity(4);
+        }
+        self.out.push(item);
     }
 }
