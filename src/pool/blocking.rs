@@ -15,10 +15,10 @@
 //! older ones wait in a locked list.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-use super::atomic_box::AtomicBox;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
+
+use super::atomic_box::AtomicBox;
 
 use super::status::PoolStatus;
 use crate::backend::{Backend, SyncConn};
@@ -216,7 +216,8 @@ impl Inner {
         shard.push(idle);
         // `close` bumps the generation before it empties the shards: a
         // connection put here after `close` emptied this shard is seen by
-        // this second look, and closed (tests/pool_threads.rs).
+        // this second look, and closed (the unit test below,
+        // `closes_racing_returns_leave_no_connection_from_before_them`).
         if generation != self.generation.load(Ordering::SeqCst) {
             self.purge(shard);
         }
@@ -224,19 +225,23 @@ impl Inner {
         None
     }
 
-    /// Closes the connections of `shard` lent before the pool was closed,
-    /// and keeps the others.
+    /// Closes the connections of `shard` lent before the pool was closed
+    /// (off any Tokio worker: closing may block), and keeps the others.
     #[cold]
     fn purge(&self, shard: &Shard) {
         let mut all = Vec::new();
         shard.drain_into(&mut all);
-        for idle in all {
-            if self.stale(&idle) {
-                drop(idle);
-                self.release();
-            } else {
-                shard.push(idle);
-            }
+        let (stale, fresh): (Vec<_>, Vec<_>) = all.into_iter().partition(|i| self.stale(i));
+        for idle in fresh {
+            shard.push(idle);
+        }
+        let closed = stale.len();
+        let _ = run_blocking(move || {
+            drop(stale);
+            Ok(())
+        });
+        for _ in 0..closed {
+            self.release();
         }
     }
 
