@@ -304,6 +304,8 @@ impl<T> Guards<T> {
         self.innermost_of(owner(), within, below)
     }
 
+    /// [`innermost`](Self::innermost) once some guard is open: the list
+    /// is looked at under its lock.
     #[inline(never)]
     fn innermost_of(
         &self,

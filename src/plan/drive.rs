@@ -86,6 +86,7 @@ impl Traced {
         Self::listened(sql)
     }
 
+    /// The span, once a subscriber or logger may want it.
     #[cold]
     #[inline(never)]
     fn listened(sql: &str) -> Option<Self> {
