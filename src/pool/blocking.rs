@@ -670,10 +670,9 @@ fn keep_pool(pool: Weak<Inner>) {
     }
 }
 
-#[cfg(all(test, feature = "sqlite"))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Database;
     use std::sync::atomic::AtomicBool;
 
     /// Set by a test that has `keep` yield between its look at the
@@ -687,14 +686,16 @@ mod tests {
     }
 
     /// A close racing with calls and returns on several threads, in rounds
-    /// of one call each: no call is lent a connection opened or lent before a close that had
-    /// finished when the call began, and at the end of each round none from
-    /// before its close is left idle (its return closed it), and the pool's
-    /// count of open connections is the idle ones (none lost, none counted
-    /// twice). A return that kept its connection after `close` emptied its
+    /// of one call each: no call is lent a connection opened or lent before
+    /// a close that had finished when the call began, at the end of each
+    /// round none from before its close is left idle (its return closed
+    /// it), and the pool's count of open connections is the idle ones (none
+    /// lost, none counted twice). A return that kept its connection after `close` emptied its
     /// shard would leave one behind (`Inner::keep`'s second look).
+    #[cfg(feature = "sqlite")]
     #[test]
     fn closes_racing_returns_leave_no_connection_from_before_them() {
+        use crate::Database;
         const CALLERS: usize = 3;
         const ROUNDS: usize = 3_000;
         // A few microseconds, different each round, so that the close
