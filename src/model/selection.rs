@@ -6,7 +6,6 @@ use super::Model;
 use super::column::{Column, Field, Over, window_misplaced};
 use super::expr::Expr;
 use super::source::Source;
-use crate::config::BackendKind;
 use crate::value::Value;
 use sea_query::ExprTrait;
 
@@ -20,7 +19,7 @@ pub struct Selected {
     pub(crate) window: Option<Box<sea_query::WindowStatement>>,
     pub(crate) names: std::result::Result<Vec<Source>, String>,
     /// For a bound value alone, the PostgreSQL type it is read as
-    /// ([`Selected::typed`]).
+    /// ([`Selected::pg_typed`]).
     pub(crate) pg_type: Option<&'static str>,
 }
 
@@ -47,14 +46,14 @@ impl Selected {
         }
     }
 
-    /// This field as a query's result column reads it: PostgreSQL reads a
-    /// parameter whose type nothing around it fixes as text, so a bound
-    /// value alone is cast to its value's type there (MySQL and SQLite
-    /// take each value's own). An `insert_from`'s fields are not: there
-    /// the server gives each the type of the column it fills
-    /// (tests/queries/insert_from.rs, both).
-    pub(crate) fn typed(&self, kind: BackendKind) -> Option<Selected> {
-        let ty = self.pg_type.filter(|_| kind == BackendKind::Postgres)?;
+    /// This field as a PostgreSQL query's result column reads it, if that
+    /// differs: PostgreSQL reads a parameter whose type nothing around it
+    /// fixes as text, so a bound value alone is cast to its value's type
+    /// (MySQL and SQLite take each value's own). An `insert_from`'s fields
+    /// are not: there the server gives each the type of the column it
+    /// fills (tests/queries/insert_from.rs, both).
+    pub(crate) fn pg_typed(&self) -> Option<Selected> {
+        let ty = self.pg_type?;
         Some(Selected {
             expr: self.expr.clone().cast_as(ty),
             window: None,

@@ -193,10 +193,10 @@ impl<M: Model, R: FromRow> SelectFields<M, R> {
         }
         self.select.check(&models)?;
         // A bound value alone is cast where the backend would read it as
-        // text (`Selected::typed`): copies only then.
+        // text (`Selected::pg_typed`): copies only then.
         if d.kind == BackendKind::Postgres && self.exprs.iter().any(|e| e.pg_type.is_some()) {
             let typed: Vec<Selected> = (self.exprs.iter())
-                .map(|e| e.typed(d.kind).unwrap_or_else(|| e.clone()))
+                .map(|e| e.pg_typed().unwrap_or_else(|| e.clone()))
                 .collect();
             return Ok(self.select.build_of(d, Reads::Exprs(&typed)));
         }

@@ -189,6 +189,13 @@ impl Inner {
         idle.generation != self.generation.load(Ordering::SeqCst)
     }
 
+    /// True if the pool may keep or lend `idle`: it is not past its
+    /// lifetime, and the pool was not closed since it was opened or lent.
+    #[inline(always)]
+    fn wanted(&self, idle: &Idle) -> bool {
+        !self.lifetimes.outlived(idle.born) && !self.stale(idle)
+    }
+
     /// Takes back a connection opened or lent under its generation.
     fn give_back(&self, idle: Box<Idle>) {
         if let Some(stale) = self.keep(idle) {
@@ -203,7 +210,7 @@ impl Inner {
     /// [`release`](Self::release).
     #[inline(always)]
     fn keep(&self, mut idle: Box<Idle>) -> Option<Box<Idle>> {
-        if self.lifetimes.outlived(idle.born) || self.stale(&idle) {
+        if !self.wanted(&idle) {
             return Some(idle);
         }
         if self.check_idle_after.is_some() || self.lifetimes.idle_timeout.is_some() {
@@ -431,10 +438,7 @@ impl BlockingPool {
         };
         // A connection kept as `close` ran is stale: closed here if its
         // return did not close it (see `Inner::keep`).
-        if !shared.lifetimes.outlived(idle.born)
-            && !shared.stale(&idle)
-            && (fresh || idle.conn.ping().is_ok())
-        {
+        if shared.wanted(&idle) && (fresh || idle.conn.ping().is_ok()) {
             return Some(idle);
         }
         drop(idle);
