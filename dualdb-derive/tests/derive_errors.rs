@@ -3,7 +3,7 @@
 //! `references` target that does not exist, a `SqlEnum` variant with data,
 //! a `FromRow` attribute unknown or misplaced.
 //! Each case is a file in tests/ui with the expected output beside it
-//! (`TRYBUILD=overwrite cargo test --test derive_errors` regenerates them
+//! (`TRYBUILD=overwrite cargo test -p dualdb-derive --test derive_errors` regenerates them
 //! after a deliberate change of a message).
 
 #[test]
