@@ -11,11 +11,9 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use criterion::{BenchmarkId, Criterion};
 use dualdb::{BackendKind, Database, Model};
-use tokio::runtime::Runtime;
 
-use crate::support::{BenchUser, pg_client};
+use crate::support::BenchUser;
 
 #[derive(Model, Debug)]
 #[model(table = "bench_posts")]
@@ -127,88 +125,6 @@ fn insert_chunks<M: Model>(db: &Database, mut rows: Vec<M>) {
         db.sync().execute_query(M::insert_many(rows)).unwrap();
         rows = rest;
     }
-}
-
-/// The medium query on `n` users, half of them black-haired; every fourth
-/// user has one post, so the join returns both `Some` and `None` posts.
-pub fn medium_query(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
-    let kind = db.backend();
-    let sql = medium_sql(kind);
-    let (sql, dbr) = (sql.as_str(), db);
-    let mut g = c.benchmark_group(format!("medium_query/{kind}"));
-    for n in [1, 10, 100, 1_000] {
-        fill(db, n, 1, 0, 4);
-        g.bench_with_input(BenchmarkId::new("dualdb_async", n), &n, |b, _| {
-            b.to_async(rt).iter(|| async move {
-                let rows: Vec<(BenchUser, Option<BenchPost>)> =
-                    dbr.aio().raw(sql, &[&"black"]).await.unwrap();
-                rows
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("dualdb_sync", n), &n, |b, _| {
-            b.iter(|| {
-                let rows: Vec<(BenchUser, Option<BenchPost>)> =
-                    dbr.sync().raw(sql, &[&"black"]).unwrap();
-                rows
-            })
-        });
-        match kind {
-            BackendKind::Postgres => {
-                let client = pg_client(rt, url);
-                let st = rt.block_on(client.prepare(sql)).unwrap();
-                let (client, st) = (&client, &st);
-                let decode = pg_joined;
-                g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
-                    b.to_async(rt).iter(|| async move {
-                        let rows = client.query(st, &[&"black"]).await.unwrap();
-                        rows.iter().map(|r| split(decode(r))).collect::<Vec<_>>()
-                    })
-                });
-                let mut sync = pg_sync(url);
-                let st = sync.prepare(sql).unwrap();
-                g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
-                    b.iter(|| {
-                        let rows = sync.query(&st, &[&"black"]).unwrap();
-                        rows.iter().map(|r| split(decode(r))).collect::<Vec<_>>()
-                    })
-                });
-                std::thread::spawn(move || drop(sync)).join().unwrap();
-            }
-            BackendKind::Mysql => {
-                use mysql::prelude::Queryable as _;
-                use mysql_async::prelude::Queryable as _;
-                let mut conn = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
-                g.bench_with_input(BenchmarkId::new("raw_async", n), &n, |b, _| {
-                    b.iter(|| {
-                        rt.block_on(async {
-                            let rows: Vec<Joined> = conn.exec(sql, ("black",)).await.unwrap();
-                            rows.into_iter().map(split).collect::<Vec<_>>()
-                        })
-                    })
-                });
-                let mut sync = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
-                g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
-                    b.iter(|| {
-                        let rows: Vec<Joined> = sync.exec(sql, ("black",)).unwrap();
-                        rows.into_iter().map(split).collect::<Vec<_>>()
-                    })
-                });
-            }
-            _ => {
-                let conn = lite(url);
-                g.bench_with_input(BenchmarkId::new("raw_sync", n), &n, |b, _| {
-                    b.iter(|| {
-                        let mut st = conn.prepare_cached(sql).unwrap();
-                        st.query_map(["black"], |r| lite_joined(r).map(split))
-                            .unwrap()
-                            .collect::<Result<Vec<_>, _>>()
-                            .unwrap()
-                    })
-                });
-            }
-        }
-    }
-    g.finish();
 }
 
 /// A PostgreSQL row of the medium query, as the raw side decodes it.
@@ -330,75 +246,6 @@ pub fn lite_load(c: &rusqlite::Connection, sql: &[String; 3]) -> Loaded {
     assemble(users, posts, comments)
 }
 
-/// Loading associations: 100 users x 10 posts x 10 comments.
-pub fn loading(c: &mut Criterion, rt: &Runtime, db: &Database, url: &str) {
-    let kind = db.backend();
-    fill(db, 100, 10, 10, 1);
-    let sql = &loading_sql(kind);
-    let dbr = db;
-    let check = |loaded: &Loaded| {
-        assert_eq!(loaded.len(), 100);
-        assert!(loaded.iter().all(|(_, ps)| ps.len() == 10));
-        assert!(
-            loaded
-                .iter()
-                .all(|(_, ps)| ps.iter().all(|(_, cs)| cs.len() == 10))
-        );
-    };
-    let mut g = c.benchmark_group(format!("loading_associations/{kind}"));
-    let related = || BenchPost::select().with(BenchComment::select());
-    let loaded = db.sync().prefetch(BenchUser::select(), related()).unwrap();
-    assert_eq!(loaded.len(), 100);
-    assert!(
-        loaded
-            .iter()
-            .all(|(_, ps)| ps.len() == 10 && ps.iter().all(|(_, cs)| cs.len() == 10))
-    );
-    g.bench_function("dualdb_async", |b| {
-        b.to_async(rt).iter(|| async move {
-            dbr.aio()
-                .prefetch(BenchUser::select(), related())
-                .await
-                .unwrap()
-        })
-    });
-    g.bench_function("dualdb_sync", |b| {
-        b.iter(|| dbr.sync().prefetch(BenchUser::select(), related()).unwrap())
-    });
-    match kind {
-        BackendKind::Postgres => {
-            let client = pg_client(rt, url);
-            let sts = sql.each_ref().map(|sql| client.prepare(sql));
-            let sts = rt.block_on(futures::future::try_join_all(sts)).unwrap();
-            let (client, sts) = (&client, sts.as_slice());
-            check(&rt.block_on(pg::load_async(client, sts)));
-            g.bench_function("raw_async", |b| {
-                b.to_async(rt).iter(|| pg::load_async(client, sts))
-            });
-            let mut sync = pg_sync(url);
-            let sts = sql.each_ref().map(|sql| sync.prepare(sql).unwrap());
-            check(&pg::load_sync(&mut sync, &sts));
-            g.bench_function("raw_sync", |b| b.iter(|| pg::load_sync(&mut sync, &sts)));
-            std::thread::spawn(move || drop(sync)).join().unwrap();
-        }
-        BackendKind::Mysql => {
-            let mut conn = rt.block_on(mysql_async::Conn::from_url(url)).unwrap();
-            let mut load_async = || rt.block_on(my_load_async(&mut conn, sql));
-            check(&load_async());
-            g.bench_function("raw_async", |b| b.iter(&mut load_async));
-            let mut sync = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
-            g.bench_function("raw_sync", |b| b.iter(|| my_load_sync(&mut sync, sql)));
-        }
-        _ => {
-            let conn = lite(url);
-            check(&lite_load(&conn, sql));
-            g.bench_function("raw_sync", |b| b.iter(|| lite_load(&conn, sql)));
-        }
-    }
-    g.finish();
-    drop_tables(db);
-}
-
 /// The raw PostgreSQL drivers' three queries (`sts`: users, posts, comments);
 /// both share `tokio_postgres::Row`.
 pub mod pg {
@@ -471,7 +318,7 @@ pub mod pg {
 }
 
 /// A blocking `postgres` client, connected outside the runtime.
-fn pg_sync(url: &str) -> postgres::Client {
+pub fn pg_sync(url: &str) -> postgres::Client {
     let url = url.to_string();
     std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).unwrap())
         .join()
