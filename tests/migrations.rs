@@ -108,6 +108,9 @@ async fn a_folder_of_migrations_applies_reverts_and_reports_on_both_halves() {
         assert_eq!(authors, 2, "{b:?}: the Rust migration seeded");
         assert_eq!(stored_title(&db, 1, "dune"), "DUNE", "{b:?}: the trigger");
         assert_eq!(stored_title(&db, 2, ""), "untitled", "{b:?}");
+        // Arrays are read with the `postgres` feature (a build of one other
+        // backend compiles this file too).
+        #[cfg(feature = "postgres")]
         if b == BackendKind::Postgres {
             let tags: Vec<String> = s
                 .query_one("SELECT tags FROM mig_book WHERE id = 1", &[])
