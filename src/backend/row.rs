@@ -26,6 +26,7 @@ pub(crate) enum DriverRow {
 }
 
 impl DriverRow {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
             #[cfg(feature = "postgres")]

@@ -66,6 +66,7 @@ pub trait ColumnIndex: sealed::Sealed + fmt::Display + Copy {
 }
 
 impl ColumnIndex for usize {
+    #[inline]
     fn position(&self, row: &Row) -> Result<usize> {
         if *self < row.len() {
             Ok(*self)
@@ -91,6 +92,7 @@ impl Row {
     /// let row = db.sync().query_one("SELECT 7 AS n, 'seven' AS word, NULL AS missing", &[]).unwrap();
     /// assert_eq!(row.len(), 3);
     /// ```
+    #[inline]
     pub fn len(&self) -> usize {
         self.inner.len()
     }
