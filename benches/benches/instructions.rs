@@ -32,7 +32,7 @@ use std::process::Command;
 use dualdb::Database;
 
 mod support;
-// Its workloads' tables and raw loaders; the criterion functions go unused.
+// Its workloads' tables and raw loaders, some of which this bench does not use.
 #[allow(dead_code)]
 #[path = "workloads/associations.rs"]
 mod associations;
