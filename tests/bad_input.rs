@@ -108,6 +108,17 @@ async fn awkward_values_are_typed_errors_or_round_trip() {
             let row = call!(half, db, query_one("SELECT b FROM t WHERE id = 2", &[])).unwrap();
             assert_eq!(row.get::<String>(0).unwrap_err().kind(), ErrorKind::Decode);
             assert_eq!(row.get::<Vec<u8>>(0).unwrap(), bad);
+            // The same read in place (SQLite decodes `query_as` from the
+            // statement's row, not a copy), and empty text both ways.
+            let sql = "SELECT b FROM t WHERE id = 2";
+            let e = call!(half, db, query_as::<String>(sql, &[])).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Decode, "{e:?}");
+            call!(half, db, execute(&insert, &[&4, &"", &None::<Vec<u8>>])).unwrap();
+            let sql = "SELECT s FROM t WHERE id = 4";
+            let got: Vec<String> = call!(half, db, query_as(sql, &[])).unwrap();
+            assert_eq!(got, [""]);
+            let row = call!(half, db, query_one(sql, &[])).unwrap();
+            assert_eq!(row.get::<String>(0).unwrap(), "");
             // A 16 MiB value: stored and read back, or (MariaDB's
             // max_allowed_packet) a Usage error before it is sent; the
             // connection stays usable.
@@ -119,7 +130,10 @@ async fn awkward_values_are_typed_errors_or_round_trip() {
                             .unwrap()
                             .get(0)
                             .unwrap();
-                    assert_eq!(got.len(), big.len());
+                    assert_eq!(got, big);
+                    let sql = "SELECT s FROM t WHERE id = 3";
+                    let got: Vec<String> = call!(half, db, query_as(sql, &[])).unwrap();
+                    assert_eq!(got, [big]);
                 }
                 Err(e) => {
                     assert_eq!(b, BackendKind::Mysql, "{e}");
