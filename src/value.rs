@@ -412,7 +412,8 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str> {
 /// decodes to. It allocates by itself rather than through `str::to_owned`,
 /// whose allocation (`RawVec`'s, a call of its own) LLVM keeps out of line
 /// in a large decoder: a model's read inlined into a plan's or a cursor's
-/// row loop (benches/instructions, SQLite's `fold` and 1,000-row select).
+/// row loop. The instruction gate's 1,000-row select guards it
+/// (benches/instructions); SQLite's `fold` and row iterator gain the most.
 #[inline(always)]
 fn owned_text(bytes: &[u8]) -> Result<String> {
     let text = utf8(bytes)?;
