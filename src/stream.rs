@@ -328,7 +328,7 @@ pub(crate) trait Pull<T>: Send {
 /// transaction). An [`Iterator`] of `Result<T>`, whose statement starts at
 /// the first `next()`. Its rows are read on the reader's own thread as the
 /// reader needs them (up to 256 at a time on PostgreSQL, which takes what
-/// has arrived; three on SQLite, two on MySQL), and the connection
+/// has arrived; three on SQLite and MySQL), and the connection
 /// goes back to the pool once the last is read. Inside a current-thread
 /// Tokio runtime the statement runs on a thread of its own instead, which
 /// sends rows in batches of up to 256 and waits while two batches are
@@ -438,7 +438,23 @@ impl<T: Send + 'static> RowIter<'_, T> {
 impl<T: Send + 'static> Iterator for RowIter<'_, T> {
     type Item = Result<T>;
 
+    // The rows read ahead are handed out here, inline in the reader's
+    // loop; the rest (`refill`) is a call once a pull or batch
+    // (benches/instructions, SQLite's and MySQL's blocking `stream`).
+    #[inline]
     fn next(&mut self) -> Option<Result<T>> {
+        match self.ready.pop_front() {
+            Some(row) => Some(Ok(row)),
+            None => self.refill(),
+        }
+    }
+}
+
+impl<T: Send + 'static> RowIter<'_, T> {
+    /// The next item once the rows read ahead are gone: an error, the next
+    /// pull of a cursor, or the thread's next batch.
+    #[inline(never)]
+    fn refill(&mut self) -> Option<Result<T>> {
         if let Some(row) = self.ready.pop_front() {
             return Some(Ok(row));
         }

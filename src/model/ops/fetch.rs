@@ -754,8 +754,10 @@ where
     let runs = runs(&plan);
     if !crate::runtime::blocking_needs_thread() {
         // SQLite reads rows in place, and refills the buffers of a row
-        // copied out and left in its slot: decoded as they are read.
-        let lazy = kind != BackendKind::Sqlite;
+        // copied out and left in its slot, and MySQL's few rows a pull are
+        // dropped as soon as they are decoded: decoded as they are read.
+        // PostgreSQL's hundreds wait undecoded.
+        let lazy = kind == BackendKind::Postgres;
         let cursor = Cursor::new(plan, runs, lazy, pull_size(kind));
         return RowIter::pulled(Box::new(cursor), shelf);
     }
@@ -783,20 +785,21 @@ where
 /// Rows a [`Cursor`] reads a pull, by backend (benches/paired, the blocking
 /// `stream` workload, alone and after the other workloads). A PostgreSQL
 /// pull is a runtime entry, whose rows wait undecoded: up to 256 rows
-/// spread it thin. SQLite decodes a pull's rows as it steps them, so a
-/// pull's models are alive at once, and MySQL's driver rows held between
-/// pulls are allocations each: hundreds alive at once outrun the
-/// allocator's per-thread cache, and on a heap that other work has used
-/// its slower path costs more than the pulls (BENCHMARKS.md, "Row
-/// streams", has SQLite's pull sizes run alone and after other work). A
-/// few rows a pull, then: three on SQLite (a pull takes the statement out
-/// of its cell and arms the statement timeout), two on MySQL (a few
-/// calls).
+/// spread it thin. SQLite and MySQL decode a pull's rows as they read
+/// them, so a pull's models (and MySQL's driver rows, allocations each)
+/// are alive at once: hundreds alive at once outrun the allocator's
+/// per-thread cache, and on a heap that other work has used its slower
+/// path costs more than the pulls (BENCHMARKS.md, "Row streams", has
+/// SQLite's pull sizes run alone and after other work). A few rows a pull,
+/// then: three on both (a pull takes SQLite's statement out of its cell and
+/// arms the statement timeout; on MySQL it is a few calls, and the
+/// instruction bench's MySQL `stream` counted fewest at three of two to
+/// eight).
 fn pull_size(kind: BackendKind) -> usize {
     match kind {
         BackendKind::Postgres => 256,
         BackendKind::Sqlite => 3,
-        BackendKind::Mysql => 2,
+        BackendKind::Mysql => 3,
     }
 }
 
@@ -813,15 +816,18 @@ struct Cursor<T, D> {
     failed: Option<crate::Error>,
     decode: D,
     shelf: Arc<Shelf<T>>,
-    /// Rows pulled as they are, not yet read: decoded as the reader takes
-    /// them (`DecodeRow::decode_row`), so that one item at a time is alive,
-    /// as in a `fold` (benches/paired, PostgreSQL's blocking `stream`).
+    /// Rows pulled as they are, not yet read (PostgreSQL's): decoded as the
+    /// reader takes them (`DecodeRow::decode_row`), so that one item at a
+    /// time is alive, as in a `fold` (benches/paired, PostgreSQL's blocking
+    /// `stream`).
     rows: VecDeque<Row>,
-    /// Rows are pulled as they are (into `rows`). Where it is off (SQLite:
-    /// rows read in place, and copied rows whose buffers the connection
-    /// refills), each row is decoded as it is read, straight into the
+    /// Rows are pulled as they are (into `rows`: PostgreSQL). Where it is
+    /// off (SQLite: rows read in place, and copied rows whose buffers the
+    /// connection refills; MySQL: a driver row dropped as soon as it is
+    /// decoded), each row is decoded as it is read, straight into the
     /// reader's queue (`RowIter`'s), so that an item is moved once between
-    /// its decoding and the reader (benches/paired, SQLite's `stream`).
+    /// its decoding and the reader, who takes it without a call
+    /// (benches/paired and benches/instructions, the blocking `stream`).
     /// Within one cursor every row goes one way, so the two queues never
     /// both hold rows and the order is kept.
     lazy: bool,
