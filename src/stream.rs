@@ -451,13 +451,10 @@ impl<T: Send + 'static> Iterator for RowIter<'_, T> {
 }
 
 impl<T: Send + 'static> RowIter<'_, T> {
-    /// The next item once the rows read ahead are gone: an error, the next
-    /// pull of a cursor, or the thread's next batch.
+    /// The next item once the rows read ahead are gone (`next` took them
+    /// all): an error, the next pull of a cursor, or the thread's next batch.
     #[inline(never)]
     fn refill(&mut self) -> Option<Result<T>> {
-        if let Some(row) = self.ready.pop_front() {
-            return Some(Ok(row));
-        }
         if let Some(e) = self.error.take() {
             return Some(Err(e));
         }

@@ -793,8 +793,8 @@ where
 /// SQLite's pull sizes run alone and after other work). A few rows a pull,
 /// then: three on both (a pull takes SQLite's statement out of its cell and
 /// arms the statement timeout; on MySQL it is a few calls, and the
-/// instruction bench's MySQL `stream` counted fewest at three of two to
-/// eight).
+/// instruction bench's MySQL `stream` counted fewest at three of 2, 3, 4
+/// and 8).
 fn pull_size(kind: BackendKind) -> usize {
     match kind {
         BackendKind::Postgres => 256,
