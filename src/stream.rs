@@ -433,24 +433,7 @@ impl<T: Send + 'static> RowIter<'_, T> {
         self.rows = Some(rows);
         Ok(())
     }
-}
 
-impl<T: Send + 'static> Iterator for RowIter<'_, T> {
-    type Item = Result<T>;
-
-    // The rows read ahead are handed out here, inline in the reader's
-    // loop; the rest (`refill`) is a call once a pull or batch
-    // (benches/instructions, SQLite's and MySQL's blocking `stream`).
-    #[inline]
-    fn next(&mut self) -> Option<Result<T>> {
-        match self.ready.pop_front() {
-            Some(row) => Some(Ok(row)),
-            None => self.refill(),
-        }
-    }
-}
-
-impl<T: Send + 'static> RowIter<'_, T> {
     /// The next item once the rows read ahead are gone (`next` took them
     /// all): an error, the next pull of a cursor, or the thread's next batch.
     #[inline(never)]
@@ -491,6 +474,21 @@ impl<T: Send + 'static> RowIter<'_, T> {
                 None
             }
             Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl<T: Send + 'static> Iterator for RowIter<'_, T> {
+    type Item = Result<T>;
+
+    // The rows read ahead are handed out here, inline in the reader's
+    // loop; the rest (`refill`) is a call once a pull or batch
+    // (benches/instructions, SQLite's and MySQL's blocking `stream`).
+    #[inline]
+    fn next(&mut self) -> Option<Result<T>> {
+        match self.ready.pop_front() {
+            Some(row) => Some(Ok(row)),
+            None => self.refill(),
         }
     }
 }
